@@ -1,0 +1,48 @@
+"""Tiergate: export controls on advanced AI compute as software.
+
+The Python API::
+
+    import tiergate
+    book = tiergate.load_rulebook()                      # packaged packs + catalogue
+    txn = tiergate.parse_transaction({...}, book.catalogue)
+    decision = tiergate.determine(txn, book)             # regime in force on the transaction date
+    tiergate.decision_to_dict(decision)                  # the interchange JSON
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+
+from tiergate.catalog import Catalogue, Chip, load_catalogue
+from tiergate.classify import Classification, classify
+from tiergate.decide import Decision, Transaction, decide
+from tiergate.errors import InputError, PackError, RegimeError, TiergateError, UnknownChipError, UnknownCountryError
+from tiergate.interchange import classification_to_dict, decision_to_dict, parse_item, parse_transaction
+from tiergate.rules import Rulebook, Ruleset, load_rulebook
+
+__all__ = [
+    "Catalogue", "Chip", "Classification", "Decision", "InputError", "PackError", "RegimeError", "Rulebook",
+    "Ruleset", "TiergateError", "Transaction", "UnknownChipError", "UnknownCountryError",
+    "classification_to_dict", "classify", "decide", "decision_to_dict", "determine", "load_catalogue",
+    "load_rulebook", "parse_item", "parse_transaction",
+]
+
+__version__ = "0.1.0"
+
+
+def determine(
+    txn: Transaction,
+    rulebook: Rulebook,
+    *,
+    regime: str | None = None,
+    as_of: dt.date | None = None,
+    balances: Mapping[str, float] | None = None,
+) -> Decision:
+    """Decide ``txn`` under ``regime`` (a scenario: the whole stack) or, by default, the transaction's own
+    ``regime`` field or else the regime in force on its date. ``as_of`` replaces the transaction's date."""
+    if as_of is not None and as_of != txn.date:
+        txn = dataclasses.replace(txn, date=as_of)
+    ruleset, selection = rulebook.select(regime or txn.regime, txn.date)
+    return decide(txn, ruleset, balances=balances, selection=selection.describe())
