@@ -1,0 +1,148 @@
+"""The rulebook: every loaded pack and regime, and the choice of the ruleset for a date or a scenario."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tiergate.catalog import Catalogue, load_catalogue
+from tiergate.errors import PackError, RegimeError
+from tiergate.rules import schema
+from tiergate.rules.compile import LoadedPack, compile_ruleset
+from tiergate.rules.loader import load_pack_folders, packaged_packs_dir
+from tiergate.rules.ruleset import Ruleset
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Why this ruleset applies: the regime, whether it was chosen by date or named as a scenario,
+    and the packs of the stack left out because they were not yet in force on the date."""
+
+    regime: schema.RegimeDef
+    day: dt.date
+    scenario: bool
+    left_out: tuple[tuple[str, dt.date], ...]
+
+    def describe(self) -> str:
+        r = self.regime
+        span = f"{r.effective_from or 'open'} to {r.effective_until or 'today'}"
+        if self.scenario:
+            in_force = (r.effective_from is None or r.effective_from <= self.day) and (
+                r.effective_until is None or self.day <= r.effective_until
+            )
+            text = f"Regime {r.name} named explicitly ({'in force' if in_force else 'a scenario: not in force'} on {self.day}; in force {span})."
+        else:
+            text = f"Regime {r.name} is the regime in force on {self.day} (in force {span})."
+        if self.left_out:
+            names = ", ".join(f"{pack} (from {start})" for pack, start in self.left_out)
+            text += f" Packs of the stack not yet in force on that date are left out: {names}."
+        return text
+
+
+class Rulebook:
+    """All packs and regimes, validated; hands out compiled rulesets by regime name or by date."""
+
+    def __init__(
+        self,
+        packs: dict[str, LoadedPack],
+        regimes: Sequence[schema.RegimeDef],
+        catalogue: Catalogue,
+        is_country: Callable[[str], bool] | None = None,
+        regime_files: dict[str, Path] | None = None,
+    ) -> None:
+        self.packs = packs
+        self.regimes = {r.name: r for r in regimes}
+        self.catalogue = catalogue
+        self._is_country = is_country
+        self._cache: dict[tuple[str, tuple[str, ...]], Ruleset] = {}
+        self.sources: tuple[tuple[Path, ...], bool] | None = None
+        """The pack folders this rulebook was loaded from (lets a worker process load the same)."""
+        files = regime_files or {}
+        for regime in regimes:
+            for pack_id in regime.packs:
+                if pack_id not in packs:
+                    raise PackError(
+                        f"regime {regime.name!r} stacks pack {pack_id!r}, which is not loaded",
+                        where=str(files.get(regime.name, "regimes.yaml")),
+                        hint=f"known packs: {', '.join(sorted(packs))}",
+                    )
+        dated = sorted((r for r in regimes if r.effective_from is not None), key=lambda r: r.effective_from or dt.date.min)
+        for earlier, later in zip(dated, dated[1:], strict=False):
+            if earlier.effective_until is None or (later.effective_from and later.effective_from <= earlier.effective_until):
+                raise PackError(
+                    f"regimes {earlier.name!r} and {later.name!r} overlap in time; --as-of could not choose",
+                    where=str(files.get(later.name, "regimes.yaml")),
+                )
+        for regime in regimes:  # validate every full stack now, so that bad packs fail at load
+            self._compile(regime, tuple(regime.packs))
+
+    def _compile(self, regime: schema.RegimeDef, pack_ids: tuple[str, ...]) -> Ruleset:
+        key = (regime.name, pack_ids)
+        ruleset = self._cache.get(key)
+        if ruleset is None:
+            ruleset = compile_ruleset(
+                regime.name, regime.title, [self.packs[p] for p in pack_ids], self.catalogue, self._is_country
+            )
+            self._cache[key] = ruleset
+        return ruleset
+
+    def regime(self, name: str) -> schema.RegimeDef:
+        try:
+            return self.regimes[name]
+        except KeyError:
+            raise RegimeError(f"unknown regime {name!r}", hint=f"known: {', '.join(self.regimes)}") from None
+
+    def regime_in_force(self, day: dt.date) -> schema.RegimeDef:
+        for regime in self.regimes.values():
+            if regime.effective_from is None:
+                continue
+            if regime.effective_from <= day and (regime.effective_until is None or day <= regime.effective_until):
+                return regime
+        starts = [r.effective_from for r in self.regimes.values() if r.effective_from is not None]
+        earliest = min(starts) if starts else None
+        raise RegimeError(
+            f"no regime is in force on {day}",
+            hint=f"the earliest regime starts {earliest}; name one with --regime" if earliest else "name one with --regime",
+        )
+
+    def select(self, regime: str | None, day: dt.date) -> tuple[Ruleset, Selection]:
+        """The ruleset for a named regime (a scenario: its whole stack) or, when ``regime`` is None,
+        for the regime in force on ``day`` with only the packs already in force on that day."""
+        if regime is not None:
+            chosen = self.regime(regime)
+            pack_ids = tuple(chosen.packs)
+            return self._compile(chosen, pack_ids), Selection(chosen, day, True, ())
+        chosen = self.regime_in_force(day)
+        kept = tuple(p for p in chosen.packs if self.packs[p].manifest.effective_from <= day)
+        left = tuple(
+            (p, self.packs[p].manifest.effective_from) for p in chosen.packs if p not in kept
+        )
+        return self._compile(chosen, kept), Selection(chosen, day, False, left)
+
+    def full(self, regime: str) -> Ruleset:
+        chosen = self.regime(regime)
+        return self._compile(chosen, tuple(chosen.packs))
+
+
+def iso_country_codes() -> frozenset[str]:
+    import pycountry
+
+    return frozenset(country.alpha_2 for country in pycountry.countries)
+
+
+def load_rulebook(
+    extra_folders: Sequence[Path] = (),
+    catalogue: Catalogue | None = None,
+    *,
+    include_packaged: bool = True,
+) -> Rulebook:
+    """The packaged packs and regimes, plus the packs and regimes under ``extra_folders``."""
+    folders = ([packaged_packs_dir()] if include_packaged else []) + [Path(f) for f in extra_folders]
+    packs, regimes, files = load_pack_folders(folders)
+    codes = iso_country_codes()
+    book = Rulebook(packs, regimes, catalogue or load_catalogue(), codes.__contains__, files)
+    if catalogue is None:
+        book.sources = (tuple(Path(f) for f in extra_folders), include_packaged)
+    return book

@@ -1,0 +1,353 @@
+"""The schema of rule packs: what a pack file may say, checked when it loads.
+
+A pack is a folder with ``manifest.yaml`` (identity, citation, dates, revision) and
+``rules.yaml`` (the sections below). A *regime* is an ordered stack of packs
+(``packs/regimes.yaml``); later packs amend earlier ones entry by entry (same ``id``
+replaces, ``remove`` deletes). Every entry carries a plain-language ``summary``, a
+``citation`` and a ``status`` (verified / recalled / derived), which decisions repeat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Status = Literal["verified", "recalled", "derived"]
+Eccn = Literal["3A090.a", "3A090.b", "3A090.c", "4A090.a", "4A090.b", "4E091", "not_controlled"]
+Policy = Literal["presumption_of_approval", "case_by_case", "presumption_of_denial"]
+Transfer = Literal["export", "reexport", "in_country"]
+ItemKind = Literal["chip", "hbm", "system", "model_weights"]
+Symbol = Literal["LPP", "AIA", "ACA", "NAC", "ACM", "HBM", "UVEU", "NVEU"]
+Metric = Literal[
+    "tpp", "performance_density", "memory_bandwidth_density", "datacenter",
+    "chip_eccn", "training_ops", "open_weights",
+]
+Precision = Literal["fp64", "tf32", "fp32", "fp16", "bf16", "fp8", "int8", "fp4", "int4"]
+
+EntryId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
+PackId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=80)]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+GroupRef = Annotated[str, Field(min_length=1, max_length=40)]
+"""A country group id (``D:5``, ``tier1``) or an ISO 3166-1 alpha-2 code (``MO``)."""
+Threshold = float | str
+"""A number, or an expression over parameters and catalogue quantities (see ``rules.expr``)."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Manifest(Strict):
+    id: PackId
+    jurisdiction: Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")]
+    title: str
+    citation: str
+    effective_from: dt.date
+    compliance_from: dt.date | None = None
+    effective_until: dt.date | None = None
+    supersedes: PackId | None = None
+    revision: Annotated[int, Field(ge=1)]
+    status: Literal["verified", "recalled", "derived", "mixed"] = "verified"
+    summary: str = ""
+    sources: list[str] = []
+    notes: list[str] = []
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Manifest:
+        if self.effective_until is not None and self.effective_until < self.effective_from:
+            raise ValueError("effective_until is before effective_from")
+        if self.compliance_from is not None and self.compliance_from < self.effective_from:
+            raise ValueError("compliance_from is before effective_from")
+        return self
+
+
+class Cited(Strict):
+    summary: str
+    citation: str
+    status: Status = "verified"
+    source: str | None = None
+
+
+class Membership(Strict):
+    code: CountryCode
+    from_: dt.date | None = Field(default=None, alias="from")
+    until: dt.date | None = None
+    note: str | None = None
+
+    def applies_on(self, day: dt.date) -> bool:
+        return (self.from_ is None or self.from_ <= day) and (self.until is None or day <= self.until)
+
+
+class CountryGroup(Cited):
+    """A set of countries: listed ``members`` (each may carry from/until dates), a ``union``
+    of other groups minus some, or ``everyone``; or an amendment (``add``/``remove``)
+    of the group of the same id in an earlier pack of the stack."""
+
+    id: GroupRef
+    title: str = ""
+    members: list[CountryCode | Membership] | None = None
+    union: list[GroupRef] | None = None
+    everyone: bool = False
+    minus: list[GroupRef] = []
+    add: list[CountryCode | Membership] = []
+    remove: list[CountryCode] = []
+
+    @field_validator("id")
+    @classmethod
+    def _not_a_country_code(cls, value: str) -> str:
+        if len(value) == 2 and value.isalpha() and value.isupper():
+            raise ValueError("a group id must not look like a country code")
+        return value
+
+    @model_validator(mode="after")
+    def _one_definition(self) -> CountryGroup:
+        modes = [self.members is not None, self.union is not None, self.everyone]
+        if sum(modes) > 1:
+            raise ValueError("give one of members, union or everyone")
+        if sum(modes) == 0 and not (self.add or self.remove):
+            raise ValueError("give members, union or everyone, or amend with add/remove")
+        if sum(modes) == 1 and (self.add or self.remove):
+            raise ValueError("add/remove amend an earlier definition; do not combine them with a new one")
+        return self
+
+    @property
+    def is_amendment(self) -> bool:
+        return self.members is None and self.union is None and not self.everyone
+
+
+class TreatedAs(Cited):
+    code: CountryCode
+    as_: CountryCode = Field(alias="as")
+
+
+class Parameter(Cited):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    value: Threshold
+    unit: str = ""
+
+
+class Condition(Strict):
+    metric: Metric
+    op: Literal[">=", ">", "<=", "<", "==", "!=", "in"]
+    value: float | bool | str | list[str]
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> Condition:
+        if self.op == "in" and not isinstance(self.value, list):
+            raise ValueError("`in` takes a list")
+        if self.metric in ("datacenter", "open_weights") and (
+            self.op not in ("==", "!=") or not isinstance(self.value, bool)
+        ):
+            raise ValueError(f"{self.metric} is compared with == or != to true or false")
+        if self.metric == "chip_eccn" and self.op != "in":
+            raise ValueError("chip_eccn is tested with `in` and a list of ECCNs")
+        if self.metric not in ("datacenter", "open_weights", "chip_eccn") and (
+            self.op == "in" or isinstance(self.value, (bool, list))
+        ):
+            raise ValueError(f"{self.metric} is compared with a number or an expression")
+        return self
+
+
+class ClassificationRule(Cited):
+    id: EntryId
+    applies_to: ItemKind
+    effect: Literal["classify", "exclude"] = "classify"
+    eccn: Eccn | None = None
+    paragraph: str = ""
+    excludes: list[Eccn] = []
+    when: list[Condition]
+
+    @model_validator(mode="after")
+    def _effect_fits(self) -> ClassificationRule:
+        if self.effect == "classify" and (self.eccn is None or self.eccn == "not_controlled"):
+            raise ValueError("a classify rule names the ECCN it assigns")
+        if self.effect == "exclude" and not self.excludes:
+            raise ValueError("an exclude rule lists the ECCNs it takes an item out of (excludes)")
+        if not self.when:
+            raise ValueError("when: give at least one condition")
+        return self
+
+
+class ItemSelector(Strict):
+    """Which items a rule is about. All given fields must hold."""
+
+    eccns: list[Eccn] | None = None
+    kinds: list[ItemKind] | None = None
+    datacenter: bool | None = None
+    chips: list[str] | None = None
+    designer_countries: list[CountryCode] | None = None
+    chip_tpp_below: Threshold | None = None
+    memory_bandwidth_below_gbps: Threshold | None = None
+    affixed_to_logic: bool | None = None
+
+
+class GroupTest(Strict):
+    """Membership test: in any of ``in`` (everywhere when omitted) and in none of ``not_in``."""
+
+    in_: list[GroupRef] | None = Field(default=None, alias="in")
+    not_in: list[GroupRef] = []
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> GroupTest:
+        if self.in_ is not None and not self.in_:
+            raise ValueError("`in` must list at least one group or country")
+        return self
+
+
+class Requirement(Cited):
+    id: EntryId
+    items: list[ItemSelector]
+    destinations: GroupTest | None = None
+    headquarters: GroupTest | None = None
+    worldwide: bool = False
+    transfers: list[Transfer] | None = None
+    export_from: GroupTest | None = None
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> Requirement:
+        if sum([self.destinations is not None, self.headquarters is not None, self.worldwide]) != 1:
+            raise ValueError("give exactly one of destinations, headquarters or worldwide: true")
+        return self
+
+
+class Prohibition(Cited):
+    id: EntryId
+    items: list[ItemSelector]
+    destinations: GroupTest | None = None
+    unless_end_use: list[str] = []
+
+
+class ConsigneeTest(Strict):
+    located_in: GroupTest | None = None
+    headquartered_in: GroupTest | None = None
+    """The consignee's headquarters and its ultimate parent's (when given) both pass."""
+    headquartered_in_any: GroupTest | None = None
+    """The consignee's headquarters or its ultimate parent's passes."""
+    located_in_destination: bool | None = None
+    veu: Literal["UVEU", "NVEU"] | None = None
+
+
+class LicenceException(Cited):
+    id: EntryId
+    symbol: Symbol
+    precedence: int
+    items: list[ItemSelector]
+    destinations: GroupTest | None = None
+    transfers: list[Transfer] | None = None
+    consignee: ConsigneeTest | None = None
+    end_use: list[str] | None = None
+    limit: EntryId | None = None
+    notification: str | None = None
+    conditions: list[str] = []
+
+
+class ReviewPolicy(Cited):
+    id: EntryId
+    priority: int
+    policy: Policy
+    items: list[ItemSelector] | None = None
+    destinations: GroupTest | None = None
+    headquarters: GroupTest | None = None
+    transfers: list[Transfer] | None = None
+    export_from: GroupTest | None = None
+    conditions: list[str] = []
+
+
+class DrawnByLicence(Strict):
+    items: list[ItemSelector]
+    destinations: GroupTest
+
+
+class DrawnBy(Strict):
+    exceptions: list[EntryId] = []
+    licence: DrawnByLicence | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> DrawnBy:
+        if not self.exceptions and self.licence is None:
+            raise ValueError("name the exceptions or the licensed exports that draw this allocation")
+        return self
+
+
+class UveuShares(Strict):
+    tier1_group: GroupRef
+    tier2_group: GroupRef
+    tier1_min: Annotated[float, Field(ge=0, le=1)]
+    single_tier2_max: Annotated[float, Field(ge=0, le=1)]
+    us_min_if_us_headquartered: Annotated[float, Field(ge=0, le=1)]
+
+
+class Allocation(Cited):
+    id: EntryId
+    kind: Literal["consignee_year", "country_period", "nveu_country_quarter", "uveu_location"]
+    label: str
+    cap_tpp: Threshold | None = None
+    cap_tpp_by_year: dict[int, Threshold] | None = None
+    period: str | None = None
+    doubled_for: list[CountryCode] = []
+    drawn_by: DrawnBy
+    on_exceed: Policy | Literal["unavailable"] = "unavailable"
+    shares: UveuShares | None = None
+
+    @model_validator(mode="after")
+    def _cap_given(self) -> Allocation:
+        if self.kind == "uveu_location":
+            if self.shares is None:
+                raise ValueError("a uveu_location allocation gives its shares")
+        elif (self.cap_tpp is None) == (self.cap_tpp_by_year is None):
+            raise ValueError("give exactly one of cap_tpp or cap_tpp_by_year")
+        if self.kind == "country_period" and not self.period:
+            raise ValueError("a country_period allocation names its period (e.g. 2025-2027)")
+        return self
+
+
+class Notice(Cited):
+    """A line added to the explanation of every decision with a matching item."""
+
+    id: EntryId
+    items: list[ItemSelector] | None = None
+    destinations: GroupTest | None = None
+    text: str
+
+
+class PackRules(Strict):
+    bit_lengths: dict[Precision, int | None] | None = None
+    country_groups: list[CountryGroup] = []
+    treated_as: list[TreatedAs] = []
+    parameters: list[Parameter] = []
+    classification: list[ClassificationRule] = []
+    requirements: list[Requirement] = []
+    prohibitions: list[Prohibition] = []
+    exceptions: list[LicenceException] = []
+    review_policies: list[ReviewPolicy] = []
+    allocations: list[Allocation] = []
+    notices: list[Notice] = []
+    remove: list[str] = []
+
+    SECTIONS: ClassVar[tuple[str, ...]] = (
+        "classification", "requirements", "prohibitions", "exceptions",
+        "review_policies", "allocations", "notices",
+    )
+
+
+class RegimeDef(Strict):
+    name: PackId
+    title: str
+    packs: list[PackId]
+    effective_from: dt.date | None = None
+    effective_until: dt.date | None = None
+    summary: str = ""
+
+    @model_validator(mode="after")
+    def _has_packs(self) -> RegimeDef:
+        if not self.packs:
+            raise ValueError("a regime stacks at least one pack")
+        if len(set(self.packs)) != len(self.packs):
+            raise ValueError("a pack appears twice in the stack")
+        return self
+
+
+class RegimeFile(Strict):
+    regimes: list[RegimeDef]
