@@ -1,0 +1,399 @@
+"""Licence determination: a transaction and a ruleset in, a decision with its explanation out.
+
+Pure: everything it needs (the ruleset, allocation balances, the date inside the transaction) is
+passed in. The order of the determination, for each item:
+
+1. a prohibition that reaches the item (e.g. General Prohibition 10 guidance) -> ``prohibited``;
+2. no licence requirement reaches it -> ``no_license_required`` (NLR);
+3. the first licence exception or VEU authorisation it is eligible for, in the pack's precedence
+   order -> ``authorized``; an exception with a quantity limit (LPP) or a capped allocation (NVEU)
+   counts the whole transaction's draw against the cap, or the remaining balance when balances are
+   given, and is passed over when the draw does not fit;
+4. otherwise ``license_required``, with the review policy of highest priority that matches (ties:
+   the most restrictive); a licensed export that draws a capped allocation (the Tier 2 country
+   allocation) beyond its cap or balance is reviewed under that allocation's ``on_exceed`` policy.
+
+The transaction's outcome is the most restrictive of its items'; its authorisation is that of the
+first item with that outcome; its review policy the most restrictive among licence-required items.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from tiergate.classify import classify
+from tiergate.classify.metrics import fmt
+from tiergate.decide.model import (
+    OUTCOMES,
+    POLICIES,
+    AllocationDraw,
+    Consignee,
+    Decision,
+    ItemDecision,
+    LineItem,
+    Transaction,
+)
+from tiergate.decide.route import DEFAULT_POLICY, Route, parties, route
+from tiergate.errors import InputError
+from tiergate.classify.model import Classification
+from tiergate.rules.ruleset import Allocation, LicenceException, Notice, Ruleset, compare
+
+__all__ = ["Consignee", "Decision", "LineItem", "Transaction", "allocation_account", "decide"]
+
+NOT_AN_EXPORT = ("core/not-an-export", "15 CFR 734.13-734.16 (definitions of export, reexport and transfer)")
+
+
+def allocation_account(allocation: Allocation, consignee_key: str, destination: str, day: dt.date) -> str:
+    """The ledger account an allocation draws for a consignee, destination and date."""
+    prefix = allocation.label.split(":", 1)[0]
+    if allocation.kind == "consignee_year":
+        return f"{prefix}:{consignee_key}:{day.year}"
+    if allocation.kind == "country_period":
+        return f"{prefix}:{destination}:{allocation.period}"
+    if allocation.kind == "nveu_country_quarter":
+        return f"{prefix}:{consignee_key}:{destination}:{day.year}Q{(day.month - 1) // 3 + 1}"
+    return f"{prefix}:{consignee_key}:{destination}"
+
+
+def _account(allocation: Allocation, txn: Transaction) -> str:
+    return allocation_account(allocation, txn.consignee.key, txn.destination, txn.date)
+
+
+def _limiting_allocation(option: LicenceException, rules: Ruleset) -> Allocation | None:
+    """The capped allocation an exception is limited by: its ``limit``, or one it draws that is
+    unavailable when exceeded."""
+    if option.limit is not None:
+        return rules.allocations[option.limit]
+    for allocation in rules.allocations.values():
+        if option.provenance.rule_id.split("/", 1)[1] in allocation.drawn_by_exceptions:
+            return allocation
+    return None
+
+
+def _pool_verdict(
+    label: str, draw: float | None, room: float | None, cap: float | None, remaining: float | None, fits: bool,
+    unit: float | None, item: int | None,
+) -> str:
+    if draw is None:
+        return f"{label} cannot be used: the TPP of an item is unknown, so the limit cannot be checked."
+    if room is None:
+        return (
+            f"{label}: draws {fmt(draw)} TPP; the allocation's share rules are checked against the installed base "
+            f"by the ledger (no balance given)."
+        )
+    basis = (
+        f"remaining balance {fmt(room)} of cap {fmt(cap) if cap is not None else 'n/a'}"
+        if remaining is not None
+        else f"cap {fmt(room)} (balances not consulted: earlier use in the period must be added)"
+    )
+    text = f"{label}: draws {fmt(draw)} TPP against the {basis}: {'fits' if fits else 'exceeds it'}."
+    if not fits and unit and item is not None:
+        most = int((room + 1e-9 * max(1.0, room)) // unit)
+        text += f" At most {most} unit(s) of item {item} would fit."
+    return text
+
+
+def decide(
+    txn: Transaction,
+    rules: Ruleset,
+    *,
+    balances: Mapping[str, float] | None = None,
+    selection: str | None = None,
+    explain: bool = True,
+) -> Decision:
+    """The licence determination for ``txn`` under ``rules``.
+
+    ``balances`` maps allocation accounts (see :class:`AllocationDraw`) to the TPP remaining in
+    them; without it only the caps themselves are checked, and the explanation says so.
+    ``selection`` is a sentence on why this regime applies, added to the explanation.
+    ``explain=False`` leaves the explanation empty (every other field is the same); batch work uses it.
+    """
+    if not txn.items:
+        raise InputError("a transaction needs at least one item", where=f"transaction {txn.id or ''}".strip())
+    c = txn.consignee
+    classes = [classify(line.item, rules) for line in txn.items]
+    domestic = txn.export_from == "US" and txn.destination == "US"
+    party = parties(
+        rules, txn.date, export_from=txn.export_from, destination=txn.destination, transfer=txn.transfer,
+        located=c.country, headquarters=c.headquarters, parent=c.parent_headquarters, veu=c.veu,
+        end_use=txn.end_use,
+    )
+    routes: list[Route] = [route(cls, party, rules) for cls in classes]
+    count = len(routes)
+
+    outcome: list[str] = []
+    auth: list[str | None] = []
+    review: list[str | None] = []
+    item_rules: list[list[str]] = []
+    pointer = [0] * count
+    for i, (cls, rt) in enumerate(zip(classes, routes, strict=True)):
+        item_rules.append(list(cls.rules))
+        if rt.prohibition is not None:  # a prohibition (GP10) reaches dealings inside the US too
+            outcome.append("prohibited")
+            auth.append(None)
+            review.append(None)
+            item_rules[i].append(rt.prohibition.rule_id)
+        elif domestic:
+            outcome.append("no_license_required")
+            auth.append("NLR")
+            review.append(None)
+            item_rules[i].append(NOT_AN_EXPORT[0])
+        elif not rt.requirements:
+            outcome.append("no_license_required")
+            auth.append("NLR")
+            review.append(None)
+        else:
+            outcome.append("license_required")
+            auth.append("license")
+            review.append(rt.review.policy if rt.review else DEFAULT_POLICY)
+            item_rules[i].extend(p.rule_id for p in rt.requirements)
+
+    totals = [
+        (cls.tpp * line.quantity) if cls.tpp is not None else None
+        for cls, line in zip(classes, txn.items, strict=True)
+    ]
+    draws: list[AllocationDraw] = []
+    pool_lines: list[str] = []
+    recalled: list[str] = []
+    conditions: list[str] = []
+
+    # Exceptions and authorisations; quantity limits are pooled over the transaction. An option whose
+    # pool does not fit is passed over for every item in the pool, and the pools are formed again.
+    while True:
+        pools: dict[str, list[int]] = {}
+        for i, rt in enumerate(routes):
+            if outcome[i] != "license_required" or pointer[i] >= len(rt.options):
+                continue
+            limited = _limiting_allocation(rt.options[pointer[i]], rules)
+            if limited is not None:
+                pools.setdefault(limited.id, []).append(i)
+        failed = False
+        for allocation_id, members in pools.items():
+            allocation = rules.allocations[allocation_id]
+            account = _account(allocation, txn)
+            cap = allocation.cap_for(txn.destination, txn.date.year)
+            remaining = balances.get(account) if balances is not None else None
+            room = remaining if remaining is not None else cap
+            need = [totals[i] for i in members]
+            draw = None if any(v is None for v in need) else sum(v for v in need if v is not None)
+            fits = draw is not None and (room is None or compare(draw, "<=", room))
+            if fits and draw is not None:
+                draws.append(AllocationDraw(allocation.label, account, allocation.provenance.rule_id, draw, cap, remaining))
+            if explain:
+                symbol = routes[members[0]].options[pointer[members[0]]].symbol
+                single = members[0] if len(members) == 1 else None
+                pool_lines.append(_pool_verdict(
+                    f"{symbol} ({allocation.provenance.rule_id}, account {account})", draw, room, cap, remaining, fits,
+                    classes[members[0]].tpp if single is not None else None, single,
+                ))
+            if allocation.provenance.recalled:
+                recalled.append(f"{allocation.provenance.rule_id}: {allocation.provenance.citation} (cap)")
+            if not fits:
+                failed = True
+                for i in members:
+                    pointer[i] += 1
+        if not failed:
+            break
+
+    for i, rt in enumerate(routes):
+        if outcome[i] != "license_required" or pointer[i] >= len(rt.options):
+            continue
+        chosen = rt.options[pointer[i]]
+        outcome[i] = "authorized"
+        auth[i] = chosen.symbol
+        review[i] = None
+        item_rules[i].append(chosen.provenance.rule_id)
+        if chosen.notification:
+            conditions.append(f"{chosen.symbol}: {chosen.notification}")
+        conditions.extend(f"{chosen.symbol}: {text}" for text in chosen.conditions)
+        limited = _limiting_allocation(chosen, rules)
+        if limited is not None:
+            item_rules[i].append(limited.provenance.rule_id)
+
+    # Allocations a licence would draw (the Tier 2 country allocation).
+    licensed_pools: dict[str, list[int]] = {}
+    for i, rt in enumerate(routes):
+        if outcome[i] == "license_required":
+            for allocation in rt.licence_allocations:
+                licensed_pools.setdefault(allocation.id, []).append(i)
+            if rt.review is not None:
+                item_rules[i].append(rt.review.provenance.rule_id)
+                conditions.extend(f"Licence: {text}" for text in rt.review.conditions)
+    for allocation_id, members in licensed_pools.items():
+        allocation = rules.allocations[allocation_id]
+        account = _account(allocation, txn)
+        cap = allocation.cap_for(txn.destination, txn.date.year)
+        remaining = balances.get(account) if balances is not None else None
+        known = [totals[i] for i in members if totals[i] is not None]
+        draw = sum(v for v in known if v is not None)
+        room = remaining if remaining is not None else cap
+        fits = room is None or (len(known) == len(members) and compare(draw, "<=", room))
+        for i in members:
+            item_rules[i].append(allocation.provenance.rule_id)
+        if fits:
+            draws.append(AllocationDraw(allocation.label, account, allocation.provenance.rule_id, draw, cap, remaining))
+        elif allocation.on_exceed in POLICIES:
+            for i in members:
+                review[i] = allocation.on_exceed
+        if allocation.provenance.recalled:
+            recalled.append(f"{allocation.provenance.rule_id}: {allocation.provenance.citation} (cap)")
+        if explain:
+            doubled = " (doubled under a government-to-government agreement)" if txn.destination in allocation.doubled_for else ""
+            basis = (
+                f"remaining balance {fmt(room)} of cap {fmt(cap) if cap is not None else 'n/a'}{doubled}"
+                if remaining is not None
+                else f"cap {fmt(room) if room is not None else 'n/a'}{doubled} (balances not consulted)"
+            )
+            text = (
+                f"A licence would draw the {allocation.label} allocation ({allocation.provenance.rule_id}, account "
+                f"{account}): {fmt(draw)} TPP against the {basis}"
+            )
+            pool_lines.append(
+                text + "." if fits
+                else text + f": exceeds it, so the application would be reviewed under {allocation.on_exceed.replace('_', ' ')}."
+            )
+            if allocation.provenance.recalled:
+                pool_lines.append(f"The cap of {allocation.provenance.rule_id} is recalled: {allocation.provenance.summary}")
+
+    items: list[ItemDecision] = []
+    refs: set[str] = set()
+    for i, (line, cls, rt) in enumerate(zip(txn.items, classes, routes, strict=True)):
+        recalled.extend(cls.recalled)
+        recalled.extend(f"{p.rule_id}: {p.citation}" for p in rt.recalled_rules)
+        refs |= rt.group_refs
+        if outcome[i] == "authorized":
+            chosen = rt.options[pointer[i]]
+            if chosen.provenance.recalled:
+                recalled.append(f"{chosen.provenance.rule_id}: {chosen.provenance.citation}")
+            if chosen.destinations is not None:
+                refs |= chosen.destinations.refs()
+        elif outcome[i] == "license_required" and rt.review is not None and rt.review.provenance.recalled:
+            recalled.append(f"{rt.review.provenance.rule_id}: {rt.review.provenance.citation}")
+        items.append(
+            ItemDecision(
+                index=i, kind=cls.kind, name=cls.name, chip=cls.chip_id, eccn=cls.eccn, paragraph=cls.paragraph,
+                tpp=cls.tpp, performance_density=cls.performance_density, quantity=line.quantity,
+                tpp_total=totals[i], outcome=outcome[i], authorization=auth[i], review_policy=review[i],
+                provisional=cls.provisional, rules=tuple(dict.fromkeys(item_rules[i])),
+            )
+        )
+    recalled.extend(_recalled_groups(rules, frozenset(refs)))
+    recalled = list(dict.fromkeys(recalled))
+
+    worst = max(range(count), key=lambda k: OUTCOMES.index(outcome[k]))
+    final = outcome[worst]
+    first = next(k for k in range(count) if outcome[k] == final)
+    policies = [review[k] for k in range(count) if outcome[k] == "license_required" and review[k]]
+    final_review = max(policies, key=POLICIES.index) if final == "license_required" and policies else None
+    all_rules = tuple(dict.fromkeys(rule for item in items for rule in item.rules))
+    notices = {n.provenance.rule_id: n for rt in routes for n in rt.notices}
+
+    lines: list[str] = []
+    if explain:
+        lines = _explanation(
+            txn, rules, selection, classes, routes, outcome, auth, review, pointer, pool_lines, final, auth[first],
+            final_review, list(notices.values()), recalled, domestic,
+        )
+    return Decision(
+        id=txn.id, regime=rules.regime, packs=tuple(p.label for p in rules.packs), date=txn.date, outcome=final,
+        authorization=auth[first], review_policy=final_review, items=tuple(items),
+        tpp_total=sum(t for t in totals if t is not None), allocations=tuple(draws), rules=all_rules,
+        citations=_citations(rules, all_rules, domestic), explanation=tuple(lines),
+        conditions=tuple(dict.fromkeys(conditions)), recalled=tuple(recalled),
+        provisional=any(it.provisional for it in items)
+        or any(t is None and cls.kind != "model_weights" for t, cls in zip(totals, classes, strict=True)),
+    )
+
+
+def _recalled_groups(rules: Ruleset, refs: frozenset[str]) -> list[str]:
+    key = ("recalled-groups", refs)
+    cached = rules.memo.get(key)
+    if isinstance(cached, list):
+        return cached
+    out = []
+    for group in rules.recalled_groups(refs):
+        prov = rules.groups[group].provenance
+        out.append(f"membership of {group} ({prov.rule_id}; {prov.citation})")
+    rules.memo[key] = out
+    return out
+
+
+def _citations(rules: Ruleset, rule_ids: tuple[str, ...], domestic: bool) -> tuple[str, ...]:
+    key = ("citations", rule_ids, domestic)
+    cached = rules.memo.get(key)
+    if isinstance(cached, tuple):
+        return cached
+    index = rules.memo.get("citation-index")
+    if not isinstance(index, dict):
+        index = {}
+        for entry in (
+            *rules.classification, *rules.requirements, *rules.prohibitions, *rules.exceptions,
+            *rules.review_policies, *rules.allocations.values(),
+        ):
+            index[entry.provenance.rule_id] = entry.provenance.citation
+        rules.memo["citation-index"] = index
+    found = [index[r] for r in rule_ids if r in index]
+    if domestic and NOT_AN_EXPORT[0] in rule_ids:
+        found.append(NOT_AN_EXPORT[1])
+    result = tuple(dict.fromkeys(found))
+    rules.memo[key] = result
+    return result
+
+
+def _explanation(
+    txn: Transaction, rules: Ruleset, selection: str | None, classes: list[Classification], routes: list[Route],
+    outcome: list[str], auth: list[str | None], review: list[str | None], pointer: list[int], pool_lines: list[str],
+    final: str, final_auth: str | None, final_review: str | None, notices: list[Notice], recalled: list[str],
+    domestic: bool,
+) -> list[str]:
+    c = txn.consignee
+    lines = [
+        f"Transaction {txn.id or '(no id)'}: {txn.transfer.replace('_', '-')} from {txn.export_from} to "
+        f"{txn.destination} on {txn.date} for ultimate consignee {c.name!r} (located {c.country}, "
+        f"headquarters {c.headquarters}{', ultimate parent ' + c.parent_headquarters if c.parent_headquarters else ''}"
+        f"{', ' + c.veu if c.veu else ''}){', end use ' + txn.end_use if txn.end_use else ''}; "
+        f"regime {rules.regime} ({', '.join(p.label for p in rules.packs)})."
+    ]
+    if selection:
+        lines.append(selection)
+    for i, (line, cls, rt) in enumerate(zip(txn.items, classes, routes, strict=True)):
+        lines.append(f"Item {i}: {line.quantity:,} x {cls.name}.")
+        lines.extend(cls.explanation)
+        if domestic and rt.prohibition is None:
+            lines.append(
+                "Not an export: the item stays in the United States; no EAR export licence requirement applies "
+                "[core/not-an-export]."
+            )
+        else:
+            lines.extend(rt.lines)
+        if outcome[i] == "authorized":
+            chosen = rt.options[pointer[i]]
+            p = chosen.provenance
+            lines.append(f"Item {i}: authorised under {auth[i]}: {p.summary} [{p.rule_id}; {p.citation}].")
+        elif outcome[i] == "license_required":
+            verdict = f"licence required; review policy {str(review[i]).replace('_', ' ')}"
+            if rt.review is None:
+                lines.append(f"Item {i}: {verdict} (no review policy of the pack matches; case by case assumed).")
+            else:
+                p = rt.review.provenance
+                lines.append(f"Item {i}: {verdict}: {p.summary} [{p.rule_id}; {p.citation}].")
+        else:
+            lines.append(f"Item {i}: {'prohibited' if outcome[i] == 'prohibited' else 'no licence required (NLR)'}.")
+    lines.extend(pool_lines)
+    summary = {
+        "no_license_required": "No licence required (NLR).",
+        "authorized": f"Authorised under {final_auth}.",
+        "license_required": f"Licence required; review policy: {str(final_review).replace('_', ' ')}.",
+        "prohibited": "Prohibited.",
+    }[final]
+    lines.append(f"Outcome: {summary}")
+    for notice in notices:
+        lines.append(f"Note: {notice.text} [{notice.provenance.rule_id}]")
+    for code in dict.fromkeys(x for x in (txn.destination, c.country, c.headquarters, c.parent_headquarters) if x):
+        treated = rules.treated_as.get(code)
+        if treated is not None:
+            lines.append(f"{code} is treated as {treated[0]}: {treated[1].summary} [{treated[1].rule_id}]")
+    if recalled:
+        lines.append("Relies on recalled (unverified) facts; confirm before relying on this answer: " + "; ".join(recalled) + ".")
+    return lines
