@@ -1,0 +1,466 @@
+"""The ``tiergate`` command line (Typer + Rich). Thin: parses arguments, calls the core, prints.
+
+Every user error is one line on stderr (``error: <where>: <what> (<hint>)``) and exit code 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tiergate import interchange
+from tiergate.batch import (
+    Record,
+    atomic_output,
+    count_rows,
+    decide_stream,
+    read_item_records,
+    read_records,
+    write_parquet,
+)
+from tiergate.classify import classify
+from tiergate.classify.metrics import fmt
+from tiergate.errors import InputError, TiergateError
+from tiergate.rules import Rulebook, load_rulebook
+from tiergate.rules.diff import diff_rulesets, render_diff
+
+app = typer.Typer(
+    name="tiergate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Export controls on advanced AI compute: classify chips, decide licences, inspect rule packs.",
+)
+chips_app = typer.Typer(no_args_is_help=True, help="The accelerator catalogue.")
+packs_app = typer.Typer(no_args_is_help=True, help="Rule packs and regimes.")
+app.add_typer(chips_app, name="chips")
+app.add_typer(packs_app, name="packs")
+
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+PacksOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--packs", help="An extra folder of packs (with an optional regimes.yaml); repeatable."),
+]
+RegimeOpt = Annotated[str | None, typer.Option("--regime", help="Evaluate under this regime (a scenario), whatever the date.")]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this date (YYYY-MM-DD): picks the regime in force.")]
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+def _dump(value: Any, *, indent: bool = True) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0).decode()
+
+
+def _date(text: str | None, option: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{option}: {text!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def _book(packs: list[Path] | None) -> Rulebook:
+    return load_rulebook(packs or ())
+
+
+def _today() -> dt.date:
+    override = os.environ.get("TIERGATE_TODAY")
+    return dt.date.fromisoformat(override) if override else dt.date.today()
+
+
+# ---------------------------------------------------------------- chips
+
+
+@chips_app.command("list")
+def chips_list(
+    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    regime: RegimeOpt = None,
+    as_of: AsOfOpt = None,
+    packs: PacksOpt = None,
+) -> None:
+    """Every accelerator of the catalogue, with its TPP and ECCN under a regime (default: today's)."""
+    book = _book(packs)
+    ruleset, _ = book.select(regime, _date(as_of, "--as-of") or _today())
+    rows = []
+    for chip in book.catalogue:
+        c = classify(chip, ruleset)
+        rows.append({**interchange.chip_to_dict(chip), "tpp": c.tpp, "performance_density": c.performance_density, "eccn": c.eccn})
+    if format == Format.json:
+        out.print(_dump(rows), markup=False)
+        return
+    table = Table(title=f"Accelerator catalogue ({len(rows)} chips; ECCN under {ruleset.regime})")
+    for column in ("id", "name", "year", "DC", "TPP", "PD", "mem GB/s", "ECCN"):
+        table.add_column(column, justify="right" if column in ("TPP", "PD", "mem GB/s", "year") else "left")
+    for r in rows:
+        table.add_row(
+            r["id"], r["name"], str(r["year"] or ""), {True: "yes", False: "no", None: "?"}[r["datacenter"]],
+            fmt(r["tpp"]) if r["tpp"] is not None else "?", fmt(r["performance_density"]) if r["performance_density"] else "?",
+            fmt(r["memory_bandwidth_gbps"]) if r["memory_bandwidth_gbps"] else "?", r["eccn"],
+        )
+    out.print(table)
+
+
+@chips_app.command("show")
+def chips_show(
+    chip: Annotated[str, typer.Argument(help="Catalogue id or alias, e.g. nvidia-h100-sxm or 'H100'.")],
+    format: Annotated[Format, typer.Option("--format")] = Format.table,
+    regime: RegimeOpt = None,
+    as_of: AsOfOpt = None,
+    packs: PacksOpt = None,
+) -> None:
+    """One accelerator: figures, sources, and its classification."""
+    book = _book(packs)
+    found = book.catalogue.resolve(chip, where="chip")
+    ruleset, _ = book.select(regime, _date(as_of, "--as-of") or _today())
+    record = {**interchange.chip_to_dict(found), "classification": interchange.classification_to_dict(classify(found, ruleset), ruleset.regime)}
+    if format == Format.json:
+        out.print(_dump(record), markup=False)
+        return
+    out.print(f"[bold]{found.name}[/bold] ({found.id})")
+    for key in ("vendor", "year", "datacenter", "designer_country", "dense_tops", "dies", "die_area_mm2", "memory_gb",
+                "memory_bandwidth_gbps", "tdp_w", "reported_tpp", "reported_tpp_source", "aliases", "recalled"):
+        out.print(f"  {key}: {record[key]}", markup=False)
+    out.print("  sources:", markup=False)
+    for source in found.sources:
+        out.print(f"    - {source}", markup=False)
+    out.print(f"  notes: {found.notes}", markup=False)
+    cls = record["classification"]
+    out.print(f"[bold]ECCN {cls['eccn']}[/bold] under {ruleset.regime}; TPP {fmt(cls['tpp']) if cls['tpp'] is not None else '?'}")
+    for line in cls["explanation"]:
+        out.print(f"  {line}", markup=False)
+
+
+# ---------------------------------------------------------------- classify
+
+
+@app.command("classify")
+def classify_command(
+    file: Annotated[Path | None, typer.Argument(help="JSON/YAML/JSON-lines file of item objects (transaction format).")] = None,
+    chip: Annotated[str | None, typer.Option("--chip", help="Classify one catalogue chip by id or alias.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    regime: RegimeOpt = None,
+    as_of: AsOfOpt = None,
+    packs: PacksOpt = None,
+) -> None:
+    """ECCN, TPP and performance density of chips, systems or model weights, with the arithmetic."""
+    if (file is None) == (chip is None):
+        raise InputError("give either a FILE of items or --chip ID")
+    book = _book(packs)
+    ruleset, _ = book.select(regime, _date(as_of, "--as-of") or _today())
+    records = [Record({"chip": chip}, "--chip")] if chip is not None else list(read_item_records(file))  # type: ignore[arg-type]
+    results = []
+    for record in records:
+        item, quantity = interchange.parse_item(record.data, book.catalogue, where=record.where)
+        result = interchange.classification_to_dict(classify(item, ruleset), ruleset.regime)
+        if chip is None:
+            result["quantity"] = quantity
+        results.append(result)
+    if format in (Format.json, Format.jsonl):
+        payload: Any = results[0] if chip is not None else results
+        if format == Format.jsonl:
+            for r in results:
+                out.print(_dump(r, indent=False), markup=False)
+        else:
+            out.print(_dump(payload), markup=False)
+        return
+    for r in results:
+        tpp = fmt(r["tpp"]) if r["tpp"] is not None else "?"
+        pd = fmt(r["performance_density"]) if r["performance_density"] is not None else "?"
+        flag = " (provisional)" if r["provisional"] else ""
+        out.print(f"[bold]{r['name']}[/bold]: ECCN {r['eccn']}{flag}; TPP {tpp}; performance density {pd} ({r['regime']})")
+        for line in r["explanation"]:
+            out.print(f"  {line}", markup=False)
+
+
+# ---------------------------------------------------------------- decide
+
+
+def _print_table(decisions: list[dict[str, Any]], explain: bool) -> None:
+    table = Table(title=f"{len(decisions)} decision(s)")
+    for column in ("id", "regime", "outcome", "authorization", "review policy", "ECCN", "TPP total", "draws"):
+        table.add_column(column, justify="right" if column == "TPP total" else "left")
+    for d in decisions:
+        colour = {"no_license_required": "green", "authorized": "cyan", "license_required": "yellow", "prohibited": "red"}[d["outcome"]]
+        table.add_row(
+            str(d["id"] or ""), d["regime"], f"[{colour}]{d['outcome']}[/{colour}]", str(d["authorization"] or "-"),
+            str(d["review_policy"] or "-"), ", ".join(dict.fromkeys(i["eccn"] for i in d["items"])),
+            fmt(d["tpp_total"]), "; ".join(f"{a['account']} {fmt(a['tpp'])}" for a in d["allocations"]) or "-",
+        )
+    out.print(table)
+    if explain:
+        for d in decisions:
+            out.rule(f"{d['id'] or ''} {d['outcome']}")
+            for line in d["explanation"]:
+                out.print(line, markup=False)
+            for line in d["conditions"]:
+                out.print(f"Condition: {line}", markup=False)
+
+
+@app.command("decide")
+def decide_command(
+    file: Annotated[Path, typer.Argument(help="Transactions: JSON, YAML, JSON lines, CSV or Parquet.")],
+    regime: RegimeOpt = None,
+    as_of: AsOfOpt = None,
+    format: Annotated[Format, typer.Option("--format", help="table, json, jsonl or parquet (parquet needs --out)")] = Format.table,
+    explain: Annotated[bool, typer.Option("--explain", help="Print the explanation (table format).")] = False,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write to this file (written whole or not at all).")] = None,
+    balances_file: Annotated[Path | None, typer.Option("--balances", help="JSON object: allocation account -> remaining TPP.")] = None,
+    packs: PacksOpt = None,
+) -> None:
+    """Licence determination for each transaction: outcome, authorisation, review policy, allocations, rules."""
+    book = _book(packs)
+    when = _date(as_of, "--as-of")
+    balances = _balances(balances_file)
+    if format == Format.parquet and out_path is None:
+        raise InputError("--format parquet needs --out FILE")
+    with_explanation = explain or format not in (Format.table, Format.parquet)
+    if (
+        format == Format.parquet and out_path is not None and not explain and balances is None
+        and file.suffix.lower() in (".parquet", ".pq")
+    ):
+        from tiergate.batch import decide_parquet_columnar
+
+        total_rows = count_rows(file)
+        done = decide_parquet_columnar(file, out_path, book, regime=regime, as_of=when, today=_today())
+        err.print(f"wrote {done} decision(s) to {out_path}" + ("" if total_rows is None else f" ({total_rows} row(s) read)"))
+        return
+    decided = decide_stream(
+        read_records(file), book, regime=regime, as_of=when, today=_today(), balances=balances,
+        explain=with_explanation,
+    )
+    if format == Format.parquet:
+        assert out_path is not None
+        count = write_parquet(out_path, decided, explain=explain)
+        err.print(f"wrote {count} decision(s) to {out_path}")
+        return
+    stream = (interchange.decision_to_dict(d, explain=with_explanation) for d in decided)
+    if out_path is None:
+        decisions = list(stream)  # decide everything before printing anything
+        if format == Format.table:
+            _print_table(decisions, explain)
+        elif format == Format.jsonl:
+            sys.stdout.write("".join(_dump(d, indent=False) + "\n" for d in decisions))
+        else:
+            sys.stdout.write(_dump(decisions[0] if len(decisions) == 1 else decisions) + "\n")
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    total = count_rows(file)
+    with Progress(TextColumn("deciding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("decide", total=total)
+
+        def counted() -> Any:
+            for n, d in enumerate(stream, start=1):
+                if n % 1000 == 0:
+                    progress.update(task, completed=n)
+                yield d
+
+        count = 0
+        with atomic_output(out_path) as handle:
+            if format == Format.json:
+                handle.write(orjson.dumps(list(counted()), option=orjson.OPT_INDENT_2))
+                count = -1
+            else:
+                for d in counted():
+                    handle.write(orjson.dumps(d) + b"\n")
+                    count += 1
+    err.print(f"wrote {'decisions' if count < 0 else f'{count} decision(s)'} to {out_path}")
+
+
+def _balances(path: Path | None) -> dict[str, float] | None:
+    if path is None:
+        return None
+    records = list(read_records(path))
+    data = records[0].data if len(records) == 1 else None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in data.items()):
+        raise InputError("expected a JSON object mapping allocation accounts to remaining TPP", where=str(path))
+    return {k: float(v) for k, v in data.items()}
+
+
+# ---------------------------------------------------------------- packs
+
+
+@packs_app.command("list")
+def packs_list(format: Annotated[Format, typer.Option("--format")] = Format.table, packs: PacksOpt = None) -> None:
+    """Regimes (with their dates and pack stacks) and packs (with revision, citation and dates)."""
+    book = _book(packs)
+    regimes = [
+        {"name": r.name, "title": r.title, "effective_from": str(r.effective_from or ""), "effective_until": str(r.effective_until or ""),
+         "packs": r.packs}
+        for r in book.regimes.values()
+    ]
+    pack_rows = [
+        {"id": p.manifest.id, "revision": p.manifest.revision, "title": p.manifest.title, "citation": p.manifest.citation,
+         "effective_from": str(p.manifest.effective_from), "compliance_from": str(p.manifest.compliance_from or ""),
+         "effective_until": str(p.manifest.effective_until or ""), "status": p.manifest.status, "folder": str(p.folder)}
+        for p in book.packs.values()
+    ]
+    if format == Format.json:
+        out.print(_dump({"regimes": regimes, "packs": pack_rows}), markup=False)
+        return
+    table = Table(title="Regimes")
+    for column in ("name", "in force", "packs", "title"):
+        table.add_column(column)
+    for r in regimes:
+        table.add_row(r["name"], f"{r['effective_from'] or '-'} .. {r['effective_until'] or ''}", " + ".join(r["packs"]), r["title"])
+    out.print(table)
+    table = Table(title="Packs")
+    for column in ("id", "rev", "effective", "citation", "status", "title"):
+        table.add_column(column)
+    for p in pack_rows:
+        table.add_row(p["id"], str(p["revision"]), f"{p['effective_from']} .. {p['effective_until']}", p["citation"], p["status"], p["title"])
+    out.print(table)
+
+
+@packs_app.command("show")
+def packs_show(
+    name: Annotated[str, typer.Argument(help="A regime name (shows the merged rules) or a pack id.")],
+    format: Annotated[Format, typer.Option("--format")] = Format.table,
+    packs: PacksOpt = None,
+) -> None:
+    """The rules of a regime (merged stack) or of one pack, with ids, summaries, citations and status."""
+    book = _book(packs)
+    if name in book.regimes:
+        ruleset = book.full(name)
+        entries = [
+            *(("classification", r.provenance, r.paragraph) for r in ruleset.classification),
+            *(("requirement", r.provenance, "") for r in ruleset.requirements),
+            *(("prohibition", r.provenance, "") for r in ruleset.prohibitions),
+            *(("exception", r.provenance, r.symbol) for r in ruleset.exceptions),
+            *(("review_policy", r.provenance, r.policy) for r in ruleset.review_policies),
+            *(("allocation", r.provenance, r.label) for r in ruleset.allocations.values()),
+            *(("notice", r.provenance, "") for r in ruleset.notices),
+        ]
+        data = {
+            "regime": name, "packs": [p.label for p in ruleset.packs],
+            "parameters": dict(ruleset.parameters),
+            "country_groups": {g.id: {"title": g.title, "members": sorted(m.code for m in g.members) if g.members is not None else None,
+                                      "union": list(g.union) if g.union else None, "everyone": g.everyone, "minus": list(g.minus),
+                                      "status": g.provenance.status} for g in ruleset.groups.values()},
+            "rules": [{"kind": k, "id": p.rule_id, "label": label, "summary": p.summary, "citation": p.citation, "status": p.status}
+                      for k, p, label in entries],
+        }
+    elif name in book.packs:
+        pack = book.packs[name]
+        data = {"manifest": pack.manifest.model_dump(mode="json", by_alias=True), "rules": pack.rules.model_dump(mode="json", by_alias=True, exclude_defaults=True)}
+    else:
+        raise InputError(f"no regime or pack named {name!r}", hint=f"regimes: {', '.join(book.regimes)}; packs: {', '.join(book.packs)}")
+    if format == Format.json:
+        out.print(_dump(data), markup=False)
+        return
+    if "regime" in data:
+        out.print(f"[bold]{name}[/bold]: {' + '.join(data['packs'])}")
+        out.print("Parameters: " + "; ".join(f"{k} = {fmt(v)}" for k, v in data["parameters"].items()), markup=False)
+        for gid, g in data["country_groups"].items():
+            body = ", ".join(g["members"]) if g["members"] is not None else (f"everyone minus {', '.join(g['minus'])}" if g["everyone"] else f"union {', '.join(g['union'] or [])}")
+            out.print(f"Group {gid} [{g['status']}]: {body}", markup=False)
+        for r in data["rules"]:
+            out.print(f"{r['kind']:<14} {r['id']:<42} {r['label']:<24} [{r['status']}] {r['citation']}", markup=False)
+            out.print(f"{'':<15}{r['summary']}", markup=False)
+    else:
+        out.print(_dump(data), markup=False)
+
+
+@packs_app.command("validate")
+def packs_validate(
+    path: Annotated[Path, typer.Argument(help="A pack folder, or a folder of packs with an optional regimes.yaml.")],
+) -> None:
+    """Check a pack (or a folder of packs and regimes) against the schema and the packaged packs."""
+    from tiergate.rules.book import Rulebook, iso_country_codes
+    from tiergate.rules.compile import compile_ruleset
+    from tiergate.rules.loader import load_pack, load_pack_folders, packaged_packs_dir
+
+    path = Path(path)
+    if (path / "manifest.yaml").exists():
+        pack = load_pack(path)
+        base_packs, regimes, files = load_pack_folders([packaged_packs_dir()])
+        book = Rulebook(base_packs, regimes, load_rulebook().catalogue, iso_country_codes().__contains__, files)
+        stack = [p for p in ([pack.manifest.supersedes] if pack.manifest.supersedes in book.regimes else [])]
+        base = book.regime(stack[0]) if stack else max(book.regimes.values(), key=lambda r: r.effective_from or dt.date.min)
+        packs_in = [book.packs[p] for p in base.packs if p != pack.manifest.id] + [pack]
+        ruleset = compile_ruleset(f"{base.name}+{pack.manifest.id}", "validation", packs_in, book.catalogue, iso_country_codes().__contains__)
+        count = len(ruleset.requirements) + len(ruleset.exceptions) + len(ruleset.review_policies) + len(ruleset.classification)
+        out.print(f"ok: pack {pack.manifest.id} r{pack.manifest.revision} is valid (checked on top of regime {base.name}; {count} rules in the merged stack)")
+        return
+    book = load_rulebook([path])
+    out.print(f"ok: {len(book.packs)} pack(s) and {len(book.regimes)} regime(s) valid, including {path}")
+
+
+@packs_app.command("diff")
+def packs_diff(
+    a: Annotated[str, typer.Argument(help="Regime to compare from.")],
+    b: Annotated[str, typer.Argument(help="Regime to compare to.")],
+    format: Annotated[Format, typer.Option("--format")] = Format.table,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate dated group memberships on this date.")] = None,
+    packs: PacksOpt = None,
+) -> None:
+    """What changed between two regimes: thresholds, country groups, exceptions, review policies and caps."""
+    book = _book(packs)
+    diff = diff_rulesets(book.full(a), book.full(b), _date(as_of, "--as-of"))
+    if format == Format.json:
+        out.print(_dump(diff), markup=False)
+        return
+    for line in render_diff(diff):
+        out.print(line, markup=False)
+
+
+# ---------------------------------------------------------------- demo
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the bundled sample: classify some accelerators and decide a dozen transactions across regimes."""
+    samples = Path(__file__).parent / "samples"
+    out.rule("Classification (regime in force on 2026-03-02)")
+    classify_command(file=samples / "items.json", chip=None, format=Format.table, regime=None, as_of="2026-03-02", packs=None)
+    out.rule("Decisions (each under the regime in force on its date)")
+    decide_command(file=samples / "transactions.jsonl", regime=None, as_of=None, format=Format.table, explain=False,
+                   out_path=None, balances_file=None, packs=None)
+    book = _book(None)
+    record = next(r for r in read_records(samples / "transactions.jsonl") if r.data["id"] == "demo-02")
+    decision = next(decide_stream([record], book, regime=None, as_of=None, today=_today()))
+    out.rule("Explanation of demo-02, as a compliance officer would file it")
+    for line in decision.explanation:
+        out.print(line, markup=False)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except TiergateError as error:
+        err.print(f"error: {error}", markup=False)
+        sys.exit(error.exit_code)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as error:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        if os.environ.get("TIERGATE_DEBUG"):
+            raise
+        err.print(f"internal error: {type(error).__name__}: {error} (set TIERGATE_DEBUG=1 for the traceback)", markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""The public interchange formats: transactions in, decisions and classifications out.
+
+Parsing checks every field (unknown fields, types, positive quantities, ISO country codes, catalogue
+chip ids) and reports the first problem as ``<where>: <field path>: <what>``, where ``where`` names the
+file and line or record. Rendering turns the core's dataclasses into the JSON shapes of
+docs/ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from tiergate.catalog import Catalogue, Chip, Die
+from tiergate.classify.model import Classification, Item, ModelWeights, System
+from tiergate.decide.model import Consignee, Decision, LineItem, Transaction
+from tiergate.errors import InputError, UnknownChipError, UnknownCountryError
+from tiergate.rules.source import render_path
+
+
+@lru_cache(maxsize=1)
+def iso_codes() -> frozenset[str]:
+    import pycountry
+
+    return frozenset(country.alpha_2 for country in pycountry.countries)
+
+
+def _country(value: object) -> object:
+    if isinstance(value, str):
+        code = value.strip().upper()
+        if len(code) != 2 or not code.isalpha():
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (two letters, e.g. IN, DE, HK)")
+        if code not in iso_codes():
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+        return code
+    return value
+
+
+Country = Annotated[str, BeforeValidator(_country)]
+Precision = Literal["fp64", "tf32", "fp32", "fp16", "bf16", "fp8", "int8", "fp4", "int4"]
+Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Area = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class DieIn(_In):
+    area_mm2: Area | None = None
+    dense_tops: dict[Precision, Rate]
+    logic: bool = True
+    non_planar: bool = True
+
+
+class ChipSpecIn(_In):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: Literal["accelerator", "hbm"] = "accelerator"
+    datacenter: bool | None = None
+    memory_bandwidth_gbps: Rate | None = None
+    dies: list[DieIn] | None = Field(default=None, min_length=1, max_length=64)
+    dense_tops: dict[Precision, Rate] | None = None
+    die_area_mm2: Area | None = None
+    package_area_mm2: Area | None = None
+    designer_country: Country | None = None
+    vendor: str | None = None
+    affixed_to_logic: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> ChipSpecIn:
+        if self.kind == "hbm":
+            if self.memory_bandwidth_gbps is None or self.package_area_mm2 is None:
+                raise ValueError("an HBM spec gives memory_bandwidth_gbps and package_area_mm2")
+            if self.dies or self.dense_tops:
+                raise ValueError("an HBM spec has no dies or dense_tops")
+            return self
+        if (self.dies is None) == (self.dense_tops is None):
+            raise ValueError("give either dies (a list of {area_mm2, dense_tops}) or package-level dense_tops")
+        if self.dies is not None and self.die_area_mm2 is not None:
+            raise ValueError("die_area_mm2 goes with package-level dense_tops; with dies give each die's area_mm2")
+        return self
+
+    def to_chip(self) -> Chip:
+        if self.dies is not None:
+            dies = tuple(
+                Die(d.area_mm2, tuple(sorted(d.dense_tops.items())), d.logic, d.non_planar) for d in self.dies
+            )
+        elif self.dense_tops is not None:
+            dies = (Die(self.die_area_mm2, tuple(sorted(self.dense_tops.items()))),)
+        else:
+            dies = ()
+        return Chip(
+            id=None, name=self.name, dies=dies, datacenter=self.datacenter,
+            memory_bandwidth_gbps=self.memory_bandwidth_gbps, package_area_mm2=self.package_area_mm2,
+            kind="hbm" if self.kind == "hbm" else "accelerator", vendor=self.vendor,
+            designer_country=self.designer_country, affixed_to_logic=self.affixed_to_logic,
+        )
+
+
+ChipRef = Annotated[str, Field(min_length=1, max_length=200)] | ChipSpecIn
+
+
+class SystemIn(_In):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    chip: ChipRef
+    chips_per_system: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
+
+
+class WeightsIn(_In):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    training_ops: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    open_weights: bool
+    fine_tuning_ops: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+
+
+class ItemIn(_In):
+    chip: ChipRef | None = None
+    system: SystemIn | None = None
+    model_weights: WeightsIn | None = None
+    quantity: Annotated[int, Field(gt=0, le=10_000_000_000, strict=True)]
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ItemIn:
+        if sum(x is not None for x in (self.chip, self.system, self.model_weights)) != 1:
+            raise ValueError("an item is exactly one of chip, system or model_weights")
+        return self
+
+
+class ConsigneeIn(_In):
+    name: Annotated[str, Field(min_length=1, max_length=500)]
+    country: Country | None = None
+    headquarters: Country
+    parent_headquarters: Country | None = None
+    veu: Literal["UVEU", "NVEU"] | None = None
+    id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class TransactionIn(_In):
+    id: Annotated[str, Field(max_length=200)] | int | None = None
+    date: dt.date | None = None
+    regime: str | None = None
+    export_from: Country = "US"
+    destination: Country
+    items: list[ItemIn] = Field(min_length=1, max_length=10_000)
+    consignee: ConsigneeIn
+    end_use: Annotated[str, Field(max_length=100)] | None = None
+
+
+def _chip(ref: str | ChipSpecIn, catalogue: Catalogue, where: str, field: str) -> Chip:
+    if isinstance(ref, str):
+        try:
+            return catalogue.resolve(ref)
+        except UnknownChipError as error:
+            raise UnknownChipError(ref, error.suggestions, where=f"{where}: {field}") from None
+    return ref.to_chip()
+
+
+def _item(item: ItemIn, catalogue: Catalogue, where: str, index: int) -> Item:
+    if item.chip is not None:
+        return _chip(item.chip, catalogue, where, f"items[{index}].chip")
+    if item.system is not None:
+        chip = _chip(item.system.chip, catalogue, where, f"items[{index}].system.chip")
+        return System(item.system.name, chip, item.system.chips_per_system)
+    assert item.model_weights is not None
+    w = item.model_weights
+    return ModelWeights(w.name, w.training_ops + w.fine_tuning_ops, w.open_weights)
+
+
+def validation_error(error: ValidationError, where: str) -> InputError:
+    problems = error.errors(include_url=False)
+    # In a union (chip id or chip spec), the branch that got furthest names the real problem.
+    first = max(problems, key=lambda e: len(e["loc"]))
+    loc = [step for step in first["loc"] if isinstance(step, int) or step not in {"str", "ChipSpecIn", "function-after[_shape(), ChipSpecIn]"}]
+    loc = [step for step in loc if not (isinstance(step, str) and (step.startswith("function-") or step.startswith("constrained-str")))]
+    field = render_path(loc) or "(record)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    cls = UnknownCountryError if "country code" in message else InputError
+    return cls(f"{field}: {message}", where=where)
+
+
+def parse_transaction(
+    data: Any, catalogue: Catalogue, *, where: str = "transaction", default_date: dt.date | None = None
+) -> Transaction:
+    """A core transaction from its JSON form; raises :class:`InputError` naming ``where`` and the field."""
+    if not isinstance(data, Mapping):
+        raise InputError(f"expected a transaction object, got {type(data).__name__}", where=where)
+    try:
+        txn = TransactionIn.model_validate(data)
+    except ValidationError as error:
+        raise validation_error(error, where) from None
+    day = txn.date or default_date
+    if day is None:
+        raise InputError("date: required field is missing (or pass --as-of)", where=where)
+    items = tuple(LineItem(_item(item, catalogue, where, i), item.quantity) for i, item in enumerate(txn.items))
+    c = txn.consignee
+    consignee = Consignee(
+        name=c.name, country=c.country or txn.destination, headquarters=c.headquarters,
+        parent_headquarters=c.parent_headquarters, veu=c.veu, id=c.id,
+    )
+    return Transaction(
+        id=None if txn.id is None else str(txn.id), date=day, export_from=txn.export_from,
+        destination=txn.destination, items=items, consignee=consignee, end_use=txn.end_use, regime=txn.regime,
+    )
+
+
+def _number(value: float | None, digits: int = 6) -> float | int | None:
+    if value is None:
+        return None
+    rounded = round(value, digits)
+    return int(rounded) if rounded == int(rounded) and abs(rounded) < 2**53 else rounded
+
+
+def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": decision.id,
+        "regime": decision.regime,
+        "packs": list(decision.packs),
+        "date": decision.date.isoformat(),
+        "outcome": decision.outcome,
+        "authorization": decision.authorization,
+        "review_policy": decision.review_policy,
+        "items": [
+            {
+                "index": it.index, "kind": it.kind, "name": it.name, "chip": it.chip, "eccn": it.eccn,
+                "paragraph": it.paragraph, "tpp": _number(it.tpp), "performance_density": _number(it.performance_density),
+                "quantity": it.quantity, "tpp_total": _number(it.tpp_total), "outcome": it.outcome,
+                "authorization": it.authorization, "review_policy": it.review_policy,
+                "provisional": it.provisional, "rules": list(it.rules),
+            }
+            for it in decision.items
+        ],
+        "tpp_total": _number(decision.tpp_total),
+        "allocations": [
+            {"allocation": a.allocation, "account": a.account, "rule": a.rule, "tpp": _number(a.tpp),
+             "cap": _number(a.cap), "remaining": _number(a.remaining)}
+            for a in decision.allocations
+        ],
+        "rules": list(decision.rules),
+        "citations": list(decision.citations),
+        "conditions": list(decision.conditions),
+        "recalled": list(decision.recalled),
+        "provisional": decision.provisional,
+    }
+    if explain:
+        out["explanation"] = list(decision.explanation)
+    return out
+
+
+def classification_to_dict(c: Classification, regime: str) -> dict[str, Any]:
+    return {
+        "name": c.name, "kind": c.kind, "chip": c.chip_id, "regime": regime, "eccn": c.eccn, "paragraph": c.paragraph,
+        "tpp": _number(c.tpp), "performance_density": _number(c.performance_density),
+        "memory_bandwidth_density": _number(c.memory_bandwidth_density), "chip_tpp": _number(c.chip_tpp),
+        "chips_per_system": c.chips_per_system, "training_ops": c.training_ops, "datacenter": c.datacenter,
+        "provisional": c.provisional, "rules": list(c.rules), "recalled": list(c.recalled),
+        "explanation": list(c.explanation),
+    }
+
+
+def chip_to_dict(chip: Chip) -> dict[str, Any]:
+    die = chip.dies[0] if chip.dies else None
+    return {
+        "id": chip.id, "name": chip.name, "vendor": chip.vendor, "year": chip.year, "aliases": list(chip.aliases),
+        "datacenter": chip.datacenter, "designer_country": chip.designer_country,
+        "dense_tops": dict(die.dense_tops) if die else {}, "dies": chip.die_count,
+        "die_area_mm2": die.area_mm2 if die else None, "memory_gb": chip.memory_gb,
+        "memory_bandwidth_gbps": chip.memory_bandwidth_gbps, "tdp_w": chip.tdp_w,
+        "reference_tpp": chip.reference_tpp, "reported_tpp": chip.reported_tpp,
+        "reported_tpp_source": chip.reported_tpp_source, "recalled": list(chip.recalled),
+        "sources": list(chip.sources), "notes": chip.notes,
+    }
+
+
+def parse_item(data: Any, catalogue: Catalogue, *, where: str = "item") -> tuple[Item, int]:
+    """One item object of the transaction format (``{"chip": ..., "quantity": n}`` etc.)."""
+    if not isinstance(data, Mapping):
+        raise InputError(f"expected an item object, got {type(data).__name__}", where=where)
+    body = dict(data)
+    body.setdefault("quantity", 1)
+    try:
+        item = ItemIn.model_validate(body)
+    except ValidationError as error:
+        raise validation_error(error, where) from None
+    return _item(item, catalogue, where, 0), item.quantity
