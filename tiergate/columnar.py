@@ -1,0 +1,679 @@
+"""Columnar batch determination over Parquet: the same decisions as ``decide``, a million rows at a time.
+
+Rows of one *decision context* (chip, destination, origin, consignee location / headquarters / parent /
+VEU, end use, and the date's epoch: the span of days in which the regime, its packs, every country
+group and the calendar year are constant) get the same determination except for the quantity, and
+the quantity only matters where an allocation cap is compared with ``TPP x quantity``. So each
+context is decided once per quantity bracket between those caps, by the pure core (``decide``),
+and the result is applied to all its rows with Arrow kernels; only the per-row figures (quantity,
+TPP totals, allocation accounts) are computed per row.
+
+Equivalence with row-by-row ``decide`` is a tested invariant (tests/test_columnar.py). Rows that
+the vectorised checks cannot vouch for (multi-item ``items`` rows, unusual values) go through the
+row-by-row path, which also produces the exact error for a bad row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiergate.classify import classify
+from tiergate.decide import allocation_account, decide
+from tiergate.decide.model import AllocationDraw, Consignee, Decision, LineItem, Transaction
+from tiergate.decide.route import parties, route
+from tiergate.errors import TiergateError
+from tiergate.interchange import iso_codes
+from tiergate.rules.book import Rulebook
+from tiergate.rules.ruleset import GroupTest, Ruleset, compare
+
+TEXT = pa.dictionary(pa.int32(), pa.string())
+"""Repeated texts (rule ids, citations, outcomes) are dictionary-encoded, in memory and in Parquet."""
+ITEM_TYPE = pa.struct([
+    ("index", pa.int32()), ("kind", TEXT), ("name", TEXT), ("chip", TEXT), ("eccn", TEXT),
+    ("paragraph", TEXT), ("tpp", pa.float64()), ("performance_density", pa.float64()), ("quantity", pa.int64()),
+    ("tpp_total", pa.float64()), ("outcome", TEXT), ("authorization", TEXT), ("review_policy", TEXT),
+    ("provisional", pa.bool_()), ("rules", pa.list_(TEXT)),
+])
+ALLOCATION_TYPE = pa.struct([
+    ("allocation", TEXT), ("account", pa.string()), ("rule", TEXT), ("tpp", pa.float64()),
+    ("cap", pa.float64()), ("remaining", pa.float64()),
+])
+
+
+def decision_schema(explain: bool) -> pa.Schema:
+    """The Parquet schema of decisions (the interchange decision, typed)."""
+    return pa.schema([
+        ("id", pa.string()), ("regime", TEXT), ("packs", pa.list_(TEXT)), ("date", pa.date32()),
+        ("outcome", TEXT), ("authorization", TEXT), ("review_policy", TEXT),
+        ("items", pa.list_(ITEM_TYPE)), ("tpp_total", pa.float64()), ("allocations", pa.list_(ALLOCATION_TYPE)),
+        ("rules", pa.list_(TEXT)), ("citations", pa.list_(TEXT)), ("conditions", pa.list_(TEXT)),
+        ("recalled", pa.list_(TEXT)), ("provisional", pa.bool_()),
+        *([("explanation", pa.list_(pa.string()))] if explain else []),
+    ])
+
+
+def decision_row(d: Decision, explain: bool) -> dict[str, Any]:
+    """A decision as a row of :func:`decision_schema` (figures at full precision)."""
+    row: dict[str, Any] = {
+        "id": d.id, "regime": d.regime, "packs": list(d.packs), "date": d.date, "outcome": d.outcome,
+        "authorization": d.authorization, "review_policy": d.review_policy,
+        "items": [
+            {"index": it.index, "kind": it.kind, "name": it.name, "chip": it.chip, "eccn": it.eccn,
+             "paragraph": it.paragraph, "tpp": it.tpp, "performance_density": it.performance_density,
+             "quantity": it.quantity, "tpp_total": it.tpp_total, "outcome": it.outcome,
+             "authorization": it.authorization, "review_policy": it.review_policy, "provisional": it.provisional,
+             "rules": list(it.rules)}
+            for it in d.items
+        ],
+        "tpp_total": d.tpp_total,
+        "allocations": [
+            {"allocation": a.allocation, "account": a.account, "rule": a.rule, "tpp": a.tpp, "cap": a.cap,
+             "remaining": a.remaining}
+            for a in d.allocations
+        ],
+        "rules": list(d.rules), "citations": list(d.citations), "conditions": list(d.conditions),
+        "recalled": list(d.recalled), "provisional": d.provisional,
+    }
+    if explain:
+        row["explanation"] = list(d.explanation)
+    return row
+
+
+def rows_to_table(decisions: Sequence[Decision], explain: bool) -> pa.Table:
+    """Decisions as a table of :func:`decision_schema`."""
+    return pa.Table.from_pylist([decision_row(d, explain) for d in decisions], schema=decision_schema(explain))
+
+
+def _visible_refs(rules: Ruleset) -> tuple[frozenset[str], frozenset[str]]:
+    """The groups and codes a ruleset's party tests name (for destination and consignee), and those
+    its origin (export_from) tests name. Codes with their own cap (doubled_for) count as named."""
+    def refs(test: GroupTest | None) -> frozenset[str]:
+        return test.refs() if test is not None else frozenset()
+
+    party: set[str] = set()
+    origin: set[str] = set()
+    for req in rules.requirements:
+        party |= refs(req.destinations) | refs(req.headquarters)
+        origin |= refs(req.export_from)
+    for prohibition in rules.prohibitions:
+        party |= refs(prohibition.destinations)
+    for exc in rules.exceptions:
+        party |= refs(exc.destinations)
+        if exc.consignee is not None:
+            for test in (exc.consignee.located_in, exc.consignee.headquartered_in, exc.consignee.headquartered_in_any):
+                party |= refs(test)
+    for policy in rules.review_policies:
+        party |= refs(policy.destinations) | refs(policy.headquarters)
+        origin |= refs(policy.export_from)
+    for allocation in rules.allocations.values():
+        if allocation.drawn_by_licence is not None:
+            party |= refs(allocation.drawn_by_licence[1])
+        if allocation.shares is not None:
+            party |= {allocation.shares.tier1_group, allocation.shares.tier2_group}
+        party |= allocation.doubled_for
+    for notice in rules.notices:
+        party |= refs(notice.destinations)
+    party |= set(rules.treated_as)
+    return frozenset(party), frozenset(origin)
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """A decision context, as the first row that has it."""
+
+    group: int
+    regime: str | None
+    day: int
+    chip: str
+    export_from: str
+    destination: str
+    located: str
+    headquarters: str
+    parent: str | None
+    veu: str | None
+    end_use: str | None
+
+
+def _templates_of(book: Rulebook, job: _Context) -> tuple[list[int], list[Decision]]:
+    """The quantity breakpoints of a context and one decision per bracket between them."""
+    ruleset, _ = book.select(job.regime, _day(job.day))
+    chip = book.catalogue.resolve(job.chip)
+    txn = Transaction(
+        id=None, date=_day(job.day), export_from=job.export_from, destination=job.destination,
+        items=(LineItem(chip, 1),),
+        consignee=Consignee(
+            name="_", country=job.located, headquarters=job.headquarters, parent_headquarters=job.parent,
+            veu=job.veu, id="_",
+        ),
+        end_use=job.end_use,
+    )
+    points = _breakpoints(txn, ruleset)
+    decisions = [decide(replace(txn, items=(LineItem(chip, q),)), ruleset, explain=False) for q in [1, *(p + 1 for p in points)]]
+    return points, decisions
+
+
+_WORKER_BOOK: Rulebook | None = None
+PARALLEL_MIN_CONTEXTS = 4000
+"""Below this many contexts the templates are decided in this process (a worker costs a second to start)."""
+
+
+def _start_worker(folders: tuple[str, ...], include_packaged: bool) -> None:
+    global _WORKER_BOOK
+    from tiergate.rules import load_rulebook
+
+    _WORKER_BOOK = load_rulebook([Path(f) for f in folders], include_packaged=include_packaged)
+
+
+def _worker_templates(jobs: list[_Context]) -> list[tuple[list[int], list[Decision]]]:
+    assert _WORKER_BOOK is not None
+    with _collector_paused():
+        return [_templates_of(_WORKER_BOOK, job) for job in jobs]
+
+
+def _context_templates(book: Rulebook, jobs: list[_Context], workers: int) -> list[tuple[list[int], list[Decision]]]:
+    """Templates of every context, in order; spread over worker processes for large batches."""
+    sources = getattr(book, "sources", None)
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_CONTEXTS or sources is None:
+        return [_templates_of(book, job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    folders, include_packaged = sources
+    size = math.ceil(len(jobs) / (workers * 4))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(tuple(str(f) for f in folders), include_packaged)) as pool:
+        return [result for chunk in pool.map(_worker_templates, chunks) for result in chunk]
+
+
+def _breakpoints(txn: Transaction, rules: Ruleset) -> list[int]:
+    """Quantities at which a cap comparison of this context flips: the largest quantity that still fits."""
+    line = txn.items[0]
+    cls = classify(line.item, rules)
+    if cls.tpp is None or cls.tpp <= 0:
+        return []
+    c = txn.consignee
+    party = parties(
+        rules, txn.date, export_from=txn.export_from, destination=txn.destination, transfer=txn.transfer,
+        located=c.country, headquarters=c.headquarters, parent=c.parent_headquarters, veu=c.veu, end_use=txn.end_use,
+    )
+    rt = route(cls, party, rules)
+    caps: set[float] = set()
+    allocations = list(rt.licence_allocations)
+    for option in rt.options:
+        if option.limit is not None:
+            allocations.append(rules.allocations[option.limit])
+        rule_name = option.provenance.rule_id.split("/", 1)[1]
+        allocations.extend(a for a in rules.allocations.values() if rule_name in a.drawn_by_exceptions)
+    for allocation in allocations:
+        cap = allocation.cap_for(txn.destination, txn.date.year)
+        if cap is not None:
+            caps.add(cap)
+    points = set()
+    for cap in caps:
+        q = max(0, math.floor(cap / cls.tpp))
+        while compare(cls.tpp * (q + 1), "<=", cap):
+            q += 1
+        while q > 0 and not compare(cls.tpp * q, "<=", cap):
+            q -= 1
+        points.add(q)
+    return sorted(points)
+
+
+def _encoded(typ: pa.DataType) -> pa.DataType:
+    """Strings (and lists of strings) as dictionary-encoded texts."""
+    if pa.types.is_string(typ):
+        return TEXT
+    if pa.types.is_list(typ) and pa.types.is_string(typ.value_type):
+        return pa.list_(TEXT)
+    return typ
+
+
+def _encoded_array(values: list[Any], typ: pa.DataType) -> pa.Array:
+    """``pa.array(values, _encoded(typ))``, built through one string table (fast for many repeats)."""
+    if not (pa.types.is_string(typ) or (pa.types.is_list(typ) and pa.types.is_string(typ.value_type))):
+        return pa.array(values, type=typ)
+    table: dict[str, int] = {}
+    if pa.types.is_string(typ):
+        codes = [None if v is None else table.setdefault(v, len(table)) for v in values]
+        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(list(table), pa.string()))
+    flat = [table.setdefault(v, len(table)) for items in values for v in (items or ())]
+    offsets = np.zeros(len(values) + 1, dtype=np.int32)
+    np.cumsum([len(items or ()) for items in values], out=offsets[1:])
+    inner = pa.DictionaryArray.from_arrays(pa.array(flat, pa.int32()), pa.array(list(table), pa.string()))
+    mask = pa.array([items is None for items in values])
+    return pa.ListArray.from_arrays(pa.array(offsets), inner, mask=mask)
+
+
+def _visible_end_uses(book: Rulebook) -> set[str]:
+    """End uses named anywhere in the packs (other end uses are alike to the rules)."""
+    end_uses: set[str] = set()
+    for pack in book.packs.values():
+        for exc in pack.rules.exceptions:
+            end_uses.update(exc.end_use or ())
+        for prohibition in pack.rules.prohibitions:
+            end_uses.update(prohibition.unless_end_use)
+    return end_uses
+
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _day(number: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=number)
+
+
+def _epoch_bounds(book: Rulebook) -> np.ndarray:
+    """Day numbers where the regime, a pack or a dated group membership changes."""
+    bounds: set[dt.date] = set()
+    for regime in book.regimes.values():
+        for d in (regime.effective_from, regime.effective_until and regime.effective_until + dt.timedelta(days=1)):
+            if d:
+                bounds.add(d)
+    for pack in book.packs.values():
+        bounds.add(pack.manifest.effective_from)
+        for group in pack.rules.country_groups:
+            for member in [*(group.members or []), *group.add]:
+                if not isinstance(member, str):
+                    for d in (member.from_, member.until and member.until + dt.timedelta(days=1)):
+                        if d:
+                            bounds.add(d)
+    return np.array(sorted((b - _EPOCH).days for b in bounds), dtype=np.int64)
+
+
+def _first_invalid(mask_ok: pa.Array) -> list[int]:
+    return np.flatnonzero(~np.asarray(mask_ok.to_numpy(zero_copy_only=False), dtype=bool)).tolist()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The batch allocates many long-lived objects and no cycles; pausing the cyclic garbage
+    collector for its duration saves a quarter of the run time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def decide_table(
+    table: pa.Table,
+    book: Rulebook,
+    *,
+    regime: str | None,
+    as_of: dt.date | None,
+    today: dt.date,
+    row_fallback: Callable[[list[int]], list[Decision]],
+    workers: int = 1,
+) -> pa.Table:
+    """Decisions for a table of flat transaction rows (see ``tiergate.batch.FLAT_COLUMNS``).
+
+    ``row_fallback(indices)`` decides the given rows one by one (raising the exact error for a bad
+    row); it is used for rows the vectorised checks do not vouch for. ``workers`` > 1 spreads the
+    deciding of distinct contexts over that many processes when there are many.
+    """
+    with _collector_paused():
+        return _decide_table(
+            table, book, regime=regime, as_of=as_of, today=today, row_fallback=row_fallback, workers=workers
+        )
+
+
+def _decide_table(
+    table: pa.Table,
+    book: Rulebook,
+    *,
+    regime: str | None,
+    as_of: dt.date | None,
+    today: dt.date,
+    row_fallback: Callable[[list[int]], list[Decision]],
+    workers: int,
+) -> pa.Table:
+    n = table.num_rows
+    schema = decision_schema(False)
+    if n == 0:
+        return schema.empty_table()
+
+    def col(name: str) -> pa.ChunkedArray:
+        if name in table.column_names:
+            return table.column(name)
+        return pa.chunked_array([pa.nulls(n, pa.string())])
+
+    def text(name: str) -> pa.Array:
+        array = col(name).combine_chunks()
+        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+            if pa.types.is_null(array.type):
+                return pa.nulls(n, pa.string())
+            return pc.cast(array, pa.string())
+        return array
+
+    iso_set = iso_codes()
+    iso = pa.array(sorted(iso_set))
+    ok = pc.is_valid(text("destination"))
+
+    def country(name: str, required: bool, default: pa.Array | None = None) -> pa.Array:
+        nonlocal ok
+        raw = text(name)
+        values = pc.utf8_upper(pc.utf8_trim_whitespace(raw))
+        if default is not None:
+            values = pc.coalesce(values, default)
+        valid = pc.is_in(values, value_set=iso)  # null is never "in" (is_in does not give null)
+        ok = pc.and_(ok, valid if required else pc.or_(pc.is_null(values), valid))
+        return values
+
+    destination = country("destination", True)
+    export_from = country("export_from", False, pa.array(["US"] * n))
+    located = country("consignee_country", False, destination)
+    headquarters = country("consignee_headquarters", True)
+    parent = country("consignee_parent_headquarters", False)
+    name = text("consignee_name")
+    ok = pc.and_(ok, pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(name)), 0), False))
+    ok = pc.and_(ok, pc.fill_null(pc.less_equal(pc.utf8_length(name), 500), False))
+    veu = text("consignee_veu")
+    ok = pc.and_(ok, pc.or_(pc.is_null(veu), pc.is_in(veu, value_set=pa.array(["UVEU", "NVEU"]))))
+    consignee_id = text("consignee_id")
+    ok = pc.and_(ok, pc.fill_null(pc.less_equal(pc.utf8_length(consignee_id), 200), True))
+    ok = pc.and_(ok, pc.fill_null(pc.greater(pc.utf8_length(consignee_id), 0), True))
+    end_use = text("end_use")
+    ok = pc.and_(ok, pc.fill_null(pc.less_equal(pc.utf8_length(end_use), 100), True))
+    ids = text("id")
+    ok = pc.and_(ok, pc.fill_null(pc.less_equal(pc.utf8_length(ids), 200), True))
+    ok = pc.and_(ok, pc.is_null(text("items")))
+    row_regime = text("regime")
+    if regime is not None:
+        row_regime = pa.array([regime] * n, pa.string())
+    ok = pc.and_(ok, pc.or_(pc.is_null(row_regime), pc.is_in(row_regime, value_set=pa.array(list(book.regimes)))))
+
+    quantity_raw = col("quantity").combine_chunks()
+    if pa.types.is_integer(quantity_raw.type):
+        quantity = pc.cast(quantity_raw, pa.int64())
+        ok = pc.and_(ok, pc.fill_null(pc.and_(pc.greater(quantity, 0), pc.less_equal(quantity, 10_000_000_000)), False))
+    else:
+        quantity = pa.array([1] * n, pa.int64())
+        ok = pa.array([False] * n)
+
+    chip_text = text("chip")
+    chip_dict = pc.dictionary_encode(chip_text)
+    chip_ids = [book.catalogue.get(v) if v is not None else None for v in chip_dict.dictionary.to_pylist()]
+    known_chip = pa.array([c is not None for c in chip_ids])
+    chip_index = chip_dict.indices
+    ok = pc.and_(ok, pc.fill_null(pc.take(known_chip, chip_index), False))
+
+    date_raw = col("date").combine_chunks()
+    if as_of is not None:
+        days = pa.array([as_of] * n, pa.date32())
+    elif pa.types.is_date32(date_raw.type):
+        days = pc.fill_null(date_raw, pa.scalar(today, pa.date32()))
+    else:
+        strings = pc.cast(date_raw, pa.string()) if not pa.types.is_null(date_raw.type) else pa.nulls(n, pa.string())
+        good = pc.match_substring_regex(strings, r"^\d{4}-\d{2}-\d{2}$")
+        ok = pc.and_(ok, pc.fill_null(good, True))
+        safe = pc.if_else(pc.fill_null(good, False), strings, pa.scalar(None, pa.string()))
+        try:
+            parsed = pc.cast(pc.strptime(safe, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
+        except pa.ArrowInvalid:
+            parsed = pa.nulls(n, pa.date32())
+        ok = pc.and_(ok, pc.or_(pc.is_valid(parsed), pc.is_null(strings)))
+        days = pc.fill_null(parsed, pa.scalar(today, pa.date32()))
+
+    bad = _first_invalid(ok)
+    fallback_rows: dict[int, Decision] = {}
+    if bad:
+        for index, row in zip(bad, row_fallback(bad), strict=True):
+            fallback_rows[index] = row
+
+    # Epochs: spans of days with the same regime, packs and group memberships.
+    day_numbers = np.asarray(pc.cast(days, pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    bound_numbers = _epoch_bounds(book)
+    epoch = np.searchsorted(bound_numbers, day_numbers, side="right")
+
+    # A context keeps only what the rules can see: for each party, its memberships of the groups
+    # (and codes) the regime's tests name; the end uses the packs name; the transfer kind; and whether
+    # the consignee is located in the destination. Rows of one context differ only in quantity,
+    # consignee identity and date within the epoch, which the per-row columns below carry.
+    regime_codes = pc.dictionary_encode(pc.fill_null(row_regime, pa.scalar("", pa.string())))
+    regime_index = np.asarray(regime_codes.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    selection_key = regime_index * (len(bound_numbers) + 2) + epoch
+    selections_found, selection_of_row = np.unique(selection_key, return_inverse=True)
+    selection_rulesets: list[tuple[Ruleset, frozenset[str], frozenset[str]] | None] = []
+    regime_names = regime_codes.dictionary.to_pylist()
+    first_of_selection = np.full(len(selections_found), -1, dtype=np.int64)
+    good_rows = np.flatnonzero(np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool))
+    first_of_selection[selection_of_row[good_rows][::-1]] = good_rows[::-1]
+    for row in first_of_selection.tolist():
+        if row < 0:
+            selection_rulesets.append(None)
+            continue
+        day = _day(int(day_numbers[row]))
+        regime_name = regime_names[int(regime_index[row])] or None
+        try:
+            ruleset, _ = book.select(regime_name, day)
+        except TiergateError:
+            row_fallback([row])  # raises the error with the row's location
+            raise
+        party_refs, origin_refs = _visible_refs(ruleset)
+        selection_rulesets.append((ruleset, party_refs, origin_refs))
+
+    code_values: dict[str, int] = {}
+
+    def code_index(values: pa.Array) -> np.ndarray:
+        encoded = pc.dictionary_encode(pc.fill_null(values, pa.scalar("", pa.string())))
+        mapping = np.array([code_values.setdefault(v, len(code_values)) for v in encoded.dictionary.to_pylist()], dtype=np.int64)
+        return mapping[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+
+    dest_code, origin_code = code_index(destination), code_index(export_from)
+    located_code, hq_code, parent_code = code_index(located), code_index(headquarters), code_index(parent)
+    codes = list(code_values)
+    signatures: dict[frozenset[str], int] = {}
+    party_sig = np.zeros((len(selections_found), len(codes)), dtype=np.int64)
+    origin_sig = np.zeros((len(selections_found), len(codes)), dtype=np.int64)
+    for sel, entry in enumerate(selection_rulesets):
+        if entry is None:
+            continue
+        ruleset, party_refs, origin_refs = entry
+        day = _day(int(day_numbers[first_of_selection[sel]]))
+        for k, code in enumerate(codes):
+            if not code or code not in iso_set:
+                continue
+            members = ruleset.memberships(code, day)
+            party_sig[sel, k] = signatures.setdefault(members & party_refs, len(signatures)) + 1
+            origin_sig[sel, k] = signatures.setdefault(frozenset({"origin"}) | (members & origin_refs), len(signatures)) + 1
+    # Rows of different epochs share a context when the ruleset is the same one (group memberships
+    # are in the signatures); the calendar year counts only where a cap depends on it.
+    ruleset_ids: dict[int, int] = {}
+    ruleset_of_selection = np.zeros(len(selections_found), dtype=np.int64)
+    yearly = np.zeros(len(selections_found), dtype=bool)
+    for sel, entry in enumerate(selection_rulesets):
+        if entry is not None:
+            ruleset_of_selection[sel] = ruleset_ids.setdefault(id(entry[0]), len(ruleset_ids))
+            yearly[sel] = any(a.cap_tpp_by_year is not None for a in entry[0].allocations.values())
+    years = np.asarray(pc.year(days).to_numpy(zero_copy_only=False), dtype=np.int64)
+    year_key = np.where(yearly[selection_of_row], years - years.min() + 1 if n else 0, 0)
+    us = code_values.get("US", -1)
+    transfer = np.where(origin_code == dest_code, 0, np.where(origin_code == us, 1, 2))
+    domestic = (origin_code == us) & (dest_code == us)
+    seen_end_uses = sorted(_visible_end_uses(book))
+    end_use_key = np.asarray(
+        pc.fill_null(pc.index_in(end_use, value_set=pa.array(seen_end_uses, pa.string())), -1).to_numpy(zero_copy_only=False),
+        dtype=np.int64,
+    ) + 1
+    veu_key = np.asarray(
+        pc.fill_null(pc.index_in(veu, value_set=pa.array(["UVEU", "NVEU"])), -1).to_numpy(zero_copy_only=False), dtype=np.int64
+    ) + 1
+    chip_of_row = np.asarray(chip_index.to_numpy(zero_copy_only=False), dtype=np.int64)
+    columns = [
+        ruleset_of_selection[selection_of_row], year_key, np.asarray(chip_of_row, dtype=np.int64),
+        party_sig[selection_of_row, dest_code], origin_sig[selection_of_row, origin_code], transfer, domestic.astype(np.int64),
+        party_sig[selection_of_row, located_code], (located_code == dest_code).astype(np.int64),
+        party_sig[selection_of_row, hq_code], party_sig[selection_of_row, parent_code], veu_key, end_use_key,
+    ]
+    context = np.zeros(n, dtype=np.int64)
+    for column in columns:
+        radix = int(column.max()) + 1 if n else 1
+        context = context * radix + column
+    contexts, group = np.unique(context, return_inverse=True)
+    qty = np.asarray(quantity.to_numpy(zero_copy_only=False), dtype=np.int64)
+    ok_np = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
+    first_row = np.full(len(contexts), -1, dtype=np.int64)
+    first_row[group[good_rows][::-1]] = good_rows[::-1]
+
+    col_py = {
+        "destination": destination.to_pylist(), "export_from": export_from.to_pylist(), "located": located.to_pylist(),
+        "headquarters": headquarters.to_pylist(), "parent": parent.to_pylist(), "veu": veu.to_pylist(),
+        "end_use": end_use.to_pylist(),
+    }
+    jobs: list[_Context] = []
+    for g, row in enumerate(first_row.tolist()):
+        if row < 0:
+            continue
+        chip = chip_ids[int(chip_of_row[row])]
+        assert chip is not None and chip.id is not None
+        jobs.append(_Context(
+            g, regime_names[int(regime_index[row])] or None, int(day_numbers[row]), chip.id, col_py["export_from"][row],
+            col_py["destination"][row], col_py["located"][row], col_py["headquarters"][row], col_py["parent"][row],
+            col_py["veu"][row], col_py["end_use"][row],
+        ))
+    results = _context_templates(book, jobs, workers)
+    templates: list[Decision] = []
+    base = np.zeros(len(first_row), dtype=np.int64)
+    points_by_group: list[list[int]] = [[] for _ in range(len(first_row))]
+    for job, (points, decisions) in zip(jobs, results, strict=True):
+        points_by_group[job.group] = points
+        base[job.group] = len(templates)
+        templates.extend(decisions)
+
+    # Bracket of each row's quantity between its context's breakpoints.
+    width = max((len(p) for p in points_by_group), default=0)
+    bracket = np.zeros(n, dtype=np.int64)
+    if width:
+        table_points = np.full((len(points_by_group), width), np.iinfo(np.int64).max, dtype=np.int64)
+        for g, points in enumerate(points_by_group):
+            table_points[g, : len(points)] = points
+        bracket = (qty[:, None] > table_points[group]).sum(axis=1)
+    template_of_row = base[group] + bracket
+    template_of_row[~ok_np] = 0
+
+    row_template = pa.array(template_of_row)
+
+    def template_column(getter: Callable[[Decision], Any], typ: pa.DataType) -> pa.Array:
+        return pc.take(_encoded_array([getter(t) for t in templates] or [None], typ), row_template)
+
+    item = lambda d: d.items[0]  # noqa: E731
+    tpp_unit = np.array([item(t).tpp if item(t).tpp is not None else np.nan for t in templates] or [np.nan])
+    tpp_total = tpp_unit[template_of_row] * qty
+    tpp_total_arr = pa.array(tpp_total, mask=np.isnan(tpp_total))
+
+    items_struct = pa.StructArray.from_arrays(
+        [
+            pa.array(np.zeros(n, dtype=np.int32)),
+            template_column(lambda d: item(d).kind, pa.string()),
+            template_column(lambda d: item(d).name, pa.string()),
+            template_column(lambda d: item(d).chip, pa.string()),
+            template_column(lambda d: item(d).eccn, pa.string()),
+            template_column(lambda d: item(d).paragraph, pa.string()),
+            template_column(lambda d: item(d).tpp, pa.float64()),
+            template_column(lambda d: item(d).performance_density, pa.float64()),
+            quantity,
+            tpp_total_arr,
+            template_column(lambda d: item(d).outcome, pa.string()),
+            template_column(lambda d: item(d).authorization, pa.string()),
+            template_column(lambda d: item(d).review_policy, pa.string()),
+            template_column(lambda d: item(d).provisional, pa.bool_()),
+            template_column(lambda d: list(item(d).rules), pa.list_(pa.string())),
+        ],
+        fields=list(ITEM_TYPE),
+    )
+    items_column = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), items_struct)
+
+    # Allocations: per row, the template's draws with the row's own account and TPP.
+    counts = np.array([len(t.allocations) for t in templates] or [0], dtype=np.int64)
+    per_row = counts[template_of_row]
+    per_row[~ok_np] = 0
+    offsets = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int32)
+    total = int(offsets[-1])
+    alloc_rows = np.repeat(np.arange(n), per_row)
+    within = np.arange(total) - np.repeat(offsets[:-1], per_row)
+    alloc_start = np.concatenate([[0], np.cumsum(counts)])[:-1]
+    flat = alloc_start[template_of_row[alloc_rows]] + within
+    draws = [draw for t in templates for draw in t.allocations]
+
+    def draw_column(getter: Callable[[AllocationDraw], Any], typ: pa.DataType) -> pa.Array:
+        values = _encoded_array([getter(d) for d in draws] or [None], typ)
+        return pc.take(values, pa.array(flat, type=pa.int64())) if total else pa.array([], type=_encoded(typ))
+
+    names = name.to_pylist()
+    ids_py = consignee_id.to_pylist()
+    rule_of_draw = draw_column(lambda d: d.rule, pa.string()).to_pylist()
+    key_cache: dict[tuple[str, str, str | None], str] = {}
+    accounts: list[str] = []
+    for k, row in enumerate(alloc_rows.tolist()):
+        entry = selection_rulesets[int(selection_of_row[row])]
+        assert entry is not None
+        allocation = entry[0].allocations[rule_of_draw[k].split("/", 1)[1]]
+        located_code_row = col_py["located"][row]
+        ck = (located_code_row, names[row], ids_py[row])
+        consignee_key = key_cache.get(ck)
+        if consignee_key is None:
+            consignee_key = Consignee(
+                name=names[row].strip(), country=located_code_row, headquarters=located_code_row, id=ids_py[row]
+            ).key
+            key_cache[ck] = consignee_key
+        accounts.append(allocation_account(allocation, consignee_key, col_py["destination"][row], _day(int(day_numbers[row]))))
+    draw_tpp = tpp_unit[template_of_row[alloc_rows]] * qty[alloc_rows] if total else np.array([], dtype=float)
+    alloc_struct = pa.StructArray.from_arrays(
+        [
+            draw_column(lambda d: d.allocation, pa.string()),
+            pa.array(accounts, pa.string()),
+            draw_column(lambda d: d.rule, pa.string()),
+            pa.array(draw_tpp, pa.float64()),
+            draw_column(lambda d: d.cap, pa.float64()),
+            pa.nulls(total, pa.float64()),
+        ],
+        fields=list(ALLOCATION_TYPE),
+    )
+    allocations_column = pa.ListArray.from_arrays(pa.array(offsets), alloc_struct)
+
+    result = pa.table(
+        {
+            "id": ids,
+            "regime": template_column(lambda d: d.regime, pa.string()),
+            "packs": template_column(lambda d: list(d.packs), pa.list_(pa.string())),
+            "date": days,
+            "outcome": template_column(lambda d: d.outcome, pa.string()),
+            "authorization": template_column(lambda d: d.authorization, pa.string()),
+            "review_policy": template_column(lambda d: d.review_policy, pa.string()),
+            "items": items_column,
+            "tpp_total": pa.array(np.nan_to_num(tpp_total, nan=0.0), pa.float64()),
+            "allocations": allocations_column,
+            "rules": template_column(lambda d: list(d.rules), pa.list_(pa.string())),
+            "citations": template_column(lambda d: list(d.citations), pa.list_(pa.string())),
+            "conditions": template_column(lambda d: list(d.conditions), pa.list_(pa.string())),
+            "recalled": template_column(lambda d: list(d.recalled), pa.list_(pa.string())),
+            "provisional": template_column(lambda d: d.provisional, pa.bool_()),
+        },
+        schema=schema,
+    )
+    if fallback_rows:
+        indices = sorted(fallback_rows)
+        patch = rows_to_table([fallback_rows[i] for i in indices], False)
+        keep = np.ones(n, dtype=bool)
+        keep[indices] = False
+        order = np.concatenate([np.flatnonzero(keep), np.array(indices, dtype=np.int64)])
+        merged = pa.concat_tables([result.filter(pa.array(keep)), patch])
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[order] = np.arange(n)
+        result = merged.take(pa.array(inverse))
+    return result
