@@ -23,10 +23,28 @@ from tiergate.interchange import classification_to_dict, decision_to_dict, parse
 from tiergate.rules import Rulebook, Ruleset, load_rulebook
 
 __all__ = [
-    "Catalogue", "Chip", "Classification", "Decision", "InputError", "PackError", "RegimeError", "Rulebook",
-    "Ruleset", "TiergateError", "Transaction", "UnknownChipError", "UnknownCountryError",
-    "classification_to_dict", "classify", "decide", "decision_to_dict", "determine", "load_catalogue",
-    "load_rulebook", "parse_item", "parse_transaction",
+    "Catalogue",
+    "Chip",
+    "Classification",
+    "Decision",
+    "InputError",
+    "PackError",
+    "RegimeError",
+    "Rulebook",
+    "Ruleset",
+    "TiergateError",
+    "Transaction",
+    "UnknownChipError",
+    "UnknownCountryError",
+    "classification_to_dict",
+    "classify",
+    "decide",
+    "decision_to_dict",
+    "determine",
+    "load_catalogue",
+    "load_rulebook",
+    "parse_item",
+    "parse_transaction",
 ]
 
 __version__ = "0.1.0"

@@ -30,9 +30,21 @@ from tiergate.errors import InputError
 from tiergate.rules.source import LineDict, LineList, parse_yaml
 
 FLAT_COLUMNS = (
-    "id", "date", "regime", "export_from", "destination", "chip", "quantity", "consignee_name",
-    "consignee_country", "consignee_headquarters", "consignee_parent_headquarters", "consignee_veu",
-    "consignee_id", "end_use", "items",
+    "id",
+    "date",
+    "regime",
+    "export_from",
+    "destination",
+    "chip",
+    "quantity",
+    "consignee_name",
+    "consignee_country",
+    "consignee_headquarters",
+    "consignee_parent_headquarters",
+    "consignee_veu",
+    "consignee_id",
+    "end_use",
+    "items",
 )
 BATCH_ROWS = 20_000
 
@@ -45,12 +57,21 @@ class Record:
 
 def _kind(path: Path) -> str:
     suffix = path.suffix.lower()
-    kinds = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl",
-             ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+    kinds = {
+        ".json": "json",
+        ".yaml": "yaml",
+        ".yml": "yaml",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".csv": "csv",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+    }
     if suffix not in kinds:
         raise InputError(
             f"cannot tell the format from the suffix {suffix or '(none)'!r}",
-            where=str(path), hint="use .json, .yaml, .jsonl, .csv or .parquet",
+            where=str(path),
+            hint="use .json, .yaml, .jsonl, .csv or .parquet",
         )
     return kinds[suffix]
 
@@ -113,6 +134,7 @@ def _jsonl_records(path: Path) -> Iterator[Record]:
 
 def flat_to_transaction(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     """A flat CSV/Parquet row as a transaction object."""
+
     def value(name: str) -> Any:
         v = row.get(name)
         return None if v is None or v == "" else v
@@ -136,13 +158,17 @@ def flat_to_transaction(row: Mapping[str, Any], where: str) -> dict[str, Any]:
             quantity = int(quantity)
         items = [{"chip": value("chip"), "quantity": quantity}]
     consignee = {
-        "name": value("consignee_name"), "country": value("consignee_country"),
+        "name": value("consignee_name"),
+        "country": value("consignee_country"),
         "headquarters": value("consignee_headquarters"),
-        "parent_headquarters": value("consignee_parent_headquarters"), "veu": value("consignee_veu"),
+        "parent_headquarters": value("consignee_parent_headquarters"),
+        "veu": value("consignee_veu"),
         "id": value("consignee_id"),
     }
     txn: dict[str, Any] = {
-        "id": value("id"), "destination": value("destination"), "items": items,
+        "id": value("id"),
+        "destination": value("destination"),
+        "items": items,
         "consignee": {k: v for k, v in consignee.items() if v is not None},
     }
     for name in ("date", "regime", "export_from", "end_use"):
@@ -156,7 +182,8 @@ def _check_columns(columns: Iterable[str], path: Path) -> None:
     unknown = [c for c in columns if c not in FLAT_COLUMNS]
     if unknown:
         raise InputError(
-            f"unknown column(s) {', '.join(map(repr, unknown))}", where=str(path),
+            f"unknown column(s) {', '.join(map(repr, unknown))}",
+            where=str(path),
             hint=f"columns are {', '.join(FLAT_COLUMNS)}",
         )
 
@@ -212,8 +239,11 @@ def read_records(path: Path) -> Iterator[Record]:
     if kind in ("csv", "parquet") and not path.exists():
         raise InputError("no such file", where=str(path))
     readers: dict[str, Callable[[Path], Iterator[Record]]] = {
-        "json": _json_records, "yaml": _yaml_records, "jsonl": _jsonl_records,
-        "csv": _csv_records, "parquet": _parquet_records,
+        "json": _json_records,
+        "yaml": _yaml_records,
+        "jsonl": _jsonl_records,
+        "csv": _csv_records,
+        "parquet": _parquet_records,
     }
     return readers[kind](path)
 
@@ -250,9 +280,9 @@ def write_parquet(path: Path, rows: Iterable[Decision], *, explain: bool) -> int
 
     count = 0
     with atomic_output(path) as handle, pq.ParquetWriter(handle, decision_schema(explain)) as writer:
-        chunk: list[dict[str, Any]] = []
-        for row in rows:
-            chunk.append(row)
+        chunk: list[Decision] = []
+        for decision in rows:
+            chunk.append(decision)
             count += 1
             if len(chunk) >= BATCH_ROWS:
                 writer.write_table(rows_to_table(chunk, explain))
@@ -263,8 +293,16 @@ def write_parquet(path: Path, rows: Iterable[Decision], *, explain: bool) -> int
 
 
 def decide_parquet_columnar(
-    path: Path, out: Path, book: Any, *, regime: str | None, as_of: dt.date | None, today: dt.date,
-    progress: Callable[[int], None] | None = None, slice_rows: int = 1_000_000, workers: int | None = None,
+    path: Path,
+    out: Path,
+    book: Any,
+    *,
+    regime: str | None,
+    as_of: dt.date | None,
+    today: dt.date,
+    progress: Callable[[int], None] | None = None,
+    slice_rows: int = 1_000_000,
+    workers: int | None = None,
 ) -> int:
     """Decide a flat Parquet file column-wise (see ``tiergate.columnar``) and write Parquet decisions."""
     import pyarrow.parquet as pq
@@ -285,10 +323,17 @@ def decide_parquet_columnar(
                 ]
                 return list(decide_stream(records, book, regime=regime, as_of=as_of, today=today, explain=False))
 
-            writer.write_table(decide_table(
-                batch, book, regime=regime, as_of=as_of, today=today, row_fallback=fallback,
-                workers=workers if workers is not None else 1,
-            ))
+            writer.write_table(
+                decide_table(
+                    batch,
+                    book,
+                    regime=regime,
+                    as_of=as_of,
+                    today=today,
+                    row_fallback=fallback,
+                    workers=workers if workers is not None else 1,
+                )
+            )
             done += batch.num_rows
             first = False
             if progress is not None:

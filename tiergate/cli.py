@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,7 +34,10 @@ from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.diff import diff_rulesets, render_diff
 
 app = typer.Typer(
-    name="tiergate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="tiergate",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
     help="Export controls on advanced AI compute: classify chips, decide licences, inspect rule packs.",
 )
 chips_app = typer.Typer(no_args_is_help=True, help="The accelerator catalogue.")
@@ -49,11 +52,15 @@ PacksOpt = Annotated[
     list[Path] | None,
     typer.Option("--packs", help="An extra folder of packs (with an optional regimes.yaml); repeatable."),
 ]
-RegimeOpt = Annotated[str | None, typer.Option("--regime", help="Evaluate under this regime (a scenario), whatever the date.")]
-AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this date (YYYY-MM-DD): picks the regime in force.")]
+RegimeOpt = Annotated[
+    str | None, typer.Option("--regime", help="Evaluate under this regime (a scenario), whatever the date.")
+]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Evaluate as of this date (YYYY-MM-DD): picks the regime in force.")
+]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
@@ -98,7 +105,14 @@ def chips_list(
     rows = []
     for chip in book.catalogue:
         c = classify(chip, ruleset)
-        rows.append({**interchange.chip_to_dict(chip), "tpp": c.tpp, "performance_density": c.performance_density, "eccn": c.eccn})
+        rows.append(
+            {
+                **interchange.chip_to_dict(chip),
+                "tpp": c.tpp,
+                "performance_density": c.performance_density,
+                "eccn": c.eccn,
+            }
+        )
     if format == Format.json:
         out.print(_dump(rows), markup=False)
         return
@@ -107,9 +121,14 @@ def chips_list(
         table.add_column(column, justify="right" if column in ("TPP", "PD", "mem GB/s", "year") else "left")
     for r in rows:
         table.add_row(
-            r["id"], r["name"], str(r["year"] or ""), {True: "yes", False: "no", None: "?"}[r["datacenter"]],
-            fmt(r["tpp"]) if r["tpp"] is not None else "?", fmt(r["performance_density"]) if r["performance_density"] else "?",
-            fmt(r["memory_bandwidth_gbps"]) if r["memory_bandwidth_gbps"] else "?", r["eccn"],
+            r["id"],
+            r["name"],
+            str(r["year"] or ""),
+            {True: "yes", False: "no", None: "?"}[r["datacenter"]],
+            fmt(r["tpp"]) if r["tpp"] is not None else "?",
+            fmt(r["performance_density"]) if r["performance_density"] else "?",
+            fmt(r["memory_bandwidth_gbps"]) if r["memory_bandwidth_gbps"] else "?",
+            r["eccn"],
         )
     out.print(table)
 
@@ -126,20 +145,40 @@ def chips_show(
     book = _book(packs)
     found = book.catalogue.resolve(chip, where="chip")
     ruleset, _ = book.select(regime, _date(as_of, "--as-of") or _today())
-    record = {**interchange.chip_to_dict(found), "classification": interchange.classification_to_dict(classify(found, ruleset), ruleset.regime)}
+    record = {
+        **interchange.chip_to_dict(found),
+        "classification": interchange.classification_to_dict(classify(found, ruleset), ruleset.regime),
+    }
     if format == Format.json:
         out.print(_dump(record), markup=False)
         return
     out.print(f"[bold]{found.name}[/bold] ({found.id})")
-    for key in ("vendor", "year", "datacenter", "designer_country", "dense_tops", "dies", "die_area_mm2", "memory_gb",
-                "memory_bandwidth_gbps", "tdp_w", "reported_tpp", "reported_tpp_source", "aliases", "recalled"):
+    for key in (
+        "vendor",
+        "year",
+        "datacenter",
+        "designer_country",
+        "dense_tops",
+        "dies",
+        "die_area_mm2",
+        "memory_gb",
+        "memory_bandwidth_gbps",
+        "tdp_w",
+        "reported_tpp",
+        "reported_tpp_source",
+        "aliases",
+        "recalled",
+    ):
         out.print(f"  {key}: {record[key]}", markup=False)
     out.print("  sources:", markup=False)
     for source in found.sources:
         out.print(f"    - {source}", markup=False)
     out.print(f"  notes: {found.notes}", markup=False)
     cls = record["classification"]
-    out.print(f"[bold]ECCN {cls['eccn']}[/bold] under {ruleset.regime}; TPP {fmt(cls['tpp']) if cls['tpp'] is not None else '?'}")
+    out.print(
+        f"[bold]ECCN {cls['eccn']}[/bold] under {ruleset.regime}; "
+        f"TPP {fmt(cls['tpp']) if cls['tpp'] is not None else '?'}"
+    )
     for line in cls["explanation"]:
         out.print(f"  {line}", markup=False)
 
@@ -149,7 +188,9 @@ def chips_show(
 
 @app.command("classify")
 def classify_command(
-    file: Annotated[Path | None, typer.Argument(help="JSON/YAML/JSON-lines file of item objects (transaction format).")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="JSON/YAML/JSON-lines file of item objects (transaction format).")
+    ] = None,
     chip: Annotated[str | None, typer.Option("--chip", help="Classify one catalogue chip by id or alias.")] = None,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
     regime: RegimeOpt = None,
@@ -181,7 +222,9 @@ def classify_command(
         tpp = fmt(r["tpp"]) if r["tpp"] is not None else "?"
         pd = fmt(r["performance_density"]) if r["performance_density"] is not None else "?"
         flag = " (provisional)" if r["provisional"] else ""
-        out.print(f"[bold]{r['name']}[/bold]: ECCN {r['eccn']}{flag}; TPP {tpp}; performance density {pd} ({r['regime']})")
+        out.print(
+            f"[bold]{r['name']}[/bold]: ECCN {r['eccn']}{flag}; TPP {tpp}; performance density {pd} ({r['regime']})"
+        )
         for line in r["explanation"]:
             out.print(f"  {line}", markup=False)
 
@@ -194,11 +237,21 @@ def _print_table(decisions: list[dict[str, Any]], explain: bool) -> None:
     for column in ("id", "regime", "outcome", "authorization", "review policy", "ECCN", "TPP total", "draws"):
         table.add_column(column, justify="right" if column == "TPP total" else "left")
     for d in decisions:
-        colour = {"no_license_required": "green", "authorized": "cyan", "license_required": "yellow", "prohibited": "red"}[d["outcome"]]
+        colour = {
+            "no_license_required": "green",
+            "authorized": "cyan",
+            "license_required": "yellow",
+            "prohibited": "red",
+        }[d["outcome"]]
         table.add_row(
-            str(d["id"] or ""), d["regime"], f"[{colour}]{d['outcome']}[/{colour}]", str(d["authorization"] or "-"),
-            str(d["review_policy"] or "-"), ", ".join(dict.fromkeys(i["eccn"] for i in d["items"])),
-            fmt(d["tpp_total"]), "; ".join(f"{a['account']} {fmt(a['tpp'])}" for a in d["allocations"]) or "-",
+            str(d["id"] or ""),
+            d["regime"],
+            f"[{colour}]{d['outcome']}[/{colour}]",
+            str(d["authorization"] or "-"),
+            str(d["review_policy"] or "-"),
+            ", ".join(dict.fromkeys(i["eccn"] for i in d["items"])),
+            fmt(d["tpp_total"]),
+            "; ".join(f"{a['account']} {fmt(a['tpp'])}" for a in d["allocations"]) or "-",
         )
     out.print(table)
     if explain:
@@ -215,10 +268,16 @@ def decide_command(
     file: Annotated[Path, typer.Argument(help="Transactions: JSON, YAML, JSON lines, CSV or Parquet.")],
     regime: RegimeOpt = None,
     as_of: AsOfOpt = None,
-    format: Annotated[Format, typer.Option("--format", help="table, json, jsonl or parquet (parquet needs --out)")] = Format.table,
+    format: Annotated[
+        Format, typer.Option("--format", help="table, json, jsonl or parquet (parquet needs --out)")
+    ] = Format.table,
     explain: Annotated[bool, typer.Option("--explain", help="Print the explanation (table format).")] = False,
-    out_path: Annotated[Path | None, typer.Option("--out", help="Write to this file (written whole or not at all).")] = None,
-    balances_file: Annotated[Path | None, typer.Option("--balances", help="JSON object: allocation account -> remaining TPP.")] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file (written whole or not at all).")
+    ] = None,
+    balances_file: Annotated[
+        Path | None, typer.Option("--balances", help="JSON object: allocation account -> remaining TPP.")
+    ] = None,
     packs: PacksOpt = None,
 ) -> None:
     """Licence determination for each transaction: outcome, authorisation, review policy, allocations, rules."""
@@ -229,17 +288,27 @@ def decide_command(
         raise InputError("--format parquet needs --out FILE")
     with_explanation = explain or format not in (Format.table, Format.parquet)
     if (
-        format == Format.parquet and out_path is not None and not explain and balances is None
+        format == Format.parquet
+        and out_path is not None
+        and not explain
+        and balances is None
         and file.suffix.lower() in (".parquet", ".pq")
     ):
         from tiergate.batch import decide_parquet_columnar
 
         total_rows = count_rows(file)
         done = decide_parquet_columnar(file, out_path, book, regime=regime, as_of=when, today=_today())
-        err.print(f"wrote {done} decision(s) to {out_path}" + ("" if total_rows is None else f" ({total_rows} row(s) read)"))
+        err.print(
+            f"wrote {done} decision(s) to {out_path}" + ("" if total_rows is None else f" ({total_rows} row(s) read)")
+        )
         return
     decided = decide_stream(
-        read_records(file), book, regime=regime, as_of=when, today=_today(), balances=balances,
+        read_records(file),
+        book,
+        regime=regime,
+        as_of=when,
+        today=_today(),
+        balances=balances,
         explain=with_explanation,
     )
     if format == Format.parquet:
@@ -260,8 +329,15 @@ def decide_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     total = count_rows(file)
-    with Progress(TextColumn("deciding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                  transient=True, disable=not err.is_terminal) as progress:
+    with Progress(
+        TextColumn("deciding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
         task = progress.add_task("decide", total=total)
 
         def counted() -> Any:
@@ -287,7 +363,9 @@ def _balances(path: Path | None) -> dict[str, float] | None:
         return None
     records = list(read_records(path))
     data = records[0].data if len(records) == 1 else None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in data.items()):
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in data.items()
+    ):
         raise InputError("expected a JSON object mapping allocation accounts to remaining TPP", where=str(path))
     return {k: float(v) for k, v in data.items()}
 
@@ -299,15 +377,28 @@ def _balances(path: Path | None) -> dict[str, float] | None:
 def packs_list(format: Annotated[Format, typer.Option("--format")] = Format.table, packs: PacksOpt = None) -> None:
     """Regimes (with their dates and pack stacks) and packs (with revision, citation and dates)."""
     book = _book(packs)
-    regimes = [
-        {"name": r.name, "title": r.title, "effective_from": str(r.effective_from or ""), "effective_until": str(r.effective_until or ""),
-         "packs": r.packs}
+    regimes: list[dict[str, Any]] = [
+        {
+            "name": r.name,
+            "title": r.title,
+            "effective_from": str(r.effective_from or ""),
+            "effective_until": str(r.effective_until or ""),
+            "packs": r.packs,
+        }
         for r in book.regimes.values()
     ]
-    pack_rows = [
-        {"id": p.manifest.id, "revision": p.manifest.revision, "title": p.manifest.title, "citation": p.manifest.citation,
-         "effective_from": str(p.manifest.effective_from), "compliance_from": str(p.manifest.compliance_from or ""),
-         "effective_until": str(p.manifest.effective_until or ""), "status": p.manifest.status, "folder": str(p.folder)}
+    pack_rows: list[dict[str, Any]] = [
+        {
+            "id": p.manifest.id,
+            "revision": p.manifest.revision,
+            "title": p.manifest.title,
+            "citation": p.manifest.citation,
+            "effective_from": str(p.manifest.effective_from),
+            "compliance_from": str(p.manifest.compliance_from or ""),
+            "effective_until": str(p.manifest.effective_until or ""),
+            "status": p.manifest.status,
+            "folder": str(p.folder),
+        }
         for p in book.packs.values()
     ]
     if format == Format.json:
@@ -317,13 +408,25 @@ def packs_list(format: Annotated[Format, typer.Option("--format")] = Format.tabl
     for column in ("name", "in force", "packs", "title"):
         table.add_column(column)
     for r in regimes:
-        table.add_row(r["name"], f"{r['effective_from'] or '-'} .. {r['effective_until'] or ''}", " + ".join(r["packs"]), r["title"])
+        table.add_row(
+            r["name"],
+            f"{r['effective_from'] or '-'} .. {r['effective_until'] or ''}",
+            " + ".join(r["packs"]),
+            r["title"],
+        )
     out.print(table)
     table = Table(title="Packs")
     for column in ("id", "rev", "effective", "citation", "status", "title"):
         table.add_column(column)
     for p in pack_rows:
-        table.add_row(p["id"], str(p["revision"]), f"{p['effective_from']} .. {p['effective_until']}", p["citation"], p["status"], p["title"])
+        table.add_row(
+            p["id"],
+            str(p["revision"]),
+            f"{p['effective_from']} .. {p['effective_until']}",
+            p["citation"],
+            p["status"],
+            p["title"],
+        )
     out.print(table)
 
 
@@ -346,20 +449,44 @@ def packs_show(
             *(("allocation", r.provenance, r.label) for r in ruleset.allocations.values()),
             *(("notice", r.provenance, "") for r in ruleset.notices),
         ]
-        data = {
-            "regime": name, "packs": [p.label for p in ruleset.packs],
+        data: dict[str, Any] = {
+            "regime": name,
+            "packs": [p.label for p in ruleset.packs],
             "parameters": dict(ruleset.parameters),
-            "country_groups": {g.id: {"title": g.title, "members": sorted(m.code for m in g.members) if g.members is not None else None,
-                                      "union": list(g.union) if g.union else None, "everyone": g.everyone, "minus": list(g.minus),
-                                      "status": g.provenance.status} for g in ruleset.groups.values()},
-            "rules": [{"kind": k, "id": p.rule_id, "label": label, "summary": p.summary, "citation": p.citation, "status": p.status}
-                      for k, p, label in entries],
+            "country_groups": {
+                g.id: {
+                    "title": g.title,
+                    "members": sorted(m.code for m in g.members) if g.members is not None else None,
+                    "union": list(g.union) if g.union else None,
+                    "everyone": g.everyone,
+                    "minus": list(g.minus),
+                    "status": g.provenance.status,
+                }
+                for g in ruleset.groups.values()
+            },
+            "rules": [
+                {
+                    "kind": k,
+                    "id": p.rule_id,
+                    "label": label,
+                    "summary": p.summary,
+                    "citation": p.citation,
+                    "status": p.status,
+                }
+                for k, p, label in entries
+            ],
         }
     elif name in book.packs:
         pack = book.packs[name]
-        data = {"manifest": pack.manifest.model_dump(mode="json", by_alias=True), "rules": pack.rules.model_dump(mode="json", by_alias=True, exclude_defaults=True)}
+        data = {
+            "manifest": pack.manifest.model_dump(mode="json", by_alias=True),
+            "rules": pack.rules.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+        }
     else:
-        raise InputError(f"no regime or pack named {name!r}", hint=f"regimes: {', '.join(book.regimes)}; packs: {', '.join(book.packs)}")
+        raise InputError(
+            f"no regime or pack named {name!r}",
+            hint=f"regimes: {', '.join(book.regimes)}; packs: {', '.join(book.packs)}",
+        )
     if format == Format.json:
         out.print(_dump(data), markup=False)
         return
@@ -367,7 +494,15 @@ def packs_show(
         out.print(f"[bold]{name}[/bold]: {' + '.join(data['packs'])}")
         out.print("Parameters: " + "; ".join(f"{k} = {fmt(v)}" for k, v in data["parameters"].items()), markup=False)
         for gid, g in data["country_groups"].items():
-            body = ", ".join(g["members"]) if g["members"] is not None else (f"everyone minus {', '.join(g['minus'])}" if g["everyone"] else f"union {', '.join(g['union'] or [])}")
+            body = (
+                ", ".join(g["members"])
+                if g["members"] is not None
+                else (
+                    f"everyone minus {', '.join(g['minus'])}"
+                    if g["everyone"]
+                    else f"union {', '.join(g['union'] or [])}"
+                )
+            )
             out.print(f"Group {gid} [{g['status']}]: {body}", markup=False)
         for r in data["rules"]:
             out.print(f"{r['kind']:<14} {r['id']:<42} {r['label']:<24} [{r['status']}] {r['citation']}", markup=False)
@@ -391,11 +526,25 @@ def packs_validate(
         base_packs, regimes, files = load_pack_folders([packaged_packs_dir()])
         book = Rulebook(base_packs, regimes, load_rulebook().catalogue, iso_country_codes().__contains__, files)
         stack = [p for p in ([pack.manifest.supersedes] if pack.manifest.supersedes in book.regimes else [])]
-        base = book.regime(stack[0]) if stack else max(book.regimes.values(), key=lambda r: r.effective_from or dt.date.min)
+        base = (
+            book.regime(stack[0])
+            if stack
+            else max(book.regimes.values(), key=lambda r: r.effective_from or dt.date.min)
+        )
         packs_in = [book.packs[p] for p in base.packs if p != pack.manifest.id] + [pack]
-        ruleset = compile_ruleset(f"{base.name}+{pack.manifest.id}", "validation", packs_in, book.catalogue, iso_country_codes().__contains__)
-        count = len(ruleset.requirements) + len(ruleset.exceptions) + len(ruleset.review_policies) + len(ruleset.classification)
-        out.print(f"ok: pack {pack.manifest.id} r{pack.manifest.revision} is valid (checked on top of regime {base.name}; {count} rules in the merged stack)")
+        ruleset = compile_ruleset(
+            f"{base.name}+{pack.manifest.id}", "validation", packs_in, book.catalogue, iso_country_codes().__contains__
+        )
+        count = (
+            len(ruleset.requirements)
+            + len(ruleset.exceptions)
+            + len(ruleset.review_policies)
+            + len(ruleset.classification)
+        )
+        out.print(
+            f"ok: pack {pack.manifest.id} r{pack.manifest.revision} is valid "
+            f"(checked on top of regime {base.name}; {count} rules in the merged stack)"
+        )
         return
     book = load_rulebook([path])
     out.print(f"ok: {len(book.packs)} pack(s) and {len(book.regimes)} regime(s) valid, including {path}")
@@ -427,10 +576,20 @@ def demo() -> None:
     """Run the bundled sample: classify some accelerators and decide a dozen transactions across regimes."""
     samples = Path(__file__).parent / "samples"
     out.rule("Classification (regime in force on 2026-03-02)")
-    classify_command(file=samples / "items.json", chip=None, format=Format.table, regime=None, as_of="2026-03-02", packs=None)
+    classify_command(
+        file=samples / "items.json", chip=None, format=Format.table, regime=None, as_of="2026-03-02", packs=None
+    )
     out.rule("Decisions (each under the regime in force on its date)")
-    decide_command(file=samples / "transactions.jsonl", regime=None, as_of=None, format=Format.table, explain=False,
-                   out_path=None, balances_file=None, packs=None)
+    decide_command(
+        file=samples / "transactions.jsonl",
+        regime=None,
+        as_of=None,
+        format=Format.table,
+        explain=False,
+        out_path=None,
+        balances_file=None,
+        packs=None,
+    )
     book = _book(None)
     record = next(r for r in read_records(samples / "transactions.jsonl") if r.data["id"] == "demo-02")
     decision = next(decide_stream([record], book, regime=None, as_of=None, today=_today()))
@@ -440,25 +599,20 @@ def demo() -> None:
 
 
 def main() -> None:
+    """Entry point: usage errors are Typer's (exit 2); Tiergate errors are one line (exit 2)."""
     try:
-        app(standalone_mode=False)
+        app()
     except TiergateError as error:
         err.print(f"error: {error}", markup=False)
         sys.exit(error.exit_code)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except typer.Abort:
-        err.print("aborted")
+    except KeyboardInterrupt:
+        err.print("interrupted")
         sys.exit(130)
-    except Exception as error:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+    except Exception as error:  # the unexpected: one line unless debugging
         if os.environ.get("TIERGATE_DEBUG"):
             raise
-        err.print(f"internal error: {type(error).__name__}: {error} (set TIERGATE_DEBUG=1 for the traceback)", markup=False)
+        message = f"internal error: {type(error).__name__}: {error} (set TIERGATE_DEBUG=1 for the traceback)"
+        err.print(message, markup=False)
         sys.exit(1)
 
 

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from tiergate.classify import classify
 from tiergate.decide import allocation_account, decide
-from tiergate.decide.model import AllocationDraw, Consignee, Decision, LineItem, Transaction
+from tiergate.decide.model import AllocationDraw, Consignee, Decision, ItemDecision, LineItem, Transaction
 from tiergate.decide.route import parties, route
 from tiergate.errors import TiergateError
 from tiergate.interchange import iso_codes
@@ -39,51 +39,108 @@ from tiergate.rules.ruleset import GroupTest, Ruleset, compare
 
 TEXT = pa.dictionary(pa.int32(), pa.string())
 """Repeated texts (rule ids, citations, outcomes) are dictionary-encoded, in memory and in Parquet."""
-ITEM_TYPE = pa.struct([
-    ("index", pa.int32()), ("kind", TEXT), ("name", TEXT), ("chip", TEXT), ("eccn", TEXT),
-    ("paragraph", TEXT), ("tpp", pa.float64()), ("performance_density", pa.float64()), ("quantity", pa.int64()),
-    ("tpp_total", pa.float64()), ("outcome", TEXT), ("authorization", TEXT), ("review_policy", TEXT),
-    ("provisional", pa.bool_()), ("rules", pa.list_(TEXT)),
-])
-ALLOCATION_TYPE = pa.struct([
-    ("allocation", TEXT), ("account", pa.string()), ("rule", TEXT), ("tpp", pa.float64()),
-    ("cap", pa.float64()), ("remaining", pa.float64()),
-])
+ITEM_TYPE = pa.struct(
+    [
+        ("index", pa.int32()),
+        ("kind", TEXT),
+        ("name", TEXT),
+        ("chip", TEXT),
+        ("eccn", TEXT),
+        ("paragraph", TEXT),
+        ("tpp", pa.float64()),
+        ("performance_density", pa.float64()),
+        ("quantity", pa.int64()),
+        ("tpp_total", pa.float64()),
+        ("outcome", TEXT),
+        ("authorization", TEXT),
+        ("review_policy", TEXT),
+        ("provisional", pa.bool_()),
+        ("rules", pa.list_(TEXT)),
+    ]
+)
+ALLOCATION_TYPE = pa.struct(
+    [
+        ("allocation", TEXT),
+        ("account", pa.string()),
+        ("rule", TEXT),
+        ("tpp", pa.float64()),
+        ("cap", pa.float64()),
+        ("remaining", pa.float64()),
+    ]
+)
 
 
 def decision_schema(explain: bool) -> pa.Schema:
     """The Parquet schema of decisions (the interchange decision, typed)."""
-    return pa.schema([
-        ("id", pa.string()), ("regime", TEXT), ("packs", pa.list_(TEXT)), ("date", pa.date32()),
-        ("outcome", TEXT), ("authorization", TEXT), ("review_policy", TEXT),
-        ("items", pa.list_(ITEM_TYPE)), ("tpp_total", pa.float64()), ("allocations", pa.list_(ALLOCATION_TYPE)),
-        ("rules", pa.list_(TEXT)), ("citations", pa.list_(TEXT)), ("conditions", pa.list_(TEXT)),
-        ("recalled", pa.list_(TEXT)), ("provisional", pa.bool_()),
-        *([("explanation", pa.list_(pa.string()))] if explain else []),
-    ])
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("regime", TEXT),
+            ("packs", pa.list_(TEXT)),
+            ("date", pa.date32()),
+            ("outcome", TEXT),
+            ("authorization", TEXT),
+            ("review_policy", TEXT),
+            ("items", pa.list_(ITEM_TYPE)),
+            ("tpp_total", pa.float64()),
+            ("allocations", pa.list_(ALLOCATION_TYPE)),
+            ("rules", pa.list_(TEXT)),
+            ("citations", pa.list_(TEXT)),
+            ("conditions", pa.list_(TEXT)),
+            ("recalled", pa.list_(TEXT)),
+            ("provisional", pa.bool_()),
+            *([("explanation", pa.list_(pa.string()))] if explain else []),
+        ]
+    )
 
 
 def decision_row(d: Decision, explain: bool) -> dict[str, Any]:
     """A decision as a row of :func:`decision_schema` (figures at full precision)."""
     row: dict[str, Any] = {
-        "id": d.id, "regime": d.regime, "packs": list(d.packs), "date": d.date, "outcome": d.outcome,
-        "authorization": d.authorization, "review_policy": d.review_policy,
+        "id": d.id,
+        "regime": d.regime,
+        "packs": list(d.packs),
+        "date": d.date,
+        "outcome": d.outcome,
+        "authorization": d.authorization,
+        "review_policy": d.review_policy,
         "items": [
-            {"index": it.index, "kind": it.kind, "name": it.name, "chip": it.chip, "eccn": it.eccn,
-             "paragraph": it.paragraph, "tpp": it.tpp, "performance_density": it.performance_density,
-             "quantity": it.quantity, "tpp_total": it.tpp_total, "outcome": it.outcome,
-             "authorization": it.authorization, "review_policy": it.review_policy, "provisional": it.provisional,
-             "rules": list(it.rules)}
+            {
+                "index": it.index,
+                "kind": it.kind,
+                "name": it.name,
+                "chip": it.chip,
+                "eccn": it.eccn,
+                "paragraph": it.paragraph,
+                "tpp": it.tpp,
+                "performance_density": it.performance_density,
+                "quantity": it.quantity,
+                "tpp_total": it.tpp_total,
+                "outcome": it.outcome,
+                "authorization": it.authorization,
+                "review_policy": it.review_policy,
+                "provisional": it.provisional,
+                "rules": list(it.rules),
+            }
             for it in d.items
         ],
         "tpp_total": d.tpp_total,
         "allocations": [
-            {"allocation": a.allocation, "account": a.account, "rule": a.rule, "tpp": a.tpp, "cap": a.cap,
-             "remaining": a.remaining}
+            {
+                "allocation": a.allocation,
+                "account": a.account,
+                "rule": a.rule,
+                "tpp": a.tpp,
+                "cap": a.cap,
+                "remaining": a.remaining,
+            }
             for a in d.allocations
         ],
-        "rules": list(d.rules), "citations": list(d.citations), "conditions": list(d.conditions),
-        "recalled": list(d.recalled), "provisional": d.provisional,
+        "rules": list(d.rules),
+        "citations": list(d.citations),
+        "conditions": list(d.conditions),
+        "recalled": list(d.recalled),
+        "provisional": d.provisional,
     }
     if explain:
         row["explanation"] = list(d.explanation)
@@ -98,6 +155,7 @@ def rows_to_table(decisions: Sequence[Decision], explain: bool) -> pa.Table:
 def _visible_refs(rules: Ruleset) -> tuple[frozenset[str], frozenset[str]]:
     """The groups and codes a ruleset's party tests name (for destination and consignee), and those
     its origin (export_from) tests name. Codes with their own cap (doubled_for) count as named."""
+
     def refs(test: GroupTest | None) -> frozenset[str]:
         return test.refs() if test is not None else frozenset()
 
@@ -150,16 +208,25 @@ def _templates_of(book: Rulebook, job: _Context) -> tuple[list[int], list[Decisi
     ruleset, _ = book.select(job.regime, _day(job.day))
     chip = book.catalogue.resolve(job.chip)
     txn = Transaction(
-        id=None, date=_day(job.day), export_from=job.export_from, destination=job.destination,
+        id=None,
+        date=_day(job.day),
+        export_from=job.export_from,
+        destination=job.destination,
         items=(LineItem(chip, 1),),
         consignee=Consignee(
-            name="_", country=job.located, headquarters=job.headquarters, parent_headquarters=job.parent,
-            veu=job.veu, id="_",
+            name="_",
+            country=job.located,
+            headquarters=job.headquarters,
+            parent_headquarters=job.parent,
+            veu=job.veu,
+            id="_",
         ),
         end_use=job.end_use,
     )
     points = _breakpoints(txn, ruleset)
-    decisions = [decide(replace(txn, items=(LineItem(chip, q),)), ruleset, explain=False) for q in [1, *(p + 1 for p in points)]]
+    decisions = [
+        decide(replace(txn, items=(LineItem(chip, q),)), ruleset, explain=False) for q in [1, *(p + 1 for p in points)]
+    ]
     return points, decisions
 
 
@@ -193,8 +260,12 @@ def _context_templates(book: Rulebook, jobs: list[_Context], workers: int) -> li
     size = math.ceil(len(jobs) / (workers * 4))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(tuple(str(f) for f in folders), include_packaged)) as pool:
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(tuple(str(f) for f in folders), include_packaged),
+    ) as pool:
         return [result for chunk in pool.map(_worker_templates, chunks) for result in chunk]
 
 
@@ -206,8 +277,16 @@ def _breakpoints(txn: Transaction, rules: Ruleset) -> list[int]:
         return []
     c = txn.consignee
     party = parties(
-        rules, txn.date, export_from=txn.export_from, destination=txn.destination, transfer=txn.transfer,
-        located=c.country, headquarters=c.headquarters, parent=c.parent_headquarters, veu=c.veu, end_use=txn.end_use,
+        rules,
+        txn.date,
+        export_from=txn.export_from,
+        destination=txn.destination,
+        transfer=txn.transfer,
+        located=c.country,
+        headquarters=c.headquarters,
+        parent=c.parent_headquarters,
+        veu=c.veu,
+        end_use=txn.end_use,
     )
     rt = route(cls, party, rules)
     caps: set[float] = set()
@@ -432,8 +511,7 @@ def _decide_table(
     bad = _first_invalid(ok)
     fallback_rows: dict[int, Decision] = {}
     if bad:
-        for index, row in zip(bad, row_fallback(bad), strict=True):
-            fallback_rows[index] = row
+        fallback_rows = dict(zip(bad, row_fallback(bad), strict=True))
 
     # Epochs: spans of days with the same regime, packs and group memberships.
     day_numbers = np.asarray(pc.cast(days, pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -471,7 +549,9 @@ def _decide_table(
 
     def code_index(values: pa.Array) -> np.ndarray:
         encoded = pc.dictionary_encode(pc.fill_null(values, pa.scalar("", pa.string())))
-        mapping = np.array([code_values.setdefault(v, len(code_values)) for v in encoded.dictionary.to_pylist()], dtype=np.int64)
+        mapping = np.array(
+            [code_values.setdefault(v, len(code_values)) for v in encoded.dictionary.to_pylist()], dtype=np.int64
+        )
         return mapping[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
 
     dest_code, origin_code = code_index(destination), code_index(export_from)
@@ -490,7 +570,9 @@ def _decide_table(
                 continue
             members = ruleset.memberships(code, day)
             party_sig[sel, k] = signatures.setdefault(members & party_refs, len(signatures)) + 1
-            origin_sig[sel, k] = signatures.setdefault(frozenset({"origin"}) | (members & origin_refs), len(signatures)) + 1
+            origin_sig[sel, k] = (
+                signatures.setdefault(frozenset({"origin"}) | (members & origin_refs), len(signatures)) + 1
+            )
     # Rows of different epochs share a context when the ruleset is the same one (group memberships
     # are in the signatures); the calendar year counts only where a cap depends on it.
     ruleset_ids: dict[int, int] = {}
@@ -506,19 +588,37 @@ def _decide_table(
     transfer = np.where(origin_code == dest_code, 0, np.where(origin_code == us, 1, 2))
     domestic = (origin_code == us) & (dest_code == us)
     seen_end_uses = sorted(_visible_end_uses(book))
-    end_use_key = np.asarray(
-        pc.fill_null(pc.index_in(end_use, value_set=pa.array(seen_end_uses, pa.string())), -1).to_numpy(zero_copy_only=False),
-        dtype=np.int64,
-    ) + 1
-    veu_key = np.asarray(
-        pc.fill_null(pc.index_in(veu, value_set=pa.array(["UVEU", "NVEU"])), -1).to_numpy(zero_copy_only=False), dtype=np.int64
-    ) + 1
+    end_use_key = (
+        np.asarray(
+            pc.fill_null(pc.index_in(end_use, value_set=pa.array(seen_end_uses, pa.string())), -1).to_numpy(
+                zero_copy_only=False
+            ),
+            dtype=np.int64,
+        )
+        + 1
+    )
+    veu_key = (
+        np.asarray(
+            pc.fill_null(pc.index_in(veu, value_set=pa.array(["UVEU", "NVEU"])), -1).to_numpy(zero_copy_only=False),
+            dtype=np.int64,
+        )
+        + 1
+    )
     chip_of_row = np.asarray(chip_index.to_numpy(zero_copy_only=False), dtype=np.int64)
     columns = [
-        ruleset_of_selection[selection_of_row], year_key, np.asarray(chip_of_row, dtype=np.int64),
-        party_sig[selection_of_row, dest_code], origin_sig[selection_of_row, origin_code], transfer, domestic.astype(np.int64),
-        party_sig[selection_of_row, located_code], (located_code == dest_code).astype(np.int64),
-        party_sig[selection_of_row, hq_code], party_sig[selection_of_row, parent_code], veu_key, end_use_key,
+        ruleset_of_selection[selection_of_row],
+        year_key,
+        np.asarray(chip_of_row, dtype=np.int64),
+        party_sig[selection_of_row, dest_code],
+        origin_sig[selection_of_row, origin_code],
+        transfer,
+        domestic.astype(np.int64),
+        party_sig[selection_of_row, located_code],
+        (located_code == dest_code).astype(np.int64),
+        party_sig[selection_of_row, hq_code],
+        party_sig[selection_of_row, parent_code],
+        veu_key,
+        end_use_key,
     ]
     context = np.zeros(n, dtype=np.int64)
     for column in columns:
@@ -531,8 +631,12 @@ def _decide_table(
     first_row[group[good_rows][::-1]] = good_rows[::-1]
 
     col_py = {
-        "destination": destination.to_pylist(), "export_from": export_from.to_pylist(), "located": located.to_pylist(),
-        "headquarters": headquarters.to_pylist(), "parent": parent.to_pylist(), "veu": veu.to_pylist(),
+        "destination": destination.to_pylist(),
+        "export_from": export_from.to_pylist(),
+        "located": located.to_pylist(),
+        "headquarters": headquarters.to_pylist(),
+        "parent": parent.to_pylist(),
+        "veu": veu.to_pylist(),
         "end_use": end_use.to_pylist(),
     }
     jobs: list[_Context] = []
@@ -541,11 +645,21 @@ def _decide_table(
             continue
         chip = chip_ids[int(chip_of_row[row])]
         assert chip is not None and chip.id is not None
-        jobs.append(_Context(
-            g, regime_names[int(regime_index[row])] or None, int(day_numbers[row]), chip.id, col_py["export_from"][row],
-            col_py["destination"][row], col_py["located"][row], col_py["headquarters"][row], col_py["parent"][row],
-            col_py["veu"][row], col_py["end_use"][row],
-        ))
+        jobs.append(
+            _Context(
+                g,
+                regime_names[int(regime_index[row])] or None,
+                int(day_numbers[row]),
+                chip.id,
+                col_py["export_from"][row],
+                col_py["destination"][row],
+                col_py["located"][row],
+                col_py["headquarters"][row],
+                col_py["parent"][row],
+                col_py["veu"][row],
+                col_py["end_use"][row],
+            )
+        )
     results = _context_templates(book, jobs, workers)
     templates: list[Decision] = []
     base = np.zeros(len(first_row), dtype=np.int64)
@@ -571,7 +685,9 @@ def _decide_table(
     def template_column(getter: Callable[[Decision], Any], typ: pa.DataType) -> pa.Array:
         return pc.take(_encoded_array([getter(t) for t in templates] or [None], typ), row_template)
 
-    item = lambda d: d.items[0]  # noqa: E731
+    def item(d: Decision) -> ItemDecision:
+        return d.items[0]
+
     tpp_unit = np.array([item(t).tpp if item(t).tpp is not None else np.nan for t in templates] or [np.nan])
     tpp_total = tpp_unit[template_of_row] * qty
     tpp_total_arr = pa.array(tpp_total, mask=np.isnan(tpp_total))
@@ -631,7 +747,9 @@ def _decide_table(
                 name=names[row].strip(), country=located_code_row, headquarters=located_code_row, id=ids_py[row]
             ).key
             key_cache[ck] = consignee_key
-        accounts.append(allocation_account(allocation, consignee_key, col_py["destination"][row], _day(int(day_numbers[row]))))
+        accounts.append(
+            allocation_account(allocation, consignee_key, col_py["destination"][row], _day(int(day_numbers[row])))
+        )
     draw_tpp = tpp_unit[template_of_row[alloc_rows]] * qty[alloc_rows] if total else np.array([], dtype=float)
     alloc_struct = pa.StructArray.from_arrays(
         [

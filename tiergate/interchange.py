@@ -86,18 +86,22 @@ class ChipSpecIn(_In):
 
     def to_chip(self) -> Chip:
         if self.dies is not None:
-            dies = tuple(
-                Die(d.area_mm2, tuple(sorted(d.dense_tops.items())), d.logic, d.non_planar) for d in self.dies
-            )
+            dies = tuple(Die(d.area_mm2, tuple(sorted(d.dense_tops.items())), d.logic, d.non_planar) for d in self.dies)
         elif self.dense_tops is not None:
             dies = (Die(self.die_area_mm2, tuple(sorted(self.dense_tops.items()))),)
         else:
             dies = ()
         return Chip(
-            id=None, name=self.name, dies=dies, datacenter=self.datacenter,
-            memory_bandwidth_gbps=self.memory_bandwidth_gbps, package_area_mm2=self.package_area_mm2,
-            kind="hbm" if self.kind == "hbm" else "accelerator", vendor=self.vendor,
-            designer_country=self.designer_country, affixed_to_logic=self.affixed_to_logic,
+            id=None,
+            name=self.name,
+            dies=dies,
+            datacenter=self.datacenter,
+            memory_bandwidth_gbps=self.memory_bandwidth_gbps,
+            package_area_mm2=self.package_area_mm2,
+            kind="hbm" if self.kind == "hbm" else "accelerator",
+            vendor=self.vendor,
+            designer_country=self.designer_country,
+            affixed_to_logic=self.affixed_to_logic,
         )
 
 
@@ -174,8 +178,16 @@ def validation_error(error: ValidationError, where: str) -> InputError:
     problems = error.errors(include_url=False)
     # In a union (chip id or chip spec), the branch that got furthest names the real problem.
     first = max(problems, key=lambda e: len(e["loc"]))
-    loc = [step for step in first["loc"] if isinstance(step, int) or step not in {"str", "ChipSpecIn", "function-after[_shape(), ChipSpecIn]"}]
-    loc = [step for step in loc if not (isinstance(step, str) and (step.startswith("function-") or step.startswith("constrained-str")))]
+    loc = [
+        step
+        for step in first["loc"]
+        if isinstance(step, int) or step not in {"str", "ChipSpecIn", "function-after[_shape(), ChipSpecIn]"}
+    ]
+    loc = [
+        step
+        for step in loc
+        if not (isinstance(step, str) and (step.startswith("function-") or step.startswith("constrained-str")))
+    ]
     field = render_path(loc) or "(record)"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
@@ -202,12 +214,22 @@ def parse_transaction(
     items = tuple(LineItem(_item(item, catalogue, where, i), item.quantity) for i, item in enumerate(txn.items))
     c = txn.consignee
     consignee = Consignee(
-        name=c.name, country=c.country or txn.destination, headquarters=c.headquarters,
-        parent_headquarters=c.parent_headquarters, veu=c.veu, id=c.id,
+        name=c.name,
+        country=c.country or txn.destination,
+        headquarters=c.headquarters,
+        parent_headquarters=c.parent_headquarters,
+        veu=c.veu,
+        id=c.id,
     )
     return Transaction(
-        id=None if txn.id is None else str(txn.id), date=day, export_from=txn.export_from,
-        destination=txn.destination, items=items, consignee=consignee, end_use=txn.end_use, regime=txn.regime,
+        id=None if txn.id is None else str(txn.id),
+        date=day,
+        export_from=txn.export_from,
+        destination=txn.destination,
+        items=items,
+        consignee=consignee,
+        end_use=txn.end_use,
+        regime=txn.regime,
     )
 
 
@@ -229,18 +251,34 @@ def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, A
         "review_policy": decision.review_policy,
         "items": [
             {
-                "index": it.index, "kind": it.kind, "name": it.name, "chip": it.chip, "eccn": it.eccn,
-                "paragraph": it.paragraph, "tpp": _number(it.tpp), "performance_density": _number(it.performance_density),
-                "quantity": it.quantity, "tpp_total": _number(it.tpp_total), "outcome": it.outcome,
-                "authorization": it.authorization, "review_policy": it.review_policy,
-                "provisional": it.provisional, "rules": list(it.rules),
+                "index": it.index,
+                "kind": it.kind,
+                "name": it.name,
+                "chip": it.chip,
+                "eccn": it.eccn,
+                "paragraph": it.paragraph,
+                "tpp": _number(it.tpp),
+                "performance_density": _number(it.performance_density),
+                "quantity": it.quantity,
+                "tpp_total": _number(it.tpp_total),
+                "outcome": it.outcome,
+                "authorization": it.authorization,
+                "review_policy": it.review_policy,
+                "provisional": it.provisional,
+                "rules": list(it.rules),
             }
             for it in decision.items
         ],
         "tpp_total": _number(decision.tpp_total),
         "allocations": [
-            {"allocation": a.allocation, "account": a.account, "rule": a.rule, "tpp": _number(a.tpp),
-             "cap": _number(a.cap), "remaining": _number(a.remaining)}
+            {
+                "allocation": a.allocation,
+                "account": a.account,
+                "rule": a.rule,
+                "tpp": _number(a.tpp),
+                "cap": _number(a.cap),
+                "remaining": _number(a.remaining),
+            }
             for a in decision.allocations
         ],
         "rules": list(decision.rules),
@@ -256,11 +294,22 @@ def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, A
 
 def classification_to_dict(c: Classification, regime: str) -> dict[str, Any]:
     return {
-        "name": c.name, "kind": c.kind, "chip": c.chip_id, "regime": regime, "eccn": c.eccn, "paragraph": c.paragraph,
-        "tpp": _number(c.tpp), "performance_density": _number(c.performance_density),
-        "memory_bandwidth_density": _number(c.memory_bandwidth_density), "chip_tpp": _number(c.chip_tpp),
-        "chips_per_system": c.chips_per_system, "training_ops": c.training_ops, "datacenter": c.datacenter,
-        "provisional": c.provisional, "rules": list(c.rules), "recalled": list(c.recalled),
+        "name": c.name,
+        "kind": c.kind,
+        "chip": c.chip_id,
+        "regime": regime,
+        "eccn": c.eccn,
+        "paragraph": c.paragraph,
+        "tpp": _number(c.tpp),
+        "performance_density": _number(c.performance_density),
+        "memory_bandwidth_density": _number(c.memory_bandwidth_density),
+        "chip_tpp": _number(c.chip_tpp),
+        "chips_per_system": c.chips_per_system,
+        "training_ops": c.training_ops,
+        "datacenter": c.datacenter,
+        "provisional": c.provisional,
+        "rules": list(c.rules),
+        "recalled": list(c.recalled),
         "explanation": list(c.explanation),
     }
 
@@ -268,14 +317,25 @@ def classification_to_dict(c: Classification, regime: str) -> dict[str, Any]:
 def chip_to_dict(chip: Chip) -> dict[str, Any]:
     die = chip.dies[0] if chip.dies else None
     return {
-        "id": chip.id, "name": chip.name, "vendor": chip.vendor, "year": chip.year, "aliases": list(chip.aliases),
-        "datacenter": chip.datacenter, "designer_country": chip.designer_country,
-        "dense_tops": dict(die.dense_tops) if die else {}, "dies": chip.die_count,
-        "die_area_mm2": die.area_mm2 if die else None, "memory_gb": chip.memory_gb,
-        "memory_bandwidth_gbps": chip.memory_bandwidth_gbps, "tdp_w": chip.tdp_w,
-        "reference_tpp": chip.reference_tpp, "reported_tpp": chip.reported_tpp,
-        "reported_tpp_source": chip.reported_tpp_source, "recalled": list(chip.recalled),
-        "sources": list(chip.sources), "notes": chip.notes,
+        "id": chip.id,
+        "name": chip.name,
+        "vendor": chip.vendor,
+        "year": chip.year,
+        "aliases": list(chip.aliases),
+        "datacenter": chip.datacenter,
+        "designer_country": chip.designer_country,
+        "dense_tops": dict(die.dense_tops) if die else {},
+        "dies": chip.die_count,
+        "die_area_mm2": die.area_mm2 if die else None,
+        "memory_gb": chip.memory_gb,
+        "memory_bandwidth_gbps": chip.memory_bandwidth_gbps,
+        "tdp_w": chip.tdp_w,
+        "reference_tpp": chip.reference_tpp,
+        "reported_tpp": chip.reported_tpp,
+        "reported_tpp_source": chip.reported_tpp_source,
+        "recalled": list(chip.recalled),
+        "sources": list(chip.sources),
+        "notes": chip.notes,
     }
 
 

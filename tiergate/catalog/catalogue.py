@@ -40,9 +40,7 @@ class Catalogue:
                 key = _key(name)
                 owner = self._index.get(key)
                 if owner is not None and owner != chip.id:
-                    raise CatalogueError(
-                        f"alias {name!r} of {chip.id!r} already names {owner!r}", where=source
-                    )
+                    raise CatalogueError(f"alias {name!r} of {chip.id!r} already names {owner!r}", where=source)
                 self._index[key] = chip.id
 
     def __iter__(self) -> Iterator[Chip]:
@@ -98,7 +96,7 @@ def chip_from_entry(entry: Mapping[str, Any], where: str) -> Chip:
     if not isinstance(dense, dict):
         raise CatalogueError("dense_tops must be a mapping of precision to TOPS", where=here)
     rates: list[tuple[str, float]] = []
-    for precision, rate in dense.items():
+    for precision, _rate in dense.items():
         if precision not in PRECISIONS:
             raise CatalogueError(
                 f"dense_tops.{precision}: unknown precision", where=here, hint=f"use one of {', '.join(PRECISIONS)}"
@@ -142,10 +140,7 @@ def parse_catalogue(text: str, source: str) -> Catalogue:
         raise CatalogueError(f"not valid YAML: {error}", where=source) from None
     if not isinstance(data, dict) or not isinstance(data.get("accelerators"), list):
         raise CatalogueError("expected a mapping with a list `accelerators`", where=source)
-    chips = [
-        chip_from_entry(entry, f"{source}: accelerators[{i}]")
-        for i, entry in enumerate(data["accelerators"])
-    ]
+    chips = [chip_from_entry(entry, f"{source}: accelerators[{i}]") for i, entry in enumerate(data["accelerators"])]
     return Catalogue(chips, source=source)
 
 

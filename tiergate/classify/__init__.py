@@ -45,13 +45,17 @@ def _evaluate(rule: ClassificationRule, facts: dict[str, object]) -> tuple[bool 
         c = failed[0]
         return False, f"{c.text} fails ({c.metric} is {_shown(facts.get(c.metric))})"
     unknown = [c for c, r in results if r is None]
-    held = "; ".join(f"{c.metric} {_shown(facts.get(c.metric))} {c.op} {c.text.split(c.op, 1)[1].strip()}" for c, r in results if r)
+    held = "; ".join(
+        f"{c.metric} {_shown(facts.get(c.metric))} {c.op} {c.text.split(c.op, 1)[1].strip()}" for c, r in results if r
+    )
     if unknown:
         return None, f"{', '.join(c.metric for c in unknown)} unknown{'; ' + held if held else ''}"
     return True, held
 
 
-def _apply_rules(kind: str, facts: dict[str, object], rules: Ruleset) -> tuple[str, str | None, bool, list[str], list[str], list[str]]:
+def _apply_rules(
+    kind: str, facts: dict[str, object], rules: Ruleset
+) -> tuple[str, str | None, bool, list[str], list[str], list[str]]:
     """ECCN, paragraph, provisional flag, rule ids, explanation lines and recalled notes."""
     candidates = [r for r in rules.classification if r.applies_to == kind and r.effect == "classify"]
     exclusions = [r for r in rules.classification if r.applies_to == kind and r.effect == "exclude"]
@@ -73,7 +77,8 @@ def _apply_rules(kind: str, facts: dict[str, object], rules: Ruleset) -> tuple[s
             ex_outcome, ex_why = _evaluate(ex, facts)
             if ex_outcome:
                 lines.append(
-                    f"Meets {rule.paragraph} ({why}) but {ex.provenance.summary} ({ex_why}) [{ex.provenance.rule_id}; {ex.provenance.citation}]."
+                    f"Meets {rule.paragraph} ({why}) but {ex.provenance.summary} ({ex_why}) "
+                    f"[{ex.provenance.rule_id}; {ex.provenance.citation}]."
                 )
                 fired.append(ex.provenance.rule_id)
                 if ex.provenance.recalled:
@@ -83,7 +88,8 @@ def _apply_rules(kind: str, facts: dict[str, object], rules: Ruleset) -> tuple[s
             if ex_outcome is None:
                 provisional = True
                 lines.append(
-                    f"{ex.provenance.rule_id} might take the item out of {rule.eccn} but cannot be applied ({ex_why}); not applied."
+                    f"{ex.provenance.rule_id} might take the item out of {rule.eccn} but cannot be applied "
+                    f"({ex_why}); not applied."
                 )
         if excluded:
             misses.clear()
@@ -100,13 +106,16 @@ def _apply_rules(kind: str, facts: dict[str, object], rules: Ruleset) -> tuple[s
             )
         else:
             lines.append(
-                f"ECCN {rule.eccn}: meets {rule.paragraph} ({why}) [{rule.provenance.rule_id}; {rule.provenance.citation}]."
+                f"ECCN {rule.eccn}: meets {rule.paragraph} ({why}) "
+                f"[{rule.provenance.rule_id}; {rule.provenance.citation}]."
             )
         return rule.eccn, rule.paragraph, provisional, fired, lines, recalled
     if candidates:
         lines.append("Not controlled by the advanced-computing ECCNs of this regime: " + "; ".join(misses) + ".")
     else:
-        lines.append(f"Regime {rules.regime} has no classification rule for {kind.replace('_', ' ')}; not controlled by it.")
+        lines.append(
+            f"Regime {rules.regime} has no classification rule for {kind.replace('_', ' ')}; not controlled by it."
+        )
     return "not_controlled", None, provisional, fired, lines, recalled
 
 
@@ -126,7 +135,9 @@ def classify_chip(chip: Chip, rules: Ruleset) -> Classification:
     else:
         lines.append(bandwidth.working[0].upper() + bandwidth.working[1:] + ".")
     if chip.datacenter is None and kind == "chip":
-        lines.append("Not stated whether the chip is designed or marketed for data centres; treated as a data-centre part.")
+        lines.append(
+            "Not stated whether the chip is designed or marketed for data centres; treated as a data-centre part."
+        )
     facts: dict[str, object] = {
         "tpp": tpp.value,
         "performance_density": density.value,
@@ -137,18 +148,36 @@ def classify_chip(chip: Chip, rules: Ruleset) -> Classification:
     lines.extend(rule_lines)
     if chip.recalled:
         recalled.append(f"catalogue {chip.id}: {', '.join(chip.recalled)} recalled or back-derived")
-    if chip.id and chip.reported_tpp is not None and tpp.value is not None and abs(chip.reported_tpp - tpp.value) > 0.01 * tpp.value:
+    if (
+        chip.id
+        and chip.reported_tpp is not None
+        and tpp.value is not None
+        and abs(chip.reported_tpp - tpp.value) > 0.01 * tpp.value
+    ):
         lines.append(
             f"Published TPP {fmt(chip.reported_tpp)} ({chip.reported_tpp_source}) differs from the computed "
             f"{fmt(tpp.value)}; the computed figure is used (see the catalogue notes)."
         )
     result = Classification(
-        kind=kind, name=chip.label, eccn=eccn, paragraph=paragraph, tpp=tpp.value,
-        performance_density=density.value, memory_bandwidth_density=bandwidth.value, chip_tpp=tpp.value,
-        datacenter=True if chip.datacenter is None else chip.datacenter, chip_id=chip.id,
-        designer_country=chip.designer_country, memory_bandwidth_gbps=chip.memory_bandwidth_gbps,
-        affixed_to_logic=chip.affixed_to_logic, chips_per_system=None, training_ops=None,
-        provisional=provisional, rules=tuple(fired), explanation=tuple(lines), recalled=tuple(recalled),
+        kind=kind,
+        name=chip.label,
+        eccn=eccn,
+        paragraph=paragraph,
+        tpp=tpp.value,
+        performance_density=density.value,
+        memory_bandwidth_density=bandwidth.value,
+        chip_tpp=tpp.value,
+        datacenter=True if chip.datacenter is None else chip.datacenter,
+        chip_id=chip.id,
+        designer_country=chip.designer_country,
+        memory_bandwidth_gbps=chip.memory_bandwidth_gbps,
+        affixed_to_logic=chip.affixed_to_logic,
+        chips_per_system=None,
+        training_ops=None,
+        provisional=provisional,
+        rules=tuple(fired),
+        explanation=tuple(lines),
+        recalled=tuple(recalled),
     )
     rules.memo[key] = result
     return result
@@ -156,7 +185,10 @@ def classify_chip(chip: Chip, rules: Ruleset) -> Classification:
 
 def _classify_system(system: System, rules: Ruleset) -> Classification:
     chip = classify_chip(system.chip, rules)
-    facts: dict[str, object] = {"chip_eccn": chip.eccn, "tpp": None if chip.tpp is None else chip.tpp * system.chips_per_system}
+    facts: dict[str, object] = {
+        "chip_eccn": chip.eccn,
+        "tpp": None if chip.tpp is None else chip.tpp * system.chips_per_system,
+    }
     eccn, paragraph, provisional, fired, rule_lines, recalled = _apply_rules("system", facts, rules)
     total = None if chip.tpp is None else chip.tpp * system.chips_per_system
     lines = [
@@ -167,12 +199,24 @@ def _classify_system(system: System, rules: Ruleset) -> Classification:
         *rule_lines,
     ]
     return Classification(
-        kind="system", name=system.name, eccn=eccn, paragraph=paragraph, tpp=total,
-        performance_density=chip.performance_density, memory_bandwidth_density=chip.memory_bandwidth_density,
-        chip_tpp=chip.tpp, datacenter=chip.datacenter, chip_id=chip.chip_id, designer_country=chip.designer_country,
-        memory_bandwidth_gbps=chip.memory_bandwidth_gbps, affixed_to_logic=False,
-        chips_per_system=system.chips_per_system, training_ops=None, provisional=provisional or chip.provisional,
-        rules=tuple(dict.fromkeys((*chip.rules, *fired))), explanation=tuple(lines),
+        kind="system",
+        name=system.name,
+        eccn=eccn,
+        paragraph=paragraph,
+        tpp=total,
+        performance_density=chip.performance_density,
+        memory_bandwidth_density=chip.memory_bandwidth_density,
+        chip_tpp=chip.tpp,
+        datacenter=chip.datacenter,
+        chip_id=chip.chip_id,
+        designer_country=chip.designer_country,
+        memory_bandwidth_gbps=chip.memory_bandwidth_gbps,
+        affixed_to_logic=False,
+        chips_per_system=system.chips_per_system,
+        training_ops=None,
+        provisional=provisional or chip.provisional,
+        rules=tuple(dict.fromkeys((*chip.rules, *fired))),
+        explanation=tuple(lines),
         recalled=tuple(dict.fromkeys((*chip.recalled, *recalled))),
     )
 
@@ -186,10 +230,25 @@ def _classify_weights(weights: ModelWeights, rules: Ruleset) -> Classification:
         *rule_lines,
     ]
     return Classification(
-        kind="model_weights", name=weights.name, eccn=eccn, paragraph=paragraph, tpp=None, performance_density=None,
-        memory_bandwidth_density=None, chip_tpp=None, datacenter=None, chip_id=None, designer_country=None,
-        memory_bandwidth_gbps=None, affixed_to_logic=False, chips_per_system=None, training_ops=weights.training_ops,
-        provisional=provisional, rules=tuple(fired), explanation=tuple(lines), recalled=tuple(recalled),
+        kind="model_weights",
+        name=weights.name,
+        eccn=eccn,
+        paragraph=paragraph,
+        tpp=None,
+        performance_density=None,
+        memory_bandwidth_density=None,
+        chip_tpp=None,
+        datacenter=None,
+        chip_id=None,
+        designer_country=None,
+        memory_bandwidth_gbps=None,
+        affixed_to_logic=False,
+        chips_per_system=None,
+        training_ops=weights.training_ops,
+        provisional=provisional,
+        rules=tuple(fired),
+        explanation=tuple(lines),
+        recalled=tuple(recalled),
     )
 
 

@@ -61,9 +61,12 @@ def die_tpp(die: Die, bit_lengths: Mapping[str, int | None]) -> tuple[float | No
 def tpp(chip: Chip, bit_lengths: Mapping[str, int | None]) -> Figure:
     """Total Processing Performance of a chip, summed over its dies."""
     per_die = [die_tpp(die, bit_lengths) for die in chip.dies]
-    if any(value is None for value, _ in per_die):
-        missing = [i + 1 for i, (value, _) in enumerate(per_die) if value is None]
-        return Figure(None, f"TPP unknown: die {', '.join(map(str, missing))} has no dense throughput figure")
+    if not per_die or all(value is None for value, _ in per_die):
+        return Figure(None, "TPP unknown: no dense throughput figure at a counted bit length")
+    # A die with no throughput (an I/O, base or memory die) has no processing units: it adds nothing.
+    per_die = [
+        (value, text) if value is not None else (0.0, "no processing units listed, counts 0") for value, text in per_die
+    ]
     values = [value for value, _ in per_die if value is not None]
     total = sum(values)
     if len(per_die) == 1:

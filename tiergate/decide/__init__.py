@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
+from tiergate.classify.model import Classification
 from tiergate.decide.model import (
     OUTCOMES,
     POLICIES,
@@ -36,8 +37,17 @@ from tiergate.decide.model import (
 )
 from tiergate.decide.route import DEFAULT_POLICY, Route, parties, route
 from tiergate.errors import InputError
-from tiergate.classify.model import Classification
-from tiergate.rules.ruleset import Allocation, LicenceException, Notice, Ruleset, compare
+from tiergate.rules.ruleset import (
+    Allocation,
+    ClassificationRule,
+    LicenceException,
+    Notice,
+    Prohibition,
+    Requirement,
+    ReviewPolicy,
+    Ruleset,
+    compare,
+)
 
 __all__ = ["Consignee", "Decision", "LineItem", "Transaction", "allocation_account", "decide"]
 
@@ -72,8 +82,14 @@ def _limiting_allocation(option: LicenceException, rules: Ruleset) -> Allocation
 
 
 def _pool_verdict(
-    label: str, draw: float | None, room: float | None, cap: float | None, remaining: float | None, fits: bool,
-    unit: float | None, item: int | None,
+    label: str,
+    draw: float | None,
+    room: float | None,
+    cap: float | None,
+    remaining: float | None,
+    fits: bool,
+    unit: float | None,
+    item: int | None,
 ) -> str:
     if draw is None:
         return f"{label} cannot be used: the TPP of an item is unknown, so the limit cannot be checked."
@@ -115,8 +131,15 @@ def decide(
     classes = [classify(line.item, rules) for line in txn.items]
     domestic = txn.export_from == "US" and txn.destination == "US"
     party = parties(
-        rules, txn.date, export_from=txn.export_from, destination=txn.destination, transfer=txn.transfer,
-        located=c.country, headquarters=c.headquarters, parent=c.parent_headquarters, veu=c.veu,
+        rules,
+        txn.date,
+        export_from=txn.export_from,
+        destination=txn.destination,
+        transfer=txn.transfer,
+        located=c.country,
+        headquarters=c.headquarters,
+        parent=c.parent_headquarters,
+        veu=c.veu,
         end_use=txn.end_use,
     )
     routes: list[Route] = [route(cls, party, rules) for cls in classes]
@@ -150,8 +173,7 @@ def decide(
             item_rules[i].extend(p.rule_id for p in rt.requirements)
 
     totals = [
-        (cls.tpp * line.quantity) if cls.tpp is not None else None
-        for cls, line in zip(classes, txn.items, strict=True)
+        (cls.tpp * line.quantity) if cls.tpp is not None else None for cls, line in zip(classes, txn.items, strict=True)
     ]
     draws: list[AllocationDraw] = []
     pool_lines: list[str] = []
@@ -179,14 +201,24 @@ def decide(
             draw = None if any(v is None for v in need) else sum(v for v in need if v is not None)
             fits = draw is not None and (room is None or compare(draw, "<=", room))
             if fits and draw is not None:
-                draws.append(AllocationDraw(allocation.label, account, allocation.provenance.rule_id, draw, cap, remaining))
+                draws.append(
+                    AllocationDraw(allocation.label, account, allocation.provenance.rule_id, draw, cap, remaining)
+                )
             if explain:
                 symbol = routes[members[0]].options[pointer[members[0]]].symbol
                 single = members[0] if len(members) == 1 else None
-                pool_lines.append(_pool_verdict(
-                    f"{symbol} ({allocation.provenance.rule_id}, account {account})", draw, room, cap, remaining, fits,
-                    classes[members[0]].tpp if single is not None else None, single,
-                ))
+                pool_lines.append(
+                    _pool_verdict(
+                        f"{symbol} ({allocation.provenance.rule_id}, account {account})",
+                        draw,
+                        room,
+                        cap,
+                        remaining,
+                        fits,
+                        classes[members[0]].tpp if single is not None else None,
+                        single,
+                    )
+                )
             if allocation.provenance.recalled:
                 recalled.append(f"{allocation.provenance.rule_id}: {allocation.provenance.citation} (cap)")
             if not fits:
@@ -239,9 +271,13 @@ def decide(
         if allocation.provenance.recalled:
             recalled.append(f"{allocation.provenance.rule_id}: {allocation.provenance.citation} (cap)")
         if explain:
-            doubled = " (doubled under a government-to-government agreement)" if txn.destination in allocation.doubled_for else ""
+            doubled = (
+                " (doubled under a government-to-government agreement)"
+                if txn.destination in allocation.doubled_for
+                else ""
+            )
             basis = (
-                f"remaining balance {fmt(room)} of cap {fmt(cap) if cap is not None else 'n/a'}{doubled}"
+                f"remaining balance {fmt(remaining)} of cap {fmt(cap) if cap is not None else 'n/a'}{doubled}"
                 if remaining is not None
                 else f"cap {fmt(room) if room is not None else 'n/a'}{doubled} (balances not consulted)"
             )
@@ -250,11 +286,15 @@ def decide(
                 f"{account}): {fmt(draw)} TPP against the {basis}"
             )
             pool_lines.append(
-                text + "." if fits
-                else text + f": exceeds it, so the application would be reviewed under {allocation.on_exceed.replace('_', ' ')}."
+                text + "."
+                if fits
+                else text
+                + f": exceeds it, so the application would be reviewed under {allocation.on_exceed.replace('_', ' ')}."
             )
             if allocation.provenance.recalled:
-                pool_lines.append(f"The cap of {allocation.provenance.rule_id} is recalled: {allocation.provenance.summary}")
+                pool_lines.append(
+                    f"The cap of {allocation.provenance.rule_id} is recalled: {allocation.provenance.summary}"
+                )
 
     items: list[ItemDecision] = []
     refs: set[str] = set()
@@ -272,10 +312,21 @@ def decide(
             recalled.append(f"{rt.review.provenance.rule_id}: {rt.review.provenance.citation}")
         items.append(
             ItemDecision(
-                index=i, kind=cls.kind, name=cls.name, chip=cls.chip_id, eccn=cls.eccn, paragraph=cls.paragraph,
-                tpp=cls.tpp, performance_density=cls.performance_density, quantity=line.quantity,
-                tpp_total=totals[i], outcome=outcome[i], authorization=auth[i], review_policy=review[i],
-                provisional=cls.provisional, rules=tuple(dict.fromkeys(item_rules[i])),
+                index=i,
+                kind=cls.kind,
+                name=cls.name,
+                chip=cls.chip_id,
+                eccn=cls.eccn,
+                paragraph=cls.paragraph,
+                tpp=cls.tpp,
+                performance_density=cls.performance_density,
+                quantity=line.quantity,
+                tpp_total=totals[i],
+                outcome=outcome[i],
+                authorization=auth[i],
+                review_policy=review[i],
+                provisional=cls.provisional,
+                rules=tuple(dict.fromkeys(item_rules[i])),
             )
         )
     recalled.extend(_recalled_groups(rules, frozenset(refs)))
@@ -292,15 +343,39 @@ def decide(
     lines: list[str] = []
     if explain:
         lines = _explanation(
-            txn, rules, selection, classes, routes, outcome, auth, review, pointer, pool_lines, final, auth[first],
-            final_review, list(notices.values()), recalled, domestic,
+            txn,
+            rules,
+            selection,
+            classes,
+            routes,
+            outcome,
+            auth,
+            review,
+            pointer,
+            pool_lines,
+            final,
+            auth[first],
+            final_review,
+            list(notices.values()),
+            recalled,
+            domestic,
         )
     return Decision(
-        id=txn.id, regime=rules.regime, packs=tuple(p.label for p in rules.packs), date=txn.date, outcome=final,
-        authorization=auth[first], review_policy=final_review, items=tuple(items),
-        tpp_total=sum(t for t in totals if t is not None), allocations=tuple(draws), rules=all_rules,
-        citations=_citations(rules, all_rules, domestic), explanation=tuple(lines),
-        conditions=tuple(dict.fromkeys(conditions)), recalled=tuple(recalled),
+        id=txn.id,
+        regime=rules.regime,
+        packs=tuple(p.label for p in rules.packs),
+        date=txn.date,
+        outcome=final,
+        authorization=auth[first],
+        review_policy=final_review,
+        items=tuple(items),
+        tpp_total=sum(t for t in totals if t is not None),
+        allocations=tuple(draws),
+        rules=all_rules,
+        citations=_citations(rules, all_rules, domestic),
+        explanation=tuple(lines),
+        conditions=tuple(dict.fromkeys(conditions)),
+        recalled=tuple(recalled),
         provisional=any(it.provisional for it in items)
         or any(t is None and cls.kind != "model_weights" for t, cls in zip(totals, classes, strict=True)),
     )
@@ -324,13 +399,18 @@ def _citations(rules: Ruleset, rule_ids: tuple[str, ...], domestic: bool) -> tup
     cached = rules.memo.get(key)
     if isinstance(cached, tuple):
         return cached
-    index = rules.memo.get("citation-index")
-    if not isinstance(index, dict):
-        index = {}
-        for entry in (
-            *rules.classification, *rules.requirements, *rules.prohibitions, *rules.exceptions,
-            *rules.review_policies, *rules.allocations.values(),
-        ):
+    cached_index = rules.memo.get("citation-index")
+    index: dict[str, str] = cached_index if isinstance(cached_index, dict) else {}
+    if not index:
+        entries: list[ClassificationRule | Requirement | Prohibition | LicenceException | ReviewPolicy | Allocation] = [
+            *rules.classification,
+            *rules.requirements,
+            *rules.prohibitions,
+            *rules.exceptions,
+            *rules.review_policies,
+            *rules.allocations.values(),
+        ]
+        for entry in entries:
             index[entry.provenance.rule_id] = entry.provenance.citation
         rules.memo["citation-index"] = index
     found = [index[r] for r in rule_ids if r in index]
@@ -342,9 +422,21 @@ def _citations(rules: Ruleset, rule_ids: tuple[str, ...], domestic: bool) -> tup
 
 
 def _explanation(
-    txn: Transaction, rules: Ruleset, selection: str | None, classes: list[Classification], routes: list[Route],
-    outcome: list[str], auth: list[str | None], review: list[str | None], pointer: list[int], pool_lines: list[str],
-    final: str, final_auth: str | None, final_review: str | None, notices: list[Notice], recalled: list[str],
+    txn: Transaction,
+    rules: Ruleset,
+    selection: str | None,
+    classes: list[Classification],
+    routes: list[Route],
+    outcome: list[str],
+    auth: list[str | None],
+    review: list[str | None],
+    pointer: list[int],
+    pool_lines: list[str],
+    final: str,
+    final_auth: str | None,
+    final_review: str | None,
+    notices: list[Notice],
+    recalled: list[str],
     domestic: bool,
 ) -> list[str]:
     c = txn.consignee
@@ -395,5 +487,7 @@ def _explanation(
         if treated is not None:
             lines.append(f"{code} is treated as {treated[0]}: {treated[1].summary} [{treated[1].rule_id}]")
     if recalled:
-        lines.append("Relies on recalled (unverified) facts; confirm before relying on this answer: " + "; ".join(recalled) + ".")
+        lines.append(
+            "Relies on recalled (unverified) facts; confirm before relying on this answer: " + "; ".join(recalled) + "."
+        )
     return lines

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from tiergate.classify.model import Classification
 from tiergate.rules.ruleset import (
     Allocation,
-    Prohibition,
-    Requirement,
     ConsigneeTest,
     GroupTest,
     ItemSelector,
     LicenceException,
     Notice,
+    Prohibition,
     Provenance,
+    Requirement,
     ReviewPolicy,
     Ruleset,
     compare,
@@ -50,14 +50,32 @@ class Parties:
 
 
 def parties(
-    rules: Ruleset, day: dt.date, *, export_from: str, destination: str, transfer: str, located: str,
-    headquarters: str, parent: str | None, veu: str | None, end_use: str | None,
+    rules: Ruleset,
+    day: dt.date,
+    *,
+    export_from: str,
+    destination: str,
+    transfer: str,
+    located: str,
+    headquarters: str,
+    parent: str | None,
+    veu: str | None,
+    end_use: str | None,
 ) -> Parties:
     return Parties(
-        destination, export_from, transfer,
-        rules.memberships(destination, day), rules.memberships(export_from, day),
-        rules.memberships(located, day), located, rules.memberships(headquarters, day), headquarters,
-        rules.memberships(parent, day) if parent else None, parent, veu, end_use,
+        destination,
+        export_from,
+        transfer,
+        rules.memberships(destination, day),
+        rules.memberships(export_from, day),
+        rules.memberships(located, day),
+        located,
+        rules.memberships(headquarters, day),
+        headquarters,
+        rules.memberships(parent, day) if parent else None,
+        parent,
+        veu,
+        end_use,
     )
 
 
@@ -90,7 +108,8 @@ def selects(selector: ItemSelector, c: Classification) -> bool:
     ):
         return False
     if selector.memory_bandwidth_below_gbps is not None and (
-        c.memory_bandwidth_gbps is None or not compare(c.memory_bandwidth_gbps, "<", selector.memory_bandwidth_below_gbps)
+        c.memory_bandwidth_gbps is None
+        or not compare(c.memory_bandwidth_gbps, "<", selector.memory_bandwidth_below_gbps)
     ):
         return False
     return selector.affixed_to_logic is None or c.affixed_to_logic == selector.affixed_to_logic
@@ -145,8 +164,12 @@ def _exception_fails(e: LicenceException, p: Parties) -> str | None:
 
 
 def _scope_hits(
-    destinations: GroupTest | None, headquarters: GroupTest | None, worldwide: bool,
-    transfers: frozenset[str] | None, export_from: GroupTest | None, p: Parties,
+    destinations: GroupTest | None,
+    headquarters: GroupTest | None,
+    worldwide: bool,
+    transfers: frozenset[str] | None,
+    export_from: GroupTest | None,
+    p: Parties,
 ) -> str | None:
     """Why a requirement or review policy reaches these parties, or None when it does not."""
     if transfers is not None and p.transfer not in transfers:
@@ -156,7 +179,11 @@ def _scope_hits(
     if worldwide:
         return "worldwide"
     if destinations is not None:
-        return f"destination {p.destination} is in {_in(destinations, p.dest) or 'scope'}" if destinations.passes(p.dest) else None
+        return (
+            f"destination {p.destination} is in {_in(destinations, p.dest) or 'scope'}"
+            if destinations.passes(p.dest)
+            else None
+        )
     if headquarters is not None and _hq_any(headquarters, p):
         return f"consignee {_hq_words(p)}, in {_in(headquarters, p.hq | (p.parent or frozenset())) or 'scope'}"
     if headquarters is None and destinations is None:
@@ -198,7 +225,8 @@ def _relevant(c: Classification, rules: Ruleset) -> _Relevant:
         tuple(x for x in rules.exceptions if selects_any(x.items, c)),
         tuple(x for x in rules.review_policies if selects_any(x.items, c)),
         tuple(
-            a for a in rules.allocations.values()
+            a
+            for a in rules.allocations.values()
             if a.drawn_by_licence is not None and any(selects(s, c) for s in a.drawn_by_licence[0])
         ),
     )
@@ -235,8 +263,10 @@ def _route(c: Classification, p: Parties, rules: Ruleset) -> Route:
         prov = req.provenance
         if why is None:
             scope = (
-                f"destinations {req.destinations.text}" if req.destinations is not None
-                else f"consignees headquartered {req.headquarters.text}" if req.headquarters is not None
+                f"destinations {req.destinations.text}"
+                if req.destinations is not None
+                else f"consignees headquartered {req.headquarters.text}"
+                if req.headquarters is not None
                 else "the transfers it names"
             )
             missed.append(f"{prov.rule_id} covers {scope}")
@@ -248,9 +278,13 @@ def _route(c: Classification, p: Parties, rules: Ruleset) -> Route:
 
     if not required:
         if c.eccn == "not_controlled" and not missed:
-            lines.append("No licence requirement of this regime applies to an item that no advanced-computing ECCN controls.")
+            lines.append(
+                "No licence requirement of this regime applies to an item that no advanced-computing ECCN controls."
+            )
         else:
-            where = f"{p.destination} ({p.transfer.replace('_', '-')}; consignee located {p.located_code}, {_hq_words(p)})"
+            where = (
+                f"{p.destination} ({p.transfer.replace('_', '-')}; consignee located {p.located_code}, {_hq_words(p)})"
+            )
             lines.append(f"No licence requirement for {c.eccn} to {where}: " + "; ".join(missed) + ".")
         return Route(None, (), (), None, (), notices, tuple(lines), frozenset(refs), tuple(recalled))
 
@@ -267,7 +301,10 @@ def _route(c: Classification, p: Parties, rules: Ruleset) -> Route:
 
     review = None
     for policy in relevant.review_policies:
-        if _scope_hits(policy.destinations, policy.headquarters, False, policy.transfers, policy.export_from, p) is None:
+        if (
+            _scope_hits(policy.destinations, policy.headquarters, False, policy.transfers, policy.export_from, p)
+            is None
+        ):
             continue
         if review is not None and policy.priority == review.priority:
             order = ("presumption_of_approval", "case_by_case", "presumption_of_denial")
@@ -282,9 +319,18 @@ def _route(c: Classification, p: Parties, rules: Ruleset) -> Route:
                 refs |= test.refs()
 
     licence_allocations = tuple(
-        a for a in relevant.licence_allocations if a.drawn_by_licence is not None and a.drawn_by_licence[1].passes(p.dest)
+        a
+        for a in relevant.licence_allocations
+        if a.drawn_by_licence is not None and a.drawn_by_licence[1].passes(p.dest)
     )
     return Route(
-        None, tuple(required), tuple(options), review, licence_allocations, notices, tuple(lines),
-        frozenset(refs), tuple(recalled),
+        None,
+        tuple(required),
+        tuple(options),
+        review,
+        licence_allocations,
+        notices,
+        tuple(lines),
+        frozenset(refs),
+        tuple(recalled),
     )

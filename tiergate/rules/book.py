@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,8 @@ class Selection:
             in_force = (r.effective_from is None or r.effective_from <= self.day) and (
                 r.effective_until is None or self.day <= r.effective_until
             )
-            text = f"Regime {r.name} named explicitly ({'in force' if in_force else 'a scenario: not in force'} on {self.day}; in force {span})."
+            state = "in force" if in_force else "a scenario: not in force"
+            text = f"Regime {r.name} named explicitly ({state} on {self.day}; in force {span})."
         else:
             text = f"Regime {r.name} is the regime in force on {self.day} (in force {span})."
         if self.left_out:
@@ -68,9 +70,13 @@ class Rulebook:
                         where=str(files.get(regime.name, "regimes.yaml")),
                         hint=f"known packs: {', '.join(sorted(packs))}",
                     )
-        dated = sorted((r for r in regimes if r.effective_from is not None), key=lambda r: r.effective_from or dt.date.min)
-        for earlier, later in zip(dated, dated[1:], strict=False):
-            if earlier.effective_until is None or (later.effective_from and later.effective_from <= earlier.effective_until):
+        dated = sorted(
+            (r for r in regimes if r.effective_from is not None), key=lambda r: r.effective_from or dt.date.min
+        )
+        for earlier, later in itertools.pairwise(dated):
+            if earlier.effective_until is None or (
+                later.effective_from and later.effective_from <= earlier.effective_until
+            ):
                 raise PackError(
                     f"regimes {earlier.name!r} and {later.name!r} overlap in time; --as-of could not choose",
                     where=str(files.get(later.name, "regimes.yaml")),
@@ -104,7 +110,9 @@ class Rulebook:
         earliest = min(starts) if starts else None
         raise RegimeError(
             f"no regime is in force on {day}",
-            hint=f"the earliest regime starts {earliest}; name one with --regime" if earliest else "name one with --regime",
+            hint=f"the earliest regime starts {earliest}; name one with --regime"
+            if earliest
+            else "name one with --regime",
         )
 
     def select(self, regime: str | None, day: dt.date) -> tuple[Ruleset, Selection]:
@@ -116,9 +124,7 @@ class Rulebook:
             return self._compile(chosen, pack_ids), Selection(chosen, day, True, ())
         chosen = self.regime_in_force(day)
         kept = tuple(p for p in chosen.packs if self.packs[p].manifest.effective_from <= day)
-        left = tuple(
-            (p, self.packs[p].manifest.effective_from) for p in chosen.packs if p not in kept
-        )
+        left = tuple((p, self.packs[p].manifest.effective_from) for p in chosen.packs if p not in kept)
         return self._compile(chosen, kept), Selection(chosen, day, False, left)
 
     def full(self, regime: str) -> Ruleset:

@@ -94,7 +94,7 @@ def compile_ruleset(
     for pack in packs:
         rules = pack.rules
         if rules.bit_lengths:
-            bit_lengths.update(rules.bit_lengths)
+            bit_lengths.update({str(k): v for k, v in rules.bit_lengths.items()})
         for i, group in enumerate(rules.country_groups):
             if group.is_amendment:
                 if group.id not in groups:
@@ -190,12 +190,19 @@ def compile_ruleset(
                     check_country(member.code, where)
                     out.append(rs.Member(member.code, member.from_, member.until))
             compiled_members = tuple(out)
-        prov = rs.Provenance(f"{pack.manifest.id}/{group_id}", " ".join(spec.summary.split()), spec.citation, spec.status, spec.source)
-        compiled_groups[group_id] = rs.Group(
-            group_id, spec.title or group_id, compiled_members,
-            tuple(spec.union) if spec.union is not None else None, spec.everyone, tuple(spec.minus), prov,
+        prov = rs.Provenance(
+            f"{pack.manifest.id}/{group_id}", " ".join(spec.summary.split()), spec.citation, spec.status, spec.source
         )
-    for group_id, (pack, i, spec, _) in groups.items():
+        compiled_groups[group_id] = rs.Group(
+            group_id,
+            spec.title or group_id,
+            compiled_members,
+            tuple(spec.union) if spec.union is not None else None,
+            spec.everyone,
+            tuple(spec.minus),
+            prov,
+        )
+    for pack, i, spec, _ in groups.values():
         for ref in [*(spec.union or []), *spec.minus]:
             _check_ref(ref, compiled_groups, is_country, pack.where(["country_groups", i], "union/minus"))
     _check_acyclic(compiled_groups, groups)
@@ -232,7 +239,8 @@ def compile_ruleset(
             chip_tpp_below=threshold(value.chip_tpp_below, where) if value.chip_tpp_below is not None else None,
             memory_bandwidth_below_gbps=(
                 threshold(value.memory_bandwidth_below_gbps, where)
-                if value.memory_bandwidth_below_gbps is not None else None
+                if value.memory_bandwidth_below_gbps is not None
+                else None
             ),
             affixed_to_logic=value.affixed_to_logic,
         )
@@ -261,22 +269,33 @@ def compile_ruleset(
             conditions.append(rs.Condition(cond.metric, cond.op, value, f"{cond.metric} {cond.op} {shown}"))
         classification.append(
             rs.ClassificationRule(
-                entry.provenance(), spec.applies_to, spec.effect, spec.eccn, spec.paragraph or (spec.eccn or ""),
-                frozenset(spec.excludes), tuple(conditions),
+                entry.provenance(),
+                spec.applies_to,
+                spec.effect,
+                spec.eccn,
+                spec.paragraph or (spec.eccn or ""),
+                frozenset(spec.excludes),
+                tuple(conditions),
             )
         )
 
     requirements = tuple(
         rs.Requirement(
-            e.provenance(), selectors(e.spec.items, e), test(e.spec.destinations, e.where("destinations")),
-            test(e.spec.headquarters, e.where("headquarters")), e.spec.worldwide,
-            frozenset(e.spec.transfers) if e.spec.transfers else None, test(e.spec.export_from, e.where("export_from")),
+            e.provenance(),
+            selectors(e.spec.items, e),
+            test(e.spec.destinations, e.where("destinations")),
+            test(e.spec.headquarters, e.where("headquarters")),
+            e.spec.worldwide,
+            frozenset(e.spec.transfers) if e.spec.transfers else None,
+            test(e.spec.export_from, e.where("export_from")),
         )
         for e in entries["requirements"].values()
     )
     prohibitions = tuple(
         rs.Prohibition(
-            e.provenance(), selectors(e.spec.items, e), test(e.spec.destinations, e.where("destinations")),
+            e.provenance(),
+            selectors(e.spec.items, e),
+            test(e.spec.destinations, e.where("destinations")),
             frozenset(e.spec.unless_end_use),
         )
         for e in entries["prohibitions"].values()
@@ -288,7 +307,10 @@ def compile_ruleset(
         drawn = spec.drawn_by
         for k, name in enumerate(drawn.exceptions):
             if name not in entries["exceptions"]:
-                raise PackError(f"names exception {name!r}, which the stack does not define", where=e.where(f"drawn_by.exceptions[{k}]"))
+                raise PackError(
+                    f"names exception {name!r}, which the stack does not define",
+                    where=e.where(f"drawn_by.exceptions[{k}]"),
+                )
         licence = None
         if drawn.licence is not None:
             where = e.where("drawn_by.licence")
@@ -300,48 +322,76 @@ def compile_ruleset(
             for ref in (spec.shares.tier1_group, spec.shares.tier2_group):
                 _check_ref(ref, compiled_groups, is_country, e.where("shares"))
             shares = rs.UveuShares(
-                spec.shares.tier1_group, spec.shares.tier2_group, spec.shares.tier1_min,
-                spec.shares.single_tier2_max, spec.shares.us_min_if_us_headquartered,
+                spec.shares.tier1_group,
+                spec.shares.tier2_group,
+                spec.shares.tier1_min,
+                spec.shares.single_tier2_max,
+                spec.shares.us_min_if_us_headquartered,
             )
         for code in spec.doubled_for:
             check_country(code, e.where("doubled_for"))
         allocations[spec.id] = rs.Allocation(
-            e.provenance(), spec.id, spec.kind, spec.label,
+            e.provenance(),
+            spec.id,
+            spec.kind,
+            spec.label,
             threshold(spec.cap_tpp, e.where("cap_tpp")) if spec.cap_tpp is not None else None,
             {year: threshold(v, e.where("cap_tpp_by_year")) for year, v in spec.cap_tpp_by_year.items()}
-            if spec.cap_tpp_by_year is not None else None,
-            spec.period, frozenset(spec.doubled_for), frozenset(drawn.exceptions), licence, spec.on_exceed, shares,
+            if spec.cap_tpp_by_year is not None
+            else None,
+            spec.period,
+            frozenset(spec.doubled_for),
+            frozenset(drawn.exceptions),
+            licence,
+            spec.on_exceed,
+            shares,
         )
 
     exceptions = []
     for e in entries["exceptions"].values():
         spec = e.spec
         if spec.limit is not None and spec.limit not in allocations:
-            raise PackError(f"limit names allocation {spec.limit!r}, which the stack does not define", where=e.where("limit"))
+            raise PackError(
+                f"limit names allocation {spec.limit!r}, which the stack does not define", where=e.where("limit")
+            )
         consignee = None
         if spec.consignee is not None:
             c = spec.consignee
             where = e.where("consignee")
             consignee = rs.ConsigneeTest(
-                test(c.located_in, where), test(c.headquartered_in, where), test(c.headquartered_in_any, where),
-                c.located_in_destination, c.veu,
+                test(c.located_in, where),
+                test(c.headquartered_in, where),
+                test(c.headquartered_in_any, where),
+                c.located_in_destination,
+                c.veu,
             )
         exceptions.append(
             rs.LicenceException(
-                e.provenance(), spec.symbol, spec.precedence, selectors(spec.items, e),
-                test(spec.destinations, e.where("destinations")), frozenset(spec.transfers) if spec.transfers else None,
-                consignee, frozenset(spec.end_use) if spec.end_use is not None else None, spec.limit,
-                " ".join(spec.notification.split()) if spec.notification else None, tuple(spec.conditions),
+                e.provenance(),
+                spec.symbol,
+                spec.precedence,
+                selectors(spec.items, e),
+                test(spec.destinations, e.where("destinations")),
+                frozenset(spec.transfers) if spec.transfers else None,
+                consignee,
+                frozenset(spec.end_use) if spec.end_use is not None else None,
+                spec.limit,
+                " ".join(spec.notification.split()) if spec.notification else None,
+                tuple(spec.conditions),
             )
         )
     exceptions.sort(key=lambda x: x.precedence)
 
     reviews = [
         rs.ReviewPolicy(
-            e.provenance(), e.spec.priority, e.spec.policy,
+            e.provenance(),
+            e.spec.priority,
+            e.spec.policy,
             selectors(e.spec.items, e) if e.spec.items is not None else None,
-            test(e.spec.destinations, e.where("destinations")), test(e.spec.headquarters, e.where("headquarters")),
-            frozenset(e.spec.transfers) if e.spec.transfers else None, test(e.spec.export_from, e.where("export_from")),
+            test(e.spec.destinations, e.where("destinations")),
+            test(e.spec.headquarters, e.where("headquarters")),
+            frozenset(e.spec.transfers) if e.spec.transfers else None,
+            test(e.spec.export_from, e.where("export_from")),
             tuple(e.spec.conditions),
         )
         for e in entries["review_policies"].values()
@@ -350,8 +400,10 @@ def compile_ruleset(
 
     notices = tuple(
         rs.Notice(
-            e.provenance(), selectors(e.spec.items, e) if e.spec.items is not None else None,
-            test(e.spec.destinations, e.where("destinations")), " ".join(e.spec.text.split()),
+            e.provenance(),
+            selectors(e.spec.items, e) if e.spec.items is not None else None,
+            test(e.spec.destinations, e.where("destinations")),
+            " ".join(e.spec.text.split()),
         )
         for e in entries["notices"].values()
     )
@@ -363,27 +415,47 @@ def compile_ruleset(
         check_country(item.as_, where)
         treated_as[code] = (
             item.as_,
-            rs.Provenance(f"{pack.manifest.id}/treated-as-{code.lower()}", " ".join(item.summary.split()), item.citation, item.status, item.source),
+            rs.Provenance(
+                f"{pack.manifest.id}/treated-as-{code.lower()}",
+                " ".join(item.summary.split()),
+                item.citation,
+                item.status,
+                item.source,
+            ),
         )
 
     refs = tuple(
         rs.PackRef(
-            p.manifest.id, p.manifest.revision, p.manifest.title, p.manifest.citation, p.manifest.effective_from,
-            p.manifest.compliance_from, p.manifest.effective_until, p.manifest.status,
+            p.manifest.id,
+            p.manifest.revision,
+            p.manifest.title,
+            p.manifest.citation,
+            p.manifest.effective_from,
+            p.manifest.compliance_from,
+            p.manifest.effective_until,
+            p.manifest.status,
         )
         for p in packs
     )
     return rs.Ruleset(
-        regime=regime, title=title, packs=refs, bit_lengths=dict(bit_lengths), groups=compiled_groups,
-        treated_as=treated_as, parameters=values, classification=tuple(classification),
-        requirements=requirements, prohibitions=prohibitions, exceptions=tuple(exceptions),
-        review_policies=tuple(reviews), allocations=allocations, notices=notices,
+        regime=regime,
+        title=title,
+        packs=refs,
+        bit_lengths=dict(bit_lengths),
+        groups=compiled_groups,
+        treated_as=treated_as,
+        parameters=values,
+        classification=tuple(classification),
+        requirements=requirements,
+        prohibitions=prohibitions,
+        exceptions=tuple(exceptions),
+        review_policies=tuple(reviews),
+        allocations=allocations,
+        notices=notices,
     )
 
 
-def _check_ref(
-    ref: str, groups: Mapping[str, rs.Group], is_country: Callable[[str], bool] | None, where: str
-) -> None:
+def _check_ref(ref: str, groups: Mapping[str, rs.Group], is_country: Callable[[str], bool] | None, where: str) -> None:
     if ref in groups:
         return
     if len(ref) == 2 and ref.isalpha() and ref.isupper():

@@ -51,7 +51,14 @@ def _describe_group(group: rs.Group) -> str:
 
 def diff_rulesets(a: rs.Ruleset, b: rs.Ruleset, day: dt.date | None = None) -> dict[str, Any]:
     """A structured diff of ``a`` -> ``b``; ``day`` evaluates dated group memberships on that day."""
-    out: dict[str, Any] = {"from": a.regime, "to": b.regime, "parameters": [], "country_groups": [], "rules": [], "caps": []}
+    out: dict[str, Any] = {
+        "from": a.regime,
+        "to": b.regime,
+        "parameters": [],
+        "country_groups": [],
+        "rules": [],
+        "caps": [],
+    }
     for name in sorted(set(a.parameters) | set(b.parameters)):
         old, new = a.parameters.get(name), b.parameters.get(name)
         if old != new:
@@ -61,24 +68,36 @@ def diff_rulesets(a: rs.Ruleset, b: rs.Ruleset, day: dt.date | None = None) -> d
         if ga is None or gb is None:
             present = gb or ga
             assert present is not None
-            out["country_groups"].append({"group": gid, "change": "added" if ga is None else "removed", "definition": _describe_group(present)})
+            out["country_groups"].append(
+                {"group": gid, "change": "added" if ga is None else "removed", "definition": _describe_group(present)}
+            )
             continue
         ma, mb = _members(ga, day), _members(gb, day)
         if ma is not None and mb is not None:
             dated_a = {(m.code, m.start, m.until) for m in ga.members or ()}
             dated_b = {(m.code, m.start, m.until) for m in gb.members or ()}
             if ma != mb or dated_a != dated_b:
-                out["country_groups"].append({
-                    "group": gid, "change": "members", "added": sorted(mb - ma), "removed": sorted(ma - mb),
-                    "dated": sorted(f"{c} {s or ''}..{u or ''}" for c, s, u in dated_a ^ dated_b),
-                })
+                out["country_groups"].append(
+                    {
+                        "group": gid,
+                        "change": "members",
+                        "added": sorted(mb - ma),
+                        "removed": sorted(ma - mb),
+                        "dated": sorted(f"{c} {s or ''}..{u or ''}" for c, s, u in dated_a ^ dated_b),
+                    }
+                )
         elif _describe_group(ga) != _describe_group(gb):
-            out["country_groups"].append({"group": gid, "change": "definition", "from": _describe_group(ga), "to": _describe_group(gb)})
+            out["country_groups"].append(
+                {"group": gid, "change": "definition", "from": _describe_group(ga), "to": _describe_group(gb)}
+            )
     sections: dict[str, tuple[Any, ...]] = {}
     for label, getter in (
-        ("classification", lambda r: r.classification), ("requirement", lambda r: r.requirements),
-        ("prohibition", lambda r: r.prohibitions), ("exception", lambda r: r.exceptions),
-        ("review_policy", lambda r: r.review_policies), ("allocation", lambda r: tuple(r.allocations.values())),
+        ("classification", lambda r: r.classification),
+        ("requirement", lambda r: r.requirements),
+        ("prohibition", lambda r: r.prohibitions),
+        ("exception", lambda r: r.exceptions),
+        ("review_policy", lambda r: r.review_policies),
+        ("allocation", lambda r: tuple(r.allocations.values())),
         ("notice", lambda r: r.notices),
     ):
         sections[label] = (getter(a), getter(b))
@@ -89,18 +108,31 @@ def diff_rulesets(a: rs.Ruleset, b: rs.Ruleset, day: dt.date | None = None) -> d
             x, y = by_a.get(key), by_b.get(key)
             if x is None:
                 assert y is not None
-                out["rules"].append({"kind": label, "id": y.provenance.rule_id, "change": "added", "summary": y.provenance.summary})
+                out["rules"].append(
+                    {"kind": label, "id": y.provenance.rule_id, "change": "added", "summary": y.provenance.summary}
+                )
             elif y is None:
-                out["rules"].append({"kind": label, "id": x.provenance.rule_id, "change": "removed", "summary": x.provenance.summary})
+                out["rules"].append(
+                    {"kind": label, "id": x.provenance.rule_id, "change": "removed", "summary": x.provenance.summary}
+                )
             elif _comparable(x) != _comparable(y):
-                out["rules"].append({
-                    "kind": label, "id": y.provenance.rule_id, "change": "changed", "was": x.provenance.rule_id,
-                    "summary": y.provenance.summary,
-                })
+                out["rules"].append(
+                    {
+                        "kind": label,
+                        "id": y.provenance.rule_id,
+                        "change": "changed",
+                        "was": x.provenance.rule_id,
+                        "summary": y.provenance.summary,
+                    }
+                )
     for key in sorted(set(a.allocations) | set(b.allocations)):
         xa, xb = a.allocations.get(key), b.allocations.get(key)
-        cap_a = None if xa is None else (xa.cap_tpp if xa.cap_tpp is not None else dict(xa.cap_tpp_by_year or {}) or None)
-        cap_b = None if xb is None else (xb.cap_tpp if xb.cap_tpp is not None else dict(xb.cap_tpp_by_year or {}) or None)
+        cap_a = (
+            None if xa is None else (xa.cap_tpp if xa.cap_tpp is not None else dict(xa.cap_tpp_by_year or {}) or None)
+        )
+        cap_b = (
+            None if xb is None else (xb.cap_tpp if xb.cap_tpp is not None else dict(xb.cap_tpp_by_year or {}) or None)
+        )
         if cap_a != cap_b:
             out["caps"].append({"allocation": key, "from": cap_a, "to": cap_b})
     return out

@@ -21,9 +21,7 @@ class ExpressionError(ValueError):
 def names_in(text: str) -> set[str]:
     """The quantity names an expression refers to (after checking it is well formed)."""
     tree = _parse(text)
-    return {
-        node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id not in _FUNCTIONS
-    }
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id not in _FUNCTIONS}
 
 
 def _parse(text: str) -> ast.Expression:
@@ -33,8 +31,19 @@ def _parse(text: str) -> ast.Expression:
         raise ExpressionError(f"not an arithmetic expression: {text!r}") from None
     for node in ast.walk(tree):
         allowed = (
-            ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load, ast.Call,
-            ast.Add, ast.Sub, ast.Mult, ast.Div, ast.USub, ast.UAdd,
+            ast.Expression,
+            ast.BinOp,
+            ast.UnaryOp,
+            ast.Constant,
+            ast.Name,
+            ast.Load,
+            ast.Call,
+            ast.Add,
+            ast.Sub,
+            ast.Mult,
+            ast.Div,
+            ast.USub,
+            ast.UAdd,
         )
         if not isinstance(node, allowed):
             raise ExpressionError(f"{type(node).__name__} is not allowed in {text!r}")
@@ -57,6 +66,7 @@ def evaluate(text: str, quantities: Mapping[str, float]) -> float:
         if isinstance(node, ast.Expression):
             return value(node.body)
         if isinstance(node, ast.Constant):
+            assert isinstance(node.value, (int, float))  # _parse admits numbers only
             return float(node.value)
         if isinstance(node, ast.Name):
             if node.id not in quantities:

@@ -103,7 +103,7 @@ def load_regimes(file: Path) -> list[schema.RegimeDef]:
     seen: set[str] = set()
     for i, regime in enumerate(regimes):
         if regime.name in seen:
-            path, line = _locate(raw, ["regimes", i, "name"])
+            _path, line = _locate(raw, ["regimes", i, "name"])
             raise PackError(f"regime {regime.name!r} is defined twice", where=f"{file}:{line}")
         seen.add(regime.name)
     return regimes
@@ -131,7 +131,10 @@ def load_pack_folders(folders: Sequence[Path]) -> tuple[dict[str, LoadedPack], l
         if regimes_file.exists():
             for regime in load_regimes(regimes_file):
                 if regime.name in regime_files:
-                    raise PackError(f"regime {regime.name!r} is also defined in {regime_files[regime.name]}", where=str(regimes_file))
+                    raise PackError(
+                        f"regime {regime.name!r} is also defined in {regime_files[regime.name]}",
+                        where=str(regimes_file),
+                    )
                 regimes.append(regime)
                 regime_files[regime.name] = regimes_file
     return packs, regimes, regime_files

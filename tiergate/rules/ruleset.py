@@ -307,9 +307,7 @@ class Ruleset:
         self._membership_cache[(code, epoch)] = result
         return result
 
-    def _contains(
-        self, ref: str, code: str, day: dt.date, memo: dict[str, bool], path: tuple[str, ...]
-    ) -> bool:
+    def _contains(self, ref: str, code: str, day: dt.date, memo: dict[str, bool], path: tuple[str, ...]) -> bool:
         if ref not in self.groups:
             return ref == code
         if ref in memo:

@@ -21,8 +21,13 @@ Transfer = Literal["export", "reexport", "in_country"]
 ItemKind = Literal["chip", "hbm", "system", "model_weights"]
 Symbol = Literal["LPP", "AIA", "ACA", "NAC", "ACM", "HBM", "UVEU", "NVEU"]
 Metric = Literal[
-    "tpp", "performance_density", "memory_bandwidth_density", "datacenter",
-    "chip_eccn", "training_ops", "open_weights",
+    "tpp",
+    "performance_density",
+    "memory_bandwidth_density",
+    "datacenter",
+    "chip_eccn",
+    "training_ops",
+    "open_weights",
 ]
 Precision = Literal["fp64", "tf32", "fp32", "fp16", "bf16", "fp8", "int8", "fp4", "int4"]
 
@@ -327,8 +332,13 @@ class PackRules(Strict):
     remove: list[str] = []
 
     SECTIONS: ClassVar[tuple[str, ...]] = (
-        "classification", "requirements", "prohibitions", "exceptions",
-        "review_policies", "allocations", "notices",
+        "classification",
+        "requirements",
+        "prohibitions",
+        "exceptions",
+        "review_policies",
+        "allocations",
+        "notices",
     )
 
 

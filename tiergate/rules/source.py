@@ -46,9 +46,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
             raise PackError(f"line {key_node.start_mark.line + 1}: mapping keys must be plain values")
         skey = str(key) if not isinstance(key, str) else key
         if skey in result:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {skey!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {skey!r}", key_node.start_mark)
         result[skey] = loader.construct_object(value_node, deep=True)
         result.key_lines[skey] = key_node.start_mark.line + 1
     return result
@@ -61,8 +59,8 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     return result
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)  # type: ignore[arg-type]
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 # Dates stay strings here; the schema parses them, so that a bad date is reported with its field.
 # Only true/false are booleans: YAML 1.1 would read the country code NO (Norway) as false.
 _Loader.yaml_implicit_resolvers = {

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import pytest
+
+import tiergate
+from tiergate.classify.metrics import tpp
+
+REQUIRED = [
+    "nvidia-a100-sxm",
+    "nvidia-a800-sxm",
+    "nvidia-h100-sxm",
+    "nvidia-h100-pcie",
+    "nvidia-h800-sxm",
+    "nvidia-h20",
+    "nvidia-h200",
+    "nvidia-b200",
+    "nvidia-b300",
+    "nvidia-gb200",
+    "nvidia-gb300",
+    "nvidia-l40s",
+    "nvidia-l20",
+    "nvidia-l4",
+    "nvidia-rtx-4090",
+    "nvidia-rtx-4090d",
+    "nvidia-rtx-5090",
+    "amd-mi250x",
+    "amd-mi300x",
+    "amd-mi325x",
+    "amd-mi355x",
+    "intel-gaudi2",
+    "intel-gaudi3",
+    "huawei-ascend-910b",
+    "huawei-ascend-910c",
+    "google-tpu-v4",
+    "google-tpu-v5e",
+    "google-tpu-v5p",
+    "google-tpu-v6e",
+    "google-tpu-v7",
+    "aws-trainium1",
+    "aws-trainium2",
+    "aws-trainium3",
+]
+
+
+def test_every_row_of_the_research_catalogue_is_there(book: tiergate.Rulebook) -> None:
+    assert len(book.catalogue) == 35
+    for chip_id in REQUIRED:
+        assert book.catalogue.resolve(chip_id).id == chip_id
+
+
+@pytest.mark.parametrize(
+    ("alias", "chip_id"),
+    [
+        ("H100", "nvidia-h100-sxm"),
+        ("NVIDIA H100 SXM5 80GB", "nvidia-h100-sxm"),
+        ("h100 sxm", "nvidia-h100-sxm"),
+        ("MI300X", "amd-mi300x"),
+        ("Ascend 910B", "huawei-ascend-910b"),
+        ("Trillium", "google-tpu-v6e"),
+        ("RTX 4090D", "nvidia-rtx-4090d"),
+        ("GB300", "nvidia-gb300"),
+    ],
+)
+def test_aliases_resolve(book: tiergate.Rulebook, alias: str, chip_id: str) -> None:
+    assert book.catalogue.resolve(alias).id == chip_id
+
+
+def test_unknown_chip_suggests_the_nearest_ids(book: tiergate.Rulebook) -> None:
+    with pytest.raises(tiergate.UnknownChipError) as raised:
+        book.catalogue.resolve("nvidia-h100-sxn")
+    assert "nvidia-h100-sxm" in raised.value.suggestions
+    assert "did you mean" in str(raised.value)
+
+
+def test_computed_tpp_reproduces_the_catalogue_working(book: tiergate.Rulebook) -> None:
+    """chips.csv shows its TPP working per row; the classifier must arrive at the same figure."""
+    ruleset = book.full("us-2026-01")
+    checked = 0
+    for chip in book.catalogue:
+        if chip.reference_tpp is None:
+            continue
+        value = tpp(chip, ruleset.bit_lengths).value
+        assert value is not None
+        assert abs(value - chip.reference_tpp) <= 1.0, chip.id
+        checked += 1
+    assert checked >= 33
+
+
+@pytest.mark.parametrize(
+    ("chip_id", "published"),
+    [
+        ("nvidia-h100-sxm", 15832),
+        ("nvidia-a100-sxm", 4992),
+        ("nvidia-h20", 2368),
+        ("nvidia-rtx-4090", 5286),
+        ("nvidia-l20", 1912),
+        ("nvidia-b200", 36000),
+        ("huawei-ascend-910c", 12800),
+        ("google-tpu-v6e", 14688),
+    ],
+)
+def test_tpp_matches_published_figures(book: tiergate.Rulebook, chip_id: str, published: float) -> None:
+    value = tpp(book.catalogue.resolve(chip_id), book.full("us-2026-01").bit_lengths).value
+    assert value is not None and abs(value - published) <= 2
+
+
+def test_every_row_names_its_sources(book: tiergate.Rulebook) -> None:
+    for chip in book.catalogue:
+        assert chip.sources, chip.id
+        assert chip.designer_country in ("US", "CN"), chip.id

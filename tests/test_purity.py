@@ -1,0 +1,66 @@
+"""The decision core is pure: classify and decide import no module that touches files, the clock,
+the network or a database (their inputs are passed in)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import tiergate
+
+CORE = [
+    "classify/__init__.py",
+    "classify/metrics.py",
+    "classify/model.py",
+    "decide/__init__.py",
+    "decide/route.py",
+    "decide/model.py",
+    "rules/ruleset.py",
+    "catalog/model.py",
+]
+FORBIDDEN = {
+    "os",
+    "io",
+    "pathlib",
+    "yaml",
+    "json",
+    "orjson",
+    "sqlite3",
+    "sqlalchemy",
+    "socket",
+    "urllib",
+    "http",
+    "requests",
+    "pyarrow",
+    "time",
+    "subprocess",
+    "shutil",
+    "tempfile",
+    "random",
+}
+
+
+def test_core_modules_import_no_io() -> None:
+    root = Path(tiergate.__file__).parent
+    for name in CORE:
+        tree = ast.parse((root / name).read_text())
+        for node in ast.walk(tree):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            for module in modules:
+                assert module.split(".")[0] not in FORBIDDEN, f"{name} imports {module}"
+                if module.startswith("tiergate."):
+                    assert module.split(".")[1] in {"classify", "decide", "rules", "catalog", "errors"}, (
+                        f"{name} imports {module}"
+                    )
+                    assert module not in {
+                        "tiergate.rules.loader",
+                        "tiergate.rules.source",
+                        "tiergate.rules.book",
+                        "tiergate.catalog.catalogue",
+                    }, f"{name} imports {module}"
+        source = (root / name).read_text()
+        assert "date.today" not in source and "datetime.now" not in source, name
