@@ -120,9 +120,16 @@ def _apply_rules(
 
 
 def classify_chip(chip: Chip, rules: Ruleset) -> Classification:
+    # By identity first (catalogue chips are shared objects; hashing a chip costs microseconds); the
+    # entry keeps the chip itself, so a reused id of a dead object can never match.
+    by_id = rules.memo.get(("chip-id", id(chip)))
+    if isinstance(by_id, tuple) and by_id[0] is chip:
+        result: Classification = by_id[1]
+        return result
     key = ("chip", chip)
     cached = rules.memo.get(key)
     if isinstance(cached, Classification):
+        rules.memo[("chip-id", id(chip))] = (chip, cached)
         return cached
     tpp = metrics.tpp(chip, rules.bit_lengths)
     area = metrics.applicable_area(chip)
@@ -180,6 +187,7 @@ def classify_chip(chip: Chip, rules: Ruleset) -> Classification:
         recalled=tuple(recalled),
     )
     rules.memo[key] = result
+    rules.memo[("chip-id", id(chip))] = (chip, result)
     return result
 
 

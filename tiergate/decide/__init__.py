@@ -363,7 +363,7 @@ def decide(
     return Decision(
         id=txn.id,
         regime=rules.regime,
-        packs=tuple(p.label for p in rules.packs),
+        packs=rules.pack_labels,
         date=txn.date,
         outcome=final,
         authorization=auth[first],

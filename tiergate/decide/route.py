@@ -62,7 +62,11 @@ def parties(
     veu: str | None,
     end_use: str | None,
 ) -> Parties:
-    return Parties(
+    key = ("parties", rules.epoch(day), export_from, destination, transfer, located, headquarters, parent, veu, end_use)
+    cached = rules.memo.get(key)
+    if isinstance(cached, Parties):
+        return cached
+    result = Parties(
         destination,
         export_from,
         transfer,
@@ -77,6 +81,8 @@ def parties(
         veu,
         end_use,
     )
+    rules.memo[key] = result
+    return result
 
 
 @dataclass(frozen=True, slots=True)

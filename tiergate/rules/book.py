@@ -59,6 +59,7 @@ class Rulebook:
         self.catalogue = catalogue
         self._is_country = is_country
         self._cache: dict[tuple[str, tuple[str, ...]], Ruleset] = {}
+        self._selected: dict[tuple[str | None, dt.date], tuple[Ruleset, Selection]] = {}
         self.sources: tuple[tuple[Path, ...], bool] | None = None
         """The pack folders this rulebook was loaded from (lets a worker process load the same)."""
         files = regime_files or {}
@@ -118,6 +119,12 @@ class Rulebook:
     def select(self, regime: str | None, day: dt.date) -> tuple[Ruleset, Selection]:
         """The ruleset for a named regime (a scenario: its whole stack) or, when ``regime`` is None,
         for the regime in force on ``day`` with only the packs already in force on that day."""
+        cached = self._selected.get((regime, day))
+        if cached is None:
+            cached = self._selected[(regime, day)] = self._select(regime, day)
+        return cached
+
+    def _select(self, regime: str | None, day: dt.date) -> tuple[Ruleset, Selection]:
         if regime is not None:
             chosen = self.regime(regime)
             pack_ids = tuple(chosen.packs)

@@ -263,6 +263,7 @@ class Ruleset:
     memo: dict[object, object] = field(default_factory=dict)
     """Memoised pure results (classifications, item routes) keyed by their inputs."""
     _boundaries: list[dt.date] = field(default_factory=list)
+    _labels: tuple[str, ...] = ()
     _membership_cache: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -274,6 +275,11 @@ class Ruleset:
                 if member.until is not None:
                     days.add(member.until + dt.timedelta(days=1))
         self._boundaries = sorted(days)
+        self._labels = tuple(p.label for p in self.packs)
+
+    @property
+    def pack_labels(self) -> tuple[str, ...]:
+        return tuple(p.label for p in self.packs) if not self._labels else self._labels
 
     @property
     def key(self) -> str:
@@ -290,6 +296,10 @@ class Ruleset:
     def canonical_country(self, code: str) -> str:
         treated = self.treated_as.get(code)
         return treated[0] if treated else code
+
+    def epoch(self, day: dt.date) -> int:
+        """The span of days (between dated membership changes) that ``day`` falls in."""
+        return bisect.bisect_right(self._boundaries, day)
 
     def memberships(self, code: str, day: dt.date) -> frozenset[str]:
         """Every group ``code`` belongs to on ``day``, plus the code itself and the code it is treated as."""
