@@ -50,9 +50,8 @@ def main() -> None:
         started = time.perf_counter()
         generate(args.rows, source)
         print(f"generated {args.rows:,} transactions in {time.perf_counter() - started:.1f} s -> {source}")
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, pyarrow {pa.__version__}"
-    )
+    python = platform.python_version()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {python}, pyarrow {pa.__version__}")
 
     book = load_rulebook()
     target = out / "decisions.parquet"
