@@ -19,7 +19,6 @@ from rich.table import Table
 
 from tiergate import interchange
 from tiergate.batch import (
-    Record,
     atomic_output,
     count_rows,
     decide_stream,
@@ -202,14 +201,17 @@ def classify_command(
         raise InputError("give either a FILE of items or --chip ID")
     book = _book(packs)
     ruleset, _ = book.select(regime, _date(as_of, "--as-of") or _today())
-    records = [Record({"chip": chip}, "--chip")] if chip is not None else list(read_item_records(file))  # type: ignore[arg-type]
     results = []
-    for record in records:
-        item, quantity = interchange.parse_item(record.data, book.catalogue, where=record.where)
-        result = interchange.classification_to_dict(classify(item, ruleset), ruleset.regime)
-        if chip is None:
+    if chip is not None:
+        found = book.catalogue.resolve(chip, where="--chip")
+        results.append(interchange.classification_to_dict(classify(found, ruleset), ruleset.regime))
+    else:
+        assert file is not None
+        for record in read_item_records(file):
+            item, quantity = interchange.parse_item(record.data, book.catalogue, where=record.where)
+            result = interchange.classification_to_dict(classify(item, ruleset), ruleset.regime)
             result["quantity"] = quantity
-        results.append(result)
+            results.append(result)
     if format in (Format.json, Format.jsonl):
         payload: Any = results[0] if chip is not None else results
         if format == Format.jsonl:
