@@ -121,7 +121,7 @@ def test_inconsistent_reference_is_located(tmp_path: Path) -> None:
     with pytest.raises(PackError) as raised:
         load_rulebook([root])
     assert "unknown country group 'D:9'" in str(raised.value)
-    assert "scenario-2027/rules.yaml:2" in str(raised.value)
+    assert "scenario-2027/rules.yaml:4: requirements[0].destinations" in str(raised.value)
 
 
 def test_unknown_country_code_is_refused(tmp_path: Path) -> None:

@@ -151,12 +151,18 @@ def flat_to_transaction(row: Mapping[str, Any], where: str) -> dict[str, Any]:
         quantity = value("quantity")
         if isinstance(quantity, str):
             try:
-                quantity = int(quantity)
+                number = float(quantity)
             except ValueError:
                 raise InputError(f"quantity: {quantity!r} is not a whole number", where=where) from None
+            if not number.is_integer():
+                raise InputError(f"quantity: {quantity!r} is not a whole number", where=where)
+            quantity = int(number)
         elif isinstance(quantity, float) and quantity.is_integer():
             quantity = int(quantity)
-        items = [{"chip": value("chip"), "quantity": quantity}]
+        item: dict[str, Any] = {"chip": value("chip")}
+        if quantity is not None:
+            item["quantity"] = quantity
+        items = [item]
     consignee = {
         "name": value("consignee_name"),
         "country": value("consignee_country"),
@@ -190,7 +196,8 @@ def _check_columns(columns: Iterable[str], path: Path) -> None:
 
 def _csv_records(path: Path) -> Iterator[Record]:
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        # a byte-order mark (Excel's "CSV UTF-8") is not part of the header
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", where=str(path)) from None
     with handle:

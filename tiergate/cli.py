@@ -548,7 +548,8 @@ def packs_validate(
             f"(checked on top of regime {base.name}; {count} rules in the merged stack)"
         )
         return
-    book = load_rulebook([path])
+    packaged = path.resolve() == packaged_packs_dir().resolve()
+    book = load_rulebook([] if packaged else [path])
     out.print(f"ok: {len(book.packs)} pack(s) and {len(book.regimes)} regime(s) valid, including {path}")
 
 

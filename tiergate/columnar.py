@@ -461,6 +461,10 @@ def _decide_table(
     name = text("consignee_name")
     ok = pc.and_(ok, pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(name)), 0), False))
     ok = pc.and_(ok, pc.fill_null(pc.less_equal(pc.utf8_length(name), 500), False))
+    # Texts the row-by-row parser would strip or reject go that way, so both paths agree exactly.
+    for field in ("id", "consignee_id", "consignee_veu", "end_use", "regime", "chip"):
+        raw = text(field)
+        ok = pc.and_(ok, pc.or_(pc.is_null(raw), pc.equal(pc.utf8_trim_whitespace(raw), raw)))
     veu = text("consignee_veu")
     ok = pc.and_(ok, pc.or_(pc.is_null(veu), pc.is_in(veu, value_set=pa.array(["UVEU", "NVEU"]))))
     consignee_id = text("consignee_id")
@@ -505,7 +509,9 @@ def _decide_table(
             parsed = pc.cast(pc.strptime(safe, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
         except pa.ArrowInvalid:
             parsed = pa.nulls(n, pa.date32())
-        ok = pc.and_(ok, pc.or_(pc.is_valid(parsed), pc.is_null(strings)))
+        # strptime rolls impossible dates over (2025-02-30 -> 2025-03-02): a date must print back as itself.
+        printed = pc.strftime(pc.cast(parsed, pa.timestamp("s")), format="%Y-%m-%d")
+        ok = pc.and_(ok, pc.or_(pc.fill_null(pc.equal(printed, strings), False), pc.is_null(strings)))
         days = pc.fill_null(parsed, pa.scalar(today, pa.date32()))
 
     bad = _first_invalid(ok)

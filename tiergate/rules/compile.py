@@ -8,6 +8,7 @@ inconsistency is reported with the pack file, line and field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from tiergate.classify.metrics import tpp
 from tiergate.errors import PackError
 from tiergate.rules import expr, schema
 from tiergate.rules import ruleset as rs
-from tiergate.rules.source import line_of
+from tiergate.rules.source import line_of, render_path
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,13 @@ class LoadedPack:
         return self.folder / "rules.yaml"
 
     def where(self, path: Sequence[int | str], field: str = "") -> str:
-        line = line_of(self.raw_rules, path)
+        """``file:line: path.field``, with the line of the field itself when the file has it."""
+        steps: list[int | str] = [*path]
+        for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+            steps.append(int(part[1:-1]) if part.startswith("[") else part)
+        line = line_of(self.raw_rules, steps)
         location = f"{self.rules_file}:{line}" if line else str(self.rules_file)
-        from tiergate.rules.source import render_path
-
-        label = render_path(path)
-        return f"{location}: {label}{'.' + field if field else ''}"
+        return f"{location}: {render_path(path)}{'.' + field if field else ''}"
 
 
 _SECTIONS = schema.PackRules.SECTIONS
