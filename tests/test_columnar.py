@@ -4,6 +4,7 @@ prose explanation), including at the quantities where a cap comparison flips."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -122,3 +123,66 @@ def test_a_bad_row_fails_the_batch_with_its_location(book: tiergate.Rulebook) ->
     ]
     with pytest.raises(InputError, match=r"row 2: items\[0\]\.chip: unknown chip 'nvidia-h100-sxn'"):
         _columnar(book, rows)
+
+
+def _plain_row(**changes: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": "a",
+        "date": "2025-03-03",
+        "destination": "IN",
+        "chip": "nvidia-h100-sxm",
+        "quantity": 10,
+        "consignee_name": "Acme",
+        "consignee_headquarters": "IN",
+    }
+    row.update(changes)
+    return row
+
+
+def test_missing_optional_values_do_not_send_rows_row_by_row(book: tiergate.Rulebook) -> None:
+    rows = [_plain_row(id=None, consignee_id=None, end_use=None, regime=None, consignee_veu=None) for _ in range(5)]
+    asked: list[list[int]] = []
+
+    def fallback(indices: list[int]) -> list[tiergate.Decision]:
+        asked.append(indices)
+        return _row_path(book, rows, indices)
+
+    decide_table(pa.Table.from_pylist(rows), book, regime=None, as_of=None, today=TODAY, row_fallback=fallback)
+    assert asked == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"consignee_id": 42}, "consignee.id"),  # an integer where the parser wants text
+        ({"chip": "H100" + "-" * 200}, "items[0].chip"),  # longer than a chip reference may be
+        ({"date": "2025-02-30"}, "date"),  # rolled over by Arrow, refused by the parser
+        ({"quantity": 2**62}, "items[0].quantity"),  # beyond 10,000,000,000
+    ],
+)
+def test_values_the_parser_refuses_are_refused_here_too(
+    book: tiergate.Rulebook, changes: dict[str, Any], error: str
+) -> None:
+    extra = {key: None for key in changes if key not in _plain_row()}
+    rows = [_plain_row(**extra), _plain_row(**changes)]  # the same columns in both rows
+    with pytest.raises(InputError, match=rf"row 2: .*{re.escape(error)}"):
+        _columnar(book, rows)
+
+
+def test_values_the_parser_strips_or_drops_agree(book: tiergate.Rulebook) -> None:
+    rows = [_plain_row(id="", consignee_id=" c-1 ", end_use=" datacenter ")]
+    expected = rows_to_table(_row_path(book, rows, [0]), explain=False).to_pylist()
+    assert _columnar(book, rows) == expected
+    assert expected[0]["id"] is None and expected[0]["allocations"][0]["account"] == "lpp:c-1:2025"
+
+
+def test_the_first_bad_row_is_the_one_reported(book: tiergate.Rulebook) -> None:
+    rows = [_plain_row(date="2020-01-01"), _plain_row(destination="XX")]
+    with pytest.raises(tiergate.TiergateError, match="row 1"):
+        _columnar(book, rows)
+
+
+def test_nested_items_and_odd_column_types_take_the_row_path(book: tiergate.Rulebook) -> None:
+    rows = [_plain_row(chip=None, quantity=None, items=[{"chip": "nvidia-h100-sxm", "quantity": 3}])]
+    (decision,) = _columnar(book, rows)
+    assert decision["items"][0]["quantity"] == 3 and decision["outcome"] == "authorized"

@@ -53,6 +53,8 @@ BATCH_ROWS = 20_000
 class Record:
     data: Any
     where: str
+    alone: bool = False
+    """The file held this one object (not a list or lines): its decision is printed as an object."""
 
 
 def _kind(path: Path) -> str:
@@ -93,20 +95,25 @@ def _json_records(path: Path) -> Iterator[Record]:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(f"not valid JSON: {error.msg}", where=f"{path}:{error.lineno}") from None
+    except RecursionError:
+        raise InputError("not a transaction file: nested too deeply", where=str(path)) from None
     if isinstance(data, list):
         for i, obj in enumerate(data):
             yield Record(obj, f"{path}: record {i + 1}")
     else:
-        yield Record(data, str(path))
+        yield Record(data, str(path), alone=True)
 
 
 def _yaml_records(path: Path) -> Iterator[Record]:
-    data = parse_yaml(_read_text(path), str(path))
+    try:
+        data = parse_yaml(_read_text(path), str(path))
+    except RecursionError:
+        raise InputError("not a transaction file: nested too deeply", where=str(path)) from None
     if isinstance(data, LineList):
         for i, obj in enumerate(data):
             yield Record(_plain(obj), f"{path}:{data.item_lines[i]}")
     else:
-        yield Record(_plain(data), f"{path}:{getattr(data, 'line', 1)}")
+        yield Record(_plain(data), f"{path}:{getattr(data, 'line', 1)}", alone=True)
 
 
 def _plain(value: Any) -> Any:
@@ -227,8 +234,19 @@ def parquet_batches(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[list[d
     except Exception as error:  # pyarrow raises several types for a damaged file
         raise InputError(f"not a readable Parquet file: {error}", where=str(path)) from None
     _check_columns(source.schema_arrow.names, path)
-    for batch in source.iter_batches(batch_size=batch_rows):
-        yield batch.to_pylist()
+    done = 0
+    try:
+        for batch in source.iter_batches(batch_size=batch_rows):
+            try:
+                rows = batch.to_pylist()
+            except (OverflowError, ValueError) as error:  # e.g. a date32 outside Python's dates
+                raise InputError(
+                    f"a value cannot be read: {error}", where=f"{path}: rows {done + 1}-{done + batch.num_rows}"
+                ) from None
+            done += batch.num_rows
+            yield rows
+    except OSError as error:
+        raise InputError(f"damaged Parquet data: {error}", where=f"{path}: after row {done}") from None
 
 
 def _parquet_records(path: Path) -> Iterator[Record]:
@@ -362,10 +380,18 @@ def _parquet_tables(path: Path, slice_rows: int) -> Iterator[Any]:
         raise InputError(f"not a readable Parquet file: {error}", where=str(path)) from None
     _check_columns(source.schema_arrow.names, path)
     pending: list[Any] = []
-    rows = 0
-    for batch in source.iter_batches(batch_size=min(slice_rows, 262_144)):
+    rows = done = 0
+    batches = source.iter_batches(batch_size=min(slice_rows, 262_144))
+    while True:
+        try:
+            batch = next(batches, None)
+        except (OSError, pa.ArrowException) as error:
+            raise InputError(f"damaged Parquet data: {error}", where=f"{path}: after row {done}") from None
+        if batch is None:
+            break
         pending.append(batch)
         rows += batch.num_rows
+        done += batch.num_rows
         if rows >= slice_rows:
             yield pa.Table.from_batches(pending)
             pending, rows = [], 0

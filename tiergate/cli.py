@@ -6,8 +6,10 @@ Every user error is one line on stderr (``error: <where>: <what> (<hint>)``) and
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import sys
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +21,7 @@ from rich.table import Table
 
 from tiergate import interchange
 from tiergate.batch import (
+    Record,
     atomic_output,
     count_rows,
     decide_stream,
@@ -280,6 +283,9 @@ def decide_command(
     balances_file: Annotated[
         Path | None, typer.Option("--balances", help="JSON object: allocation account -> remaining TPP.")
     ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Processes deciding a large Parquet-to-Parquet batch.")
+    ] = 1,
     packs: PacksOpt = None,
 ) -> None:
     """Licence determination for each transaction: outcome, authorisation, review policy, allocations, rules."""
@@ -296,16 +302,40 @@ def decide_command(
         and balances is None
         and file.suffix.lower() in (".parquet", ".pq")
     ):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         from tiergate.batch import decide_parquet_columnar
 
-        total_rows = count_rows(file)
-        done = decide_parquet_columnar(file, out_path, book, regime=regime, as_of=when, today=_today())
-        err.print(
-            f"wrote {done} decision(s) to {out_path}" + ("" if total_rows is None else f" ({total_rows} row(s) read)")
-        )
+        with Progress(
+            TextColumn("deciding"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("decide", total=count_rows(file))
+            done = decide_parquet_columnar(
+                file,
+                out_path,
+                book,
+                regime=regime,
+                as_of=when,
+                today=_today(),
+                workers=workers,
+                progress=lambda rows: bar.update(task, completed=rows),
+                slice_rows=250_000 if err.is_terminal else 1_000_000,
+            )
+        err.print(f"wrote {done} decision(s) to {out_path}")
         return
+    records: Iterable[Record] = read_records(file)
+    alone = False
+    if out_path is None:  # everything is decided before anything is printed
+        records = list(records)
+        alone = len(records) == 1 and records[0].alone
     decided = decide_stream(
-        read_records(file),
+        records,
         book,
         regime=regime,
         as_of=when,
@@ -326,7 +356,7 @@ def decide_command(
         elif format == Format.jsonl:
             sys.stdout.write("".join(_dump(d, indent=False) + "\n" for d in decisions))
         else:
-            sys.stdout.write(_dump(decisions[0] if len(decisions) == 1 else decisions) + "\n")
+            sys.stdout.write(_dump(decisions[0] if alone else decisions) + "\n")
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -369,7 +399,14 @@ def _balances(path: Path | None) -> dict[str, float] | None:
         isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in data.items()
     ):
         raise InputError("expected a JSON object mapping allocation accounts to remaining TPP", where=str(path))
-    return {k: float(v) for k, v in data.items()}
+    balances = {k: float(v) for k, v in data.items()}
+    for account, remaining in balances.items():
+        if not math.isfinite(remaining) or remaining < 0:
+            raise InputError(
+                f"{account}: a remaining balance is a finite number of TPP, 0 or more (got {remaining})",
+                where=str(path),
+            )
+    return balances
 
 
 # ---------------------------------------------------------------- packs
@@ -584,6 +621,7 @@ def demo() -> None:
     )
     out.rule("Decisions (each under the regime in force on its date)")
     decide_command(
+        workers=1,
         file=samples / "transactions.jsonl",
         regime=None,
         as_of=None,

@@ -372,10 +372,6 @@ def _epoch_bounds(book: Rulebook) -> np.ndarray:
     return np.array(sorted((b - _EPOCH).days for b in bounds), dtype=np.int64)
 
 
-def _first_invalid(mask_ok: pa.Array) -> list[int]:
-    return np.flatnonzero(~np.asarray(mask_ok.to_numpy(zero_copy_only=False), dtype=bool)).tolist()
-
-
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """The batch allocates many long-lived objects and no cycles; pausing the cyclic garbage
@@ -426,31 +422,50 @@ def _decide_table(
     if n == 0:
         return schema.empty_table()
 
-    def col(name: str) -> pa.ChunkedArray:
-        if name in table.column_names:
-            return table.column(name)
-        return pa.chunked_array([pa.nulls(n, pa.string())])
+    # Vouching: a row is decided column-wise only when every check below holds; any other row goes
+    # to the row-by-row parser, which decides it or raises the exact error. The checks mirror
+    # tiergate.interchange.TransactionIn (and flat_to_transaction) so that both paths agree.
+    ok = pa.array(np.ones(n, dtype=bool))
 
-    def text(name: str) -> pa.Array:
-        array = col(name).combine_chunks()
-        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
-            if pa.types.is_null(array.type):
-                return pa.nulls(n, pa.string())
-            return pc.cast(array, pa.string())
-        return array
+    def vouch(condition: pa.Array) -> None:
+        nonlocal ok
+        ok = pc.and_(ok, pc.fill_null(condition, False))
+
+    def text(name: str, *, integers: bool = False) -> pa.Array:
+        """A text column with "" as null; values of another type are not vouched for."""
+        if name not in table.column_names:
+            return pa.nulls(n, pa.string())
+        array = table.column(name).combine_chunks()
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        if pa.types.is_null(array.type):
+            return pa.nulls(n, pa.string())
+        if pa.types.is_large_string(array.type):
+            array = pc.cast(array, pa.string())
+        if not pa.types.is_string(array.type):
+            if integers and pa.types.is_integer(array.type):
+                return pc.cast(array, pa.string())
+            vouch(pc.is_null(array))
+            return pa.nulls(n, pa.string())
+        return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+
+    def trimmed(name: str, values: pa.Array) -> None:
+        """The row parser strips texts: only already-stripped values are vouched for."""
+        vouch(pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim_whitespace(values), values)))
+
+    def at_most(values: pa.Array, length: int, *, required: bool = False) -> None:
+        fits = pc.less_equal(pc.utf8_length(values), length)
+        vouch(fits if required else pc.or_kleene(pc.is_null(values), fits))
 
     iso_set = iso_codes()
     iso = pa.array(sorted(iso_set))
-    ok = pc.is_valid(text("destination"))
 
     def country(name: str, required: bool, default: pa.Array | None = None) -> pa.Array:
-        nonlocal ok
-        raw = text(name)
-        values = pc.utf8_upper(pc.utf8_trim_whitespace(raw))
+        values = pc.utf8_upper(pc.utf8_trim_whitespace(text(name)))
         if default is not None:
             values = pc.coalesce(values, default)
-        valid = pc.is_in(values, value_set=iso)  # null is never "in" (is_in does not give null)
-        ok = pc.and_(ok, valid if required else pc.or_(pc.is_null(values), valid))
+        valid = pc.is_in(values, value_set=iso)  # null is never "in" (is_in gives false, not null)
+        vouch(valid if required else pc.or_kleene(pc.is_null(values), valid))
         return values
 
     destination = country("destination", True)
@@ -459,51 +474,63 @@ def _decide_table(
     headquarters = country("consignee_headquarters", True)
     parent = country("consignee_parent_headquarters", False)
     name = text("consignee_name")
-    ok = pc.and_(ok, pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(name)), 0), False))
-    ok = pc.and_(ok, pc.fill_null(pc.less_equal(pc.utf8_length(name), 500), False))
-    # Texts the row-by-row parser would strip or reject go that way, so both paths agree exactly.
-    for field in ("id", "consignee_id", "consignee_veu", "end_use", "regime", "chip"):
-        raw = text(field)
-        ok = pc.and_(ok, pc.or_(pc.is_null(raw), pc.equal(pc.utf8_trim_whitespace(raw), raw)))
-    veu = text("consignee_veu")
-    ok = pc.and_(ok, pc.or_(pc.is_null(veu), pc.is_in(veu, value_set=pa.array(["UVEU", "NVEU"]))))
+    vouch(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(name)), 0))
+    at_most(name, 500, required=True)
+    ids = text("id", integers=True)
     consignee_id = text("consignee_id")
-    ok = pc.and_(ok, pc.fill_null(pc.less_equal(pc.utf8_length(consignee_id), 200), True))
-    ok = pc.and_(ok, pc.fill_null(pc.greater(pc.utf8_length(consignee_id), 0), True))
+    veu = text("consignee_veu")
     end_use = text("end_use")
-    ok = pc.and_(ok, pc.fill_null(pc.less_equal(pc.utf8_length(end_use), 100), True))
-    ids = text("id")
-    ok = pc.and_(ok, pc.fill_null(pc.less_equal(pc.utf8_length(ids), 200), True))
-    ok = pc.and_(ok, pc.is_null(text("items")))
     row_regime = text("regime")
+    chip_text = text("chip")
+    for field, values in (
+        ("id", ids),
+        ("consignee_id", consignee_id),
+        ("consignee_veu", veu),
+        ("end_use", end_use),
+        ("regime", row_regime),
+        ("chip", chip_text),
+    ):
+        trimmed(field, values)
+    at_most(ids, 200)
+    at_most(consignee_id, 200)
+    at_most(end_use, 100)
+    at_most(chip_text, 200, required=True)
+    vouch(pc.or_kleene(pc.is_null(veu), pc.is_in(veu, value_set=pa.array(["UVEU", "NVEU"]))))
+    if "items" in table.column_names:
+        vouch(pc.is_null(table.column("items").combine_chunks()))
     if regime is not None:
         row_regime = pa.array([regime] * n, pa.string())
-    ok = pc.and_(ok, pc.or_(pc.is_null(row_regime), pc.is_in(row_regime, value_set=pa.array(list(book.regimes)))))
+    vouch(pc.or_kleene(pc.is_null(row_regime), pc.is_in(row_regime, value_set=pa.array(list(book.regimes)))))
 
-    quantity_raw = col("quantity").combine_chunks()
+    quantity_raw = table.column("quantity").combine_chunks() if "quantity" in table.column_names else pa.nulls(n)
     if pa.types.is_integer(quantity_raw.type):
-        quantity = pc.cast(quantity_raw, pa.int64())
-        ok = pc.and_(ok, pc.fill_null(pc.and_(pc.greater(quantity, 0), pc.less_equal(quantity, 10_000_000_000)), False))
+        in_range = pc.and_(pc.greater(quantity_raw, 0), pc.less_equal(quantity_raw, 10_000_000_000))
+        vouch(in_range)
+        quantity = pc.cast(pc.if_else(pc.fill_null(in_range, False), quantity_raw, 1), pa.int64())
     else:
-        quantity = pa.array([1] * n, pa.int64())
-        ok = pa.array([False] * n)
+        quantity = pa.array(np.ones(n, dtype=np.int64))
+        vouch(pa.array(np.zeros(n, dtype=bool)))
 
-    chip_text = text("chip")
     chip_dict = pc.dictionary_encode(chip_text)
     chip_ids = [book.catalogue.get(v) if v is not None else None for v in chip_dict.dictionary.to_pylist()]
-    known_chip = pa.array([c is not None for c in chip_ids])
-    chip_index = chip_dict.indices
-    ok = pc.and_(ok, pc.fill_null(pc.take(known_chip, chip_index), False))
+    known_chip = pa.array([c is not None for c in chip_ids], pa.bool_())
+    vouch(pc.take(known_chip, chip_dict.indices))
+    chip_index = pc.fill_null(chip_dict.indices, 0)  # rows without a chip are not vouched for
 
-    date_raw = col("date").combine_chunks()
-    if as_of is not None:
-        days = pa.array([as_of] * n, pa.date32())
-    elif pa.types.is_date32(date_raw.type):
-        days = pc.fill_null(date_raw, pa.scalar(today, pa.date32()))
+    # Dates: checked even with --as-of (the row parser checks them), then replaced by it.
+    date_raw = table.column("date").combine_chunks() if "date" in table.column_names else pa.nulls(n)
+    lowest, highest = (dt.date(1, 1, 1) - _EPOCH).days, (dt.date(9999, 12, 31) - _EPOCH).days
+    if pa.types.is_date32(date_raw.type):
+        numbers = pc.cast(date_raw, pa.int32())
+        vouch(
+            pc.or_kleene(
+                pc.is_null(numbers), pc.and_(pc.greater_equal(numbers, lowest), pc.less_equal(numbers, highest))
+            )
+        )
+        parsed = pc.if_else(pc.fill_null(ok, False), date_raw, pa.scalar(None, pa.date32()))
     else:
-        strings = pc.cast(date_raw, pa.string()) if not pa.types.is_null(date_raw.type) else pa.nulls(n, pa.string())
+        strings = text("date")
         good = pc.match_substring_regex(strings, r"^\d{4}-\d{2}-\d{2}$")
-        ok = pc.and_(ok, pc.fill_null(good, True))
         safe = pc.if_else(pc.fill_null(good, False), strings, pa.scalar(None, pa.string()))
         try:
             parsed = pc.cast(pc.strptime(safe, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
@@ -511,13 +538,13 @@ def _decide_table(
             parsed = pa.nulls(n, pa.date32())
         # strptime rolls impossible dates over (2025-02-30 -> 2025-03-02): a date must print back as itself.
         printed = pc.strftime(pc.cast(parsed, pa.timestamp("s")), format="%Y-%m-%d")
-        ok = pc.and_(ok, pc.or_(pc.fill_null(pc.equal(printed, strings), False), pc.is_null(strings)))
-        days = pc.fill_null(parsed, pa.scalar(today, pa.date32()))
-
-    bad = _first_invalid(ok)
-    fallback_rows: dict[int, Decision] = {}
-    if bad:
-        fallback_rows = dict(zip(bad, row_fallback(bad), strict=True))
+        vouch(pc.or_kleene(pc.is_null(strings), pc.equal(printed, strings)))
+    if as_of is not None:
+        days = pa.array([as_of] * n, pa.date32())
+    else:
+        days = pc.fill_null(
+            pc.if_else(pc.fill_null(ok, False), parsed, pa.scalar(today, pa.date32())), pa.scalar(today, pa.date32())
+        )
 
     # Epochs: spans of days with the same regime, packs and group memberships.
     day_numbers = np.asarray(pc.cast(days, pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -535,9 +562,10 @@ def _decide_table(
     selection_rulesets: list[tuple[Ruleset, frozenset[str], frozenset[str]] | None] = []
     regime_names = regime_codes.dictionary.to_pylist()
     first_of_selection = np.full(len(selections_found), -1, dtype=np.int64)
-    good_rows = np.flatnonzero(np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool))
+    ok_np = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
+    good_rows = np.flatnonzero(ok_np)
     first_of_selection[selection_of_row[good_rows][::-1]] = good_rows[::-1]
-    for row in first_of_selection.tolist():
+    for sel, row in enumerate(first_of_selection.tolist()):
         if row < 0:
             selection_rulesets.append(None)
             continue
@@ -545,11 +573,17 @@ def _decide_table(
         regime_name = regime_names[int(regime_index[row])] or None
         try:
             ruleset, _ = book.select(regime_name, day)
-        except TiergateError:
-            row_fallback([row])  # raises the error with the row's location
-            raise
+        except TiergateError:  # e.g. no regime in force: these rows go row by row, which says where
+            ok_np[selection_of_row == sel] = False
+            selection_rulesets.append(None)
+            continue
         party_refs, origin_refs = _visible_refs(ruleset)
         selection_rulesets.append((ruleset, party_refs, origin_refs))
+
+    # Rows not vouched for are decided one by one now, in file order: the first bad one raises.
+    bad = np.flatnonzero(~ok_np).tolist()
+    fallback_rows: dict[int, Decision] = dict(zip(bad, row_fallback(bad), strict=True)) if bad else {}
+    good_rows = np.flatnonzero(ok_np)
 
     code_values: dict[str, int] = {}
 
@@ -632,7 +666,6 @@ def _decide_table(
         context = context * radix + column
     contexts, group = np.unique(context, return_inverse=True)
     qty = np.asarray(quantity.to_numpy(zero_copy_only=False), dtype=np.int64)
-    ok_np = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
     first_row = np.full(len(contexts), -1, dtype=np.int64)
     first_row[group[good_rows][::-1]] = good_rows[::-1]
 

@@ -9,6 +9,7 @@ docs/ARCHITECTURE.md.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -42,8 +43,9 @@ def _country(value: object) -> object:
 
 Country = Annotated[str, BeforeValidator(_country)]
 Precision = Literal["fp64", "tf32", "fp32", "fp16", "bf16", "fp8", "int8", "fp4", "int4"]
-Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Area = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Rate = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+"""Dense tera-operations per second; 1e9 TOPS is far beyond any chip and keeps every product finite."""
+Area = Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)]
 
 
 class _In(BaseModel):
@@ -116,9 +118,9 @@ class SystemIn(_In):
 
 class WeightsIn(_In):
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    training_ops: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    training_ops: Annotated[float, Field(gt=0, le=1e40, allow_inf_nan=False)]
     open_weights: bool
-    fine_tuning_ops: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    fine_tuning_ops: Annotated[float, Field(ge=0, le=1e40, allow_inf_nan=False)] = 0.0
 
 
 class ItemIn(_In):
@@ -234,7 +236,7 @@ def parse_transaction(
 
 
 def _number(value: float | None, digits: int = 6) -> float | int | None:
-    if value is None:
+    if value is None or not math.isfinite(value):
         return None
     rounded = round(value, digits)
     return int(rounded) if rounded == int(rounded) and abs(rounded) < 2**53 else rounded

@@ -105,7 +105,7 @@ def _pool_verdict(
     )
     text = f"{label}: draws {fmt(draw)} TPP against the {basis}: {'fits' if fits else 'exceeds it'}."
     if not fits and unit and item is not None:
-        most = int((room + 1e-9 * max(1.0, room)) // unit)
+        most = max(0, int((room + 1e-9 * max(1.0, room)) // unit))
         text += f" At most {most} unit(s) of item {item} would fit."
     return text
 

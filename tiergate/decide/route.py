@@ -177,21 +177,25 @@ def _scope_hits(
     export_from: GroupTest | None,
     p: Parties,
 ) -> str | None:
-    """Why a requirement or review policy reaches these parties, or None when it does not."""
+    """Why a requirement or review policy reaches these parties, or None when it does not.
+    Every test given must hold (a review policy may name both destinations and headquarters)."""
     if transfers is not None and p.transfer not in transfers:
         return None
     if export_from is not None and not export_from.passes(p.origin):
         return None
     if worldwide:
         return "worldwide"
+    reasons = []
     if destinations is not None:
-        return (
-            f"destination {p.destination} is in {_in(destinations, p.dest) or 'scope'}"
-            if destinations.passes(p.dest)
-            else None
-        )
-    if headquarters is not None and _hq_any(headquarters, p):
-        return f"consignee {_hq_words(p)}, in {_in(headquarters, p.hq | (p.parent or frozenset())) or 'scope'}"
+        if not destinations.passes(p.dest):
+            return None
+        reasons.append(f"destination {p.destination} is in {_in(destinations, p.dest) or 'scope'}")
+    if headquarters is not None:
+        if not _hq_any(headquarters, p):
+            return None
+        reasons.append(f"consignee {_hq_words(p)}, in {_in(headquarters, p.hq | (p.parent or frozenset())) or 'scope'}")
+    if reasons:
+        return "; ".join(reasons)
     if headquarters is None and destinations is None:
         return "all destinations"
     return None
