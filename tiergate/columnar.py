@@ -29,11 +29,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiergate.classify import classify
-from tiergate.decide import allocation_account, decide
+from tiergate.decide import allocation_account, decide, parties_of
 from tiergate.decide.model import AllocationDraw, Consignee, Decision, ItemDecision, LineItem, Transaction
-from tiergate.decide.route import parties, route
+from tiergate.decide.route import route
 from tiergate.errors import TiergateError
-from tiergate.interchange import iso_codes
+from tiergate.interchange import decision_fields, iso_codes
 from tiergate.rules.book import Rulebook
 from tiergate.rules.ruleset import GroupTest, Ruleset, compare
 
@@ -94,62 +94,10 @@ def decision_schema(explain: bool) -> pa.Schema:
     )
 
 
-def decision_row(d: Decision, explain: bool) -> dict[str, Any]:
-    """A decision as a row of :func:`decision_schema` (figures at full precision)."""
-    row: dict[str, Any] = {
-        "id": d.id,
-        "regime": d.regime,
-        "packs": list(d.packs),
-        "date": d.date,
-        "outcome": d.outcome,
-        "authorization": d.authorization,
-        "review_policy": d.review_policy,
-        "items": [
-            {
-                "index": it.index,
-                "kind": it.kind,
-                "name": it.name,
-                "chip": it.chip,
-                "eccn": it.eccn,
-                "paragraph": it.paragraph,
-                "tpp": it.tpp,
-                "performance_density": it.performance_density,
-                "quantity": it.quantity,
-                "tpp_total": it.tpp_total,
-                "outcome": it.outcome,
-                "authorization": it.authorization,
-                "review_policy": it.review_policy,
-                "provisional": it.provisional,
-                "rules": list(it.rules),
-            }
-            for it in d.items
-        ],
-        "tpp_total": d.tpp_total,
-        "allocations": [
-            {
-                "allocation": a.allocation,
-                "account": a.account,
-                "rule": a.rule,
-                "tpp": a.tpp,
-                "cap": a.cap,
-                "remaining": a.remaining,
-            }
-            for a in d.allocations
-        ],
-        "rules": list(d.rules),
-        "citations": list(d.citations),
-        "conditions": list(d.conditions),
-        "recalled": list(d.recalled),
-        "provisional": d.provisional,
-    }
-    if explain:
-        row["explanation"] = list(d.explanation)
-    return row
-
-
 def rows_to_table(decisions: Sequence[Decision], explain: bool) -> pa.Table:
     """Decisions as a table of :func:`decision_schema`."""
-    return pa.Table.from_pylist([decision_row(d, explain) for d in decisions], schema=decision_schema(explain))
+    rows = [decision_fields(d, explain=explain) for d in decisions]
+    return pa.Table.from_pylist(rows, schema=decision_schema(explain))
 
 
 def _visible_refs(rules: Ruleset) -> tuple[frozenset[str], frozenset[str]]:
@@ -275,20 +223,7 @@ def _breakpoints(txn: Transaction, rules: Ruleset) -> list[int]:
     cls = classify(line.item, rules)
     if cls.tpp is None or cls.tpp <= 0:
         return []
-    c = txn.consignee
-    party = parties(
-        rules,
-        txn.date,
-        export_from=txn.export_from,
-        destination=txn.destination,
-        transfer=txn.transfer,
-        located=c.country,
-        headquarters=c.headquarters,
-        parent=c.parent_headquarters,
-        veu=c.veu,
-        end_use=txn.end_use,
-    )
-    rt = route(cls, party, rules)
+    rt = route(cls, parties_of(txn, rules), rules)
     caps: set[float] = set()
     allocations = list(rt.licence_allocations)
     for option in rt.options:

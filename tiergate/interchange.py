@@ -242,12 +242,13 @@ def _number(value: float | None, digits: int = 6) -> float | int | None:
     return int(rounded) if rounded == int(rounded) and abs(rounded) < 2**53 else rounded
 
 
-def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, Any]:
+def decision_fields(decision: Decision, *, explain: bool = True) -> dict[str, Any]:
+    """The decision's fields as plain values at full precision (the Parquet row; the JSON before rounding)."""
     out: dict[str, Any] = {
         "id": decision.id,
         "regime": decision.regime,
         "packs": list(decision.packs),
-        "date": decision.date.isoformat(),
+        "date": decision.date,
         "outcome": decision.outcome,
         "authorization": decision.authorization,
         "review_policy": decision.review_policy,
@@ -259,10 +260,10 @@ def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, A
                 "chip": it.chip,
                 "eccn": it.eccn,
                 "paragraph": it.paragraph,
-                "tpp": _number(it.tpp),
-                "performance_density": _number(it.performance_density),
+                "tpp": it.tpp,
+                "performance_density": it.performance_density,
                 "quantity": it.quantity,
-                "tpp_total": _number(it.tpp_total),
+                "tpp_total": it.tpp_total,
                 "outcome": it.outcome,
                 "authorization": it.authorization,
                 "review_policy": it.review_policy,
@@ -271,15 +272,15 @@ def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, A
             }
             for it in decision.items
         ],
-        "tpp_total": _number(decision.tpp_total),
+        "tpp_total": decision.tpp_total,
         "allocations": [
             {
                 "allocation": a.allocation,
                 "account": a.account,
                 "rule": a.rule,
-                "tpp": _number(a.tpp),
-                "cap": _number(a.cap),
-                "remaining": _number(a.remaining),
+                "tpp": a.tpp,
+                "cap": a.cap,
+                "remaining": a.remaining,
             }
             for a in decision.allocations
         ],
@@ -291,6 +292,21 @@ def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, A
     }
     if explain:
         out["explanation"] = list(decision.explanation)
+    return out
+
+
+_FIGURES = ("tpp", "performance_density", "tpp_total", "cap", "remaining")
+
+
+def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, Any]:
+    """The interchange JSON of a decision: figures rounded to 6 decimals (whole numbers as integers)."""
+    out = decision_fields(decision, explain=explain)
+    out["date"] = decision.date.isoformat()
+    out["tpp_total"] = _number(decision.tpp_total)
+    for part in (*out["items"], *out["allocations"]):
+        for name in _FIGURES:
+            if name in part:
+                part[name] = _number(part[name])
     return out
 
 

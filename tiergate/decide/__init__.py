@@ -35,7 +35,7 @@ from tiergate.decide.model import (
     LineItem,
     Transaction,
 )
-from tiergate.decide.route import DEFAULT_POLICY, Route, parties, route
+from tiergate.decide.route import DEFAULT_POLICY, Parties, Route, parties, route
 from tiergate.errors import InputError
 from tiergate.rules.ruleset import (
     Allocation,
@@ -49,7 +49,7 @@ from tiergate.rules.ruleset import (
     compare,
 )
 
-__all__ = ["Consignee", "Decision", "LineItem", "Transaction", "allocation_account", "decide"]
+__all__ = ["Consignee", "Decision", "LineItem", "Transaction", "allocation_account", "decide", "parties_of"]
 
 NOT_AN_EXPORT = ("core/not-an-export", "15 CFR 734.13-734.16 (definitions of export, reexport and transfer)")
 
@@ -64,6 +64,23 @@ def allocation_account(allocation: Allocation, consignee_key: str, destination: 
     if allocation.kind == "nveu_country_quarter":
         return f"{prefix}:{consignee_key}:{destination}:{day.year}Q{(day.month - 1) // 3 + 1}"
     return f"{prefix}:{consignee_key}:{destination}"
+
+
+def parties_of(txn: Transaction, rules: Ruleset) -> Parties:
+    """The parties of a transaction as the rules see them on its date."""
+    c = txn.consignee
+    return parties(
+        rules,
+        txn.date,
+        export_from=txn.export_from,
+        destination=txn.destination,
+        transfer=txn.transfer,
+        located=c.country,
+        headquarters=c.headquarters,
+        parent=c.parent_headquarters,
+        veu=c.veu,
+        end_use=txn.end_use,
+    )
 
 
 def _account(allocation: Allocation, txn: Transaction) -> str:
@@ -127,21 +144,9 @@ def decide(
     """
     if not txn.items:
         raise InputError("a transaction needs at least one item", where=f"transaction {txn.id or ''}".strip())
-    c = txn.consignee
     classes = [classify(line.item, rules) for line in txn.items]
     domestic = txn.export_from == "US" and txn.destination == "US"
-    party = parties(
-        rules,
-        txn.date,
-        export_from=txn.export_from,
-        destination=txn.destination,
-        transfer=txn.transfer,
-        located=c.country,
-        headquarters=c.headquarters,
-        parent=c.parent_headquarters,
-        veu=c.veu,
-        end_use=txn.end_use,
-    )
+    party = parties_of(txn, rules)
     routes: list[Route] = [route(cls, party, rules) for cls in classes]
     count = len(routes)
 
