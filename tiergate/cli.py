@@ -608,6 +608,219 @@ def packs_diff(
         out.print(line, markup=False)
 
 
+# ---------------------------------------------------------------- ledger, ship, audit
+
+ledger_app = typer.Typer(
+    no_args_is_help=True, help="The allocation ledger (SQLite file by default, PostgreSQL by URL)."
+)
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log of the ledger.")
+licence_app = typer.Typer(no_args_is_help=True, help="Issued licences whose quantity (and value) shipments deplete.")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(audit_app, name="audit")
+ledger_app.add_typer(licence_app, name="licence")
+
+DbOpt = Annotated[
+    str,
+    typer.Option(
+        "--db", envvar="TIERGATE_DB", help="Ledger database URL: sqlite:///FILE (default) or postgresql://..."
+    ),
+]
+DEFAULT_DB = "sqlite:///tiergate-ledger.db"
+
+
+@ledger_app.command("init")
+def ledger_init(db: DbOpt = DEFAULT_DB) -> None:
+    """Create the ledger's tables, or upgrade them to this version's schema."""
+    from tiergate.ledger import Ledger
+
+    revision = Ledger(db).init()
+    out.print(f"ledger ready at {db} (schema {revision})")
+
+
+@ledger_app.command("balances")
+def ledger_balances(
+    db: DbOpt = DEFAULT_DB,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Balances at the end of this date (YYYY-MM-DD).")] = None,
+    format: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Every allocation account: cap, used, reserved and remaining TPP."""
+    from tiergate.ledger import open_ledger
+    from tiergate.ledger.ship import balances_rows
+
+    day = _date(as_of, "--as-of")
+    moment = None if day is None else dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    rows = balances_rows(open_ledger(db), moment)
+    if format in (Format.json, Format.jsonl):
+        out.print(_dump(rows, indent=format == Format.json), markup=False)
+        return
+    table = Table(title=f"Allocations in {db}" + (f" as of {day}" if day else ""))
+    for column in ("allocation", "cap", "used", "reserved", "remaining"):
+        table.add_column(column, justify="left" if column == "allocation" else "right")
+    for r in rows:
+        table.add_row(
+            r["allocation"], *("-" if r[k] is None else fmt(r[k]) for k in ("cap", "used", "reserved", "remaining"))
+        )
+    out.print(table)
+
+
+@ledger_app.command("history")
+def ledger_history(
+    db: DbOpt = DEFAULT_DB,
+    account: Annotated[str | None, typer.Option("--account", help="Only this allocation account.")] = None,
+    format: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Every reserve, commit and release, oldest first."""
+    from tiergate.ledger import open_ledger
+
+    moves = open_ledger(db).history(account)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": m.id,
+            "at": m.at.isoformat(),
+            "account": m.account,
+            "op": m.op,
+            "tpp": m.amount,
+            "reservation": m.reservation_id,
+            "key": m.idempotency_key,
+            "decision": m.decision_id,
+            "actor": m.actor,
+        }
+        for m in moves
+    ]
+    if format in (Format.json, Format.jsonl):
+        out.print(_dump(rows, indent=format == Format.json), markup=False)
+        return
+    table = Table(title=f"Ledger history ({len(rows)} movements)")
+    for column in ("id", "at", "account", "op", "tpp", "reservation", "decision", "actor"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["at"],
+            r["account"],
+            r["op"],
+            fmt(r["tpp"]),
+            str(r["reservation"]),
+            str(r["decision"] or ""),
+            r["actor"],
+        )
+    out.print(table)
+
+
+@licence_app.command("add")
+def licence_add(
+    licence_id: Annotated[str, typer.Argument(help="The licence number BIS issued.")],
+    quantity: Annotated[int, typer.Option("--quantity", min=1, help="Units the licence authorises.")],
+    value: Annotated[int | None, typer.Option("--value", min=1, help="US dollars the licence authorises.")] = None,
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Record an issued licence; shipments under it deplete its quantity (and value)."""
+    from tiergate.ledger import open_ledger
+
+    open_ledger(db).add_licence(licence_id, quantity, value, note)
+    out.print(f"licence {licence_id} recorded: {quantity} unit(s)" + (f", {value:,} USD" if value else ""))
+
+
+@app.command("ship")
+def ship_command(
+    file: Annotated[Path, typer.Argument(help="One transaction (JSON or YAML), or several (JSON lines).")],
+    db: DbOpt = DEFAULT_DB,
+    licence_id: Annotated[
+        str | None, typer.Option("--license", "--licence", help="A recorded licence to ship under.")
+    ] = None,
+    regime: RegimeOpt = None,
+    format: Annotated[Format, typer.Option("--format")] = Format.table,
+    packs: PacksOpt = None,
+) -> None:
+    """Decide with live balances and, when authorised, reserve and commit every allocation drawn, atomically.
+
+    Exit code 0 when every transaction was committed, 3 when one was refused for lack of allocation,
+    4 when one is not authorised (a licence is needed, or it is prohibited)."""
+    from tiergate.ledger import open_ledger
+    from tiergate.ledger.ship import ship, shipment_to_dict
+
+    book = _book(packs)
+    ledger = open_ledger(db)
+    records = list(read_records(file))
+    worst = 0
+    for record in records:
+        txn = interchange.parse_transaction(record.data, book.catalogue, where=record.where, default_date=_today())
+        shipment = ship(txn, book, ledger, licence_id=licence_id, regime=regime)
+        worst = max(worst, shipment.exit_code)
+        if format in (Format.json, Format.jsonl):
+            out.print(_dump(shipment_to_dict(shipment), indent=format == Format.json), markup=False)
+        else:
+            shown = shipment_to_dict(shipment, explain=False)
+            state = "[green]committed[/green]" if shipment.committed else "[red]not committed[/red]"
+            out.print(
+                f"{shown['id'] or '-'}: {shown['outcome']} ({shown['authorization'] or '-'}): {state}: {shipment.reason}"
+            )
+            for a in shown["allocations"]:
+                out.print(f"  draws {fmt(a['tpp'])} TPP from {a['account']}", markup=False)
+    if worst:
+        raise typer.Exit(worst)
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt = DEFAULT_DB) -> None:
+    """Check the audit chain; exit 1 naming the first entry altered, deleted or reordered."""
+    from tiergate.ledger import open_ledger
+
+    ledger = open_ledger(db)
+    problem = ledger.verify_audit()
+    if problem is not None:
+        err.print(f"audit chain broken at entry {problem.seq}: {problem.problem}", markup=False)
+        raise typer.Exit(1)
+    count = sum(1 for _ in ledger.audit_entries())
+    out.print(f"audit chain intact: {count} entries")
+
+
+@audit_app.command("export")
+def audit_export(
+    db: DbOpt = DEFAULT_DB,
+    format: Annotated[str, typer.Option("--format", help="csv or jsonl")] = "jsonl",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write here (whole or not at all).")] = None,
+) -> None:
+    """The audit log for an examiner: every entry with its hash and the previous entry's hash."""
+    import csv
+    import io
+
+    from tiergate.ledger import open_ledger
+
+    if format not in ("csv", "jsonl"):
+        raise InputError(f"--format: {format!r}; use csv or jsonl")
+    entries = list(open_ledger(db).audit_entries())
+    if format == "jsonl":
+        text = "".join(_dump(e, indent=False) + "\n" for e in entries)
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(
+            buffer,
+            fieldnames=[
+                "seq",
+                "at",
+                "actor",
+                "action",
+                "subject",
+                "pack_revision",
+                "input_hash",
+                "payload",
+                "prev_hash",
+                "hash",
+            ],
+        )
+        writer.writeheader()
+        writer.writerows(entries)
+        text = buffer.getvalue()
+    if out_path is None:
+        sys.stdout.write(text)
+        return
+    with atomic_output(out_path, "w") as handle:
+        handle.write(text)
+    err.print(f"wrote {len(entries)} audit entries to {out_path}")
+
+
 # ---------------------------------------------------------------- demo
 
 

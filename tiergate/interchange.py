@@ -154,6 +154,7 @@ class TransactionIn(_In):
     items: list[ItemIn] = Field(min_length=1, max_length=10_000)
     consignee: ConsigneeIn
     end_use: Annotated[str, Field(max_length=100)] | None = None
+    value_usd: Annotated[float, Field(gt=0, le=1e13, allow_inf_nan=False)] | None = None
 
 
 def _chip(ref: str | ChipSpecIn, catalogue: Catalogue, where: str, field: str) -> Chip:
@@ -232,7 +233,16 @@ def parse_transaction(
         consignee=consignee,
         end_use=txn.end_use,
         regime=txn.regime,
+        value_usd=txn.value_usd,
     )
+
+
+def canonical_transaction(txn: Transaction) -> str:
+    """A deterministic JSON text of a parsed transaction (its hash identifies the input in the audit log)."""
+    import dataclasses
+    import json
+
+    return json.dumps(dataclasses.asdict(txn), sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _number(value: float | None, digits: int = 6) -> float | int | None:

@@ -56,6 +56,8 @@ class Transaction:
     consignee: Consignee
     end_use: str | None = None
     regime: str | None = None
+    value_usd: float | None = None
+    """The transaction's value, drawn from a licence's value when shipped under one."""
 
     @property
     def transfer(self) -> str:

@@ -1,0 +1,231 @@
+"""Shipping: decide a transaction against live balances and, when it is authorised, draw every
+allocation it needs in one database transaction (reserve and commit), or none of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from tiergate.decide import allocation_account, decide
+from tiergate.decide.model import Decision, Transaction
+from tiergate.interchange import canonical_transaction, decision_to_dict
+from tiergate.ledger.store import AllocationExceeded, Ledger, LedgerError, from_units
+from tiergate.rules.book import Rulebook
+
+LICENCE_KIND = "licence:quantity"
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    decision: Decision
+    committed: bool
+    reason: str
+    reservations: tuple[int, ...] = ()
+    repeated: dict[str, Any] | None = None
+    """For a retried shipment: the decision as it was when the shipment was committed."""
+
+    @property
+    def exit_code(self) -> int:
+        """0 committed; 3 refused for lack of allocation; 4 not authorised (licence needed, prohibited)."""
+        if self.committed:
+            return 0
+        return 3 if self.reason.startswith("allocation") else 4
+
+
+def transaction_hash(txn: Transaction) -> str:
+    return hashlib.sha256(canonical_transaction(txn).encode()).hexdigest()
+
+
+def live_decision(
+    txn: Transaction, book: Rulebook, ledger: Ledger, *, regime: str | None = None
+) -> tuple[Decision, str]:
+    """The decision for ``txn`` with the balances of every allocation account it could draw."""
+    ruleset, selection = book.select(regime or txn.regime, txn.date)
+    candidates = [
+        allocation_account(a, txn.consignee.key, txn.destination, txn.date) for a in ruleset.allocations.values()
+    ]
+    balances = ledger.remaining(candidates)
+    decision = decide(txn, ruleset, balances=balances, selection=selection.describe())
+    return decision, ",".join(decision.packs)
+
+
+def ship(
+    txn: Transaction,
+    book: Rulebook,
+    ledger: Ledger,
+    *,
+    licence_id: str | None = None,
+    regime: str | None = None,
+) -> Shipment:
+    """Decide ``txn`` with live balances; when authorised (or licensed under ``licence_id``), reserve and
+    commit every allocation it draws atomically. The decision and the outcome are in the audit log."""
+    digest = transaction_hash(txn)
+    decision_id = txn.id or digest[:16]
+    earlier = ledger.last_audit("ship", decision_id, digest)
+    decision, packs = live_decision(txn, book, ledger, regime=regime)
+    if earlier is not None:  # the same transaction was shipped before: a retry changes nothing
+        stored = json.loads(earlier["payload"])
+        return Shipment(
+            decision,
+            True,
+            f"already shipped (audit entry {earlier['seq']}); nothing changed",
+            tuple(stored.get("reservations", [])),
+            stored.get("decision"),
+        )
+    base_key = f"ship:{decision_id}:{digest[:16]}"
+    outcome = decision.outcome
+    if outcome == "prohibited":
+        return _refuse(ledger, decision, packs, digest, decision_id, "not authorised: the transaction is prohibited")
+    if outcome == "license_required":
+        if licence_id is None:
+            return _refuse(
+                ledger, decision, packs, digest, decision_id, "not authorised: a licence is required (--license ID)"
+            )
+        licence = ledger.licence(licence_id)
+        if licence is None:
+            return _refuse(
+                ledger, decision, packs, digest, decision_id, f"not authorised: licence {licence_id!r} is not recorded"
+            )
+        if any(
+            item.outcome == "license_required"
+            and item.review_policy == "presumption_of_denial"
+            and any(r.endswith("country-allocation") for r in item.rules)
+            for item in decision.items
+        ):
+            return _refuse(
+                ledger,
+                decision,
+                packs,
+                digest,
+                decision_id,
+                "allocation exceeded: the country allocation does not cover this licensed export",
+            )
+    draws: list[tuple[str, float, str, str, float | None]] = [
+        (d.account, d.tpp, d.allocation, d.rule, d.cap) for d in decision.allocations
+    ]
+    if outcome == "license_required":
+        assert licence_id is not None
+        units = sum(item.quantity for item in decision.items if item.outcome == "license_required")
+        licence = ledger.licence(licence_id)
+        assert licence is not None
+        draws.append(
+            (
+                f"licence:{licence_id}:quantity",
+                float(units),
+                LICENCE_KIND,
+                f"licence/{licence_id}",
+                float(licence["quantity"]),
+            )
+        )
+        if licence["value_usd"] is not None:
+            if txn.value_usd is None:
+                return _refuse(
+                    ledger,
+                    decision,
+                    packs,
+                    digest,
+                    decision_id,
+                    f"not authorised: licence {licence_id!r} limits value; give the transaction's value_usd",
+                )
+            draws.append(
+                (
+                    f"licence:{licence_id}:value",
+                    float(txn.value_usd),
+                    "licence:value",
+                    f"licence/{licence_id}",
+                    float(licence["value_usd"]),
+                )
+            )
+    try:
+        with ledger.transaction() as conn:  # the whole shipment is one ledger transaction
+            reservations = _draw(ledger, conn, draws, base_key, decision_id)
+            ledger.append_audit(
+                conn,
+                "ship",
+                decision_id,
+                {
+                    "outcome": outcome,
+                    "authorization": decision.authorization,
+                    "licence": licence_id,
+                    "draws": [{"account": a, "tpp": t} for a, t, *_ in draws],
+                    "reservations": reservations,
+                    "decision": decision_to_dict(decision, explain=False),
+                },
+                pack_revision=packs,
+                input_hash=digest,
+            )
+    except AllocationExceeded as error:
+        return _refuse(ledger, decision, packs, digest, decision_id, f"allocation exceeded: {error.message}")
+    reason = "shipped under " + (
+        f"licence {licence_id}" if outcome == "license_required" else str(decision.authorization)
+    )
+    return Shipment(decision, True, reason, tuple(reservations))
+
+
+def _draw(
+    ledger: Ledger,
+    conn: Connection,
+    draws: list[tuple[str, float, str, str, float | None]],
+    base_key: str,
+    decision_id: str,
+) -> list[int]:
+    reservations = []
+    for account, tpp, kind, rule, cap in sorted(draws):  # a fixed order: concurrent shipments cannot deadlock
+        reservation = ledger.reserve(
+            account,
+            tpp,
+            kind=kind,
+            rule=rule,
+            cap_tpp=cap,
+            key=f"{base_key}:{account}:reserve",
+            decision_id=decision_id,
+            conn=conn,
+        )
+        ledger.commit(reservation, key=f"{base_key}:{account}:commit", conn=conn)
+        reservations.append(reservation)
+    return reservations
+
+
+def _refuse(ledger: Ledger, decision: Decision, packs: str, digest: str, decision_id: str, reason: str) -> Shipment:
+    ledger.log(
+        "ship-refused",
+        decision_id,
+        {"outcome": decision.outcome, "reason": reason, "rules": list(decision.rules)},
+        pack_revision=packs,
+        input_hash=digest,
+    )
+    return Shipment(decision, False, reason)
+
+
+def shipment_to_dict(shipment: Shipment, explain: bool = True) -> dict[str, Any]:
+    if shipment.repeated is not None:
+        out = dict(shipment.repeated)
+    else:
+        out = decision_to_dict(shipment.decision, explain=explain)
+    out["committed"] = shipment.committed
+    out["reason"] = shipment.reason
+    out["reservations"] = list(shipment.reservations)
+    return out
+
+
+def balances_rows(ledger: Ledger, as_of: dt.datetime | None = None) -> list[dict[str, Any]]:
+    return [
+        {
+            "allocation": b.account,
+            "kind": b.kind,
+            "rule": b.rule,
+            "cap": b.cap,
+            "used": b.used,
+            "reserved": b.reserved,
+            "remaining": b.remaining,
+        }
+        for b in ledger.balances(as_of)
+    ]
+
+
+__all__ = ["LedgerError", "Shipment", "balances_rows", "from_units", "live_decision", "ship", "shipment_to_dict"]

@@ -1,0 +1,639 @@
+"""The allocation ledger: reserve, commit and release against capped accounts, with a hash-chained audit log.
+
+Every operation is one database transaction: the account row is changed by a conditional UPDATE
+(``... WHERE cap IS NULL OR used + reserved + :amount <= cap``), so two writers racing for the last
+units of a cap cannot both succeed, and a CHECK constraint refuses any row over its cap besides.
+A crash leaves either the whole operation (account, reservation, movement, audit entry) or none of it.
+Each operation carries an idempotency key; repeating it returns the first result and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError as DatabaseError
+
+from tiergate.errors import TiergateError
+from tiergate.ledger.schema import (
+    GENESIS,
+    UNITS_PER_TPP,
+    accounts,
+    audit,
+    audit_head,
+    licences,
+    movements,
+    reservations,
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+HEAD_REVISION = "0001"
+KNOWN_REVISIONS = ("0001",)
+
+
+class LedgerError(TiergateError):
+    """A ledger operation that cannot be done as asked; nothing was changed."""
+
+
+class AllocationExceeded(LedgerError):
+    """The allocation's cap (or the licence's quantity) does not cover the amount."""
+
+    exit_code = 3
+
+
+class UnknownReservation(LedgerError):
+    pass
+
+
+class IdempotencyConflict(LedgerError):
+    """An idempotency key already used for a different operation."""
+
+
+def to_units(tpp: float, field: str = "amount") -> int:
+    if not isinstance(tpp, (int, float)) or isinstance(tpp, bool) or tpp != tpp or tpp in (float("inf"), float("-inf")):
+        raise LedgerError(f"{field}: {tpp!r} is not a number of TPP")
+    units = round(tpp * UNITS_PER_TPP)
+    return int(units)
+
+
+def from_units(units: int | None) -> float | None:
+    return None if units is None else units / UNITS_PER_TPP
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    account: str
+    kind: str
+    rule: str
+    cap: float | None
+    used: float
+    reserved: float
+
+    @property
+    def remaining(self) -> float | None:
+        return None if self.cap is None else self.cap - self.used - self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    id: int
+    at: dt.datetime
+    account: str
+    op: str
+    amount: float
+    reservation_id: int
+    idempotency_key: str
+    decision_id: str | None
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditProblem:
+    seq: int
+    problem: str
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for a ledger URL: a SQLite file (WAL, waits for the write lock) or PostgreSQL."""
+    try:
+        parsed = sa.make_url(url)
+    except Exception:
+        raise LedgerError(
+            f"not a database URL: {url!r}", hint="e.g. sqlite:///ledger.db or postgresql://host/db"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        file = _sqlite_file(parsed)
+        if file is not None and not file.parent.exists():
+            raise LedgerError(f"cannot open {url}: folder {file.parent} does not exist")
+        engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN IMMEDIATE ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now: no lost updates
+
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    raise LedgerError(f"unsupported database {backend!r} in {url!r}", hint="use sqlite:///FILE or postgresql://...")
+
+
+def _insert_if_absent(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: the one place where SQLite and PostgreSQL differ."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        conn.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing())
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
+    else:  # pragma: no cover - create_engine admits only these two
+        raise NotImplementedError(f"insert-if-absent for {name}")
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def entry_hash(row: Mapping[str, Any]) -> str:
+    """The hash of an audit entry: SHA-256 over its canonical content and the previous entry's hash."""
+    content = {k: row[k] for k in ("seq", "at", "actor", "action", "subject", "pack_revision", "input_hash", "payload")}
+    return hashlib.sha256((row["prev_hash"] + canonical(content)).encode()).hexdigest()
+
+
+class Ledger:
+    """Allocation balances in a SQLite file or a PostgreSQL database."""
+
+    def __init__(self, url: str, *, actor: str | None = None, clock: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self.actor = actor or os.environ.get("TIERGATE_ACTOR") or os.environ.get("USER") or "tiergate"
+        self.clock = clock
+
+    # ------------------------------------------------------------------ set-up
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.engine.dispose()
+
+    def init(self) -> str:
+        """Create or upgrade the ledger's tables (Alembic migrations); returns the schema revision."""
+        from alembic import command
+        from alembic.config import Config
+
+        self._check_revision(allow_empty=True)
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except OperationalError as error:
+            raise LedgerError(f"cannot open {self.url}: {error.orig}") from None
+        return HEAD_REVISION
+
+    def _check_revision(self, *, allow_empty: bool = False) -> None:
+        try:
+            with self.engine.connect() as conn:
+                inspector = sa.inspect(conn)
+                if not inspector.has_table("alembic_version"):
+                    if allow_empty:
+                        return
+                    raise LedgerError(
+                        f"{self.url} is not a Tiergate ledger", hint="run `tiergate ledger init --db URL`"
+                    )
+                revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        except OperationalError as error:
+            raise LedgerError(f"cannot open {self.url}: {error.orig}") from None
+        if revision not in KNOWN_REVISIONS:
+            raise LedgerError(
+                f"{self.url} has ledger schema {revision!r}, newer than this Tiergate knows ({HEAD_REVISION})",
+                hint="upgrade Tiergate; nothing was changed",
+            )
+
+    def check(self) -> None:
+        """Fail clearly unless the database is a ledger of a schema this version knows."""
+        self._check_revision()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (on SQLite it holds the write lock from its start)."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as error:
+            raise LedgerError(f"database error on {self.url}: {error.orig}", hint="nothing was changed") from None
+
+    # ------------------------------------------------------------------ audit
+
+    def append_audit(
+        self,
+        conn: Connection,
+        action: str,
+        subject: str,
+        payload: Mapping[str, Any],
+        *,
+        pack_revision: str | None = None,
+        input_hash: str | None = None,
+    ) -> int:
+        head = conn.execute(
+            sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+        ).one()
+        row = {
+            "seq": head.seq + 1,
+            "at": self.clock().isoformat(timespec="microseconds"),
+            "actor": self.actor,
+            "action": action,
+            "subject": subject,
+            "pack_revision": pack_revision,
+            "input_hash": input_hash,
+            "payload": canonical(payload),
+            "prev_hash": head.hash,
+        }
+        row["hash"] = entry_hash(row)
+        conn.execute(audit.insert().values(**row))
+        conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=row["seq"], hash=row["hash"]))
+        return int(row["seq"])
+
+    def log(
+        self,
+        action: str,
+        subject: str,
+        payload: Mapping[str, Any],
+        *,
+        pack_revision: str | None = None,
+        input_hash: str | None = None,
+    ) -> int:
+        """Append an entry (a decision, a pack change) to the audit log on its own."""
+        with self.transaction() as conn:
+            return self.append_audit(conn, action, subject, payload, pack_revision=pack_revision, input_hash=input_hash)
+
+    def verify_audit(self) -> AuditProblem | None:
+        """The first entry that was altered, deleted or moved, or None when the chain holds."""
+        previous = GENESIS
+        expected = 1
+        with self.engine.connect() as conn:
+            for found in conn.execute(sa.select(audit).order_by(audit.c.seq)).mappings():
+                row = dict(found)
+                if row["seq"] != expected:
+                    return AuditProblem(expected, f"entry {expected} is missing (next is {row['seq']})")
+                if row["prev_hash"] != previous:
+                    return AuditProblem(
+                        row["seq"], "does not follow the entry before it (deleted, inserted or reordered)"
+                    )
+                if entry_hash(row) != row["hash"]:
+                    return AuditProblem(row["seq"], "its content was altered (hash mismatch)")
+                previous = row["hash"]
+                expected += 1
+            head = conn.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one()
+        if head.seq != expected - 1 or head.hash != previous:
+            return AuditProblem(
+                expected, f"the log ends at entry {expected - 1} but {head.seq} were written (tail deleted)"
+            )
+        return None
+
+    def last_audit(self, action: str, subject: str, input_hash: str) -> dict[str, Any] | None:
+        """The latest audit entry of an action on a subject for an input, if any."""
+        query = (
+            sa.select(audit)
+            .where(audit.c.action == action, audit.c.subject == subject, audit.c.input_hash == input_hash)
+            .order_by(audit.c.seq.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row is not None else None
+
+    def audit_entries(self) -> Iterator[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            for row in conn.execute(sa.select(audit).order_by(audit.c.seq)).mappings():
+                yield dict(row)
+
+    # ------------------------------------------------------------------ operations
+
+    def _existing(self, conn: Connection, key: str) -> Any:
+        return conn.execute(sa.select(movements).where(movements.c.idempotency_key == key)).mappings().first()
+
+    def reserve(
+        self,
+        account: str,
+        amount_tpp: float,
+        *,
+        kind: str,
+        rule: str,
+        cap_tpp: float | None,
+        key: str,
+        decision_id: str | None = None,
+        conn: Connection | None = None,
+    ) -> int:
+        """Hold ``amount_tpp`` on ``account`` (created on first use with ``cap_tpp``); returns the reservation id."""
+        amount = to_units(amount_tpp)
+        if amount <= 0:
+            raise LedgerError(f"amount: {amount_tpp} TPP; an amount must be more than 0")
+        cap = None if cap_tpp is None else to_units(cap_tpp, "cap")
+        return self._once(
+            key,
+            conn,
+            lambda done: self._same(done, "reserve", account, amount, key),
+            lambda write: self._reserve(write, account, amount, kind, rule, cap, key, decision_id),
+        )
+
+    def _same(self, done: Any, op: str, account: str | None, amount: int | None, key: str) -> int:
+        if (
+            done["op"] != op
+            or (account is not None and done["account"] != account)
+            or (amount is not None and done["amount"] != amount)
+        ):
+            raise IdempotencyConflict(
+                f"idempotency key {key!r} was used for a different operation ({done['op']} "
+                f"{from_units(done['amount'])} TPP on {done['account']})"
+            )
+        return int(done["reservation_id"])
+
+    def _once(
+        self, key: str, conn: Connection | None, repeat: Callable[[Any], int], apply: Callable[[Connection], int]
+    ) -> int:
+        """Apply an operation once per idempotency key: a repeat returns the first result, changing nothing.
+        Inside a caller's transaction (``conn``) the caller owns the commit."""
+        if conn is not None:
+            done = self._existing(conn, key)
+            return repeat(done) if done is not None else apply(conn)
+        for attempt in range(2):
+            try:
+                with self.transaction() as write:
+                    done = self._existing(write, key)
+                    return repeat(done) if done is not None else apply(write)
+            except IntegrityError as error:
+                duplicate = "uq_ledger_movements_key" in str(error.orig) or "idempotency_key" in str(error.orig)
+                if duplicate and attempt == 0:
+                    continue  # a concurrent writer applied the same key first: read its result
+                raise LedgerError(f"refused by the database: {error.orig}", hint="nothing was changed") from None
+        raise LedgerError(f"idempotency key {key!r}: could not apply or read it")  # pragma: no cover
+
+    def _reserve(
+        self,
+        conn: Connection,
+        account: str,
+        amount: int,
+        kind: str,
+        rule: str,
+        cap: int | None,
+        key: str,
+        decision_id: str | None,
+    ) -> int:
+        now = self.clock()
+        _insert_if_absent(
+            conn,
+            accounts,
+            {"account": account, "kind": kind, "rule": rule, "cap": cap, "used": 0, "reserved": 0, "created_at": now},
+        )
+        result = conn.execute(
+            accounts.update()
+            .where(accounts.c.account == account)
+            .where(sa.or_(accounts.c.cap.is_(None), accounts.c.used + accounts.c.reserved + amount <= accounts.c.cap))
+            .values(reserved=accounts.c.reserved + amount)
+            .returning(accounts.c.cap, accounts.c.used, accounts.c.reserved)
+        ).first()
+        if result is None:
+            row = conn.execute(sa.select(accounts).where(accounts.c.account == account)).one()
+            left = from_units(row.cap - row.used - row.reserved) if row.cap is not None else None
+            raise AllocationExceeded(
+                f"{account}: {from_units(amount):,} TPP asked, {left:,} TPP left of the cap {from_units(row.cap):,}",
+                hint="nothing was reserved",
+            )
+        reservation_id = conn.execute(
+            reservations.insert()
+            .values(account=account, amount=amount, committed=0, released=0, decision_id=decision_id, created_at=now)
+            .returning(reservations.c.id)
+        ).scalar_one()
+        conn.execute(
+            movements.insert().values(
+                at=now,
+                account=account,
+                op="reserve",
+                amount=amount,
+                reservation_id=reservation_id,
+                idempotency_key=key,
+                decision_id=decision_id,
+                actor=self.actor,
+            )
+        )
+        self.append_audit(
+            conn,
+            "reserve",
+            account,
+            {
+                "reservation": reservation_id,
+                "tpp": from_units(amount),
+                "key": key,
+                "decision": decision_id,
+                "cap": from_units(cap),
+            },
+        )
+        return int(reservation_id)
+
+    def commit(
+        self, reservation_id: int, *, key: str, amount_tpp: float | None = None, conn: Connection | None = None
+    ) -> int:
+        """Turn a reservation (or part of it) into use: the goods shipped."""
+        return self._settle("commit", reservation_id, key, amount_tpp, conn)
+
+    def release(
+        self, reservation_id: int, *, key: str, amount_tpp: float | None = None, conn: Connection | None = None
+    ) -> int:
+        """Give a reservation (or part of it) back: the order was cancelled."""
+        return self._settle("release", reservation_id, key, amount_tpp, conn)
+
+    def _settle(self, op: str, reservation_id: int, key: str, amount_tpp: float | None, conn: Connection | None) -> int:
+        amount = None if amount_tpp is None else to_units(amount_tpp)
+        if amount is not None and amount <= 0:
+            raise LedgerError(f"amount: {amount_tpp} TPP; an amount must be more than 0")
+        return self._once(
+            key,
+            conn,
+            lambda done: self._same(done, op, None, amount, key),
+            lambda write: self._settle_in(write, op, reservation_id, key, amount),
+        )
+
+    def _settle_in(self, conn: Connection, op: str, reservation_id: int, key: str, amount: int | None) -> int:
+        held = (
+            conn.execute(sa.select(reservations).where(reservations.c.id == reservation_id).with_for_update())
+            .mappings()
+            .first()
+        )
+        if held is None:
+            raise UnknownReservation(
+                f"reservation {reservation_id} does not exist", hint="see `tiergate ledger history`"
+            )
+        outstanding = held["amount"] - held["committed"] - held["released"]
+        amount = outstanding if amount is None else amount
+        if amount <= 0 or amount > outstanding:
+            raise LedgerError(
+                f"reservation {reservation_id}: {op} of {from_units(amount):,} TPP asked, "
+                f"{from_units(outstanding):,} TPP still reserved",
+                hint="nothing was changed",
+            )
+        change = {"reserved": accounts.c.reserved - amount}
+        if op == "commit":
+            change["used"] = accounts.c.used + amount
+        conn.execute(accounts.update().where(accounts.c.account == held["account"]).values(**change))
+        column = reservations.c.committed if op == "commit" else reservations.c.released
+        conn.execute(reservations.update().where(reservations.c.id == reservation_id).values({column: column + amount}))
+        conn.execute(
+            movements.insert().values(
+                at=self.clock(),
+                account=held["account"],
+                op=op,
+                amount=amount,
+                reservation_id=reservation_id,
+                idempotency_key=key,
+                decision_id=held["decision_id"],
+                actor=self.actor,
+            )
+        )
+        self.append_audit(
+            conn, op, held["account"], {"reservation": reservation_id, "tpp": from_units(amount), "key": key}
+        )
+        return reservation_id
+
+    # ------------------------------------------------------------------ licences
+
+    def add_licence(
+        self, licence_id: str, quantity: int, value_usd: int | None = None, note: str | None = None
+    ) -> None:
+        if not licence_id.strip():
+            raise LedgerError("licence id: empty")
+        if not 0 < quantity <= 10_000_000_000 or (value_usd is not None and not 0 < value_usd <= 10**13):
+            raise LedgerError(
+                f"licence {licence_id}: quantity (up to 1e10) and value (up to 1e13 USD) must be more than 0"
+            )
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    licences.insert().values(
+                        licence_id=licence_id,
+                        quantity=quantity,
+                        value_usd=value_usd,
+                        note=note,
+                        created_at=self.clock(),
+                    )
+                )
+                self.append_audit(
+                    conn, "licence", licence_id, {"quantity": quantity, "value_usd": value_usd, "note": note}
+                )
+        except IntegrityError:
+            raise LedgerError(f"licence {licence_id!r} is already recorded", hint="nothing was changed") from None
+
+    def licence(self, licence_id: str) -> Mapping[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(licences).where(licences.c.licence_id == licence_id)).mappings().first()
+        return dict(row) if row is not None else None
+
+    # ------------------------------------------------------------------ reading
+
+    def balances(self, as_of: dt.datetime | None = None) -> list[Balance]:
+        """Every account with its cap, used and reserved TPP, now or as of a moment (from the movements)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(accounts).order_by(accounts.c.account)).mappings().all()
+            if as_of is None:
+                return [
+                    Balance(
+                        r["account"],
+                        r["kind"],
+                        r["rule"],
+                        from_units(r["cap"]),
+                        r["used"] / UNITS_PER_TPP,
+                        r["reserved"] / UNITS_PER_TPP,
+                    )
+                    for r in rows
+                ]
+            sums: dict[tuple[str, str], int] = {}
+            query = (
+                sa.select(movements.c.account, movements.c.op, sa.func.sum(movements.c.amount))
+                .where(movements.c.at <= as_of)
+                .group_by(movements.c.account, movements.c.op)
+            )
+            for account, op, total in conn.execute(query):
+                sums[(account, op)] = int(total)
+        out = []
+        for r in rows:
+            reserved = sums.get((r["account"], "reserve"), 0)
+            used = sums.get((r["account"], "commit"), 0)
+            released = sums.get((r["account"], "release"), 0)
+            if reserved == 0 and r["created_at"] is not None and _aware(r["created_at"]) > _aware(as_of):
+                continue
+            out.append(
+                Balance(
+                    r["account"],
+                    r["kind"],
+                    r["rule"],
+                    from_units(r["cap"]),
+                    used / UNITS_PER_TPP,
+                    (reserved - used - released) / UNITS_PER_TPP,
+                )
+            )
+        return out
+
+    def remaining(self, account_names: Iterable[str]) -> dict[str, float]:
+        """Remaining TPP of the named accounts that exist and have a cap."""
+        names = sorted(set(account_names))
+        if not names:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(accounts).where(accounts.c.account.in_(names))).mappings().all()
+        return {
+            r["account"]: (r["cap"] - r["used"] - r["reserved"]) / UNITS_PER_TPP for r in rows if r["cap"] is not None
+        }
+
+    def history(self, account: str | None = None) -> list[Movement]:
+        query = sa.select(movements).order_by(movements.c.id)
+        if account is not None:
+            query = query.where(movements.c.account == account)
+        with self.engine.connect() as conn:
+            return [
+                Movement(
+                    r["id"],
+                    r["at"],
+                    r["account"],
+                    r["op"],
+                    r["amount"] / UNITS_PER_TPP,
+                    r["reservation_id"],
+                    r["idempotency_key"],
+                    r["decision_id"],
+                    r["actor"],
+                )
+                for r in conn.execute(query).mappings()
+            ]
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def open_ledger(url: str, *, actor: str | None = None) -> Ledger:
+    """A ledger that exists and has a schema this version knows (else a clear error, nothing changed)."""
+    ledger = Ledger(url, actor=actor)
+    try:
+        ledger.check()
+    except DatabaseError as error:
+        ledger.close()
+        raise LedgerError(f"cannot open {url}: {error}") from None
+    except LedgerError:
+        ledger.close()
+        raise
+    return ledger
