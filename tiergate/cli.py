@@ -286,12 +286,19 @@ def decide_command(
     workers: Annotated[
         int, typer.Option("--workers", min=1, max=64, help="Processes deciding a large Parquet-to-Parquet batch.")
     ] = 1,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Decide against this ledger's live balances (read only).")
+    ] = None,
     packs: PacksOpt = None,
 ) -> None:
     """Licence determination for each transaction: outcome, authorisation, review policy, allocations, rules."""
     book = _book(packs)
     when = _date(as_of, "--as-of")
     balances = _balances(balances_file)
+    if db is not None:
+        if balances is not None:
+            raise InputError("give --balances or --db, not both")
+        balances = _ledger_balances(db, book, read_records(file), when, regime)
     if format == Format.parquet and out_path is None:
         raise InputError("--format parquet needs --out FILE")
     with_explanation = explain or format not in (Format.table, Format.parquet)
@@ -388,6 +395,30 @@ def decide_command(
                     handle.write(orjson.dumps(d) + b"\n")
                     count += 1
     err.print(f"wrote {'decisions' if count < 0 else f'{count} decision(s)'} to {out_path}")
+
+
+def _ledger_balances(
+    db: str, book: Rulebook, records: Iterable[Record], when: dt.date | None, regime: str | None
+) -> dict[str, float]:
+    """The live balances of every allocation account the transactions could draw."""
+    from tiergate.decide import allocation_account
+    from tiergate.ledger import open_ledger
+
+    ledger = open_ledger(db)
+    names: set[str] = set()
+    for record in records:
+        txn = interchange.parse_transaction(
+            record.data, book.catalogue, where=record.where, default_date=when or _today()
+        )
+        day = when or txn.date
+        ruleset, _ = book.select(regime or txn.regime, day)
+        names.update(
+            allocation_account(a, txn.consignee.key, txn.destination, day) for a in ruleset.allocations.values()
+        )
+    try:
+        return ledger.remaining(names)
+    finally:
+        ledger.close()
 
 
 def _balances(path: Path | None) -> dict[str, float] | None:
@@ -753,9 +784,8 @@ def ship_command(
         else:
             shown = shipment_to_dict(shipment, explain=False)
             state = "[green]committed[/green]" if shipment.committed else "[red]not committed[/red]"
-            out.print(
-                f"{shown['id'] or '-'}: {shown['outcome']} ({shown['authorization'] or '-'}): {state}: {shipment.reason}"
-            )
+            label = f"{shown['id'] or '-'}: {shown['outcome']} ({shown['authorization'] or '-'})"
+            out.print(f"{label}: {state}: {shipment.reason}")
             for a in shown["allocations"]:
                 out.print(f"  draws {fmt(a['tpp'])} TPP from {a['account']}", markup=False)
     if worst:
@@ -835,6 +865,7 @@ def demo() -> None:
     out.rule("Decisions (each under the regime in force on its date)")
     decide_command(
         workers=1,
+        db=None,
         file=samples / "transactions.jsonl",
         regime=None,
         as_of=None,

@@ -44,7 +44,7 @@ def test_reserve_commit_release_move_the_balance(ledger: Ledger) -> None:
 
 def test_the_cap_is_never_exceeded_and_refusals_change_nothing(ledger: Ledger) -> None:
     ledger.reserve("lpp:IN:a:2025", 999.9999, key="r1", **CAP)
-    with pytest.raises(AllocationExceeded, match="0.0001 TPP left"):
+    with pytest.raises(AllocationExceeded, match=r"0\.0001 TPP left"):
         ledger.reserve("lpp:IN:a:2025", 0.0002, key="r2", **CAP)
     ledger.reserve("lpp:IN:a:2025", 0.0001, key="r3", **CAP)  # exactly at the cap
     assert ledger.balances()[0].remaining == 0
@@ -71,7 +71,7 @@ def test_bad_amounts_are_refused(ledger: Ledger, amount: float) -> None:
 
 def test_releasing_more_than_reserved_or_an_unknown_reservation_is_refused(ledger: Ledger) -> None:
     held = ledger.reserve("lpp:IN:a:2025", 10, key="r", **CAP)
-    with pytest.raises(LedgerError, match="10.0 TPP still reserved"):
+    with pytest.raises(LedgerError, match=r"10\.0 TPP still reserved"):
         ledger.release(held, key="x", amount_tpp=11)
     with pytest.raises(UnknownReservation):
         ledger.commit(999, key="c")
@@ -150,7 +150,7 @@ def test_a_ledger_of_a_newer_schema_is_refused(ledger: Ledger, ledger_url: str) 
 def test_a_database_that_cannot_be_opened_is_a_clear_error(tmp_path: object) -> None:
     with pytest.raises(LedgerError, match="does not exist"):
         open_ledger("sqlite:////no/such/folder/ledger.db")
-    with pytest.raises(LedgerError, match="not a database URL|unsupported database"):
+    with pytest.raises(LedgerError, match=r"not a database URL|unsupported database"):
         open_ledger("mysql+nothing://x")
 
 

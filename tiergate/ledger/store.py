@@ -322,7 +322,7 @@ class Ledger:
     def audit_entries(self) -> Iterator[dict[str, Any]]:
         with self.engine.connect() as conn:
             for row in conn.execute(sa.select(audit).order_by(audit.c.seq)).mappings():
-                yield dict(row)
+                yield {str(key): value for key, value in row.items()}
 
     # ------------------------------------------------------------------ operations
 

@@ -1,0 +1,137 @@
+"""Shipping through the CLI (SQLite) and the API (SQLite and PostgreSQL): live balances, atomic
+draws, exit codes, idempotent retries, and the audit commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tiergate
+from tiergate.ledger import Ledger
+from tiergate.ledger.ship import ship
+
+
+def _txn(tid: str, quantity: int, destination: str = "IN", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": tid,
+        "date": "2025-03-03",
+        "destination": destination,
+        "items": [{"chip": "nvidia-h100-sxm", "quantity": quantity}],
+        "consignee": {"name": "Example Compute Pvt Ltd", "country": destination, "headquarters": destination},
+        **extra,
+    }
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "TIERGATE_TODAY": "2025-03-03",
+        "TIERGATE_DB": f"sqlite:///{tmp_path / 'l.db'}",
+        "TIERGATE_ACTOR": "officer@example",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "tiergate.cli", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _write(tmp_path: Path, name: str, value: Any) -> str:
+    (tmp_path / name).write_text(json.dumps(value))
+    return name
+
+
+def test_ship_draws_lpp_then_refuses_then_ships_under_a_licence(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "ledger", "init").returncode == 0
+    first = _cli(tmp_path, "ship", _write(tmp_path, "a.json", _txn("a", 1000)), "--format", "json")
+    assert first.returncode == 0, first.stderr
+    shipped = json.loads(first.stdout)
+    assert shipped["committed"] is True and shipped["authorization"] == "LPP"
+    assert shipped["allocations"][0]["account"] == "lpp:IN:example-compute-pvt-ltd:2025"
+
+    retry = _cli(tmp_path, "ship", "a.json", "--format", "json")
+    assert retry.returncode == 0 and "already shipped" in json.loads(retry.stdout)["reason"]
+
+    # 1,000 more H100 no longer fit the consignee's remaining LPP: a licence is required.
+    second = _cli(tmp_path, "ship", _write(tmp_path, "b.json", _txn("b", 1000)), "--format", "json")
+    assert second.returncode == 4 and json.loads(second.stdout)["committed"] is False
+    assert json.loads(second.stdout)["outcome"] == "license_required"
+
+    assert _cli(tmp_path, "ledger", "licence", "add", "L-1", "--quantity", "1500").returncode == 0
+    licensed = _cli(tmp_path, "ship", "b.json", "--license", "L-1", "--format", "json")
+    assert licensed.returncode == 0 and json.loads(licensed.stdout)["committed"] is True
+    # 1,000 more units need the licence again, which has 500 left: refused for lack of allocation.
+    over = _cli(tmp_path, "ship", _write(tmp_path, "c.json", _txn("c", 1000)), "--license", "L-1", "--format", "json")
+    assert over.returncode == 3 and "allocation exceeded" in json.loads(over.stdout)["reason"]
+
+    balances = {b["allocation"]: b for b in json.loads(_cli(tmp_path, "ledger", "balances", "--format", "json").stdout)}
+    assert balances["lpp:IN:example-compute-pvt-ltd:2025"]["used"] == 1000 * 15831.2
+    assert balances["country:IN:2025-2027"]["used"] == 1000 * 15831.2
+    assert balances["licence:L-1:quantity"]["remaining"] == 500
+    assert all(b["reserved"] == 0 for b in balances.values())
+
+    history = json.loads(_cli(tmp_path, "ledger", "history", "--format", "json").stdout)
+    assert {h["actor"] for h in history} == {"officer@example"}
+    assert _cli(tmp_path, "audit", "verify").returncode == 0
+    exported = _cli(tmp_path, "audit", "export", "--format", "csv", "--out", "audit.csv")
+    assert exported.returncode == 0 and (tmp_path / "audit.csv").read_text().startswith("seq,at,actor,action")
+    lines = _cli(tmp_path, "audit", "export").stdout.splitlines()
+    actions = [json.loads(line)["action"] for line in lines]
+    assert actions.count("ship") == 2 and actions.count("ship-refused") == 2 and "licence" in actions
+
+    with sqlite3.connect(tmp_path / "l.db") as conn:
+        conn.execute("UPDATE ledger_audit SET actor = 'someone else' WHERE seq = 2")
+    broken = _cli(tmp_path, "audit", "verify")
+    assert broken.returncode == 1 and "entry 2" in broken.stderr
+
+
+def test_decide_reads_live_balances_without_writing(tmp_path: Path) -> None:
+    _cli(tmp_path, "ledger", "init")
+    _cli(tmp_path, "ship", _write(tmp_path, "a.json", _txn("a", 1600)))
+    fresh = json.loads(_cli(tmp_path, "decide", _write(tmp_path, "b.json", _txn("b", 200)), "--format", "json").stdout)
+    live = json.loads(
+        _cli(tmp_path, "decide", "b.json", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--format", "json").stdout
+    )
+    assert fresh["authorization"] == "LPP" and live["outcome"] == "license_required"
+    assert len(json.loads(_cli(tmp_path, "ledger", "history", "--format", "json").stdout)) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("ledger", "balances", "--db", "sqlite:////no/such/dir/x.db"), "does not exist"),
+        (("ledger", "balances", "--db", "oracle://x"), "unsupported database"),
+        (("ship", "missing.json"), "is not a Tiergate ledger"),
+    ],
+)
+def test_ledger_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], fragment: str) -> None:
+    result = _cli(tmp_path, *args)
+    assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ship_on_each_database(ledger_url: str) -> None:
+    book = tiergate.load_rulebook()
+    ledger = Ledger(ledger_url, actor="api")
+    ledger.init()
+    txn = tiergate.parse_transaction(_txn("p", 1699), book.catalogue)
+    assert ship(txn, book, ledger).committed
+    again = tiergate.parse_transaction({**_txn("q", 1), "date": "2025-03-04"}, book.catalogue)
+    refused = ship(again, book, ledger)
+    assert not refused.committed and refused.decision.outcome == "license_required"
+    assert ledger.remaining(["lpp:IN:example-compute-pvt-ltd:2025"]) == {
+        "lpp:IN:example-compute-pvt-ltd:2025": pytest.approx(26_900_000 - 1699 * 15831.2)
+    }
+    assert ledger.verify_audit() is None
+    assert dt.date(2025, 3, 3) == txn.date
+    ledger.close()
