@@ -141,24 +141,29 @@ def ship(
                     float(licence["value_usd"]),
                 )
             )
-    try:
-        with ledger.transaction() as conn:  # the whole shipment is one ledger transaction
+
+    def draw_all(conn: Connection) -> list[int]:
+        with ledger.audit_deferred(conn):  # accounts in a fixed order first, then the audit chain's head
             reservations = _draw(ledger, conn, draws, base_key, decision_id)
-            ledger.append_audit(
-                conn,
-                "ship",
-                decision_id,
-                {
-                    "outcome": outcome,
-                    "authorization": decision.authorization,
-                    "licence": licence_id,
-                    "draws": [{"account": a, "tpp": t} for a, t, *_ in draws],
-                    "reservations": reservations,
-                    "decision": decision_to_dict(decision, explain=False),
-                },
-                pack_revision=packs,
-                input_hash=digest,
-            )
+        ledger.append_audit(
+            conn,
+            "ship",
+            decision_id,
+            {
+                "outcome": outcome,
+                "authorization": decision.authorization,
+                "licence": licence_id,
+                "draws": [{"account": a, "tpp": t} for a, t, *_ in draws],
+                "reservations": reservations,
+                "decision": decision_to_dict(decision, explain=False),
+            },
+            pack_revision=packs,
+            input_hash=digest,
+        )
+        return reservations
+
+    try:
+        reservations = ledger.run(draw_all)  # the whole shipment is one ledger transaction
     except AllocationExceeded as error:
         return _refuse(ledger, decision, packs, digest, decision_id, f"allocation exceeded: {error.message}")
     reason = "shipped under " + (

@@ -13,11 +13,13 @@ import datetime as dt
 import hashlib
 import json
 import os
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -44,6 +46,26 @@ KNOWN_REVISIONS = ("0001",)
 
 class LedgerError(TiergateError):
     """A ledger operation that cannot be done as asked; nothing was changed."""
+
+
+class _Busy(Exception):
+    """Another writer holds the database's write lock (SQLite): the operation is tried again."""
+
+
+LOCK_WAIT_SECONDS = 60.0
+T = TypeVar("T")
+
+
+def _repeat_or_apply(
+    done: Any, conn: Connection, repeat: Callable[[Any], int], apply: Callable[[Connection], int]
+) -> int:
+    return repeat(done) if done is not None else apply(conn)
+
+
+def _busy(error: OperationalError) -> bool:
+    """A lock taken by another writer (SQLite) or a deadlock PostgreSQL broke: the operation is run again."""
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text or "deadlock detected" in text
 
 
 class AllocationExceeded(LedgerError):
@@ -127,7 +149,7 @@ def create_engine(url: str) -> Engine:
         file = _sqlite_file(parsed)
         if file is not None and not file.parent.exists():
             raise LedgerError(f"cannot open {url}: folder {file.parent} does not exist")
-        engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+        engine = sa.create_engine(parsed, connect_args={"timeout": 0.005})
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -136,7 +158,6 @@ def create_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=60000")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -164,6 +185,47 @@ def _insert_if_absent(conn: Connection, table: sa.Table, values: Mapping[str, An
         conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
     else:  # pragma: no cover - create_engine admits only these two
         raise NotImplementedError(f"insert-if-absent for {name}")
+
+
+# The statements of the hot path, built once (building SQLAlchemy constructs costs more than SQLite
+# running them); values come in as bind parameters.
+_B = sa.bindparam
+_EXISTING = sa.select(movements).where(movements.c.idempotency_key == _B("b_key"))
+_HOLD = (
+    accounts.update()
+    .where(accounts.c.account == _B("b_account"))
+    .where(sa.or_(accounts.c.cap.is_(None), accounts.c.used + accounts.c.reserved + _B("b_amount") <= accounts.c.cap))
+    .values(reserved=accounts.c.reserved + _B("b_amount"))
+    .returning(accounts.c.account)
+)
+_ACCOUNT = sa.select(accounts).where(accounts.c.account == _B("b_account"))
+_NEW_RESERVATION = reservations.insert().returning(reservations.c.id)
+_NEW_MOVEMENT = movements.insert()
+_HELD = sa.select(reservations).where(reservations.c.id == _B("b_id")).with_for_update()
+_SETTLE = {
+    "commit": accounts.update()
+    .where(accounts.c.account == _B("b_account"))
+    .values(reserved=accounts.c.reserved - _B("b_amount"), used=accounts.c.used + _B("b_amount")),
+    "release": accounts.update()
+    .where(accounts.c.account == _B("b_account"))
+    .values(reserved=accounts.c.reserved - _B("b_amount")),
+}
+_SETTLED = {
+    "commit": reservations.update()
+    .where(reservations.c.id == _B("b_id"))
+    .values(committed=reservations.c.committed + _B("b_amount")),
+    "release": reservations.update()
+    .where(reservations.c.id == _B("b_id"))
+    .values(released=reservations.c.released + _B("b_amount")),
+}
+_NEXT_ENTRY = (
+    audit_head.update()
+    .where(audit_head.c.id == 1)
+    .values(seq=audit_head.c.seq + 1)
+    .returning(audit_head.c.seq, audit_head.c.hash)
+)
+_NEW_ENTRY = audit.insert()
+_HEAD_HASH = audit_head.update().where(audit_head.c.id == 1).values(hash=_B("b_hash"))
 
 
 def canonical(value: Any) -> str:
@@ -237,7 +299,27 @@ class Ledger:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as error:
+            if _busy(error):
+                raise _Busy() from None
             raise LedgerError(f"database error on {self.url}: {error.orig}", hint="nothing was changed") from None
+
+    def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one write transaction, again after a short random pause while another writer
+        holds the lock (SQLite's own busy handler sleeps up to 100 ms between tries; this does not)."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        pause = 0.0005
+        while True:
+            try:
+                with self.transaction() as conn:
+                    return work(conn)
+            except _Busy:
+                if time.monotonic() > deadline:
+                    raise LedgerError(
+                        f"{self.url} stayed locked by other writers for {LOCK_WAIT_SECONDS} s",
+                        hint="nothing was changed; try again",
+                    ) from None
+                time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not security
+                pause = min(pause * 2, 0.02)
 
     # ------------------------------------------------------------------ audit
 
@@ -251,11 +333,14 @@ class Ledger:
         pack_revision: str | None = None,
         input_hash: str | None = None,
     ) -> int:
-        head = conn.execute(
-            sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-        ).one()
+        deferred = conn.info.get("tiergate_deferred_audit")
+        if deferred is not None:  # a shipment: entries are written after every account is held
+            deferred.append((action, subject, dict(payload), pack_revision, input_hash))
+            return 0
+        # Taking the head row serialises the chain; it is done last, so the lock is held briefly.
+        head = conn.execute(_NEXT_ENTRY).one()
         row = {
-            "seq": head.seq + 1,
+            "seq": head.seq,
             "at": self.clock().isoformat(timespec="microseconds"),
             "actor": self.actor,
             "action": action,
@@ -266,9 +351,22 @@ class Ledger:
             "prev_hash": head.hash,
         }
         row["hash"] = entry_hash(row)
-        conn.execute(audit.insert().values(**row))
-        conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=row["seq"], hash=row["hash"]))
+        conn.execute(_NEW_ENTRY, row)
+        conn.execute(_HEAD_HASH, {"b_hash": row["hash"]})
         return int(row["seq"])
+
+    @contextmanager
+    def audit_deferred(self, conn: Connection) -> Iterator[None]:
+        """Within ``conn``, hold audit entries back and write them, in order, when the block ends, so that
+        several accounts can be taken before the audit chain's head (one lock order: no deadlock)."""
+        held: list[tuple[str, str, dict[str, Any], str | None, str | None]] = []
+        conn.info["tiergate_deferred_audit"] = held
+        try:
+            yield
+        finally:
+            del conn.info["tiergate_deferred_audit"]
+        for action, subject, payload, pack_revision, input_hash in held:
+            self.append_audit(conn, action, subject, payload, pack_revision=pack_revision, input_hash=input_hash)
 
     def log(
         self,
@@ -280,8 +378,11 @@ class Ledger:
         input_hash: str | None = None,
     ) -> int:
         """Append an entry (a decision, a pack change) to the audit log on its own."""
-        with self.transaction() as conn:
-            return self.append_audit(conn, action, subject, payload, pack_revision=pack_revision, input_hash=input_hash)
+        return self.run(
+            lambda conn: self.append_audit(
+                conn, action, subject, payload, pack_revision=pack_revision, input_hash=input_hash
+            )
+        )
 
     def verify_audit(self) -> AuditProblem | None:
         """The first entry that was altered, deleted or moved, or None when the chain holds."""
@@ -327,7 +428,7 @@ class Ledger:
     # ------------------------------------------------------------------ operations
 
     def _existing(self, conn: Connection, key: str) -> Any:
-        return conn.execute(sa.select(movements).where(movements.c.idempotency_key == key)).mappings().first()
+        return conn.execute(_EXISTING, {"b_key": key}).mappings().first()
 
     def reserve(
         self,
@@ -375,9 +476,7 @@ class Ledger:
             return repeat(done) if done is not None else apply(conn)
         for attempt in range(2):
             try:
-                with self.transaction() as write:
-                    done = self._existing(write, key)
-                    return repeat(done) if done is not None else apply(write)
+                return self.run(lambda write: _repeat_or_apply(self._existing(write, key), write, repeat, apply))
             except IntegrityError as error:
                 duplicate = "uq_ledger_movements_key" in str(error.orig) or "idempotency_key" in str(error.orig)
                 if duplicate and attempt == 0:
@@ -397,42 +496,52 @@ class Ledger:
         decision_id: str | None,
     ) -> int:
         now = self.clock()
-        _insert_if_absent(
-            conn,
-            accounts,
-            {"account": account, "kind": kind, "rule": rule, "cap": cap, "used": 0, "reserved": 0, "created_at": now},
+        if conn.execute(_ACCOUNT, {"b_account": account}).first() is None:  # first use
+            _insert_if_absent(
+                conn,
+                accounts,
+                {
+                    "account": account,
+                    "kind": kind,
+                    "rule": rule,
+                    "cap": cap,
+                    "used": 0,
+                    "reserved": 0,
+                    "created_at": now,
+                },
+            )
+        # The rows that lock nothing shared come first; the account row is taken as late as possible.
+        reservation_id = conn.execute(
+            _NEW_RESERVATION,
+            {
+                "account": account,
+                "amount": amount,
+                "committed": 0,
+                "released": 0,
+                "decision_id": decision_id,
+                "created_at": now,
+            },
+        ).scalar_one()
+        conn.execute(
+            _NEW_MOVEMENT,
+            {
+                "at": now,
+                "account": account,
+                "op": "reserve",
+                "amount": amount,
+                "reservation_id": reservation_id,
+                "idempotency_key": key,
+                "decision_id": decision_id,
+                "actor": self.actor,
+            },
         )
-        result = conn.execute(
-            accounts.update()
-            .where(accounts.c.account == account)
-            .where(sa.or_(accounts.c.cap.is_(None), accounts.c.used + accounts.c.reserved + amount <= accounts.c.cap))
-            .values(reserved=accounts.c.reserved + amount)
-            .returning(accounts.c.cap, accounts.c.used, accounts.c.reserved)
-        ).first()
-        if result is None:
-            row = conn.execute(sa.select(accounts).where(accounts.c.account == account)).one()
+        if conn.execute(_HOLD, {"b_account": account, "b_amount": amount}).first() is None:
+            row = conn.execute(_ACCOUNT, {"b_account": account}).one()
             left = from_units(row.cap - row.used - row.reserved) if row.cap is not None else None
-            raise AllocationExceeded(
+            raise AllocationExceeded(  # the transaction rolls back: the rows above are not kept
                 f"{account}: {from_units(amount):,} TPP asked, {left:,} TPP left of the cap {from_units(row.cap):,}",
                 hint="nothing was reserved",
             )
-        reservation_id = conn.execute(
-            reservations.insert()
-            .values(account=account, amount=amount, committed=0, released=0, decision_id=decision_id, created_at=now)
-            .returning(reservations.c.id)
-        ).scalar_one()
-        conn.execute(
-            movements.insert().values(
-                at=now,
-                account=account,
-                op="reserve",
-                amount=amount,
-                reservation_id=reservation_id,
-                idempotency_key=key,
-                decision_id=decision_id,
-                actor=self.actor,
-            )
-        )
         self.append_audit(
             conn,
             "reserve",
@@ -471,11 +580,7 @@ class Ledger:
         )
 
     def _settle_in(self, conn: Connection, op: str, reservation_id: int, key: str, amount: int | None) -> int:
-        held = (
-            conn.execute(sa.select(reservations).where(reservations.c.id == reservation_id).with_for_update())
-            .mappings()
-            .first()
-        )
+        held = conn.execute(_HELD, {"b_id": reservation_id}).mappings().first()
         if held is None:
             raise UnknownReservation(
                 f"reservation {reservation_id} does not exist", hint="see `tiergate ledger history`"
@@ -488,23 +593,20 @@ class Ledger:
                 f"{from_units(outstanding):,} TPP still reserved",
                 hint="nothing was changed",
             )
-        change = {"reserved": accounts.c.reserved - amount}
-        if op == "commit":
-            change["used"] = accounts.c.used + amount
-        conn.execute(accounts.update().where(accounts.c.account == held["account"]).values(**change))
-        column = reservations.c.committed if op == "commit" else reservations.c.released
-        conn.execute(reservations.update().where(reservations.c.id == reservation_id).values({column: column + amount}))
+        conn.execute(_SETTLE[op], {"b_account": held["account"], "b_amount": amount})
+        conn.execute(_SETTLED[op], {"b_id": reservation_id, "b_amount": amount})
         conn.execute(
-            movements.insert().values(
-                at=self.clock(),
-                account=held["account"],
-                op=op,
-                amount=amount,
-                reservation_id=reservation_id,
-                idempotency_key=key,
-                decision_id=held["decision_id"],
-                actor=self.actor,
-            )
+            _NEW_MOVEMENT,
+            {
+                "at": self.clock(),
+                "account": held["account"],
+                "op": op,
+                "amount": amount,
+                "reservation_id": reservation_id,
+                "idempotency_key": key,
+                "decision_id": held["decision_id"],
+                "actor": self.actor,
+            },
         )
         self.append_audit(
             conn, op, held["account"], {"reservation": reservation_id, "tpp": from_units(amount), "key": key}
@@ -522,20 +624,17 @@ class Ledger:
             raise LedgerError(
                 f"licence {licence_id}: quantity (up to 1e10) and value (up to 1e13 USD) must be more than 0"
             )
+
+        def record(conn: Connection) -> None:
+            conn.execute(
+                licences.insert().values(
+                    licence_id=licence_id, quantity=quantity, value_usd=value_usd, note=note, created_at=self.clock()
+                )
+            )
+            self.append_audit(conn, "licence", licence_id, {"quantity": quantity, "value_usd": value_usd, "note": note})
+
         try:
-            with self.transaction() as conn:
-                conn.execute(
-                    licences.insert().values(
-                        licence_id=licence_id,
-                        quantity=quantity,
-                        value_usd=value_usd,
-                        note=note,
-                        created_at=self.clock(),
-                    )
-                )
-                self.append_audit(
-                    conn, "licence", licence_id, {"quantity": quantity, "value_usd": value_usd, "note": note}
-                )
+            self.run(record)
         except IntegrityError:
             raise LedgerError(f"licence {licence_id!r} is already recorded", hint="nothing was changed") from None
 
