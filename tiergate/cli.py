@@ -882,6 +882,32 @@ def demo() -> None:
     for line in decision.explanation:
         out.print(line, markup=False)
 
+    import tempfile
+
+    from tiergate.ledger import Ledger
+    from tiergate.ledger.ship import ship
+
+    out.rule("Shipping against a ledger (a throw-away SQLite file)")
+    with tempfile.TemporaryDirectory() as folder:
+        ledger = Ledger(f"sqlite:///{folder}/demo-ledger.db", actor="demo")
+        ledger.init()
+        for record in read_records(samples / "transactions.jsonl"):
+            if record.data["id"] not in ("demo-01", "demo-02", "demo-03"):
+                continue
+            txn = interchange.parse_transaction(record.data, book.catalogue, where=record.where)
+            shipment = ship(txn, book, ledger)
+            state = "committed" if shipment.committed else "not committed"
+            out.print(
+                f"{txn.id}: {shipment.decision.outcome} ({shipment.decision.authorization}): {state}: "
+                f"{shipment.reason}",
+                markup=False,
+            )
+        for balance in ledger.balances():
+            out.print(f"  {balance.account}: used {fmt(balance.used)} of {fmt(balance.cap or 0)} TPP", markup=False)
+        problem = ledger.verify_audit()
+        out.print("  audit chain " + ("intact" if problem is None else f"broken at entry {problem.seq}"), markup=False)
+        ledger.close()
+
 
 def main() -> None:
     """Entry point: usage errors are Typer's (exit 2); Tiergate errors are one line (exit 2)."""
