@@ -228,6 +228,41 @@ _NEW_ENTRY = audit.insert()
 _HEAD_HASH = audit_head.update().where(audit_head.c.id == 1).values(hash=_B("b_hash"))
 
 
+_COMPILED: dict[tuple[str, int, tuple[str, ...]], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+
+def _fast(conn: Connection, statement: Any, params: Mapping[str, Any] | None = None) -> Any:
+    """Run a prebuilt statement on the connection's DBAPI cursor, compiled once per dialect: the hot
+    path's statements cost SQLAlchemy more to prepare than the database to run."""
+    values = dict(params or {})
+    dialect = conn.dialect
+    cache_key = (dialect.name, id(statement), tuple(sorted(values)))
+    compiled = _COMPILED.get(cache_key)
+    if compiled is None:
+        built = statement.compile(dialect=dialect, column_keys=sorted(values))
+        order = tuple(built.positiontup) if built.positiontup is not None else None
+        fixed = {  # literals such as id = 1
+            k: v for k, v in built.construct_params(values, _check=False).items() if k not in values
+        }
+        compiled = _COMPILED[cache_key] = (str(built), order, fixed)
+    sql, order, fixed = compiled
+    values = {**fixed, **values}
+    if dialect.name == "sqlite":  # stored as SQLAlchemy's SQLite DateTime stores them: naive UTC text
+        for name, value in values.items():
+            if isinstance(value, dt.datetime):
+                values[name] = _aware(value).astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(sql, [values[name] for name in order] if order is not None else values)
+    return cursor
+
+
+def _first(cursor: Any) -> dict[str, Any] | None:
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
 def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -338,9 +373,10 @@ class Ledger:
             deferred.append((action, subject, dict(payload), pack_revision, input_hash))
             return 0
         # Taking the head row serialises the chain; it is done last, so the lock is held briefly.
-        head = conn.execute(_NEXT_ENTRY).one()
+        head = _first(_fast(conn, _NEXT_ENTRY))
+        assert head is not None
         row = {
-            "seq": head.seq,
+            "seq": head["seq"],
             "at": self.clock().isoformat(timespec="microseconds"),
             "actor": self.actor,
             "action": action,
@@ -348,11 +384,11 @@ class Ledger:
             "pack_revision": pack_revision,
             "input_hash": input_hash,
             "payload": canonical(payload),
-            "prev_hash": head.hash,
+            "prev_hash": head["hash"],
         }
         row["hash"] = entry_hash(row)
-        conn.execute(_NEW_ENTRY, row)
-        conn.execute(_HEAD_HASH, {"b_hash": row["hash"]})
+        _fast(conn, _NEW_ENTRY, row)
+        _fast(conn, _HEAD_HASH, {"b_hash": row["hash"]})
         return int(row["seq"])
 
     @contextmanager
@@ -428,7 +464,7 @@ class Ledger:
     # ------------------------------------------------------------------ operations
 
     def _existing(self, conn: Connection, key: str) -> Any:
-        return conn.execute(_EXISTING, {"b_key": key}).mappings().first()
+        return _first(_fast(conn, _EXISTING, {"b_key": key}))
 
     def reserve(
         self,
@@ -496,7 +532,7 @@ class Ledger:
         decision_id: str | None,
     ) -> int:
         now = self.clock()
-        if conn.execute(_ACCOUNT, {"b_account": account}).first() is None:  # first use
+        if _fast(conn, _ACCOUNT, {"b_account": account}).fetchone() is None:  # first use
             _insert_if_absent(
                 conn,
                 accounts,
@@ -511,7 +547,8 @@ class Ledger:
                 },
             )
         # The rows that lock nothing shared come first; the account row is taken as late as possible.
-        reservation_id = conn.execute(
+        reservation_id = _fast(
+            conn,
             _NEW_RESERVATION,
             {
                 "account": account,
@@ -521,8 +558,9 @@ class Ledger:
                 "decision_id": decision_id,
                 "created_at": now,
             },
-        ).scalar_one()
-        conn.execute(
+        ).fetchone()[0]
+        _fast(
+            conn,
             _NEW_MOVEMENT,
             {
                 "at": now,
@@ -535,7 +573,7 @@ class Ledger:
                 "actor": self.actor,
             },
         )
-        if conn.execute(_HOLD, {"b_account": account, "b_amount": amount}).first() is None:
+        if _fast(conn, _HOLD, {"b_account": account, "b_amount": amount}).fetchone() is None:
             row = conn.execute(_ACCOUNT, {"b_account": account}).one()
             left = from_units(row.cap - row.used - row.reserved) if row.cap is not None else None
             raise AllocationExceeded(  # the transaction rolls back: the rows above are not kept
@@ -580,7 +618,7 @@ class Ledger:
         )
 
     def _settle_in(self, conn: Connection, op: str, reservation_id: int, key: str, amount: int | None) -> int:
-        held = conn.execute(_HELD, {"b_id": reservation_id}).mappings().first()
+        held = _first(_fast(conn, _HELD, {"b_id": reservation_id}))
         if held is None:
             raise UnknownReservation(
                 f"reservation {reservation_id} does not exist", hint="see `tiergate ledger history`"
@@ -593,9 +631,10 @@ class Ledger:
                 f"{from_units(outstanding):,} TPP still reserved",
                 hint="nothing was changed",
             )
-        conn.execute(_SETTLE[op], {"b_account": held["account"], "b_amount": amount})
-        conn.execute(_SETTLED[op], {"b_id": reservation_id, "b_amount": amount})
-        conn.execute(
+        _fast(conn, _SETTLE[op], {"b_account": held["account"], "b_amount": amount})
+        _fast(conn, _SETTLED[op], {"b_id": reservation_id, "b_amount": amount})
+        _fast(
+            conn,
             _NEW_MOVEMENT,
             {
                 "at": self.clock(),
