@@ -89,6 +89,15 @@ def test_ship_draws_lpp_then_refuses_then_ships_under_a_licence(tmp_path: Path) 
     lines = _cli(tmp_path, "audit", "export").stdout.splitlines()
     actions = [json.loads(line)["action"] for line in lines]
     assert actions.count("ship") == 2 and actions.count("ship-refused") == 2 and "licence" in actions
+    assert actions.count("packs") == 1  # every shipment ran under the same pack revisions
+
+    # A shipment under other packs (a 2026 date: regime us-2026-01) enters the pack change first.
+    later = _cli(tmp_path, "ship", _write(tmp_path, "d.json", {**_txn("d", 1), "date": "2026-03-02"}))
+    assert later.returncode == 0, later.stdout + later.stderr
+    entries = [json.loads(line) for line in _cli(tmp_path, "audit", "export").stdout.splitlines()]
+    changes = [e for e in entries if e["action"] == "packs"]
+    assert len(changes) == 2 and "us-2026-01@r2" in changes[-1]["subject"]
+    assert entries[-2]["action"] == "packs" and entries[-1]["action"] == "ship"
 
     with sqlite3.connect(tmp_path / "l.db") as conn:
         conn.execute("UPDATE ledger_audit SET actor = 'someone else' WHERE seq = 2")

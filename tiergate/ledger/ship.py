@@ -143,6 +143,7 @@ def ship(
             )
 
     def draw_all(conn: Connection) -> list[int]:
+        ledger.note_packs(conn, packs)
         with ledger.audit_deferred(conn):  # accounts in a fixed order first, then the audit chain's head
             reservations = _draw(ledger, conn, draws, base_key, decision_id)
         ledger.append_audit(
@@ -197,13 +198,13 @@ def _draw(
 
 
 def _refuse(ledger: Ledger, decision: Decision, packs: str, digest: str, decision_id: str, reason: str) -> Shipment:
-    ledger.log(
-        "ship-refused",
-        decision_id,
-        {"outcome": decision.outcome, "reason": reason, "rules": list(decision.rules)},
-        pack_revision=packs,
-        input_hash=digest,
-    )
+    payload = {"outcome": decision.outcome, "reason": reason, "rules": list(decision.rules)}
+
+    def record(conn: Connection) -> None:
+        ledger.note_packs(conn, packs)
+        ledger.append_audit(conn, "ship-refused", decision_id, payload, pack_revision=packs, input_hash=digest)
+
+    ledger.run(record)
     return Shipment(decision, False, reason)
 
 

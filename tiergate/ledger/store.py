@@ -392,6 +392,15 @@ class Ledger:
         _fast(conn, _HEAD_HASH, {"b_hash": row["hash"]})
         return int(row["seq"])
 
+    def note_packs(self, conn: Connection, packs: str) -> None:
+        """Enter a pack change in the audit log: the rule packs (id@revision) in force differ from the last
+        ones the ledger acted under."""
+        last = conn.execute(
+            sa.select(audit.c.subject).where(audit.c.action == "packs").order_by(audit.c.seq.desc()).limit(1)
+        ).scalar()
+        if last != packs:
+            self.append_audit(conn, "packs", packs, {"previous": last, "packs": packs.split(",")}, pack_revision=packs)
+
     @contextmanager
     def audit_deferred(self, conn: Connection) -> Iterator[None]:
         """Within ``conn``, hold audit entries back and write them, in order, when the block ends, so that
