@@ -412,9 +412,7 @@ def _ledger_balances(
         )
         day = when or txn.date
         ruleset, _ = book.select(regime or txn.regime, day)
-        names.update(
-            allocation_account(a, txn.consignee.key, txn.destination, day) for a in ruleset.allocations.values()
-        )
+        names.update(allocation_account(a, txn.consignee, txn.destination, day) for a in ruleset.allocations.values())
     try:
         return ledger.remaining(names)
     finally:
@@ -751,6 +749,31 @@ def licence_add(
 
     open_ledger(db).add_licence(licence_id, quantity, value, note)
     out.print(f"licence {licence_id} recorded: {quantity} unit(s)" + (f", {value:,} USD" if value else ""))
+
+
+@ledger_app.command("installed")
+def ledger_installed(
+    consignee: Annotated[str, typer.Argument(help="The UVEU's consignee key (its id, or COUNTRY:name-slug).")],
+    country: Annotated[str, typer.Argument(help="Where the compute is installed (ISO 3166-1 alpha-2).")],
+    tpp: Annotated[float, typer.Argument(help="TPP installed there that did not ship through this ledger.")],
+    key: Annotated[str | None, typer.Option("--key", help="Idempotency key (a retry with it changes nothing).")] = None,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Declare a UVEU's installed base in a country (e.g. its US data centres), which its geographic
+    allocation (at least 75 % in Tier 1, at most 7 % in any Tier 2 country) is measured against."""
+    import uuid
+
+    from tiergate.ledger import open_ledger
+
+    code = country.strip().upper()
+    if code not in interchange.iso_codes():
+        raise InputError(f"country: {country!r} is not an ISO 3166-1 alpha-2 country code")
+    ledger = open_ledger(db)
+    account = f"uveu:{consignee}:{code}"
+    idempotency = key or f"installed:{uuid.uuid4()}"
+    held = ledger.reserve(account, tpp, kind="uveu:location", rule="declared", cap_tpp=None, key=idempotency + ":hold")
+    ledger.commit(held, key=idempotency + ":commit")
+    out.print(f"{account}: {fmt(tpp)} TPP declared installed")
 
 
 @app.command("ship")

@@ -707,22 +707,18 @@ def _decide_table(
     names = name.to_pylist()
     ids_py = consignee_id.to_pylist()
     rule_of_draw = draw_column(lambda d: d.rule, pa.string()).to_pylist()
-    key_cache: dict[tuple[str, str, str | None], str] = {}
+    consignees: dict[tuple[str, str, str, str | None], Consignee] = {}
     accounts: list[str] = []
     for k, row in enumerate(alloc_rows.tolist()):
         entry = selection_rulesets[int(selection_of_row[row])]
         assert entry is not None
         allocation = entry[0].allocations[rule_of_draw[k].split("/", 1)[1]]
-        located_code_row = col_py["located"][row]
-        ck = (located_code_row, names[row], ids_py[row])
-        consignee_key = key_cache.get(ck)
-        if consignee_key is None:
-            consignee_key = Consignee(
-                name=names[row].strip(), country=located_code_row, headquarters=located_code_row, id=ids_py[row]
-            ).key
-            key_cache[ck] = consignee_key
+        who = (col_py["located"][row], col_py["headquarters"][row], names[row], ids_py[row])
+        consignee = consignees.get(who)
+        if consignee is None:
+            consignee = consignees[who] = Consignee(name=who[2].strip(), country=who[0], headquarters=who[1], id=who[3])
         accounts.append(
-            allocation_account(allocation, consignee_key, col_py["destination"][row], _day(int(day_numbers[row])))
+            allocation_account(allocation, consignee, col_py["destination"][row], _day(int(day_numbers[row])))
         )
     draw_tpp = tpp_unit[template_of_row[alloc_rows]] * qty[alloc_rows] if total else np.array([], dtype=float)
     alloc_struct = pa.StructArray.from_arrays(

@@ -20,7 +20,7 @@ first item with that outcome; its review policy the most restrictive among licen
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
@@ -46,17 +46,29 @@ from tiergate.rules.ruleset import (
     Requirement,
     ReviewPolicy,
     Ruleset,
+    UveuShares,
     compare,
 )
 
-__all__ = ["Consignee", "Decision", "LineItem", "Transaction", "allocation_account", "decide", "parties_of"]
+__all__ = [
+    "Consignee",
+    "Decision",
+    "LineItem",
+    "Transaction",
+    "allocation_account",
+    "decide",
+    "parties_of",
+    "uveu_headroom",
+]
 
 NOT_AN_EXPORT = ("core/not-an-export", "15 CFR 734.13-734.16 (definitions of export, reexport and transfer)")
 
 
-def allocation_account(allocation: Allocation, consignee_key: str, destination: str, day: dt.date) -> str:
-    """The ledger account an allocation draws for a consignee, destination and date."""
+def allocation_account(allocation: Allocation, consignee: Consignee, destination: str, day: dt.date) -> str:
+    """The ledger account an allocation draws for a consignee, destination and date. A UVEU's location
+    accounts are keyed by the entity (its headquarters), so that its installed base adds up across them."""
     prefix = allocation.label.split(":", 1)[0]
+    consignee_key = consignee.entity_key if allocation.kind == "uveu_location" else consignee.key
     if allocation.kind == "consignee_year":
         return f"{prefix}:{consignee_key}:{day.year}"
     if allocation.kind == "country_period":
@@ -64,6 +76,31 @@ def allocation_account(allocation: Allocation, consignee_key: str, destination: 
     if allocation.kind == "nveu_country_quarter":
         return f"{prefix}:{consignee_key}:{destination}:{day.year}Q{(day.month - 1) // 3 + 1}"
     return f"{prefix}:{consignee_key}:{destination}"
+
+
+def uveu_headroom(
+    shares: UveuShares,
+    installed: Mapping[str, float],
+    destination: str,
+    *,
+    us_headquartered: bool,
+    tier: Callable[[str], str | None],
+) -> float:
+    """The most TPP a UVEU may add at ``destination`` with its geographic allocation still met, given its
+    installed TPP per country: at least ``tier1_min`` of the total in Tier 1, at most ``single_tier2_max``
+    in any one Tier 2 country, and, if US-headquartered, at least ``us_min_if_us_headquartered`` in the US.
+    ``tier(country)`` says ``tier1``, ``tier2`` or None."""
+    total = sum(installed.values())
+    here = installed.get(destination, 0.0)
+    in_tier1 = sum(tpp for country, tpp in installed.items() if tier(country) == "tier1")
+    bounds = []
+    if tier(destination) != "tier1" and shares.tier1_min > 0:
+        bounds.append(in_tier1 / shares.tier1_min - total)
+    if tier(destination) == "tier2":
+        bounds.append((shares.single_tier2_max * total - here) / (1 - shares.single_tier2_max))
+    if us_headquartered and destination != "US" and shares.us_min_if_us_headquartered > 0:
+        bounds.append(installed.get("US", 0.0) / shares.us_min_if_us_headquartered - total)
+    return max(0.0, min(bounds)) if bounds else float("inf")
 
 
 def parties_of(txn: Transaction, rules: Ruleset) -> Parties:
@@ -84,7 +121,7 @@ def parties_of(txn: Transaction, rules: Ruleset) -> Parties:
 
 
 def _account(allocation: Allocation, txn: Transaction) -> str:
-    return allocation_account(allocation, txn.consignee.key, txn.destination, txn.date)
+    return allocation_account(allocation, txn.consignee, txn.destination, txn.date)
 
 
 def _limiting_allocation(option: LicenceException, rules: Ruleset) -> Allocation | None:

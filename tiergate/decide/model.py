@@ -32,12 +32,18 @@ class Consignee:
     @property
     def key(self) -> str:
         """The consignee's account key in allocations: its id, else country and normalised name."""
-        if self.id:
-            return self.id
+        return self.id or f"{self.country}:{self._slug()}"
+
+    @property
+    def entity_key(self) -> str:
+        """The key of the entity wherever it is located (a UVEU's locations): its id, else headquarters and name."""
+        return self.id or f"{self.headquarters}:{self._slug()}"
+
+    def _slug(self) -> str:
         slug = "".join(ch if ch.isalnum() else "-" for ch in self.name.lower()).strip("-")
         while "--" in slug:
             slug = slug.replace("--", "-")
-        return f"{self.country}:{slug}"
+        return slug
 
 
 @dataclass(frozen=True, slots=True)

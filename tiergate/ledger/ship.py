@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from tiergate.decide import allocation_account, decide
+from tiergate.decide import allocation_account, decide, uveu_headroom
 from tiergate.decide.model import Decision, Transaction
 from tiergate.interchange import canonical_transaction, decision_to_dict
 from tiergate.ledger.store import AllocationExceeded, Ledger, LedgerError, from_units
 from tiergate.rules.book import Rulebook
+from tiergate.rules.ruleset import Ruleset, UveuShares
 
 LICENCE_KIND = "licence:quantity"
 
@@ -46,12 +47,35 @@ def live_decision(
 ) -> tuple[Decision, str]:
     """The decision for ``txn`` with the balances of every allocation account it could draw."""
     ruleset, selection = book.select(regime or txn.regime, txn.date)
-    candidates = [
-        allocation_account(a, txn.consignee.key, txn.destination, txn.date) for a in ruleset.allocations.values()
-    ]
+    candidates = [allocation_account(a, txn.consignee, txn.destination, txn.date) for a in ruleset.allocations.values()]
     balances = ledger.remaining(candidates)
+    for account, headroom in _uveu_headroom(txn, ruleset, ledger, None).items():
+        balances[account] = headroom
     decision = decide(txn, ruleset, balances=balances, selection=selection.describe())
     return decision, ",".join(decision.packs)
+
+
+def _uveu_headroom(txn: Transaction, ruleset: Ruleset, ledger: Ledger, conn: Connection | None) -> dict[str, float]:
+    """For a UVEU consignee: the TPP its geographic allocation still lets it add at the destination,
+    from its installed base by country in the ledger (locked when ``conn`` is a write transaction)."""
+    if txn.consignee.veu != "UVEU":
+        return {}
+    out: dict[str, float] = {}
+    for allocation in ruleset.allocations.values():
+        if allocation.shares is None:
+            continue
+        shares = allocation.shares
+        account = allocation_account(allocation, txn.consignee, txn.destination, txn.date)
+        installed = ledger.installed(account.rsplit(":", 1)[0] + ":", conn)
+
+        def tier(country: str, shares: UveuShares = shares) -> str | None:
+            groups = ruleset.memberships(country, txn.date)
+            return "tier1" if shares.tier1_group in groups else "tier2" if shares.tier2_group in groups else None
+
+        out[account] = uveu_headroom(
+            shares, installed, txn.destination, us_headquartered=txn.consignee.headquarters == "US", tier=tier
+        )
+    return out
 
 
 def ship(
@@ -68,6 +92,7 @@ def ship(
     decision_id = txn.id or digest[:16]
     earlier = ledger.last_audit("ship", decision_id, digest)
     decision, packs = live_decision(txn, book, ledger, regime=regime)
+    ruleset, _ = book.select(regime or txn.regime, txn.date)
     if earlier is not None:  # the same transaction was shipped before: a retry changes nothing
         stored = json.loads(earlier["payload"])
         return Shipment(
@@ -144,6 +169,13 @@ def ship(
 
     def draw_all(conn: Connection) -> list[int]:
         ledger.note_packs(conn, packs)
+        # The UVEU allocation is checked again on the locked installed base: no race past the shares.
+        for account, headroom in _uveu_headroom(txn, ruleset, ledger, conn).items():
+            asked = sum(tpp for name, tpp, *_ in draws if name == account)
+            if asked and asked > headroom + 1e-9 * max(1.0, headroom):
+                raise AllocationExceeded(
+                    f"{account}: {asked:,.4f} TPP asked, the UVEU geographic allocation allows {headroom:,.4f} more"
+                )
         with ledger.audit_deferred(conn):  # accounts in a fixed order first, then the audit chain's head
             reservations = _draw(ledger, conn, draws, base_key, decision_id)
         ledger.append_audit(

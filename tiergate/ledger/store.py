@@ -737,6 +737,20 @@ class Ledger:
             )
         return out
 
+    def installed(self, prefix: str, conn: Connection | None = None) -> dict[str, float]:
+        """Committed TPP of the accounts whose name starts with ``prefix``, by the name's last part
+        (``uveu:<consignee>:<country>`` gives the UVEU's installed base by country). Inside a write
+        transaction the rows are locked, so concurrent shipments of one UVEU take turns."""
+        query = sa.select(accounts.c.account, accounts.c.used).where(
+            accounts.c.account.startswith(prefix, autoescape=True)
+        )
+        if conn is not None:
+            rows = conn.execute(query.with_for_update()).all()
+        else:
+            with self.engine.connect() as reader:
+                rows = reader.execute(query).all()
+        return {account.rsplit(":", 1)[-1]: used / UNITS_PER_TPP for account, used in rows}
+
     def remaining(self, account_names: Iterable[str]) -> dict[str, float]:
         """Remaining TPP of the named accounts that exist and have a cap."""
         names = sorted(set(account_names))
