@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def start(self) -> None:
         self.ledger = Ledger(self.url, actor="hypothesis")
         self.ledger.init()
-        self.account = f"country:IN:{id(self)}"
+        self.account = f"country:IN:{uuid.uuid4().hex}"  # a fresh account per run: examples share one database
         self.open: dict[int, float] = {}
         self.used = 0.0
         self.reserved = 0.0
