@@ -400,23 +400,26 @@ def decide_command(
 def _ledger_balances(
     db: str, book: Rulebook, records: Iterable[Record], when: dt.date | None, regime: str | None
 ) -> dict[str, float]:
-    """The live balances of every allocation account the transactions could draw."""
-    from tiergate.decide import allocation_account
+    """The live balances of every allocation account the transactions could draw (read only)."""
+    from dataclasses import replace
+
     from tiergate.ledger import open_ledger
+    from tiergate.ledger.ship import live_balances
 
     ledger = open_ledger(db)
-    names: set[str] = set()
-    for record in records:
-        txn = interchange.parse_transaction(
-            record.data, book.catalogue, where=record.where, default_date=when or _today()
-        )
-        day = when or txn.date
-        ruleset, _ = book.select(regime or txn.regime, day)
-        names.update(allocation_account(a, txn.consignee, txn.destination, day) for a in ruleset.allocations.values())
+    balances: dict[str, float] = {}
     try:
-        return ledger.remaining(names)
+        for record in records:
+            txn = interchange.parse_transaction(
+                record.data, book.catalogue, where=record.where, default_date=when or _today()
+            )
+            if when is not None:
+                txn = replace(txn, date=when)
+            ruleset, _ = book.select(regime or txn.regime, txn.date)
+            balances.update(live_balances(txn, ruleset, ledger))
     finally:
         ledger.close()
+    return balances
 
 
 def _balances(path: Path | None) -> dict[str, float] | None:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from tiergate.decide import allocation_account, decide, uveu_headroom
 from tiergate.decide.model import Decision, Transaction
 from tiergate.interchange import canonical_transaction, decision_to_dict
-from tiergate.ledger.store import AllocationExceeded, Ledger, LedgerError, from_units
+from tiergate.ledger.store import AllocationExceeded, Ledger
 from tiergate.rules.book import Rulebook
 from tiergate.rules.ruleset import Ruleset, UveuShares
 
@@ -42,17 +42,20 @@ def transaction_hash(txn: Transaction) -> str:
     return hashlib.sha256(canonical_transaction(txn).encode()).hexdigest()
 
 
+def live_balances(txn: Transaction, ruleset: Ruleset, ledger: Ledger) -> dict[str, float]:
+    """The remaining TPP of every allocation account ``txn`` could draw, with a UVEU's headroom under its
+    geographic allocation."""
+    candidates = [allocation_account(a, txn.consignee, txn.destination, txn.date) for a in ruleset.allocations.values()]
+    return {**ledger.remaining(candidates), **_uveu_headroom(txn, ruleset, ledger, None)}
+
+
 def live_decision(
     txn: Transaction, book: Rulebook, ledger: Ledger, *, regime: str | None = None
-) -> tuple[Decision, str]:
-    """The decision for ``txn`` with the balances of every allocation account it could draw."""
+) -> tuple[Decision, Ruleset]:
+    """The decision for ``txn`` with the live balances of every allocation account it could draw."""
     ruleset, selection = book.select(regime or txn.regime, txn.date)
-    candidates = [allocation_account(a, txn.consignee, txn.destination, txn.date) for a in ruleset.allocations.values()]
-    balances = ledger.remaining(candidates)
-    for account, headroom in _uveu_headroom(txn, ruleset, ledger, None).items():
-        balances[account] = headroom
-    decision = decide(txn, ruleset, balances=balances, selection=selection.describe())
-    return decision, ",".join(decision.packs)
+    decision = decide(txn, ruleset, balances=live_balances(txn, ruleset, ledger), selection=selection.describe())
+    return decision, ruleset
 
 
 def _uveu_headroom(txn: Transaction, ruleset: Ruleset, ledger: Ledger, conn: Connection | None) -> dict[str, float]:
@@ -91,8 +94,8 @@ def ship(
     digest = transaction_hash(txn)
     decision_id = txn.id or digest[:16]
     earlier = ledger.last_audit("ship", decision_id, digest)
-    decision, packs = live_decision(txn, book, ledger, regime=regime)
-    ruleset, _ = book.select(regime or txn.regime, txn.date)
+    decision, ruleset = live_decision(txn, book, ledger, regime=regime)
+    packs = ",".join(decision.packs)
     if earlier is not None:  # the same transaction was shipped before: a retry changes nothing
         stored = json.loads(earlier["payload"])
         return Shipment(
@@ -266,4 +269,4 @@ def balances_rows(ledger: Ledger, as_of: dt.datetime | None = None) -> list[dict
     ]
 
 
-__all__ = ["LedgerError", "Shipment", "balances_rows", "from_units", "live_decision", "ship", "shipment_to_dict"]
+__all__ = ["Shipment", "balances_rows", "live_balances", "live_decision", "ship", "shipment_to_dict"]

@@ -184,7 +184,7 @@ def _insert_if_absent(conn: Connection, table: sa.Table, values: Mapping[str, An
 
         conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
     else:  # pragma: no cover - create_engine admits only these two
-        raise NotImplementedError(f"insert-if-absent for {name}")
+        raise LedgerError(f"unsupported database {name!r}")
 
 
 # The statements of the hot path, built once (building SQLAlchemy constructs costs more than SQLite

@@ -279,19 +279,7 @@ class Ruleset:
 
     @property
     def pack_labels(self) -> tuple[str, ...]:
-        return tuple(p.label for p in self.packs) if not self._labels else self._labels
-
-    @property
-    def key(self) -> str:
-        return self.regime + "[" + ",".join(p.label for p in self.packs) + "]"
-
-    def compliance_from(self) -> dt.date | None:
-        dates = [p.compliance_from for p in self.packs if p.compliance_from is not None]
-        return max(dates) if dates else None
-
-    def group_provenance(self, group_id: str) -> Provenance | None:
-        group = self.groups.get(group_id)
-        return group.provenance if group is not None else None
+        return self._labels
 
     def canonical_country(self, code: str) -> str:
         treated = self.treated_as.get(code)

@@ -81,9 +81,6 @@ class Membership(Strict):
     until: dt.date | None = None
     note: str | None = None
 
-    def applies_on(self, day: dt.date) -> bool:
-        return (self.from_ is None or self.from_ <= day) and (self.until is None or day <= self.until)
-
 
 class CountryGroup(Cited):
     """A set of countries: listed ``members`` (each may carry from/until dates), a ``union``
