@@ -6,6 +6,7 @@ import datetime as dt
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -60,6 +61,37 @@ def test_a_retried_operation_changes_nothing(ledger: Ledger) -> None:
     assert ledger.balances()[0].used == 10 and len(ledger.history()) == 2 and entries == 2
     with pytest.raises(IdempotencyConflict):
         ledger.reserve("lpp:IN:a:2025", 11, key="same", **CAP)
+
+
+def test_a_retry_after_the_cap_is_reached_returns_the_first_reservation(ledger: Ledger) -> None:
+    first = ledger.reserve("lpp:IN:a:2025", 1000, key="all", **CAP)  # the whole cap
+    assert ledger.reserve("lpp:IN:a:2025", 1000, key="all", **CAP) == first  # not "cap reached"
+    assert ledger.balances()[0].reserved == 1000 and len(ledger.history()) == 1
+
+
+@pytest.mark.parametrize(
+    "account, key, decision",
+    [
+        ("lpp:IN:Ünïcode \"quoted\" \\ back:2025", "k-\u2028-\n-\t", 'd"1'),
+        ("lpp:IN:918374655091283701:2025", "918374655091283702", None),  # the markers themselves
+        ("lpp:CN:北京有限公司:2026", "键", "决定"),
+    ],
+)
+def test_audit_entries_of_reservations_verify_whatever_the_text(
+    ledger: Ledger, account: str, key: str, decision: str | None
+) -> None:
+    """The one-step reservation has the database compute the entry's hash: it must be the hash the
+    verifier recomputes, for any text, and the payload must name the reservation."""
+    first = ledger.reserve(account, 5, key=key, decision_id=decision, **CAP)
+    second = ledger.reserve(account, 7, key=key + "/2", decision_id=decision, **CAP)
+    assert ledger.verify_audit() is None
+    entries = list(ledger.audit_entries())
+    assert [e["seq"] for e in entries] == [1, 2]
+    payloads = [orjson.loads(e["payload"]) for e in entries]
+    assert [p["reservation"] for p in payloads] == [first, second]
+    assert [p["key"] for p in payloads] == [key, key + "/2"]
+    assert payloads[0]["decision"] == decision and payloads[0]["tpp"] == 5
+    assert entries[1]["prev_hash"] == entries[0]["hash"]
 
 
 @pytest.mark.parametrize("amount", [0, -5, float("nan")])

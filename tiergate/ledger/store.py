@@ -136,6 +136,11 @@ def _sqlite_file(url: sa.URL) -> Path | None:
     return Path(url.database)
 
 
+def _sha256_hex(text: str) -> str:
+    """SHA-256 of a text's UTF-8 bytes, as SQLite's ``tiergate_sha256`` (PostgreSQL has its own)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def create_engine(url: str) -> Engine:
     """An engine for a ledger URL: a SQLite file (WAL, waits for the write lock) or PostgreSQL."""
     try:
@@ -159,6 +164,7 @@ def create_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            dbapi_connection.create_function("tiergate_sha256", 1, _sha256_hex, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
@@ -168,7 +174,9 @@ def create_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        # No ping per checkout (a round trip per operation): a connection found broken is invalidated by
+        # SQLAlchemy and the operation is tried again (see Ledger.transaction).
+        return sa.create_engine(parsed, pool_recycle=3600)
     raise LedgerError(f"unsupported database {backend!r} in {url!r}", hint="use sqlite:///FILE or postgresql://...")
 
 
@@ -250,7 +258,7 @@ def _fast(conn: Connection, statement: Any, params: Mapping[str, Any] | None = N
     if dialect.name == "sqlite":  # stored as SQLAlchemy's SQLite DateTime stores them: naive UTC text
         for name, value in values.items():
             if isinstance(value, dt.datetime):
-                values[name] = _aware(value).astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+                values[name] = _sqlite_time(value)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(sql, [values[name] for name in order] if order is not None else values)
     return cursor
@@ -272,6 +280,77 @@ def entry_hash(row: Mapping[str, Any]) -> str:
     """The hash of an audit entry: SHA-256 over its canonical content and the previous entry's hash."""
     content = {k: row[k] for k in ("seq", "at", "actor", "action", "subject", "pack_revision", "input_hash", "payload")}
     return hashlib.sha256((row["prev_hash"] + canonical(content)).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------- the reservation in one step
+# A reservation on its own (not inside a shipment) is the hot path. On PostgreSQL it is one statement in
+# its own transaction, so one round trip: hold the amount, record the reservation and the movement, and
+# append the audit entry chained by the database's own sha256 while the head row is locked. On SQLite it is
+# one short write transaction on the raw connection. The audit entry's canonical text is built in Python
+# with markers where the reservation id and the sequence number go; the database fills them in, so the
+# hash it computes is the one ``entry_hash`` recomputes when the chain is verified.
+
+_MARK_RESERVATION = 918_374_655_091_283_701
+_MARK_SEQ = 918_374_655_091_283_702
+
+_PG_RESERVE = """
+WITH hold AS (
+    UPDATE ledger_accounts SET reserved = reserved + %(amount)s
+    WHERE account = %(account)s AND (cap IS NULL OR used + reserved + %(amount)s <= cap)
+    RETURNING account
+), res AS (
+    INSERT INTO ledger_reservations (account, amount, committed, released, decision_id, created_at)
+    SELECT account, %(amount)s, 0, 0, %(decision)s, %(now)s FROM hold
+    RETURNING id
+), mov AS (
+    INSERT INTO ledger_movements (at, account, op, amount, reservation_id, idempotency_key, decision_id, actor)
+    SELECT %(now)s, %(account)s, 'reserve', %(amount)s, id, %(key)s, %(decision)s, %(actor)s FROM res
+), old AS (
+    SELECT seq, hash FROM ledger_audit_head WHERE id = 1 AND EXISTS (SELECT 1 FROM res) FOR UPDATE
+), entry AS (
+    INSERT INTO ledger_audit (seq, at, actor, action, subject, pack_revision, input_hash, payload, prev_hash, hash)
+    SELECT old.seq + 1, %(at)s, %(actor)s, 'reserve', %(account)s, NULL, NULL,
+           %(p1)s::text || res.id || %(p2)s::text, old.hash,
+           encode(sha256(convert_to(
+               old.hash || %(c1)s::text || res.id || %(c2)s::text || (old.seq + 1) || %(c3)s::text, 'UTF8'
+           )), 'hex')
+    FROM old, res
+    RETURNING seq, hash
+), advance AS (
+    UPDATE ledger_audit_head SET seq = entry.seq, hash = entry.hash FROM entry WHERE ledger_audit_head.id = 1
+)
+SELECT id FROM res
+"""
+
+_SQLITE_HOLD = (
+    "UPDATE ledger_accounts SET reserved = reserved + :amount "
+    "WHERE account = :account AND (cap IS NULL OR used + reserved + :amount <= cap) RETURNING account"
+)
+_SQLITE_RESERVATION = (
+    "INSERT INTO ledger_reservations (account, amount, committed, released, decision_id, created_at) "
+    "VALUES (:account, :amount, 0, 0, :decision, :now) RETURNING id"
+)
+_SQLITE_MOVEMENT = (
+    "INSERT INTO ledger_movements (at, account, op, amount, reservation_id, idempotency_key, decision_id, actor) "
+    "VALUES (:now, :account, 'reserve', :amount, :reservation, :key, :decision, :actor)"
+)
+_SQLITE_ENTRY = (
+    "INSERT INTO ledger_audit (seq, at, actor, action, subject, pack_revision, input_hash, payload, prev_hash, hash) "
+    "SELECT seq + 1, :at, :actor, 'reserve', :account, NULL, NULL, :payload, hash, "
+    "tiergate_sha256(hash || :before_seq || (seq + 1) || :after_seq) FROM ledger_audit_head WHERE id = 1 "
+    "RETURNING seq, hash"
+)
+_SQLITE_ADVANCE = "UPDATE ledger_audit_head SET seq = :seq, hash = :hash WHERE id = 1"
+
+
+def _around(text: str, mark: int) -> tuple[str, str] | None:
+    """The text before and after the one occurrence of a marker (None if it is not there exactly once)."""
+    parts = text.split(str(mark))
+    return (parts[0], parts[1]) if len(parts) == 2 else None
+
+
+class _KeyTaken(Exception):
+    """The idempotency key is already in the ledger: the operation was done before."""
 
 
 class Ledger:
@@ -335,7 +414,7 @@ class Ledger:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as error:
-            if _busy(error):
+            if _busy(error) or error.connection_invalidated:
                 raise _Busy() from None
             raise LedgerError(f"database error on {self.url}: {error.orig}", hint="nothing was changed") from None
 
@@ -493,11 +572,191 @@ class Ledger:
         if amount <= 0:
             raise LedgerError(f"amount: {amount_tpp} TPP; an amount must be more than 0")
         cap = None if cap_tpp is None else to_units(cap_tpp, "cap")
+        if conn is None:
+            one_step = self._reserve_in_one_step(account, amount, kind, rule, cap, key, decision_id)
+            if one_step is not None:
+                return one_step
         return self._once(
             key,
             conn,
             lambda done: self._same(done, "reserve", account, amount, key),
             lambda write: self._reserve(write, account, amount, kind, rule, cap, key, decision_id),
+        )
+
+    def _reserve_in_one_step(
+        self, account: str, amount: int, kind: str, rule: str, cap: int | None, key: str, decision_id: str | None
+    ) -> int | None:
+        """A reservation on its own, in one statement (PostgreSQL) or one short transaction (SQLite); None when
+        its texts hold a marker, and the general path must be taken."""
+        now = self.clock()
+        at = now.isoformat(timespec="microseconds")
+        payload = canonical(
+            {
+                "reservation": _MARK_RESERVATION,
+                "tpp": from_units(amount),
+                "key": key,
+                "decision": decision_id,
+                "cap": from_units(cap),
+            }
+        )
+        content = canonical(
+            {
+                "seq": _MARK_SEQ,
+                "at": at,
+                "actor": self.actor,
+                "action": "reserve",
+                "subject": account,
+                "pack_revision": None,
+                "input_hash": None,
+                "payload": payload,
+            }
+        )
+        around_payload = _around(payload, _MARK_RESERVATION)
+        around_id = _around(content, _MARK_RESERVATION)
+        around_seq = None if around_id is None else _around(around_id[1], _MARK_SEQ)
+        if around_payload is None or around_id is None or around_seq is None or str(_MARK_SEQ) in payload:
+            return None
+        params: dict[str, Any] = {
+            "account": account,
+            "amount": amount,
+            "decision": decision_id,
+            "key": key,
+            "actor": self.actor,
+            "at": at,
+            "p1": around_payload[0],
+            "p2": around_payload[1],
+            "c1": around_id[0],
+            "c2": around_seq[0],
+            "c3": around_seq[1],
+        }
+        for _ in range(3):  # a first use creates the account, then tries again
+            try:
+                if self.engine.dialect.name == "postgresql":
+                    reservation = self._one_step_postgresql({**params, "now": now})
+                else:
+                    reservation = self._one_step_sqlite({**params, "now": _sqlite_time(now)})
+            except _KeyTaken:
+                reservation = None
+            if reservation is not None:
+                return reservation
+            # Nothing was held: the key was used before, the account is new, or the cap does not cover it.
+            done, row = self.run(
+                lambda read: (self._existing(read, key), _first(_fast(read, _ACCOUNT, {"b_account": account})))
+            )
+            if done is not None:
+                return self._same(done, "reserve", account, amount, key)
+            if row is None:
+                self.run(lambda write: self._open_account(write, account, kind, rule, cap, now))
+                continue
+            left = from_units(row["cap"] - row["used"] - row["reserved"]) if row["cap"] is not None else None
+            raise AllocationExceeded(
+                f"{account}: {from_units(amount):,} TPP asked, {left:,} TPP left of the cap {from_units(row['cap']):,}",
+                hint="nothing was reserved",
+            )
+        raise LedgerError(f"{account}: could not be opened", hint="nothing was reserved")  # pragma: no cover
+
+    def _one_step_postgresql(self, params: dict[str, Any]) -> int | None:
+        dbapi: Any = self.engine.dialect.dbapi
+        for attempt in range(3):
+            proxied = self._checkout()
+            driver: Any = proxied.driver_connection
+            try:
+                driver.autocommit = True  # the statement is its own transaction: one round trip
+                try:
+                    with driver.cursor() as cursor:
+                        cursor.execute(_PG_RESERVE, params, prepare=True)
+                        found = cursor.fetchone()
+                finally:
+                    if not driver.closed:
+                        driver.autocommit = False
+                return None if found is None else int(found[0])
+            except dbapi.IntegrityError as error:
+                if "uq_ledger_movements_key" in str(error):
+                    raise _KeyTaken() from None
+                raise LedgerError(f"refused by the database: {error}", hint="nothing was changed") from None
+            except dbapi.OperationalError as error:
+                # A deadlock broken by the server, or a lost connection: the statement committed or not as a
+                # whole, and the idempotency key makes the second try safe either way.
+                if driver.closed:
+                    proxied.invalidate()
+                if attempt == 2 or not (driver.closed or "deadlock" in str(error)):
+                    raise LedgerError(f"database error on {self.url}: {error}", hint="nothing was changed") from None
+            finally:
+                proxied.close()  # back to the pool (or discarded when invalidated)
+        return None  # pragma: no cover
+
+    def _checkout(self) -> Any:
+        """A DBAPI connection from the pool, for the one-step reservation (no SQLAlchemy Connection around it)."""
+        try:
+            return self.engine.raw_connection()
+        except DatabaseError as error:
+            raise LedgerError(f"cannot open {self.url}: {error}") from None
+
+    def _one_step_sqlite(self, params: dict[str, Any]) -> int | None:
+        proxied = self._checkout()
+        try:
+            return self._one_step_sqlite_on(proxied.driver_connection, params)
+        finally:
+            proxied.close()
+
+    def _one_step_sqlite_on(self, driver: Any, params: dict[str, Any]) -> int | None:
+        dbapi = self.engine.dialect.dbapi
+        assert dbapi is not None
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        pause = 0.0005
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            except dbapi.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise LedgerError(f"database error on {self.url}: {error}", hint="nothing was changed") from None
+                if time.monotonic() > deadline:
+                    raise LedgerError(
+                        f"{self.url} stayed locked by other writers for {LOCK_WAIT_SECONDS} s",
+                        hint="nothing was changed; try again",
+                    ) from None
+                time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not security
+                pause = min(pause * 2, 0.02)
+                continue
+            try:
+                if driver.execute(_SQLITE_HOLD, params).fetchone() is None:
+                    driver.execute("ROLLBACK")
+                    return None
+                reservation = int(driver.execute(_SQLITE_RESERVATION, params).fetchone()[0])
+                try:
+                    driver.execute(_SQLITE_MOVEMENT, {**params, "reservation": reservation})
+                except dbapi.IntegrityError as error:
+                    if "idempotency_key" in str(error):
+                        raise _KeyTaken() from None
+                    raise
+                seq, chained = driver.execute(
+                    _SQLITE_ENTRY,
+                    {
+                        **params,
+                        "payload": f"{params['p1']}{reservation}{params['p2']}",
+                        "before_seq": f"{params['c1']}{reservation}{params['c2']}",
+                        "after_seq": params["c3"],
+                    },
+                ).fetchone()
+                driver.execute(_SQLITE_ADVANCE, {"seq": seq, "hash": chained})
+                driver.execute("COMMIT")
+                return reservation
+            except BaseException as error:
+                if driver.in_transaction:
+                    driver.execute("ROLLBACK")
+                if isinstance(error, dbapi.Error) and not isinstance(error, dbapi.IntegrityError):
+                    raise LedgerError(f"database error on {self.url}: {error}", hint="nothing was changed") from None
+                if isinstance(error, dbapi.IntegrityError):
+                    raise LedgerError(f"refused by the database: {error}", hint="nothing was changed") from None
+                raise
+
+    def _open_account(
+        self, conn: Connection, account: str, kind: str, rule: str, cap: int | None, now: dt.datetime
+    ) -> None:
+        _insert_if_absent(
+            conn,
+            accounts,
+            {"account": account, "kind": kind, "rule": rule, "cap": cap, "used": 0, "reserved": 0, "created_at": now},
         )
 
     def _same(self, done: Any, op: str, account: str | None, amount: int | None, key: str) -> int:
@@ -543,19 +802,7 @@ class Ledger:
     ) -> int:
         now = self.clock()
         if _fast(conn, _ACCOUNT, {"b_account": account}).fetchone() is None:  # first use
-            _insert_if_absent(
-                conn,
-                accounts,
-                {
-                    "account": account,
-                    "kind": kind,
-                    "rule": rule,
-                    "cap": cap,
-                    "used": 0,
-                    "reserved": 0,
-                    "created_at": now,
-                },
-            )
+            self._open_account(conn, account, kind, rule, cap, now)
         # The rows that lock nothing shared come first; the account row is taken as late as possible.
         reservation_id = _fast(
             conn,
@@ -781,6 +1028,11 @@ class Ledger:
                 )
                 for r in conn.execute(query).mappings()
             ]
+
+
+def _sqlite_time(moment: dt.datetime) -> str:
+    """A moment as SQLAlchemy's SQLite DateTime stores it: naive UTC text."""
+    return _aware(moment).astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
