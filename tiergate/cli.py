@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tiergate import interchange
+from tiergate.api.cli import keys_app, serve
 from tiergate.batch import (
     Record,
     atomic_output,
@@ -45,6 +46,8 @@ app = typer.Typer(
 chips_app = typer.Typer(no_args_is_help=True, help="The accelerator catalogue.")
 packs_app = typer.Typer(no_args_is_help=True, help="Rule packs and regimes.")
 app.add_typer(chips_app, name="chips")
+app.add_typer(keys_app, name="keys")
+app.command("serve")(serve)
 app.add_typer(packs_app, name="packs")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)

@@ -1,0 +1,146 @@
+"""``/v1/decide``: licence determination for one transaction or a batch, by the same functions as
+``tiergate decide`` (``tiergate.batch.decide_stream`` over ``tiergate.interchange`` parsing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from tiergate.api.auth import context, officer
+from tiergate.api.bodies import json_body, records_body
+from tiergate.api.context import ApiContext
+from tiergate.api.errors import ApiError, responses
+from tiergate.api.keys import ApiKey
+from tiergate.api.schemas import json_body as body_doc
+from tiergate.api.schemas import ok, ref
+from tiergate.batch import Record, decide_stream
+from tiergate.interchange import decision_to_dict, parse_transaction
+from tiergate.ledger.ship import live_balances
+
+router = APIRouter(prefix="/v1/decide", tags=["decide"])
+
+Regime = Annotated[
+    str | None, Query(max_length=100, description="Decide under this regime (a scenario), whatever the date.")
+]
+AsOf = Annotated[dt.date | None, Query(description="Decide as of this date (replaces each transaction's date).")]
+Explain = Annotated[bool, Query(description="Include the explanation (the reasoning, rule by rule).")]
+Live = Annotated[
+    bool, Query(description="Decide against the ledger's live balances (read only), as `tiergate decide --db`.")
+]
+
+
+def ledger_balances(
+    ctx: ApiContext, records: Sequence[tuple[Any, str]], regime: str | None, as_of: dt.date | None
+) -> dict[str, float]:
+    """The live remaining TPP of every allocation account the transactions could draw."""
+    balances: dict[str, float] = {}
+    for data, where in records:
+        txn = parse_transaction(data, ctx.book.catalogue, where=where, default_date=as_of or ctx.today())
+        if as_of is not None:
+            txn = replace(txn, date=as_of)
+        ruleset, _ = ctx.book.select(regime or txn.regime, txn.date)
+        balances.update(live_balances(txn, ruleset, ctx.ledger))
+    return balances
+
+
+def decide_records(
+    ctx: ApiContext,
+    records: Sequence[tuple[Any, str]],
+    *,
+    regime: str | None = None,
+    as_of: dt.date | None = None,
+    explain: bool = True,
+    live: bool = False,
+) -> list[dict[str, Any]]:
+    """The decisions (interchange dicts) of the records, in order; the first bad record is a 422 naming it."""
+    if len(records) > ctx.settings.max_batch_records:
+        raise ApiError(
+            413,
+            f"{len(records):,} transactions in one batch; at most {ctx.settings.max_batch_records:,}",
+            hint="split the batch",
+        )
+    balances = ledger_balances(ctx, records, regime, as_of) if live else None
+    decided = decide_stream(
+        [Record(data, where) for data, where in records],
+        ctx.book,
+        regime=regime,
+        as_of=as_of,
+        today=ctx.today(),
+        balances=balances,
+        explain=explain,
+    )
+    return [decision_to_dict(d, explain=explain) for d in decided]
+
+
+def _json(value: Any) -> Response:
+    return Response(orjson.dumps(value), media_type="application/json")
+
+
+@router.post(
+    "",
+    summary="Decide one transaction",
+    response_class=Response,
+    responses={**ok(ref("Decision"), "The decision."), **responses()},
+    openapi_extra=body_doc(ref("TransactionIn"), description="A transaction (docs/ARCHITECTURE.md)."),
+)
+async def decide_one(
+    request: Request,
+    key: Annotated[ApiKey, Depends(officer)],
+    regime: Regime = None,
+    as_of: AsOf = None,
+    explain: Explain = True,
+    live: Live = False,
+) -> Response:
+    data = await json_body(request)
+    if not isinstance(data, dict):
+        raise ApiError(422, f"expected a transaction object, got {type(data).__name__}", where="body")
+    ctx = context(request)
+    records = [(data, "body")]
+    if live:
+        decided = await run_in_threadpool(
+            decide_records, ctx, records, regime=regime, as_of=as_of, explain=explain, live=True
+        )
+    else:
+        decided = decide_records(ctx, records, regime=regime, as_of=as_of, explain=explain)
+    return _json(decided[0])
+
+
+@router.post(
+    "/batch",
+    summary="Decide a batch of transactions",
+    description="A JSON array of transactions, or JSON lines (`application/x-ndjson`). The decisions come back "
+    "in input order, as a JSON array (or JSON lines when the request was JSON lines). The first bad "
+    "transaction fails the whole batch with its position in `where`; nothing is partly answered.",
+    response_class=Response,
+    responses={**ok({"type": "array", "items": ref("Decision")}, "The decisions, in input order."), **responses()},
+    openapi_extra=body_doc(
+        {"type": "array", "items": ref("TransactionIn"), "minItems": 1},
+        description="Transactions.",
+        ndjson=True,
+    ),
+)
+async def decide_batch(
+    request: Request,
+    key: Annotated[ApiKey, Depends(officer)],
+    regime: Regime = None,
+    as_of: AsOf = None,
+    explain: Explain = True,
+    live: Live = False,
+) -> Response:
+    records = await records_body(request)
+    if not records:
+        raise ApiError(422, "the batch is empty", where="body")
+    ctx = context(request)
+    decided = await run_in_threadpool(
+        decide_records, ctx, records, regime=regime, as_of=as_of, explain=explain, live=live
+    )
+    if request.headers.get("content-type", "").startswith(("application/x-ndjson", "application/jsonl")):
+        return Response(b"".join(orjson.dumps(d) + b"\n" for d in decided), media_type="application/x-ndjson")
+    return _json(decided)

@@ -1,0 +1,69 @@
+"""``/v1/ledger``: allocation balances (now or as of a date) and the movement history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from tiergate.api.auth import context, viewer
+from tiergate.api.context import ApiContext
+from tiergate.api.errors import responses
+from tiergate.api.schemas import ok, ref
+from tiergate.ledger import Movement
+from tiergate.ledger.ship import balances_rows
+
+router = APIRouter(prefix="/v1/ledger", tags=["ledger"], dependencies=[Depends(viewer)])
+
+
+def balances(ctx: ApiContext, as_of: dt.date | None = None) -> list[dict[str, Any]]:
+    moment = None if as_of is None else dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
+    return balances_rows(ctx.ledger, moment)
+
+
+def movement_to_dict(m: Movement) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "at": m.at.isoformat(),
+        "account": m.account,
+        "op": m.op,
+        "tpp": m.amount,
+        "reservation": m.reservation_id,
+        "key": m.idempotency_key,
+        "decision": m.decision_id,
+        "actor": m.actor,
+    }
+
+
+def history(ctx: ApiContext, account: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """The latest ``limit`` movements (of one account, or all), oldest first."""
+    moves = ctx.ledger.history(account)
+    return [movement_to_dict(m) for m in moves[-limit:]]
+
+
+@router.get(
+    "/balances",
+    summary="Allocation balances",
+    description="Every allocation account: cap, used, reserved and remaining TPP (now, or at the end of `as_of`).",
+    responses={**ok({"type": "array", "items": ref("Balance")}, "The accounts."), **responses()},
+)
+def get_balances(
+    request: Request,
+    as_of: Annotated[dt.date | None, Query(description="Balances at the end of this date.")] = None,
+) -> list[dict[str, Any]]:
+    return balances(context(request), as_of)
+
+
+@router.get(
+    "/history",
+    summary="Ledger movements",
+    description="Reserves, commits and releases, oldest first (the latest `limit`).",
+    responses={**ok({"type": "array", "items": ref("Movement")}, "The movements."), **responses()},
+)
+def get_history(
+    request: Request,
+    account: Annotated[str | None, Query(max_length=300, description="Only this allocation account.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="At most this many (the latest).")] = 1000,
+) -> list[dict[str, Any]]:
+    return history(context(request), account, limit)
