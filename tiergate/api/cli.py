@@ -131,4 +131,8 @@ def serve(
             markup=False,
         )
     err.print(f"Tiergate on http://127.0.0.1:{port}/ (ledger {db})", markup=False)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the rulebook and catalogue live as long as the server: keep them out of every collection
     uvicorn.run(app, host="127.0.0.1", port=port, log_level=log_level, loop="auto", http="auto", access_log=False)

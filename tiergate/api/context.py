@@ -30,6 +30,7 @@ class ApiContext:
         else:
             self.ledger.check()
         self._checked: dict[str, tuple[ApiKey, float]] = {}
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -54,7 +55,16 @@ class ApiContext:
         if cached is not None and moment - cached[1] < self.settings.key_cache_seconds:
             key: ApiKey | None = cached[0]
         else:
-            key = find_key(self.ledger, token)
+            key = None
+            with self._lock:
+                self._refreshing.add(digest)
+            try:
+                key = find_key(self.ledger, token)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(digest)
+                    if key is None:
+                        self._checked.pop(digest, None)
             if key is not None:
                 with self._lock:
                     if len(self._checked) > 10_000:
@@ -74,7 +84,14 @@ class ApiContext:
         digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
         with self._lock:
             cached = self._checked.get(digest)
-        if cached is None or time.monotonic() - cached[1] >= self.settings.key_cache_seconds:
+            refreshing = digest in self._refreshing
+        if cached is None:
+            return None
+        age = time.monotonic() - cached[1]
+        ttl = self.settings.key_cache_seconds
+        # While one request re-reads a key whose check has lapsed, the others go on with the last check
+        # (for at most one more period), instead of all reading the database at once.
+        if age >= ttl and not (refreshing and age < 2 * ttl):
             return None
         return cached[0] if cached[0].state(self.now()) == "active" else None
 
