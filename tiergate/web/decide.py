@@ -198,14 +198,14 @@ def _decide_upload(request: Request, name: str, content: bytes, regime: str | No
 @router.post("/decide/batch")
 async def batch_form(request: Request) -> Response:
     page_key(request, NAV.role)
-    form = await request.form()
-    check_csrf(request, form)
-    upload = form.get("file")
-    regime = str(form.get("regime") or "").strip() or None
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return _page(request, 422, error="choose a file of transactions to upload")
-    content = await upload.read()
-    name = Path(upload.filename).name
+    async with request.form(max_files=1, max_fields=10) as form:  # closes the spooled upload
+        check_csrf(request, form)
+        upload = form.get("file")
+        regime = str(form.get("regime") or "").strip() or None
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return _page(request, 422, error="choose a file of transactions to upload")
+        content = await upload.read()
+        name = Path(upload.filename).name
     try:
         decided = await run_in_threadpool(_decide_upload, request, name, content, regime)
     except (ApiError, TiergateError) as error:
