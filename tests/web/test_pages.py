@@ -187,6 +187,8 @@ def test_ship_moves_the_allocation_bar(web: Api) -> None:
     )
     assert "Shipped: allocations drawn." in shipped.text
     after = client.get("/allocations", headers=HTML).text
+    consignees = after.split('id="section-consignee"')[1].split("</section>")[0]
+    assert 'data-account="lpp:IN:example-compute-pvt-ltd:2025"' in consignees
     row = re.search(r'data-account="lpp:IN:example-compute-pvt-ltd:2025".*?data-pct="([\d.]+)"', after, re.S)
     assert row is not None
     assert float(row.group(1)) == pytest.approx(100 * 15_831_200 / 26_900_000, abs=0.01)

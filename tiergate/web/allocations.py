@@ -18,11 +18,16 @@ from tiergate.web.worldmap import HEIGHT, WIDTH, country_shapes
 router = APIRouter()
 NAV = NavEntry("Allocations", "/allocations", "viewer")
 
-SECTIONS = (
-    ("country", "Per country", ("country_period",)),
-    ("consignee", "Per consignee", ("consignee_year", "nveu_country_quarter", "uveu_location", "uveu:location")),
-    ("licence", "Licences", ("licence:quantity", "licence:value")),
-)
+SECTIONS = (("country", "Per country"), ("consignee", "Per consignee"), ("licence", "Licences"))
+
+
+def section_of(kind: str) -> str:
+    """Which section an account belongs in, by its allocation label (``country:tier2``, ``lpp:consignee``,
+    ``uveu:location``, ``nveu:...``, ``licence:quantity``)."""
+    head = kind.split(":", 1)[0]
+    return head if head in ("country", "licence") else "consignee"
+
+
 TIER_GROUPS = (("tier1", "Tier 1"), ("tier2", "Tier 2"), ("tier3", "Tier 3"))
 CONTROL_GROUPS = (("D:5", "D:5 (arms-embargoed)"), ("D:4", "D:4"), ("D:1", "D:1"))
 
@@ -52,16 +57,10 @@ def bar(row: dict[str, Any]) -> Bar:
 
 
 def sections(rows: list[dict[str, Any]]) -> list[tuple[str, str, list[Bar]]]:
-    out: list[tuple[str, str, list[Bar]]] = []
-    placed: set[str] = set()
-    for section_id, title, kinds in SECTIONS:
-        bars = [bar(r) for r in rows if r["kind"] in kinds]
-        placed.update(b.account for b in bars)
-        out.append((section_id, title, bars))
-    others = [bar(r) for r in rows if r["allocation"] not in placed]
-    if others:
-        out.append(("other", "Other accounts", others))
-    return out
+    return [
+        (section_id, title, [bar(r) for r in rows if section_of(r["kind"]) == section_id])
+        for section_id, title in SECTIONS
+    ]
 
 
 def map_regime(ctx: ApiContext, wanted: str | None) -> tuple[Ruleset, str]:
@@ -100,7 +99,7 @@ async def allocations_page(request: Request, regime: str | None = None) -> Respo
     rows = balances(ctx)
     ruleset, note = map_regime(ctx, regime)
     legend, colours = country_colours(ruleset, ctx)
-    country_rows = [r for r in rows if r["kind"] == "country_period"]
+    country_rows = [r for r in rows if section_of(r["kind"]) == "country"]
     with_allocation = {r["allocation"].split(":")[1]: r for r in country_rows if len(r["allocation"].split(":")) > 2}
     shapes = [
         {
