@@ -44,8 +44,8 @@ class Api:
         return self.client.post(path, headers=headers, **kwargs)
 
 
-def make_api(tmp_path: Path, book: tiergate.Rulebook, **settings: Any) -> Api:
-    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+def make_api(tmp_path: Path, book: tiergate.Rulebook, db: str | None = None, **settings: Any) -> Api:
+    db = db or f"sqlite:///{tmp_path / 'ledger.db'}"
     app = create_app(Settings(db=db, today=lambda: TODAY, **settings), book=book)
     ctx = app.state.tiergate
     tokens = {role: create_key(ctx.ledger, f"{role}-owner", role, who="test-setup")[0] for role in tiergate_roles()}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from tiergate.api.packs import packs_overview, regimes_diff
+from tiergate.classify.metrics import fmt
 from tiergate.rules import Rulebook
 from tiergate.web.app import NavEntry, context, page_key, render
 
@@ -72,9 +73,9 @@ def _text(value: Any) -> str:
     if value is None:
         return "(absent)"
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {v:,}" if isinstance(v, (int, float)) else f"{k}: {v}" for k, v in value.items())
-    if isinstance(value, float):
-        return f"{value:,}"
+        return ", ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return fmt(float(value))
     return str(value)
 
 
