@@ -338,3 +338,36 @@ def test_openapi_declares_every_error_response(api: Api) -> None:
     decide_body = schema["paths"]["/v1/decide"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert decide_body == {"$ref": "#/components/schemas/TransactionIn"}
     assert "TransactionIn" in schema["components"]["schemas"] and "ErrorBody" in schema["components"]["schemas"]
+
+
+def test_concurrent_shipments_and_reads_neither_fail_nor_overspend(api: Api) -> None:
+    """Writers and readers at once on one SQLite file: every request answered (no 503, no 500), the LPP
+    allowance never exceeded, the audit chain intact."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    def shipper(n: int) -> list[int]:
+        with TestClient(api.app) as client:
+            statuses = []
+            for i in range(4):
+                txn = {**sample("demo-01"), "id": f"c-{n}-{i}", "items": [{"chip": "nvidia-h100-sxm", "quantity": 400}]}
+                response = client.post("/v1/ship", json=txn, headers=api.headers("officer"))
+                statuses.append(response.status_code)
+            return statuses
+
+    def reader(_: int) -> list[int]:
+        with TestClient(api.app) as client:
+            return [
+                client.get(path, headers=api.headers("viewer")).status_code
+                for _ in range(4)
+                for path in ("/v1/ledger/balances", "/v1/audit/verify", "/v1/ledger/history")
+            ]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(shipper, range(4))) + list(pool.map(reader, range(4)))
+    assert {status for statuses in results for status in statuses} == {200}
+    (balance,) = api.get("/v1/ledger/balances").json()
+    assert balance["used"] <= balance["cap"]
+    assert balance["used"] == pytest.approx(4 * 400 * 15_831.2)  # 4 of the 16 fit; the rest refused
+    assert api.get("/v1/audit/verify").json()["intact"] is True

@@ -20,19 +20,22 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(vie
 FIELDS = ["seq", "at", "actor", "action", "subject", "pack_revision", "input_hash", "payload", "prev_hash", "hash"]
 
 
+def _all_entries(ctx: ApiContext) -> list[dict[str, Any]]:
+    return ctx.read(lambda: list(ctx.ledger.audit_entries()))
+
+
 def audit_entries(ctx: ApiContext, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-    entries = (e for e in ctx.ledger.audit_entries() if e["seq"] > after)
+    entries = (e for e in _all_entries(ctx) if e["seq"] > after)
     return list(islice(entries, limit)) if limit is not None else list(entries)
 
 
 def recent_entries(ctx: ApiContext, count: int) -> list[dict[str, Any]]:
-    entries = list(ctx.ledger.audit_entries())
-    return entries[-count:][::-1]
+    return _all_entries(ctx)[-count:][::-1]
 
 
 def verification(ctx: ApiContext) -> dict[str, Any]:
-    problem = ctx.ledger.verify_audit()
-    count = sum(1 for _ in ctx.ledger.audit_entries())
+    problem = ctx.read(ctx.ledger.verify_audit)
+    count = len(_all_entries(ctx))
     return {
         "intact": problem is None,
         "entries": count,

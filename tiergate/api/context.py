@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import random
 import threading
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tiergate.api.errors import ApiError
 from tiergate.api.keys import ApiKey, acting_as, find_key, init_keys, list_keys
@@ -15,6 +18,8 @@ from tiergate.ledger import Ledger
 from tiergate.rules import Rulebook, load_rulebook
 
 log = logging.getLogger("tiergate.api")
+T = TypeVar("T")
+BUSY_SECONDS = 10.0
 
 
 class ApiContext:
@@ -118,6 +123,24 @@ class ApiContext:
 
     def has_keys(self) -> bool:
         return any(k.state(self.now()) == "active" for k in list_keys(self.ledger))
+
+    def read(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``work`` (which reads the ledger, or ships: idempotent), again after a short pause while SQLite
+        reports the database locked by a writer, for up to a few seconds; then a 503."""
+        from sqlalchemy.exc import OperationalError
+
+        deadline = time.monotonic() + BUSY_SECONDS
+        pause = 0.001
+        while True:
+            try:
+                return work(*args, **kwargs)
+            except OperationalError as error:
+                if "locked" not in str(error.orig).lower() and "busy" not in str(error.orig).lower():
+                    raise
+                if time.monotonic() > deadline:
+                    raise ApiError(503, "the ledger database is busy", hint="try again") from None
+                time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not security
+                pause = min(pause * 2, 0.05)
 
     def ledger_for(self, key: ApiKey) -> Ledger:
         """The ledger whose audit entries name the key's owner."""

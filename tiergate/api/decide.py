@@ -25,6 +25,9 @@ from tiergate.interchange import decision_to_dict, parse_transaction
 from tiergate.ledger.ship import live_balances
 
 router = APIRouter(prefix="/v1/decide", tags=["decide"])
+INLINE_BYTES = 32_768
+"""A transaction up to this size is decided on the event loop (a fraction of a millisecond); a larger one, or
+one decided against the ledger, in the thread pool, so that it does not hold up other requests."""
 
 Regime = Annotated[
     str | None, Query(max_length=100, description="Decide under this regime (a scenario), whatever the date.")
@@ -46,7 +49,7 @@ def ledger_balances(
         if as_of is not None:
             txn = replace(txn, date=as_of)
         ruleset, _ = ctx.book.select(regime or txn.regime, txn.date)
-        balances.update(live_balances(txn, ruleset, ctx.ledger))
+        balances.update(ctx.read(live_balances, txn, ruleset, ctx.ledger))
     return balances
 
 
@@ -103,7 +106,7 @@ async def decide_one(
         raise ApiError(422, f"expected a transaction object, got {type(data).__name__}", where="body")
     ctx = context(request)
     records = [(data, "body")]
-    if live:
+    if live or len(await request.body()) > INLINE_BYTES:
         decided = await run_in_threadpool(
             decide_records, ctx, records, regime=regime, as_of=as_of, explain=explain, live=True
         )

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/ledger", tags=["ledger"], dependencies=[Depends(v
 
 def balances(ctx: ApiContext, as_of: dt.date | None = None) -> list[dict[str, Any]]:
     moment = None if as_of is None else dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
-    return balances_rows(ctx.ledger, moment)
+    return ctx.read(balances_rows, ctx.ledger, moment)
 
 
 def movement_to_dict(m: Movement) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def movement_to_dict(m: Movement) -> dict[str, Any]:
 
 def history(ctx: ApiContext, account: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     """The latest ``limit`` movements (of one account, or all), oldest first."""
-    moves = ctx.ledger.history(account)
+    moves = ctx.read(ctx.ledger.history, account)
     return [movement_to_dict(m) for m in moves[-limit:]]
 
 

@@ -28,7 +28,8 @@ def ship_transaction(
 ) -> dict[str, Any]:
     """Ship one transaction as ``key``'s owner; the shipment in its interchange form."""
     txn = parse_transaction(data, ctx.book.catalogue, where=where, default_date=ctx.today())
-    shipment = ship(txn, ctx.book, ctx.ledger_for(key), licence_id=licence, regime=regime)
+    # A retry after the database was busy is safe: a shipment is idempotent (a repeat changes nothing).
+    shipment = ctx.read(ship, txn, ctx.book, ctx.ledger_for(key), licence_id=licence, regime=regime)
     return shipment_to_dict(shipment)
 
 
