@@ -241,7 +241,3 @@ def find_key(ledger: Ledger, token: str) -> ApiKey | None:
         return None
     return _row_to_key(row)
 
-
-def secret_matches(ledger: Ledger, key_id: str, token: str) -> bool:
-    parsed = parse_token(token)
-    return parsed is not None and parsed[0] == key_id and find_key(ledger, token) is not None
