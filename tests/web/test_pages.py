@@ -272,3 +272,34 @@ def test_html_errors_for_browsers_json_for_clients(web: Api) -> None:
     client = TestClient(web.app)
     assert client.get("/nope", headers=HTML).headers["content-type"].startswith("text/html")
     assert client.get("/nope").json()["error"]["status"] == 404
+
+
+@pytest.mark.parametrize(
+    "field", ["id", "consignee_name", "end_use", "destination", "chip", "headquarters", "consignee_country", "date"]
+)
+def test_hostile_text_in_each_form_field_is_escaped(web: Api, field: str) -> None:
+    client = sign_in(web)
+    response = decide_form(client, **{**form_of(sample("demo-01")), field: HOSTILE})
+    assert response.status_code in (200, 422)
+    assert "<script>alert" not in response.text and "<img src=x" not in response.text
+    assert "&lt;script&gt;" in response.text or "&lt;img" in response.text or response.status_code == 422
+
+
+def test_hostile_query_strings_are_escaped(web: Api) -> None:
+    client = sign_in(web)
+    for path in (f"/packs?from={HOSTILE}&to=us-2024-12", f"/allocations?regime={HOSTILE}", f"/decide?sample={HOSTILE}"):
+        response = client.get(path, headers=HTML)
+        assert "<script>alert" not in response.text and "<img src=x" not in response.text, path
+
+
+def test_a_licensed_shipment_shows_in_the_country_and_licence_sections_and_on_the_map(web: Api) -> None:
+    web.ctx.ledger.add_licence("L-2025-001", 5000)
+    shipped = web.post("/v1/ship", json=sample("demo-02"), params={"licence": "L-2025-001"}).json()
+    assert shipped["committed"] is True and shipped["reason"] == "shipped under licence L-2025-001"
+    client = sign_in(web, "viewer")
+    html = client.get("/allocations?regime=us-diffusion-2025", headers=HTML).text
+    country = html.split('id="section-country"')[1].split("</section>")[0]
+    licence = html.split('id="section-licence"')[1].split("</section>")[0]
+    assert 'data-account="country:IN:2025-2027"' in country
+    assert 'data-account="licence:L-2025-001:quantity"' in licence
+    assert re.search(r'class="g1 allocated" d="[^"]+" data-country="IN"', html)
