@@ -10,9 +10,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from tiergate import interchange
 from tiergate.api.auth import context, viewer
 from tiergate.api.context import ApiContext
-from tiergate.api.errors import responses
+from tiergate.api.errors import ApiError, responses
 from tiergate.api.schemas import ok, ref
+from tiergate.catalog import Chip
 from tiergate.classify import classify
+from tiergate.errors import UnknownChipError
+from tiergate.rules import Ruleset
 
 router = APIRouter(prefix="/v1/chips", tags=["chips"], dependencies=[Depends(viewer)])
 
@@ -20,21 +23,20 @@ Regime = Annotated[str | None, Query(max_length=100, description="Classify under
 AsOf = Annotated[dt.date | None, Query(description="Classify under the regime in force on this date.")]
 
 
+def chip_row(chip: Chip, ruleset: Ruleset) -> dict[str, Any]:
+    """A catalogue chip with its TPP, performance density and ECCN (a row of ``tiergate chips list --format json``)."""
+    c = classify(chip, ruleset)
+    return {
+        **interchange.chip_to_dict(chip),
+        "tpp": c.tpp,
+        "performance_density": c.performance_density,
+        "eccn": c.eccn,
+    }
+
+
 def chip_rows(ctx: ApiContext, regime: str | None = None, as_of: dt.date | None = None) -> list[dict[str, Any]]:
-    """Every catalogue chip with TPP, performance density and ECCN (as ``tiergate chips list --format json``)."""
     ruleset, _ = ctx.book.select(regime, as_of or ctx.today())
-    rows = []
-    for chip in ctx.book.catalogue:
-        c = classify(chip, ruleset)
-        rows.append(
-            {
-                **interchange.chip_to_dict(chip),
-                "tpp": c.tpp,
-                "performance_density": c.performance_density,
-                "eccn": c.eccn,
-            }
-        )
-    return rows
+    return [chip_row(chip, ruleset) for chip in ctx.book.catalogue]
 
 
 @router.get(
@@ -58,14 +60,10 @@ def show_chip(
     as_of: AsOf = None,
 ) -> dict[str, Any]:
     ctx = context(request)
-    from tiergate.api.errors import ApiError
-    from tiergate.errors import UnknownChipError
-
     try:
         found = ctx.book.catalogue.resolve(chip, where="chip")
     except UnknownChipError as error:
         raise ApiError(404, error.message, where="path: chip", hint=error.hint) from None
     ruleset, _ = ctx.book.select(regime, as_of or ctx.today())
-    rows = chip_rows(ctx, regime, as_of)
-    row = next(r for r in rows if r["id"] == found.id)
-    return {**row, "classification": interchange.classification_to_dict(classify(found, ruleset), ruleset.regime)}
+    classification = interchange.classification_to_dict(classify(found, ruleset), ruleset.regime)
+    return {**chip_row(found, ruleset), "classification": classification}

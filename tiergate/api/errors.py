@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tiergate.errors import InputError, PackError, RegimeError, TiergateError
+from tiergate.errors import TiergateError
 
 CODES = {
     400: "bad_request",
@@ -71,14 +71,11 @@ def error_body(status: int, message: str, *, where: str | None = None, hint: str
 
 
 def from_tiergate(error: TiergateError) -> ApiError:
-    """The HTTP status of a user error of the core or the ledger."""
-    from tiergate.ledger import IdempotencyConflict, LedgerError
+    """The HTTP status of a user error of the core or the ledger: 409 for what conflicts with the ledger's
+    state (an allocation exceeded, an idempotency key reused, a licence recorded twice), else 422."""
+    from tiergate.ledger import LedgerError
 
-    status = 422
-    if isinstance(error, (InputError, RegimeError, PackError)):
-        status = 422
-    elif isinstance(error, (IdempotencyConflict, LedgerError)):
-        status = 409
+    status = 409 if isinstance(error, LedgerError) else 422
     return ApiError(status, error.message, where=error.where, hint=error.hint)
 
 

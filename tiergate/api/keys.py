@@ -240,4 +240,3 @@ def find_key(ledger: Ledger, token: str) -> ApiKey | None:
     if row is None or not hmac.compare_digest(row["secret_hash"], _hash(key_id, secret)):
         return None
     return _row_to_key(row)
-
