@@ -48,7 +48,7 @@ def classify_items(
     "weights), or a list of them. Without `regime` or `as_of`, the regime in force today.",
     responses={
         **ok({"oneOf": [ref("Classification"), {"type": "array", "items": ref("Classification")}]}, "Classifications."),
-        **responses(),
+        **responses(415),
     },
     openapi_extra=body_doc(
         {"oneOf": [ref("ItemIn"), {"type": "array", "items": ref("ItemIn")}]}, description="Item(s) to classify."

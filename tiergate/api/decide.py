@@ -90,7 +90,7 @@ def _json(value: Any) -> Response:
     "",
     summary="Decide one transaction",
     response_class=Response,
-    responses={**ok(ref("Decision"), "The decision."), **responses()},
+    responses={**ok(ref("Decision"), "The decision."), **responses(415)},
     openapi_extra=body_doc(ref("TransactionIn"), description="A transaction (docs/ARCHITECTURE.md)."),
 )
 async def decide_one(
@@ -122,7 +122,7 @@ async def decide_one(
     "in input order, as a JSON array (or JSON lines when the request was JSON lines). The first bad "
     "transaction fails the whole batch with its position in `where`; nothing is partly answered.",
     response_class=Response,
-    responses={**ok({"type": "array", "items": ref("Decision")}, "The decisions, in input order."), **responses()},
+    responses={**ok({"type": "array", "items": ref("Decision")}, "The decisions, in input order."), **responses(415)},
     openapi_extra=body_doc(
         {"type": "array", "items": ref("TransactionIn"), "minItems": 1},
         description="Transactions.",

@@ -41,7 +41,7 @@ def ship_transaction(
     "(not authorised, allocation exceeded) is an answer, not an error: `committed` is false and `reason` "
     "says why; it is in the audit log too. A retry of the same transaction changes nothing.",
     response_class=Response,
-    responses={**ok(ref("Shipment"), "The shipment: the decision, committed or not, and why."), **responses(409)},
+    responses={**ok(ref("Shipment"), "The shipment: the decision, committed or not, and why."), **responses(409, 415)},
     openapi_extra=body_doc(ref("TransactionIn"), description="A transaction (docs/ARCHITECTURE.md)."),
 )
 async def ship_one(
