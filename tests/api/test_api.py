@@ -373,3 +373,18 @@ def test_concurrent_shipments_and_reads_neither_fail_nor_overspend(api: Api) -> 
     assert balance["used"] <= balance["cap"]
     assert balance["used"] == pytest.approx(4 * 400 * 15_831.2)  # 4 of the 16 fit; the rest refused
     assert api.get("/v1/audit/verify").json()["intact"] is True
+
+
+def test_query_options_are_checked_and_a_large_transaction_is_decided_alike(api: Api) -> None:
+    assert_error(api.post("/v1/decide", json=sample("demo-01"), params={"explain": "maybe"}), 422, "explain")
+    assert_error(api.post("/v1/decide", json=sample("demo-01"), params={"regime": "r" * 101}), 422, "regime")
+    assert api.post("/v1/decide", json=sample("demo-01"), params={"explain": "0"}).status_code == 200
+    api.post("/v1/ship", json=sample("demo-01"))
+    txn = {**sample("demo-01"), "items": [{"chip": "nvidia-h100-sxm", "quantity": 1}] * 300}
+    big = json.dumps(txn, indent=20).encode()
+    assert len(big) > 32_768  # decided in the thread pool
+    cold = api.post("/v1/decide", content=big).json()
+    live = api.post("/v1/decide", content=big, params={"live": "true"}).json()
+    assert cold["outcome"] == live["outcome"] == "authorized"
+    assert cold["allocations"][0]["remaining"] is None  # the caps only
+    assert live["allocations"][0]["remaining"] == pytest.approx(26_900_000 - 15_831_200)

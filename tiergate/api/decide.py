@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from tiergate.api.auth import context, officer
+from tiergate.api.auth import authorize, context, officer
 from tiergate.api.bodies import json_body, records_body
 from tiergate.api.context import ApiContext
 from tiergate.api.errors import ApiError, responses
@@ -86,21 +86,75 @@ def _json(value: Any) -> Response:
     return Response(orjson.dumps(value), media_type="application/json")
 
 
+_TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
+_FALSE = frozenset({"0", "false", "no", "off", "f", "n"})
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise ApiError(422, f"{name}: {text[:50]!r} is not a boolean (true or false)", where="query")
+
+
+def decide_options(request: Request) -> tuple[str | None, dt.date | None, bool, bool]:
+    """``regime``, ``as_of``, ``explain`` and ``live`` of the query, checked as the OpenAPI document declares them
+    (read by hand on this hot route: FastAPI's parameter machinery costs as much as deciding)."""
+    regime = request.query_params.get("regime")
+    if regime is not None and len(regime) > 100:
+        raise ApiError(422, "regime: at most 100 characters", where="query")
+    as_of_text = request.query_params.get("as_of")
+    as_of = None
+    if as_of_text is not None:
+        try:
+            as_of = dt.date.fromisoformat(as_of_text)
+        except ValueError:
+            raise ApiError(422, f"as_of: {as_of_text[:50]!r} is not a date (YYYY-MM-DD)", where="query") from None
+    return regime, as_of, _flag(request, "explain", True), _flag(request, "live", False)
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+_DECIDE_PARAMETERS = [
+    _query(
+        "regime",
+        {"anyOf": [{"type": "string", "maxLength": 100}, {"type": "null"}]},
+        "Decide under this regime (a scenario), whatever the date.",
+    ),
+    _query(
+        "as_of",
+        {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]},
+        "Decide as of this date (replaces the transaction's date).",
+    ),
+    _query("explain", {"type": "boolean", "default": True}, "Include the explanation (the reasoning, rule by rule)."),
+    _query(
+        "live",
+        {"type": "boolean", "default": False},
+        "Decide against the ledger's live balances (read only), as `tiergate decide --db`.",
+    ),
+]
+
+
 @router.post(
     "",
     summary="Decide one transaction",
     response_class=Response,
     responses={**ok(ref("Decision"), "The decision."), **responses(415)},
-    openapi_extra=body_doc(ref("TransactionIn"), description="A transaction (docs/ARCHITECTURE.md)."),
+    openapi_extra={
+        **body_doc(ref("TransactionIn"), description="A transaction (docs/ARCHITECTURE.md)."),
+        "parameters": _DECIDE_PARAMETERS,
+        "security": [{"HTTPBearer": []}],
+    },
 )
-async def decide_one(
-    request: Request,
-    key: Annotated[ApiKey, Depends(officer)],
-    regime: Regime = None,
-    as_of: AsOf = None,
-    explain: Explain = True,
-    live: Live = False,
-) -> Response:
+async def decide_one(request: Request) -> Response:
+    await authorize(request, "officer", "decide or ship")
+    regime, as_of, explain, live = decide_options(request)
     data = await json_body(request)
     if not isinstance(data, dict):
         raise ApiError(422, f"expected a transaction object, got {type(data).__name__}", where="body")
@@ -108,7 +162,7 @@ async def decide_one(
     records = [(data, "body")]
     if live or len(await request.body()) > INLINE_BYTES:
         decided = await run_in_threadpool(
-            decide_records, ctx, records, regime=regime, as_of=as_of, explain=explain, live=True
+            decide_records, ctx, records, regime=regime, as_of=as_of, explain=explain, live=live
         )
     else:
         decided = decide_records(ctx, records, regime=regime, as_of=as_of, explain=explain)
