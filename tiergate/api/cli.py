@@ -101,7 +101,7 @@ def keys_list(db: DbOpt = DEFAULT_DB) -> None:
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (see `tiergate keys list`).")], db: DbOpt = DEFAULT_DB
 ) -> None:
-    """Revoke a key for good (a server stops accepting it within a second)."""
+    """Revoke a key for good (a running server stops accepting it within two seconds)."""
     from tiergate.api.keys import revoke_key
 
     ledger = _ledger(db)

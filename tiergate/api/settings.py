@@ -37,8 +37,9 @@ class Settings:
     secure_cookies: bool = False
     """Send the session cookie only over HTTPS (set it when a TLS proxy fronts the server)."""
     key_cache_seconds: float = 1.0
-    """How long an authenticated key is trusted without reading the database again. Revocation and expiry
-    through this server take effect at once; a revocation made by another process within this many seconds."""
+    """How long an authenticated key is trusted without reading the database again (while one request re-reads
+    it, the others use the last check for at most as long again). A revocation or expiry through this server
+    takes effect at once; a revocation made by another process within twice this many seconds."""
     today: Callable[[], dt.date] = _today_from_environment
     """A callable giving today's date (decisions without a date are made as of it)."""
     init_db: bool = True
