@@ -388,3 +388,12 @@ def test_query_options_are_checked_and_a_large_transaction_is_decided_alike(api:
     assert cold["outcome"] == live["outcome"] == "authorized"
     assert cold["allocations"][0]["remaining"] is None  # the caps only
     assert live["allocations"][0]["remaining"] == pytest.approx(26_900_000 - 15_831_200)
+
+
+def test_a_revocation_by_another_process_takes_effect_within_two_cache_periods(api: Api) -> None:
+    import time
+
+    assert api.get("/v1/chips", role="viewer").status_code == 200  # checked and cached
+    revoke_key(api.ctx.ledger, api.tokens["viewer"].split("_")[1], who="another process")
+    time.sleep(2 * api.ctx.settings.key_cache_seconds + 0.1)
+    assert_error(api.get("/v1/chips", role="viewer"), 401, "revoked")
