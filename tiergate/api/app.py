@@ -121,10 +121,10 @@ class Guard:
         except BodyTooLarge as error:
             if not started:
                 await _send_error(send, error)
-        except Exception:  # already answered by the 500 handler, or answer now; never a trace to the client
+        except Exception:  # logged here with an incident id; the client gets the id, never a trace
+            incident = uuid.uuid4().hex[:12]
+            log.exception("internal error %s on %s %s", incident, scope.get("method"), scope.get("path"))
             if not started:
-                incident = uuid.uuid4().hex[:12]
-                log.exception("internal error %s on %s %s", incident, scope.get("method"), scope.get("path"))
                 await _send_error(send, ApiError(500, f"internal error (incident {incident})"))
 
 

@@ -6,15 +6,29 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from tiergate.api.auth import context, viewer
+from tiergate.api.auth import context, officer, viewer
 from tiergate.api.context import ApiContext
 from tiergate.api.errors import responses
+from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import ok, ref
 from tiergate.ledger import Movement
 from tiergate.ledger.ship import balances_rows
 
-router = APIRouter(prefix="/v1/ledger", tags=["ledger"], dependencies=[Depends(viewer)])
+router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+
+
+class NewLicence(BaseModel):
+    """An issued licence, as ``tiergate ledger licence add`` records it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    licence_id: Annotated[str, Field(min_length=1, max_length=200, description="The licence number BIS issued.")]
+    quantity: Annotated[int, Field(gt=0, le=10_000_000_000, strict=True, description="Units it authorises.")]
+    value_usd: Annotated[int | None, Field(gt=0, le=10**13, strict=True, description="US dollars it authorises.")] = (
+        None
+    )
+    note: Annotated[str | None, Field(max_length=2000)] = None
 
 
 def balances(ctx: ApiContext, as_of: dt.date | None = None) -> list[dict[str, Any]]:
@@ -50,6 +64,7 @@ def history(ctx: ApiContext, account: str | None = None, limit: int = 1000) -> l
 )
 def get_balances(
     request: Request,
+    key: Annotated[ApiKey, Depends(viewer)],
     as_of: Annotated[dt.date | None, Query(description="Balances at the end of this date.")] = None,
 ) -> list[dict[str, Any]]:
     return balances(context(request), as_of)
@@ -63,7 +78,25 @@ def get_balances(
 )
 def get_history(
     request: Request,
+    key: Annotated[ApiKey, Depends(viewer)],
     account: Annotated[str | None, Query(max_length=300, description="Only this allocation account.")] = None,
     limit: Annotated[int, Query(ge=1, le=100_000, description="At most this many (the latest).")] = 1000,
 ) -> list[dict[str, Any]]:
     return history(context(request), account, limit)
+
+
+@router.post(
+    "/licences",
+    summary="Record an issued licence",
+    description="Shipments under it (`POST /v1/ship?licence=ID`) deplete its quantity (and value). Entered in the "
+    "audit log under the key's owner.",
+    status_code=201,
+    responses={
+        201: {"description": "Recorded.", "content": {"application/json": {"schema": {"type": "object"}}}},
+        **responses(409),
+    },
+)
+def post_licence(request: Request, body: NewLicence, key: Annotated[ApiKey, Depends(officer)]) -> dict[str, Any]:
+    ctx = context(request)
+    ctx.ledger_for(key).add_licence(body.licence_id, body.quantity, body.value_usd, body.note)
+    return body.model_dump()
