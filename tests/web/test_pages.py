@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -303,3 +304,58 @@ def test_a_licensed_shipment_shows_in_the_country_and_licence_sections_and_on_th
     assert 'data-account="country:IN:2025-2027"' in country
     assert 'data-account="licence:L-2025-001:quantity"' in licence
     assert re.search(r'class="g1 allocated" d="[^"]+" data-country="IN"', html)
+
+
+def test_no_server_error_on_arbitrary_form_input(web: Api) -> None:
+    """Hypothesis fills the dashboard's forms with arbitrary text: every answer is a page, never a 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    client = sign_in(web)
+    csrf = csrf_of(client.get("/decide", headers=HTML).text)
+    text = st.text(max_size=40)
+    fields = st.fixed_dictionaries(
+        {
+            name: text
+            for name in (
+                "id",
+                "date",
+                "destination",
+                "chip",
+                "quantity",
+                "consignee_name",
+                "headquarters",
+                "veu",
+                "regime",
+            )
+        }
+    )
+    json_text = st.one_of(
+        text,
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+            max_leaves=8,
+        ).map(json.dumps),
+    )
+
+    examples = int(os.environ.get("TIERGATE_FORM_EXAMPLES", "40"))
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(fields, json_text, text)
+    def check(values: dict[str, str], transaction: str, licence: str) -> None:
+        responses = [
+            client.post("/decide", data={"csrf": csrf, **values}, headers=HTML),
+            client.post("/decide", data={"csrf": csrf, "advanced": transaction}, headers=HTML),
+            client.post(
+                "/decide/ship", data={"csrf": csrf, "transaction": transaction, "licence": licence}, headers=HTML
+            ),
+            client.post(
+                "/decide/batch", data={"csrf": csrf}, files={"file": ("t.json", transaction.encode())}, headers=HTML
+            ),
+        ]
+        for response in responses:
+            assert response.status_code < 500, response.text[:300]
+            assert response.headers["content-type"].startswith("text/html")
+
+    check()
