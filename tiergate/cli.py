@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tiergate import interchange
+from tiergate.api.cli import keys_app, serve
 from tiergate.batch import (
     Record,
     atomic_output,
@@ -33,6 +34,7 @@ from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
 from tiergate.errors import InputError, TiergateError
 from tiergate.rules import Rulebook, load_rulebook
+from tiergate.rules.describe import regimes_and_packs, rules_of
 from tiergate.rules.diff import diff_rulesets, render_diff
 
 app = typer.Typer(
@@ -45,6 +47,8 @@ app = typer.Typer(
 chips_app = typer.Typer(no_args_is_help=True, help="The accelerator catalogue.")
 packs_app = typer.Typer(no_args_is_help=True, help="Rule packs and regimes.")
 app.add_typer(chips_app, name="chips")
+app.add_typer(keys_app, name="keys")
+app.command("serve")(serve)
 app.add_typer(packs_app, name="packs")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -448,30 +452,8 @@ def _balances(path: Path | None) -> dict[str, float] | None:
 def packs_list(format: Annotated[Format, typer.Option("--format")] = Format.table, packs: PacksOpt = None) -> None:
     """Regimes (with their dates and pack stacks) and packs (with revision, citation and dates)."""
     book = _book(packs)
-    regimes: list[dict[str, Any]] = [
-        {
-            "name": r.name,
-            "title": r.title,
-            "effective_from": str(r.effective_from or ""),
-            "effective_until": str(r.effective_until or ""),
-            "packs": r.packs,
-        }
-        for r in book.regimes.values()
-    ]
-    pack_rows: list[dict[str, Any]] = [
-        {
-            "id": p.manifest.id,
-            "revision": p.manifest.revision,
-            "title": p.manifest.title,
-            "citation": p.manifest.citation,
-            "effective_from": str(p.manifest.effective_from),
-            "compliance_from": str(p.manifest.compliance_from or ""),
-            "effective_until": str(p.manifest.effective_until or ""),
-            "status": p.manifest.status,
-            "folder": str(p.folder),
-        }
-        for p in book.packs.values()
-    ]
+    overview = regimes_and_packs(book, folders=True)
+    regimes, pack_rows = overview["regimes"], overview["packs"]
     if format == Format.json:
         out.print(_dump({"regimes": regimes, "packs": pack_rows}), markup=False)
         return
@@ -508,56 +490,7 @@ def packs_show(
     packs: PacksOpt = None,
 ) -> None:
     """The rules of a regime (merged stack) or of one pack, with ids, summaries, citations and status."""
-    book = _book(packs)
-    if name in book.regimes:
-        ruleset = book.full(name)
-        entries = [
-            *(("classification", r.provenance, r.paragraph) for r in ruleset.classification),
-            *(("requirement", r.provenance, "") for r in ruleset.requirements),
-            *(("prohibition", r.provenance, "") for r in ruleset.prohibitions),
-            *(("exception", r.provenance, r.symbol) for r in ruleset.exceptions),
-            *(("review_policy", r.provenance, r.policy) for r in ruleset.review_policies),
-            *(("allocation", r.provenance, r.label) for r in ruleset.allocations.values()),
-            *(("notice", r.provenance, "") for r in ruleset.notices),
-        ]
-        data: dict[str, Any] = {
-            "regime": name,
-            "packs": [p.label for p in ruleset.packs],
-            "parameters": dict(ruleset.parameters),
-            "country_groups": {
-                g.id: {
-                    "title": g.title,
-                    "members": sorted(m.code for m in g.members) if g.members is not None else None,
-                    "union": list(g.union) if g.union else None,
-                    "everyone": g.everyone,
-                    "minus": list(g.minus),
-                    "status": g.provenance.status,
-                }
-                for g in ruleset.groups.values()
-            },
-            "rules": [
-                {
-                    "kind": k,
-                    "id": p.rule_id,
-                    "label": label,
-                    "summary": p.summary,
-                    "citation": p.citation,
-                    "status": p.status,
-                }
-                for k, p, label in entries
-            ],
-        }
-    elif name in book.packs:
-        pack = book.packs[name]
-        data = {
-            "manifest": pack.manifest.model_dump(mode="json", by_alias=True),
-            "rules": pack.rules.model_dump(mode="json", by_alias=True, exclude_defaults=True),
-        }
-    else:
-        raise InputError(
-            f"no regime or pack named {name!r}",
-            hint=f"regimes: {', '.join(book.regimes)}; packs: {', '.join(book.packs)}",
-        )
+    data = rules_of(_book(packs), name)
     if format == Format.json:
         out.print(_dump(data), markup=False)
         return

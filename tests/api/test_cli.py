@@ -1,0 +1,91 @@
+"""``tiergate keys create|list|revoke`` and ``tiergate serve``, as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+TIERGATE = [sys.executable, "-m", "tiergate.cli"]
+ENV = {**os.environ, "TIERGATE_ACTOR": "cli-tester", "NO_COLOR": "1", "COLUMNS": "200"}
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*TIERGATE, *args], capture_output=True, text=True, env=ENV, timeout=60)
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    made = run("keys", "create", "--owner", "dana@example.com", "--role", "officer", "--db", db)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("tg_") and "shown once" in made.stderr
+    key_id = token.split("_")[1]
+    listed = run("keys", "list", "--db", db)
+    assert listed.returncode == 0 and key_id in listed.stdout and "dana@example.com" in listed.stdout
+    assert token.split("_", 2)[2] not in listed.stdout
+    assert "active" in listed.stdout
+    revoked = run("keys", "revoke", key_id, "--db", db)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    assert "revoked" in run("keys", "list", "--db", db).stdout
+    audit = run("audit", "export", "--db", db)
+    actions = [(e["action"], e["actor"]) for e in map(json.loads, audit.stdout.splitlines())]
+    assert actions == [("api-key-create", "cli-tester"), ("api-key-revoke", "cli-tester")]
+
+
+def test_keys_bad_input(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    bad_role = run("keys", "create", "--owner", "x", "--role", "root", "--db", db)
+    assert bad_role.returncode == 2 and "error: role: 'root' is not a role" in bad_role.stderr
+    bad_owner = run("keys", "create", "--owner", "<script>", "--role", "viewer", "--db", db)
+    assert bad_owner.returncode == 2 and "owner" in bad_owner.stderr
+    past = run("keys", "create", "--owner", "x", "--role", "viewer", "--expires", "2020-01-01", "--db", db)
+    assert past.returncode == 2 and "not in the future" in past.stderr
+    garbled = run("keys", "create", "--owner", "x", "--role", "viewer", "--expires", "soon", "--db", db)
+    assert garbled.returncode == 2 and "--expires" in garbled.stderr
+    unknown = run("keys", "revoke", "0123456789ab", "--db", db)
+    assert unknown.returncode == 2 and "no API key" in unknown.stderr
+
+
+def test_serve_answers_on_loopback(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    token = run("keys", "create", "--owner", "erin", "--role", "viewer", "--db", db).stdout.strip()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [*TIERGATE, "serve", "--port", str(port), "--db", db, "--log-level", "warning"],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
+                    assert json.load(response)["status"] == "ok"
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.05)
+        else:
+            raise AssertionError("tiergate serve did not start")
+        request = urllib.request.Request(f"{base}/v1/chips", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert len(json.load(response)) > 10
+        try:
+            urllib.request.urlopen(f"{base}/v1/chips", timeout=5)
+            raise AssertionError("no key, yet an answer")
+        except urllib.error.HTTPError as error:
+            assert error.code == 401 and json.load(error)["error"]["code"] == "unauthenticated"
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}/" in stderr

@@ -1,0 +1,90 @@
+"""``/v1/audit``: the ledger's hash-chained audit log (export for an examiner, chain verification)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from itertools import islice
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from tiergate.api.auth import context, viewer
+from tiergate.api.context import ApiContext
+from tiergate.api.errors import responses
+from tiergate.api.schemas import ok, ref
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(viewer)])
+FIELDS = ["seq", "at", "actor", "action", "subject", "pack_revision", "input_hash", "payload", "prev_hash", "hash"]
+
+
+def _all_entries(ctx: ApiContext) -> list[dict[str, Any]]:
+    return ctx.read(lambda: list(ctx.ledger.audit_entries()))
+
+
+def audit_entries(ctx: ApiContext, after: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    entries = (e for e in _all_entries(ctx) if e["seq"] > after)
+    return list(islice(entries, limit)) if limit is not None else list(entries)
+
+
+def recent_entries(ctx: ApiContext, count: int) -> list[dict[str, Any]]:
+    return _all_entries(ctx)[-count:][::-1]
+
+
+def verification(ctx: ApiContext) -> dict[str, Any]:
+    problem = ctx.read(ctx.ledger.verify_audit)
+    count = len(_all_entries(ctx))
+    return {
+        "intact": problem is None,
+        "entries": count,
+        "broken_at": None if problem is None else problem.seq,
+        "problem": None if problem is None else problem.problem,
+    }
+
+
+@router.get(
+    "",
+    summary="Export the audit log",
+    description="Every entry with its hash and the previous entry's hash, oldest first, as JSON, JSON lines or CSV "
+    "(`tiergate audit export`).",
+    responses={
+        200: {
+            "description": "The entries.",
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": ref("AuditEntry")}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+        **responses(),
+    },
+    response_class=Response,
+)
+def export_audit(
+    request: Request,
+    format: Annotated[Literal["json", "jsonl", "csv"], Query(description="json, jsonl or csv.")] = "json",
+    after: Annotated[int, Query(ge=0, le=2**62, description="Only entries after this sequence number.")] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=1_000_000, description="At most this many entries.")] = None,
+) -> Response:
+    entries = audit_entries(context(request), after, limit)
+    if format == "jsonl":
+        return Response(b"".join(orjson.dumps(e) + b"\n" for e in entries), media_type="application/x-ndjson")
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(entries)
+        return Response(buffer.getvalue(), media_type="text/csv")
+    return Response(orjson.dumps(entries), media_type="application/json")
+
+
+@router.get(
+    "/verify",
+    summary="Verify the audit chain",
+    description="Recomputes every entry's hash; `broken_at` names the first entry altered, deleted or reordered.",
+    responses={**ok(ref("AuditVerification"), "Whether the chain holds."), **responses()},
+)
+def verify_audit(request: Request) -> dict[str, Any]:
+    return verification(context(request))

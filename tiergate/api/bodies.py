@@ -1,0 +1,64 @@
+"""Reading request bodies: JSON (or JSON lines for batches), with errors naming the line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from tiergate.api.errors import ApiError
+
+_JSON_TYPES = ("application/json", "application/x-ndjson", "application/jsonl", "application/json-lines")
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body (400 when it is not JSON, 415 for another content type)."""
+    media = _media_type(request)
+    if media not in _JSON_TYPES and not media.endswith("+json"):
+        raise ApiError(415, f"content type {media[:100]!r} is not accepted", hint="send application/json")
+    raw = await request.body()
+    return parse_json(raw, "body")
+
+
+def parse_json(raw: bytes, where: str) -> Any:
+    if not raw.strip():
+        raise ApiError(400, "the request body is empty", where=where, hint="send a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(
+            400, f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})", where=where
+        ) from None
+
+
+async def records_body(request: Request) -> list[tuple[Any, str]]:
+    """A batch: a JSON array, or JSON lines (``application/x-ndjson``); each record with where it came from."""
+    media = _media_type(request)
+    raw = await request.body()
+    if media in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
+        return parse_lines(raw, "body")
+    if media not in _JSON_TYPES and not media.endswith("+json"):
+        raise ApiError(415, f"content type {media[:100]!r} is not accepted", hint="send JSON or JSON lines")
+    data = parse_json(raw, "body")
+    if not isinstance(data, list):
+        raise ApiError(422, "expected a JSON array of transactions", where="body", hint="or send JSON lines")
+    return [(record, f"body[{index}]") for index, record in enumerate(data)]
+
+
+def parse_lines(raw: bytes, where: str) -> list[tuple[Any, str]]:
+    out: list[tuple[Any, str]] = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((orjson.loads(line), f"{where} line {number}"))
+        except orjson.JSONDecodeError as error:
+            raise ApiError(400, f"not valid JSON: {error.msg}", where=f"{where} line {number}") from None
+    if not out:
+        raise ApiError(400, "the request body holds no records", where=where)
+    return out

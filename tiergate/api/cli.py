@@ -1,0 +1,138 @@
+"""``tiergate serve`` and ``tiergate keys create|list|revoke``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tiergate.api.settings import DEFAULT_DB
+from tiergate.errors import InputError
+
+if TYPE_CHECKING:
+    from tiergate.ledger import Ledger
+
+keys_app = typer.Typer(no_args_is_help=True, help="API keys of the HTTP API and dashboard (hashed at rest).")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DbOpt = Annotated[
+    str,
+    typer.Option(
+        "--db", envvar="TIERGATE_DB", help="Ledger database URL: sqlite:///FILE (default) or postgresql://..."
+    ),
+]
+
+
+def _who() -> str:
+    return os.environ.get("TIERGATE_ACTOR") or os.environ.get("USER") or "tiergate"
+
+
+def _ledger(db: str) -> Ledger:
+    from tiergate.api.keys import init_keys
+    from tiergate.ledger import Ledger
+
+    ledger = Ledger(db)
+    ledger.init()
+    init_keys(ledger)
+    return ledger
+
+
+@keys_app.command("create")
+def keys_create(
+    owner: Annotated[str, typer.Option("--owner", help="Who holds the key (a name or e-mail address).")],
+    role: Annotated[str, typer.Option("--role", help="viewer (reads), officer (decides, ships) or admin.")],
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="Expiry: a date (YYYY-MM-DD, end of day UTC) or ISO date-time.")
+    ] = None,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Create a key; its secret is printed once (only its hash is stored)."""
+    from tiergate.api.keys import check_role, create_key
+
+    check_role(role)
+    expires_at = None
+    if expires is not None:
+        try:
+            if len(expires) == 10:
+                expires_at = dt.datetime.combine(dt.date.fromisoformat(expires), dt.time.max, tzinfo=dt.UTC)
+            else:
+                expires_at = dt.datetime.fromisoformat(expires)
+        except ValueError:
+            raise InputError(f"--expires: {expires!r} is not a date or date-time (YYYY-MM-DD)") from None
+    ledger = _ledger(db)
+    token, key = create_key(ledger, owner, role, who=_who(), expires_at=expires_at)
+    ledger.close()
+    err.print(f"created key {key.id} for {key.owner} ({key.role}); the secret is shown once:", markup=False)
+    sys.stdout.write(token + "\n")
+
+
+@keys_app.command("list")
+def keys_list(db: DbOpt = DEFAULT_DB) -> None:
+    """Every key: id, owner, role, state (active, revoked, expired), dates. Never the secrets."""
+    from tiergate.api.keys import list_keys
+
+    ledger = _ledger(db)
+    now = ledger.clock()
+    table = Table(title="API keys")
+    for column in ("id", "owner", "role", "state", "created", "expires", "revoked"):
+        table.add_column(column)
+    for key in list_keys(ledger):
+        table.add_row(
+            key.id,
+            key.owner,
+            key.role,
+            key.state(now),
+            f"{key.created_at:%Y-%m-%d %H:%M} by {key.created_by}",
+            "" if key.expires_at is None else f"{key.expires_at:%Y-%m-%d %H:%M}",
+            "" if key.revoked_at is None else f"{key.revoked_at:%Y-%m-%d %H:%M} by {key.revoked_by}",
+        )
+    ledger.close()
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see `tiergate keys list`).")], db: DbOpt = DEFAULT_DB
+) -> None:
+    """Revoke a key for good (a running server stops accepting it within two seconds)."""
+    from tiergate.api.keys import revoke_key
+
+    ledger = _ledger(db)
+    key = revoke_key(ledger, key_id, who=_who())
+    ledger.close()
+    out.print(f"key {key.id} of {key.owner} is revoked", markup=False)
+
+
+def serve(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1.")] = 8000,
+    db: DbOpt = DEFAULT_DB,
+    packs: Annotated[
+        list[Path] | None, typer.Option("--packs", help="An extra folder of packs (with an optional regimes.yaml).")
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "info",
+) -> None:
+    """Serve the HTTP API (/v1, OpenAPI at /openapi.json) and the dashboard on 127.0.0.1."""
+    import uvicorn
+
+    from tiergate.api import Settings, create_app
+
+    settings = Settings(db=db, packs=tuple(packs or ()))
+    app = create_app(settings)
+    if not app.state.tiergate.has_keys():
+        err.print(
+            f"no active API key in {db}: create one with `tiergate keys create --owner NAME --role admin --db {db}`",
+            markup=False,
+        )
+    err.print(f"Tiergate on http://127.0.0.1:{port}/ (ledger {db})", markup=False)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the rulebook and catalogue live as long as the server: keep them out of every collection
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level=log_level, loop="auto", http="auto", access_log=False)

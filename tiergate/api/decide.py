@@ -1,0 +1,203 @@
+"""``/v1/decide``: licence determination for one transaction or a batch, by the same functions as
+``tiergate decide`` (``tiergate.batch.decide_stream`` over ``tiergate.interchange`` parsing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from tiergate.api.auth import authorize, context, officer
+from tiergate.api.bodies import json_body, records_body
+from tiergate.api.context import ApiContext
+from tiergate.api.errors import ApiError, responses
+from tiergate.api.keys import ApiKey
+from tiergate.api.schemas import json_body as body_doc
+from tiergate.api.schemas import ok, ref
+from tiergate.batch import Record, decide_stream
+from tiergate.interchange import decision_to_dict, parse_transaction
+from tiergate.ledger.ship import live_balances
+
+router = APIRouter(prefix="/v1/decide", tags=["decide"])
+INLINE_BYTES = 32_768
+"""A transaction up to this size is decided on the event loop (a fraction of a millisecond); a larger one, or
+one decided against the ledger, in the thread pool, so that it does not hold up other requests."""
+
+Regime = Annotated[
+    str | None, Query(max_length=100, description="Decide under this regime (a scenario), whatever the date.")
+]
+AsOf = Annotated[dt.date | None, Query(description="Decide as of this date (replaces each transaction's date).")]
+Explain = Annotated[bool, Query(description="Include the explanation (the reasoning, rule by rule).")]
+Live = Annotated[
+    bool, Query(description="Decide against the ledger's live balances (read only), as `tiergate decide --db`.")
+]
+
+
+def ledger_balances(
+    ctx: ApiContext, records: Sequence[tuple[Any, str]], regime: str | None, as_of: dt.date | None
+) -> dict[str, float]:
+    """The live remaining TPP of every allocation account the transactions could draw."""
+    balances: dict[str, float] = {}
+    for data, where in records:
+        txn = parse_transaction(data, ctx.book.catalogue, where=where, default_date=as_of or ctx.today())
+        if as_of is not None:
+            txn = replace(txn, date=as_of)
+        ruleset, _ = ctx.book.select(regime or txn.regime, txn.date)
+        balances.update(ctx.read(live_balances, txn, ruleset, ctx.ledger))
+    return balances
+
+
+def decide_records(
+    ctx: ApiContext,
+    records: Sequence[tuple[Any, str]],
+    *,
+    regime: str | None = None,
+    as_of: dt.date | None = None,
+    explain: bool = True,
+    live: bool = False,
+) -> list[dict[str, Any]]:
+    """The decisions (interchange dicts) of the records, in order; the first bad record is a 422 naming it."""
+    if len(records) > ctx.settings.max_batch_records:
+        raise ApiError(
+            413,
+            f"{len(records):,} transactions in one batch; at most {ctx.settings.max_batch_records:,}",
+            hint="split the batch",
+        )
+    balances = ledger_balances(ctx, records, regime, as_of) if live else None
+    decided = decide_stream(
+        [Record(data, where) for data, where in records],
+        ctx.book,
+        regime=regime,
+        as_of=as_of,
+        today=ctx.today(),
+        balances=balances,
+        explain=explain,
+    )
+    return [decision_to_dict(d, explain=explain) for d in decided]
+
+
+def _json(value: Any) -> Response:
+    return Response(orjson.dumps(value), media_type="application/json")
+
+
+_TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
+_FALSE = frozenset({"0", "false", "no", "off", "f", "n"})
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise ApiError(422, f"{name}: {text[:50]!r} is not a boolean (true or false)", where="query")
+
+
+def decide_options(request: Request) -> tuple[str | None, dt.date | None, bool, bool]:
+    """``regime``, ``as_of``, ``explain`` and ``live`` of the query, checked as the OpenAPI document declares them
+    (read by hand on this hot route: FastAPI's parameter machinery costs as much as deciding)."""
+    regime = request.query_params.get("regime")
+    if regime is not None and len(regime) > 100:
+        raise ApiError(422, "regime: at most 100 characters", where="query")
+    as_of_text = request.query_params.get("as_of")
+    as_of = None
+    if as_of_text is not None:
+        try:
+            as_of = dt.date.fromisoformat(as_of_text)
+        except ValueError:
+            raise ApiError(422, f"as_of: {as_of_text[:50]!r} is not a date (YYYY-MM-DD)", where="query") from None
+    return regime, as_of, _flag(request, "explain", True), _flag(request, "live", False)
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+_DECIDE_PARAMETERS = [
+    _query(
+        "regime",
+        {"anyOf": [{"type": "string", "maxLength": 100}, {"type": "null"}]},
+        "Decide under this regime (a scenario), whatever the date.",
+    ),
+    _query(
+        "as_of",
+        {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]},
+        "Decide as of this date (replaces the transaction's date).",
+    ),
+    _query("explain", {"type": "boolean", "default": True}, "Include the explanation (the reasoning, rule by rule)."),
+    _query(
+        "live",
+        {"type": "boolean", "default": False},
+        "Decide against the ledger's live balances (read only), as `tiergate decide --db`.",
+    ),
+]
+
+
+@router.post(
+    "",
+    summary="Decide one transaction",
+    response_class=Response,
+    responses={**ok(ref("Decision"), "The decision."), **responses(415)},
+    openapi_extra={
+        **body_doc(ref("TransactionIn"), description="A transaction (docs/ARCHITECTURE.md)."),
+        "parameters": _DECIDE_PARAMETERS,
+        "security": [{"HTTPBearer": []}],
+    },
+)
+async def decide_one(request: Request) -> Response:
+    await authorize(request, "officer", "decide or ship")
+    regime, as_of, explain, live = decide_options(request)
+    data = await json_body(request)
+    if not isinstance(data, dict):
+        raise ApiError(422, f"expected a transaction object, got {type(data).__name__}", where="body")
+    ctx = context(request)
+    records = [(data, "body")]
+    if live or len(await request.body()) > INLINE_BYTES:
+        decided = await run_in_threadpool(
+            decide_records, ctx, records, regime=regime, as_of=as_of, explain=explain, live=live
+        )
+    else:
+        decided = decide_records(ctx, records, regime=regime, as_of=as_of, explain=explain)
+    return _json(decided[0])
+
+
+@router.post(
+    "/batch",
+    summary="Decide a batch of transactions",
+    description="A JSON array of transactions, or JSON lines (`application/x-ndjson`). The decisions come back "
+    "in input order, as a JSON array (or JSON lines when the request was JSON lines). The first bad "
+    "transaction fails the whole batch with its position in `where`; nothing is partly answered.",
+    response_class=Response,
+    responses={**ok({"type": "array", "items": ref("Decision")}, "The decisions, in input order."), **responses(415)},
+    openapi_extra=body_doc(
+        {"type": "array", "items": ref("TransactionIn"), "minItems": 1},
+        description="Transactions.",
+        ndjson=True,
+    ),
+)
+async def decide_batch(
+    request: Request,
+    key: Annotated[ApiKey, Depends(officer)],
+    regime: Regime = None,
+    as_of: AsOf = None,
+    explain: Explain = True,
+    live: Live = False,
+) -> Response:
+    records = await records_body(request)
+    if not records:
+        raise ApiError(422, "the batch is empty", where="body")
+    ctx = context(request)
+    decided = await run_in_threadpool(
+        decide_records, ctx, records, regime=regime, as_of=as_of, explain=explain, live=live
+    )
+    if request.headers.get("content-type", "").startswith(("application/x-ndjson", "application/jsonl")):
+        return Response(b"".join(orjson.dumps(d) + b"\n" for d in decided), media_type="application/x-ndjson")
+    return _json(decided)

@@ -1,0 +1,242 @@
+"""API keys: created with a role (viewer, officer, admin), stored as a SHA-256 hash of their secret in the
+ledger's database (own tables, own Alembic version table), refused once expired or revoked.
+
+A key reads ``tg_<id>_<secret>``: the id finds the row, the secret is checked against the stored hash
+in constant time. The secret is shown once, when the key is created. Creating and revoking a key are
+entered in the ledger's audit log under the name of whoever did it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tiergate.errors import InputError
+from tiergate.ledger import Ledger, LedgerError
+
+ROLES = ("viewer", "officer", "admin")
+"""Viewer reads; officer also decides and ships; admin also manages keys."""
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+VERSION_TABLE = "tiergate_api_version"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_OWNER = re.compile(r"^[\w.@+\- ]{1,100}$")
+
+metadata = sa.MetaData()
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_by", sa.String(200), nullable=True),
+)
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    owner: str
+    role: str
+    created_at: dt.datetime
+    created_by: str
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    revoked_by: str | None
+
+    def state(self, now: dt.datetime) -> str:
+        """``active``, ``revoked`` or ``expired``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def allows(self, role: str) -> bool:
+        """Whether this key's role includes ``role`` (admin ⊇ officer ⊇ viewer)."""
+        return _RANK[self.role] >= _RANK[role]
+
+    @property
+    def actor(self) -> str:
+        """The name entered in the audit log for what this key does."""
+        return f"{self.owner} (api key {self.id})"
+
+    def to_dict(self, now: dt.datetime) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "owner": self.owner,
+            "role": self.role,
+            "state": self.state(now),
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+            "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
+            "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat(),
+            "revoked_by": self.revoked_by,
+        }
+
+
+def _row_to_key(row: Any) -> ApiKey:
+    created = _aware(row["created_at"])
+    assert created is not None
+    return ApiKey(
+        id=row["id"],
+        owner=row["owner"],
+        role=row["role"],
+        created_at=created,
+        created_by=row["created_by"],
+        expires_at=_aware(row["expires_at"]),
+        revoked_at=_aware(row["revoked_at"]),
+        revoked_by=row["revoked_by"],
+    )
+
+
+def _hash(key_id: str, secret: str) -> str:
+    return hashlib.sha256(f"{key_id}:{secret}".encode()).hexdigest()
+
+
+def acting_as(ledger: Ledger, who: str) -> Ledger:
+    """The same ledger (same engine and connections) whose audit entries name ``who``."""
+    clone = copy.copy(ledger)
+    clone.actor = who
+    return clone
+
+
+def init_keys(ledger: Ledger) -> None:
+    """Create or upgrade the API's tables in the ledger's database (after the ledger's own)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with ledger.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def check_role(role: str) -> str:
+    if role not in _RANK:
+        raise InputError(f"role: {role!r} is not a role", hint=f"use one of {', '.join(ROLES)}")
+    return role
+
+
+def create_key(
+    ledger: Ledger, owner: str, role: str, *, who: str, expires_at: dt.datetime | None = None
+) -> tuple[str, ApiKey]:
+    """A new key for ``owner``; returns the token (shown once; only its hash is kept) and the record."""
+    owner = owner.strip()
+    if not _OWNER.match(owner):
+        raise InputError(
+            f"owner: {owner[:120]!r} is not a name",
+            hint="1 to 100 letters, digits, spaces or . @ + - _ (e.g. an e-mail address)",
+        )
+    check_role(role)
+    now = ledger.clock()
+    expires = _aware(expires_at)
+    if expires is not None and expires <= now:
+        raise InputError(f"expires_at: {expires.isoformat()} is not in the future")
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    record = ApiKey(key_id, owner, role, now, who, expires, None, None)
+    writer = acting_as(ledger, who)
+
+    def insert(conn: Connection) -> None:
+        conn.execute(
+            api_keys.insert().values(
+                id=key_id,
+                owner=owner,
+                role=role,
+                secret_hash=_hash(key_id, secret),
+                created_at=now,
+                created_by=who,
+                expires_at=expires,
+            )
+        )
+        writer.append_audit(
+            conn,
+            "api-key-create",
+            f"api-key:{key_id}",
+            {"owner": owner, "role": role, "expires_at": None if expires is None else expires.isoformat()},
+        )
+
+    writer.run(insert)
+    return f"tg_{key_id}_{secret}", record
+
+
+def list_keys(ledger: Ledger) -> list[ApiKey]:
+    def read(conn: Connection) -> list[ApiKey]:
+        rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)).mappings().all()
+        return [_row_to_key(row) for row in rows]
+
+    return ledger.run(read)
+
+
+def get_key(ledger: Ledger, key_id: str) -> ApiKey | None:
+    def read(conn: Connection) -> ApiKey | None:
+        row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+        return None if row is None else _row_to_key(row)
+
+    return ledger.run(read)
+
+
+def revoke_key(ledger: Ledger, key_id: str, *, who: str) -> ApiKey:
+    """Revoke a key for good (a revoked key is refused from then on); revoking twice changes nothing."""
+    writer = acting_as(ledger, who)
+
+    def revoke(conn: Connection) -> ApiKey:
+        row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+        if row is None:
+            raise LedgerError(f"no API key with id {key_id!r}", hint="see `tiergate keys list`")
+        if row["revoked_at"] is not None:
+            return _row_to_key(row)
+        now = ledger.clock()
+        conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=now, revoked_by=who))
+        writer.append_audit(conn, "api-key-revoke", f"api-key:{key_id}", {"owner": row["owner"], "role": row["role"]})
+        return _row_to_key({**row, "revoked_at": now, "revoked_by": who})
+
+    return writer.run(revoke)
+
+
+def parse_token(token: str) -> tuple[str, str] | None:
+    """The id and secret of a well-formed token, else None."""
+    parts = token.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != "tg" or not re.fullmatch(r"[0-9a-f]{12}", parts[1]) or not parts[2]:
+        return None
+    if len(parts[2]) > 100:
+        return None
+    return parts[1], parts[2]
+
+
+def find_key(ledger: Ledger, token: str) -> ApiKey | None:
+    """The key whose token this is (whatever its state), or None for an unknown or forged token."""
+    parsed = parse_token(token)
+    if parsed is None:
+        return None
+    key_id, secret = parsed
+
+    def read(conn: Connection) -> Any:
+        return conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+
+    row = ledger.run(read)
+    if row is None or not hmac.compare_digest(row["secret_hash"], _hash(key_id, secret)):
+        return None
+    return _row_to_key(row)

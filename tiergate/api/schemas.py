@@ -1,0 +1,175 @@
+"""OpenAPI declarations of request and response bodies.
+
+Request bodies are the interchange models of :mod:`tiergate.interchange` (their JSON Schema, not a copy);
+they are parsed by :func:`tiergate.interchange.parse_transaction` / ``parse_item``, the same functions as the
+command line uses, so that both give the same answer and the same error for the same input. Response
+bodies are the interchange dicts (``decision_to_dict`` and friends), described here for clients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from tiergate.interchange import ItemIn, TransactionIn
+
+_REF = "#/components/schemas/{model}"
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (TransactionIn, ItemIn)
+
+
+def components() -> dict[str, Any]:
+    """The JSON Schemas of the request models and of everything they refer to, for ``components``."""
+    _, top = models_json_schema([(m, "validation") for m in REQUEST_MODELS], ref_template=_REF)
+    found: dict[str, Any] = dict(top.get("$defs", {}))
+    return {**found, **RESPONSE_SCHEMAS}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(model=name)}
+
+
+def json_body(schema: dict[str, Any], *, description: str, ndjson: bool = False) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if ndjson:
+        content["application/x-ndjson"] = {"schema": {"type": "string"}}
+    return {"requestBody": {"required": True, "description": description, "content": content}}
+
+
+def ok(schema: dict[str, Any], description: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_STRING_OR_NULL = {"type": ["string", "null"]}
+
+RESPONSE_SCHEMAS: dict[str, Any] = {
+    "Decision": {
+        "type": "object",
+        "description": "The interchange format of a decision (docs/ARCHITECTURE.md).",
+        "required": ["id", "regime", "outcome", "authorization", "review_policy", "items", "tpp_total", "rules"],
+        "properties": {
+            "id": _STRING_OR_NULL,
+            "regime": {"type": "string"},
+            "packs": {"type": "array", "items": {"type": "string"}},
+            "date": {"type": "string", "format": "date"},
+            "outcome": {"enum": ["no_license_required", "authorized", "license_required", "prohibited"]},
+            "authorization": _STRING_OR_NULL,
+            "review_policy": {"enum": ["presumption_of_approval", "case_by_case", "presumption_of_denial", None]},
+            "items": {"type": "array", "items": {"type": "object"}},
+            "tpp_total": _NUMBER_OR_NULL,
+            "allocations": {"type": "array", "items": {"type": "object"}},
+            "rules": {"type": "array", "items": {"type": "string"}},
+            "citations": {"type": "array", "items": {"type": "string"}},
+            "conditions": {"type": "array", "items": {"type": "string"}},
+            "explanation": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Shipment": {
+        "type": "object",
+        "description": "A decision made with live balances, and whether its allocations were drawn.",
+        "required": ["outcome", "committed", "reason", "reservations"],
+        "properties": {
+            "outcome": {"type": "string"},
+            "committed": {"type": "boolean"},
+            "reason": {"type": "string"},
+            "reservations": {"type": "array", "items": {"type": "integer"}},
+        },
+    },
+    "Classification": {
+        "type": "object",
+        "required": ["name", "kind", "regime", "eccn", "rules", "explanation"],
+        "properties": {
+            "name": {"type": "string"},
+            "kind": {"type": "string"},
+            "regime": {"type": "string"},
+            "eccn": {"type": "string"},
+            "tpp": _NUMBER_OR_NULL,
+            "performance_density": _NUMBER_OR_NULL,
+            "rules": {"type": "array", "items": {"type": "string"}},
+            "explanation": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Chip": {
+        "type": "object",
+        "required": ["id", "name", "eccn"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "tpp": _NUMBER_OR_NULL,
+            "performance_density": _NUMBER_OR_NULL,
+            "eccn": {"type": "string"},
+        },
+    },
+    "Balance": {
+        "type": "object",
+        "required": ["allocation", "kind", "rule", "cap", "used", "reserved", "remaining"],
+        "properties": {
+            "allocation": {"type": "string"},
+            "kind": {"type": "string"},
+            "rule": {"type": "string"},
+            "cap": _NUMBER_OR_NULL,
+            "used": {"type": "number"},
+            "reserved": {"type": "number"},
+            "remaining": _NUMBER_OR_NULL,
+        },
+    },
+    "Movement": {
+        "type": "object",
+        "required": ["id", "at", "account", "op", "tpp", "reservation", "actor"],
+        "properties": {
+            "id": {"type": "integer"},
+            "at": {"type": "string"},
+            "account": {"type": "string"},
+            "op": {"enum": ["reserve", "commit", "release"]},
+            "tpp": {"type": "number"},
+            "reservation": {"type": "integer"},
+            "key": {"type": "string"},
+            "decision": _STRING_OR_NULL,
+            "actor": {"type": "string"},
+        },
+    },
+    "AuditEntry": {
+        "type": "object",
+        "required": ["seq", "at", "actor", "action", "subject", "payload", "prev_hash", "hash"],
+        "properties": {
+            "seq": {"type": "integer"},
+            "at": {"type": "string"},
+            "actor": {"type": "string"},
+            "action": {"type": "string"},
+            "subject": {"type": "string"},
+            "pack_revision": _STRING_OR_NULL,
+            "input_hash": _STRING_OR_NULL,
+            "payload": {"type": "string"},
+            "prev_hash": {"type": "string"},
+            "hash": {"type": "string"},
+        },
+    },
+    "AuditVerification": {
+        "type": "object",
+        "required": ["intact", "entries"],
+        "properties": {
+            "intact": {"type": "boolean"},
+            "entries": {"type": "integer"},
+            "broken_at": {"type": ["integer", "null"]},
+            "problem": _STRING_OR_NULL,
+        },
+    },
+    "ApiKey": {
+        "type": "object",
+        "required": ["id", "owner", "role", "state", "created_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "owner": {"type": "string"},
+            "role": {"enum": ["viewer", "officer", "admin"]},
+            "state": {"enum": ["active", "revoked", "expired"]},
+            "created_at": {"type": "string"},
+            "created_by": {"type": "string"},
+            "expires_at": _STRING_OR_NULL,
+            "revoked_at": _STRING_OR_NULL,
+            "revoked_by": _STRING_OR_NULL,
+            "token": {"type": "string", "description": "Only in the answer to the creation; shown once."},
+        },
+    },
+}

@@ -1,0 +1,161 @@
+"""The dashboard's machinery: the Jinja2 environment (autoescaping on), the session (a signed, HttpOnly,
+SameSite=Strict cookie holding the key's id and a CSRF token, never the key), the navigation, page rendering.
+
+Pages live one per module (``tiergate.web.<page>``, with ``router`` and ``NAV``) and one template each
+(``templates/<page>.html``). Screening and monitoring add their modules to ``PAGE_MODULES``; the
+navigation lists every module's ``NAV`` entry that the signed-in key's role may see."""
+
+from __future__ import annotations
+
+import hmac
+import importlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from fastapi import FastAPI, Request
+from starlette.datastructures import FormData
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from tiergate.api.context import ApiContext
+from tiergate.api.errors import ApiError
+from tiergate.api.keys import ApiKey
+from tiergate.api.settings import Settings
+from tiergate.classify.metrics import fmt
+
+HERE = Path(__file__).resolve().parent
+PAGE_MODULES = (
+    "tiergate.web.decide",
+    "tiergate.web.allocations",
+    "tiergate.web.packs",
+    "tiergate.web.audit",
+)
+"""Page modules, in navigation order. Screening and monitoring add ``tiergate.web.screen`` and
+``tiergate.web.monitor`` here."""
+
+
+@dataclass(frozen=True, slots=True)
+class NavEntry:
+    label: str
+    path: str
+    role: str
+    """The least role that may open the page."""
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return fmt(float(value))
+    return str(value)
+
+
+environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters["number"] = _number
+
+
+def context(request: Request) -> ApiContext:
+    found = request.app.state.tiergate
+    assert isinstance(found, ApiContext)
+    return found
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf(request: Request, form: FormData) -> None:
+    """Refuse a form post without the session's CSRF token, or sent from another origin."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        parts = urlsplit(origin)
+        if parts.netloc != request.headers.get("host", ""):
+            raise ApiError(403, "the form was sent from another site", hint="reload the page and try again")
+    sent = form.get("csrf")
+    expected = request.session.get("csrf")
+    if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+        raise ApiError(403, "the form's CSRF token is missing or stale", hint="reload the page and try again")
+
+
+def signed_in(request: Request) -> ApiKey | None:
+    """The session's key while it is active (a revoked or expired key ends the session)."""
+    key_id = request.session.get("key")
+    if not isinstance(key_id, str):
+        return None
+    ctx = context(request)
+    key = ctx.key_by_id(key_id)
+    if key is None or key.state(ctx.now()) != "active":
+        request.session.pop("key", None)
+        return None
+    return key
+
+
+def page_key(request: Request, role: str) -> ApiKey:
+    """The signed-in key, if its role includes ``role``; else to the login page (401) or a 403 page."""
+    key = signed_in(request)
+    if key is None:
+        raise ApiError(401, "sign in with an API key")
+    if not key.allows(role):
+        raise ApiError(403, f"the {key.role} role cannot open this page", hint=f"it needs the {role} role or above")
+    return key
+
+
+def render(request: Request, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
+    key = signed_in(request)
+    nav: list[NavEntry] = request.app.state.nav
+    html = environment.get_template(template).render(
+        request_path=request.url.path,
+        key=key,
+        nav=[entry for entry in nav if key is not None and key.allows(entry.role)],
+        csrf=csrf_token(request),
+        **values,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def error_page(request: Request, error: ApiError) -> Response:
+    if error.status == 401:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        return render(request, "error.html", status=error.status, error=error)
+    except Exception:  # no session (e.g. a 404 outside the dashboard's middleware): plain page
+        return HTMLResponse(
+            environment.get_template("error.html").render(request_path="", key=None, nav=[], csrf="", error=error),
+            status_code=error.status,
+        )
+
+
+def install_dashboard(app: FastAPI, settings: Settings) -> None:
+    """Mount the pages, the static files and the session on ``app``."""
+    from tiergate.web import session
+
+    nav: list[NavEntry] = []
+    app.include_router(session.router, include_in_schema=False)
+    for name in PAGE_MODULES:
+        module = importlib.import_module(name)
+        app.include_router(module.router, include_in_schema=False)
+        nav.append(module.NAV)
+    app.state.nav = nav
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret,
+        session_cookie="tiergate_session",
+        max_age=settings.session_max_age,
+        same_site="strict",
+        https_only=settings.secure_cookies,
+    )

@@ -1,0 +1,220 @@
+"""The Decide page: a transaction form (or a bundled sample) → outcome, authorisation, explanation and rule
+citations, decided against the ledger's live balances; a Ship button; a batch upload. It calls the API's
+functions (``tiergate.api.decide.decide_records``, ``tiergate.api.ship.ship_transaction``)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from tiergate.api.decide import decide_records
+from tiergate.api.errors import ApiError
+from tiergate.api.ship import ship_transaction
+from tiergate.batch import read_records
+from tiergate.errors import TiergateError
+from tiergate.web.app import NavEntry, check_csrf, context, page_key, render
+
+router = APIRouter()
+NAV = NavEntry("Decide", "/decide", "officer")
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "transactions.jsonl"
+UPLOAD_SUFFIXES = (".json", ".jsonl", ".ndjson", ".yaml", ".yml", ".csv", ".parquet")
+FIELDS = (
+    "id",
+    "date",
+    "regime",
+    "destination",
+    "chip",
+    "quantity",
+    "consignee_name",
+    "consignee_country",
+    "headquarters",
+    "parent_headquarters",
+    "veu",
+    "end_use",
+)
+
+
+def samples() -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in SAMPLES.read_bytes().splitlines() if line.strip()]
+
+
+def form_from_transaction(txn: dict[str, Any]) -> dict[str, str]:
+    """The form's fields for a one-chip transaction (other items keep the JSON box)."""
+    item = txn["items"][0] if txn.get("items") else {}
+    consignee = txn.get("consignee") or {}
+    chip = str(item["chip"]) if isinstance(item.get("chip"), str) else ""
+    return {
+        "id": str(txn.get("id") or ""),
+        "date": str(txn.get("date") or ""),
+        "regime": str(txn.get("regime") or ""),
+        "destination": str(txn.get("destination") or ""),
+        "chip": chip,
+        "quantity": str(item.get("quantity") or ""),
+        "consignee_name": str(consignee.get("name") or ""),
+        "consignee_country": str(consignee.get("country") or ""),
+        "headquarters": str(consignee.get("headquarters") or ""),
+        "parent_headquarters": str(consignee.get("parent_headquarters") or ""),
+        "veu": str(consignee.get("veu") or ""),
+        "end_use": str(txn.get("end_use") or ""),
+    }
+
+
+def transaction_from_form(values: dict[str, str], advanced: str) -> dict[str, Any]:
+    """The interchange transaction of the form (or the JSON box, when filled: it wins)."""
+    if advanced.strip():
+        try:
+            data = orjson.loads(advanced)
+        except orjson.JSONDecodeError as error:
+            raise ApiError(400, f"not valid JSON: {error.msg}", where="transaction JSON") from None
+        if not isinstance(data, dict):
+            raise ApiError(422, "expected a transaction object", where="transaction JSON")
+        return data
+    quantity_text = values.get("quantity", "").strip()
+    try:
+        quantity: Any = int(quantity_text)
+    except ValueError:
+        quantity = quantity_text  # the interchange parser names the field and the problem
+    txn: dict[str, Any] = {
+        "destination": values.get("destination", ""),
+        "items": [{"chip": values.get("chip", ""), "quantity": quantity}],
+        "consignee": {"name": values.get("consignee_name", ""), "headquarters": values.get("headquarters", "")},
+    }
+    for name in ("id", "date", "end_use"):
+        if values.get(name, "").strip():
+            txn[name] = values[name].strip()
+    for form_name, name in (
+        ("consignee_country", "country"),
+        ("parent_headquarters", "parent_headquarters"),
+        ("veu", "veu"),
+    ):
+        if values.get(form_name, "").strip():
+            txn["consignee"][name] = values[form_name].strip()
+    return txn
+
+
+def _page(request: Request, status: int = 200, **values: Any) -> Response:
+    ctx = context(request)
+    defaults: dict[str, Any] = {
+        "form": {name: "" for name in FIELDS},
+        "advanced": "",
+        "decision": None,
+        "shipment": None,
+        "transaction_json": "",
+        "batch": None,
+        "batch_name": "",
+        "error": None,
+        "chips": [(chip.id, chip.name) for chip in ctx.book.catalogue],
+        "regimes": list(ctx.book.regimes),
+        "samples": [s["id"] for s in samples()],
+        "today": ctx.today().isoformat(),
+    }
+    defaults.update(values)
+    return render(request, "decide.html", status=status, **defaults)
+
+
+@router.get("/decide")
+async def decide_page(request: Request, sample: str | None = None) -> Response:
+    page_key(request, NAV.role)
+    form = {name: "" for name in FIELDS}
+    if sample is not None:
+        found = next((s for s in samples() if s["id"] == sample), None)
+        if found is None:
+            raise ApiError(404, f"no sample named {sample[:100]!r}")
+        form = form_from_transaction(found)
+    return _page(request, form=form)
+
+
+@router.post("/decide")
+async def decide_form(request: Request) -> Response:
+    page_key(request, NAV.role)
+    form = await request.form()
+    check_csrf(request, form)
+    values = {name: str(form.get(name) or "")[:500] for name in FIELDS}
+    advanced = str(form.get("advanced") or "")
+    regime = values["regime"].strip() or None
+    try:
+        txn = transaction_from_form(values, advanced)
+        decided = await run_in_threadpool(
+            decide_records, context(request), [(txn, "form")], regime=regime, explain=True, live=True
+        )
+    except (ApiError, TiergateError) as error:
+        return _page(request, 422, form=values, advanced=advanced, error=_message(error))
+    return _page(
+        request,
+        form=values,
+        advanced=advanced,
+        decision=decided[0],
+        transaction_json=orjson.dumps(txn).decode(),
+    )
+
+
+@router.post("/decide/ship")
+async def ship_form(request: Request) -> Response:
+    key = page_key(request, NAV.role)
+    form = await request.form()
+    check_csrf(request, form)
+    text = str(form.get("transaction") or "")
+    licence = str(form.get("licence") or "").strip() or None
+    regime = str(form.get("regime") or "").strip() or None
+    try:
+        data = orjson.loads(text)
+        if not isinstance(data, dict):
+            raise ApiError(422, "expected a transaction object", where="transaction")
+        shipment = await run_in_threadpool(
+            ship_transaction, context(request), key, data, licence=licence, regime=regime, where="form"
+        )
+    except orjson.JSONDecodeError:
+        return _page(request, 400, error="the transaction to ship is not valid JSON")
+    except (ApiError, TiergateError) as error:
+        return _page(request, 422, error=_message(error))
+    form_values = form_from_transaction(data) if data.get("items") else {name: "" for name in FIELDS}
+    return _page(
+        request, form=form_values, decision=shipment, shipment=shipment, transaction_json=orjson.dumps(data).decode()
+    )
+
+
+def _decide_upload(request: Request, name: str, content: bytes, regime: str | None) -> list[dict[str, Any]]:
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise ApiError(415, f"{name[:100]!r}: upload JSON, JSON lines, YAML, CSV or Parquet", where="file")
+    with tempfile.TemporaryDirectory(prefix="tiergate-upload-") as folder:
+        path = Path(folder) / f"batch{suffix}"
+        path.write_bytes(content)
+        try:
+            records = [(r.data, r.where.replace(str(path), name[:100])) for r in read_records(path)]
+        except TiergateError as error:
+            where = (error.where or "").replace(str(path), name[:100])
+            raise ApiError(422, error.message, where=where or name[:100], hint=error.hint) from None
+    return decide_records(context(request), records, regime=regime, explain=False, live=True)
+
+
+@router.post("/decide/batch")
+async def batch_form(request: Request) -> Response:
+    page_key(request, NAV.role)
+    async with request.form(max_files=1, max_fields=10) as form:  # closes the spooled upload
+        check_csrf(request, form)
+        upload = form.get("file")
+        regime = str(form.get("regime") or "").strip() or None
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return _page(request, 422, error="choose a file of transactions to upload")
+        content = await upload.read()
+        name = Path(upload.filename).name
+    try:
+        decided = await run_in_threadpool(_decide_upload, request, name, content, regime)
+    except (ApiError, TiergateError) as error:
+        return _page(request, 422, error=_message(error), batch_name=name)
+    return _page(request, batch=decided, batch_name=name)
+
+
+def _message(error: ApiError | TiergateError) -> str:
+    if isinstance(error, ApiError):
+        text = f"{error.where}: {error.message}" if error.where else error.message
+        return f"{text} ({error.hint})" if error.hint else text
+    return str(error)

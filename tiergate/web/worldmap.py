@@ -1,0 +1,84 @@
+"""A world map as server-side SVG: country shapes from world-atlas (Natural Earth 1:110m, TopoJSON,
+vendored under ``map/`` with its ISC licence), decoded here and drawn in an equirectangular projection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import orjson
+
+MAP_FILE = Path(__file__).resolve().parent / "map" / "countries-110m.json"
+WIDTH = 960.0
+HEIGHT = 480.0
+
+
+@dataclass(frozen=True, slots=True)
+class CountryShape:
+    code: str
+    """ISO 3166-1 alpha-2 code."""
+    name: str
+    path: str
+    """SVG path data."""
+
+
+def _project(lon: float, lat: float) -> tuple[float, float]:
+    return (lon + 180.0) * WIDTH / 360.0, (90.0 - lat) * HEIGHT / 180.0
+
+
+def _decode_arcs(topology: dict[str, object]) -> list[list[tuple[float, float]]]:
+    transform = topology["transform"]
+    assert isinstance(transform, dict)
+    (sx, sy), (tx, ty) = transform["scale"], transform["translate"]
+    arcs = topology["arcs"]
+    assert isinstance(arcs, list)
+    decoded = []
+    for arc in arcs:
+        x = y = 0
+        points = []
+        for dx, dy in arc:
+            x += dx
+            y += dy
+            points.append((x * sx + tx, y * sy + ty))
+        decoded.append(points)
+    return decoded
+
+
+def _ring(arcs: list[list[tuple[float, float]]], indexes: list[int]) -> list[tuple[float, float]]:
+    points: list[tuple[float, float]] = []
+    for index in indexes:
+        arc = arcs[index] if index >= 0 else arcs[~index][::-1]
+        points.extend(arc[1:] if points else arc)
+    return points
+
+
+def _ring_path(points: list[tuple[float, float]]) -> str:
+    parts = []
+    previous: float | None = None
+    for lon, lat in points:
+        x, y = _project(lon, lat)
+        # A ring crossing the antimeridian is cut there rather than drawn across the whole map.
+        command = "M" if previous is None or abs(lon - previous) > 180 else "L"
+        parts.append(f"{command}{x:.1f},{y:.1f}")
+        previous = lon
+    return "".join(parts) + "Z"
+
+
+@lru_cache(maxsize=1)
+def country_shapes() -> tuple[CountryShape, ...]:
+    """Every country of the map that has an ISO code, with its SVG path."""
+    import pycountry
+
+    topology = orjson.loads(MAP_FILE.read_bytes())
+    arcs = _decode_arcs(topology)
+    shapes = []
+    for geometry in topology["objects"]["countries"]["geometries"]:
+        numeric = geometry.get("id")
+        country = pycountry.countries.get(numeric=numeric) if numeric else None
+        if country is None:
+            continue
+        polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]
+        path = "".join(_ring_path(_ring(arcs, ring)) for polygon in polygons for ring in polygon)
+        shapes.append(CountryShape(country.alpha_2, geometry["properties"].get("name", country.name), path))
+    return tuple(shapes)
