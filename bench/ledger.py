@@ -6,9 +6,10 @@ For SQLite (a file) and PostgreSQL (a throw-away database on 127.0.0.1:5432 unle
 names another server), 8 writer processes each make --ops reservations (each a committed
 transaction: account, reservation, movement and hash-chained audit entry) against one capped
 account, then the same processes run a raw single-row `UPDATE ... RETURNING` loop, one committed
-(autocommit) transaction per update on the raw DBAPI connection, on the same database: the baseline. It prints both rates, the ratio, and
-checks that the account never exceeded its cap. Targets (issue 3): >= 1,000 reservations/s on
-SQLite and >= 2,000/s on PostgreSQL, at >= 0.5 of the raw baseline; zero overspend.
+(autocommit) transaction per update on the raw DBAPI connection, on the same database: the
+baseline. It prints both rates, the ratio, and checks that the account never exceeded its cap.
+Targets (issue 3): >= 1,000 reservations/s on SQLite and >= 2,000/s on PostgreSQL, at >= 0.5 of
+the raw baseline; zero overspend.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from tiergate.errors import InputError
 from tiergate.ledger import Ledger, LedgerError
+from tiergate.ledger.store import WRITE_OPTION
 
 ROLES = ("viewer", "officer", "admin")
 """Viewer reads; officer also decides and ships; admin also manages keys."""
@@ -128,7 +129,7 @@ def init_keys(ledger: Ledger) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with ledger.engine.begin() as conn:
+    with ledger.engine.connect() as conn, conn.execution_options(**{WRITE_OPTION: True}).begin():
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 

@@ -53,6 +53,8 @@ class _Busy(Exception):
 
 
 LOCK_WAIT_SECONDS = 60.0
+WRITE_OPTION = "tiergate_write"
+"""The execution option that makes a SQLite transaction take the write lock at its start."""
 T = TypeVar("T")
 
 
@@ -168,7 +170,10 @@ def create_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now: no lost updates
+            # A write transaction takes the write lock now (no lost updates); a read begins deferred, so
+            # readers never wait for writers (WAL).
+            write = connection.get_execution_options().get(WRITE_OPTION, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     if backend == "postgresql":
@@ -377,7 +382,7 @@ class Ledger:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
-            with self.engine.begin() as conn:
+            with self.engine.connect() as conn, conn.execution_options(**{WRITE_OPTION: True}).begin():
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         except OperationalError as error:
@@ -411,7 +416,7 @@ class Ledger:
     def transaction(self) -> Iterator[Connection]:
         """One write transaction (on SQLite it holds the write lock from its start)."""
         try:
-            with self.engine.begin() as conn:
+            with self.engine.connect() as conn, conn.execution_options(**{WRITE_OPTION: True}).begin():
                 yield conn
         except OperationalError as error:
             if _busy(error) or error.connection_invalidated:
