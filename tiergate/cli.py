@@ -34,6 +34,7 @@ from tiergate.classify.metrics import fmt
 from tiergate.errors import InputError, TiergateError
 from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.diff import diff_rulesets, render_diff
+from tiergate.screen.cli import lists_app, screen_app
 
 app = typer.Typer(
     name="tiergate",
@@ -46,6 +47,8 @@ chips_app = typer.Typer(no_args_is_help=True, help="The accelerator catalogue.")
 packs_app = typer.Typer(no_args_is_help=True, help="Rule packs and regimes.")
 app.add_typer(chips_app, name="chips")
 app.add_typer(packs_app, name="packs")
+app.add_typer(lists_app, name="lists")
+app.add_typer(screen_app, name="screen")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

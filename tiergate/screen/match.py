@@ -1,0 +1,220 @@
+"""Scoring a name (and its supporting facts) against a list entry: a score in [0, 1] with the features behind it.
+
+Name score. Both names are normalised (:mod:`tiergate.screen.normalize`). Their tokens are aligned
+one to one, best pair first, whatever their order; a pair's similarity is the best of the Indel
+similarity of the tokens and of their phonetic keys (an initial matches a name with that first
+letter at 0.7; numbers match only themselves). Pairs below :data:`TOKEN_FLOOR` stay unaligned.
+Each token weighs 1, or less when it carries little identity (generic words such as ``trading`` or
+``international``, particles such as ``bin`` or ``al``, titles; see ``normalize``), so that
+``CORP`` or ``Trading`` never makes a hit on its own.
+
+    name = aligned similarity (weighted mean) x coverage of the shorter name
+           x (LONG_FLOOR + (1 - LONG_FLOOR) x coverage of the longer name)
+
+where coverage is the weighted share of a name's tokens that are aligned. A name written without
+spaces (``SergeiLavrov``) is compared as one string too, and the better reading is kept.
+
+Qualifiers adjust the best name score and each is reported: legal forms of different classes
+(``AG`` against ``GmbH``) -0.10; numbers that differ (``CETC 13`` against ``CETC 14``) -0.25;
+the query's country among the entry's countries +0.05, outside them -0.10; an identifier equal
+to one of the entry's +0.20; a person queried against an organisation (or the reverse) -0.15.
+The result is clipped to [0, 1]; it is a match at or above the threshold (default
+:data:`DEFAULT_THRESHOLD`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Indel
+
+from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
+from tiergate.screen.normalize import NameForm, name_form
+
+DEFAULT_THRESHOLD = 0.70
+TOKEN_FLOOR = 0.7
+LONG_FLOOR = 0.55
+COMPACT_MIN = 0.95
+SIM_POWER = 2.0
+SHORT_POWER = 2.0
+LEGAL_MISMATCH = 0.10
+NUMBER_MISMATCH = 0.25
+COUNTRY_MATCH = 0.05
+COUNTRY_MISMATCH = 0.10
+IDENTIFIER_MATCH = 0.20
+SCHEMA_MISMATCH = 0.15
+
+
+def token_similarity(a: str, fa: str, b: str, fb: str) -> float:
+    if a == b:
+        return 1.0
+    if a.isdigit() or b.isdigit():
+        return 0.0
+    if len(a) == 1 or len(b) == 1:
+        return 0.7 if a[0] == b[0] else 0.0
+    best = Indel.normalized_similarity(a, b)
+    if fa == fb:
+        return max(best, 0.95)
+    return max(best, Indel.normalized_similarity(fa, fb) * 0.97)
+
+
+@dataclass(frozen=True, slots=True)
+class NameScore:
+    score: float
+    aligned: tuple[tuple[str, str, float], ...]
+    unaligned_query: tuple[str, ...]
+    unaligned_entry: tuple[str, ...]
+    compact: float
+
+    def detail(self) -> str:
+        pairs = ", ".join(f"{a}~{b} {s:.2f}" for a, b, s in self.aligned) or "none"
+        text = f"aligned {pairs}"
+        if self.unaligned_query:
+            text += f"; query only: {' '.join(self.unaligned_query)}"
+        if self.unaligned_entry:
+            text += f"; entry only: {' '.join(self.unaligned_entry)}"
+        if self.compact:
+            text += f"; as one string {self.compact:.2f}"
+        return text
+
+
+def name_score(q: NameForm, e: NameForm) -> NameScore:
+    """How alike two normalised names are, in [0, 1]."""
+    if not q.tokens or not e.tokens:
+        return NameScore(0.0, (), q.tokens, e.tokens, 0.0)
+    cells = []
+    for i, (a, fa) in enumerate(zip(q.tokens, q.folds, strict=True)):
+        for j, (b, fb) in enumerate(zip(e.tokens, e.folds, strict=True)):
+            s = token_similarity(a, fa, b, fb)
+            if s >= TOKEN_FLOOR:
+                cells.append((s, min(q.weights[i], e.weights[j]), i, j))
+    cells.sort(key=lambda c: (-c[0] * (0.5 + c[1]), c[2], c[3]))
+    used_q: set[int] = set()
+    used_e: set[int] = set()
+    aligned = []
+    num = den = 0.0
+    for s, _w, i, j in cells:
+        if i in used_q or j in used_e:
+            continue
+        used_q.add(i)
+        used_e.add(j)
+        w = (q.weights[i] + e.weights[j]) / 2
+        num += s**SIM_POWER * w
+        den += w
+        aligned.append((q.tokens[i], e.tokens[j], s))
+    wq, we = q.total_weight, e.total_weight
+    cov_q = sum(q.weights[i] for i in used_q) / wq
+    cov_e = sum(e.weights[j] for j in used_e) / we
+    mean = num / den if den else 0.0
+    short, long_ = (cov_q, cov_e) if wq <= we else (cov_e, cov_q)
+    score = mean * short**SHORT_POWER * (LONG_FLOOR + (1 - LONG_FLOOR) * long_)
+    compact = 0.0
+    if len(q.tokens) != len(e.tokens) and score < COMPACT_MIN:
+        c = Indel.normalized_similarity(q.compact, e.compact)
+        if c >= COMPACT_MIN and c > score:
+            compact = c
+            score = c
+    return NameScore(
+        score,
+        tuple(aligned),
+        tuple(t for i, t in enumerate(q.tokens) if i not in used_q),
+        tuple(t for j, t in enumerate(e.tokens) if j not in used_e),
+        compact,
+    )
+
+
+def _is_person(schema: str | None) -> bool:
+    return schema == "Person"
+
+
+_ID_CLEAN = re.compile(r"[^0-9A-Z]")
+
+
+def normal_identifier(value: str) -> str:
+    return _ID_CLEAN.sub("", value.upper())
+
+
+def score_names(
+    query: Query, qform: NameForm, entry: ListEntry, forms: tuple[NameForm, ...] | None = None
+) -> tuple[float, str, list[Feature]]:
+    """The score of ``query`` against ``entry``: (score, the entry name that scored best, features)."""
+    person = _is_person(entry.schema)
+    forms = forms if forms is not None else tuple(name_form(n, person) for n in entry.names)
+    best: NameScore | None = None
+    best_name = entry.name
+    best_form = forms[0]
+    for name, form in zip(entry.names, forms, strict=True):
+        ns = name_score(qform, form)
+        if best is None or ns.score > best.score:
+            best, best_name, best_form = ns, name, form
+            if ns.score >= 0.999:
+                break
+    assert best is not None
+    features = [Feature("name", best.score, f"{query.name!r} against {best_name!r}: {best.detail()}")]
+    if qform.latinised or best_form.latinised:
+        features.append(
+            Feature(
+                "transliteration",
+                0.0,
+                f"compared in Latin script: {' '.join(qform.tokens)!r} against {' '.join(best_form.tokens)!r}",
+            )
+        )
+    score = best.score
+    if qform.legal and best_form.legal and not (qform.legal & best_form.legal):
+        score -= LEGAL_MISMATCH
+        features.append(
+            Feature(
+                "legal_form_mismatch",
+                -LEGAL_MISMATCH,
+                f"legal forms differ: {'/'.join(sorted(qform.legal))} against {'/'.join(sorted(best_form.legal))}",
+            )
+        )
+    if qform.numbers and best_form.numbers and qform.numbers != best_form.numbers:
+        score -= NUMBER_MISMATCH
+        features.append(
+            Feature(
+                "number_mismatch",
+                -NUMBER_MISMATCH,
+                f"numbers differ: {' '.join(sorted(qform.numbers))} against {' '.join(sorted(best_form.numbers))}",
+            )
+        )
+    if query.country and entry.countries:
+        if query.country in entry.countries:
+            score += COUNTRY_MATCH
+            features.append(Feature("country_match", COUNTRY_MATCH, f"{query.country} is a country of the entry"))
+        else:
+            score -= COUNTRY_MISMATCH
+            features.append(
+                Feature(
+                    "country_mismatch",
+                    -COUNTRY_MISMATCH,
+                    f"{query.country} is not among the entry's countries ({', '.join(entry.countries)})",
+                )
+            )
+    if query.identifiers and entry.identifiers:
+        theirs = {normal_identifier(i.value): i for i in entry.identifiers}
+        for mine in query.identifiers:
+            found = theirs.get(normal_identifier(mine))
+            if found is not None and len(normal_identifier(mine)) >= 4:
+                score += IDENTIFIER_MATCH
+                features.append(
+                    Feature("identifier_match", IDENTIFIER_MATCH, f"{found.kind} {found.value} is the entry's")
+                )
+                break
+    if query.schema and entry.schema in ORG_SCHEMAS | {"Person"}:
+        q_person = query.schema == "Person"
+        if q_person != (entry.schema == "Person"):
+            score -= SCHEMA_MISMATCH
+            features.append(
+                Feature("schema_mismatch", -SCHEMA_MISMATCH, f"a {query.schema} queried against a {entry.schema}")
+            )
+    return min(1.0, max(0.0, score)), best_name, features
+
+
+def compare_names(name1: str, name2: str, schema: str | None = None) -> tuple[float, list[Feature]]:
+    """The score of two names (the ``screen compare`` face): the same name score and name qualifiers as screening."""
+    person = _is_person(schema)
+    entry = ListEntry(dataset="pair", entry_id="2", list_code="-", schema=schema or "LegalEntity", name=name2)
+    score, _, features = score_names(Query(name1, schema=None), name_form(name1, person), entry)
+    return score, features
