@@ -46,6 +46,19 @@ IDENTIFIER_MATCH = 0.20
 SCHEMA_MISMATCH = 0.15
 
 
+_VOWELS = frozenset("aeiouy")
+
+
+def skeleton(token: str) -> str:
+    """A token's consonants (its first letter kept), doubled letters once: how abjad scripts (Arabic, Hebrew,
+    Persian) write it, so that ``mhmd`` (from محمد) meets ``muhammad``."""
+    out = [token[0]]
+    for ch in token[1:]:
+        if ch not in _VOWELS and ch != out[-1]:
+            out.append(ch)
+    return "".join(out)
+
+
 def token_similarity(a: str, fa: str, b: str, fb: str) -> float:
     if a == b:
         return 1.0
@@ -56,7 +69,11 @@ def token_similarity(a: str, fa: str, b: str, fb: str) -> float:
     best = Indel.normalized_similarity(a, b)
     if fa == fb:
         return max(best, 0.95)
-    return max(best, Indel.normalized_similarity(fa, fb) * 0.97)
+    best = max(best, Indel.normalized_similarity(fa, fb) * 0.97)
+    if _VOWELS.isdisjoint(a) != _VOWELS.isdisjoint(b):  # one of them was written without vowels
+        if skeleton(a) == skeleton(b):
+            best = max(best, 0.9)
+    return best
 
 
 @dataclass(frozen=True, slots=True)
