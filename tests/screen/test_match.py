@@ -37,7 +37,12 @@ def test_generic_tokens_weigh_less_than_distinctive_ones() -> None:
 
 def test_country_and_identifier_are_supporting_evidence() -> None:
     entry = ListEntry(
-        "t", "1", "EL", "Organization", "Shenzhen Rion Technology", countries=("CN",),
+        "t",
+        "1",
+        "EL",
+        "Organization",
+        "Shenzhen Rion Technology",
+        countries=("CN",),
         identifiers=(__import__("tiergate.screen.model", fromlist=["Identifier"]).Identifier("USCC", "91440300MA5F"),),
     )
     index = ScreeningIndex.build([entry])
@@ -109,9 +114,15 @@ def test_mixed_scripts_in_one_name() -> None:
 
 def test_index_finds_the_entry_and_explains_it() -> None:
     entries = [
-        ListEntry("t", str(i), "SDN", "Organization", name) for i, name in enumerate(
-            ["Banco Nacional de Cuba", "Aerocaribbean Airlines", "Korea Mining Development Trading Corporation",
-             "Sberbank of Russia", "Acme Trading Company"]
+        ListEntry("t", str(i), "SDN", "Organization", name)
+        for i, name in enumerate(
+            [
+                "Banco Nacional de Cuba",
+                "Aerocaribbean Airlines",
+                "Korea Mining Development Trading Corporation",
+                "Sberbank of Russia",
+                "Acme Trading Company",
+            ]
         )
     ]
     index = ScreeningIndex.build(entries)

@@ -59,7 +59,12 @@ def skeleton(token: str) -> str:
     return "".join(out)
 
 
-def token_similarity(a: str, fa: str, b: str, fb: str) -> float:
+def _sounds(fold_: str) -> str:
+    """The consonant outline of a phonetic key with r and l as one sound (Chinese transcription has no r)."""
+    return skeleton(fold_.replace("r", "l"))
+
+
+def token_similarity(a: str, fa: str, b: str, fb: str, han: bool = False) -> float:
     if a == b:
         return 1.0
     if a.isdigit() or b.isdigit():
@@ -70,9 +75,12 @@ def token_similarity(a: str, fa: str, b: str, fb: str) -> float:
     if fa == fb:
         return max(best, 0.95)
     best = max(best, Indel.normalized_similarity(fa, fb) * 0.97)
-    if _VOWELS.isdisjoint(a) != _VOWELS.isdisjoint(b):  # one of them was written without vowels
-        if skeleton(a) == skeleton(b):
-            best = max(best, 0.9)
+    # one of them was written without vowels
+    if _VOWELS.isdisjoint(a) != _VOWELS.isdisjoint(b) and skeleton(a) == skeleton(b):
+        best = max(best, 0.9)
+    # a foreign name transcribed in Chinese characters keeps its consonants: bei-la-ke ~ Barack
+    if han and best < 0.85 and len(fa) > 2 and len(fb) > 2 and _sounds(fa) == _sounds(fb):
+        best = 0.85
     return best
 
 
@@ -101,9 +109,10 @@ def name_score(q: NameForm, e: NameForm) -> NameScore:
     if not q.tokens or not e.tokens:
         return NameScore(0.0, (), q.tokens, e.tokens, 0.0)
     cells = []
+    han = q.han != e.han
     for i, (a, fa) in enumerate(zip(q.tokens, q.folds, strict=True)):
         for j, (b, fb) in enumerate(zip(e.tokens, e.folds, strict=True)):
-            s = token_similarity(a, fa, b, fb)
+            s = token_similarity(a, fa, b, fb, han)
             if s >= TOKEN_FLOOR:
                 cells.append((s, min(q.weights[i], e.weights[j]), i, j))
     cells.sort(key=lambda c: (-c[0] * (0.5 + c[1]), c[2], c[3]))

@@ -480,6 +480,8 @@ class NameForm:
     numbers: frozenset[str]
     latinised: bool
     """The name was in another script and was transliterated."""
+    han: bool = False
+    """Chinese characters were read as pinyin (sounds of a transcribed foreign name are matched loosely)."""
 
     @property
     def compact(self) -> str:
@@ -629,7 +631,8 @@ def name_form(name: str, person: bool = False) -> NameForm:
             text = text.replace(phrase, " ")
             legal.add(cls)
     latinised = False
-    if not person and _HAN.search(text):
+    han = bool(_HAN.search(text))
+    if not person and han:
         for term, english in _CJK_GENERIC:
             if term in text:
                 text = text.replace(term, f" {english} ")
@@ -656,4 +659,5 @@ def name_form(name: str, person: bool = False) -> NameForm:
         legal=frozenset(legal),
         numbers=frozenset(t for t in tokens if t.isdigit()),
         latinised=latinised,
+        han=han,
     )
