@@ -301,9 +301,10 @@ class ListStore:
         self.check()
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(datasets).order_by(datasets.c.dataset)).mappings().all()
-            counts: dict[str, int] = dict(
-                conn.execute(sa.select(entries.c.dataset, sa.func.count()).group_by(entries.c.dataset)).tuples().all()
-            )
+            counts: dict[str, int] = {
+                str(d): int(n)
+                for d, n in conn.execute(sa.select(entries.c.dataset, sa.func.count()).group_by(entries.c.dataset))
+            }
         out = []
         for r in rows:
             out.append(
