@@ -130,3 +130,22 @@ def test_index_finds_the_entry_and_explains_it() -> None:
     assert hits and hits[0].entry.entry_id == "2" and hits[0].match
     assert index.screen(Query("Zenith Trading Company")) == []
     assert "aligned" in hits[0].to_dict()["explanation"]["name"]["detail"]
+
+
+def test_the_index_token_table_gives_the_same_scores_as_the_direct_comparison() -> None:
+    from tiergate.screen.match import score_names, token_table
+
+    names = [r["name2"] for r in PAIRS] + [r["name1"] for r in PAIRS]
+    entries = [ListEntry("t", str(i), "EL", "Person" if i % 2 else "Organization", n) for i, n in enumerate(names)]
+    for query_name in [r["name1"] for r in PAIRS] + ["J Smith", "CETC 13", "mhmd bn slmn"]:
+        for person in (False, True):
+            q = Query(query_name, "Person" if person else None)
+            qform = name_form(query_name, person)
+            forms = [name_form(e.name, e.schema == "Person") for e in entries]
+            vocabulary = {t: f for form in forms for t, f in zip(form.tokens, form.folds, strict=True)}
+            plain = token_table(qform, list(vocabulary), list(vocabulary.values()), False)
+            han = token_table(qform, list(vocabulary), list(vocabulary.values()), True)
+            for entry, form in zip(entries, forms, strict=True):
+                direct = score_names(q, qform, entry, (form,))[0]
+                tabled = score_names(q, qform, entry, (form,), (plain, han))[0]
+                assert tabled == pytest.approx(direct, abs=1e-12), (query_name, entry.name)

@@ -463,9 +463,7 @@ def _decide(party: str, entry_key: str, verdict: str, reason: str, author: str, 
 def screen_owners(
     file: Annotated[
         Path,
-        typer.Argument(
-            help="A party (JSON): {name, country, headquarters, owners: [{name, percent, owners...}]}."
-        ),
+        typer.Argument(help="A party (JSON): {name, country, headquarters, owners: [{name, percent, owners...}]}."),
     ],
     db: DbOpt = DEFAULT_LISTS_DB,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,

@@ -3,10 +3,13 @@
 Every name and alias of every entry is normalised once. Each token contributes two keys: its
 phonetic key and that key's first three letters (a typo after the third letter still finds the
 name). A query looks up its own keys; each name found accumulates the inverse document frequency
-of the keys it shares (generic tokens such as ``company`` weigh little), and only the
-``candidates`` best-placed names (by default 64), and only those sharing at least a third of the
-query's key weight, are scored in full (:func:`tiergate.screen.match.score_names`). Postings are
-NumPy arrays, so gathering them costs little even on a list of a million names.
+of the keys it shares (generic tokens such as ``company`` weigh little); names sharing at least half
+the query's key weight are kept, the best ``8 x candidates`` of them re-ranked by how alike their
+phonetic keys are spelled (one C call, rapidfuzz), and the names of the best ``candidates`` entries
+(by default 40) scored in full (:func:`tiergate.screen.match.score_names`), the token similarities
+of the query against all of them computed at once. Postings are NumPy arrays, so gathering them
+costs little even on a list of a million names. A hit's score is that of the entry's best name
+among those retrieved.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from rapidfuzz.distance import Indel
+from rapidfuzz.process import cdist
 
-from tiergate.screen.match import DEFAULT_THRESHOLD, score_names
+from tiergate.screen.match import DEFAULT_THRESHOLD, score_names, token_table
 from tiergate.screen.model import Hit, ListEntry, Query
 from tiergate.screen.normalize import NameForm, check_name, name_form
 
-CANDIDATES = 64
-MIN_SHARE = 0.3
+CANDIDATES = 40
+MIN_SHARE = 0.5
+RERANK = 8
 
 
 def _keys(form: NameForm) -> set[str]:
@@ -42,6 +48,10 @@ class ScreeningIndex:
     entries: list[ListEntry] = field(default_factory=list)
     name_entry: list[int] = field(default_factory=list)
     """For each indexed name, the position of its entry."""
+    name_compact: list[str] = field(default_factory=list)
+    """For each indexed name, its phonetic keys written together (for the cheap re-ranking of candidates)."""
+    name_slot: list[int] = field(default_factory=list)
+    """For each indexed name, its place among its entry's names (0 the name, then the aliases)."""
     entry_forms: list[tuple[NameForm, ...]] = field(default_factory=list)
     postings: dict[str, np.ndarray] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)
@@ -55,11 +65,13 @@ class ScreeningIndex:
             index.entries.append(entry)
             person = entry.schema == "Person"
             forms = []
-            for name in entry.names:
+            for slot, name in enumerate(entry.names):
                 form = name_form(name, person)
                 forms.append(form)
                 name_id = len(index.name_entry)
                 index.name_entry.append(position)
+                index.name_slot.append(slot)
+                index.name_compact.append(form.compact)
                 for key in _keys(form):
                     lists[key].append(name_id)
             index.entry_forms.append(tuple(forms))
@@ -78,6 +90,10 @@ class ScreeningIndex:
 
     def candidates(self, form: NameForm, limit: int = CANDIDATES) -> list[int]:
         """Entry positions that share enough key weight with ``form``, best first."""
+        return [position for position, _ in self.candidate_names(form, limit)]
+
+    def candidate_names(self, form: NameForm, limit: int = CANDIDATES) -> list[tuple[int, list[int]]]:
+        """(entry position, the places of its names that share enough key weight with ``form``), best first."""
         keys = [k for k in _keys(form) if k in self.postings]
         if not keys:
             return []
@@ -94,20 +110,28 @@ class ScreeningIndex:
             scores = np.bincount(inverse, weights=w)
         keep = scores >= MIN_SHARE * possible
         ids, scores = ids[keep], scores[keep]
-        if len(ids) > limit * 2:
-            top = np.argpartition(-scores, limit * 2)[: limit * 2]
+        wide = limit * RERANK
+        if len(ids) > wide:
+            top = np.argpartition(-scores, wide)[:wide]
             ids, scores = ids[top], scores[top]
+        if len(ids) > limit:
+            # among names sharing as much key weight, those spelled most alike first (one C call)
+            compact = self.name_compact
+            alike = cdist([form.compact], [compact[int(i)] for i in ids], scorer=Indel.normalized_similarity)[0]
+            scores = scores / possible + alike
         order = np.argsort(-scores, kind="stable")
         entry_of = self.name_entry
-        out: list[int] = []
-        seen: set[int] = set()
+        slot_of = self.name_slot
+        out: list[tuple[int, list[int]]] = []
+        seen: dict[int, list[int]] = {}
         for i in order:
-            e = entry_of[int(ids[i])]
-            if e not in seen:
-                seen.add(e)
-                out.append(e)
-                if len(out) >= limit:
-                    break
+            name_id = int(ids[i])
+            e = entry_of[name_id]
+            if e in seen:
+                seen[e].append(slot_of[name_id])
+            elif len(out) < limit:
+                seen[e] = [slot_of[name_id]]
+                out.append((e, seen[e]))
         return out
 
     def screen(
@@ -125,9 +149,26 @@ class ScreeningIndex:
         form = name_form(name, query.schema == "Person")
         cutoff = threshold if floor is None else floor
         hits: list[Hit] = []
-        for position in self.candidates(form, candidates):
+        found = self.candidate_names(form, candidates)
+        if not found or not form.tokens:
+            return hits
+        vocabulary: dict[str, str] = {}
+        han = False
+        for position, slots in found:
+            forms = self.entry_forms[position]
+            for f in (forms[k] for k in slots):
+                han = han or f.han != form.han
+                for t, fo in zip(f.tokens, f.folds, strict=True):
+                    vocabulary[t] = fo
+        tokens = list(vocabulary)
+        folds = list(vocabulary.values())
+        plain = token_table(form, tokens, folds, False)
+        tables = (plain, token_table(form, tokens, folds, True) if han else plain)
+        for position, slots in found:
             entry = self.entries[position]
-            score, matched, features = score_names(query, form, entry, self.entry_forms[position])
+            score, matched, features = score_names(
+                query, form, entry, self.entry_forms[position], tables, min_score=cutoff, only=sorted(slots)
+            )
             if score >= cutoff:
                 hits.append(Hit(entry, score, matched, score >= threshold, features))
         hits.sort(key=lambda h: (-h.score, h.entry.key))

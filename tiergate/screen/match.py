@@ -8,11 +8,18 @@ Each token weighs 1, or less when it carries little identity (generic words such
 ``international``, particles such as ``bin`` or ``al``, titles; see ``normalize``), so that
 ``CORP`` or ``Trading`` never makes a hit on its own.
 
-    name = aligned similarity (weighted mean) x coverage of the shorter name
+    name = weighted mean of (pair similarity ** SIM_POWER) over the aligned pairs
+           x (coverage of the shorter name) ** SHORT_POWER
            x (LONG_FLOOR + (1 - LONG_FLOOR) x coverage of the longer name)
 
-where coverage is the weighted share of a name's tokens that are aligned. A name written without
-spaces (``SergeiLavrov``) is compared as one string too, and the better reading is kept.
+where coverage is the weighted share of a name's tokens that are aligned: a token missing from the
+shorter name (a substitution) costs much more than an extra token in the longer one (a middle name,
+a patronymic, a branch). A name written without spaces (``SergeiLavrov``) is compared as one
+string too, and the better reading is kept. A token written without vowels (Arabic, Hebrew,
+Persian script: ``mhmd``) meets its vowelled form by consonant skeleton; a foreign name transcribed
+in Chinese characters meets its Latin form by consonant outline (``bei-la-ke`` ~ ``Barack``).
+The exponents and floors were chosen on nomenklatura's labelled pairs and on perturbed list names
+(``bench/screen_quality.py``, ``bench/screen_speed.py``); they are general, not per pair.
 
 Qualifiers adjust the best name score and each is reported: legal forms of different classes
 (``AG`` against ``GmbH``) -0.10; numbers that differ (``CETC 13`` against ``CETC 14``) -0.25;
@@ -25,9 +32,13 @@ The result is clipped to [0, 1]; it is a match at or above the threshold (defaul
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 from rapidfuzz.distance import Indel
+from rapidfuzz.process import cdist
 
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
 from tiergate.screen.normalize import NameForm, name_form
@@ -36,7 +47,7 @@ DEFAULT_THRESHOLD = 0.70
 TOKEN_FLOOR = 0.7
 LONG_FLOOR = 0.55
 COMPACT_MIN = 0.95
-SIM_POWER = 2.0
+SIM_POWER = 1.5
 SHORT_POWER = 2.0
 LEGAL_MISMATCH = 0.10
 NUMBER_MISMATCH = 0.25
@@ -49,6 +60,7 @@ SCHEMA_MISMATCH = 0.15
 _VOWELS = frozenset("aeiouy")
 
 
+@lru_cache(maxsize=65536)
 def skeleton(token: str) -> str:
     """A token's consonants (its first letter kept), doubled letters once: how abjad scripts (Arabic, Hebrew,
     Persian) write it, so that ``mhmd`` (from محمد) meets ``muhammad``."""
@@ -85,6 +97,46 @@ def token_similarity(a: str, fa: str, b: str, fb: str, han: bool = False) -> flo
 
 
 @dataclass(frozen=True, slots=True)
+class TokenTable:
+    """:func:`token_similarity` of every query token against a set of entry tokens, computed at once (C code
+    for the string distances, NumPy for the rules): the same values, a fraction of the cost."""
+
+    values: np.ndarray
+    column: dict[str, int]
+
+
+def token_table(q: NameForm, tokens: Sequence[str], folds: Sequence[str], han: bool) -> TokenTable:
+    qt, qf = list(q.tokens), list(q.folds)
+    raw = cdist(qt, tokens, scorer=Indel.normalized_similarity, dtype=np.float64)
+    best = np.maximum(raw, cdist(qf, folds, scorer=Indel.normalized_similarity, dtype=np.float64) * 0.97)
+    qf_arr, ef_arr = np.array(qf, dtype=object), np.array(folds, dtype=object)
+    same_fold = qf_arr[:, None] == ef_arr[None, :]
+    q_vowelless = [_VOWELS.isdisjoint(t) for t in qt]
+    e_vowelless = [_VOWELS.isdisjoint(t) for t in tokens]
+    if any(q_vowelless) or any(e_vowelless):
+        for i, a in enumerate(qt):
+            for j, b in enumerate(tokens):
+                if q_vowelless[i] != e_vowelless[j] and len(a) > 1 and len(b) > 1 and skeleton(a) == skeleton(b):
+                    best[i, j] = max(best[i, j], 0.9)
+    if han:
+        for i, fa in enumerate(qf):
+            for j, fb in enumerate(folds):
+                if best[i, j] < 0.85 and len(fa) > 2 and len(fb) > 2 and _sounds(fa) == _sounds(fb):
+                    best[i, j] = 0.85
+    best = np.where(same_fold, np.maximum(raw, 0.95), best)
+    q_short = np.array([len(t) == 1 for t in qt])
+    e_short = np.array([len(t) == 1 for t in tokens])
+    if q_short.any() or e_short.any():
+        initials = np.array([t[0] for t in qt], dtype=object)[:, None] == np.array([t[0] for t in tokens], dtype=object)
+        best = np.where(q_short[:, None] | e_short[None, :], np.where(initials, 0.7, 0.0), best)
+    q_digit = np.array([t.isdigit() for t in qt])
+    e_digit = np.array([t.isdigit() for t in tokens])
+    best = np.where(q_digit[:, None] | e_digit[None, :], 0.0, best)
+    best = np.where(np.array(qt, dtype=object)[:, None] == np.array(tokens, dtype=object)[None, :], 1.0, best)
+    return TokenTable(best, {t: j for j, t in enumerate(tokens)})
+
+
+@dataclass(frozen=True, slots=True)
 class NameScore:
     score: float
     aligned: tuple[tuple[str, str, float], ...]
@@ -104,17 +156,22 @@ class NameScore:
         return text
 
 
-def name_score(q: NameForm, e: NameForm) -> NameScore:
-    """How alike two normalised names are, in [0, 1]."""
+def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> NameScore:
+    """How alike two normalised names are, in [0, 1] (``table``: the query's token similarities, precomputed)."""
     if not q.tokens or not e.tokens:
         return NameScore(0.0, (), q.tokens, e.tokens, 0.0)
     cells = []
-    han = q.han != e.han
-    for i, (a, fa) in enumerate(zip(q.tokens, q.folds, strict=True)):
-        for j, (b, fb) in enumerate(zip(e.tokens, e.folds, strict=True)):
-            s = token_similarity(a, fa, b, fb, han)
-            if s >= TOKEN_FLOOR:
-                cells.append((s, min(q.weights[i], e.weights[j]), i, j))
+    if table is not None:
+        sub = table.values[:, [table.column[b] for b in e.tokens]]
+        for i, j in zip(*np.nonzero(sub >= TOKEN_FLOOR), strict=True):
+            cells.append((float(sub[i, j]), min(q.weights[i], e.weights[j]), int(i), int(j)))
+    else:
+        han = q.han != e.han
+        for i, (a, fa) in enumerate(zip(q.tokens, q.folds, strict=True)):
+            for j, (b, fb) in enumerate(zip(e.tokens, e.folds, strict=True)):
+                s = token_similarity(a, fa, b, fb, han)
+                if s >= TOKEN_FLOOR:
+                    cells.append((s, min(q.weights[i], e.weights[j]), i, j))
     cells.sort(key=lambda c: (-c[0] * (0.5 + c[1]), c[2], c[3]))
     used_q: set[int] = set()
     used_e: set[int] = set()
@@ -162,21 +219,36 @@ def normal_identifier(value: str) -> str:
 
 
 def score_names(
-    query: Query, qform: NameForm, entry: ListEntry, forms: tuple[NameForm, ...] | None = None
+    query: Query,
+    qform: NameForm,
+    entry: ListEntry,
+    forms: tuple[NameForm, ...] | None = None,
+    tables: tuple[TokenTable, TokenTable] | None = None,
+    min_score: float = 0.0,
+    only: Sequence[int] | None = None,
 ) -> tuple[float, str, list[Feature]]:
-    """The score of ``query`` against ``entry``: (score, the entry name that scored best, features)."""
+    """The score of ``query`` against ``entry``: (score, the entry name that scored best, features).
+    Below ``min_score`` the features are not spelled out (the list is empty); the score is the same.
+    ``only``: the places of the entry's names to compare (the index passes those sharing keys with the query)."""
     person = _is_person(entry.schema)
     forms = forms if forms is not None else tuple(name_form(n, person) for n in entry.names)
     best: NameScore | None = None
     best_name = entry.name
     best_form = forms[0]
-    for name, form in zip(entry.names, forms, strict=True):
-        ns = name_score(qform, form)
+    names = entry.names
+    pairs = zip(names, forms, strict=True) if only is None else ((names[k], forms[k]) for k in only)
+    for name, form in pairs:
+        table = None if tables is None else tables[1 if form.han != qform.han else 0]
+        ns = name_score(qform, form, table)
         if best is None or ns.score > best.score:
             best, best_name, best_form = ns, name, form
             if ns.score >= 0.999:
                 break
     assert best is not None
+    adjust, _ = _qualifiers(query, qform, entry, best_form, explain=False)
+    score = min(1.0, max(0.0, best.score + adjust))
+    if score < min_score:
+        return score, best_name, []
     features = [Feature("name", best.score, f"{query.name!r} against {best_name!r}: {best.detail()}")]
     if qform.latinised or best_form.latinised:
         features.append(
@@ -186,56 +258,63 @@ def score_names(
                 f"compared in Latin script: {' '.join(qform.tokens)!r} against {' '.join(best_form.tokens)!r}",
             )
         )
-    score = best.score
+    features.extend(_qualifiers(query, qform, entry, best_form, explain=True)[1])
+    return score, best_name, features
+
+
+def _qualifiers(
+    query: Query, qform: NameForm, entry: ListEntry, best_form: NameForm, *, explain: bool
+) -> tuple[float, list[Feature]]:
+    """The supporting and contrary evidence beside the name: (sum of adjustments, features when ``explain``)."""
+    total = 0.0
+    features: list[Feature] = []
     if qform.legal and best_form.legal and not (qform.legal & best_form.legal):
-        score -= LEGAL_MISMATCH
-        features.append(
-            Feature(
-                "legal_form_mismatch",
-                -LEGAL_MISMATCH,
-                f"legal forms differ: {'/'.join(sorted(qform.legal))} against {'/'.join(sorted(best_form.legal))}",
+        total -= LEGAL_MISMATCH
+        if explain:
+            mine, theirs = "/".join(sorted(qform.legal)), "/".join(sorted(best_form.legal))
+            features.append(
+                Feature("legal_form_mismatch", -LEGAL_MISMATCH, f"legal forms differ: {mine} against {theirs}")
             )
-        )
     if qform.numbers and best_form.numbers and qform.numbers != best_form.numbers:
-        score -= NUMBER_MISMATCH
-        features.append(
-            Feature(
-                "number_mismatch",
-                -NUMBER_MISMATCH,
-                f"numbers differ: {' '.join(sorted(qform.numbers))} against {' '.join(sorted(best_form.numbers))}",
-            )
-        )
+        total -= NUMBER_MISMATCH
+        if explain:
+            mine, theirs = " ".join(sorted(qform.numbers)), " ".join(sorted(best_form.numbers))
+            features.append(Feature("number_mismatch", -NUMBER_MISMATCH, f"numbers differ: {mine} against {theirs}"))
     if query.country and entry.countries:
         if query.country in entry.countries:
-            score += COUNTRY_MATCH
-            features.append(Feature("country_match", COUNTRY_MATCH, f"{query.country} is a country of the entry"))
+            total += COUNTRY_MATCH
+            if explain:
+                features.append(Feature("country_match", COUNTRY_MATCH, f"{query.country} is a country of the entry"))
         else:
-            score -= COUNTRY_MISMATCH
-            features.append(
-                Feature(
-                    "country_mismatch",
-                    -COUNTRY_MISMATCH,
-                    f"{query.country} is not among the entry's countries ({', '.join(entry.countries)})",
-                )
-            )
-    if query.identifiers and entry.identifiers:
-        theirs = {normal_identifier(i.value): i for i in entry.identifiers}
-        for mine in query.identifiers:
-            found = theirs.get(normal_identifier(mine))
-            if found is not None and len(normal_identifier(mine)) >= 4:
-                score += IDENTIFIER_MATCH
+            total -= COUNTRY_MISMATCH
+            if explain:
                 features.append(
-                    Feature("identifier_match", IDENTIFIER_MATCH, f"{found.kind} {found.value} is the entry's")
+                    Feature(
+                        "country_mismatch",
+                        -COUNTRY_MISMATCH,
+                        f"{query.country} is not among the entry's countries ({', '.join(entry.countries)})",
+                    )
                 )
+    if query.identifiers and entry.identifiers:
+        theirs_ids = {normal_identifier(i.value): i for i in entry.identifiers}
+        for mine_id in query.identifiers:
+            found = theirs_ids.get(normal_identifier(mine_id))
+            if found is not None and len(normal_identifier(mine_id)) >= 4:
+                total += IDENTIFIER_MATCH
+                if explain:
+                    features.append(
+                        Feature("identifier_match", IDENTIFIER_MATCH, f"{found.kind} {found.value} is the entry's")
+                    )
                 break
     if query.schema and entry.schema in ORG_SCHEMAS | {"Person"}:
         q_person = query.schema == "Person"
         if q_person != (entry.schema == "Person"):
-            score -= SCHEMA_MISMATCH
-            features.append(
-                Feature("schema_mismatch", -SCHEMA_MISMATCH, f"a {query.schema} queried against a {entry.schema}")
-            )
-    return min(1.0, max(0.0, score)), best_name, features
+            total -= SCHEMA_MISMATCH
+            if explain:
+                features.append(
+                    Feature("schema_mismatch", -SCHEMA_MISMATCH, f"a {query.schema} queried against a {entry.schema}")
+                )
+    return total, features
 
 
 def compare_names(name1: str, name2: str, schema: str | None = None) -> tuple[float, list[Feature]]:

@@ -27,6 +27,7 @@ MAX_NAME_CHARS = 1000
 _LEGAL = {
     "LLC": [
         "limited liability company",
+        "limited liability",
         "limited liability co",
         "llc",
         "l l c",
@@ -67,6 +68,7 @@ _LEGAL = {
         "closed joint stock company",
         "public joint stock company",
         "joint stock company",
+        "joint stock",
         "joint-stock company",
         "jsc",
         "ojsc",
@@ -482,14 +484,9 @@ class NameForm:
     """The name was in another script and was transliterated."""
     han: bool = False
     """Chinese characters were read as pinyin (sounds of a transcribed foreign name are matched loosely)."""
-
-    @property
-    def compact(self) -> str:
-        return "".join(self.folds)
-
-    @property
-    def total_weight(self) -> float:
-        return sum(self.weights)
+    compact: str = ""
+    """The phonetic keys written together (for names written without spaces)."""
+    total_weight: float = 0.0
 
 
 def clean_text(name: str) -> str:
@@ -660,4 +657,6 @@ def name_form(name: str, person: bool = False) -> NameForm:
         numbers=frozenset(t for t in tokens if t.isdigit()),
         latinised=latinised,
         han=han,
+        compact="".join(fold(t) for t in tokens),
+        total_weight=sum(weights),
     )
