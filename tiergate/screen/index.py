@@ -15,9 +15,11 @@ among those retrieved.
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from rapidfuzz.distance import Indel
@@ -173,6 +175,45 @@ class ScreeningIndex:
                 hits.append(Hit(entry, score, matched, score >= threshold, features))
         hits.sort(key=lambda h: (-h.score, h.entry.key))
         return hits[:limit]
+
+
+_WORKER_INDEX: ScreeningIndex | None = None
+_WORKER_OPTIONS: dict[str, Any] = {}
+
+
+def _screen_chunk(chunk: list[Query]) -> list[list[Hit] | str]:
+    assert _WORKER_INDEX is not None
+    out: list[list[Hit] | str] = []
+    for query in chunk:
+        try:
+            out.append(_WORKER_INDEX.screen(query, **_WORKER_OPTIONS))
+        except ValueError as error:  # an unscreenable name: reported per row, not fatal to the batch
+            out.append(str(error))
+    return out
+
+
+def screen_many(
+    index: ScreeningIndex, queries: Sequence[Query], *, workers: int = 1, chunk: int = 250, **options: Any
+) -> Iterator[list[Hit] | str]:
+    """Screen ``queries`` in order (the hits, or the reason a name cannot be screened), in ``workers`` processes
+    that share the index (forked, so it is not copied) when there are enough queries to pay for them."""
+    global _WORKER_INDEX, _WORKER_OPTIONS
+    chunks = [list(queries[i : i + chunk]) for i in range(0, len(queries), chunk)]
+    if workers <= 1 or len(queries) < 4 * chunk or "fork" not in multiprocessing.get_all_start_methods():
+        _WORKER_INDEX, _WORKER_OPTIONS = index, options
+        try:
+            for c in chunks:
+                yield from _screen_chunk(c)
+        finally:
+            _WORKER_INDEX, _WORKER_OPTIONS = None, {}
+        return
+    _WORKER_INDEX, _WORKER_OPTIONS = index, options
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for part in pool.imap(_screen_chunk, chunks):
+                yield from part
+    finally:
+        _WORKER_INDEX, _WORKER_OPTIONS = None, {}
 
 
 def build_index(entries: Sequence[ListEntry]) -> ScreeningIndex:
