@@ -319,6 +319,7 @@ def screen_batch(
     record: Annotated[
         bool, typer.Option("--record/--no-record", help="Record each party's result (for re-screening).")
     ] = True,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes sharing the index.")] = 1,
 ) -> None:
     """Screen every row; one result per row (hits with scores, statuses and explanations), with a progress bar."""
     from tiergate.screen.service import party_key
@@ -340,23 +341,30 @@ def screen_batch(
             tuple(x.strip() for x in str(ids).split(";") if x.strip()),
         )
         queries.append((where, str(row.get("id") or "") or party_key(query), query))
+    from tiergate.screen.index import screen_many
+    from tiergate.screen.service import apply_decisions, query_to_dict
+
     screener = _screener(db, threshold)
+    standing = screener.decisions()
     results: list[dict[str, Any]] = []
+    recorded: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
     with Progress(
         TextColumn("screening"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=err,
-        disable=not err.is_terminal and len(queries) < 1000,
+        disable=not err.is_terminal,
     ) as progress:
         task = progress.add_task("screen", total=len(queries))
-        for _where, party, query in queries:
-            hits = (
-                screener.screen_and_record(query, party, limit=limit)
-                if record
-                else screener.screen(query, party=party, limit=limit)
-            )
+        found = screen_many(
+            screener.index, [q for _, _, q in queries], workers=workers, threshold=threshold, limit=limit
+        )
+        for (where, party, query), outcome in zip(queries, found, strict=True):
+            if isinstance(outcome, str):
+                raise InputError(outcome, where=f"{where}: name")
+            hits = apply_decisions(outcome, party, standing)
+            hit_rows = [h.to_dict() for h in hits]
             matches = [h for h in hits if h.match and h.status != "cleared"]
             results.append(
                 {
@@ -365,10 +373,14 @@ def screen_batch(
                     "country": query.country,
                     "hit": bool(matches),
                     "best_score": round(hits[0].score, 4) if hits else 0.0,
-                    "hits": [h.to_dict() for h in hits],
+                    "hits": hit_rows,
                 }
             )
+            if record:
+                recorded.append((party, query_to_dict(query), hit_rows))
             progress.advance(task)
+    if record:
+        screener.store.record_screenings(recorded)
     if suffix == ".jsonl":
         with atomic_output(out_path) as handle:
             for r in results:

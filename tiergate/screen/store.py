@@ -407,23 +407,44 @@ class ListStore:
     # ---------------------------------------------------------------- screened parties and audit
 
     def record_screening(self, party: str, query: dict[str, Any], hits: list[dict[str, Any]]) -> None:
+        self.record_screenings([(party, query, hits)])
+
+    def record_screenings(self, results: Sequence[tuple[str, dict[str, Any], list[dict[str, Any]]]]) -> None:
+        """Record each party's latest screening (for re-screening) and an audit entry per screening, in one
+        transaction."""
+        if not results:
+            return
         now = _now()
+        actor = _actor()
         with self.transaction() as conn:
-            conn.execute(parties.delete().where(parties.c.party == party))
-            conn.execute(
-                parties.insert().values(
-                    party=party,
-                    query=orjson.dumps(query).decode(),
-                    hits=orjson.dumps(hits).decode(),
-                    screened_at=now,
-                )
-            )
-            self._audit(
-                conn,
-                "screen",
-                party,
-                {"query": query, "hits": hits, "data_version": self._data_version(conn)},
-            )
+            version = self._data_version(conn)
+            keys = [party for party, _, _ in results]
+            for start in range(0, len(keys), 500):
+                conn.execute(parties.delete().where(parties.c.party.in_(keys[start : start + 500])))
+            latest = {party: (query, hits) for party, query, hits in results}
+            rows = [
+                {
+                    "party": party,
+                    "query": orjson.dumps(q).decode(),
+                    "hits": orjson.dumps(h).decode(),
+                    "screened_at": now,
+                }
+                for party, (q, h) in latest.items()
+            ]
+            audits = [
+                {
+                    "at": now,
+                    "actor": actor,
+                    "action": "screen",
+                    "subject": party,
+                    "detail": orjson.dumps({"query": q, "hits": h, "data_version": version}).decode(),
+                }
+                for party, q, h in results
+            ]
+            for start in range(0, len(rows), 2000):
+                conn.execute(parties.insert(), rows[start : start + 2000])
+            for start in range(0, len(audits), 2000):
+                conn.execute(audit.insert(), audits[start : start + 2000])
 
     def screened_parties(self) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
         with self.engine.connect() as conn:
