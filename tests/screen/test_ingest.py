@@ -37,7 +37,8 @@ def test_every_format_is_read_into_one_model() -> None:
     el = sets["nsf-bis-entity-list"]
     assert {e.list_code for e in el.entries} == {"EL"} and el.file_date == "2026-07-09"
     ftm = {e.entry_id: e for e in sets["entities"].entries}
-    assert set(ftm) == {"NK-kalash", "NK-cst"}
+    assert set(ftm) == {"NK-kalash", "NK-cst", "NK-sub"}  # not the unrelated non-target record
+    assert ftm["NK-sub"].remarks and "owned 60 %" in ftm["NK-sub"].remarks
     assert ftm["NK-cst"].owners[0].entry_id == "NK-kalash" and ftm["NK-cst"].owners[0].percent == 100.0
     assert ftm["NK-kalash"].programs == ("EU Russia",) and ftm["NK-kalash"].listed_on == "2022-04-08"
     for ds in sets.values():

@@ -691,9 +691,13 @@ def _ftm(path: Path) -> Dataset:
                 addresses[obj["id"]] = full
     dataset = dataset_name(path)
     entries: list[ListEntry] = []
+    targets = {obj["id"] for _, obj in records if obj.get("target") is True}
     for number, obj in records:
         if obj["schema"] not in FTM_PARTIES:
             continue
+        owned = sum(o.percent or 0.0 for o in owners.get(obj["id"], []) if o.entry_id in targets)
+        if obj["id"] not in targets and owned < 50:
+            continue  # a related record (a registry company, a relative), not a restricted party
         props = obj.get("properties", {})
         names = [n for n in (_clean(x) for x in props.get("name", []) if isinstance(x, str)) if n]
         caption = _clean(obj.get("caption")) or (names[0] if names else None)
@@ -745,7 +749,12 @@ def _ftm(path: Path) -> Dataset:
                 listed_on=listed[0]
                 if listed
                 else _clean(obj.get("first_seen", "")[:10] if obj.get("first_seen") else None),
-                remarks="; ".join(props.get("notes", [])[:3]) or None,
+                remarks=(
+                    "; ".join(props.get("notes", [])[:3])
+                    if obj["id"] in targets
+                    else f"not a target itself: owned {owned:g} % by targets of this file (50 % rule)"
+                )
+                or None,
                 owners=tuple(owners.get(obj["id"], [])),
                 source_file=str(path),
                 source_line=number,
