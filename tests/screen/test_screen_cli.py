@@ -107,3 +107,45 @@ def test_bad_input_is_one_error_line(tmp_path: Path) -> None:
         assert r.returncode == 2 and r.stderr.startswith("error: name: "), r.stderr
     r = tg("screen", "name", "Acme", "--country", "XX", "--db", db, cwd=tmp_path)
     assert r.returncode == 2 and "--country" in r.stderr
+
+
+def test_decide_and_ship_take_screening_into_account(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'lists.db'}"
+    assert tg("lists", "load", str(DATA / "lists"), "--db", db, cwd=tmp_path).returncode == 0
+    txns = tmp_path / "txns.jsonl"
+    base = {"date": "2026-03-02", "destination": "DE", "items": [{"chip": "nvidia-h100-sxm", "quantity": 10}]}
+    rows = [
+        {
+            **base,
+            "id": "clean",
+            "consignee": {"name": "Rechenzentrum Nord GmbH", "country": "DE", "headquarters": "DE"},
+        },
+        {
+            **base,
+            "id": "el",
+            "consignee": {
+                "name": "China Electronics Technology Group Corporation 13th Research Institute",
+                "country": "DE",
+                "headquarters": "DE",
+            },
+        },
+        {**base, "id": "sdn", "consignee": {"name": "Banco Nacional de Cuba", "country": "DE", "headquarters": "DE"}},
+    ]
+    txns.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    plain = tg("decide", str(txns), "--format", "jsonl", cwd=tmp_path)
+    screened = tg("decide", str(txns), "--format", "jsonl", "--lists", db, cwd=tmp_path)
+    assert plain.returncode == 0 and screened.returncode == 0, screened.stderr
+    before = {d["id"]: d for d in map(json.loads, plain.stdout.splitlines())}
+    after = {d["id"]: d for d in map(json.loads, screened.stdout.splitlines())}
+    assert after["clean"] == before["clean"]
+    assert before["el"]["outcome"] != "license_required"
+    assert after["el"]["outcome"] == "license_required" and after["el"]["review_policy"] == "presumption_of_denial"
+    assert any("Entity List" in line or "EL entry" in line for line in after["el"]["explanation"])
+    assert after["sdn"]["outcome"] == "prohibited" and "screen/sdn" in after["sdn"]["rules"]
+
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert tg("ledger", "init", "--db", ledger, cwd=tmp_path).returncode == 0
+    sdn_only = tmp_path / "sdn.json"
+    sdn_only.write_text(json.dumps(rows[2]), encoding="utf-8")
+    shipped = tg("ship", str(sdn_only), "--db", ledger, "--lists", db, cwd=tmp_path)
+    assert shipped.returncode == 4 and "SDN" in shipped.stderr and "not committed" in shipped.stderr

@@ -517,3 +517,38 @@ def screen_audit(
     with atomic_output(out_path, "w") as handle:
         handle.write(text)
     err.print(f"wrote {len(entries)} audit entries to {out_path}", markup=False)
+
+
+# ---------------------------------------------------------------- hooks for `tiergate decide` and `tiergate ship`
+
+_SCREENERS: dict[str, Any] = {}
+
+
+def _cached_screener(db: str) -> Any:
+    if db not in _SCREENERS:
+        _SCREENERS[db] = _screener(db, DEFAULT_THRESHOLD)
+    return _SCREENERS[db]
+
+
+def consignee_screening(records: Any, db: str) -> Any:
+    """``tiergate decide --lists DB``: screen each consignee and adjust its decision (see ``licensing``)."""
+    from tiergate.screen.licensing import ConsigneeScreening
+
+    return ConsigneeScreening(records, _cached_screener(db))
+
+
+def ship_block(txn: Any, db: str, licensed: bool) -> str | None:
+    """``tiergate ship --lists DB``: why this transaction's consignee may not be shipped to, or None."""
+    from tiergate.screen.licensing import shipping_block
+    from tiergate.screen.service import party_key
+
+    c = txn.consignee
+    query = Query(c.name, None, c.country)
+    hits = _cached_screener(db).screen(query, party=c.id or party_key(query))
+    return shipping_block(hits, licensed)
+
+
+ListsOpt = Annotated[
+    str | None,
+    typer.Option("--lists", help="Screen each consignee against this list store (URL); hits adjust the outcome."),
+]

@@ -19,8 +19,10 @@ until an analyst confirms or clears it) and are named as unresolved.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from typing import Any
 
 from tiergate.decide.model import OUTCOMES, POLICIES, Decision
 from tiergate.screen.model import Hit
@@ -100,3 +102,52 @@ def apply_screening(decision: Decision, hits: Sequence[Hit]) -> Decision:
         citations=tuple(dict.fromkeys((*decision.citations, *citations))),
         explanation=(*decision.explanation, *lines, summary) if decision.explanation else tuple(lines),
     )
+
+
+class ConsigneeScreening:
+    """Screens the ultimate consignee of each transaction record as ``decide`` reads them, and adjusts each
+    decision (in the same order) by the hits: the ``--lists DB`` option of ``tiergate decide``."""
+
+    def __init__(self, records: Iterable[Any], screener: Any) -> None:
+        self._records = records
+        self._pending: deque[Any] = deque()
+        self.screener = screener
+
+    def records(self) -> Iterator[Any]:
+        for record in self._records:
+            data = record.data if isinstance(getattr(record, "data", None), dict) else {}
+            self._pending.append(data.get("consignee"))
+            yield record
+
+    def hits(self, consignee: Any) -> list[Hit]:
+        from tiergate.screen.model import Query
+        from tiergate.screen.service import party_key
+
+        if not isinstance(consignee, dict) or not isinstance(consignee.get("name"), str):
+            return []
+        country = consignee.get("country")
+        query = Query(consignee["name"], None, country.upper() if isinstance(country, str) else None)
+        party = consignee.get("id") if isinstance(consignee.get("id"), str) else party_key(query)
+        hits: list[Hit] = self.screener.screen(query, party=party)
+        return hits
+
+    def adjust(self, decisions: Iterable[Decision]) -> Iterator[Decision]:
+        for decision in decisions:
+            consignee = self._pending.popleft() if self._pending else None
+            yield apply_screening(decision, self.hits(consignee))
+
+
+def shipping_block(hits: Sequence[Hit], licensed: bool) -> str | None:
+    """Why a shipment to a party with these hits may not be committed (None when it may): an SDN or Denied
+    Persons hit always blocks; an Entity List hit blocks unless the shipment is under a licence."""
+    relevant = [h for h in hits if h.match and h.status != "cleared" and h.entry.list_code in LIST_RULES]
+    for hit in relevant:
+        if hit.entry.list_code in ("SDN", "DPL"):
+            return f"the consignee matches {hit.entry.list_code} entry {hit.entry.key} {hit.entry.name!r}: prohibited"
+    for hit in relevant:
+        if not licensed:
+            return (
+                f"the consignee matches Entity List entry {hit.entry.key} {hit.entry.name!r}: "
+                "a licence is required (ship with --license)"
+            )
+    return None
