@@ -7,15 +7,41 @@ import dataclasses
 import datetime as dt
 import json
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tiergate.screen import ListFileError, ListStoreError, Party, Query, Screener, open_store, read_lists, rescreen
+from tests.ledger.conftest import pg_database
+from tiergate.screen import ListFileError, ListStore, ListStoreError, Party, Query, Screener, read_lists, rescreen
+from tiergate.screen import open_store as _open_store
 from tiergate.screen.licensing import apply_screening
 from tiergate.screen.service import Owner, d5_macau_test, ownership_flags
 
 DATA = Path(__file__).parent / "data" / "lists"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh list store on a SQLite file and on a throw-away PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'lists.db'}"
+    else:
+        yield from pg_database()
+
+
+@pytest.fixture()
+def open_store(url: str) -> Iterator[Callable[[str], ListStore]]:
+    """``open_store`` whose stores are closed when the test ends (before its database is dropped)."""
+    opened: list[ListStore] = []
+
+    def opener(where: str) -> ListStore:
+        opened.append(_open_store(where))
+        return opened[-1]
+
+    yield opener
+    for store in opened:
+        store.close()
 
 
 def _nsf(tmp: Path, entities: list[dict[str, object]]) -> Path:
@@ -49,8 +75,8 @@ NAMES = [
 
 
 @pytest.fixture()
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = open_store(f"sqlite:///{tmp_path / 'lists.db'}")
+def store(url: str, open_store: Callable[[str], ListStore]) -> ListStore:
+    s = open_store(url)
     s.load(read_lists(sorted(DATA.glob("*.*"))))
     return s
 
@@ -64,8 +90,10 @@ def test_load_status_and_unchanged_reload(store, tmp_path: Path) -> None:  # typ
     assert {r["dataset"]: r["version"] for r in store.status()}["ofac-sdn"] == 1
 
 
-def test_a_drop_over_ten_percent_is_refused_unless_forced(tmp_path: Path) -> None:
-    s = open_store(f"sqlite:///{tmp_path / 'l.db'}")
+def test_a_drop_over_ten_percent_is_refused_unless_forced(
+    tmp_path: Path, url: str, open_store: Callable[[str], ListStore]
+) -> None:
+    s = open_store(url)
     s.load(read_lists([_nsf(tmp_path, [_entity(n) for n in NAMES])]))
     fewer = read_lists([_nsf(tmp_path, [_entity(n) for n in NAMES[:8]])])
     with pytest.raises(ListStoreError, match="drop of 20%"):
@@ -77,21 +105,23 @@ def test_a_drop_over_ten_percent_is_refused_unless_forced(tmp_path: Path) -> Non
     assert report.forced and s.status()[0]["entries"] == 8
 
 
-def test_a_bad_file_loads_nothing(tmp_path: Path) -> None:
+def test_a_bad_file_loads_nothing(tmp_path: Path, url: str, open_store: Callable[[str], ListStore]) -> None:
     good = tmp_path / "good"
     good.mkdir()
     shutil.copy(DATA / "un_consolidated.xml", good)
     bad = good / "entities.ftm.json"
     bad.write_text('{"id": "x", "schema": "Person", "properties": {"name": ["A"]}}\n{"id": "y", "sch', encoding="utf-8")
-    s = open_store(f"sqlite:///{tmp_path / 'l.db'}")
+    s = open_store(url)
     with pytest.raises(ListFileError, match=r"entities\.ftm\.json:2"):
         s.load(read_lists(sorted(good.iterdir())))
     with pytest.raises(ListStoreError, match="holds no restricted-party lists"):
         s.status()
 
 
-def test_decisions_reapply_and_reopen_when_the_entry_changes(tmp_path: Path) -> None:
-    s = open_store(f"sqlite:///{tmp_path / 'l.db'}")
+def test_decisions_reapply_and_reopen_when_the_entry_changes(
+    tmp_path: Path, url: str, open_store: Callable[[str], ListStore]
+) -> None:
+    s = open_store(url)
     s.load(read_lists([_nsf(tmp_path, [_entity(n) for n in NAMES])]))
     query = Query("Entity Number Alpha Technologies", country="CN")
     hits = Screener.from_store(s).screen(query, party="p1")
@@ -109,8 +139,10 @@ def test_decisions_reapply_and_reopen_when_the_entry_changes(tmp_path: Path) -> 
     assert reopened[0].status == "open" and reopened[0].decision and "reopened" in reopened[0].decision
 
 
-def test_rescreen_touches_only_parties_whose_results_could_change(tmp_path: Path) -> None:
-    s = open_store(f"sqlite:///{tmp_path / 'l.db'}")
+def test_rescreen_touches_only_parties_whose_results_could_change(
+    tmp_path: Path, url: str, open_store: Callable[[str], ListStore]
+) -> None:
+    s = open_store(url)
     s.load(read_lists([_nsf(tmp_path, [_entity(n) for n in NAMES])]))
     screener = Screener.from_store(s)
     screener.screen_and_record(Query("Entity Number Alpha Technology"), "alpha")
