@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tiergate.screen.match import DEFAULT_THRESHOLD, compare_names
+from tiergate.screen.match import compare_names
+from tiergate.screen.model import DEFAULT_THRESHOLD
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CASES = "data/name_matching/nomenklatura_name_bench_cases.csv"

@@ -15,9 +15,7 @@ from rich.table import Table
 
 from tiergate.batch import atomic_output
 from tiergate.errors import InputError
-from tiergate.screen.match import DEFAULT_THRESHOLD, compare_names
-from tiergate.screen.model import Query
-from tiergate.screen.normalize import UnscreenableName, check_name
+from tiergate.screen.model import DEFAULT_THRESHOLD, Query
 
 DEFAULT_LISTS_DB = "sqlite:///tiergate-lists.db"
 
@@ -45,6 +43,8 @@ def _format(value: str, allowed: tuple[str, ...] = ("table", "json")) -> str:
 
 
 def _name(value: str, where: str) -> str:
+    from tiergate.screen.normalize import UnscreenableName, check_name
+
     try:
         return check_name(value)
     except UnscreenableName as error:
@@ -219,6 +219,8 @@ def screen_compare(
     format: Annotated[str, typer.Option("--format", help="json (JSON lines, one per row, in order)")] = "json",
 ) -> None:
     """Score name pairs: one JSON line per row, in input order, with the score, the verdict and its explanation."""
+    from tiergate.screen.match import compare_names
+
     _format(format, ("json", "jsonl"))
     try:
         handle = pairs.open(newline="", encoding="utf-8-sig")

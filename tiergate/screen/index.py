@@ -25,8 +25,8 @@ import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from tiergate.screen.match import DEFAULT_THRESHOLD, score_names, token_table
-from tiergate.screen.model import Hit, ListEntry, Query
+from tiergate.screen.match import score_names, token_table
+from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query
 from tiergate.screen.normalize import NameForm, check_name, name_form
 
 CANDIDATES = 40

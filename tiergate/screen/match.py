@@ -26,7 +26,7 @@ Qualifiers adjust the best name score and each is reported: legal forms of diffe
 the query's country among the entry's countries +0.05, outside them -0.10; an identifier equal
 to one of the entry's +0.20; a person queried against an organisation (or the reverse) -0.15.
 The result is clipped to [0, 1]; it is a match at or above the threshold (default
-:data:`DEFAULT_THRESHOLD`).
+:data:`tiergate.screen.model.DEFAULT_THRESHOLD`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from rapidfuzz.process import cdist
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
 from tiergate.screen.normalize import NameForm, name_form
 
-DEFAULT_THRESHOLD = 0.70
 TOKEN_FLOOR = 0.7
 LONG_FLOOR = 0.55
 COMPACT_MIN = 0.95

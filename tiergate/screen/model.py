@@ -19,6 +19,8 @@ from tiergate.errors import TiergateError
 SCHEMAS = ("Person", "Organization", "Company", "LegalEntity", "Vessel", "Airplane", "Address", "Other")
 """Entity types (FollowTheMoney's names). Organisation-like schemas are matched alike."""
 ORG_SCHEMAS = frozenset({"Organization", "Company", "LegalEntity"})
+DEFAULT_THRESHOLD = 0.70
+"""The score at and above which a hit is a match (yente's default too); configurable per screening."""
 
 
 class ListFileError(TiergateError):

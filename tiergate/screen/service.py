@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiergate.screen.index import ScreeningIndex
-from tiergate.screen.match import DEFAULT_THRESHOLD
-from tiergate.screen.model import Hit, ListEntry, Query
+from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query
 from tiergate.screen.store import Decision, ListStore, LoadReport
 
 OWNERSHIP_THRESHOLD = 50.0
