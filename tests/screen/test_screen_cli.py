@@ -149,3 +149,36 @@ def test_decide_and_ship_take_screening_into_account(tmp_path: Path) -> None:
     sdn_only.write_text(json.dumps(rows[2]), encoding="utf-8")
     shipped = tg("ship", str(sdn_only), "--db", ledger, "--lists", db, cwd=tmp_path)
     assert shipped.returncode == 4 and "SDN" in shipped.stderr and "not committed" in shipped.stderr
+
+
+def test_ownership_flags_from_the_command_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'lists.db'}"
+    assert tg("lists", "load", str(DATA / "lists"), "--db", db, cwd=tmp_path).returncode == 0
+    party = tmp_path / "party.json"
+    party.write_text(
+        json.dumps(
+            {
+                "name": "Northwind Compute Pte Ltd",
+                "country": "SG",
+                "headquarters": "SG",
+                "owners": [
+                    {"name": "Huawei Technologies Co., Ltd.", "country": "CN", "percent": 30},
+                    {"name": "Banco Nacional de Cuba", "country": "CU", "percent": 20},
+                    {"name": "Temasek Holdings", "country": "SG", "percent": 50},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    flagged = tg("screen", "owners", str(party), "--db", db, "--as-of", "2026-03-02", cwd=tmp_path)
+    assert flagged.returncode == 1, flagged.stderr
+    flags = json.loads(flagged.stdout)["flags"]
+    owned = [f for f in flags if f["flag"] == "owned_by_listed"]
+    assert owned and owned[0]["party"] == "Northwind Compute Pte Ltd" and owned[0]["percent"] == 50
+    assert {f["party"] for f in flags if f["flag"] == "headquarters_d5_macau"} == {
+        "Huawei Technologies Co., Ltd.",
+        "Banco Nacional de Cuba",
+    }
+    party.write_text(json.dumps({"name": "X", "owners": [{"name": "Y", "percent": 140}]}), encoding="utf-8")
+    bad = tg("screen", "owners", str(party), "--db", db, cwd=tmp_path)
+    assert bad.returncode == 2 and "owners[0]" in bad.stderr and "percent" in bad.stderr
