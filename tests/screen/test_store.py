@@ -209,3 +209,21 @@ def test_screening_adjusts_the_licence_decision(store, book) -> None:  # type: i
     assert apply_screening(decision, cleared) == decision
     prohibited = dataclasses.replace(decision, outcome="prohibited", authorization=None, review_policy=None)
     assert apply_screening(prohibited, el_hits).outcome == "prohibited"  # never relaxed
+
+
+def test_a_merged_file_that_loses_one_list_is_refused(
+    tmp_path: Path, url: str, open_store: Callable[[str], ListStore]
+) -> None:
+    header = "_id,source,name\n"
+    el = "".join(f"el{i},Entity List (EL) - Bureau of Industry and Security,Entity Company {i}\n" for i in range(100))
+    meu = "".join(
+        f"meu{i},Military End User (MEU) List - Bureau of Industry and Security,MEU Works {i}\n" for i in range(30)
+    )
+    path = tmp_path / "consolidated.csv"
+    path.write_text(header + el + meu, encoding="utf-8")
+    s = open_store(url)
+    s.load(read_lists([path]))
+    path.write_text(header + el + meu[: meu.index("meu20,")], encoding="utf-8")  # 130 -> 120 entries: -8 % overall
+    with pytest.raises(ListStoreError, match="list MEU has 20 entries against 30"):
+        s.load(read_lists([path]))
+    assert s.load(read_lists([path]), force=True)[0].removed == [f"meu{i}" for i in range(20, 30)]

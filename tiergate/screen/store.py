@@ -26,6 +26,7 @@ from tiergate.errors import TiergateError
 from tiergate.screen.model import Dataset, ListEntry, ListStoreError
 
 MAX_DROP = 0.10
+MIN_LIST_FOR_DROP = 20
 SCHEMA_VERSION = "1"
 metadata = sa.MetaData()
 
@@ -242,6 +243,8 @@ class ListStore:
                         where=ds.files[0],
                         hint="check the file is complete; load it anyway with --force",
                     )
+                if prev is not None and not force:
+                    self._check_list_drops(conn, ds)
                 report.added = sorted(k for k in new if k not in old)
                 report.removed = sorted(k for k in old if k not in new)
                 hashes = {k: e.content_hash for k, e in new.items()}
@@ -296,6 +299,30 @@ class ListStore:
                 reports.append(report)
         self._entries_cache = None
         return reports
+
+    def _check_list_drops(self, conn: Connection, ds: Dataset) -> None:
+        """A file that merges lists (the CSL) must not lose most of one of them silently (a feed that dropped
+        the SDN portion): each list of at least :data:`MIN_LIST_FOR_DROP` entries is held to the same 10 %."""
+        before = {
+            str(code): int(n)
+            for code, n in conn.execute(
+                sa.select(entries.c.list_code, sa.func.count())
+                .where(entries.c.dataset == ds.dataset)
+                .group_by(entries.c.list_code)
+            )
+        }
+        after: dict[str, int] = {}
+        for e in ds.entries:
+            after[e.list_code] = after.get(e.list_code, 0) + 1
+        for code, n in sorted(before.items()):
+            now = after.get(code, 0)
+            if n >= MIN_LIST_FOR_DROP and now < (1 - MAX_DROP) * n:
+                raise ListStoreError(
+                    f"{ds.dataset}: list {code} has {now:,} entries against {n:,} "
+                    f"(a drop of {1 - now / n:.0%}, over {MAX_DROP:.0%}); nothing was loaded",
+                    where=ds.files[0],
+                    hint="check the file holds every list; load it anyway with --force",
+                )
 
     def status(self) -> list[dict[str, Any]]:
         self.check()
