@@ -43,9 +43,14 @@ from rapidfuzz.process import cdist
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
 from tiergate.screen.normalize import NameForm, name_form
 
-TOKEN_FLOOR = 0.7
+TOKEN_FLOOR = 0.75
 LONG_FLOOR = 0.55
 COMPACT_MIN = 0.95
+LONG_FLOOR_SINGLE = 0.3
+"""A one-word name inside a longer one is weak evidence (``SARA`` against ``Sara Khan``)."""
+SHORT_TOKEN = 3
+SHORT_MIN = 0.85
+"""Tokens of three letters or fewer match only near-exactly (or by phonetic key): ``Ali`` is not ``Lee``."""
 SIM_POWER = 1.5
 SHORT_POWER = 2.0
 LEGAL_MISMATCH = 0.10
@@ -82,10 +87,12 @@ def token_similarity(a: str, fa: str, b: str, fb: str, han: bool = False) -> flo
         return 0.0
     if len(a) == 1 or len(b) == 1:
         return 0.7 if a[0] == b[0] else 0.0
-    best = Indel.normalized_similarity(a, b)
+    best = raw = Indel.normalized_similarity(a, b)
     if fa == fb:
         return max(best, 0.95)
     best = max(best, Indel.normalized_similarity(fa, fb) * 0.97)
+    if min(len(a), len(b)) <= SHORT_TOKEN and raw < SHORT_MIN:  # a short token matches near-exactly or not at all
+        best = 0.0
     # one of them was written without vowels
     if _VOWELS.isdisjoint(a) != _VOWELS.isdisjoint(b) and skeleton(a) == skeleton(b):
         best = max(best, 0.9)
@@ -108,6 +115,8 @@ def token_table(q: NameForm, tokens: Sequence[str], folds: Sequence[str], han: b
     qt, qf = list(q.tokens), list(q.folds)
     raw = cdist(qt, tokens, scorer=Indel.normalized_similarity, dtype=np.float64)
     best = np.maximum(raw, cdist(qf, folds, scorer=Indel.normalized_similarity, dtype=np.float64) * 0.97)
+    shortest = np.minimum(np.array([len(t) for t in qt])[:, None], np.array([len(t) for t in tokens])[None, :])
+    best = np.where((shortest <= SHORT_TOKEN) & (raw < SHORT_MIN), 0.0, best)
     qf_arr, ef_arr = np.array(qf, dtype=object), np.array(folds, dtype=object)
     same_fold = qf_arr[:, None] == ef_arr[None, :]
     q_vowelless = [_VOWELS.isdisjoint(t) for t in qt]
@@ -190,7 +199,9 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
     cov_e = sum(e.weights[j] for j in used_e) / we
     mean = num / den if den else 0.0
     short, long_ = (cov_q, cov_e) if wq <= we else (cov_e, cov_q)
-    score = mean * short**SHORT_POWER * (LONG_FLOOR + (1 - LONG_FLOOR) * long_)
+    single = len(q.tokens if wq <= we else e.tokens) == 1
+    floor = LONG_FLOOR_SINGLE if single else LONG_FLOOR
+    score = mean * short**SHORT_POWER * (floor + (1 - floor) * long_)
     compact = 0.0
     if len(q.tokens) != len(e.tokens) and score < COMPACT_MIN:
         c = Indel.normalized_similarity(q.compact, e.compact)

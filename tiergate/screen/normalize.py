@@ -513,7 +513,7 @@ def _pinyin_run(run: str, person: bool) -> str:
     return " " + "".join(syllables) + " "
 
 
-_FOLD_LETTERS = str.maketrans("ywqczj", "ivkksi", "") | {ord("x"): "ks"}
+_FOLD_LETTERS = str.maketrans("ywqcz", "ivkks", "") | {ord("x"): "ks"}
 
 
 @lru_cache(maxsize=65536)
