@@ -96,6 +96,64 @@ def nomenklatura_scorers() -> dict[str, Callable[[dict[str, str]], float]]:
     return scorers
 
 
+FIRST = [
+    "John",
+    "Maria",
+    "Ahmed",
+    "Wei",
+    "Olga",
+    "Carlos",
+    "Anna",
+    "David",
+    "Fatima",
+    "Li",
+    "Ivan",
+    "Sara",
+    "Peter",
+    "Yuki",
+    "Omar",
+]
+LAST = [
+    "Smith",
+    "Garcia",
+    "Khan",
+    "Zhang",
+    "Ivanova",
+    "Silva",
+    "Muller",
+    "Brown",
+    "Hassan",
+    "Wang",
+    "Petrov",
+    "Rossi",
+    "Kim",
+    "Tanaka",
+    "Ali",
+]
+BRANDS = ["Acme", "Northwind", "Blue River", "Sunrise", "Everest", "Atlas", "Summit", "Pioneer", "Horizon", "Evergreen"]
+TRADES = ["Trading", "Logistics", "Electronics", "Holdings", "Technologies", "Software", "Foods", "Textiles"]
+
+
+def common_name_hits(shared: Path) -> None:
+    """Screening the real lists with common names (first + last names, generic company names): how many hit.
+    Some hits are right (``Wei Zhang`` is on a list); the figure tracks the false-positive pressure."""
+    import random
+
+    from tiergate.screen import Query, ScreeningIndex, read_lists
+
+    files = sorted(p for p in (shared / "data" / "restricted_parties").rglob("*") if p.is_file())
+    index = ScreeningIndex.build([e for ds in read_lists(files) for e in ds.entries])
+    rnd = random.Random(5)
+    people = [Query(f"{rnd.choice(FIRST)} {rnd.choice(LAST)}") for _ in range(1000)]
+    firms = [
+        Query(f"{rnd.choice(BRANDS)} {rnd.choice(TRADES)} {rnd.choice(['Ltd', 'GmbH', 'LLC', 'Inc'])}")
+        for _ in range(1000)
+    ]
+    for label, queries in (("common person names", people), ("generic company names", firms)):
+        hit = sum(1 for q in queries if any(h.match for h in index.screen(q)))
+        print(f"{label}: {hit} of {len(queries)} screened against every shared list have a match")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=SHARED)
@@ -141,6 +199,7 @@ def main() -> None:
             )
             for i in missed:
                 print(f"    missed: {rows[i]['name1']!r} ~ {rows[i]['name2']!r}")
+    common_name_hits(args.shared)
     if args.misses:
         print("\nPairs tiergate gets wrong:")
         for i, r in enumerate(rows):
