@@ -428,13 +428,6 @@ def screen_batch(
     err.print(f"screened {len(results):,} part(ies): {flagged:,} with an open match; wrote {out_path}", markup=False)
 
 
-def _entry_or_error(screener: Any, key: str) -> Any:
-    entry = screener.find(key)
-    if entry is None:
-        raise InputError(f"no list entry {key!r}", where="--entry", hint="use the 'entry' value of a hit, DATASET:ID")
-    return entry
-
-
 @screen_app.command("clear")
 def screen_clear(
     party: Annotated[str, typer.Option("--party", help="The party id (as screened).")],

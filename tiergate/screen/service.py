@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiergate.screen.index import ScreeningIndex
-from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query
+from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, Query
 from tiergate.screen.store import Decision, ListStore, LoadReport
 
 OWNERSHIP_THRESHOLD = 50.0
@@ -68,12 +68,6 @@ class Screener:
         if self.store is not None:
             self.store.record_screening(party, query_to_dict(query), [h.to_dict() for h in hits])
         return hits
-
-    def find(self, key: str) -> ListEntry | None:
-        for entry in self.index.entries:
-            if entry.key == key:
-                return entry
-        return None
 
 
 def query_to_dict(query: Query) -> dict[str, Any]:
@@ -142,9 +136,10 @@ def rescreen(screener: Screener, store: ListStore, reports: Sequence[LoadReport]
         hits = screener.screen_and_record(query, party)
         now = {h.entry.key: h for h in hits}
         for key, hit in now.items():
-            if (hit.match and not (key in old and old[key].get("match"))) or (
-                hit.match and key in old and old[key].get("entry_hash") != hit.entry.content_hash
-            ):
+            if not hit.match or hit.status == "cleared":
+                continue
+            before = old.get(key)
+            if before is None or not before.get("match") or before.get("entry_hash") != hit.entry.content_hash:
                 new_hits.append({"party": party, "hit": hit.to_dict()})
         for key, previous in old.items():
             if previous.get("match") and not (key in now and now[key].match):
