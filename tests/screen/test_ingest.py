@@ -32,6 +32,7 @@ def test_every_format_is_read_into_one_model() -> None:
     un = {e.entry_id: e for e in sets["un-consolidated"].entries}
     assert un["IQi.082"].name == "OMAR SABAWI IBRAHIM AL-TIKRITI" and un["IQi.082"].listed_on == "2005-07-27"
     assert any("عمر" in a for a in un["IQi.082"].aliases)
+    assert un["IQi.082"].weak_aliases == ("Abu Mufid",) and "Abu Mufid" not in un["IQi.082"].aliases
     assert un["KPe.001"].countries == ("KP",) and "KOMID" in un["KPe.001"].aliases
     assert sets["un-consolidated"].file_date == "2026-02-27"
     el = sets["nsf-bis-entity-list"]

@@ -151,3 +151,10 @@ def test_the_index_token_table_gives_the_same_scores_as_the_direct_comparison() 
                 direct = score_names(q, qform, entry, (form,))[0]
                 tabled = score_names(q, qform, entry, (form,), (plain, han))[0]
                 assert tabled == pytest.approx(direct, abs=1e-12), (query_name, entry.name)
+
+
+def test_a_hit_on_a_weak_alias_counts_less_and_says_so() -> None:
+    entry = ListEntry("t", "1", "UN", "Person", "Omar Sabawi Al-Tikriti", weak_aliases=("Abu Mufid",))
+    hit = ScreeningIndex.build([entry]).screen(Query("Abu Mufid"), floor=0.0)[0]
+    assert hit.matched_name == "Abu Mufid" and hit.score == pytest.approx(0.9)
+    assert [f.name for f in hit.features][:2] == ["name", "weak_alias"]

@@ -504,7 +504,12 @@ def _un(path: Path) -> Dataset:
             if not name:
                 raise ListFileError(f"record {dataid} has no name", where=f"{path}:{line}")
             alias_tag = "INDIVIDUAL_ALIAS" if kind == "Person" else "ENTITY_ALIAS"
-            aliases = [a for a in texts(node, f"{alias_tag}/ALIAS_NAME") if a != name]
+            aliases: list[str] = []
+            weak: list[str] = []
+            for alias in node.iterfind(alias_tag):
+                alias_name = text(alias, "ALIAS_NAME")
+                if alias_name and alias_name != name:
+                    (weak if (text(alias, "QUALITY") or "").lower() == "low" else aliases).append(alias_name)
             original = text(node, "NAME_ORIGINAL_SCRIPT")
             if original:
                 aliases.append(original)
@@ -536,6 +541,7 @@ def _un(path: Path) -> Dataset:
                     schema=kind,
                     name=name,
                     aliases=tuple(dict.fromkeys(aliases)),
+                    weak_aliases=tuple(a for a in dict.fromkeys(weak) if a not in aliases),
                     countries=codes(countries),
                     addresses=tuple(addresses),
                     identifiers=tuple(identifiers),
@@ -703,9 +709,8 @@ def _ftm(path: Path) -> Dataset:
         caption = _clean(obj.get("caption")) or (names[0] if names else None)
         if not caption:
             raise ListFileError(f"entity {obj['id']} has no name", where=f"{path}:{number}")
-        aliases = names + [
-            n for key in ("alias", "weakAlias", "previousName") for n in (_clean(x) for x in props.get(key, [])) if n
-        ]
+        aliases = names + [n for key in ("alias", "previousName") for n in (_clean(x) for x in props.get(key, [])) if n]
+        weak = [n for n in (_clean(x) for x in props.get("weakAlias", [])) if n and n not in aliases and n != caption]
         idents = [
             Identifier(key, str(v))
             for key in (
@@ -742,6 +747,7 @@ def _ftm(path: Path) -> Dataset:
                 schema=schema,
                 name=caption,
                 aliases=tuple(a for a in dict.fromkeys(aliases) if a != caption),
+                weak_aliases=tuple(dict.fromkeys(weak)),
                 countries=tuple(dict.fromkeys(c for c in country_values if len(c) == 2)),
                 addresses=tuple(dict.fromkeys(place)),
                 identifiers=tuple(idents),

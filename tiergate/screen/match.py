@@ -24,13 +24,15 @@ The exponents and floors were chosen on nomenklatura's labelled pairs and on per
 Qualifiers adjust the best name score and each is reported: legal forms of different classes
 (``AG`` against ``GmbH``) -0.10; numbers that differ (``CETC 13`` against ``CETC 14``) -0.25;
 the query's country among the entry's countries +0.05, outside them -0.10; an identifier equal
-to one of the entry's +0.20; a person queried against an organisation (or the reverse) -0.15.
+to one of the entry's +0.20; a person queried against an organisation (or the reverse) -0.15; the
+best name being an alias the list calls weak (the UN's "low quality" aliases) -0.10.
 The result is clipped to [0, 1]; it is a match at or above the threshold (default
 :data:`tiergate.screen.model.DEFAULT_THRESHOLD`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +61,7 @@ COUNTRY_MATCH = 0.05
 COUNTRY_MISMATCH = 0.10
 IDENTIFIER_MATCH = 0.20
 SCHEMA_MISMATCH = 0.15
+WEAK_ALIAS = 0.10
 
 
 _VOWELS = frozenset("aeiouy")
@@ -245,13 +248,16 @@ def score_names(
     best: NameScore | None = None
     best_name = entry.name
     best_form = forms[0]
+    best_slot = 0
     names = entry.names
-    pairs = zip(names, forms, strict=True) if only is None else ((names[k], forms[k]) for k in only)
-    for name, form in pairs:
+    for slot in range(len(names)) if only is None else only:
+        form = forms[slot]
         table = None if tables is None else tables[1 if form.han != qform.han else 0]
         ns = name_score(qform, form, table)
+        if entry.is_weak(slot):
+            ns = dataclasses.replace(ns, score=ns.score - WEAK_ALIAS)
         if best is None or ns.score > best.score:
-            best, best_name, best_form = ns, name, form
+            best, best_name, best_form, best_slot = ns, names[slot], form, slot
             if ns.score >= 0.999:
                 break
     assert best is not None
@@ -259,7 +265,14 @@ def score_names(
     score = min(1.0, max(0.0, best.score + adjust))
     if score < min_score:
         return score, best_name, []
-    features = [Feature("name", best.score, f"{query.name!r} against {best_name!r}: {best.detail()}")]
+    if entry.is_weak(best_slot):
+        raw = best.score + WEAK_ALIAS
+        features = [
+            Feature("name", raw, f"{query.name!r} against {best_name!r}: {best.detail()}"),
+            Feature("weak_alias", -WEAK_ALIAS, f"{best_name!r} is an alias the list calls weak (low quality)"),
+        ]
+    else:
+        features = [Feature("name", best.score, f"{query.name!r} against {best_name!r}: {best.detail()}")]
     if qform.latinised or best_form.latinised:
         features.append(
             Feature(

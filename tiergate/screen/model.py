@@ -59,6 +59,8 @@ class ListEntry:
     name: str
     aliases: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
+    weak_aliases: tuple[str, ...] = ()
+    """Aliases the list itself calls weak (the UN's "low quality", FtM ``weakAlias``): a hit on one counts less."""
     addresses: tuple[str, ...] = ()
     identifiers: tuple[Identifier, ...] = ()
     programs: tuple[str, ...] = ()
@@ -76,7 +78,11 @@ class ListEntry:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return (self.name, *self.aliases)
+        """The name, the aliases, then the weak aliases (a name's place in this tuple is its slot)."""
+        return (self.name, *self.aliases, *self.weak_aliases)
+
+    def is_weak(self, slot: int) -> bool:
+        return slot > len(self.aliases)
 
     def judged(self) -> dict[str, Any]:
         """The fields a hit's review rests on (not where the entry sits in its file)."""
@@ -102,6 +108,7 @@ class ListEntry:
             name=data["name"],
             aliases=tuple(data.get("aliases") or ()),
             countries=tuple(data.get("countries") or ()),
+            weak_aliases=tuple(data.get("weak_aliases") or ()),
             addresses=tuple(data.get("addresses") or ()),
             identifiers=tuple(Identifier(**i) for i in data.get("identifiers") or ()),
             programs=tuple(data.get("programs") or ()),
