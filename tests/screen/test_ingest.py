@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tiergate.screen import ListFileError, read_lists
 
@@ -117,3 +119,44 @@ def test_ofac_family_files_are_joined(tmp_path: Path) -> None:
 def test_unknown_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ListFileError, match="cannot tell the list format"):
         read_lists([_copy(tmp_path, "notes.txt", "hello")])
+
+
+LIST_FILES = sorted(p.name for p in DATA.iterdir())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(LIST_FILES), st.floats(min_value=0.0, max_value=1.0), st.binary(max_size=8))
+def test_a_cut_or_damaged_file_is_read_or_refused_cleanly(name: str, cut: float, junk: bytes) -> None:
+    """Any prefix of a list file, with junk bytes after it, is either read or refused as a ListFileError
+    naming the file; never another exception."""
+    import tempfile
+
+    data = (DATA / name).read_bytes()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(data[: int(len(data) * cut)] + junk)
+        try:
+            read_lists([path])
+        except ListFileError as error:
+            assert str(path) in str(error)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(LIST_FILES),
+    st.floats(min_value=0.0, max_value=1.0),
+    st.integers(min_value=0, max_value=40),
+    st.binary(min_size=1, max_size=12),
+)
+def test_bytes_replaced_inside_a_file_are_read_or_refused_cleanly(name: str, at: float, drop: int, junk: bytes) -> None:
+    import tempfile
+
+    data = (DATA / name).read_bytes()
+    i = int(len(data) * at)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(data[:i] + junk + data[i + drop :])
+        try:
+            read_lists([path])
+        except ListFileError as error:
+            assert str(path) in str(error)

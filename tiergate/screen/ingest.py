@@ -163,7 +163,10 @@ def detect(path: Path, head: bytes) -> str:
         first = text.split(b"\n", 1)[0].decode("utf-8", errors="replace")
         if first.startswith(("_id,", "source,")):
             return "csl"
-        fields = next(csv.reader([first]), [])
+        try:
+            fields = next(csv.reader([first.replace("\r", "")]), [])
+        except csv.Error:
+            fields = []
         if fields and fields[0].strip().isdigit():
             for key in ("comments", "alt", "add"):
                 if re.search(rf"(^|[_\-.]){key}([_\-.]|$)", name.rsplit(".", 1)[0]):
