@@ -158,3 +158,29 @@ def test_a_hit_on_a_weak_alias_counts_less_and_says_so() -> None:
     hit = ScreeningIndex.build([entry]).screen(Query("Abu Mufid"), floor=0.0)[0]
     assert hit.matched_name == "Abu Mufid" and hit.score == pytest.approx(0.9)
     assert [f.name for f in hit.features][:2] == ["name", "weak_alias"]
+
+
+_INDEX = ScreeningIndex.build(
+    [
+        ListEntry("t", str(i), "SDN", schema, name)
+        for i, (schema, name) in enumerate(
+            [
+                ("Organization", "Banco Nacional de Cuba"),
+                ("Person", "ZHANG, Wei"),
+                ("Organization", "华为技术有限公司"),
+                ("Person", "Владимир Путин"),
+                ("Organization", "CETC 13"),
+            ]
+        )
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_is_screened_or_refused_as_a_name(text: str) -> None:
+    try:
+        hits = _INDEX.screen(Query(text), floor=0.0)
+    except UnscreenableName:
+        return
+    assert all(0.0 <= h.score <= 1.0 and h.features for h in hits)
