@@ -202,6 +202,7 @@ def test_screening_adjusts_the_licence_decision(store, book) -> None:  # type: i
     el = apply_screening(decision, el_hits)
     assert el.outcome == "license_required" and el.review_policy == "presumption_of_denial"
     assert "screen/entity-list" in el.rules and any("Entity List" in c for c in el.citations)
+    assert all(i.outcome == "license_required" and "screen/entity-list" in i.rules for i in el.items)
     assert any("trade-gov-csl:99ed1b05" in line for line in el.explanation)
     sdn = apply_screening(decision, screener.screen(Query("Banco Nacional de Cuba")))
     assert sdn.outcome == "prohibited" and sdn.authorization is None

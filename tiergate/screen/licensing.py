@@ -93,8 +93,19 @@ def apply_screening(decision: Decision, hits: Sequence[Hit]) -> Decision:
         + f"{str(policy).replace('_', ' ')}.",
         "prohibited": "Outcome after screening: prohibited.",
     }.get(outcome, f"Outcome after screening: {outcome}.")
+    final_policy = policy if outcome == "license_required" else None
+    items = []
+    for item in decision.items:
+        screened_rules = tuple(dict.fromkeys((*item.rules, *rules)))
+        if OUTCOMES.index(item.outcome) < OUTCOMES.index(outcome):
+            item = replace(item, outcome=outcome, authorization=authorization, review_policy=final_policy)
+        elif item.outcome == outcome == "license_required" and final_policy is not None:
+            worst = max((p for p in (item.review_policy, final_policy) if p), key=POLICIES.index)
+            item = replace(item, review_policy=worst)
+        items.append(replace(item, rules=screened_rules))
     return replace(
         decision,
+        items=tuple(items),
         outcome=outcome,
         authorization=authorization,
         review_policy=policy if outcome == "license_required" else None,
