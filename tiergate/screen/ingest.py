@@ -424,7 +424,12 @@ def _csl(path: Path) -> Dataset:
             ids_seen[base] = ids_seen.get(base, 0) + 1
             entry_id = base if ids_seen[base] == 1 else f"{base}#{ids_seen[base]}"
             kind = (_clean(row.get("type")) or "").lower()
-            schema = {"individual": "Person", "vessel": "Vessel", "aircraft": "Airplane"}.get(kind, "Organization")
+            schema = {
+                "individual": "Person",
+                "entity": "Organization",
+                "vessel": "Vessel",
+                "aircraft": "Airplane",
+            }.get(kind, "LegalEntity")  # the Entity List leaves the type empty, and lists persons too
             addresses = _split(row.get("addresses"))
             countries = [trailing_country(a) for a in addresses]
             countries += [country_code(c) for c in _split(row.get("nationalities"), ",")]
@@ -637,7 +642,7 @@ def _nsf(path: Path, meta: dict[str, dict[str, Any]]) -> Dataset:
                 dataset=f"nsf-{list_id}",
                 entry_id=base if seen[base] == 1 else f"{base}#{seen[base]}",
                 list_code=NSF_LISTS.get(list_id, list_id.upper()),
-                schema="Organization",
+                schema="LegalEntity",  # these lists do not say whether a party is a person
                 name=clean_name,
                 aliases=tuple(a for a in dict.fromkeys(_clean(a) for a in aliases) if a and a != clean_name),
                 countries=tuple(c for c in [country] if c),

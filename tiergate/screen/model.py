@@ -16,9 +16,10 @@ import orjson
 
 from tiergate.errors import TiergateError
 
-SCHEMAS = ("Person", "Organization", "Company", "LegalEntity", "Vessel", "Airplane", "Address", "Other")
-"""Entity types (FollowTheMoney's names). Organisation-like schemas are matched alike."""
-ORG_SCHEMAS = frozenset({"Organization", "Company", "LegalEntity"})
+SCHEMAS = ("Person", "Organization", "Company", "LegalEntity", "Vessel", "Airplane")
+"""Entity types (FollowTheMoney's names). ``LegalEntity`` is a party whose list does not say whether it is a
+person or an organisation."""
+ORG_SCHEMAS = frozenset({"Organization", "Company", "PublicBody"})
 DEFAULT_THRESHOLD = 0.70
 """The score at and above which a hit is a match (yente's default too); configurable per screening."""
 
