@@ -491,6 +491,8 @@ class NameForm:
 
 def clean_text(name: str) -> str:
     """NFKC, control and format characters removed, whitespace collapsed."""
+    if name.isascii() and name.isprintable():  # the common case: NFKC changes nothing, no control characters
+        return " ".join(name.split())
     text = unicodedata.normalize("NFKC", name)
     out = []
     for ch in text:
@@ -565,6 +567,9 @@ def _latin_tokens(text: str) -> list[str]:
     tokens = []
     for raw in _SPLIT.split(low):
         if not raw:
+            continue
+        if raw.isalpha():
+            tokens.append(_NUMBER_WORDS.get(raw, raw))
             continue
         m = _ORDINAL.match(raw)
         if m:
