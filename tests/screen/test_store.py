@@ -228,3 +228,20 @@ def test_a_merged_file_that_loses_one_list_is_refused(
     with pytest.raises(ListStoreError, match="list MEU has 20 entries against 30"):
         s.load(read_lists([path]))
     assert s.load(read_lists([path]), force=True)[0].removed == [f"meu{i}" for i in range(20, 30)]
+
+
+def test_concurrent_writers_wait_for_each_other(url: str, open_store: Callable[[str], ListStore]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = open_store(url)
+    first.load(read_lists(sorted(DATA.glob("*.*"))))
+
+    def work(n: int) -> None:
+        store = open_store(url)
+        for k in range(10):
+            store.record_screening(f"party-{n}-{k}", {"name": f"Party {n} {k}"}, [])
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(work, range(6)))
+    assert len(first.screened_parties()) == 60
+    assert sum(1 for a in first.audit_entries() if a["action"] == "screen") == 60

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
+import random
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,8 +25,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tiergate.errors import TiergateError
+from tiergate.ledger import store as ledger_store
 from tiergate.screen.model import Dataset, ListEntry, ListStoreError
 
+LOCK_WAIT_SECONDS = 60.0
+# The ledger's engine takes SQLite's write lock at BEGIN for connections marked as writers (its option
+# name, where the ledger defines one); list-store transactions are all writes.
+_WRITE = {getattr(ledger_store, "WRITE_OPTION", "tiergate_write"): True}
 MAX_DROP = 0.10
 MIN_LIST_FOR_DROP = 20
 SCHEMA_VERSION = "1"
@@ -111,6 +118,11 @@ audit = sa.Table(
 VERDICTS = ("cleared", "confirmed")
 
 
+def _busy(error: sa.exc.OperationalError) -> bool:
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text or "deadlock detected" in text
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -172,11 +184,9 @@ class Decision:
 
 class ListStore:
     def __init__(self, url: str) -> None:
-        from tiergate.ledger.store import create_engine
-
         self.url = url
         try:
-            self.engine = create_engine(url)
+            self.engine = ledger_store.create_engine(url)
         except TiergateError as error:
             raise ListStoreError(error.message, hint=error.hint) from None
         self._entries_cache: tuple[str, list[ListEntry]] | None = None
@@ -186,11 +196,31 @@ class ListStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """One write transaction. On SQLite it takes the write lock when it begins, waiting (up to
+        :data:`LOCK_WAIT_SECONDS`) while another writer holds it; its body then cannot meet a lock."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            conn = self.engine.connect().execution_options(**_WRITE)
+            try:
+                trans = conn.begin()
+                break
+            except sa.exc.OperationalError as error:
+                conn.close()
+                if _busy(error) and time.monotonic() < deadline:
+                    time.sleep(random.uniform(0.001, 0.02))  # noqa: S311 - jitter, not security
+                    continue
+                raise ListStoreError(f"cannot open {self.url}: {error.orig}", hint="nothing was changed") from None
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            yield conn
+            trans.commit()
         except sa.exc.OperationalError as error:
+            trans.rollback()
             raise ListStoreError(f"database error on {self.url}: {error.orig}", hint="nothing was changed") from None
+        except BaseException:
+            trans.rollback()
+            raise
+        finally:
+            conn.close()
 
     def init(self) -> None:
         with self.transaction() as conn:
