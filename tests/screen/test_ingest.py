@@ -25,6 +25,7 @@ def test_every_format_is_read_into_one_model() -> None:
     wong = sdn["9340"]
     assert wong.schema == "Person" and wong.list_code == "SDN" and "CHI BANG" in wong.aliases
     assert "CN" in wong.countries and any(i.value == "611657479" for i in wong.identifiers)
+    assert wong.birth_dates == ("1961-03-18",)
     assert sdn["306"].aliases == ("BNC",)
     assert any(i.value == "7707083893" for i in sdn["17016"].identifiers)
     csl = {e.list_code: e for e in sets["trade-gov-csl"].entries}
@@ -35,6 +36,8 @@ def test_every_format_is_read_into_one_model() -> None:
     assert un["IQi.082"].name == "OMAR SABAWI IBRAHIM AL-TIKRITI" and un["IQi.082"].listed_on == "2005-07-27"
     assert any("عمر" in a for a in un["IQi.082"].aliases)
     assert un["IQi.082"].weak_aliases == ("Abu Mufid",) and "Abu Mufid" not in un["IQi.082"].aliases
+    assert un["IQi.082"].birth_dates == ("1970-02-04", "1966", "1967")
+    assert csl["SDN"].birth_dates == ("1978-12-05",)
     assert un["KPe.001"].countries == ("KP",) and "KOMID" in un["KPe.001"].aliases
     assert sets["un-consolidated"].file_date == "2026-02-27"
     el = sets["nsf-bis-entity-list"]

@@ -184,3 +184,36 @@ def test_any_text_is_screened_or_refused_as_a_name(text: str) -> None:
     except UnscreenableName:
         return
     assert all(0.0 <= h.score <= 1.0 and h.features for h in hits)
+
+
+@pytest.mark.parametrize(
+    "ofac, expected",
+    [
+        ("10 Dec 1948", ["1948-12-10"]),
+        ("Mar 1961", ["1961-03"]),
+        ("circa 1955", ["1955"]),
+        ("1960 to 1962", ["1960", "1961", "1962"]),
+        ("unknown", []),
+    ],
+)
+def test_ofac_dates_of_birth(ofac: str, expected: list[str]) -> None:
+    from tiergate.screen.ingest import birth_dates
+
+    assert birth_dates(ofac) == expected
+
+
+def test_date_of_birth_is_supporting_or_contrary_evidence() -> None:
+    entry = ListEntry("t", "1", "SDN", "Person", "WONG, Moon Chi", birth_dates=("1961-03-18", "1945"))
+    index = ScreeningIndex.build([entry])
+
+    def screen(dob: str | None) -> tuple[float, set[str]]:
+        hit = index.screen(Query("Moon Chi Wong", "Person", birth_date=dob), floor=0.0)[0]
+        return hit.score, {f.name for f in hit.features}
+
+    plain, _ = screen(None)
+    same, same_features = screen("1961-03-18")
+    year, year_features = screen("1945")
+    other, other_features = screen("1980-01-01")
+    assert same == plain == 1.0 and "birth_date_match" in same_features
+    assert year == plain and not {"birth_date_match", "birth_year_mismatch"} & year_features
+    assert other == pytest.approx(plain - 0.15) and "birth_year_mismatch" in other_features

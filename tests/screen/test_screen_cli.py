@@ -107,6 +107,8 @@ def test_bad_input_is_one_error_line(tmp_path: Path) -> None:
         assert r.returncode == 2 and r.stderr.startswith("error: name: "), r.stderr
     r = tg("screen", "name", "Acme", "--country", "XX", "--db", db, cwd=tmp_path)
     assert r.returncode == 2 and "--country" in r.stderr
+    r = tg("screen", "name", "Acme", "--dob", "12/03/1970", "--db", db, cwd=tmp_path)
+    assert r.returncode == 2 and "--dob" in r.stderr and "YYYY-MM-DD" in r.stderr
 
 
 def test_decide_and_ship_take_screening_into_account(tmp_path: Path) -> None:

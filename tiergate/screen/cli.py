@@ -57,6 +57,17 @@ def _country(value: str | None, where: str) -> str | None:
     return _code(value, where)
 
 
+def _birth_date(value: Any, where: str) -> str | None:
+    import re
+
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", text):
+        raise InputError(f"{text!r} is not a date of birth", where=where, hint="YYYY, YYYY-MM or YYYY-MM-DD")
+    return text
+
+
 def _store(db: str) -> Any:
     from tiergate.screen.store import open_store
 
@@ -169,6 +180,9 @@ def screen_name(
     party: Annotated[
         str | None, typer.Option("--party", help="Record this screening under this party id (for decisions).")
     ] = None,
+    dob: Annotated[
+        str | None, typer.Option("--dob", help="A person's date of birth: YYYY, YYYY-MM or YYYY-MM-DD.")
+    ] = None,
     db: DbOpt = DEFAULT_LISTS_DB,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 10,
@@ -178,7 +192,9 @@ def screen_name(
     from tiergate.screen.service import party_key
 
     _format(format)
-    query = Query(_name(name, "name"), schema, _country(country, "--country"), tuple(identifier or ()))
+    query = Query(
+        _name(name, "name"), schema, _country(country, "--country"), tuple(identifier or ()), _birth_date(dob, "--dob")
+    )
     screener = _screener(db, threshold)
     key = party or party_key(query)
     hits = (
@@ -267,7 +283,7 @@ def screen_compare(
     sys.stdout.write("".join(line + "\n" for line in lines))
 
 
-BATCH_COLUMNS = ("id", "name", "country", "schema", "identifiers")
+BATCH_COLUMNS = ("id", "name", "country", "schema", "identifiers", "birth_date")
 
 
 def _batch_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -313,7 +329,9 @@ def _batch_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
 @screen_app.command("batch")
 def screen_batch(
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet with columns id,name[,country,schema,identifiers].")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV or Parquet with columns id,name[,country,schema,identifiers,birth_date].")
+    ],
     out_path: Annotated[Path, typer.Option("--out", help="Results: .jsonl, .csv or .parquet (whole or not at all).")],
     db: DbOpt = DEFAULT_LISTS_DB,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
@@ -341,6 +359,7 @@ def screen_batch(
             (str(row.get("schema")).strip() or None) if row.get("schema") else None,
             _country(row.get("country") or None, f"{where}: country"),
             tuple(x.strip() for x in str(ids).split(";") if x.strip()),
+            _birth_date(row.get("birth_date"), f"{where}: birth_date"),
         )
         queries.append((where, str(row.get("id") or "") or party_key(query), query))
     from tiergate.screen.index import screen_many

@@ -274,6 +274,41 @@ def _ofac_rows(path: Path, width: int) -> Iterator[tuple[int, list[str]]]:
         raise ListFileError(f"malformed CSV: {error}", where=f"{path}:{reader.line_num}") from None
 
 
+_MONTHS = {
+    m: i
+    for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)
+}
+_DOB_DAY = re.compile(r"^(\d{1,2}) ([A-Za-z]{3})[a-z]* (\d{4})$")
+_DOB_MONTH = re.compile(r"^([A-Za-z]{3})[a-z]* (\d{4})$")
+_DOB_YEARS = re.compile(r"^(?:circa )?(\d{4})(?: to (\d{4}))?$")
+
+
+def birth_dates(text: str) -> list[str]:
+    """OFAC's ways of writing a date of birth (``10 Dec 1948``, ``Mar 1961``, ``1946``, ``circa 1955``,
+    ``1960 to 1962``) as ``YYYY-MM-DD``, ``YYYY-MM`` or years."""
+    value = text.strip().rstrip(".")
+    m = _DOB_DAY.match(value)
+    if m and m.group(2).lower() in _MONTHS:
+        return [f"{m.group(3)}-{_MONTHS[m.group(2).lower()]:02d}-{int(m.group(1)):02d}"]
+    m = _DOB_MONTH.match(value)
+    if m and m.group(1).lower() in _MONTHS:
+        return [f"{m.group(2)}-{_MONTHS[m.group(1).lower()]:02d}"]
+    m = _DOB_YEARS.match(value)
+    if m:
+        first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+        return [str(y) for y in range(first, min(last, first + 20) + 1)]
+    return []
+
+
+def _remarks_dobs(remarks: str | None) -> list[str]:
+    found: list[str] = []
+    for part in (remarks or "").split(";"):
+        m = re.match(r"^\s*(?:alt\. )?DOB (.+)$", part.strip())
+        if m:
+            found.extend(birth_dates(m.group(1)))
+    return list(dict.fromkeys(found))
+
+
 def _remarks_facts(remarks: str | None) -> tuple[list[str], list[str], list[Identifier]]:
     aliases: list[str] = []
     nations: list[str] = []
@@ -372,6 +407,7 @@ def _ofac(path: Path) -> Dataset:
                 addresses=tuple(place),
                 identifiers=tuple(dict.fromkeys(ids)),
                 programs=tuple(programs),
+                birth_dates=tuple(_remarks_dobs(remarks)) if schema == "Person" else (),
                 remarks=remarks,
                 source_file=str(path),
                 source_line=line,
@@ -455,6 +491,9 @@ def _csl(path: Path) -> Dataset:
                     addresses=tuple(addresses),
                     identifiers=tuple(identifiers),
                     programs=tuple(_split(row.get("programs"))),
+                    birth_dates=tuple(
+                        d for d in (_iso_date(x) for x in _split(row.get("dates_of_birth"))) if d and d[:4].isdigit()
+                    ),
                     listed_on=_iso_date(row.get("start_date")),
                     license_requirement=_clean(row.get("license_requirement")),
                     license_policy=_clean(row.get("license_policy")),
@@ -530,6 +569,14 @@ def _un(path: Path) -> Dataset:
                     addresses.append(", ".join(f for f in fields if f))
                 if fields[-1]:
                     countries.append(fields[-1])
+            dobs: list[str] = []
+            for dob in node.iterfind("INDIVIDUAL_DATE_OF_BIRTH"):
+                if text(dob, "DATE"):
+                    dobs.append(str(text(dob, "DATE"))[:10])
+                elif text(dob, "YEAR"):
+                    dobs.append(str(text(dob, "YEAR")))
+                elif text(dob, "FROM_YEAR") and text(dob, "TO_YEAR"):
+                    dobs.extend(birth_dates(f"{text(dob, 'FROM_YEAR')} to {text(dob, 'TO_YEAR')}"))
             identifiers = []
             for doc in node.iterfind("INDIVIDUAL_DOCUMENT"):
                 number = text(doc, "NUMBER")
@@ -554,6 +601,7 @@ def _un(path: Path) -> Dataset:
                     addresses=tuple(addresses),
                     identifiers=tuple(identifiers),
                     programs=tuple(x for x in [text(node, "UN_LIST_TYPE")] if x),
+                    birth_dates=tuple(dict.fromkeys(dobs)),
                     listed_on=_iso_date(text(node, "LISTED_ON")),
                     remarks=text(node, "COMMENTS1"),
                     source_file=str(path),
@@ -756,6 +804,7 @@ def _ftm(path: Path) -> Dataset:
                 name=caption,
                 aliases=tuple(a for a in dict.fromkeys(aliases) if a != caption),
                 weak_aliases=tuple(dict.fromkeys(weak)),
+                birth_dates=tuple(str(d)[:10] for d in props.get("birthDate", []) if str(d)[:4].isdigit()),
                 countries=tuple(dict.fromkeys(c for c in country_values if len(c) == 2)),
                 addresses=tuple(dict.fromkeys(place)),
                 identifiers=tuple(idents),

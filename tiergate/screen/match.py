@@ -25,7 +25,8 @@ Qualifiers adjust the best name score and each is reported: legal forms of diffe
 (``AG`` against ``GmbH``) -0.10; numbers that differ (``CETC 13`` against ``CETC 14``) -0.25;
 the query's country among the entry's countries +0.05, outside them -0.10; an identifier equal
 to one of the entry's +0.20; a person queried against an organisation (or the reverse) -0.15; the
-best name being an alias the list calls weak (the UN's "low quality" aliases) -0.10.
+best name being an alias the list calls weak (the UN's "low quality" aliases) -0.10; a person's date
+of birth equal to one the entry gives +0.05, a birth year none of the entry's dates has -0.15.
 The result is clipped to [0, 1]; it is a match at or above the threshold (default
 :data:`tiergate.screen.model.DEFAULT_THRESHOLD`).
 """
@@ -62,6 +63,8 @@ COUNTRY_MISMATCH = 0.10
 IDENTIFIER_MATCH = 0.20
 SCHEMA_MISMATCH = 0.15
 WEAK_ALIAS = 0.10
+BIRTH_DATE_MATCH = 0.05
+BIRTH_YEAR_MISMATCH = 0.15
 
 
 _VOWELS = frozenset("aeiouy")
@@ -329,6 +332,23 @@ def _qualifiers(
                         Feature("identifier_match", IDENTIFIER_MATCH, f"{found.kind} {found.value} is the entry's")
                     )
                 break
+    if query.birth_date and entry.birth_dates:
+        mine = query.birth_date
+        years = {d[:4] for d in entry.birth_dates}
+        if mine in entry.birth_dates and len(mine) == 10:
+            total += BIRTH_DATE_MATCH
+            if explain:
+                features.append(Feature("birth_date_match", BIRTH_DATE_MATCH, f"born {mine}, as the entry says"))
+        elif mine[:4] not in years:
+            total -= BIRTH_YEAR_MISMATCH
+            if explain:
+                features.append(
+                    Feature(
+                        "birth_year_mismatch",
+                        -BIRTH_YEAR_MISMATCH,
+                        f"born {mine}; the entry gives {', '.join(entry.birth_dates)}",
+                    )
+                )
     if query.schema and entry.schema in ORG_SCHEMAS | {"Person"}:
         q_person = query.schema == "Person"
         if q_person != (entry.schema == "Person"):

@@ -62,6 +62,8 @@ class ListEntry:
     countries: tuple[str, ...] = ()
     weak_aliases: tuple[str, ...] = ()
     """Aliases the list itself calls weak (the UN's "low quality", FtM ``weakAlias``): a hit on one counts less."""
+    birth_dates: tuple[str, ...] = ()
+    """A person's dates of birth as the list gives them: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``."""
     addresses: tuple[str, ...] = ()
     identifiers: tuple[Identifier, ...] = ()
     programs: tuple[str, ...] = ()
@@ -110,6 +112,7 @@ class ListEntry:
             aliases=tuple(data.get("aliases") or ()),
             countries=tuple(data.get("countries") or ()),
             weak_aliases=tuple(data.get("weak_aliases") or ()),
+            birth_dates=tuple(data.get("birth_dates") or ()),
             addresses=tuple(data.get("addresses") or ()),
             identifiers=tuple(Identifier(**i) for i in data.get("identifiers") or ()),
             programs=tuple(data.get("programs") or ()),
@@ -153,6 +156,8 @@ class Query:
     schema: str | None = None
     country: str | None = None
     identifiers: tuple[str, ...] = ()
+    birth_date: str | None = None
+    """``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (a person's)."""
 
 
 @dataclass(slots=True)

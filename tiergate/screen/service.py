@@ -76,6 +76,7 @@ def query_to_dict(query: Query) -> dict[str, Any]:
         "schema": query.schema,
         "country": query.country,
         "identifiers": list(query.identifiers),
+        "birth_date": query.birth_date,
     }
 
 
@@ -85,6 +86,7 @@ def query_from_dict(data: dict[str, Any]) -> Query:
         schema=data.get("schema"),
         country=data.get("country"),
         identifiers=tuple(data.get("identifiers") or ()),
+        birth_date=data.get("birth_date"),
     )
 
 
@@ -165,10 +167,11 @@ class Party:
     id: str | None = None
     identifiers: tuple[str, ...] = ()
     owners: tuple[Owner, ...] = ()
+    birth_date: str | None = None
 
     @property
     def query(self) -> Query:
-        return Query(self.name, self.schema, self.country, self.identifiers)
+        return Query(self.name, self.schema, self.country, self.identifiers, self.birth_date)
 
     @property
     def key(self) -> str:
@@ -204,6 +207,7 @@ class Party:
             id=data.get("id"),
             identifiers=tuple(str(x) for x in data.get("identifiers") or ()),
             owners=tuple(owners),
+            birth_date=str(data["birth_date"]) if data.get("birth_date") else None,
         )
 
 
