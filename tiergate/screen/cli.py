@@ -18,6 +18,8 @@ from tiergate.errors import InputError
 from tiergate.screen.model import DEFAULT_THRESHOLD, Query
 
 DEFAULT_LISTS_DB = "sqlite:///tiergate-lists.db"
+LIST_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".xml")
+"""The files taken from a folder given to ``lists load`` (others there, such as a README, are left alone)."""
 
 lists_app = typer.Typer(no_args_is_help=True, help="Restricted-party lists: load list files into a store, status.")
 screen_app = typer.Typer(no_args_is_help=True, help="Restricted-party screening against the loaded lists.")
@@ -98,7 +100,13 @@ def lists_load(
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in LIST_SUFFIXES
+                )
+            )
         else:
             files.append(path)
     if not files:
