@@ -36,6 +36,7 @@ from tiergate.errors import InputError, TiergateError
 from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.describe import regimes_and_packs, rules_of
 from tiergate.rules.diff import diff_rulesets, render_diff
+from tiergate.screen.cli import ListsOpt, consignee_screening, lists_app, screen_app, ship_block
 
 app = typer.Typer(
     name="tiergate",
@@ -50,6 +51,8 @@ app.add_typer(chips_app, name="chips")
 app.add_typer(keys_app, name="keys")
 app.command("serve")(serve)
 app.add_typer(packs_app, name="packs")
+app.add_typer(lists_app, name="lists")
+app.add_typer(screen_app, name="screen")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -294,6 +297,7 @@ def decide_command(
         str | None, typer.Option("--db", help="Decide against this ledger's live balances (read only).")
     ] = None,
     packs: PacksOpt = None,
+    lists: ListsOpt = None,
 ) -> None:
     """Licence determination for each transaction: outcome, authorisation, review policy, allocations, rules."""
     book = _book(packs)
@@ -311,6 +315,7 @@ def decide_command(
         and out_path is not None
         and not explain
         and balances is None
+        and lists is None
         and file.suffix.lower() in (".parquet", ".pq")
     ):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -345,8 +350,9 @@ def decide_command(
     if out_path is None:  # everything is decided before anything is printed
         records = list(records)
         alone = len(records) == 1 and records[0].alone
+    screening = consignee_screening(records, lists) if lists is not None else None
     decided = decide_stream(
-        records,
+        screening.records() if screening is not None else records,
         book,
         regime=regime,
         as_of=when,
@@ -354,6 +360,8 @@ def decide_command(
         balances=balances,
         explain=with_explanation,
     )
+    if screening is not None:
+        decided = screening.adjust(decided)
     if format == Format.parquet:
         assert out_path is not None
         count = write_parquet(out_path, decided, explain=explain)
@@ -722,6 +730,7 @@ def ship_command(
     regime: RegimeOpt = None,
     format: Annotated[Format, typer.Option("--format")] = Format.table,
     packs: PacksOpt = None,
+    lists: ListsOpt = None,
 ) -> None:
     """Decide with live balances and, when authorised, reserve and commit every allocation drawn, atomically.
 
@@ -736,6 +745,11 @@ def ship_command(
     worst = 0
     for record in records:
         txn = interchange.parse_transaction(record.data, book.catalogue, where=record.where, default_date=_today())
+        block = ship_block(txn, lists, licence_id is not None) if lists is not None else None
+        if block is not None:  # restricted-party screening refuses it before the ledger is touched
+            worst = max(worst, 4)
+            err.print(f"{txn.id or '-'}: not committed: {block}", markup=False)
+            continue
         shipment = ship(txn, book, ledger, licence_id=licence_id, regime=regime)
         worst = max(worst, shipment.exit_code)
         if format in (Format.json, Format.jsonl):

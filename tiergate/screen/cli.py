@@ -1,0 +1,549 @@
+"""``tiergate lists ...`` and ``tiergate screen ...``: list loading and restricted-party screening."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tiergate.batch import atomic_output
+from tiergate.errors import InputError
+from tiergate.screen.model import DEFAULT_THRESHOLD, Query
+
+DEFAULT_LISTS_DB = "sqlite:///tiergate-lists.db"
+
+lists_app = typer.Typer(no_args_is_help=True, help="Restricted-party lists: load list files into a store, status.")
+screen_app = typer.Typer(no_args_is_help=True, help="Restricted-party screening against the loaded lists.")
+
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DbOpt = Annotated[str, typer.Option("--db", help="List store URL: sqlite:///FILE (default) or postgresql://...")]
+ThresholdOpt = Annotated[
+    float, typer.Option("--threshold", min=0.0, max=1.0, help=f"Match threshold (default {DEFAULT_THRESHOLD}).")
+]
+FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]
+
+
+def _dump(value: Any, indent: bool = True) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0).decode()
+
+
+def _format(value: str, allowed: tuple[str, ...] = ("table", "json")) -> str:
+    if value not in allowed:
+        raise InputError(f"--format: {value!r}", hint=f"use {' or '.join(allowed)}")
+    return value
+
+
+def _name(value: str, where: str) -> str:
+    from tiergate.screen.normalize import UnscreenableName, check_name
+
+    try:
+        return check_name(value)
+    except UnscreenableName as error:
+        raise InputError(str(error), where=where) from None
+
+
+def _country(value: str | None, where: str) -> str | None:
+    from tiergate.screen.service import _code
+
+    return _code(value, where)
+
+
+def _store(db: str) -> Any:
+    from tiergate.screen.store import open_store
+
+    return open_store(db)
+
+
+# ---------------------------------------------------------------- lists
+
+
+@lists_app.command("load")
+def lists_load(
+    paths: Annotated[list[Path], typer.Argument(help="List files (or folders of them).")],
+    db: DbOpt = DEFAULT_LISTS_DB,
+    force: Annotated[
+        bool, typer.Option("--force", help="Load even if a list drops more than 10 % of its entries.")
+    ] = False,
+    format: FormatOpt = "table",
+    rescreen: Annotated[
+        bool, typer.Option("--rescreen/--no-rescreen", help="Screen again the recorded parties the update touches.")
+    ] = True,
+) -> None:
+    """Read list files (OFAC CSV, trade.gov CSL CSV, UN XML, NSF JSON, FtM JSON lines); store them all or nothing."""
+    from tiergate.screen.ingest import read_lists
+    from tiergate.screen.service import Screener
+    from tiergate.screen.service import rescreen as do_rescreen
+
+    _format(format)
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+        else:
+            files.append(path)
+    if not files:
+        raise InputError("no list files given")
+    sets = read_lists(files)
+    store = _store(db)
+    reports = store.load(sets, force=force)
+    result: dict[str, Any] = {"loaded": [r.to_dict() for r in reports]}
+    if rescreen and any(r.added or r.changed or r.removed for r in reports) and store.screened_parties():
+        outcome = do_rescreen(Screener.from_store(store), store, reports)
+        result["rescreen"] = outcome.to_dict()
+    if format == "json":
+        out.print(_dump(result), markup=False)
+        return
+    for r in reports:
+        if r.unchanged_file:
+            out.print(f"{r.dataset}: unchanged (same file hash), {r.entries:,} entries", markup=False)
+        else:
+            out.print(
+                f"{r.dataset}: version {r.version}, {r.entries:,} entries "
+                f"(+{len(r.added)} ~{len(r.changed)} -{len(r.removed)}){' (forced)' if r.forced else ''}",
+                markup=False,
+            )
+    if "rescreen" in result:
+        rs = result["rescreen"]
+        out.print(
+            f"re-screened {len(rs['screened'])} part(ies), skipped {rs['skipped']}: "
+            f"{len(rs['new_hits'])} new hit(s), {len(rs['gone'])} gone",
+            markup=False,
+        )
+        for item in rs["new_hits"]:
+            h = item["hit"]
+            out.print(
+                f"  new hit: {item['party']} -> {h['list']} {h['entry']} {h['name']!r} {h['score']}", markup=False
+            )
+
+
+@lists_app.command("status")
+def lists_status(db: DbOpt = DEFAULT_LISTS_DB, format: FormatOpt = "table") -> None:
+    """The loaded lists: entries, version, the files' hash and data date."""
+    _format(format)
+    rows = _store(db).status()
+    if format == "json":
+        out.print(_dump(rows), markup=False)
+        return
+    table = Table("dataset", "entries", "version", "data date", "sha256", "loaded at", "title")
+    for r in rows:
+        table.add_row(
+            r["dataset"],
+            f"{r['entries']:,}",
+            str(r["version"]),
+            r["file_date"] or "-",
+            r["sha256"][:16],
+            r["loaded_at"][:19],
+            r["title"],
+        )
+    out.print(table)
+
+
+# ---------------------------------------------------------------- screen
+
+
+def _screener(db: str, threshold: float) -> Any:
+    from tiergate.screen.service import Screener
+
+    store = _store(db)
+    store.check()
+    return Screener.from_store(store, threshold)
+
+
+@screen_app.command("name")
+def screen_name(
+    name: Annotated[str, typer.Argument(help="The party's name, in any script.")],
+    country: Annotated[str | None, typer.Option("--country", help="The party's country (ISO alpha-2).")] = None,
+    schema: Annotated[str | None, typer.Option("--schema", help="Person, Organization, Company, Vessel...")] = None,
+    identifier: Annotated[
+        list[str] | None, typer.Option("--id", help="An identifier (registration, passport, IMO...); repeatable.")
+    ] = None,
+    party: Annotated[
+        str | None, typer.Option("--party", help="Record this screening under this party id (for decisions).")
+    ] = None,
+    db: DbOpt = DEFAULT_LISTS_DB,
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 10,
+    format: FormatOpt = "table",
+) -> None:
+    """Ranked hits for a name, each with its score and the features behind it. Exit 1 when there is an open match."""
+    from tiergate.screen.service import party_key
+
+    _format(format)
+    query = Query(_name(name, "name"), schema, _country(country, "--country"), tuple(identifier or ()))
+    screener = _screener(db, threshold)
+    key = party or party_key(query)
+    hits = (
+        screener.screen_and_record(query, key, limit=limit) if party else screener.screen(query, party=key, limit=limit)
+    )
+    rows = [h.to_dict() for h in hits]
+    if format == "json":
+        out.print(
+            _dump(
+                {
+                    "query": {"name": name, "country": query.country, "schema": schema, "party": key},
+                    "threshold": threshold,
+                    "data_version": screener.store.data_version(),
+                    "hits": rows,
+                }
+            ),
+            markup=False,
+        )
+    else:
+        if not rows:
+            out.print(f"no hit at or above {threshold}", markup=False)
+        for h in rows:
+            out.print(
+                f"{h['score']:.2f} {h['status']:<9} {h['list']:<6} {h['entry']}  {h['name']!r}"
+                f" (on {h['matched_name']!r}; {', '.join(h['countries']) or '-'})",
+                markup=False,
+            )
+            for feature, info in h["explanation"].items():
+                out.print(f"      {feature} {info['score']:+.2f}: {info['detail']}", markup=False)
+    if any(h.match and h.status != "cleared" for h in hits):
+        raise typer.Exit(1)
+
+
+@screen_app.command("compare")
+def screen_compare(
+    pairs: Annotated[Path, typer.Option("--pairs", help="CSV with columns name1,name2[,schema].")],
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    format: Annotated[str, typer.Option("--format", help="json (JSON lines, one per row, in order)")] = "json",
+) -> None:
+    """Score name pairs: one JSON line per row, in input order, with the score, the verdict and its explanation."""
+    from tiergate.screen.match import compare_names
+
+    _format(format, ("json", "jsonl"))
+    try:
+        handle = pairs.open(newline="", encoding="utf-8-sig")
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror}", where=str(pairs)) from None
+    lines: list[str] = []
+    with handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None:
+            raise InputError("empty CSV file (no header row)", where=str(pairs))
+        missing = [c for c in ("name1", "name2") if c not in reader.fieldnames]
+        if missing:
+            raise InputError(
+                f"missing column(s) {', '.join(missing)}", where=f"{pairs}:1", hint="columns: name1,name2[,schema]"
+            )
+        try:
+            for row in reader:
+                where = f"{pairs}:{reader.line_num}"
+                if None in row:
+                    raise InputError("more fields than the header has", where=where)
+                n1 = _name(row.get("name1") or "", f"{where}: name1")
+                n2 = _name(row.get("name2") or "", f"{where}: name2")
+                schema = (row.get("schema") or "").strip() or None
+                score, features = compare_names(n1, n2, schema)
+                lines.append(
+                    _dump(
+                        {
+                            "line": reader.line_num,
+                            "name1": row["name1"],
+                            "name2": row["name2"],
+                            "schema": schema,
+                            "score": round(score, 4),
+                            "match": score >= threshold,
+                            "threshold": threshold,
+                            "explanation": {f.name: {"score": round(f.score, 4), "detail": f.detail} for f in features},
+                        },
+                        indent=False,
+                    )
+                )
+        except UnicodeDecodeError as error:
+            raise InputError(f"not UTF-8 text (byte {error.start})", where=str(pairs)) from None
+        except csv.Error as error:
+            raise InputError(f"malformed CSV: {error}", where=f"{pairs}:{reader.line_num}") from None
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+BATCH_COLUMNS = ("id", "name", "country", "schema", "identifiers")
+
+
+def _batch_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise InputError("no such file", where=str(path))
+    rows: list[tuple[str, dict[str, Any]]] = []
+    if suffix == ".csv":
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or "name" not in reader.fieldnames:
+                raise InputError(
+                    "needs a header with a 'name' column",
+                    where=f"{path}:1",
+                    hint=f"columns: {', '.join(BATCH_COLUMNS)}",
+                )
+            try:
+                for row in reader:
+                    if None in row:
+                        raise InputError("more fields than the header has", where=f"{path}:{reader.line_num}")
+                    rows.append((f"{path}:{reader.line_num}", dict(row)))
+            except UnicodeDecodeError as error:
+                raise InputError(f"not UTF-8 text (byte {error.start})", where=str(path)) from None
+            except csv.Error as error:
+                raise InputError(f"malformed CSV: {error}", where=f"{path}:{reader.line_num}") from None
+    elif suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except Exception as error:
+            raise InputError(f"not a readable Parquet file: {error}", where=str(path)) from None
+        if "name" not in table.column_names:
+            raise InputError("needs a 'name' column", where=str(path), hint=f"columns: {', '.join(BATCH_COLUMNS)}")
+        for i, row in enumerate(table.to_pylist(), start=1):
+            rows.append((f"{path}: row {i}", row))
+    else:
+        raise InputError(
+            f"cannot screen a {suffix or 'suffix-less'} file", where=str(path), hint="use .csv or .parquet"
+        )
+    return rows
+
+
+@screen_app.command("batch")
+def screen_batch(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet with columns id,name[,country,schema,identifiers].")],
+    out_path: Annotated[Path, typer.Option("--out", help="Results: .jsonl, .csv or .parquet (whole or not at all).")],
+    db: DbOpt = DEFAULT_LISTS_DB,
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Hits kept per party.")] = 5,
+    record: Annotated[
+        bool, typer.Option("--record/--no-record", help="Record each party's result (for re-screening).")
+    ] = True,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes sharing the index.")] = 1,
+) -> None:
+    """Screen every row; one result per row (hits with scores, statuses and explanations), with a progress bar."""
+    from tiergate.screen.service import party_key
+
+    suffix = out_path.suffix.lower()
+    if suffix not in (".jsonl", ".csv", ".parquet"):
+        raise InputError(
+            f"cannot write {suffix or 'a suffix-less file'}", where=str(out_path), hint="use .jsonl, .csv or .parquet"
+        )
+    rows = _batch_rows(file)
+    queries = []
+    for where, row in rows:
+        name = _name(str(row.get("name") or ""), f"{where}: name")
+        ids = row.get("identifiers") or ""
+        query = Query(
+            name,
+            (str(row.get("schema")).strip() or None) if row.get("schema") else None,
+            _country(row.get("country") or None, f"{where}: country"),
+            tuple(x.strip() for x in str(ids).split(";") if x.strip()),
+        )
+        queries.append((where, str(row.get("id") or "") or party_key(query), query))
+    from tiergate.screen.index import screen_many
+    from tiergate.screen.service import apply_decisions, query_to_dict
+
+    screener = _screener(db, threshold)
+    standing = screener.decisions()
+    results: list[dict[str, Any]] = []
+    recorded: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
+    with Progress(
+        TextColumn("screening"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("screen", total=len(queries))
+        found = screen_many(
+            screener.index, [q for _, _, q in queries], workers=workers, threshold=threshold, limit=limit
+        )
+        for (where, party, query), outcome in zip(queries, found, strict=True):
+            if isinstance(outcome, str):
+                raise InputError(outcome, where=f"{where}: name")
+            hits = apply_decisions(outcome, party, standing)
+            hit_rows = [h.to_dict() for h in hits]
+            matches = [h for h in hits if h.match and h.status != "cleared"]
+            results.append(
+                {
+                    "id": party,
+                    "name": query.name,
+                    "country": query.country,
+                    "hit": bool(matches),
+                    "best_score": round(hits[0].score, 4) if hits else 0.0,
+                    "hits": hit_rows,
+                }
+            )
+            if record:
+                recorded.append((party, query_to_dict(query), hit_rows))
+            progress.advance(task)
+    if record:
+        screener.store.record_screenings(recorded)
+    if suffix == ".jsonl":
+        with atomic_output(out_path) as handle:
+            for r in results:
+                handle.write(orjson.dumps(r) + b"\n")
+    elif suffix == ".csv":
+        with atomic_output(out_path, "w") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(
+                ["id", "name", "country", "hit", "best_score", "best_list", "best_entry", "best_name", "hits"]
+            )
+            for r in results:
+                best = r["hits"][0] if r["hits"] else {}
+                writer.writerow(
+                    [
+                        r["id"],
+                        r["name"],
+                        r["country"] or "",
+                        r["hit"],
+                        r["best_score"],
+                        best.get("list", ""),
+                        best.get("entry", ""),
+                        best.get("name", ""),
+                        _dump(r["hits"], indent=False),
+                    ]
+                )
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table(
+            {
+                "id": [r["id"] for r in results],
+                "name": [r["name"] for r in results],
+                "country": [r["country"] for r in results],
+                "hit": [r["hit"] for r in results],
+                "best_score": [r["best_score"] for r in results],
+                "hits": [_dump(r["hits"], indent=False) for r in results],
+            }
+        )
+        with atomic_output(out_path) as handle:
+            pq.write_table(table, handle)
+    flagged = sum(1 for r in results if r["hit"])
+    err.print(f"screened {len(results):,} part(ies): {flagged:,} with an open match; wrote {out_path}", markup=False)
+
+
+@screen_app.command("clear")
+def screen_clear(
+    party: Annotated[str, typer.Option("--party", help="The party id (as screened).")],
+    entry: Annotated[str, typer.Option("--entry", help="The list entry, DATASET:ID (a hit's 'entry').")],
+    reason: Annotated[str, typer.Option("--reason", help="Why this hit is a false positive.")],
+    author: Annotated[str, typer.Option("--author", help="Who decided.")],
+    db: DbOpt = DEFAULT_LISTS_DB,
+) -> None:
+    """Clear a hit as a false positive for this (party, entry) pair; re-opened when the entry changes."""
+    _decide(party, entry, "cleared", reason, author, db)
+
+
+@screen_app.command("confirm")
+def screen_confirm(
+    party: Annotated[str, typer.Option("--party", help="The party id (as screened).")],
+    entry: Annotated[str, typer.Option("--entry", help="The list entry, DATASET:ID (a hit's 'entry').")],
+    reason: Annotated[str, typer.Option("--reason", help="Why this hit is a true match.")],
+    author: Annotated[str, typer.Option("--author", help="Who decided.")],
+    db: DbOpt = DEFAULT_LISTS_DB,
+) -> None:
+    """Confirm a hit as a true match for this (party, entry) pair."""
+    _decide(party, entry, "confirmed", reason, author, db)
+
+
+def _decide(party: str, entry_key: str, verdict: str, reason: str, author: str, db: str) -> None:
+    from tiergate.screen.store import open_store
+
+    store = open_store(db)
+    store.check()
+    entries = store.list_entries([entry_key])
+    if not entries:
+        raise InputError(
+            f"no list entry {entry_key!r}", where="--entry", hint="use the 'entry' value of a hit, DATASET:ID"
+        )
+    decision = store.decide(party, entries[0], verdict, reason, author)
+    out.print(f"{verdict}: {party} / {entry_key} (entry hash {decision.entry_hash[:12]}) by {author}", markup=False)
+
+
+@screen_app.command("owners")
+def screen_owners(
+    file: Annotated[
+        Path,
+        typer.Argument(help="A party (JSON): {name, country, headquarters, owners: [{name, percent, owners...}]}."),
+    ],
+    db: DbOpt = DEFAULT_LISTS_DB,
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Country groups as of this date (YYYY-MM-DD).")] = None,
+) -> None:
+    """Ownership flags: owned 50 % or more (directly or in aggregate) by listed parties; headquarters in D:5/Macau."""
+    import datetime as dt
+
+    from tiergate.screen.service import Party, d5_macau_test, ownership_flags
+
+    try:
+        data = orjson.loads(file.read_bytes())
+    except FileNotFoundError:
+        raise InputError("no such file", where=str(file)) from None
+    except orjson.JSONDecodeError as error:
+        raise InputError(f"not valid JSON: {error.msg}", where=str(file)) from None
+    party = Party.from_dict(data, str(file))
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise InputError(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)") from None
+    flags = ownership_flags(party, _screener(db, threshold), hq_test=d5_macau_test(day))
+    out.print(_dump({"party": party.name, "flags": [f.to_dict() for f in flags]}), markup=False)
+    if flags:
+        raise typer.Exit(1)
+
+
+@screen_app.command("audit")
+def screen_audit(
+    db: DbOpt = DEFAULT_LISTS_DB,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write JSON lines here (whole or not at all).")] = None,
+) -> None:
+    """The screening audit trail: list loads (hash, version), screenings (query, hits, data version) and decisions."""
+    entries = list(_store(db).audit_entries())
+    text = "".join(_dump(e, indent=False) + "\n" for e in entries)
+    if out_path is None:
+        sys.stdout.write(text)
+        return
+    with atomic_output(out_path, "w") as handle:
+        handle.write(text)
+    err.print(f"wrote {len(entries)} audit entries to {out_path}", markup=False)
+
+
+# ---------------------------------------------------------------- hooks for `tiergate decide` and `tiergate ship`
+
+_SCREENERS: dict[str, Any] = {}
+
+
+def _cached_screener(db: str) -> Any:
+    if db not in _SCREENERS:
+        _SCREENERS[db] = _screener(db, DEFAULT_THRESHOLD)
+    return _SCREENERS[db]
+
+
+def consignee_screening(records: Any, db: str) -> Any:
+    """``tiergate decide --lists DB``: screen each consignee and adjust its decision (see ``licensing``)."""
+    from tiergate.screen.licensing import ConsigneeScreening
+
+    return ConsigneeScreening(records, _cached_screener(db))
+
+
+def ship_block(txn: Any, db: str, licensed: bool) -> str | None:
+    """``tiergate ship --lists DB``: why this transaction's consignee may not be shipped to, or None."""
+    from tiergate.screen.licensing import shipping_block
+    from tiergate.screen.service import party_key
+
+    c = txn.consignee
+    query = Query(c.name, None, c.country)
+    hits = _cached_screener(db).screen(query, party=c.id or party_key(query))
+    return shipping_block(hits, licensed)
+
+
+ListsOpt = Annotated[
+    str | None,
+    typer.Option("--lists", help="Screen each consignee against this list store (URL); hits adjust the outcome."),
+]

@@ -1,0 +1,191 @@
+"""The screening entity model: list entries (from every list format), hits and their explanations.
+
+One :class:`ListEntry` per restricted party, whatever the file it came from (OFAC legacy CSV, the
+trade.gov Consolidated Screening List, the UN XML, the NSF restricted-entities JSON, FollowTheMoney
+JSON lines). ``content_hash`` covers what an analyst judged (names, countries, identifiers,
+programmes, addresses, licence text): a cleared hit is re-opened when it changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from tiergate.errors import TiergateError
+
+SCHEMAS = ("Person", "Organization", "Company", "LegalEntity", "Vessel", "Airplane")
+"""Entity types (FollowTheMoney's names). ``LegalEntity`` is a party whose list does not say whether it is a
+person or an organisation."""
+ORG_SCHEMAS = frozenset({"Organization", "Company", "PublicBody"})
+DEFAULT_THRESHOLD = 0.70
+"""The score at and above which a hit is a match (yente's default too); configurable per screening."""
+
+
+class ListFileError(TiergateError):
+    """A list file that cannot be loaded as given; nothing of it was loaded."""
+
+
+class ListStoreError(TiergateError):
+    """A list store that cannot be used or changed as asked; nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    kind: str
+    """E.g. ``Passport``, ``Registration Number``, ``IMO``, ``INN``, ``OGRN``."""
+    value: str
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A parent of a list entry (from FtM ``Ownership`` records), by the owner's entry id."""
+
+    entry_id: str
+    percent: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    dataset: str
+    """The load unit (one file or file family) the entry came from, e.g. ``ofac-sdn``, ``csl``, ``un-sc``."""
+    entry_id: str
+    """Unique within the dataset (the list's own number where it has one)."""
+    list_code: str
+    """The restricted-party list: ``SDN``, ``EL`` (BIS Entity List), ``DPL``, ``MEU``, ``UVL``, ``UN``, ..."""
+    schema: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    weak_aliases: tuple[str, ...] = ()
+    """Aliases the list itself calls weak (the UN's "low quality", FtM ``weakAlias``): a hit on one counts less."""
+    addresses: tuple[str, ...] = ()
+    identifiers: tuple[Identifier, ...] = ()
+    programs: tuple[str, ...] = ()
+    listed_on: str | None = None
+    license_requirement: str | None = None
+    license_policy: str | None = None
+    remarks: str | None = None
+    owners: tuple[Owner, ...] = ()
+    source_file: str = ""
+    source_line: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}:{self.entry_id}"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The name, the aliases, then the weak aliases (a name's place in this tuple is its slot)."""
+        return (self.name, *self.aliases, *self.weak_aliases)
+
+    def is_weak(self, slot: int) -> bool:
+        return slot > len(self.aliases)
+
+    def judged(self) -> dict[str, Any]:
+        """The fields a hit's review rests on (not where the entry sits in its file)."""
+        data = asdict(self)
+        data.pop("source_file")
+        data.pop("source_line")
+        return data
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(orjson.dumps(self.judged(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> ListEntry:
+        return ListEntry(
+            dataset=data["dataset"],
+            entry_id=data["entry_id"],
+            list_code=data["list_code"],
+            schema=data["schema"],
+            name=data["name"],
+            aliases=tuple(data.get("aliases") or ()),
+            countries=tuple(data.get("countries") or ()),
+            weak_aliases=tuple(data.get("weak_aliases") or ()),
+            addresses=tuple(data.get("addresses") or ()),
+            identifiers=tuple(Identifier(**i) for i in data.get("identifiers") or ()),
+            programs=tuple(data.get("programs") or ()),
+            listed_on=data.get("listed_on"),
+            license_requirement=data.get("license_requirement"),
+            license_policy=data.get("license_policy"),
+            remarks=data.get("remarks"),
+            owners=tuple(Owner(**o) for o in data.get("owners") or ()),
+            source_file=data.get("source_file", ""),
+            source_line=data.get("source_line", 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """The entries of one load unit, as parsed from its files."""
+
+    dataset: str
+    format: str
+    title: str
+    files: tuple[str, ...]
+    sha256: str
+    """Of the files' bytes, in order."""
+    file_date: str | None
+    """The data date the file states (UN ``dateGenerated``, NSF ``extracted``), else the file's mtime date."""
+    entries: tuple[ListEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """One piece of evidence in a score: its name, its contribution and what it rests on."""
+
+    name: str
+    score: float
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    name: str
+    schema: str | None = None
+    country: str | None = None
+    identifiers: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Hit:
+    entry: ListEntry
+    score: float
+    matched_name: str
+    """The name or alias of the entry that scored best."""
+    match: bool
+    features: list[Feature] = field(default_factory=list)
+    status: str = "open"
+    """``open`` (to review), ``cleared`` (an analyst's false positive) or ``confirmed`` (an analyst's true match)."""
+    decision: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.entry
+        return {
+            "entry": e.key,
+            "dataset": e.dataset,
+            "list": e.list_code,
+            "schema": e.schema,
+            "name": e.name,
+            "matched_name": self.matched_name,
+            "countries": list(e.countries),
+            "programs": list(e.programs),
+            "listed_on": e.listed_on,
+            "license_requirement": e.license_requirement,
+            "license_policy": e.license_policy,
+            "source": f"{e.source_file}:{e.source_line}",
+            "entry_hash": e.content_hash,
+            "score": round(self.score, 4),
+            "match": self.match,
+            "status": self.status,
+            "decision": self.decision,
+            "explanation": {f.name: {"score": round(f.score, 4), "detail": f.detail} for f in self.features},
+        }

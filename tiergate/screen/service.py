@@ -1,0 +1,308 @@
+"""Screening with the store: analyst decisions applied, screenings recorded, re-screening after a list update,
+ownership (the 50 % rule and headquarters in Country Group D:5 or Macau)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiergate.screen.index import ScreeningIndex
+from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, Query
+from tiergate.screen.store import Decision, ListStore, LoadReport
+
+OWNERSHIP_THRESHOLD = 50.0
+MAX_OWNERSHIP_DEPTH = 10
+
+
+def party_key(query: Query) -> str:
+    """A party's id when none is given: its country and its name, lower-cased, runs of other characters as '-'."""
+    slug = re.sub(r"[^0-9a-z]+", "-", query.name.lower()).strip("-") or "party"
+    return f"{query.country or '-'}:{slug}"[:300]
+
+
+def apply_decisions(hits: list[Hit], party: str, standing: dict[tuple[str, str], Decision]) -> list[Hit]:
+    """Each hit's analyst decision for ``party``: re-applied while the entry is unchanged, re-opened when it changed."""
+    for hit in hits:
+        decision = standing.get((party, hit.entry.key))
+        if decision is None:
+            continue
+        record = decision.to_dict()
+        if decision.entry_hash == hit.entry.content_hash:
+            hit.status = decision.verdict
+        else:
+            hit.status = "open"
+            record["reopened"] = "the list entry changed after this decision"
+        hit.decision = record
+    return hits
+
+
+@dataclass
+class Screener:
+    """Screens queries against an index, re-applying the store's analyst decisions."""
+
+    index: ScreeningIndex
+    store: ListStore | None = None
+    threshold: float = DEFAULT_THRESHOLD
+    _decisions: dict[tuple[str, str], Decision] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_store(cls, store: ListStore, threshold: float = DEFAULT_THRESHOLD) -> Screener:
+        return cls(ScreeningIndex.build(store.list_entries()), store, threshold)
+
+    def decisions(self) -> dict[tuple[str, str], Decision]:
+        if self._decisions is None:
+            self._decisions = self.store.decisions() if self.store is not None else {}
+        return self._decisions
+
+    def screen(
+        self, query: Query, *, party: str | None = None, limit: int = 10, floor: float | None = None
+    ) -> list[Hit]:
+        hits = self.index.screen(query, threshold=self.threshold, limit=limit, floor=floor)
+        return apply_decisions(hits, party or party_key(query), self.decisions())
+
+    def screen_and_record(self, query: Query, party: str, *, limit: int = 10) -> list[Hit]:
+        hits = self.screen(query, party=party, limit=limit)
+        if self.store is not None:
+            self.store.record_screening(party, query_to_dict(query), [h.to_dict() for h in hits])
+        return hits
+
+
+def query_to_dict(query: Query) -> dict[str, Any]:
+    return {
+        "name": query.name,
+        "schema": query.schema,
+        "country": query.country,
+        "identifiers": list(query.identifiers),
+    }
+
+
+def query_from_dict(data: dict[str, Any]) -> Query:
+    return Query(
+        name=str(data["name"]),
+        schema=data.get("schema"),
+        country=data.get("country"),
+        identifiers=tuple(data.get("identifiers") or ()),
+    )
+
+
+# ---------------------------------------------------------------- re-screening
+
+
+@dataclass
+class Rescreen:
+    screened: list[str]
+    """Parties screened again (those whose results could change)."""
+    skipped: int
+    new_hits: list[dict[str, Any]]
+    """``{"party", "hit"}`` for each match not among the party's previous hits."""
+    gone: list[dict[str, Any]]
+    """``{"party", "entry"}`` for each previous match that is no longer one (entry removed or changed)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "screened": self.screened,
+            "skipped": self.skipped,
+            "new_hits": self.new_hits,
+            "gone": self.gone,
+        }
+
+
+def rescreen(screener: Screener, store: ListStore, reports: Sequence[LoadReport]) -> Rescreen:
+    """Screen again only the recorded parties whose results could change after ``reports``' loads: those
+    with a previous hit on a changed or removed entry, and those that score near the threshold against
+    an added or changed entry."""
+    touched = {f"{r.dataset}:{k}" for r in reports for k in (*r.changed, *r.removed)}
+    fresh_keys = {f"{r.dataset}:{k}" for r in reports for k in (*r.added, *r.changed)}
+    fresh = [e for e in screener.index.entries if e.key in fresh_keys]
+    small = ScreeningIndex.build(fresh)
+    floor = max(0.0, screener.threshold - 0.2)
+    screened: list[str] = []
+    skipped = 0
+    new_hits: list[dict[str, Any]] = []
+    gone: list[dict[str, Any]] = []
+    for party, qdata, old_hits in store.screened_parties():
+        query = query_from_dict(qdata)
+        old = {h["entry"]: h for h in old_hits}
+        could = any(k in touched for k in old) or (
+            len(small) > 0 and bool(small.screen(query, threshold=screener.threshold, floor=floor, limit=1))
+        )
+        if not could:
+            skipped += 1
+            continue
+        screened.append(party)
+        hits = screener.screen_and_record(query, party)
+        now = {h.entry.key: h for h in hits}
+        for key, hit in now.items():
+            if not hit.match or hit.status == "cleared":
+                continue
+            before = old.get(key)
+            if before is None or not before.get("match") or before.get("entry_hash") != hit.entry.content_hash:
+                new_hits.append({"party": party, "hit": hit.to_dict()})
+        for key, previous in old.items():
+            if previous.get("match") and not (key in now and now[key].match):
+                gone.append({"party": party, "entry": key})
+    return Rescreen(screened, skipped, new_hits, gone)
+
+
+# ---------------------------------------------------------------- ownership
+
+
+@dataclass(frozen=True)
+class Owner:
+    party: Party
+    percent: float
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    country: str | None = None
+    headquarters: str | None = None
+    schema: str | None = None
+    id: str | None = None
+    identifiers: tuple[str, ...] = ()
+    owners: tuple[Owner, ...] = ()
+
+    @property
+    def query(self) -> Query:
+        return Query(self.name, self.schema, self.country, self.identifiers)
+
+    @property
+    def key(self) -> str:
+        return self.id or party_key(self.query)
+
+    @staticmethod
+    def from_dict(data: Any, where: str = "party") -> Party:
+        from tiergate.errors import InputError
+
+        if not isinstance(data, dict):
+            raise InputError("a party is an object with at least a name", where=where)
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise InputError("name: missing or empty", where=where)
+        owners = []
+        for i, o in enumerate(data.get("owners") or []):
+            at = f"{where}.owners[{i}]"
+            if not isinstance(o, dict):
+                raise InputError("an owner is an object with a name and a percent", where=at)
+            pct = o.get("percent")
+            if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 <= pct <= 100:
+                raise InputError(f"percent: {pct!r} is not a share between 0 and 100", where=at)
+            owners.append(Owner(Party.from_dict(o, at), float(pct)))
+        if sum(o.percent for o in owners) > 100.0001:
+            raise InputError("the owners' shares add up to more than 100 %", where=where)
+        country = _code(data.get("country"), f"{where}.country")
+        hq = _code(data.get("headquarters"), f"{where}.headquarters")
+        return Party(
+            name=name,
+            country=country,
+            headquarters=hq,
+            schema=data.get("schema"),
+            id=data.get("id"),
+            identifiers=tuple(str(x) for x in data.get("identifiers") or ()),
+            owners=tuple(owners),
+        )
+
+
+def _code(value: Any, where: str) -> str | None:
+    from tiergate.errors import UnknownCountryError
+    from tiergate.interchange import iso_codes
+
+    if value is None or value == "":
+        return None
+    code = str(value).strip().upper()
+    if code not in iso_codes():
+        raise UnknownCountryError(f"{value!r} is not an ISO 3166-1 alpha-2 country code", where=where)
+    return code
+
+
+@dataclass
+class OwnershipFlag:
+    kind: str
+    """``owned_by_listed`` or ``headquarters_d5_macau``."""
+    party: str
+    detail: str
+    percent: float | None = None
+    owners: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flag": self.kind,
+            "party": self.party,
+            "percent": self.percent,
+            "detail": self.detail,
+            "owners": self.owners,
+        }
+
+
+def _listed(hits: list[Hit]) -> list[Hit]:
+    return [h for h in hits if h.match and h.status != "cleared"]
+
+
+def ownership_flags(
+    party: Party, screener: Screener, *, hq_test: Any = None, day: dt.date | None = None
+) -> list[OwnershipFlag]:
+    """Flags for ``party`` and every owner up its chain: owned 50 % or more (directly, or in aggregate with
+    owners that are themselves listed or so owned) by listed parties; headquartered in D:5 or Macau.
+
+    ``hq_test(code)`` says whether a country is in Country Group D:5 or is Macau (see :func:`d5_macau_test`)."""
+    flags: list[OwnershipFlag] = []
+    memo: dict[int, tuple[bool, float]] = {}
+
+    def blocked(p: Party, depth: int) -> tuple[bool, float]:
+        """(listed or owned >= 50 % by blocked owners, the blocked owners' aggregate share)."""
+        if id(p) in memo:
+            return memo[id(p)]
+        if depth > MAX_OWNERSHIP_DEPTH:
+            return False, 0.0
+        listed = bool(_listed(screener.screen(p.query, party=p.key)))
+        share = 0.0
+        contributing: list[dict[str, Any]] = []
+        for owner in p.owners:
+            owner_blocked, _ = blocked(owner.party, depth + 1)
+            if owner_blocked:
+                share += owner.percent
+                contributing.append({"owner": owner.party.name, "percent": owner.percent})
+        if share >= OWNERSHIP_THRESHOLD:
+            named = ", ".join(f"{c['owner']} {c['percent']:g} %" for c in contributing)
+            flags.append(
+                OwnershipFlag(
+                    "owned_by_listed",
+                    p.name,
+                    f"{p.name!r} is owned {share:g} % in aggregate by listed parties or parties they own 50 % "
+                    f"or more of ({named})",
+                    share,
+                    contributing,
+                )
+            )
+        if hq_test is not None:
+            hq = p.headquarters or p.country
+            if hq and hq_test(hq):
+                flags.append(
+                    OwnershipFlag(
+                        "headquarters_d5_macau", p.name, f"{p.name!r} is headquartered in {hq} (D:5 or Macau)"
+                    )
+                )
+        result = (listed or share >= OWNERSHIP_THRESHOLD, share)
+        memo[id(p)] = result
+        return result
+
+    blocked(party, 0)
+    return flags
+
+
+def d5_macau_test(day: dt.date | None = None) -> Any:
+    """Whether a country is in Country Group D:5 or is Macau on ``day``, from the rulebook's country groups."""
+    from tiergate.rules import load_rulebook
+
+    when = day or dt.date.today()
+    ruleset, _ = load_rulebook().select(None, when)
+
+    def test(code: str) -> bool:
+        groups = ruleset.memberships(code, when)
+        return "D:5" in groups or "MO" in groups
+
+    return test
