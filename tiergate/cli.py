@@ -32,6 +32,7 @@ from tiergate.batch import (
 from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
 from tiergate.errors import InputError, TiergateError
+from tiergate.monitor.cli import monitor_app
 from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.diff import diff_rulesets, render_diff
 
@@ -46,6 +47,7 @@ chips_app = typer.Typer(no_args_is_help=True, help="The accelerator catalogue.")
 packs_app = typer.Typer(no_args_is_help=True, help="Rule packs and regimes.")
 app.add_typer(chips_app, name="chips")
 app.add_typer(packs_app, name="packs")
+app.add_typer(monitor_app, name="monitor")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
