@@ -52,6 +52,22 @@ def _sig(value: float | None) -> float | None:
     return float(f"{value:.10g}")
 
 
+def _file(value: object) -> str:
+    """A file name as the engines give it (Spark says ``file:/path``) as a plain path."""
+    text = str(value)
+    if text.startswith("file:"):
+        text = "/" + text.removeprefix("file:").lstrip("/")
+    return text
+
+
+def _stamp(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
 def _rule(p: Provenance) -> str:
     return f"{p.citation} [{p.status}; rule {p.rule_id}]"
 
@@ -172,12 +188,7 @@ def run_scan(
             max_training_threshold=max((t.value for t in training), default=math.inf),
         )
         chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset)
-        if engine == "spark":
-            chips = con.create_table("tg_chips", chips_arrow, overwrite=True)
-            rates = con.create_table("tg_rates", rates_arrow, overwrite=True)
-            accounts = con.create_table("tg_accounts", accounts_table(customers), overwrite=True)
-        else:
-            chips, rates, accounts = (ibis.memtable(t) for t in (chips_arrow, rates_arrow, accounts_table(customers)))
+        chips, rates, accounts = (ibis.memtable(t) for t in (chips_arrow, rates_arrow, accounts_table(customers)))
         seg = an.segments(usage, chips, rates, accounts, inputs)
         good = seg.filter(seg.problem.isnull())
         counts_rows = _rows(seg.group_by("problem").aggregate(n=seg.count()))
@@ -218,15 +229,15 @@ def run_scan(
         elif code == "chip_count:not_positive":
             what = f"chip_count {r['chip_count']} is not positive"
         elif code == "end:before_start":
-            what = f"end {r['end']} is before start {r['start']} (negative duration)"
+            what = f"end {_stamp(r['end'])} is before start {_stamp(r['start'])} (negative duration)"
         elif code == "utilization:out_of_range":
             what = f"utilization {r['utilization']} is outside (0, 1]"
-        problems.append(Problem(str(r["file"]), int(r["row"]), column, what, action, r["record_id"]))
+        problems.append(Problem(_file(r["file"]), int(r["row"]), column, what, action, r["record_id"]))
     if overlap_count:
         counts["job:overlapping_segments"] = overlap_count
         for r in overlap_rows:
             problems.append(
-                Problem(str(r["file"]), int(r["row"]), "start",
+                Problem(_file(r["file"]), int(r["row"]), "start",
                         f"segment of job {r['job_id']} starts before the job's previous segment ends (overlap)",
                         "kept and counted (compute may be counted twice; check the job's records)", r["record_id"])
             )  # fmt: skip

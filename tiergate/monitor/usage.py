@@ -151,8 +151,6 @@ def open_usage(con: Any, engine: str, path: Path, spark: Any = None) -> tuple[An
     if path.is_file() and path.suffix.lower() in (".csv", ".txt"):
         table, problems = read_csv(path)
         t = ibis.memtable(table)
-        if engine == "spark":
-            t = con.create_table(f"usage_csv_{abs(hash(str(path)))}", table, overwrite=True)
         return t.mutate(file=ibis.literal(str(path))), problems
     if path.is_file() and path.suffix.lower() != ".parquet":
         raise InputError("usage records must be a .parquet or .csv file, or a folder of .parquet files", where=str(path))
@@ -166,7 +164,7 @@ def open_usage(con: Any, engine: str, path: Path, spark: Any = None) -> tuple[An
         name = f"usage_{abs(hash(tuple(str(f) for f in files)))}"
         df.createOrReplaceTempView(name)
         t = con.table(name)
-        t = t.mutate(row=t.row_index + 1, file=t.file_path.replace("file://", "")).drop("row_index", "file_path")
+        t = t.mutate(row=t.row_index + 1, file=t.file_path).drop("row_index", "file_path")
     for column in USAGE_OPTIONAL:
         if column not in optional:
             kind = "string" if column == "precision" else "float64"
