@@ -115,20 +115,35 @@ def _parquet(path: Path, rows: list[dict[str, Any]]) -> Path:
     ts = pa.timestamp("us", tz="UTC")
     schema = pa.schema(
         [(c, pa.string()) for c in USAGE_REQUIRED if c not in ("chip_count", "start", "end")]
-        + [("chip_count", pa.int64()), ("start", ts), ("end", ts), ("precision", pa.string()),
-           ("utilization", pa.float64()), ("declared_flop", pa.float64())]
-    )  # fmt: skip
+        + [
+            ("chip_count", pa.int64()),
+            ("start", ts),
+            ("end", ts),
+            ("precision", pa.string()),
+            ("utilization", pa.float64()),
+            ("declared_flop", pa.float64()),
+        ]
+    )
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
     return path
 
 
 def _row(rid: str, job: str, chips: int, start: str, end: str | None, **extra: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "record_id": rid, "provider": "aws", "account_id": "acct-a", "job_id": job, "cluster_id": "aws-US-1",
-        "datacenter_country": "US", "chip": "nvidia-h100-sxm", "chip_count": chips,
-        "start": dt.datetime.fromisoformat(start), "end": dt.datetime.fromisoformat(end) if end else None,
-        "precision": None, "utilization": None, "declared_flop": None,
-    }  # fmt: skip
+        "record_id": rid,
+        "provider": "aws",
+        "account_id": "acct-a",
+        "job_id": job,
+        "cluster_id": "aws-US-1",
+        "datacenter_country": "US",
+        "chip": "nvidia-h100-sxm",
+        "chip_count": chips,
+        "start": dt.datetime.fromisoformat(start),
+        "end": dt.datetime.fromisoformat(end) if end else None,
+        "precision": None,
+        "utilization": None,
+        "declared_flop": None,
+    }
     row.update(extra)
     return row
 
@@ -155,12 +170,20 @@ def test_parquet_rows_are_numbered_from_one(tmp_path: Path, book: Any) -> None:
 
 def test_declared_flop_wins_and_default_utilisation_has_a_band(tmp_path: Path, book: Any) -> None:
     rows = [
-        _row("d1", "job-declared", 10000, "2026-01-01T00:00+00:00", "2026-01-31T00:00+00:00", declared_flop=2e25,
-             utilization=0.5),
+        _row(
+            "d1",
+            "job-declared",
+            10000,
+            "2026-01-01T00:00+00:00",
+            "2026-01-31T00:00+00:00",
+            declared_flop=2e25,
+            utilization=0.5,
+        ),
         _row("d2", "job-default", 10000, "2026-01-01T00:00+00:00", "2026-01-31T00:00+00:00"),
-        _row("d3", "job-fp8", 5000, "2026-01-01T00:00+00:00", "2026-01-31T00:00+00:00", precision="FP8",
-             utilization=0.5),
-    ]  # fmt: skip
+        _row(
+            "d3", "job-fp8", 5000, "2026-01-01T00:00+00:00", "2026-01-31T00:00+00:00", precision="FP8", utilization=0.5
+        ),
+    ]
     usage = _parquet(tmp_path / "usage.parquet", rows)
     _, customers = _write(tmp_path, [HEADER])
     result = run_scan(usage, customers, book=book, as_of=AS_OF)

@@ -31,8 +31,11 @@ def _kinds(result: ScanResult) -> set[tuple[str, str, str]]:
 
 
 def _one(result: ScanResult, kind: str, subject: str, threshold: float | None = None) -> Any:
-    found = [a for a in result.alerts if a.kind == kind and a.subject_id == subject and
-             (threshold is None or a.threshold == threshold)]  # fmt: skip
+    found = [
+        a
+        for a in result.alerts
+        if a.kind == kind and a.subject_id == subject and (threshold is None or a.threshold == threshold)
+    ]
     assert len(found) == 1, (kind, subject, [a.to_dict() for a in result.alerts])
     return found[0]
 

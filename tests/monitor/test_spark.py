@@ -38,6 +38,7 @@ def test_spark_reports_bad_rows_identically(spark: Any, tmp_path: Path, book: An
     _, customers = _write(tmp_path / ".", [HEADER])
     _same(
         run_scan(usage_parquet, customers, book=book, as_of=AS_OF, regime="us-diffusion-2025"),
-        run_scan(usage_parquet, customers, engine="spark", spark=spark, book=book, as_of=AS_OF,
-                 regime="us-diffusion-2025"),
-    )  # fmt: skip
+        run_scan(
+            usage_parquet, customers, engine="spark", spark=spark, book=book, as_of=AS_OF, regime="us-diffusion-2025"
+        ),
+    )

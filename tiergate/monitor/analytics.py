@@ -35,9 +35,10 @@ class Inputs:
     max_training_threshold: float
 
 
-def chip_tables(catalogue: Catalogue, ruleset: Ruleset) -> tuple[Any, Any]:
-    """(chips: id, vendor, peak OP/s, H100-equivalents per chip, default utilisation;
-    rates: chip, precision, dense FLOP/s) as Arrow tables."""
+def chip_tables(catalogue: Catalogue, ruleset: Ruleset, names: list[str]) -> tuple[Any, Any]:
+    """(chips: the name as written in the records, catalogue id, vendor, peak OP/s, H100-equivalents per
+    chip, default utilisation; rates: catalogue id, precision, dense FLOP/s) as Arrow tables. ``names`` are
+    the distinct chip names of the records: catalogue ids or aliases; the others have no row (unknown)."""
     import pyarrow as pa
 
     monitoring = ruleset.monitoring
@@ -46,18 +47,24 @@ def chip_tables(catalogue: Catalogue, ruleset: Ruleset) -> tuple[Any, Any]:
     h100_tpp = tpp(h100, ruleset.bit_lengths).value if h100 is not None else None
     ids, vendors, peaks, h100e, utils = [], [], [], [], []
     r_chip, r_precision, r_rate = [], [], []
+    written: list[str] = []
+    resolved = {name: catalogue.get(name) for name in names}
     for chip in catalogue:
         assert chip.id is not None
         rates: dict[str, float] = {}
         for die in chip.dies:
             for precision, rate in die.dense_tops:
                 rates[precision] = rates.get(precision, 0.0) + rate * TERA
-        ids.append(chip.id)
-        vendors.append(chip.vendor or "")
-        peaks.append(max(rates.values()) if rates else None)
         chip_tpp = tpp(chip, ruleset.bit_lengths).value
-        h100e.append(chip_tpp / h100_tpp if chip_tpp is not None and h100_tpp else None)
-        utils.append(monitoring.utilisation.by_vendor.get(chip.vendor or "", monitoring.utilisation.default))
+        for name, found in resolved.items():
+            if found is None or found.id != chip.id:
+                continue
+            written.append(name)
+            ids.append(chip.id)
+            vendors.append(chip.vendor or "")
+            peaks.append(max(rates.values()) if rates else None)
+            h100e.append(chip_tpp / h100_tpp if chip_tpp is not None and h100_tpp else None)
+            utils.append(monitoring.utilisation.by_vendor.get(chip.vendor or "", monitoring.utilisation.default))
         for precision in PRECISIONS:
             if precision in rates:
                 r_chip.append(chip.id)
@@ -65,8 +72,9 @@ def chip_tables(catalogue: Catalogue, ruleset: Ruleset) -> tuple[Any, Any]:
                 r_rate.append(rates[precision])
     chips = pa.table(
         {
-            "chip_id": pa.array(ids),
-            "vendor": pa.array(vendors),
+            "chip_name": pa.array(written, pa.string()),
+            "chip_id": pa.array(ids, pa.string()),
+            "vendor": pa.array(vendors, pa.string()),
             "peak_ops": pa.array(peaks, pa.float64()),
             "h100e": pa.array(h100e, pa.float64()),
             "util_default": pa.array(utils, pa.float64()),
@@ -87,27 +95,25 @@ def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, accounts: ir.Tab
         end_given=usage.end.notnull(),
         end_s=usage.end.epoch_seconds().cast("float64").fill_null(as_of_s),
     )
-    u = u.left_join(chips, u.chip == chips.chip_id)
-    u = u.left_join(rates, (u.chip == rates.rate_chip) & (u.precision_used == rates.rate_precision))
+    u = u.left_join(chips, u.chip == chips.chip_name)
+    u = u.left_join(rates, (u.chip_id == rates.rate_chip) & (u.precision_used == rates.rate_precision))
     u = u.left_join(accounts, u.account_id == accounts.acct_id)
     u = u.mutate(owner_id=u.owner_id.fill_null(ibis.literal("account:") + u.account_id))
-    problem = (
-        ibis.cases(
-            (u.record_id.isnull(), "record_id:missing"),
-            (u.account_id.isnull(), "account_id:missing"),
-            (u.job_id.isnull(), "job_id:missing"),
-            (u.chip.isnull(), "chip:missing"),
-            (u.chip_id.isnull(), "chip:unknown"),
-            (u.rate.isnull(), "precision:no_rate"),
-            (u.chip_count.isnull(), "chip_count:missing"),
-            (u.chip_count <= 0, "chip_count:not_positive"),
-            (u.start.isnull(), "start:missing"),
-            (u.start_s > as_of_s, "start:after_as_of"),
-            (u.end_s < u.start_s, "end:before_start"),
-            (u.utilization.notnull() & ((u.utilization <= 0) | (u.utilization > 1)), "utilization:out_of_range"),
-            (u.declared_flop.notnull() & (u.declared_flop < 0), "declared_flop:negative"),
-            else_=ibis.null("string"),
-        )
+    problem = ibis.cases(
+        (u.record_id.isnull(), "record_id:missing"),
+        (u.account_id.isnull(), "account_id:missing"),
+        (u.job_id.isnull(), "job_id:missing"),
+        (u.chip.isnull(), "chip:missing"),
+        (u.chip_id.isnull(), "chip:unknown"),
+        (u.rate.isnull(), "precision:no_rate"),
+        (u.chip_count.isnull(), "chip_count:missing"),
+        (u.chip_count <= 0, "chip_count:not_positive"),
+        (u.start.isnull(), "start:missing"),
+        (u.start_s > as_of_s, "start:after_as_of"),
+        (u.end_s < u.start_s, "end:before_start"),
+        (u.utilization.notnull() & ((u.utilization <= 0) | (u.utilization > 1)), "utilization:out_of_range"),
+        (u.declared_flop.notnull() & (u.declared_flop < 0), "declared_flop:negative"),
+        else_=ibis.null("string"),
     )
     u = u.mutate(problem=problem)
     band = inputs.monitoring.utilisation
@@ -115,7 +121,9 @@ def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, accounts: ir.Tab
     measured = u.utilization.notnull()
     err = band.measured_relative_error
     util_lo = ibis.ifelse(measured, u.utilization * (1 - err), u.util_default * (band.low / band.default))
-    util_hi = ibis.ifelse(measured, ibis.least(u.utilization * (1 + err), 1.0), u.util_default * (band.high / band.default))
+    util_hi = ibis.ifelse(
+        measured, ibis.least(u.utilization * (1 + err), 1.0), u.util_default * (band.high / band.default)
+    )
     chip_seconds = u.chip_count.cast("float64") * (u.end_s - u.start_s)
     peak_rate = u.chip_count.cast("float64") * u.rate
     return u.mutate(
@@ -231,10 +239,18 @@ def customers_year(good: ir.Table, inputs: Inputs) -> ir.Table:
 def clusters(good: ir.Table) -> ir.Table:
     """Per owner and cluster: the largest number of chips and peak OP/s in use at one time."""
     starts = good.select(
-        owner=good.owner_id, cluster=good.cluster_id, t=good.start_s, ops=good.ops_peak, chips=good.chip_count.cast("float64")
+        owner=good.owner_id,
+        cluster=good.cluster_id,
+        t=good.start_s,
+        ops=good.ops_peak,
+        chips=good.chip_count.cast("float64"),
     )
     ends = good.select(
-        owner=good.owner_id, cluster=good.cluster_id, t=good.end_s, ops=-good.ops_peak, chips=-good.chip_count.cast("float64")
+        owner=good.owner_id,
+        cluster=good.cluster_id,
+        t=good.end_s,
+        ops=-good.ops_peak,
+        chips=-good.chip_count.cast("float64"),
     )
     events = starts.union(ends, distinct=False)
     w = ibis.cumulative_window(group_by=[events.owner, events.cluster], order_by=[events.t, events.ops])

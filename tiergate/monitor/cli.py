@@ -85,7 +85,8 @@ def _print_problems(result: object) -> None:
         return
     counts = ", ".join(f"{k} {v}" for k, v in result.problem_counts.items())
     err.print(
-        f"warning: bad input: {counts} ({result.records - result.records_used} of {result.records} usage rows excluded)",
+        f"warning: bad input: {counts} "
+        f"({result.records - result.records_used} of {result.records} usage rows excluded)",
         markup=False,
     )
     for problem in result.problems[:20]:
@@ -114,9 +115,13 @@ def scan_cmd(
     from tiergate.rules import load_rulebook
 
     result = run_scan(
-        usage, customers, engine=engine.value, regime=regime, as_of=_moment(as_of, "--as-of"),
+        usage,
+        customers,
+        engine=engine.value,
+        regime=regime,
+        as_of=_moment(as_of, "--as-of"),
         book=load_rulebook(packs or ()),
-    )  # fmt: skip
+    )
     _print_problems(result)
     if problems_out is not None:
         with atomic_output(problems_out) as handle:
@@ -130,9 +135,13 @@ def scan_cmd(
         table.add_column(column)
     for a in result.alerts:
         table.add_row(
-            a.kind, f"{a.subject_type} {a.subject_id}", fmt(a.flop) if a.flop is not None else "",
-            fmt(a.threshold) if a.threshold is not None else "", a.projected_crossing or "", a.reasons[0],
-        )  # fmt: skip
+            a.kind,
+            f"{a.subject_type} {a.subject_id}",
+            fmt(a.flop) if a.flop is not None else "",
+            fmt(a.threshold) if a.threshold is not None else "",
+            a.projected_crossing or "",
+            a.reasons[0],
+        )
     out.print(table)
 
 
@@ -159,28 +168,41 @@ def clusters_cmd(
     today = os.environ.get("TIERGATE_TODAY")
     day = moment.date() if moment else (dt.date.fromisoformat(today) if today else dt.date.today())
     ruleset, _ = book.select(regime, day)
-    registry = load_registry(ruleset, book.catalogue, day, clusters, status=status,
-                             include_duplicates=include_duplicates)  # fmt: skip
+    registry = load_registry(
+        ruleset, book.catalogue, day, clusters, status=status, include_duplicates=include_duplicates
+    )
     if format == Format.json:
         out.print(
             _dump(
                 {
-                    "regime": registry.regime, "date": day.isoformat(), "source": registry.source,
-                    "clusters": len(registry.rows), "by_tier": registry.by_tier, "by_country": registry.by_country,
-                    "unmapped_chips": registry.unmapped, "skipped": registry.skipped,
+                    "regime": registry.regime,
+                    "date": day.isoformat(),
+                    "source": registry.source,
+                    "clusters": len(registry.rows),
+                    "by_tier": registry.by_tier,
+                    "by_country": registry.by_country,
+                    "unmapped_chips": registry.unmapped,
+                    "skipped": registry.skipped,
                 }
             ),
             markup=False,
-        )  # fmt: skip
+        )
         return
     for title, rows, first in (("tier", registry.by_tier, "tier"), ("country", registry.by_country, "country")):
-        table = Table(title=f"Installed compute by {title} under {registry.regime} on {day} ({len(registry.rows)} clusters)")
+        table = Table(
+            title=f"Installed compute by {title} under {registry.regime} on {day} ({len(registry.rows)} clusters)"
+        )
         for column in (first, *(["tier"] if title == "country" else []), "clusters", "TPP", "H100e", "Epoch H100e"):
             table.add_column(column, justify="left" if column in (first, "tier") else "right")
         for r in rows:
             extra = [r["tier"]] if title == "country" else []
             table.add_row(
-                r["key"], *extra, str(r["clusters"]), f"{r['tpp']:,.0f}", f"{r['h100e']:,.0f}", f"{r['epoch_h100e']:,.0f}"
+                r["key"],
+                *extra,
+                str(r["clusters"]),
+                f"{r['tpp']:,.0f}",
+                f"{r['h100e']:,.0f}",
+                f"{r['epoch_h100e']:,.0f}",
             )
         out.print(table)
     if registry.unmapped:
@@ -204,12 +226,20 @@ def report_cmd(
     from tiergate.rules import load_rulebook
 
     if out_file.suffix.lower() not in (".html", ".htm"):
-        raise InputError("the report is written as HTML; name the file .html", where=str(out_file),
-                         hint="PDF is not produced: print the HTML to PDF from a browser")  # fmt: skip
+        raise InputError(
+            "the report is written as HTML; name the file .html",
+            where=str(out_file),
+            hint="PDF is not produced: print the HTML to PDF from a browser",
+        )
     result = run_scan(
-        usage, customers, engine=engine.value, regime=regime, as_of=_moment(as_of, "--as-of"),
-        book=load_rulebook(packs or ()), with_report_data=True,
-    )  # fmt: skip
+        usage,
+        customers,
+        engine=engine.value,
+        regime=regime,
+        as_of=_moment(as_of, "--as-of"),
+        book=load_rulebook(packs or ()),
+        with_report_data=True,
+    )
     _print_problems(result)
     with atomic_output(out_file, "w") as handle:
         handle.write(render_html(result))

@@ -124,8 +124,11 @@ def load_registry(
         needed = ("Name", "Status", "Country", "Chip type (primary)", "Chip quantity (primary)", "H100 equivalents")
         missing = [c for c in needed if c not in (reader.fieldnames or [])]
         if missing:
-            raise InputError(f"missing column(s) {', '.join(missing)}", where=f"{source}:1",
-                             hint="expected Epoch AI's GPU clusters CSV")  # fmt: skip
+            raise InputError(
+                f"missing column(s) {', '.join(missing)}",
+                where=f"{source}:1",
+                hint="expected Epoch AI's GPU clusters CSV",
+            )
         records = list(reader)
     h100 = catalogue.get("nvidia-h100-sxm")
     h100_tpp = tpp(h100, ruleset.bit_lengths).value if h100 is not None else None
@@ -146,8 +149,10 @@ def load_registry(
         chips = 0.0
         parts: list[str] = []
         mapped_all = True
-        for type_col, qty_col in (("Chip type (primary)", "Chip quantity (primary)"),
-                                  ("Chip type (secondary)", "Chip quantity (secondary)")):  # fmt: skip
+        for type_col, qty_col in (
+            ("Chip type (primary)", "Chip quantity (primary)"),
+            ("Chip type (secondary)", "Chip quantity (secondary)"),
+        ):
             name = (record.get(type_col) or "").strip()
             qty = _float(record.get(qty_col) or "")
             if not name:
@@ -166,21 +171,33 @@ def load_registry(
             basis = "catalogue TPP: " + " + ".join(parts)
         elif epoch_h100e is not None:
             total = epoch_h100e * h100_tpp
-            basis = "Epoch H100-equivalents x TPP(H100)" + (" (chip not in the catalogue)" if parts or not mapped_all else "")
+            basis = "Epoch H100-equivalents x TPP(H100)" + (
+                " (chip not in the catalogue)" if parts or not mapped_all else ""
+            )
         else:
             skipped["no chips or H100-equivalents"] += 1
             continue
         code = country_code(record["Country"])
         rows.append(
-            Row(record["Name"], code, tier_of(code, ruleset, day), chips, total, total / h100_tpp, epoch_h100e,
-                basis, row_status)
-        )  # fmt: skip
+            Row(
+                record["Name"],
+                code,
+                tier_of(code, ruleset, day),
+                chips,
+                total,
+                total / h100_tpp,
+                epoch_h100e,
+                basis,
+                row_status,
+            )
+        )
     by_country: dict[str, dict[str, Any]] = {}
     by_tier: dict[str, dict[str, Any]] = {}
     for r in rows:
         for key, bucket, extra in ((r.country or "unknown", by_country, {"tier": r.tier}), (r.tier, by_tier, {})):
-            entry = bucket.setdefault(key, {"key": key, **extra, "clusters": 0, "tpp": 0.0, "h100e": 0.0,
-                                             "epoch_h100e": 0.0})  # fmt: skip
+            entry = bucket.setdefault(
+                key, {"key": key, **extra, "clusters": 0, "tpp": 0.0, "h100e": 0.0, "epoch_h100e": 0.0}
+            )
             entry["clusters"] += 1
             entry["tpp"] += r.tpp
             entry["h100e"] += r.h100e

@@ -31,23 +31,100 @@ CHUNK = 4_000_000
 PROVIDERS = ("aws", "azure", "gcp", "oracle", "coreweave", "lambda")
 CLUSTER_COUNTRIES = ("US", "US", "US", "IE", "DE", "GB", "JP", "SG", "IN", "AE", "NL", "KR", "BR", "SA")
 HQ_COUNTRIES = {
-    "US": 40, "GB": 6, "DE": 6, "FR": 4, "JP": 5, "KR": 3, "CA": 3, "NL": 2, "IN": 6, "SG": 4, "AE": 3,
-    "IL": 3, "BR": 3, "SA": 2, "MY": 2, "MX": 2, "PL": 2, "CH": 2, "AU": 2, "SE": 2,
-}  # fmt: skip
+    "US": 40,
+    "GB": 6,
+    "DE": 6,
+    "FR": 4,
+    "JP": 5,
+    "KR": 3,
+    "CA": 3,
+    "NL": 2,
+    "IN": 6,
+    "SG": 4,
+    "AE": 3,
+    "IL": 3,
+    "BR": 3,
+    "SA": 2,
+    "MY": 2,
+    "MX": 2,
+    "PL": 2,
+    "CH": 2,
+    "AU": 2,
+    "SE": 2,
+}
 CHIPS = {
-    "nvidia-h100-sxm": 45, "nvidia-a100-sxm": 15, "nvidia-h200": 10, "nvidia-b200": 7, "amd-mi300x": 6,
-    "google-tpu-v5p": 5, "intel-gaudi3": 3, "aws-trainium2": 4, "nvidia-l40s": 5,
-}  # fmt: skip
+    "nvidia-h100-sxm": 45,
+    "nvidia-a100-sxm": 15,
+    "nvidia-h200": 10,
+    "nvidia-b200": 7,
+    "amd-mi300x": 6,
+    "google-tpu-v5p": 5,
+    "intel-gaudi3": 3,
+    "aws-trainium2": 4,
+    "nvidia-l40s": 5,
+}
 FP8_CHIPS = frozenset({"nvidia-h100-sxm", "nvidia-h200", "nvidia-b200", "amd-mi300x", "aws-trainium2", "nvidia-l40s"})
 CHIP_COUNTS = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512], dtype=np.int32)
 CHIP_COUNT_WEIGHTS = np.array([4, 4, 6, 20, 14, 10, 8, 5, 3, 1], dtype=float)
 
-_FIRST = ("Amber", "Birch", "Cobalt", "Delta", "Elm", "Fjord", "Garnet", "Harbor", "Indigo", "Juniper", "Kestrel",
-          "Linden", "Maple", "Nimbus", "Onyx", "Pine", "Quill", "Raven", "Sable", "Tidal", "Umber", "Vale", "Willow")  # fmt: skip
-_SECOND = ("Analytics", "Labs", "Systems", "Robotics", "Vision", "Data", "Compute", "Intelligence", "Bio", "Health",
-           "Finance", "Media", "Logistics", "Research", "Software")  # fmt: skip
-_SUFFIX = {"US": "Inc", "GB": "Ltd", "DE": "GmbH", "FR": "SAS", "JP": "KK", "IN": "Pvt Ltd", "SG": "Pte Ltd",
-           "AE": "FZ-LLC", "BR": "Ltda", "NL": "BV", "SE": "AB", "CH": "AG", "PL": "Sp. z o.o.", "MX": "SA de CV"}  # fmt: skip
+_FIRST = (
+    "Amber",
+    "Birch",
+    "Cobalt",
+    "Delta",
+    "Elm",
+    "Fjord",
+    "Garnet",
+    "Harbor",
+    "Indigo",
+    "Juniper",
+    "Kestrel",
+    "Linden",
+    "Maple",
+    "Nimbus",
+    "Onyx",
+    "Pine",
+    "Quill",
+    "Raven",
+    "Sable",
+    "Tidal",
+    "Umber",
+    "Vale",
+    "Willow",
+)
+_SECOND = (
+    "Analytics",
+    "Labs",
+    "Systems",
+    "Robotics",
+    "Vision",
+    "Data",
+    "Compute",
+    "Intelligence",
+    "Bio",
+    "Health",
+    "Finance",
+    "Media",
+    "Logistics",
+    "Research",
+    "Software",
+)
+_SUFFIX = {
+    "US": "Inc",
+    "GB": "Ltd",
+    "DE": "GmbH",
+    "FR": "SAS",
+    "JP": "KK",
+    "IN": "Pvt Ltd",
+    "SG": "Pte Ltd",
+    "AE": "FZ-LLC",
+    "BR": "Ltda",
+    "NL": "BV",
+    "SE": "AB",
+    "CH": "AG",
+    "PL": "Sp. z o.o.",
+    "MX": "SA de CV",
+}
 
 PLANTED = {
     "split_owner": "bo-ember",
@@ -95,7 +172,9 @@ def _customers(rng: np.random.Generator, count: int) -> tuple[list[dict[str, Any
         for k in range(size):
             cid = f"cu-{i:06d}"
             hq = str(hqs[i] if k == 0 else (hqs[i] if rng.random() < 0.5 else hqs[i - k]))
-            name = f"{_FIRST[i % len(_FIRST)]} {_SECOND[(i // len(_FIRST)) % len(_SECOND)]} {i} {_SUFFIX.get(hq, 'Ltd')}"
+            name = (
+                f"{_FIRST[i % len(_FIRST)]} {_SECOND[(i // len(_FIRST)) % len(_SECOND)]} {i} {_SUFFIX.get(hq, 'Ltd')}"
+            )
             explicit_owner = k == 0 or rng.random() < 0.5
             logins = hq if rng.random() < 0.7 else f"{hq};US"
             base = {
@@ -142,24 +221,58 @@ def _planted_customers() -> list[dict[str, Any]]:
     rows = [row(None, "cu-ember-holding", "Ember Holdings Pte Ltd", "SG", beneficial_owner_id="bo-ember")]
     for k in (1, 2, 3):
         rows.append(
-            row(f"acct-ember-{k}", f"cu-ember-{k}", f"Ember Research {k} Pte Ltd", "SG",
-                parent_id="cu-ember-holding", parent_headquarters="SG")
-        )  # fmt: skip
+            row(
+                f"acct-ember-{k}",
+                f"cu-ember-{k}",
+                f"Ember Research {k} Pte Ltd",
+                "SG",
+                parent_id="cu-ember-holding",
+                parent_headquarters="SG",
+            )
+        )
     rows += [
-        row("acct-falcon-1", "cu-falcon", "Falcon Ridge Analytics FZ-LLC", "AE",
-            parent_id="ext-8841", parent_headquarters="CN", beneficial_owner_id="bo-falcon"),
-        row("acct-falcon-2", "cu-falcon", "Falcon Ridge Analytics FZ-LLC", "AE",
-            parent_id="ext-8841", parent_headquarters="CN", beneficial_owner_id="bo-falcon"),
-        row("acct-heron-1", "cu-heron", "Heron Vision Ltd", "GB", beneficial_owner_id="bo-heron",
-            login_countries="GB;IR"),
-        row("acct-northwind-1", "cu-northwind", "Northwind Frontier Labs Inc", "US", beneficial_owner_id="bo-northwind"),
+        row(
+            "acct-falcon-1",
+            "cu-falcon",
+            "Falcon Ridge Analytics FZ-LLC",
+            "AE",
+            parent_id="ext-8841",
+            parent_headquarters="CN",
+            beneficial_owner_id="bo-falcon",
+        ),
+        row(
+            "acct-falcon-2",
+            "cu-falcon",
+            "Falcon Ridge Analytics FZ-LLC",
+            "AE",
+            parent_id="ext-8841",
+            parent_headquarters="CN",
+            beneficial_owner_id="bo-falcon",
+        ),
+        row(
+            "acct-heron-1",
+            "cu-heron",
+            "Heron Vision Ltd",
+            "GB",
+            beneficial_owner_id="bo-heron",
+            login_countries="GB;IR",
+        ),
+        row(
+            "acct-northwind-1", "cu-northwind", "Northwind Frontier Labs Inc", "US", beneficial_owner_id="bo-northwind"
+        ),
         row("acct-bluefin-1", "cu-bluefin", "Bluefin Compute Co", "US", beneficial_owner_id="bo-bluefin"),
         row("acct-saffron-1", "cu-saffron", "Saffron Cloud Services Pvt Ltd", "IN", beneficial_owner_id="bo-saffron"),
         row("acct-quartz-1", "cu-quartz", "Quartz Harbor AI GmbH", "DE", beneficial_owner_id="bo-quartz"),
         row("acct-lumen-1", "cu-lumen", "Lumen Grid Sdn Bhd", "MY", verified=False),
-        row("acct-tamarack-1", "cu-tamarack", "Tamarack Data Systems AS", "TR", beneficial_owner_id="bo-tamarack",
-            payment_country="VE"),
-    ]  # fmt: skip
+        row(
+            "acct-tamarack-1",
+            "cu-tamarack",
+            "Tamarack Data Systems AS",
+            "TR",
+            beneficial_owner_id="bo-tamarack",
+            payment_country="VE",
+        ),
+    ]
     return rows
 
 
@@ -168,10 +281,19 @@ def _planted_usage(end: dt.datetime) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
     def job(
-        job_id: str, account: str, cluster: str, chips: int, first: dt.datetime, days: float, *,
-        segment_hours: float = 24.0, utilization: float | None = 0.4, declared: float | None = None,
-        running: bool = False, chip: str = "nvidia-h100-sxm",
-    ) -> None:  # fmt: skip
+        job_id: str,
+        account: str,
+        cluster: str,
+        chips: int,
+        first: dt.datetime,
+        days: float,
+        *,
+        segment_hours: float = 24.0,
+        utilization: float | None = 0.4,
+        declared: float | None = None,
+        running: bool = False,
+        chip: str = "nvidia-h100-sxm",
+    ) -> None:
         provider, country = cluster.split("-")[0], cluster.split("-")[1]
         t = first
         stop = first + dt.timedelta(days=days)
@@ -180,23 +302,41 @@ def _planted_usage(end: dt.datetime) -> list[dict[str, Any]]:
             seg_end = min(t + dt.timedelta(hours=segment_hours), stop)
             out.append(
                 {
-                    "record_id": f"p-{job_id}-{k:04d}", "provider": provider, "account_id": account,
-                    "job_id": job_id, "cluster_id": cluster, "datacenter_country": country, "chip": chip,
-                    "chip_count": chips, "start": t, "end": seg_end, "precision": "bf16",
-                    "utilization": utilization, "declared_flop": declared if k == 0 else None,
+                    "record_id": f"p-{job_id}-{k:04d}",
+                    "provider": provider,
+                    "account_id": account,
+                    "job_id": job_id,
+                    "cluster_id": cluster,
+                    "datacenter_country": country,
+                    "chip": chip,
+                    "chip_count": chips,
+                    "start": t,
+                    "end": seg_end,
+                    "precision": "bf16",
+                    "utilization": utilization,
+                    "declared_flop": declared if k == 0 else None,
                 }
-            )  # fmt: skip
+            )
             t = seg_end
             k += 1
         if running:
             out.append(
                 {
-                    "record_id": f"p-{job_id}-{k:04d}", "provider": provider, "account_id": account,
-                    "job_id": job_id, "cluster_id": cluster, "datacenter_country": country, "chip": chip,
-                    "chip_count": chips, "start": stop, "end": None, "precision": "bf16",
-                    "utilization": utilization, "declared_flop": None,
+                    "record_id": f"p-{job_id}-{k:04d}",
+                    "provider": provider,
+                    "account_id": account,
+                    "job_id": job_id,
+                    "cluster_id": cluster,
+                    "datacenter_country": country,
+                    "chip": chip,
+                    "chip_count": chips,
+                    "start": stop,
+                    "end": None,
+                    "precision": "bf16",
+                    "utilization": utilization,
+                    "declared_flop": None,
                 }
-            )  # fmt: skip
+            )
 
     day = dt.timedelta(days=1)
     for k in (1, 2, 3):  # 3 x 2048 H100 x 72 days x 0.4 = 3 x 5.04e24 FLOP: only the owner passes 1e25
@@ -223,12 +363,21 @@ def _schema() -> Any:
     ts = pa.timestamp("us", tz="UTC")
     return pa.schema(
         [
-            ("record_id", pa.string()), ("provider", pa.string()), ("account_id", pa.string()),
-            ("job_id", pa.string()), ("cluster_id", pa.string()), ("datacenter_country", pa.string()),
-            ("chip", pa.string()), ("chip_count", pa.int32()), ("start", ts), ("end", ts),
-            ("precision", pa.string()), ("utilization", pa.float64()), ("declared_flop", pa.float64()),
+            ("record_id", pa.string()),
+            ("provider", pa.string()),
+            ("account_id", pa.string()),
+            ("job_id", pa.string()),
+            ("cluster_id", pa.string()),
+            ("datacenter_country", pa.string()),
+            ("chip", pa.string()),
+            ("chip_count", pa.int32()),
+            ("start", ts),
+            ("end", ts),
+            ("precision", pa.string()),
+            ("utilization", pa.float64()),
+            ("declared_flop", pa.float64()),
         ]
-    )  # fmt: skip
+    )
 
 
 def _bulk_chunk(
@@ -343,12 +492,19 @@ def generate(
     customers_file = out / "customers.parquet"
     customer_schema = pa.schema(
         [
-            ("account_id", pa.string()), ("customer_id", pa.string()), ("name", pa.string()),
-            ("country", pa.string()), ("headquarters", pa.string()), ("parent_id", pa.string()),
-            ("parent_headquarters", pa.string()), ("beneficial_owner_id", pa.string()), ("verified", pa.bool_()),
-            ("payment_country", pa.string()), ("login_countries", pa.string()),
+            ("account_id", pa.string()),
+            ("customer_id", pa.string()),
+            ("name", pa.string()),
+            ("country", pa.string()),
+            ("headquarters", pa.string()),
+            ("parent_id", pa.string()),
+            ("parent_headquarters", pa.string()),
+            ("beneficial_owner_id", pa.string()),
+            ("verified", pa.bool_()),
+            ("payment_country", pa.string()),
+            ("login_countries", pa.string()),
         ]
-    )  # fmt: skip
+    )
     with atomic_output(customers_file) as handle:
         pq.write_table(pa.Table.from_pylist(rows, schema=customer_schema), handle)
     return Generated(usage, customers_file, written, len({r["customer_id"] for r in rows}), end)

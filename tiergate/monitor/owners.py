@@ -69,8 +69,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         missing = [c for c in CUSTOMER_REQUIRED if c not in table.column_names]
         if missing:
             raise InputError(f"missing column(s) {', '.join(missing)}", where=str(path))
-        for i, row in enumerate(table.select(list(CUSTOMER_REQUIRED)).to_pylist(), start=1):
-            yield i, row
+        yield from enumerate(table.select(list(CUSTOMER_REQUIRED)).to_pylist(), start=1)
         return
     if suffix not in (".csv", ".txt"):
         raise InputError("customers must be a .csv or .parquet file", where=str(path))
@@ -121,7 +120,9 @@ def read_customers(path: Path, is_country: Callable[[str], bool]) -> Customers:
         if not code:
             return None
         if not is_country(code):
-            problems.append(Problem(file, row, column, f"{value!r} is not an ISO 3166-1 alpha-2 code", "treated as unknown"))
+            problems.append(
+                Problem(file, row, column, f"{value!r} is not an ISO 3166-1 alpha-2 code", "treated as unknown")
+            )
             return None
         return code
 
@@ -176,9 +177,14 @@ def read_customers(path: Path, is_country: Callable[[str], bool]) -> Customers:
             account = str(account)
             if account in account_customer and account_customer[account] != cid:
                 problems.append(
-                    Problem(file, row, "account_id", f"account {account} already belongs to {account_customer[account]}",
-                            "first owner kept")
-                )  # fmt: skip
+                    Problem(
+                        file,
+                        row,
+                        "account_id",
+                        f"account {account} already belongs to {account_customer[account]}",
+                        "first owner kept",
+                    )
+                )
                 continue
             account_customer[account] = cid
             customer.accounts.append(account)
@@ -208,10 +214,14 @@ def _walk(by_id: dict[str, Customer], problems: list[Problem], file: str) -> Non
                 loop = chain[chain.index(parent_id) :]
                 owner = min(loop)
                 problems.append(
-                    Problem(file, customer.row, "parent_id",
-                            f"ownership cycle {' -> '.join([*loop, parent_id])}",
-                            f"cycle broken; {owner} taken as the beneficial owner")
-                )  # fmt: skip
+                    Problem(
+                        file,
+                        customer.row,
+                        "parent_id",
+                        f"ownership cycle {' -> '.join([*loop, parent_id])}",
+                        f"cycle broken; {owner} taken as the beneficial owner",
+                    )
+                )
                 break
             chain.append(parent_id)
             if parent.headquarters:

@@ -31,12 +31,19 @@ def _owner_chart(result: ScanResult) -> Any:
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=owner))
     for t in result.thresholds:
         if t["measure"] == "training_flop":
-            fig.add_hline(y=t["value"], line_dash="dash", annotation_text=f"{t['label']} ({t['binding']})",
-                          annotation_position="top left")  # fmt: skip
+            fig.add_hline(
+                y=t["value"],
+                line_dash="dash",
+                annotation_text=f"{t['label']} ({t['binding']})",
+                annotation_position="top left",
+            )
     fig.update_layout(
         title="Cumulative compute of the largest beneficial owners (estimated FLOP, by day of segment start)",
-        yaxis_type="log", yaxis_title="FLOP", xaxis_title="day", height=520,
-    )  # fmt: skip
+        yaxis_type="log",
+        yaxis_title="FLOP",
+        xaxis_title="day",
+        height=520,
+    )
     return fig
 
 
@@ -80,7 +87,8 @@ def render_html(result: ScanResult) -> str:
         f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in sorted(result.problem_counts.items())
     )
     thresholds = "".join(
-        f"<li>{html.escape(t['label'])}: {fmt(t['value'])} ({html.escape(t['binding'])})</li>" for t in result.thresholds
+        f"<li>{html.escape(t['label'])}: {fmt(t['value'])} ({html.escape(t['binding'])})</li>"
+        for t in result.thresholds
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Tiergate compute monitoring report</title>
@@ -96,6 +104,6 @@ td,th{{border:1px solid #ccc;padding:4px 6px;vertical-align:top;font-size:13px}}
 <h2>Alerts</h2>
 <table><tr><th>kind</th><th>subject type</th><th>subject</th><th>FLOP</th><th>threshold</th>
 <th>projected crossing</th><th>reasons</th></tr>{"".join(rows)}</table>
-<h2>Bad input</h2><table><tr><th>problem</th><th>rows</th></tr>{problems or '<tr><td>none</td><td>0</td></tr>'}</table>
+<h2>Bad input</h2><table><tr><th>problem</th><th>rows</th></tr>{problems or "<tr><td>none</td><td>0</td></tr>"}</table>
 </body></html>
 """

@@ -187,7 +187,8 @@ def run_scan(
             min_training_threshold=min((t.value for t in training), default=math.inf),
             max_training_threshold=max((t.value for t in training), default=math.inf),
         )
-        chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset)
+        names = [r["chip"] for r in _rows(usage.select("chip").distinct()) if r["chip"] is not None]
+        chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset, sorted(names))
         chips, rates, accounts = (ibis.memtable(t) for t in (chips_arrow, rates_arrow, accounts_table(customers)))
         seg = an.segments(usage, chips, rates, accounts, inputs)
         good = seg.filter(seg.problem.isnull())
@@ -237,10 +238,15 @@ def run_scan(
         counts["job:overlapping_segments"] = overlap_count
         for r in overlap_rows:
             problems.append(
-                Problem(_file(r["file"]), int(r["row"]), "start",
-                        f"segment of job {r['job_id']} starts before the job's previous segment ends (overlap)",
-                        "kept and counted (compute may be counted twice; check the job's records)", r["record_id"])
-            )  # fmt: skip
+                Problem(
+                    _file(r["file"]),
+                    int(r["row"]),
+                    "start",
+                    f"segment of job {r['job_id']} starts before the job's previous segment ends (overlap)",
+                    "kept and counted (compute may be counted twice; check the job's records)",
+                    r["record_id"],
+                )
+            )
     for cp in customers.problems:
         counts[f"customers:{cp.column}"] += 1
 
@@ -298,7 +304,8 @@ def _alerts(
     band = monitoring.utilisation
 
     def threshold_reason(t: ComputeThreshold) -> str:
-        return f"{t.label}: FLOP {t.comparator} {fmt(t.value)} ({t.jurisdiction}; {_binding(t, day)}); {_rule(t.provenance)}"
+        binding = _binding(t, day)
+        return f"{t.label}: FLOP {t.comparator} {fmt(t.value)} ({t.jurisdiction}; {binding}); {_rule(t.provenance)}"
 
     # Jobs: crossings, possible crossings (band), projections, declared gaps.
     for j in job_rows:
@@ -317,39 +324,73 @@ def _alerts(
         for t in training:
             if _crosses(flop, t):
                 alerts.append(
-                    Alert("threshold_crossed", j["job_id"], "job", _sig(flop), t.value, None,
-                          (threshold_reason(t), f"job {basis}", who, est))
-                )  # fmt: skip
+                    Alert(
+                        "threshold_crossed",
+                        j["job_id"],
+                        "job",
+                        _sig(flop),
+                        t.value,
+                        None,
+                        (threshold_reason(t), f"job {basis}", who, est),
+                    )
+                )
                 continue
             high = float(j["flop_hi"]) if declared is None else flop
             if _crosses(high, t):
                 alerts.append(
-                    Alert("threshold_possible", j["job_id"], "job", _sig(flop), t.value, None,
-                          (threshold_reason(t), f"job {basis}: the high end of the band crosses", who, est))
-                )  # fmt: skip
+                    Alert(
+                        "threshold_possible",
+                        j["job_id"],
+                        "job",
+                        _sig(flop),
+                        t.value,
+                        None,
+                        (threshold_reason(t), f"job {basis}: the high end of the band crosses", who, est),
+                    )
+                )
             rate = float(j["rate_now"] or 0.0)
             if j["running"] == 1 and rate > 0:
                 seconds = (t.value - flop) / rate
                 if seconds <= monitoring.projection_days * 86400.0:
                     when = _when(as_of_s + seconds)
                     alerts.append(
-                        Alert("projected_crossing", j["job_id"], "job", _sig(flop), t.value, when,
-                              (threshold_reason(t),
-                               f"running job at {fmt(rate)} FLOP/s (chips x dense peak x utilisation of its open "
-                               f"segments) with {basis} on {inputs.as_of:%Y-%m-%dT%H:%MZ} reaches the threshold in "
-                               f"{seconds / 86400:.1f} days, at {when}",
-                               who, f"projection horizon {monitoring.projection_days} days (pack setting)"))
-                    )  # fmt: skip
+                        Alert(
+                            "projected_crossing",
+                            j["job_id"],
+                            "job",
+                            _sig(flop),
+                            t.value,
+                            when,
+                            (
+                                threshold_reason(t),
+                                f"running job at {fmt(rate)} FLOP/s (chips x dense peak x utilisation of its open "
+                                f"segments) with {basis} on {inputs.as_of:%Y-%m-%dT%H:%MZ} reaches the threshold in "
+                                f"{seconds / 86400:.1f} days, at {when}",
+                                who,
+                                f"projection horizon {monitoring.projection_days} days (pack setting)",
+                            ),
+                        )
+                    )
         if declared is not None:
             ratio = declared / j["flop_est"] if j["flop_est"] else math.inf
             gap = monitoring.declared_gap_ratio
             if ratio > gap or ratio < 1 / gap:
                 alerts.append(
-                    Alert("declared_gap", j["job_id"], "job", _sig(declared), None, None,
-                          (f"declared {fmt(declared)} FLOP is {fmt(ratio)} x the estimate {fmt(j['flop_est'])} "
-                           f"(band {fmt(j['flop_lo'])} to {fmt(j['flop_hi'])}); flagged beyond a factor of {fmt(gap)}",
-                           who, est))
-                )  # fmt: skip
+                    Alert(
+                        "declared_gap",
+                        j["job_id"],
+                        "job",
+                        _sig(declared),
+                        None,
+                        None,
+                        (
+                            f"declared {fmt(declared)} FLOP is {fmt(ratio)} x the estimate {fmt(j['flop_est'])} "
+                            f"(band {fmt(j['flop_lo'])} to {fmt(j['flop_hi'])}); flagged beyond a factor of {fmt(gap)}",
+                            who,
+                            est,
+                        ),
+                    )
+                )
 
     # Beneficial owners: crossings that only aggregation over jobs and accounts reveals.
     windows = sorted(monitoring.window_days)
@@ -367,14 +408,23 @@ def _alerts(
             kind = "threshold_crossed" if crossed else "threshold_possible"
             sums = ", ".join(f"{x} days {fmt(o[f'flop_{x}d'])}" for x in windows)
             alerts.append(
-                Alert(kind, o["owner_id"], "beneficial_owner", _sig(o[f"flop_{w}d"]), t.value, None,
-                      (threshold_reason(t),
-                       f"{o['jobs']} job(s) over {o['accounts']} account(s) of {o['customers']} customer(s) of this "
-                       f"beneficial owner sum to {fmt(o[f'flop_{w}d'])} FLOP in the {w} days to {day} (band "
-                       f"{fmt(o[f'flop_lo_{w}d'])} to {fmt(o[f'flop_hi_{w}d'])}); no single job crosses (largest "
-                       f"{fmt(biggest or 0)})",
-                       f"rolling windows: {sums}; ownership walked through parent_id to the beneficial owner"))
-            )  # fmt: skip
+                Alert(
+                    kind,
+                    o["owner_id"],
+                    "beneficial_owner",
+                    _sig(o[f"flop_{w}d"]),
+                    t.value,
+                    None,
+                    (
+                        threshold_reason(t),
+                        f"{o['jobs']} job(s) over {o['accounts']} account(s) of {o['customers']} customer(s) of this "
+                        f"beneficial owner sum to {fmt(o[f'flop_{w}d'])} FLOP in the {w} days to {day} (band "
+                        f"{fmt(o[f'flop_lo_{w}d'])} to {fmt(o[f'flop_hi_{w}d'])}); no single job crosses (largest "
+                        f"{fmt(biggest or 0)})",
+                        f"rolling windows: {sums}; ownership walked through parent_id to the beneficial owner",
+                    ),
+                )
+            )
 
     # Clusters: the largest concurrent use per owner.
     best: dict[str, dict[str, Any]] = {}
@@ -385,13 +435,22 @@ def _alerts(
         for t in cluster_thresholds:
             if _crosses(c["peak_ops"], t):
                 alerts.append(
-                    Alert("cluster_threshold", owner, "beneficial_owner", _sig(c["peak_ops"]), t.value, None,
-                          (f"{t.label}: OP/s {t.comparator} {fmt(t.value)} ({t.jurisdiction}; {_binding(t, day)}); "
-                           f"{_rule(t.provenance)}",
-                           f"peak {fmt(c['peak_ops'])} OP/s with {fmt(c['peak_chips'])} chips in use at once on "
-                           f"cluster {c['cluster']} (flop holds the peak OP/s for this kind)",
-                           "peak OP/s = chips x the chip's highest dense rate over its precisions (catalogue)"))
-                )  # fmt: skip
+                    Alert(
+                        "cluster_threshold",
+                        owner,
+                        "beneficial_owner",
+                        _sig(c["peak_ops"]),
+                        t.value,
+                        None,
+                        (
+                            f"{t.label}: OP/s {t.comparator} {fmt(t.value)} ({t.jurisdiction}; {_binding(t, day)}); "
+                            f"{_rule(t.provenance)}",
+                            f"peak {fmt(c['peak_ops'])} OP/s with {fmt(c['peak_chips'])} chips in use at once on "
+                            f"cluster {c['cluster']} (flop holds the peak OP/s for this kind)",
+                            "peak OP/s = chips x the chip's highest dense rate over its precisions (catalogue)",
+                        ),
+                    )
+                )
 
     # Customers: prohibited use, caps, KYC.
     usage_by_customer = {r["subject"]: r for r in customer_rows}
@@ -405,16 +464,29 @@ def _alerts(
             continue
         for rule in monitoring.prohibited_use:
             hits = [
-                (who, hq) for who, hq in customer.chain_headquarters if rule.headquarters.passes(ruleset.memberships(hq, day))
+                (who, hq)
+                for who, hq in customer.chain_headquarters
+                if rule.headquarters.passes(ruleset.memberships(hq, day))
             ]
             if hits:
-                parts = [f"{'the customer' if who == cid else 'parent ' + who} is headquartered in {hq}" for who, hq in hits]
+                parts = [
+                    f"{'the customer' if who == cid else 'parent ' + who} is headquartered in {hq}" for who, hq in hits
+                ]
                 alerts.append(
-                    Alert("prohibited_use", cid, "customer", _sig(flop_all), None, None,
-                          (f"headquarters {rule.headquarters.text}: {'; '.join(parts)}",
-                           f"{rule.provenance.summary} {_rule(rule.provenance)}",
-                           f"{len(customer.accounts)} account(s); {fmt(flop_all)} FLOP used"))
-                )  # fmt: skip
+                    Alert(
+                        "prohibited_use",
+                        cid,
+                        "customer",
+                        _sig(flop_all),
+                        None,
+                        None,
+                        (
+                            f"headquarters {rule.headquarters.text}: {'; '.join(parts)}",
+                            f"{rule.provenance.summary} {_rule(rule.provenance)}",
+                            f"{len(customer.accounts)} account(s); {fmt(flop_all)} FLOP used",
+                        ),
+                    )
+                )
         hq_groups = ruleset.memberships(customer.headquarters, day) if customer.headquarters else frozenset()
         for cap in monitoring.caps:
             if not customer.headquarters or not cap.headquarters.passes(hq_groups):
@@ -425,13 +497,21 @@ def _alerts(
             if cap.scope == "customer":
                 if used_value > cap.cap:
                     alerts.append(
-                        Alert("cap_exceeded", cid, "customer", _sig(float(use["flop_year"])) if use else 0.0, cap.cap,
-                              None,
-                              (f"{fmt(used_value)} {cap.unit.replace('_', ' ')} in {inputs.as_of.year} to {day} "
-                               f"exceeds the cap of {fmt(cap.cap)} for customers headquartered "
-                               f"{cap.headquarters.text} ({customer.headquarters})",
-                               f"{cap.provenance.summary} {_rule(cap.provenance)}"))
-                    )  # fmt: skip
+                        Alert(
+                            "cap_exceeded",
+                            cid,
+                            "customer",
+                            _sig(float(use["flop_year"])) if use else 0.0,
+                            cap.cap,
+                            None,
+                            (
+                                f"{fmt(used_value)} {cap.unit.replace('_', ' ')} in {inputs.as_of.year} to {day} "
+                                f"exceeds the cap of {fmt(cap.cap)} for customers headquartered "
+                                f"{cap.headquarters.text} ({customer.headquarters})",
+                                f"{cap.provenance.summary} {_rule(cap.provenance)}",
+                            ),
+                        )
+                    )
             else:
                 key = (cap.id, customer.headquarters)
                 country_use[key] = country_use.get(key, 0.0) + used_value
@@ -449,19 +529,31 @@ def _alerts(
         if bad_logins:
             reasons.append(f"logins from {', '.join(bad_logins)} ({restricted.text})")
         if reasons:
-            reasons.append("KYC for IaaS: identity, payment, IP addresses and beneficial owners (proposed 15 CFR 7.300-"
-                           "7.310, 89 FR 5698); BIS 2025-05-13 guidance on remote access from restricted jurisdictions")
+            reasons.append(
+                "KYC for IaaS: identity, payment, IP addresses and beneficial owners (proposed 15 CFR 7.300-"
+                "7.310, 89 FR 5698); BIS 2025-05-13 guidance on remote access from restricted jurisdictions"
+            )
             alerts.append(Alert("kyc_gap", cid, "customer", _sig(flop_all), None, None, tuple(reasons)))
     for (cap_id, country), used_value in sorted(country_use.items()):
         cap = next(c for c in monitoring.caps if c.id == cap_id)
         if used_value > cap.cap:
             members = country_members[(cap_id, country)]
             alerts.append(
-                Alert("cap_exceeded", country, "country", None, cap.cap, None,
-                      (f"{fmt(used_value)} {cap.unit.replace('_', ' ')} in {inputs.as_of.year} to {day} by "
-                       f"{len(members)} customer(s) headquartered in {country} exceeds the country cap of {fmt(cap.cap)}",
-                       f"{cap.provenance.summary} {_rule(cap.provenance)}"))
-            )  # fmt: skip
+                Alert(
+                    "cap_exceeded",
+                    country,
+                    "country",
+                    None,
+                    cap.cap,
+                    None,
+                    (
+                        f"{fmt(used_value)} {cap.unit.replace('_', ' ')} in {inputs.as_of.year} to {day} by "
+                        f"{len(members)} customer(s) headquartered in {country} exceeds the country cap of "
+                        f"{fmt(cap.cap)}",
+                        f"{cap.provenance.summary} {_rule(cap.provenance)}",
+                    ),
+                )
+            )
 
     # Accounts that the customer table does not know: counted under the account, flagged.
     for r in customer_rows:
@@ -469,16 +561,29 @@ def _alerts(
         if subject.startswith("account:"):
             account = subject.removeprefix("account:")
             problems.append(
-                Problem(usage_file, int(r["first_row"]), "account_id",
-                        f"account {account} is not in the customer table",
-                        "counted under the account as its own owner and flagged")
-            )  # fmt: skip
+                Problem(
+                    usage_file,
+                    int(r["first_row"]),
+                    "account_id",
+                    f"account {account} is not in the customer table",
+                    "counted under the account as its own owner and flagged",
+                )
+            )
             counts["account_id:not_in_customers"] += 1
             alerts.append(
-                Alert("kyc_gap", account, "account", _sig(float(r["flop"])), None, None,
-                      (f"account {account} used {fmt(float(r['flop']))} FLOP but is not in the customer table: no "
-                       "identity, owner or headquarters on file",))
-            )  # fmt: skip
+                Alert(
+                    "kyc_gap",
+                    account,
+                    "account",
+                    _sig(float(r["flop"])),
+                    None,
+                    None,
+                    (
+                        f"account {account} used {fmt(float(r['flop']))} FLOP but is not in the customer table: no "
+                        "identity, owner or headquarters on file",
+                    ),
+                )
+            )
     return alerts
 
 

@@ -101,7 +101,9 @@ def read_csv(path: Path) -> tuple[Any, list[Problem]]:
             if not values:
                 continue
             if len(values) != len(header):
-                problems.append(Problem(file, line, "(line)", f"{len(values)} fields, expected {len(header)}", "excluded"))
+                problems.append(
+                    Problem(file, line, "(line)", f"{len(values)} fields, expected {len(header)}", "excluded")
+                )
                 continue
             raw = {h: (v.strip() or None) for h, v in zip(header, values, strict=True)}
             parsed: dict[str, Any] = {}
@@ -122,9 +124,15 @@ def read_csv(path: Path) -> tuple[Any, list[Problem]]:
                 except ValueError:
                     expected = {"chip_count": "a whole number", "start": "an ISO 8601 time", "end": "an ISO 8601 time"}
                     problems.append(
-                        Problem(file, line, column, f"{value!r} is not {expected.get(column, 'a number')}",
-                                "excluded", raw.get("record_id"))
-                    )  # fmt: skip
+                        Problem(
+                            file,
+                            line,
+                            column,
+                            f"{value!r} is not {expected.get(column, 'a number')}",
+                            "excluded",
+                            raw.get("record_id"),
+                        )
+                    )
                     bad = True
                     break
             if bad:
@@ -134,9 +142,13 @@ def read_csv(path: Path) -> tuple[Any, list[Problem]]:
             columns["row"].append(line)
     ts = pa.timestamp("us", tz="UTC")
     types = {
-        "chip_count": pa.int64(), "start": ts, "end": ts, "utilization": pa.float64(),
-        "declared_flop": pa.float64(), "row": pa.int64(),
-    }  # fmt: skip
+        "chip_count": pa.int64(),
+        "start": ts,
+        "end": ts,
+        "utilization": pa.float64(),
+        "declared_flop": pa.float64(),
+        "row": pa.int64(),
+    }
     table = pa.table({c: pa.array(v, type=types.get(c, pa.string())) for c, v in columns.items()})
     return table, problems
 
@@ -153,7 +165,9 @@ def open_usage(con: Any, engine: str, path: Path, spark: Any = None) -> tuple[An
         t = ibis.memtable(table)
         return t.mutate(file=ibis.literal(str(path))), problems
     if path.is_file() and path.suffix.lower() != ".parquet":
-        raise InputError("usage records must be a .parquet or .csv file, or a folder of .parquet files", where=str(path))
+        raise InputError(
+            "usage records must be a .parquet or .csv file, or a folder of .parquet files", where=str(path)
+        )
     optional = check_parquet(path)
     files = _parquet_files(path)
     if engine == "duckdb":
