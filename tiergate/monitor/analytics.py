@@ -144,100 +144,129 @@ def problems(seg: ir.Table) -> ir.Table:
     )
 
 
-def overlaps(good: ir.Table) -> ir.Table:
-    """Segments of one job that start before the previous segment of that job (by start) ends."""
+def overlaps(good: ir.Table, job_ids: list[str]) -> ir.Table:
+    """Segments of the given jobs that start before the previous segment of that job (by start) ends.
+    ``jobs`` finds the jobs that have any (their segments add up to more than their span), so the
+    sort this needs runs over those jobs only."""
+    good = good.filter(good.job_id.isin(job_ids))
     w = ibis.window(group_by=good.job_id, order_by=[good.start_s, good.row, good.file])
     prev_end = good.end_s.lag().over(w)
     t = good.mutate(prev_end=prev_end)
     return t.filter(t.prev_end.notnull() & (t.start_s < t.prev_end)).select("file", "row", "record_id", "job_id")
 
 
-def jobs(good: ir.Table, inputs: Inputs) -> ir.Table:
-    """Per job: FLOP (declared wins), estimate and band, current rate; only jobs that may matter."""
-    j = good.group_by("job_id").aggregate(
-        flop_est=good.flop.sum(),
-        flop_lo=good.flop_lo.sum(),
-        flop_hi=good.flop_hi.sum(),
-        declared=good.declared_flop.max(),
-        rate_now=good.rate_now.sum(),
-        running=good.running.max(),
-        first_s=good.start_s.min(),
-        last_s=good.end_s.max(),
-        accounts=good.account_id.nunique(),
-        account=good.account_id.min(),
-        owner=good.owner_id.min(),
-        customer=good.customer_id.min(),
-        chips_max=good.chip_count.max(),
-        segments=good.count(),
+def per_job(seg: ir.Table, inputs: Inputs) -> ir.Table:
+    """Every job (all rows; the FLOP and times of its usable rows): FLOP estimate and band, declared FLOP,
+    current rate, FLOP in each rolling window and in the calendar year, H100e-hours in the year, summed peak
+    OP/s (a bound of its concurrent peak), its account, customer, owner and cluster, and its bad rows."""
+    as_of_s = inputs.as_of.timestamp()
+    y0 = inputs.year_start.timestamp()
+    seg = seg.mutate(subject=seg.customer_id.fill_null(ibis.literal("account:") + seg.account_id))
+    ok = seg.problem.isnull()
+    duration = seg.end_s - seg.start_s
+
+    def share(lo: float) -> ir.Value:
+        overlap = ibis.greatest(ibis.least(seg.end_s, as_of_s) - ibis.greatest(seg.start_s, lo), 0.0)
+        return ibis.ifelse(duration > 0, overlap / duration, 0.0)
+
+    aggs: dict[str, Any] = {
+        "flop_est": seg.flop.sum(where=ok),
+        "flop_lo": seg.flop_lo.sum(where=ok),
+        "flop_hi": seg.flop_hi.sum(where=ok),
+        "declared": seg.declared_flop.max(where=ok),
+        "rate_now": seg.rate_now.sum(where=ok),
+        "first_s": seg.start_s.min(where=ok),
+        "last_s": seg.end_s.max(where=ok),
+        "busy_s": duration.sum(where=ok),
+        "segments": seg.count(where=ok),
+        "account": seg.account_id.min(),
+        "owner": seg.owner_id.min(),
+        "subject": seg.subject.min(),
+        "cluster": seg.cluster_id.min(),
+        "cluster_last": seg.cluster_id.max(),
+        "ops": seg.ops_peak.sum(where=ok),
+        "flop_year": (seg.flop * share(y0)).sum(where=ok),
+        "h100e_hours_year": (seg.h100e_hours * share(y0)).sum(where=ok),
+    }
+    for days in inputs.monitoring.window_days:
+        aggs[f"flop_{days}d"] = (seg.flop * share(as_of_s - days * 86400.0)).sum(where=ok)
+    j = seg.group_by("job_id").aggregate(**aggs)
+    # A window's band is the job's band scaled to the window (exact when all of a job's segments have
+    # measured utilisation, or none has).
+    low = ibis.ifelse(j.flop_est > 0, j.flop_lo / j.flop_est, 0.0)
+    high = ibis.ifelse(j.flop_est > 0, j.flop_hi / j.flop_est, 0.0)
+    bands: dict[str, Any] = {}
+    for days in inputs.monitoring.window_days:
+        bands[f"flop_lo_{days}d"] = j[f"flop_{days}d"] * low
+        bands[f"flop_hi_{days}d"] = j[f"flop_{days}d"] * high
+    return j.mutate(
+        flop=j.declared.fill_null(j.flop_est),
+        overlapping=(j.segments > 1) & (j.busy_s > (j.last_s - j.first_s) + 1e-6),
+        running=ibis.ifelse(j.rate_now > 0, 1, 0),
+        **bands,
     )
+
+
+SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments", "ops")
+
+
+def summary(seg: ir.Table, inputs: Inputs) -> ir.Table:
+    """One pass over the records, three kinds of result rows (``part``):
+
+    - ``job``: the jobs that may matter (past the lowest training threshold at the top of their band, or
+      projected past it within the horizon, or with a declared-vs-estimated gap, or overlapping segments);
+    - ``holder``: per (beneficial owner, customer), the sums over their jobs (owners and customers are sums
+      of these small groups), with the number of jobs and accounts;
+    - ``bound``: per (owner, cluster), the summed peak OP/s of its jobs, an upper bound of its concurrent
+      peak (``cluster_last`` differs from ``cluster`` when a job ran on several clusters).
+    The job table is computed once (DuckDB materialises the shared subquery)."""
+    j = per_job(seg, inputs)
+    windows = [f"flop{b}_{d}d" for d in inputs.monitoring.window_days for b in ("", "_lo", "_hi")]
+    numeric = [c for c in j.columns if c not in ("job_id", "account", "owner", "subject", "cluster", "cluster_last")]
     gap = inputs.monitoring.declared_gap_ratio
     horizon = inputs.monitoring.projection_days * 86400.0
-    j = j.mutate(flop=j.declared.fill_null(j.flop_est))
-    keep = (
+    keep = (j.segments > 0) & (
         (ibis.greatest(j.flop, j.flop_hi) >= inputs.min_training_threshold)
         | ((j.running == 1) & (j.flop + j.rate_now * horizon >= inputs.min_training_threshold))
         | (j.declared.notnull() & ((j.declared > j.flop_est * gap) | (j.declared * gap < j.flop_est)))
+        | j.overlapping
     )
-    return j.filter(keep)
+    columns = ["part", "job_id", "account", "owner", "subject", "cluster", "cluster_last", "jobs", "accounts", *numeric]
+    types = dict(j.schema().items())
 
+    def conform(t: ir.Table, part: str) -> ir.Table:
+        values: dict[str, Any] = {"part": ibis.literal(part)}
+        for name in columns[1:]:
+            if name in t.columns:
+                values[name] = t[name]
+            elif name in ("jobs", "accounts"):
+                values[name] = ibis.null("int64")
+            else:
+                values[name] = ibis.null(types[name])
+        return t.select(**{k: v.cast(types.get(k, v.type())) for k, v in values.items()})
 
-def owners(good: ir.Table, inputs: Inputs) -> ir.Table:
-    """Per beneficial owner: all-time FLOP (estimate and band) and FLOP in each rolling window."""
-    as_of_s = inputs.as_of.timestamp()
-    per_job = good.group_by(["owner_id", "job_id"]).aggregate(
-        job_flop=good.flop.sum(), job_hi=good.flop_hi.sum(), job_declared=good.declared_flop.max()
+    jobs = conform(j.filter(keep).mutate(jobs=ibis.literal(1, "int64"), accounts=ibis.literal(1, "int64")), "job")
+    h_aggs: dict[str, Any] = {c: j[c].sum() for c in (*SUMMED, *windows)}
+    h_aggs["jobs"] = j.segments.count(where=j.segments > 0).cast("int64")
+    h_aggs["accounts"] = j.account.nunique(where=j.segments > 0).cast("int64")
+    holders = conform(j.group_by(["owner", "subject"]).aggregate(**h_aggs), "holder")
+    used = j.filter(j.segments > 0)
+    bounds = used.group_by(["owner", "cluster"]).aggregate(
+        ops=used.ops.sum(), cluster_last=ibis.ifelse(used.cluster != used.cluster_last, "several", "").max()
     )
-    per_job = per_job.mutate(
-        job_flop=per_job.job_declared.fill_null(per_job.job_flop),
-        job_hi=per_job.job_declared.fill_null(per_job.job_hi),
-    )
-    biggest = per_job.group_by("owner_id").aggregate(
-        max_job_flop=per_job.job_flop.max(), max_job_hi=per_job.job_hi.max()
-    )
-    biggest = biggest.rename(big_owner="owner_id")
-    duration = good.end_s - good.start_s
-    aggs: dict[str, Any] = {
-        "flop": good.flop.sum(),
-        "flop_lo": good.flop_lo.sum(),
-        "flop_hi": good.flop_hi.sum(),
-        "accounts": good.account_id.nunique(),
-        "customers": good.customer_id.nunique(),
-        "jobs": good.job_id.nunique(),
-        "h100e_hours": good.h100e_hours.sum(),
-    }
-    for days in inputs.monitoring.window_days:
-        lo = as_of_s - days * 86400.0
-        overlap = ibis.greatest(ibis.least(good.end_s, as_of_s) - ibis.greatest(good.start_s, lo), 0.0)
-        share = ibis.ifelse(duration > 0, overlap / duration, 0.0)
-        aggs[f"flop_{days}d"] = (good.flop * share).sum()
-        aggs[f"flop_lo_{days}d"] = (good.flop_lo * share).sum()
-        aggs[f"flop_hi_{days}d"] = (good.flop_hi * share).sum()
-    o = good.group_by("owner_id").aggregate(**aggs)
-    o = o.left_join(biggest, o.owner_id == biggest.big_owner).drop("big_owner")
-    return o
+    return jobs.union(holders, distinct=False).union(conform(bounds, "bound"), distinct=False)
 
 
-def customers_year(good: ir.Table, inputs: Inputs) -> ir.Table:
-    """Per customer (and per account with no customer): H100e-hours and FLOP in the calendar year of
-    the scan date (segments prorated at the year's start), and FLOP of all time."""
-    as_of_s = inputs.as_of.timestamp()
-    y0 = inputs.year_start.timestamp()
-    duration = good.end_s - good.start_s
-    overlap = ibis.greatest(ibis.least(good.end_s, as_of_s) - ibis.greatest(good.start_s, y0), 0.0)
-    share = ibis.ifelse(duration > 0, overlap / duration, 0.0)
-    key = good.customer_id.fill_null(ibis.literal("account:") + good.account_id)
-    t = good.mutate(subject=key, share=share)
-    return t.group_by("subject").aggregate(
-        flop=t.flop.sum(),
-        flop_year=(t.flop * t.share).sum(),
-        h100e_hours_year=(t.h100e_hours * t.share).sum(),
-        accounts=t.account_id.nunique(),
-        first_row=t.row.min(),
-    )
+def first_rows(good: ir.Table) -> ir.Table:
+    """The first usable row of each account that the customer table does not know."""
+    t = good.filter(good.customer_id.isnull())
+    return t.group_by("account_id").aggregate(first_row=t.row.min(), flop=t.flop.sum())
 
 
-def clusters(good: ir.Table) -> ir.Table:
-    """Per owner and cluster: the largest number of chips and peak OP/s in use at one time."""
+def clusters(good: ir.Table, owners: list[str]) -> ir.Table:
+    """Per owner and cluster, for the given owners: the largest number of chips and peak OP/s in use at one
+    time (a running sum over start and end events, ends before starts at the same instant)."""
+    good = good.filter(good.owner_id.isin(owners))
     starts = good.select(
         owner=good.owner_id,
         cluster=good.cluster_id,

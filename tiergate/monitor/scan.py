@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,6 +157,7 @@ def run_scan(
     catalogue: Catalogue | None = None,
     spark: Any = None,
     with_report_data: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> ScanResult:
     import ibis
 
@@ -167,14 +169,28 @@ def run_scan(
     customers = read_customers(Path(customers_path), codes.__contains__)
     with engine_connection(engine, spark) as (con, session):
         usage, csv_problems = open_usage(con, engine, Path(usage_path), session)
+        clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            if timings is not None:
+                timings[name] = timings.get(name, 0.0) + now - clock
+            clock = now
+
+        # One light pass: the chip names used, the latest time, the number of rows.
+        pre = _rows(
+            usage.group_by("chip").aggregate(last_start=usage.start.max(), last_end=usage.end.max(), n=usage.count())
+        )
+        total = sum(int(r["n"]) for r in pre)
         if as_of is None:
-            bounds = usage.aggregate(first=usage.start.max(), last=usage.end.max()).to_pyarrow().to_pylist()[0]
-            stamps = [v for v in (bounds["first"], bounds["last"]) if v is not None]
+            stamps = [v for r in pre for v in (r["last_start"], r["last_end"]) if v is not None]
             if not stamps:
                 raise InputError("no usage record has a start time", where=str(usage_path))
             latest = max(stamps)
             as_of = latest if latest.tzinfo else latest.replace(tzinfo=dt.UTC)
         as_of = as_of.astimezone(dt.UTC)
+        lap("open")
         ruleset, _selection = book.select(regime, as_of.date())
         monitoring = ruleset.monitoring
         if monitoring is None:
@@ -187,34 +203,58 @@ def run_scan(
             min_training_threshold=min((t.value for t in training), default=math.inf),
             max_training_threshold=max((t.value for t in training), default=math.inf),
         )
-        names = [r["chip"] for r in _rows(usage.select("chip").distinct()) if r["chip"] is not None]
+        names = [r["chip"] for r in pre if r["chip"] is not None]
         chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset, sorted(names))
         chips, rates, accounts = (ibis.memtable(t) for t in (chips_arrow, rates_arrow, accounts_table(customers)))
         seg = an.segments(usage, chips, rates, accounts, inputs)
         good = seg.filter(seg.problem.isnull())
-        counts_rows = _rows(seg.group_by("problem").aggregate(n=seg.count()))
-        total = sum(int(r["n"]) for r in counts_rows)
-        used = sum(int(r["n"]) for r in counts_rows if r["problem"] is None)
-        bad = _rows(an.problems(seg).order_by(["file", "row"]).limit(PROBLEM_LIST_LIMIT * 4))
-        overlap_rows = _rows(an.overlaps(good).order_by(["file", "row"]).limit(PROBLEM_LIST_LIMIT))
-        overlap_count = int(an.overlaps(good).count().to_pyarrow().as_py())
-        job_rows = _rows(an.jobs(good, inputs))
-        owner_rows = _rows(an.owners(good, inputs))
-        customer_rows = _rows(an.customers_year(good, inputs))
+        parts = _rows(an.summary(seg, inputs))
+        lap("summary")
+        job_rows = [r for r in parts if r["part"] == "job"]
+        holder_rows = [r for r in parts if r["part"] == "holder"]
+        bound_rows = [r for r in parts if r["part"] == "bound"]
+        used = sum(int(r["segments"] or 0) for r in holder_rows)
+        bad_counts: dict[str, int] = {}
+        bad: list[dict[str, Any]] = []
+        if used < total:
+            counted = _rows(seg.group_by("problem").aggregate(n=seg.count()))
+            bad_counts = {str(r["problem"]): int(r["n"]) for r in counted if r["problem"] is not None}
+            bad = _rows(an.problems(seg).order_by(["file", "row"]).limit(PROBLEM_LIST_LIMIT * 4))
+        lap("problems")
+        overlapping = sorted(str(j["job_id"]) for j in job_rows if j["overlapping"])
+        overlap_rows: list[dict[str, Any]] = []
+        if overlapping:
+            overlap_rows = _rows(an.overlaps(good, overlapping).order_by(["file", "row"]))
+        overlap_count = len(overlap_rows)
+        overlap_rows = overlap_rows[:PROBLEM_LIST_LIMIT]
+        lap("overlaps")
+        owner_rows, customer_rows = _owners_and_customers(holder_rows, job_rows, monitoring.window_days)
+        unknown_accounts: list[dict[str, Any]] = []
+        if any(str(r["subject"]).startswith("account:") for r in customer_rows):
+            unknown_accounts = _rows(an.first_rows(good).order_by("account_id"))
         cluster_min = min((t.value for t in monitoring.thresholds if t.measure == "cluster_ops_per_second"), default=0)
-        cl = an.clusters(good)
-        cluster_rows = _rows(cl.filter(cl.peak_ops >= cluster_min * 0.01).order_by(ibis.desc("peak_ops")).limit(500))
+        # Only owners whose summed peak on one cluster reaches the threshold (or with jobs on several
+        # clusters) can have a concurrent peak past it.
+        candidates = sorted(
+            {str(r["owner"]) for r in bound_rows if (r["ops"] or 0) >= cluster_min or r["cluster_last"] == "several"}
+        )
+        cluster_rows: list[dict[str, Any]] = []
+        if candidates and cluster_min > 0:
+            cl = an.clusters(good, candidates)
+            cluster_rows = _rows(cl.filter(cl.peak_ops >= cluster_min).order_by(ibis.desc("peak_ops")))
+        lap("clusters")
         report: dict[str, list[dict[str, Any]]] = {}
         if with_report_data:
             top = sorted(owner_rows, key=lambda r: -(r["flop"] or 0))[:8]
             report["owner_days"] = _rows(an.daily(good, [r["owner_id"] for r in top]))
             report["countries"] = _rows(an.countries(good))
+            lap("report")
 
     problems = list(csv_problems) + list(customers.problems)
-    counts: Counter[str] = Counter(f"{p.file}:{p.column}" for p in csv_problems)
-    for r in counts_rows:
-        if r["problem"] is not None:
-            counts[r["problem"]] += int(r["n"])
+    counts: Counter[str] = Counter(f"{p.column}:unparseable" for p in csv_problems)
+    for code, n in bad_counts.items():
+        if n:
+            counts[code] += n
     listed: Counter[str] = Counter()
     for r in bad:
         code = r["problem"]
@@ -251,7 +291,17 @@ def run_scan(
         counts[f"customers:{cp.column}"] += 1
 
     alerts = _alerts(
-        ruleset, inputs, customers, job_rows, owner_rows, customer_rows, cluster_rows, problems, counts, str(usage_path)
+        ruleset,
+        inputs,
+        customers,
+        job_rows,
+        owner_rows,
+        customer_rows,
+        cluster_rows,
+        unknown_accounts,
+        problems,
+        counts,
+        str(usage_path),
     )
     alerts.sort(key=lambda a: a.sort_key())
     result = ScanResult(
@@ -274,6 +324,39 @@ def run_scan(
     return result
 
 
+def _owners_and_customers(
+    holder_rows: list[dict[str, Any]], job_rows: list[dict[str, Any]], windows: tuple[int, ...]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Owners and customers summed from the (owner, customer) groups; each owner's largest job (central
+    and high) from the jobs that may cross a threshold (a job that crosses one is among them)."""
+    fields = [*an.SUMMED, "jobs", "accounts", *(f"flop{b}_{w}d" for w in windows for b in ("", "_lo", "_hi"))]
+    owners: dict[str, dict[str, Any]] = {}
+    customers: dict[str, dict[str, Any]] = {}
+    for r in holder_rows:
+        if not r["segments"]:
+            continue
+        owner = owners.setdefault(
+            str(r["owner"]), {"owner_id": str(r["owner"]), "customers": 0, **dict.fromkeys(fields, 0.0)}
+        )
+        customer = customers.setdefault(str(r["subject"]), {"subject": str(r["subject"]), **dict.fromkeys(fields, 0.0)})
+        owner["customers"] += 1
+        for name in fields:
+            value = float(r[name] or 0.0)
+            owner[name] += value
+            customer[name] += value
+    for record in (*owners.values(), *customers.values()):
+        record["flop"] = record["flop_est"]
+        record["max_job_flop"] = 0.0
+        record["max_job_hi"] = 0.0
+    for j in job_rows:
+        found = owners.get(str(j["owner"]))
+        if found is not None and j["segments"]:
+            found["max_job_flop"] = max(found["max_job_flop"], float(j["flop"]))
+            high = float(j["flop"]) if j["declared"] is not None else float(j["flop_hi"])
+            found["max_job_hi"] = max(found["max_job_hi"], high)
+    return sorted(owners.values(), key=lambda o: o["owner_id"]), sorted(customers.values(), key=lambda c: c["subject"])
+
+
 def _crosses(value: float | None, t: ComputeThreshold) -> bool:
     return value is not None and compare(value, t.comparator, t.value)
 
@@ -291,6 +374,7 @@ def _alerts(
     owner_rows: list[dict[str, Any]],
     customer_rows: list[dict[str, Any]],
     cluster_rows: list[dict[str, Any]],
+    unknown_accounts: list[dict[str, Any]],
     problems: list[Problem],
     counts: Counter[str],
     usage_file: str,
@@ -316,7 +400,9 @@ def _alerts(
             if declared is not None
             else f"estimated {fmt(flop)} FLOP (band {fmt(j['flop_lo'])} to {fmt(j['flop_hi'])})"
         )
-        who = f"account {j['account']}, customer {j['customer'] or 'not in the customer table'}, owner {j['owner']}"
+        subject = str(j["subject"])
+        named = "not in the customer table" if subject.startswith("account:") else subject
+        who = f"account {j['account']}, customer {named}, owner {j['owner']}"
         est = (
             f"estimate = chip-seconds x dense peak at the job's precision (catalogue) x utilisation (measured, else "
             f"{fmt(band.default)}; band {fmt(band.low)} to {fmt(band.high)}); {_rule(band.provenance)}"
@@ -417,10 +503,14 @@ def _alerts(
                     None,
                     (
                         threshold_reason(t),
-                        f"{o['jobs']} job(s) over {o['accounts']} account(s) of {o['customers']} customer(s) of this "
-                        f"beneficial owner sum to {fmt(o[f'flop_{w}d'])} FLOP in the {w} days to {day} (band "
-                        f"{fmt(o[f'flop_lo_{w}d'])} to {fmt(o[f'flop_hi_{w}d'])}); no single job crosses (largest "
-                        f"{fmt(biggest or 0)})",
+                        f"{int(o['jobs'])} job(s) over {int(o['accounts'])} account(s) of {o['customers']} "
+                        f"customer(s) of this beneficial owner sum to {fmt(o[f'flop_{w}d'])} FLOP in the {w} days to "
+                        f"{day} (band {fmt(o[f'flop_lo_{w}d'])} to {fmt(o[f'flop_hi_{w}d'])}); no single job crosses "
+                        + (
+                            f"(largest {fmt(biggest)})"
+                            if biggest
+                            else f"(each is below {fmt(inputs.min_training_threshold)} FLOP at the top of its band)"
+                        ),
                         f"rolling windows: {sums}; ownership walked through parent_id to the beneficial owner",
                     ),
                 )
@@ -556,34 +646,32 @@ def _alerts(
             )
 
     # Accounts that the customer table does not know: counted under the account, flagged.
-    for r in customer_rows:
-        subject = str(r["subject"])
-        if subject.startswith("account:"):
-            account = subject.removeprefix("account:")
-            problems.append(
-                Problem(
-                    usage_file,
-                    int(r["first_row"]),
-                    "account_id",
-                    f"account {account} is not in the customer table",
-                    "counted under the account as its own owner and flagged",
-                )
+    for r in unknown_accounts:
+        account = str(r["account_id"])
+        problems.append(
+            Problem(
+                usage_file,
+                int(r["first_row"]),
+                "account_id",
+                f"account {account} is not in the customer table",
+                "counted under the account as its own owner and flagged",
             )
-            counts["account_id:not_in_customers"] += 1
-            alerts.append(
-                Alert(
-                    "kyc_gap",
-                    account,
-                    "account",
-                    _sig(float(r["flop"])),
-                    None,
-                    None,
-                    (
-                        f"account {account} used {fmt(float(r['flop']))} FLOP but is not in the customer table: no "
-                        "identity, owner or headquarters on file",
-                    ),
-                )
+        )
+        counts["account_id:not_in_customers"] += 1
+        alerts.append(
+            Alert(
+                "kyc_gap",
+                account,
+                "account",
+                _sig(float(r["flop"])),
+                None,
+                None,
+                (
+                    f"account {account} used {fmt(float(r['flop']))} FLOP but is not in the customer table: no "
+                    "identity, owner or headquarters on file",
+                ),
             )
+        )
     return alerts
 
 
