@@ -81,8 +81,10 @@ class MonitorData:
         customers: tuple[str, bytes],
         regime: str | None,
         as_of: dt.datetime | None,
+        with_owners: bool = False,
     ) -> dict[str, Any]:
-        """The answer for uploaded usage records and customers (files named as uploaded in every message)."""
+        """The answer for uploaded usage records and customers (files named as uploaded in every message); with
+        ``owners`` and ``owner_days`` (the report's aggregates, for the dashboard) when ``with_owners``."""
         with tempfile.TemporaryDirectory(prefix="tiergate-monitor-upload-") as folder:
             paths = []
             for field, (name, content) in (("usage", usage), ("customers", customers)):
@@ -104,6 +106,9 @@ class MonitorData:
                     hint=error.hint,
                 ) from None
             answer = scan_to_dict(result, "upload")
+            if with_owners:
+                answer["owners"] = result.owners
+                answer["owner_days"] = result.owner_days
             return dict(orjson.loads(_named(orjson.dumps(answer).decode(), folder, usage[0], customers[0]) or "{}"))
 
     def _run(
