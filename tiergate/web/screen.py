@@ -55,11 +55,11 @@ async def _page(request: Request, values: dict[str, str], status: int = 200, **e
     lists = ctx.lists
     screening: dict[str, Any] | None = extra.pop("screening", None)
     error: str | None = extra.pop("error", None)
-    if screening is None and error is None and values["name"].strip():
+    if screening is None and values["name"].strip():  # the search again, also under a refused decision
         try:
             screening = await run_in_threadpool(screen_party, ctx, key, _query(values))
         except (ApiError, TiergateError) as found:
-            error, status = _message(found), 422
+            error, status = error or _message(found), 422
     datasets = await run_in_threadpool(lists.status) if lists is not None else []
     decisions = await run_in_threadpool(standing_decisions, ctx, None) if lists is not None else []
     return render(
