@@ -272,3 +272,41 @@ def test_an_empty_list_store_is_a_409(tmp_path: Path, book: tiergate.Rulebook) -
     finally:
         api.client.close()
         api.ctx.close()
+
+
+def test_lists_loaded_by_another_process_are_picked_up(tmp_path: Path, book: tiergate.Rulebook) -> None:
+    """A load by `tiergate lists load` into the server's store: the index is rebuilt in the background (the old one
+    answers meanwhile) and the new entry is found within moments."""
+    from tiergate.screen.ingest import read_lists
+    from tiergate.screen.store import open_store
+
+    api = make_api(tmp_path, book, key_cache_seconds=0.0)
+    try:
+        assert screen(api, name="Zebulon Quantum Foundry").json()["hits"] == []
+        lines = SAMPLE_LISTS[0].read_text().splitlines(keepends=True)
+        cetc = next(line for line in lines if "(CETC 13)" in line)
+        extra = cetc.replace(
+            "China Electronics Technology Group Corporation 13th Research Institute (CETC 13)", "Zebulon"
+        )
+        extra = extra.replace("CETC 13", "Quantum Foundry").replace("Zebulon", "Zebulon Quantum Foundry")
+        extra = extra.replace("99ed1b052fdb", "0000000000aa")
+        assert "Zebulon Quantum Foundry" in extra
+        changed = tmp_path / "trade_gov_csl_sample_2025.csv"
+        changed.write_text("".join(line.rstrip("\r\n") + "\n" for line in [*lines, extra]))
+        other = open_store(api.ctx.list_store().url)
+        other.load(read_lists([changed]))
+        other.close()
+        import time
+
+        deadline = time.monotonic() + 10
+        while not screen(api, name="Zebulon Quantum Foundry").json()["hits"]:
+            assert time.monotonic() < deadline, "the new entry was not picked up"
+            time.sleep(0.05)
+        assert (
+            screen(api, name="Zebulon Quantum Foundry")
+            .json()["data_version"]
+            .startswith("trade-gov-csl-sample-2025@2:")
+        )
+    finally:
+        api.client.close()
+        api.ctx.close()

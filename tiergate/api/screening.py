@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
 import tempfile
 import threading
@@ -25,6 +26,7 @@ from tiergate.screen.normalize import UnscreenableName, check_name
 from tiergate.screen.service import Screener, apply_decisions, party_key, rescreen
 from tiergate.screen.store import Decision, ListStore, open_store
 
+log = logging.getLogger("tiergate.api")
 VERDICTS = ("cleared", "confirmed", "reopened")
 """What an officer can say about a hit: a false positive, a true match, or neither any more (re-opened)."""
 
@@ -49,7 +51,7 @@ class ServerLists:
         self._lock = threading.Lock()
         self._index: tuple[str, ScreeningIndex] | None = None
         self._version_checked = -1e9
-        self._version = ""
+        self._rebuilding = False
         self._decisions: tuple[float, dict[tuple[str, str], Decision]] | None = None
 
     def close(self) -> None:
@@ -70,21 +72,48 @@ class ServerLists:
         return self.store.status()
 
     def data_version(self) -> str:
+        """The version (datasets, versions, file hashes) of the lists the index holds."""
         self.index()
-        return self._version
+        with self._lock:
+            return self._index[0] if self._index is not None else ""
 
     def index(self) -> ScreeningIndex:
-        """The index of the stored entries (rebuilt when the stored lists' version changed)."""
+        """The index of the stored entries. When another process changed the lists, the index is rebuilt in the
+        background while the current one goes on answering (a large list takes seconds to index: no request
+        waits for it, and none blocks the server's event loop); a load through this server rebuilds at once."""
         moment = time.monotonic()
         with self._lock:
-            if self._index is not None and moment - self._version_checked < self.refresh_seconds:
-                return self._index[1]
-            version = self.store.data_version()
+            current = self._index
+            if current is not None and moment - self._version_checked < self.refresh_seconds:
+                return current[1]
             self._version_checked = moment
-            self._version = version
-            if self._index is None or self._index[0] != version:
-                self._index = (version, ScreeningIndex.build(self.store.list_entries()))
-            return self._index[1]
+        version = self.store.data_version()
+        if current is None:
+            return self.rebuild(version)
+        if current[0] != version:
+            with self._lock:
+                start = not self._rebuilding
+                self._rebuilding = True
+            if start:
+                threading.Thread(target=self._rebuild_quietly, name="tiergate-lists-index", daemon=True).start()
+        return current[1]
+
+    def rebuild(self, version: str | None = None) -> ScreeningIndex:
+        version = version if version is not None else self.store.data_version()
+        built = ScreeningIndex.build(self.store.list_entries())
+        with self._lock:
+            self._index = (version, built)
+            self._version_checked = time.monotonic()
+        return built
+
+    def _rebuild_quietly(self) -> None:
+        try:
+            self.rebuild()
+        except Exception:  # the next check tries again; the current index goes on answering
+            log.exception("rebuilding the screening index failed")
+        finally:
+            with self._lock:
+                self._rebuilding = False
 
     def has_lists(self) -> bool:
         return len(self.index()) > 0
@@ -100,10 +129,9 @@ class ServerLists:
         return found
 
     def forget(self) -> None:
-        """Drop the cached index version and decisions (after a change through this server)."""
+        """Drop the cached decisions (after a change through this server)."""
         with self._lock:
             self._decisions = None
-            self._version_checked = -1e9
 
     def screen(
         self,
@@ -241,10 +269,11 @@ class ServerLists:
             reports = self.store.load(sets, force=force)
         except ListStoreError as error:  # e.g. a list that lost more than 10 % of its entries
             raise _renamed(error, str(kept), 409) from None
+        self.rebuild()
         self.forget()
         result: dict[str, Any] = {"loaded": [r.to_dict() for r in reports]}
         if any(r.added or r.changed or r.removed for r in reports) and self.store.screened_parties():
-            outcome = rescreen(Screener.from_store(self.store), self.store, reports)
+            outcome = rescreen(Screener(self.index(), self.store), self.store, reports)
             result["rescreen"] = outcome.to_dict()
             self.forget()
         return result
