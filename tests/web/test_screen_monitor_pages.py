@@ -133,6 +133,9 @@ def test_hostile_text_in_each_search_field_is_escaped(web: Api, field: str) -> N
 def test_hostile_reason_and_party_are_escaped_everywhere(web: Api) -> None:
     client = sign_in(web, "officer")
     page = search(client)
+    unknown = decide(client, page, "cleared", "r", entry=HOSTILE)
+    assert unknown.status_code == 422 and "no list entry" in unknown.text  # type: ignore[attr-defined]
+    assert "<script>alert" not in unknown.text and "&lt;script&gt;" in unknown.text  # type: ignore[attr-defined]
     response = decide(client, page, "cleared", HOSTILE, party=HOSTILE)
     assert response.status_code == 200  # type: ignore[attr-defined]
     for text in (response.text, client.get("/audit", headers=HTML).text):  # type: ignore[attr-defined]
