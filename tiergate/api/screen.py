@@ -203,11 +203,8 @@ def standing_decisions(ctx: ApiContext, party: str | None) -> list[dict[str, Any
     return sorted((d.to_dict() for d in found.values()), key=lambda d: (d["decided_at"], d["party"], d["entry"]))
 
 
-_HIT = {
-    "type": "object",
-    "description": "A hit (`tiergate screen name --format json`): entry, list, score, status, "
-    "decision and `explanation` (feature -> {score, detail}).",
-}
+BEARER: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
+"""Routes that check the key in the handler (the role depends on the request) declare it here."""
 
 
 @router.post(
@@ -217,6 +214,7 @@ _HIT = {
     "cleared or confirmed by an officer for this party) and the features behind the score. `record` (officer) "
     "keeps the result for re-screening after a list update.",
     responses={**ok(ref("Screening"), "The screening."), **responses(409)},
+    openapi_extra=BEARER,
 )
 async def post_screen(request: Request, body: ScreenIn) -> dict[str, Any]:
     key = await authorize(request, "officer" if body.record else "viewer", "record a screening")
@@ -230,11 +228,14 @@ async def post_screen(request: Request, body: ScreenIn) -> dict[str, Any]:
     "as `tiergate screen batch` writes them. The first bad party fails the batch with its position in `where`.",
     response_class=Response,
     responses={**ok({"type": "array", "items": ref("ScreeningRow")}, "One result per party."), **responses(409, 415)},
-    openapi_extra=body_doc(
-        {"type": "array", "items": PartyIn.model_json_schema(by_alias=True), "minItems": 1},
-        description="Parties.",
-        ndjson=True,
-    ),
+    openapi_extra={
+        **body_doc(
+            {"type": "array", "items": PartyIn.model_json_schema(by_alias=True), "minItems": 1},
+            description="Parties.",
+            ndjson=True,
+        ),
+        **BEARER,
+    },
 )
 async def post_screen_batch(
     request: Request,
@@ -278,6 +279,7 @@ def get_decisions(
         201: {"description": "The decision.", "content": {"application/json": {"schema": ref("HitDecision")}}},
         **responses(404, 409),
     },
+    openapi_extra=BEARER,
 )
 async def post_decision(request: Request, body: DecisionIn) -> dict[str, Any]:
     key = await authorize(request, "officer", "clear or confirm screening hits")
