@@ -21,7 +21,7 @@ from tiergate.api.errors import ApiError, responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import json_body as body_doc
 from tiergate.api.schemas import ok, ref
-from tiergate.api.screening import ServerLists
+from tiergate.api.screening import ServerLists, screenable
 from tiergate.errors import InputError, UnknownCountryError
 from tiergate.interchange import iso_codes
 from tiergate.screen.model import DEFAULT_THRESHOLD, SCHEMAS
@@ -93,10 +93,10 @@ def country_code(value: str | None, where: str) -> str | None:
 
 
 def party_query(party: PartyIn, where: str) -> tuple[NameQuery, str]:
-    """The screening query of ``party`` and the party id its decisions are kept under."""
-    query = NameQuery(
-        party.name, party.schema_, country_code(party.country, f"{where}.country"), tuple(party.identifiers)
-    )
+    """The screening query of ``party`` (its name cleaned, as ``tiergate screen name`` cleans it) and the party id
+    its decisions are kept under (as the CLI makes it: from the cleaned name and the country)."""
+    name = screenable(party.name, f"{where}.name")
+    query = NameQuery(name, party.schema_, country_code(party.country, f"{where}.country"), tuple(party.identifiers))
     return query, party.id or party_key(query)
 
 
