@@ -1,6 +1,7 @@
 """Benchmark of the HTTP API's ``/v1/decide`` (issue 6).
 
     python bench/api.py [--concurrency 16] [--requests 20000] [--seconds 20] [--explain/--no-explain]
+                        [--screening/--no-screening]
 
 Starts ``tiergate serve`` (uvicorn, one process, on a free loopback port, a throw-away SQLite ledger) and
 drives ``POST /v1/decide`` with a keep-alive HTTP/1.1 load generator on asyncio (uvloop) at a fixed
@@ -124,6 +125,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--explain", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--sample", default="demo-01", help="Which bundled sample transaction to decide.")
+    parser.add_argument(
+        "--screening",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Serve with consignee screening (the default: the bundled sample lists) or --no-screening.",
+    )
     args = parser.parse_args()
 
     txn = next(t for t in map(orjson.loads, SAMPLE.read_bytes().splitlines()) if t["id"] == args.sample)
@@ -142,7 +149,8 @@ def main() -> None:
         ).stdout.strip()
         port = free_port()
         server = subprocess.Popen(
-            [*tiergate, "serve", "--port", str(port), "--db", db, "--log-level", "warning"],
+            [*tiergate, "serve", "--port", str(port), "--db", db, "--log-level", "warning"]
+            + ([] if args.screening else ["--no-screening"]),
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

@@ -33,6 +33,7 @@ from tiergate.batch import (
 from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
 from tiergate.errors import InputError, TiergateError
+from tiergate.monitor.cli import monitor_app
 from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.describe import regimes_and_packs, rules_of
 from tiergate.rules.diff import diff_rulesets, render_diff
@@ -53,6 +54,7 @@ app.command("serve")(serve)
 app.add_typer(packs_app, name="packs")
 app.add_typer(lists_app, name="lists")
 app.add_typer(screen_app, name="screen")
+app.add_typer(monitor_app, name="monitor")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

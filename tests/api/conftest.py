@@ -1,4 +1,5 @@
-"""An app on a fresh SQLite ledger per test, with one key per role; "today" is 2025-03-03 (Diffusion rule)."""
+"""An app on a fresh SQLite ledger (and list store, holding the bundled sample of the Consolidated Screening
+List) per test, with one key per role; "today" is 2025-03-03 (Diffusion rule)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ class Api:
 
 def make_api(tmp_path: Path, book: tiergate.Rulebook, db: str | None = None, **settings: Any) -> Api:
     db = db or f"sqlite:///{tmp_path / 'ledger.db'}"
+    settings.setdefault("lists", f"sqlite:///{tmp_path / 'lists.db'}")
     app = create_app(Settings(db=db, today=lambda: TODAY, **settings), book=book)
     ctx = app.state.tiergate
     tokens = {role: create_key(ctx.ledger, f"{role}-owner", role, who="test-setup")[0] for role in tiergate_roles()}
@@ -56,6 +58,15 @@ def tiergate_roles() -> tuple[str, ...]:
     from tiergate.api import ROLES
 
     return tuple(ROLES)
+
+
+@pytest.fixture(scope="session")
+def usage_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Tiny monitoring data (200 clean usage records and the planted cases), shared by the session."""
+    from tiergate.monitor import generate
+
+    made = generate(tmp_path_factory.mktemp("usage"), 200, seed=1)
+    return made.usage, made.customers
 
 
 @pytest.fixture

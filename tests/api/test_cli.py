@@ -80,6 +80,10 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
         request = urllib.request.Request(f"{base}/v1/chips", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert len(json.load(response)) > 10
+        lists = urllib.request.Request(f"{base}/v1/screen/lists", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(lists, timeout=5) as response:  # a fresh machine screens the bundled sample
+            assert [d["entries"] for d in json.load(response)] == [13]
+        assert (tmp_path / "tiergate-lists.db").exists()  # beside the ledger
         try:
             urllib.request.urlopen(f"{base}/v1/chips", timeout=5)
             raise AssertionError("no key, yet an answer")
@@ -89,3 +93,11 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
         server.terminate()
         _, stderr = server.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/" in stderr
+
+
+def test_serve_bad_monitoring_options(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    alone = run("serve", "--db", db, "--usage", str(tmp_path / "u.parquet"))
+    assert alone.returncode == 2 and "--usage and --customers together" in alone.stderr
+    missing = run("serve", "--db", db, "--usage", str(tmp_path / "u.parquet"), "--customers", str(tmp_path / "c.csv"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr

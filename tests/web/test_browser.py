@@ -1,5 +1,6 @@
 """End to end in headless Chromium (Debian's package, driven by Playwright): sign in with a key, decide a
-transaction and read its explanation, ship it and watch the allocation bar move; a screenshot of every page
+transaction and read its explanation, ship it and watch the allocation bar move, search a name and clear its
+screening hit with a reason, read the monitoring alerts and the projected-crossing chart; a screenshot of every page
 is kept under artifacts/screenshots/. The server is uvicorn in a background thread on a free loopback port.
 Nothing but 127.0.0.1 may be fetched by the pages (no CDN)."""
 
@@ -21,6 +22,9 @@ import tiergate
 from ..api.conftest import Api, make_api, sample
 
 CHROMIUM = "/usr/bin/chromium"
+LISTED = "China Electronics Technology Group Corporation 13th Research Institute"
+"""On the Entity List in the bundled sample of the Consolidated Screening List."""
+CETC_ENTRY = "trade-gov-csl-sample-2025:99ed1b052fdb09695fae1ba87516d8a0882b0df04652e07aeb5ce7be"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 ARGS = [
     "--headless",
@@ -63,7 +67,7 @@ def served(tmp_path: Path, book: tiergate.Rulebook) -> Iterator[tuple[Api, str]]
     api.ctx.close()
 
 
-def test_sign_in_decide_ship_and_see_the_allocation_move(served: tuple[Api, str], tmp_path: Path) -> None:
+def test_sign_in_decide_ship_screen_and_monitor(served: tuple[Api, str], tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     api, base = served
@@ -137,6 +141,34 @@ def test_sign_in_decide_ship_and_see_the_allocation_move(served: tuple[Api, str]
             assert page.inner_text("#chain").startswith("Chain verified")
             assert "officer-owner" in page.inner_text("table.audit")
             page.screenshot(path=str(ARTIFACTS / "audit.png"), full_page=True)
+
+            page.click("nav >> text=Screening")
+            page.fill("#screen-form input[name=name]", LISTED)
+            page.fill("#screen-form input[name=country]", "CN")
+            page.click("#screen-form button[type=submit]")
+            hit = f"article.hit[data-entry='{CETC_ENTRY}']"
+            assert page.inner_text(f"{hit} .status").startswith("open")
+            explanation = page.inner_text(f"{hit} table.explain")
+            assert "name" in explanation and "country" in explanation  # per-feature evidence
+            page.fill(
+                f"{hit} input[name=reason]", "Different institute: our consignee is a CETC 13 supplier, not CETC 13"
+            )
+            page.click(f"{hit} button[value=cleared]")
+            assert page.inner_text("#screen-notice").startswith("Cleared as a false positive")
+            assert page.inner_text(f"{hit} .status") == "cleared"
+            assert "officer-owner" in page.inner_text(f"{hit} .decision")
+            assert "Different institute" in page.inner_text("#decisions")
+            page.screenshot(path=str(ARTIFACTS / "screening.png"), full_page=True)
+
+            page.click("nav >> text=Monitoring")
+            assert int(page.inner_text("#alert-count")) > 0
+            assert "job-northwind-pretrain" in page.inner_text("#alerts")
+            assert page.locator("svg.chart polyline.series").count() > 0
+            crossing = page.locator("svg.chart circle.crossing")
+            assert crossing.count() == 1
+            box = crossing.bounding_box()
+            assert box is not None and box["width"] > 0  # drawn, not only in the markup
+            page.screenshot(path=str(ARTIFACTS / "monitoring.png"), full_page=True)
 
             page.click("text=Sign out")
             page.wait_for_url(f"{base}/login")

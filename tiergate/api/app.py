@@ -39,12 +39,15 @@ ROUTER_MODULES = (
     "tiergate.api.packs",
     "tiergate.api.audit",
     "tiergate.api.admin",
+    "tiergate.api.screen",
+    "tiergate.api.monitor",
 )
-"""Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``). Screening and monitoring
-add theirs here (``tiergate.api.screen``, ``tiergate.api.monitor``)."""
+"""Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``)."""
 
-BATCH_PATHS = frozenset({"/v1/decide/batch", "/decide/batch"})
-"""Routes that accept the larger batch body limit."""
+BATCH_PATHS = frozenset(
+    {"/v1/decide/batch", "/decide/batch", "/v1/screen/batch", "/v1/screen/lists", "/v1/monitor/alerts", "/monitoring"}
+)
+"""Routes that accept the larger batch body limit (batches and file uploads)."""
 
 
 class JsonResponse(Response):

@@ -117,20 +117,46 @@ def serve(
         list[Path] | None, typer.Option("--packs", help="An extra folder of packs (with an optional regimes.yaml).")
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "info",
+    lists: Annotated[
+        str | None,
+        typer.Option(
+            "--lists", help="Restricted-party list store URL (default: tiergate-lists.db beside a SQLite ledger)."
+        ),
+    ] = None,
+    no_screening: Annotated[
+        bool, typer.Option("--no-screening", help="Do not screen (no /v1/screen; consignees are not screened).")
+    ] = False,
+    usage: Annotated[
+        Path | None, typer.Option("--usage", help="Usage records for monitoring (default: a generated sample).")
+    ] = None,
+    customers: Annotated[Path | None, typer.Option("--customers", help="Customers for --usage.")] = None,
 ) -> None:
     """Serve the HTTP API (/v1, OpenAPI at /openapi.json) and the dashboard on 127.0.0.1."""
     import uvicorn
 
     from tiergate.api import Settings, create_app
 
-    settings = Settings(db=db, packs=tuple(packs or ()))
+    if (usage is None) != (customers is None):
+        raise InputError("give --usage and --customers together (or neither, for the generated sample)")
+    for option, path in (("--usage", usage), ("--customers", customers)):
+        if path is not None and not path.exists():
+            raise InputError("no such file or folder", where=f"{option} {path}")
+    settings = Settings(
+        db=db,
+        packs=tuple(packs or ()),
+        lists=lists,
+        screening=not no_screening,
+        monitor_usage=usage,
+        monitor_customers=customers,
+    )
     app = create_app(settings)
     if not app.state.tiergate.has_keys():
         err.print(
             f"no active API key in {db}: create one with `tiergate keys create --owner NAME --role admin --db {db}`",
             markup=False,
         )
-    err.print(f"Tiergate on http://127.0.0.1:{port}/ (ledger {db})", markup=False)
+    lists_note = "screening off" if no_screening else f"lists {settings.lists_url()}"
+    err.print(f"Tiergate on http://127.0.0.1:{port}/ (ledger {db}; {lists_note})", markup=False)
     import gc
 
     gc.collect()

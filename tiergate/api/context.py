@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from tiergate.api.errors import ApiError
 from tiergate.api.keys import ApiKey, acting_as, find_key, init_keys, list_keys
+from tiergate.api.monitoring import MonitorData
+from tiergate.api.screening import ServerLists
 from tiergate.api.settings import Settings
 from tiergate.ledger import Ledger
 from tiergate.rules import Rulebook, load_rulebook
@@ -34,12 +36,32 @@ class ApiContext:
             init_keys(self.ledger)
         else:
             self.ledger.check()
+        self.lists: ServerLists | None = None
+        if settings.screening:
+            self.lists = ServerLists(settings.lists_url(), settings.key_cache_seconds)
+            self.lists.prepare(settings.sample_lists)
+        self.monitoring = MonitorData(settings)
         self._checked: dict[str, tuple[ApiKey, float]] = {}
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self.ledger.close()
+        if self.lists is not None:
+            self.lists.close()
+        self.monitoring.close()
+
+    def screening(self) -> ServerLists | None:
+        """The list store when consignees are screened (screening on, and the store holds lists), else None."""
+        if self.lists is None or not self.lists.has_lists():
+            return None
+        return self.lists
+
+    def list_store(self) -> ServerLists:
+        """The list store, or a 404 when this server screens nothing."""
+        if self.lists is None:
+            raise ApiError(404, "this server does not screen (screening is off in its settings)")
+        return self.lists
 
     def today(self) -> dt.date:
         return self.settings.today_date()

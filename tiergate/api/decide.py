@@ -1,10 +1,11 @@
 """``/v1/decide``: licence determination for one transaction or a batch, by the same functions as
-``tiergate decide`` (``tiergate.batch.decide_stream`` over ``tiergate.interchange`` parsing)."""
+``tiergate decide`` (``tiergate.batch.decide_stream`` over ``tiergate.interchange`` parsing); while the server's
+list store holds lists, each consignee is screened and hits adjust the decision, as ``tiergate decide --lists``."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -20,9 +21,14 @@ from tiergate.api.errors import ApiError, responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import json_body as body_doc
 from tiergate.api.schemas import ok, ref
+from tiergate.api.screening import ServerLists
 from tiergate.batch import Record, decide_stream
+from tiergate.decide.model import Decision
 from tiergate.interchange import decision_to_dict, parse_transaction
 from tiergate.ledger.ship import live_balances
+from tiergate.screen.licensing import ConsigneeScreening
+from tiergate.screen.model import Hit
+from tiergate.screen.model import Query as NameQuery
 
 router = APIRouter(prefix="/v1/decide", tags=["decide"])
 INLINE_BYTES = 32_768
@@ -70,8 +76,11 @@ def decide_records(
             hint="split the batch",
         )
     balances = ledger_balances(ctx, records, regime, as_of) if live else None
-    decided = decide_stream(
-        [Record(data, where) for data, where in records],
+    items: Iterable[Record] = [Record(data, where) for data, where in records]
+    lists = ctx.screening()
+    screening = ConsigneeScreening(items, ConsigneeScreener(lists)) if lists is not None else None
+    decided: Iterable[Decision] = decide_stream(
+        screening.records() if screening is not None else items,
         ctx.book,
         regime=regime,
         as_of=as_of,
@@ -79,7 +88,19 @@ def decide_records(
         balances=balances,
         explain=explain,
     )
+    if screening is not None:  # as `tiergate decide --lists`: hits make a decision more restrictive, never less
+        decided = screening.adjust(decided)
     return [decision_to_dict(d, explain=explain) for d in decided]
+
+
+class ConsigneeScreener:
+    """The server's lists, screening each consignee (an unscreenable consignee name is a 422 naming it)."""
+
+    def __init__(self, lists: ServerLists) -> None:
+        self.lists = lists
+
+    def screen(self, query: NameQuery, *, party: str | None = None) -> list[Hit]:
+        return self.lists.consignee_hits(query, party=party, where="consignee.name")
 
 
 def _json(value: Any) -> Response:

@@ -1,4 +1,5 @@
-"""What a Tiergate server runs with: the ledger database, extra rule packs, limits and the session secret."""
+"""What a Tiergate server runs with: the ledger database, extra rule packs, the list store, the monitoring data,
+limits and the session secret."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DB = "sqlite:///tiergate-ledger.db"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLE_LISTS = (SAMPLES / "trade_gov_csl_sample_2025.csv",)
+"""Real list records (13 of the trade.gov Consolidated Screening List) loaded into an empty list store."""
+LISTS_FILE = "tiergate-lists.db"
 
 
 def _today_from_environment() -> dt.date:
@@ -44,6 +49,32 @@ class Settings:
     """A callable giving today's date (decisions without a date are made as of it)."""
     init_db: bool = True
     """Create or upgrade the ledger's and the keys' tables at start-up."""
+    lists: str | None = None
+    """The restricted-party list store (``tiergate lists load --db``): a URL, or None for the embedded default,
+    a SQLite file ``tiergate-lists.db`` beside a SQLite ledger (else the screening CLI's default)."""
+    screening: bool = True
+    """Screen (``/v1/screen``) and screen each consignee in ``/v1/decide`` and ``/v1/ship`` (as ``--lists``)
+    while the list store holds lists."""
+    sample_lists: tuple[Path, ...] = SAMPLE_LISTS
+    """List files loaded into the list store when it holds no list at all (a fresh machine)."""
+    monitor_usage: Path | None = None
+    """Usage records the monitoring routes scan (``tiergate monitor scan --usage``); None for a generated sample
+    (``tiergate monitor generate``, seed 0, with the planted cases)."""
+    monitor_customers: Path | None = None
+    """Customers for ``monitor_usage`` (``--customers``); None with the generated sample."""
+    monitor_sample_records: int = 5_000
+    """Clean usage records of the generated sample (beside its planted cases)."""
 
     def today_date(self) -> dt.date:
         return self.today()
+
+    def lists_url(self) -> str:
+        """The list store's URL: ``lists``, else a SQLite file beside a SQLite ledger file, else the CLI's default."""
+        if self.lists:
+            return self.lists
+        from tiergate.screen.cli import DEFAULT_LISTS_DB
+
+        prefix = "sqlite:///"
+        if self.db.startswith(prefix) and self.db[len(prefix) :] not in ("", ":memory:"):
+            return prefix + str(Path(self.db[len(prefix) :]).parent / LISTS_FILE)
+        return DEFAULT_LISTS_DB

@@ -1,5 +1,6 @@
 """``/v1/ship``: decide with live balances and, when authorised, draw every allocation atomically
-(``tiergate.ledger.ship.ship``, as ``tiergate ship``); entered in the audit log under the key's owner."""
+(``tiergate.ledger.ship.ship``, as ``tiergate ship``); entered in the audit log under the key's owner. While the
+server's list store holds lists, the consignee is screened first, as ``tiergate ship --lists``."""
 
 from __future__ import annotations
 
@@ -17,8 +18,12 @@ from tiergate.api.errors import ApiError, responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import json_body as body_doc
 from tiergate.api.schemas import ok, ref
-from tiergate.interchange import parse_transaction
-from tiergate.ledger.ship import ship, shipment_to_dict
+from tiergate.decide.model import Transaction
+from tiergate.interchange import decision_to_dict, parse_transaction
+from tiergate.ledger.ship import live_decision, ship, shipment_to_dict, transaction_hash
+from tiergate.screen.licensing import apply_screening, shipping_block
+from tiergate.screen.model import Query as NameQuery
+from tiergate.screen.service import party_key
 
 router = APIRouter(prefix="/v1/ship", tags=["ship"])
 
@@ -28,9 +33,42 @@ def ship_transaction(
 ) -> dict[str, Any]:
     """Ship one transaction as ``key``'s owner; the shipment in its interchange form."""
     txn = parse_transaction(data, ctx.book.catalogue, where=where, default_date=ctx.today())
+    refused = screening_refusal(ctx, key, txn, licence=licence, regime=regime, where=where)
+    if refused is not None:
+        return refused
     # A retry after the database was busy is safe: a shipment is idempotent (a repeat changes nothing).
     shipment = ctx.read(ship, txn, ctx.book, ctx.ledger_for(key), licence_id=licence, regime=regime)
     return shipment_to_dict(shipment)
+
+
+def screening_refusal(
+    ctx: ApiContext, key: ApiKey, txn: Transaction, *, licence: str | None, regime: str | None, where: str
+) -> dict[str, Any] | None:
+    """As ``tiergate ship --lists``: a shipment to a consignee with an open or confirmed hit on the SDN list or
+    the Denied Persons List, or on the Entity List without a licence, is refused before the ledger is drawn. The
+    refusal (the live decision adjusted by the hits, and why) is the answer, and is in the audit log."""
+    lists = ctx.screening()
+    if lists is None:
+        return None
+    consignee = txn.consignee
+    query = NameQuery(consignee.name, None, consignee.country)
+    hits = lists.consignee_hits(query, party=consignee.id or party_key(query), where=f"{where}: consignee.name")
+    block = shipping_block(hits, licence is not None)
+    if block is None:
+        return None
+    decision, _ = ctx.read(live_decision, txn, ctx.book, ctx.ledger, regime=regime)
+    screened = apply_screening(decision, hits)
+    digest = transaction_hash(txn)
+    writer = ctx.ledger_for(key)
+    payload = {"outcome": screened.outcome, "reason": block, "rules": list(screened.rules)}
+    packs = ",".join(screened.packs)
+    ctx.read(
+        writer.run,
+        lambda conn: writer.append_audit(
+            conn, "ship-refused", txn.id or digest[:16], payload, pack_revision=packs, input_hash=digest
+        ),
+    )
+    return {**decision_to_dict(screened), "committed": False, "reason": block, "reservations": []}
 
 
 @router.post(

@@ -426,6 +426,8 @@ def compile_ruleset(
             ),
         )
 
+    monitoring = _compile_monitoring(packs, threshold, test)
+
     refs = tuple(
         rs.PackRef(
             p.manifest.id,
@@ -454,6 +456,99 @@ def compile_ruleset(
         review_policies=tuple(reviews),
         allocations=allocations,
         notices=notices,
+        monitoring=monitoring,
+    )
+
+
+def _compile_monitoring(
+    packs: Sequence[LoadedPack],
+    threshold: Callable[[schema.Threshold, str], float],
+    test: Callable[[schema.GroupTest | None, str], rs.GroupTest | None],
+) -> rs.Monitoring | None:
+    """Merge the ``monitoring`` sections of a stack: entries by id, scalar settings by the last pack
+    that gives them. ``None`` when no pack of the stack has a monitoring section."""
+    thresholds: dict[str, rs.ComputeThreshold] = {}
+    caps: dict[str, rs.UsageCap] = {}
+    prohibited: dict[str, rs.ProhibitedUse] = {}
+    settings: dict[str, Any] = {}
+    setters: list[str] = []
+    seen = False
+
+    def prov(pack: LoadedPack, entry_id: str, spec: schema.Cited) -> rs.Provenance:
+        return rs.Provenance(
+            f"{pack.manifest.id}/{entry_id}", " ".join(spec.summary.split()), spec.citation, spec.status, spec.source
+        )
+
+    for pack in packs:
+        section = pack.rules.monitoring
+        if section is None:
+            continue
+        seen = True
+        base = ["monitoring"]
+        for i, t in enumerate(section.thresholds):
+            where = pack.where([*base, "thresholds", i], "value")
+            thresholds[t.id] = rs.ComputeThreshold(
+                prov(pack, t.id, t), t.id, t.measure, threshold(t.value, where), t.comparator, t.label,
+                t.jurisdiction, t.in_force, t.applies_from,
+            )  # fmt: skip
+        for i, c in enumerate(section.caps):
+            where = pack.where([*base, "caps", i])
+            hq = test(c.headquarters, where)
+            assert hq is not None
+            caps[c.id] = rs.UsageCap(prov(pack, c.id, c), c.id, c.scope, c.unit, threshold(c.cap, where), c.period, hq)
+        for i, p in enumerate(section.prohibited_use):
+            hq = test(p.headquarters, pack.where([*base, "prohibited_use", i]))
+            assert hq is not None
+            prohibited[p.id] = rs.ProhibitedUse(prov(pack, p.id, p), p.id, hq)
+        for i, removed in enumerate(section.remove):
+            if not any(removed in bucket for bucket in (thresholds, caps, prohibited)):
+                raise PackError(
+                    f"removes monitoring entry {removed!r}, which no earlier pack of the stack defines",
+                    where=pack.where([*base, "remove", i]),
+                )
+            for bucket in (thresholds, caps, prohibited):
+                bucket.pop(removed, None)
+        given = False
+        if section.utilisation is not None:
+            u = section.utilisation
+            settings["utilisation"] = rs.Utilisation(
+                prov(pack, "utilisation", u), u.default, u.low, u.high, dict(u.by_vendor), u.measured_relative_error
+            )
+            given = True
+        if section.restricted_access is not None:
+            settings["restricted_access"] = test(section.restricted_access, pack.where([*base, "restricted_access"]))
+            given = True
+        for name in ("declared_gap_ratio", "projection_days", "window_days"):
+            value = getattr(section, name)
+            if value is not None:
+                settings[name] = tuple(value) if isinstance(value, list) else value
+                given = True
+        if given:
+            setters.append(pack.manifest.id)
+    if not seen:
+        return None
+    missing = [
+        name
+        for name in ("utilisation", "declared_gap_ratio", "restricted_access", "projection_days", "window_days")
+        if name not in settings
+    ]
+    if missing:
+        last = next(p for p in reversed(packs) if p.rules.monitoring is not None)
+        raise PackError(
+            f"the stack's monitoring sections never set {', '.join(missing)}",
+            where=last.where(["monitoring"]),
+            hint="set them in the first pack of the stack with a monitoring section",
+        )
+    return rs.Monitoring(
+        thresholds=tuple(thresholds.values()),
+        caps=tuple(caps.values()),
+        prohibited_use=tuple(prohibited.values()),
+        utilisation=settings["utilisation"],
+        declared_gap_ratio=float(settings["declared_gap_ratio"]),
+        restricted_access=settings["restricted_access"],
+        projection_days=int(settings["projection_days"]),
+        window_days=settings["window_days"],
+        settings_from=tuple(setters),
     )
 
 

@@ -242,6 +242,66 @@ class Notice:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class ComputeThreshold:
+    provenance: Provenance
+    id: str
+    measure: str
+    value: float
+    comparator: str
+    label: str
+    jurisdiction: str
+    in_force: bool
+    applies_from: dt.date | None
+
+    def binding_on(self, day: dt.date) -> bool:
+        return self.in_force and (self.applies_from is None or self.applies_from <= day)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCap:
+    provenance: Provenance
+    id: str
+    scope: str
+    unit: str
+    cap: float
+    period: str
+    headquarters: GroupTest
+
+
+@dataclass(frozen=True, slots=True)
+class ProhibitedUse:
+    provenance: Provenance
+    id: str
+    headquarters: GroupTest
+
+
+@dataclass(frozen=True, slots=True)
+class Utilisation:
+    provenance: Provenance
+    default: float
+    low: float
+    high: float
+    by_vendor: Mapping[str, float]
+    measured_relative_error: float
+
+
+@dataclass(frozen=True, slots=True)
+class Monitoring:
+    """The monitoring settings of a regime, merged over its packs (see ``schema.Monitoring``)."""
+
+    thresholds: tuple[ComputeThreshold, ...]
+    caps: tuple[UsageCap, ...]
+    prohibited_use: tuple[ProhibitedUse, ...]
+    utilisation: Utilisation
+    declared_gap_ratio: float
+    restricted_access: GroupTest
+    projection_days: int
+    window_days: tuple[int, ...]
+    settings_from: tuple[str, ...]
+    """The packs that set the scalar settings (utilisation, gap ratio, restricted access, windows)."""
+
+
 @dataclass(slots=True)
 class Ruleset:
     """The rules of one regime (or of the packs of a regime in force on a date), merged and resolved."""
@@ -260,6 +320,8 @@ class Ruleset:
     review_policies: tuple[ReviewPolicy, ...]
     allocations: Mapping[str, Allocation]
     notices: tuple[Notice, ...]
+    monitoring: Monitoring | None = None
+    """Compute-monitoring settings, when a pack of the stack gives them (with all scalar settings)."""
     memo: dict[object, object] = field(default_factory=dict)
     """Memoised pure results (classifications, item routes) keyed by their inputs."""
     _boundaries: list[dt.date] = field(default_factory=list)

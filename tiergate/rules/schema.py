@@ -314,6 +314,77 @@ class Notice(Cited):
     text: str
 
 
+class ComputeThreshold(Cited):
+    """A compute threshold that monitoring watches: training FLOP of a run (or of the runs of one
+    beneficial owner), or the peak OP/s of a co-located cluster."""
+
+    id: EntryId
+    measure: Literal["training_flop", "cluster_ops_per_second"]
+    value: Threshold
+    comparator: Literal[">=", ">"]
+    label: str
+    jurisdiction: Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")]
+    in_force: bool = True
+    """False for a proposed, revoked or dormant measure that is watched but binds no one."""
+    applies_from: dt.date | None = None
+
+
+class UsageCap(Cited):
+    """A cap on the compute that foreign customers (chosen by headquarters) may use in a period."""
+
+    id: EntryId
+    scope: Literal["customer", "country"]
+    unit: Literal["h100e_hours", "flop"]
+    cap: Threshold
+    period: Literal["calendar_year"] = "calendar_year"
+    headquarters: GroupTest
+    """Which customers the cap binds: their headquarters (and every parent's) pass this test."""
+
+
+class ProhibitedUse(Cited):
+    """Customers whose headquarters, or any parent's, is in these groups may not use the compute."""
+
+    id: EntryId
+    headquarters: GroupTest
+
+
+class Utilisation(Cited):
+    """Model-FLOP utilisation assumed when a record does not measure it, with the band around it."""
+
+    default: Annotated[float, Field(gt=0, le=1)]
+    low: Annotated[float, Field(gt=0, le=1)]
+    high: Annotated[float, Field(gt=0, le=1)]
+    by_vendor: dict[str, Annotated[float, Field(gt=0, le=1)]] = {}
+    measured_relative_error: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """The band around a measured utilisation: measured x (1 -/+ this)."""
+
+    @model_validator(mode="after")
+    def _band_holds_default(self) -> Utilisation:
+        if not self.low <= self.default <= self.high:
+            raise ValueError("low <= default <= high must hold")
+        return self
+
+
+class Monitoring(Strict):
+    """What compute monitoring of cloud customers checks. A later pack's entries replace an earlier
+    pack's entries of the same id; its scalar settings replace the earlier ones when given."""
+
+    thresholds: list[ComputeThreshold] = []
+    caps: list[UsageCap] = []
+    prohibited_use: list[ProhibitedUse] = []
+    utilisation: Utilisation | None = None
+    declared_gap_ratio: Annotated[float, Field(gt=1)] | None = None
+    """Flag a job whose declared FLOP and estimate differ by more than this factor either way."""
+    restricted_access: GroupTest | None = None
+    """Payment from, or logins from, a country passing this test is a KYC flag."""
+    projection_days: Annotated[int, Field(ge=1, le=3660)] | None = None
+    """Project running jobs' crossings up to this many days ahead."""
+    window_days: list[Annotated[int, Field(ge=1, le=3660)]] | None = None
+    """Rolling windows (days, ending at the scan date) over which owners' compute is summed."""
+    remove: list[EntryId] = []
+    """Threshold, cap or prohibited-use ids of earlier packs to drop."""
+
+
 class PackRules(Strict):
     bit_lengths: dict[Precision, int | None] | None = None
     country_groups: list[CountryGroup] = []
@@ -326,6 +397,7 @@ class PackRules(Strict):
     review_policies: list[ReviewPolicy] = []
     allocations: list[Allocation] = []
     notices: list[Notice] = []
+    monitoring: Monitoring | None = None
     remove: list[str] = []
 
     SECTIONS: ClassVar[tuple[str, ...]] = (

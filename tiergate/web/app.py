@@ -2,7 +2,7 @@
 SameSite=Strict cookie holding the key's id and a CSRF token, never the key), the navigation, page rendering.
 
 Pages live one per module (``tiergate.web.<page>``, with ``router`` and ``NAV``) and one template each
-(``templates/<page>.html``). Screening and monitoring add their modules to ``PAGE_MODULES``; the
+(``templates/<page>.html``). Every page module is listed in ``PAGE_MODULES``; the
 navigation lists every module's ``NAV`` entry that the signed-in key's role may see."""
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ HERE = Path(__file__).resolve().parent
 PAGE_MODULES = (
     "tiergate.web.decide",
     "tiergate.web.allocations",
+    "tiergate.web.screen",
+    "tiergate.web.monitor",
     "tiergate.web.packs",
     "tiergate.web.audit",
 )
-"""Page modules, in navigation order. Screening and monitoring add ``tiergate.web.screen`` and
-``tiergate.web.monitor`` here."""
+"""Page modules, in navigation order."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,304 @@
+"""The monitoring analytics, written once as Ibis expressions; DuckDB and PySpark run the same code.
+
+Per segment: FLOP = chips x seconds x the chip's dense peak at the segment's precision (catalogue)
+x utilisation (measured, else the pack's default), with a low/high band. Then per job, per owner
+(all time and rolling windows), per customer in the calendar year, peak concurrent OP/s per owner and
+cluster, and the bad rows. Only small results leave the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from tiergate.catalog import PRECISIONS, Catalogue
+from tiergate.classify.metrics import tpp
+from tiergate.monitor.model import DEFAULT_PRECISION
+from tiergate.rules import Ruleset
+from tiergate.rules.ruleset import Monitoring
+
+TERA = 1e12
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Everything the expressions need besides the usage table, as plain values."""
+
+    as_of: dt.datetime
+    year_start: dt.datetime
+    monitoring: Monitoring
+    min_training_threshold: float
+    max_training_threshold: float
+
+
+def chip_tables(catalogue: Catalogue, ruleset: Ruleset, names: list[str]) -> tuple[Any, Any]:
+    """(chips: the name as written in the records, catalogue id, vendor, peak OP/s, H100-equivalents per
+    chip, default utilisation; rates: catalogue id, precision, dense FLOP/s) as Arrow tables. ``names`` are
+    the distinct chip names of the records: catalogue ids or aliases; the others have no row (unknown)."""
+    import pyarrow as pa
+
+    monitoring = ruleset.monitoring
+    assert monitoring is not None
+    h100 = catalogue.get("nvidia-h100-sxm")
+    h100_tpp = tpp(h100, ruleset.bit_lengths).value if h100 is not None else None
+    ids, vendors, peaks, h100e, utils = [], [], [], [], []
+    r_chip, r_precision, r_rate = [], [], []
+    written: list[str] = []
+    resolved = {name: catalogue.get(name) for name in names}
+    for chip in catalogue:
+        assert chip.id is not None
+        rates: dict[str, float] = {}
+        for die in chip.dies:
+            for precision, rate in die.dense_tops:
+                rates[precision] = rates.get(precision, 0.0) + rate * TERA
+        chip_tpp = tpp(chip, ruleset.bit_lengths).value
+        for name, found in resolved.items():
+            if found is None or found.id != chip.id:
+                continue
+            written.append(name)
+            ids.append(chip.id)
+            vendors.append(chip.vendor or "")
+            peaks.append(max(rates.values()) if rates else None)
+            h100e.append(chip_tpp / h100_tpp if chip_tpp is not None and h100_tpp else None)
+            utils.append(monitoring.utilisation.by_vendor.get(chip.vendor or "", monitoring.utilisation.default))
+        for precision in PRECISIONS:
+            if precision in rates:
+                r_chip.append(chip.id)
+                r_precision.append(precision)
+                r_rate.append(rates[precision])
+    chips = pa.table(
+        {
+            "chip_name": pa.array(written, pa.string()),
+            "chip_id": pa.array(ids, pa.string()),
+            "vendor": pa.array(vendors, pa.string()),
+            "peak_ops": pa.array(peaks, pa.float64()),
+            "h100e": pa.array(h100e, pa.float64()),
+            "util_default": pa.array(utils, pa.float64()),
+        }
+    )
+    rates_table = pa.table(
+        {"rate_chip": pa.array(r_chip), "rate_precision": pa.array(r_precision), "rate": pa.array(r_rate)}
+    )
+    return chips, rates_table
+
+
+def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
+    """Every usage row with its problem (null when usable), FLOP estimate and band."""
+    as_of_s = inputs.as_of.timestamp()
+    u = usage.mutate(
+        precision_used=usage.precision.lower().strip().fill_null(DEFAULT_PRECISION),
+        start_s=usage.start.epoch_seconds().cast("float64"),
+        end_given=usage.end.notnull(),
+        end_s=usage.end.epoch_seconds().cast("float64").fill_null(as_of_s),
+    )
+    u = u.left_join(chips, u.chip == chips.chip_name)
+    u = u.left_join(rates, (u.chip_id == rates.rate_chip) & (u.precision_used == rates.rate_precision))
+    u = u.left_join(accounts, u.account_id == accounts.acct_id)
+    u = u.mutate(owner_id=u.owner_id.fill_null(ibis.literal("account:") + u.account_id))
+    problem = ibis.cases(
+        (u.record_id.isnull(), "record_id:missing"),
+        (u.account_id.isnull(), "account_id:missing"),
+        (u.job_id.isnull(), "job_id:missing"),
+        (u.chip.isnull(), "chip:missing"),
+        (u.chip_id.isnull(), "chip:unknown"),
+        (u.rate.isnull(), "precision:no_rate"),
+        (u.chip_count.isnull(), "chip_count:missing"),
+        (u.chip_count <= 0, "chip_count:not_positive"),
+        (u.start.isnull(), "start:missing"),
+        (u.start_s > as_of_s, "start:after_as_of"),
+        (u.end_s < u.start_s, "end:before_start"),
+        (u.utilization.notnull() & ((u.utilization <= 0) | (u.utilization > 1)), "utilization:out_of_range"),
+        (u.declared_flop.notnull() & (u.declared_flop < 0), "declared_flop:negative"),
+        else_=ibis.null("string"),
+    )
+    u = u.mutate(problem=problem)
+    band = inputs.monitoring.utilisation
+    util = u.utilization.fill_null(u.util_default)
+    measured = u.utilization.notnull()
+    err = band.measured_relative_error
+    util_lo = ibis.ifelse(measured, u.utilization * (1 - err), u.util_default * (band.low / band.default))
+    util_hi = ibis.ifelse(
+        measured, ibis.least(u.utilization * (1 + err), 1.0), u.util_default * (band.high / band.default)
+    )
+    chip_seconds = u.chip_count.cast("float64") * (u.end_s - u.start_s)
+    peak_rate = u.chip_count.cast("float64") * u.rate
+    return u.mutate(
+        util=util,
+        flop=chip_seconds * u.rate * util,
+        flop_lo=chip_seconds * u.rate * util_lo,
+        flop_hi=chip_seconds * u.rate * util_hi,
+        rate_now=ibis.ifelse(u.end_given, 0.0, peak_rate * util),
+        h100e_hours=chip_seconds / 3600.0 * u.h100e.fill_null(0.0),
+        ops_peak=u.chip_count.cast("float64") * u.peak_ops,
+        running=ibis.ifelse(u.end_given, 0, 1),
+    )
+
+
+def problems(seg: ir.Table) -> ir.Table:
+    return seg.filter(seg.problem.notnull()).select(
+        "file", "row", "record_id", "problem", "chip", "chip_count", "precision_used", "start", "end", "utilization"
+    )
+
+
+def overlaps(good: ir.Table, job_ids: list[str]) -> ir.Table:
+    """Segments of the given jobs that start before the previous segment of that job (by start) ends.
+    ``jobs`` finds the jobs that have any (their segments add up to more than their span), so the
+    sort this needs runs over those jobs only."""
+    good = good.filter(good.job_id.isin(job_ids))
+    w = ibis.window(group_by=good.job_id, order_by=[good.start_s, good.row, good.file])
+    prev_end = good.end_s.lag().over(w)
+    t = good.mutate(prev_end=prev_end)
+    return t.filter(t.prev_end.notnull() & (t.start_s < t.prev_end)).select("file", "row", "record_id", "job_id")
+
+
+def per_job(seg: ir.Table, inputs: Inputs) -> ir.Table:
+    """Every job (all rows; the FLOP and times of its usable rows): FLOP estimate and band, declared FLOP,
+    current rate, FLOP in each rolling window and in the calendar year, H100e-hours in the year, summed peak
+    OP/s (a bound of its concurrent peak), its account, customer, owner and cluster, and its bad rows."""
+    as_of_s = inputs.as_of.timestamp()
+    y0 = inputs.year_start.timestamp()
+    seg = seg.mutate(subject=seg.customer_id.fill_null(ibis.literal("account:") + seg.account_id))
+    ok = seg.problem.isnull()
+    duration = seg.end_s - seg.start_s
+
+    def share(lo: float) -> ir.Value:
+        overlap = ibis.greatest(ibis.least(seg.end_s, as_of_s) - ibis.greatest(seg.start_s, lo), 0.0)
+        return ibis.ifelse(duration > 0, overlap / duration, 0.0)
+
+    aggs: dict[str, Any] = {
+        "flop_est": seg.flop.sum(where=ok),
+        "flop_lo": seg.flop_lo.sum(where=ok),
+        "flop_hi": seg.flop_hi.sum(where=ok),
+        "declared": seg.declared_flop.max(where=ok),
+        "rate_now": seg.rate_now.sum(where=ok),
+        "first_s": seg.start_s.min(where=ok),
+        "last_s": seg.end_s.max(where=ok),
+        "busy_s": duration.sum(where=ok),
+        "segments": seg.count(where=ok),
+        "account": seg.account_id.min(),
+        "owner": seg.owner_id.min(),
+        "subject": seg.subject.min(),
+        "cluster": seg.cluster_id.min(),
+        "cluster_last": seg.cluster_id.max(),
+        "ops": seg.ops_peak.sum(where=ok),
+        "flop_year": (seg.flop * share(y0)).sum(where=ok),
+        "h100e_hours_year": (seg.h100e_hours * share(y0)).sum(where=ok),
+    }
+    for days in inputs.monitoring.window_days:
+        aggs[f"flop_{days}d"] = (seg.flop * share(as_of_s - days * 86400.0)).sum(where=ok)
+    j = seg.group_by("job_id").aggregate(**aggs)
+    # A window's band is the job's band scaled to the window (exact when all of a job's segments have
+    # measured utilisation, or none has).
+    low = ibis.ifelse(j.flop_est > 0, j.flop_lo / j.flop_est, 0.0)
+    high = ibis.ifelse(j.flop_est > 0, j.flop_hi / j.flop_est, 0.0)
+    bands: dict[str, Any] = {}
+    for days in inputs.monitoring.window_days:
+        bands[f"flop_lo_{days}d"] = j[f"flop_{days}d"] * low
+        bands[f"flop_hi_{days}d"] = j[f"flop_{days}d"] * high
+    return j.mutate(
+        flop=j.declared.fill_null(j.flop_est),
+        overlapping=(j.segments > 1) & (j.busy_s > (j.last_s - j.first_s) + 1e-6),
+        running=ibis.ifelse(j.rate_now > 0, 1, 0),
+        **bands,
+    )
+
+
+SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments", "ops")
+
+
+def summary(seg: ir.Table, inputs: Inputs) -> ir.Table:
+    """One pass over the records, three kinds of result rows (``part``):
+
+    - ``job``: the jobs that may matter (past the lowest training threshold at the top of their band, or
+      projected past it within the horizon, or with a declared-vs-estimated gap, or overlapping segments);
+    - ``holder``: per (beneficial owner, customer), the sums over their jobs (owners and customers are sums
+      of these small groups), with the number of jobs and accounts;
+    - ``bound``: per (owner, cluster), the summed peak OP/s of its jobs, an upper bound of its concurrent
+      peak (``cluster_last`` differs from ``cluster`` when a job ran on several clusters).
+    The job table is computed once (DuckDB materialises the shared subquery)."""
+    j = per_job(seg, inputs)
+    windows = [f"flop{b}_{d}d" for d in inputs.monitoring.window_days for b in ("", "_lo", "_hi")]
+    numeric = [c for c in j.columns if c not in ("job_id", "account", "owner", "subject", "cluster", "cluster_last")]
+    gap = inputs.monitoring.declared_gap_ratio
+    horizon = inputs.monitoring.projection_days * 86400.0
+    keep = (j.segments > 0) & (
+        (ibis.greatest(j.flop, j.flop_hi) >= inputs.min_training_threshold)
+        | ((j.running == 1) & (j.flop + j.rate_now * horizon >= inputs.min_training_threshold))
+        | (j.declared.notnull() & ((j.declared > j.flop_est * gap) | (j.declared * gap < j.flop_est)))
+        | j.overlapping
+    )
+    columns = ["part", "job_id", "account", "owner", "subject", "cluster", "cluster_last", "jobs", "accounts", *numeric]
+    types = dict(j.schema().items())
+
+    def conform(t: ir.Table, part: str) -> ir.Table:
+        values: dict[str, Any] = {"part": ibis.literal(part)}
+        for name in columns[1:]:
+            if name in t.columns:
+                values[name] = t[name]
+            elif name in ("jobs", "accounts"):
+                values[name] = ibis.null("int64")
+            else:
+                values[name] = ibis.null(types[name])
+        return t.select(**{k: v.cast(types.get(k, v.type())) for k, v in values.items()})
+
+    jobs = conform(j.filter(keep).mutate(jobs=ibis.literal(1, "int64"), accounts=ibis.literal(1, "int64")), "job")
+    h_aggs: dict[str, Any] = {c: j[c].sum() for c in (*SUMMED, *windows)}
+    h_aggs["jobs"] = j.segments.count(where=j.segments > 0).cast("int64")
+    h_aggs["accounts"] = j.account.nunique(where=j.segments > 0).cast("int64")
+    holders = conform(j.group_by(["owner", "subject"]).aggregate(**h_aggs), "holder")
+    used = j.filter(j.segments > 0)
+    bounds = used.group_by(["owner", "cluster"]).aggregate(
+        ops=used.ops.sum(), cluster_last=ibis.ifelse(used.cluster != used.cluster_last, "several", "").max()
+    )
+    return jobs.union(holders, distinct=False).union(conform(bounds, "bound"), distinct=False)
+
+
+def first_rows(good: ir.Table) -> ir.Table:
+    """The first usable row of each account that the customer table does not know."""
+    t = good.filter(good.customer_id.isnull())
+    return t.group_by("account_id").aggregate(first_row=t.row.min(), flop=t.flop.sum())
+
+
+def clusters(good: ir.Table, owners: list[str]) -> ir.Table:
+    """Per owner and cluster, for the given owners: the largest number of chips and peak OP/s in use at one
+    time (a running sum over start and end events, ends before starts at the same instant)."""
+    good = good.filter(good.owner_id.isin(owners))
+    starts = good.select(
+        owner=good.owner_id,
+        cluster=good.cluster_id,
+        t=good.start_s,
+        ops=good.ops_peak,
+        chips=good.chip_count.cast("float64"),
+    )
+    ends = good.select(
+        owner=good.owner_id,
+        cluster=good.cluster_id,
+        t=good.end_s,
+        ops=-good.ops_peak,
+        chips=-good.chip_count.cast("float64"),
+    )
+    events = starts.union(ends, distinct=False)
+    w = ibis.cumulative_window(group_by=[events.owner, events.cluster], order_by=[events.t, events.ops])
+    running = events.mutate(ops_now=events.ops.sum().over(w), chips_now=events.chips.sum().over(w))
+    return running.group_by(["owner", "cluster"]).aggregate(
+        peak_ops=running.ops_now.max(), peak_chips=running.chips_now.max()
+    )
+
+
+def daily(good: ir.Table, owner_ids: list[str]) -> ir.Table:
+    """FLOP per day (of segment start) for the given owners, for the report's chart."""
+    t = good.filter(good.owner_id.isin(owner_ids))
+    day = (t.start_s / 86400.0).floor().cast("int64")
+    t = t.mutate(day=day)
+    return t.group_by(["owner_id", "day"]).aggregate(flop=t.flop.sum())
+
+
+def countries(good: ir.Table) -> ir.Table:
+    """FLOP and H100e-hours per datacenter country and per customer headquarters."""
+    return good.group_by(["datacenter_country", "hq"]).aggregate(
+        flop=good.flop.sum(), h100e_hours=good.h100e_hours.sum()
+    )
