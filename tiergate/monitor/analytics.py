@@ -86,7 +86,15 @@ def chip_tables(catalogue: Catalogue, ruleset: Ruleset, names: list[str]) -> tup
     return chips, rates_table
 
 
-def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
+def with_owner(t: ir.Table, accounts: ir.Table, key: str) -> ir.Table:
+    """``t`` with the customer (``subject``), beneficial owner and headquarters of its account column ``key``;
+    an account the customer table does not know is its own customer and owner (``account:<id>``)."""
+    t = t.left_join(accounts, t[key] == accounts.acct_id)
+    unknown = ibis.literal("account:") + t[key]
+    return t.mutate(owner_id=t.owner_id.fill_null(unknown), subject=t.customer_id.fill_null(unknown)).drop("acct_id")
+
+
+def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, inputs: Inputs) -> ir.Table:
     """Every usage row with its problem (null when usable), FLOP estimate and band."""
     as_of_s = inputs.as_of.timestamp()
     u = usage.mutate(
@@ -97,8 +105,6 @@ def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, accounts: ir.Tab
     )
     u = u.left_join(chips, u.chip == chips.chip_name)
     u = u.left_join(rates, (u.chip_id == rates.rate_chip) & (u.precision_used == rates.rate_precision))
-    u = u.left_join(accounts, u.account_id == accounts.acct_id)
-    u = u.mutate(owner_id=u.owner_id.fill_null(ibis.literal("account:") + u.account_id))
     problem = ibis.cases(
         (u.record_id.isnull(), "record_id:missing"),
         (u.account_id.isnull(), "account_id:missing"),
@@ -155,13 +161,12 @@ def overlaps(good: ir.Table, job_ids: list[str]) -> ir.Table:
     return t.filter(t.prev_end.notnull() & (t.start_s < t.prev_end)).select("file", "row", "record_id", "job_id")
 
 
-def per_job(seg: ir.Table, inputs: Inputs) -> ir.Table:
+def per_job(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
     """Every job (all rows; the FLOP and times of its usable rows): FLOP estimate and band, declared FLOP,
     current rate, FLOP in each rolling window and in the calendar year, H100e-hours in the year, summed peak
     OP/s (a bound of its concurrent peak), its account, customer, owner and cluster, and its bad rows."""
     as_of_s = inputs.as_of.timestamp()
     y0 = inputs.year_start.timestamp()
-    seg = seg.mutate(subject=seg.customer_id.fill_null(ibis.literal("account:") + seg.account_id))
     ok = seg.problem.isnull()
     duration = seg.end_s - seg.start_s
 
@@ -180,8 +185,6 @@ def per_job(seg: ir.Table, inputs: Inputs) -> ir.Table:
         "busy_s": duration.sum(where=ok),
         "segments": seg.count(where=ok),
         "account": seg.account_id.min(),
-        "owner": seg.owner_id.min(),
-        "subject": seg.subject.min(),
         "cluster": seg.cluster_id.min(),
         "cluster_last": seg.cluster_id.max(),
         "ops": seg.ops_peak.sum(where=ok),
@@ -191,6 +194,7 @@ def per_job(seg: ir.Table, inputs: Inputs) -> ir.Table:
     for days in inputs.monitoring.window_days:
         aggs[f"flop_{days}d"] = (seg.flop * share(as_of_s - days * 86400.0)).sum(where=ok)
     j = seg.group_by("job_id").aggregate(**aggs)
+    j = with_owner(j, accounts, "account").drop("customer_id", "hq").rename(owner="owner_id")
     # A window's band is the job's band scaled to the window (exact when all of a job's segments have
     # measured utilisation, or none has).
     low = ibis.ifelse(j.flop_est > 0, j.flop_lo / j.flop_est, 0.0)
@@ -210,19 +214,14 @@ def per_job(seg: ir.Table, inputs: Inputs) -> ir.Table:
 SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments", "ops")
 
 
-def summary(seg: ir.Table, inputs: Inputs) -> ir.Table:
-    """One pass over the records, three kinds of result rows (``part``):
-
-    - ``job``: the jobs that may matter (past the lowest training threshold at the top of their band, or
-      projected past it within the horizon, or with a declared-vs-estimated gap, or overlapping segments);
-    - ``holder``: per (beneficial owner, customer), the sums over their jobs (owners and customers are sums
-      of these small groups), with the number of jobs and accounts;
-    - ``bound``: per (owner, cluster), the summed peak OP/s of its jobs, an upper bound of its concurrent
-      peak (``cluster_last`` differs from ``cluster`` when a job ran on several clusters).
-    The job table is computed once (DuckDB materialises the shared subquery)."""
-    j = per_job(seg, inputs)
+def summary(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
+    """One pass over the records grouped by (beneficial owner, customer, kept job): a job that may matter
+    (past the lowest training threshold at the top of its band, projected past it within the horizon, with a
+    declared-vs-estimated gap, or with overlapping segments) is a group of its own (``kept`` = its id, every
+    column its own value); the other jobs of a customer form one group (``kept`` = "") of sums. Owners and
+    customers are sums of these groups (a customer belongs to one owner)."""
+    j = per_job(seg, accounts, inputs)
     windows = [f"flop{b}_{d}d" for d in inputs.monitoring.window_days for b in ("", "_lo", "_hi")]
-    numeric = [c for c in j.columns if c not in ("job_id", "account", "owner", "subject", "cluster", "cluster_last")]
     gap = inputs.monitoring.declared_gap_ratio
     horizon = inputs.monitoring.projection_days * 86400.0
     keep = (j.segments > 0) & (
@@ -231,41 +230,41 @@ def summary(seg: ir.Table, inputs: Inputs) -> ir.Table:
         | (j.declared.notnull() & ((j.declared > j.flop_est * gap) | (j.declared * gap < j.flop_est)))
         | j.overlapping
     )
-    columns = ["part", "job_id", "account", "owner", "subject", "cluster", "cluster_last", "jobs", "accounts", *numeric]
-    types = dict(j.schema().items())
-
-    def conform(t: ir.Table, part: str) -> ir.Table:
-        values: dict[str, Any] = {"part": ibis.literal(part)}
-        for name in columns[1:]:
-            if name in t.columns:
-                values[name] = t[name]
-            elif name in ("jobs", "accounts"):
-                values[name] = ibis.null("int64")
-            else:
-                values[name] = ibis.null(types[name])
-        return t.select(**{k: v.cast(types.get(k, v.type())) for k, v in values.items()})
-
-    jobs = conform(j.filter(keep).mutate(jobs=ibis.literal(1, "int64"), accounts=ibis.literal(1, "int64")), "job")
-    h_aggs: dict[str, Any] = {c: j[c].sum() for c in (*SUMMED, *windows)}
-    h_aggs["jobs"] = j.segments.count(where=j.segments > 0).cast("int64")
-    h_aggs["accounts"] = j.account.nunique(where=j.segments > 0).cast("int64")
-    holders = conform(j.group_by(["owner", "subject"]).aggregate(**h_aggs), "holder")
-    used = j.filter(j.segments > 0)
-    bounds = used.group_by(["owner", "cluster"]).aggregate(
-        ops=used.ops.sum(), cluster_last=ibis.ifelse(used.cluster != used.cluster_last, "several", "").max()
+    j = j.mutate(kept=ibis.ifelse(keep, j.job_id, ""))
+    aggs: dict[str, Any] = {c: j[c].sum() for c in (*SUMMED, *windows, "flop", "rate_now", "busy_s")}
+    aggs.update(
+        jobs=j.segments.count(where=j.segments > 0).cast("int64"),
+        declared=j.declared.max(),
+        first_s=j.first_s.min(),
+        last_s=j.last_s.max(),
+        running=j.running.max(),
+        overlapping=j.overlapping.max(),
+        account=j.account.min(),
     )
-    return jobs.union(holders, distinct=False).union(conform(bounds, "bound"), distinct=False)
+    return j.group_by(["owner", "subject", "kept"]).aggregate(**aggs)
 
 
-def first_rows(good: ir.Table) -> ir.Table:
+def bounds(seg: ir.Table, accounts: ir.Table, inputs: Inputs, floor: float) -> ir.Table:
+    """Per (owner, cluster), the summed peak OP/s of its jobs, an upper bound of its concurrent peak: the
+    pairs that reach ``floor``, or whose jobs ran on several clusters (``several``)."""
+    j = per_job(seg, accounts, inputs)
+    used = j.filter(j.segments > 0)
+    b = used.group_by(["owner", "cluster"]).aggregate(
+        ops=used.ops.sum(), several=(used.cluster != used.cluster_last).max()
+    )
+    return b.filter((b.ops >= floor) | b.several)
+
+
+def first_rows(good: ir.Table, accounts: ir.Table) -> ir.Table:
     """The first usable row of each account that the customer table does not know."""
-    t = good.filter(good.customer_id.isnull())
+    t = good.anti_join(accounts, good.account_id == accounts.acct_id)
     return t.group_by("account_id").aggregate(first_row=t.row.min(), flop=t.flop.sum())
 
 
-def clusters(good: ir.Table, owners: list[str]) -> ir.Table:
+def clusters(good: ir.Table, accounts: ir.Table, owners: list[str]) -> ir.Table:
     """Per owner and cluster, for the given owners: the largest number of chips and peak OP/s in use at one
     time (a running sum over start and end events, ends before starts at the same instant)."""
+    good = with_owner(good, accounts, "account_id")
     good = good.filter(good.owner_id.isin(owners))
     starts = good.select(
         owner=good.owner_id,
@@ -289,16 +288,18 @@ def clusters(good: ir.Table, owners: list[str]) -> ir.Table:
     )
 
 
-def daily(good: ir.Table, owner_ids: list[str]) -> ir.Table:
+def daily(good: ir.Table, accounts: ir.Table, owner_ids: list[str]) -> ir.Table:
     """FLOP per day (of segment start) for the given owners, for the report's chart."""
+    good = with_owner(good, accounts, "account_id")
     t = good.filter(good.owner_id.isin(owner_ids))
     day = (t.start_s / 86400.0).floor().cast("int64")
     t = t.mutate(day=day)
     return t.group_by(["owner_id", "day"]).aggregate(flop=t.flop.sum())
 
 
-def countries(good: ir.Table) -> ir.Table:
+def countries(good: ir.Table, accounts: ir.Table) -> ir.Table:
     """FLOP and H100e-hours per datacenter country and per customer headquarters."""
+    good = with_owner(good, accounts, "account_id")
     return good.group_by(["datacenter_country", "hq"]).aggregate(
         flop=good.flop.sum(), h100e_hours=good.h100e_hours.sum()
     )

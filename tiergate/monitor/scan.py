@@ -206,13 +206,11 @@ def run_scan(
         names = [r["chip"] for r in pre if r["chip"] is not None]
         chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset, sorted(names))
         chips, rates, accounts = (ibis.memtable(t) for t in (chips_arrow, rates_arrow, accounts_table(customers)))
-        seg = an.segments(usage, chips, rates, accounts, inputs)
+        seg = an.segments(usage, chips, rates, inputs)
         good = seg.filter(seg.problem.isnull())
-        parts = _rows(an.summary(seg, inputs))
+        holder_rows = _rows(an.summary(seg, accounts, inputs))
         lap("summary")
-        job_rows = [r for r in parts if r["part"] == "job"]
-        holder_rows = [r for r in parts if r["part"] == "holder"]
-        bound_rows = [r for r in parts if r["part"] == "bound"]
+        job_rows = [{**r, "job_id": r["kept"]} for r in holder_rows if r["kept"]]
         used = sum(int(r["segments"] or 0) for r in holder_rows)
         bad_counts: dict[str, int] = {}
         bad: list[dict[str, Any]] = []
@@ -231,23 +229,23 @@ def run_scan(
         owner_rows, customer_rows = _owners_and_customers(holder_rows, job_rows, monitoring.window_days)
         unknown_accounts: list[dict[str, Any]] = []
         if any(str(r["subject"]).startswith("account:") for r in customer_rows):
-            unknown_accounts = _rows(an.first_rows(good).order_by("account_id"))
+            unknown_accounts = _rows(an.first_rows(good, accounts).order_by("account_id"))
         cluster_min = min((t.value for t in monitoring.thresholds if t.measure == "cluster_ops_per_second"), default=0)
         # Only owners whose summed peak on one cluster reaches the threshold (or with jobs on several
         # clusters) can have a concurrent peak past it.
-        candidates = sorted(
-            {str(r["owner"]) for r in bound_rows if (r["ops"] or 0) >= cluster_min or r["cluster_last"] == "several"}
-        )
+        candidates: list[str] = []
+        if cluster_min > 0:
+            candidates = sorted({str(r["owner"]) for r in _rows(an.bounds(seg, accounts, inputs, cluster_min))})
         cluster_rows: list[dict[str, Any]] = []
         if candidates and cluster_min > 0:
-            cl = an.clusters(good, candidates)
+            cl = an.clusters(good, accounts, candidates)
             cluster_rows = _rows(cl.filter(cl.peak_ops >= cluster_min).order_by(ibis.desc("peak_ops")))
         lap("clusters")
         report: dict[str, list[dict[str, Any]]] = {}
         if with_report_data:
             top = sorted(owner_rows, key=lambda r: -(r["flop"] or 0))[:8]
-            report["owner_days"] = _rows(an.daily(good, [r["owner_id"] for r in top]))
-            report["countries"] = _rows(an.countries(good))
+            report["owner_days"] = _rows(an.daily(good, accounts, [r["owner_id"] for r in top]))
+            report["countries"] = _rows(an.countries(good, accounts))
             lap("report")
 
     problems = list(csv_problems) + list(customers.problems)
@@ -329,7 +327,7 @@ def _owners_and_customers(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Owners and customers summed from the (owner, customer) groups; each owner's largest job (central
     and high) from the jobs that may cross a threshold (a job that crosses one is among them)."""
-    fields = [*an.SUMMED, "jobs", "accounts", *(f"flop{b}_{w}d" for w in windows for b in ("", "_lo", "_hi"))]
+    fields = [*an.SUMMED, "jobs", *(f"flop{b}_{w}d" for w in windows for b in ("", "_lo", "_hi"))]
     owners: dict[str, dict[str, Any]] = {}
     customers: dict[str, dict[str, Any]] = {}
     for r in holder_rows:
@@ -339,7 +337,8 @@ def _owners_and_customers(
             str(r["owner"]), {"owner_id": str(r["owner"]), "customers": 0, **dict.fromkeys(fields, 0.0)}
         )
         customer = customers.setdefault(str(r["subject"]), {"subject": str(r["subject"]), **dict.fromkeys(fields, 0.0)})
-        owner["customers"] += 1
+        if customer["jobs"] == 0:
+            owner["customers"] += 1
         for name in fields:
             value = float(r[name] or 0.0)
             owner[name] += value
@@ -480,6 +479,11 @@ def _alerts(
 
     # Beneficial owners: crossings that only aggregation over jobs and accounts reveals.
     windows = sorted(monitoring.window_days)
+    used_by = {str(r["subject"]) for r in customer_rows}
+    owner_accounts: Counter[str] = Counter()
+    for cid, known in customers.by_id.items():
+        if cid in used_by:
+            owner_accounts[known.owner_id] += len(known.accounts)
     for o in owner_rows:
         biggest = o["max_job_flop"]
         for t in training:
@@ -503,8 +507,9 @@ def _alerts(
                     None,
                     (
                         threshold_reason(t),
-                        f"{int(o['jobs'])} job(s) over {int(o['accounts'])} account(s) of {o['customers']} "
-                        f"customer(s) of this beneficial owner sum to {fmt(o[f'flop_{w}d'])} FLOP in the {w} days to "
+                        f"{int(o['jobs'])} job(s) of {o['customers']} customer(s) "
+                        f"({owner_accounts[o['owner_id']]} account(s)) of this beneficial owner sum to "
+                        f"{fmt(o[f'flop_{w}d'])} FLOP in the {w} days to "
                         f"{day} (band {fmt(o[f'flop_lo_{w}d'])} to {fmt(o[f'flop_hi_{w}d'])}); no single job crosses "
                         + (
                             f"(largest {fmt(biggest)})"
