@@ -244,15 +244,13 @@ def summary(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
     return j.group_by(["owner", "subject", "kept"]).aggregate(**aggs)
 
 
-def bounds(seg: ir.Table, accounts: ir.Table, inputs: Inputs, floor: float) -> ir.Table:
-    """Per (owner, cluster), the summed peak OP/s of its jobs, an upper bound of its concurrent peak: the
-    pairs that reach ``floor``, or whose jobs ran on several clusters (``several``)."""
-    j = per_job(seg, accounts, inputs)
-    used = j.filter(j.segments > 0)
-    b = used.group_by(["owner", "cluster"]).aggregate(
-        ops=used.ops.sum(), several=(used.cluster != used.cluster_last).max()
-    )
-    return b.filter((b.ops >= floor) | b.several)
+def bounds(good: ir.Table, accounts: ir.Table, floor: float) -> ir.Table:
+    """Per (owner, cluster), the summed peak OP/s of all its segments, an upper bound of its concurrent
+    peak; only the pairs that reach ``floor``."""
+    per_account = good.group_by(["account_id", "cluster_id"]).aggregate(ops=good.ops_peak.sum())
+    owned = with_owner(per_account, accounts, "account_id")
+    b = owned.group_by(["owner_id", "cluster_id"]).aggregate(ops=owned.ops.sum())
+    return b.filter(b.ops >= floor)
 
 
 def first_rows(good: ir.Table, accounts: ir.Table) -> ir.Table:
@@ -261,11 +259,12 @@ def first_rows(good: ir.Table, accounts: ir.Table) -> ir.Table:
     return t.group_by("account_id").aggregate(first_row=t.row.min(), flop=t.flop.sum())
 
 
-def clusters(good: ir.Table, accounts: ir.Table, owners: list[str]) -> ir.Table:
-    """Per owner and cluster, for the given owners: the largest number of chips and peak OP/s in use at one
-    time (a running sum over start and end events, ends before starts at the same instant)."""
+def clusters(good: ir.Table, accounts: ir.Table, pairs: list[tuple[str, str]]) -> ir.Table:
+    """The largest number of chips and peak OP/s in use at one time (a running sum over start and end
+    events, ends before starts at the same instant), for the given (owner, cluster) pairs."""
+    good = good.filter(good.cluster_id.isin(sorted({c for _, c in pairs})))
     good = with_owner(good, accounts, "account_id")
-    good = good.filter(good.owner_id.isin(owners))
+    good = good.filter(good.owner_id.isin(sorted({o for o, _ in pairs})))
     starts = good.select(
         owner=good.owner_id,
         cluster=good.cluster_id,
