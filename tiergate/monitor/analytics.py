@@ -185,8 +185,6 @@ def per_job(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
         "busy_s": duration.sum(where=ok),
         "segments": seg.count(where=ok),
         "account": seg.account_id.min(),
-        "cluster": seg.cluster_id.min(),
-        "cluster_last": seg.cluster_id.max(),
         "ops": seg.ops_peak.sum(where=ok),
         "flop_year": (seg.flop * share(y0)).sum(where=ok),
         "h100e_hours_year": (seg.h100e_hours * share(y0)).sum(where=ok),
@@ -245,11 +243,27 @@ def summary(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
 
 
 def bounds(good: ir.Table, accounts: ir.Table, floor: float) -> ir.Table:
-    """Per (owner, cluster), the summed peak OP/s of all its segments, an upper bound of its concurrent
-    peak; only the pairs that reach ``floor``."""
-    per_account = good.group_by(["account_id", "cluster_id"]).aggregate(ops=good.ops_peak.sum())
-    owned = with_owner(per_account, accounts, "account_id")
-    b = owned.group_by(["owner_id", "cluster_id"]).aggregate(ops=owned.ops.sum())
+    """Per (owner, cluster), an upper bound of the peak OP/s in use at one time; only the pairs whose bound
+    reaches ``floor``. The bound: segments shorter than a day touch at most the day they start and the day
+    they end, so the largest one-day sum of such segments (each counted on both days), plus every longer
+    segment as if always on, is at least the concurrent peak."""
+    day = 86400.0
+    long = (good.end_s - good.start_s) >= day
+    short = good.filter(~long)
+    short = short.mutate(d0=(short.start_s / day).floor(), d1=(short.end_s / day).ceil() - 1)
+    first = short.select("account_id", "cluster_id", "ops_peak", d=short.d0)
+    later = short.filter(short.d1 > short.d0)
+    both = first.union(later.select("account_id", "cluster_id", "ops_peak", d=later.d1), distinct=False)
+    daily = both.group_by(["account_id", "cluster_id", "d"]).aggregate(ops=both.ops_peak.sum())
+    daily = with_owner(daily, accounts, "account_id")
+    per_day = daily.group_by(["owner_id", "cluster_id", "d"]).aggregate(ops=daily.ops.sum())
+    peak = per_day.group_by(["owner_id", "cluster_id"]).aggregate(ops=per_day.ops.max())
+    longs = good.filter(long)
+    always = longs.group_by(["account_id", "cluster_id"]).aggregate(ops=longs.ops_peak.sum())
+    always = with_owner(always, accounts, "account_id")
+    always = always.group_by(["owner_id", "cluster_id"]).aggregate(ops=always.ops.sum())
+    both_parts = peak.union(always, distinct=False)
+    b = both_parts.group_by(["owner_id", "cluster_id"]).aggregate(ops=both_parts.ops.sum())
     return b.filter(b.ops >= floor)
 
 
