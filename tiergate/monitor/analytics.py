@@ -248,22 +248,19 @@ def bounds(good: ir.Table, accounts: ir.Table, floor: float) -> ir.Table:
     they end, so the largest one-day sum of such segments (each counted on both days), plus every longer
     segment as if always on, is at least the concurrent peak."""
     day = 86400.0
+    d0 = (good.start_s / day).floor()
+    d1 = (good.end_s / day).ceil() - 1
     long = (good.end_s - good.start_s) >= day
-    short = good.filter(~long)
-    short = short.mutate(d0=(short.start_s / day).floor(), d1=(short.end_s / day).ceil() - 1)
-    first = short.select("account_id", "cluster_id", "ops_peak", d=short.d0)
-    later = short.filter(short.d1 > short.d0)
-    both = first.union(later.select("account_id", "cluster_id", "ops_peak", d=later.d1), distinct=False)
-    daily = both.group_by(["account_id", "cluster_id", "d"]).aggregate(ops=both.ops_peak.sum())
-    daily = with_owner(daily, accounts, "account_id")
-    per_day = daily.group_by(["owner_id", "cluster_id", "d"]).aggregate(ops=daily.ops.sum())
-    peak = per_day.group_by(["owner_id", "cluster_id"]).aggregate(ops=per_day.ops.max())
-    longs = good.filter(long)
-    always = longs.group_by(["account_id", "cluster_id"]).aggregate(ops=longs.ops_peak.sum())
-    always = with_owner(always, accounts, "account_id")
-    always = always.group_by(["owner_id", "cluster_id"]).aggregate(ops=always.ops.sum())
-    both_parts = peak.union(always, distinct=False)
-    b = both_parts.group_by(["owner_id", "cluster_id"]).aggregate(ops=both_parts.ops.sum())
+    # Each segment in the buckets it touches: its first and last day, or -1 ("always") when it is long.
+    buckets = ibis.ifelse(long, ibis.array([-1.0]), ibis.ifelse(d1 > d0, ibis.array([d0, d1]), ibis.array([d0])))
+    t = good.select("account_id", "cluster_id", "ops_peak", d=buckets.unnest())
+    per_account = t.group_by(["account_id", "cluster_id", "d"]).aggregate(ops=t.ops_peak.sum())
+    owned = with_owner(per_account, accounts, "account_id")
+    per_day = owned.group_by(["owner_id", "cluster_id", "d"]).aggregate(ops=owned.ops.sum())
+    always = per_day.d < 0
+    b = per_day.group_by(["owner_id", "cluster_id"]).aggregate(
+        ops=per_day.ops.max(where=~always).fill_null(0.0) + per_day.ops.sum(where=always).fill_null(0.0)
+    )
     return b.filter(b.ops >= floor)
 
 
