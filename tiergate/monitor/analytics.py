@@ -186,6 +186,7 @@ def per_job(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
         "segments": seg.count(where=ok),
         "account": seg.account_id.min(),
         "ops": seg.ops_peak.sum(where=ok),
+        "ops_max": seg.ops_peak.max(where=ok),
         "flop_year": (seg.flop * share(y0)).sum(where=ok),
         "h100e_hours_year": (seg.h100e_hours * share(y0)).sum(where=ok),
     }
@@ -201,15 +202,18 @@ def per_job(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
     for days in inputs.monitoring.window_days:
         bands[f"flop_lo_{days}d"] = j[f"flop_{days}d"] * low
         bands[f"flop_hi_{days}d"] = j[f"flop_{days}d"] * high
+    overlapping = (j.segments > 1) & (j.busy_s > (j.last_s - j.first_s) + 1e-6)
     return j.mutate(
         flop=j.declared.fill_null(j.flop_est),
-        overlapping=(j.segments > 1) & (j.busy_s > (j.last_s - j.first_s) + 1e-6),
+        overlapping=overlapping,
+        # At any instant a job uses at most its largest segment, or all of them if they overlap.
+        ops_bound=ibis.ifelse(overlapping, j.ops, j.ops_max),
         running=ibis.ifelse(j.rate_now > 0, 1, 0),
         **bands,
     )
 
 
-SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments", "ops")
+SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments", "ops", "ops_bound")
 
 
 def summary(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:

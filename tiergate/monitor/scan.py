@@ -235,9 +235,9 @@ def run_scan(
         cluster_min = min((t.value for t in monitoring.thresholds if t.measure == "cluster_ops_per_second"), default=0)
         # Only (owner, cluster) pairs whose segments' peaks sum to the threshold can have a concurrent peak past it.
         cluster_rows: list[dict[str, Any]] = []
-        # An owner's summed peak over all its segments bounds its peak on any one cluster: only owners that
-        # reach the threshold so are looked at (by their accounts, when they are few).
-        heavy = {str(o["owner_id"]) for o in owner_rows if o["ops"] >= cluster_min}
+        # The sum over an owner's jobs of each job's largest use at one instant bounds the owner's peak on
+        # any one cluster: only owners that reach the threshold so are looked at (by their accounts, when few).
+        heavy = {str(o["owner_id"]) for o in owner_rows if o["ops_bound"] >= cluster_min}
         scope = good
         if heavy:
             owned = [a for c in customers.by_id.values() if c.owner_id in heavy for a in c.accounts]
