@@ -162,9 +162,10 @@ def overlaps(good: ir.Table, job_ids: list[str]) -> ir.Table:
 
 
 def per_job(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
-    """Every job (all rows; the FLOP and times of its usable rows): FLOP estimate and band, declared FLOP,
-    current rate, FLOP in each rolling window and in the calendar year, H100e-hours in the year, summed peak
-    OP/s (a bound of its concurrent peak), its account, customer, owner and cluster, and its bad rows."""
+    """Every job (the FLOP and times of its usable rows): FLOP estimate and band, declared FLOP, current
+    rate, FLOP in each rolling window and in the calendar year, H100e-hours in the year, the most OP/s it
+    can use at one instant (``ops_bound``), and its account, customer and owner (the account's, from the
+    customer table; a job on several accounts is counted under the first)."""
     as_of_s = inputs.as_of.timestamp()
     y0 = inputs.year_start.timestamp()
     ok = seg.problem.isnull()
@@ -246,18 +247,23 @@ def summary(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
     return j.group_by(["owner", "subject", "kept"]).aggregate(**aggs)
 
 
-def bounds(good: ir.Table, accounts: ir.Table, floor: float) -> ir.Table:
+def bounds(usage: ir.Table, chips: ir.Table, accounts: ir.Table, inputs: Inputs, floor: float) -> ir.Table:
     """Per (owner, cluster), an upper bound of the peak OP/s in use at one time; only the pairs whose bound
     reaches ``floor``. The bound: segments shorter than a day touch at most the day they start and the day
     they end, so the largest one-day sum of such segments (each counted on both days), plus every longer
-    segment as if always on, is at least the concurrent peak."""
+    segment as if always on, is at least the concurrent peak. It reads the raw records (a bad row can only
+    raise a bound, never lower it), so it needs none of the per-row checks."""
     day = 86400.0
-    d0 = (good.start_s / day).floor()
-    d1 = (good.end_s / day).ceil() - 1
-    long = (good.end_s - good.start_s) >= day
+    u = usage.filter(usage.start.notnull() & (usage.chip_count > 0))
+    u = u.inner_join(chips, u.chip == chips.chip_name)
+    start_s = u.start.epoch_seconds().cast("float64")
+    end_s = u.end.epoch_seconds().cast("float64").fill_null(inputs.as_of.timestamp())
+    d0 = (start_s / day).floor()
+    d1 = (end_s / day).ceil() - 1
+    long = (end_s - start_s) >= day
     # Each segment in the buckets it touches: its first and last day, or -1 ("always") when it is long.
     buckets = ibis.ifelse(long, ibis.array([-1.0]), ibis.ifelse(d1 > d0, ibis.array([d0, d1]), ibis.array([d0])))
-    t = good.select("account_id", "cluster_id", "ops_peak", d=buckets.unnest())
+    t = u.select("account_id", "cluster_id", ops_peak=u.chip_count.cast("float64") * u.peak_ops, d=buckets.unnest())
     per_account = t.group_by(["account_id", "cluster_id", "d"]).aggregate(ops=t.ops_peak.sum())
     owned = with_owner(per_account, accounts, "account_id")
     per_day = owned.group_by(["owner_id", "cluster_id", "d"]).aggregate(ops=owned.ops.sum())

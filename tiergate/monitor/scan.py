@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -83,17 +86,29 @@ def _binding(t: ComputeThreshold, day: dt.date) -> str:
     return f"in force on {day}"
 
 
+DUCKDB_MEMORY = "6GB"
+"""DuckDB's memory limit (``TIERGATE_DUCKDB_MEMORY`` overrides it); past it, DuckDB spills to a temporary
+folder, which keeps a scan of 10^8 records under 8 GB."""
+
+
+def duckdb_config() -> dict[str, str]:
+    folder = Path(tempfile.gettempdir()) / f"tiergate-duckdb-{os.getpid()}"
+    return {"memory_limit": os.environ.get("TIERGATE_DUCKDB_MEMORY", DUCKDB_MEMORY), "temp_directory": str(folder)}
+
+
 @contextmanager
 def engine_connection(engine: str, spark: Any = None) -> Iterator[tuple[Any, Any]]:
     """An Ibis connection for ``engine`` (and the Spark session for ``spark``)."""
     import ibis
 
     if engine == "duckdb":
-        con = ibis.duckdb.connect()
+        config = duckdb_config()
+        con = ibis.duckdb.connect(**config)
         try:
             yield con, None
         finally:
             con.disconnect()
+            shutil.rmtree(config["temp_directory"], ignore_errors=True)
         return
     if engine != "spark":
         raise InputError(f"unknown engine {engine!r}", hint="use duckdb or spark")
@@ -245,7 +260,13 @@ def run_scan(
             if len(owned) <= CLUSTER_ACCOUNTS_LIMIT:
                 scope = good.filter(good.account_id.isin(sorted(owned)))
         if cluster_min > 0 and heavy:
-            pairs = [(str(r["owner_id"]), str(r["cluster_id"])) for r in _rows(an.bounds(scope, accounts, cluster_min))]
+            raw = usage
+            if scope is not good:
+                raw = usage.filter(usage.account_id.isin(sorted(owned)))
+            pairs = [
+                (str(r["owner_id"]), str(r["cluster_id"]))
+                for r in _rows(an.bounds(raw, chips, accounts, inputs, cluster_min))
+            ]
             if pairs:
                 cl = an.clusters(scope, accounts, pairs)
                 cluster_rows = _rows(cl.filter(cl.peak_ops >= cluster_min).order_by(ibis.desc("peak_ops")))
