@@ -168,7 +168,7 @@ def per_job(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
     customer table; a job on several accounts is counted under the first)."""
     as_of_s = inputs.as_of.timestamp()
     y0 = inputs.year_start.timestamp()
-    ok = seg.problem.isnull()
+    seg = seg.filter(seg.problem.isnull())  # usable rows only: plain aggregates, no per-aggregate filter
     duration = seg.end_s - seg.start_s
 
     def share(lo: float) -> ir.Value:
@@ -176,23 +176,23 @@ def per_job(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
         return ibis.ifelse(duration > 0, overlap / duration, 0.0)
 
     aggs: dict[str, Any] = {
-        "flop_est": seg.flop.sum(where=ok),
-        "flop_lo": seg.flop_lo.sum(where=ok),
-        "flop_hi": seg.flop_hi.sum(where=ok),
-        "declared": seg.declared_flop.max(where=ok),
-        "rate_now": seg.rate_now.sum(where=ok),
-        "first_s": seg.start_s.min(where=ok),
-        "last_s": seg.end_s.max(where=ok),
-        "busy_s": duration.sum(where=ok),
-        "segments": seg.count(where=ok),
+        "flop_est": seg.flop.sum(),
+        "flop_lo": seg.flop_lo.sum(),
+        "flop_hi": seg.flop_hi.sum(),
+        "declared": seg.declared_flop.max(),
+        "rate_now": seg.rate_now.sum(),
+        "first_s": seg.start_s.min(),
+        "last_s": seg.end_s.max(),
+        "busy_s": duration.sum(),
+        "segments": seg.count(),
         "account": seg.account_id.min(),
-        "ops": seg.ops_peak.sum(where=ok),
-        "ops_max": seg.ops_peak.max(where=ok),
-        "flop_year": (seg.flop * share(y0)).sum(where=ok),
-        "h100e_hours_year": (seg.h100e_hours * share(y0)).sum(where=ok),
+        "ops": seg.ops_peak.sum(),
+        "ops_max": seg.ops_peak.max(),
+        "flop_year": (seg.flop * share(y0)).sum(),
+        "h100e_hours_year": (seg.h100e_hours * share(y0)).sum(),
     }
     for days in inputs.monitoring.window_days:
-        aggs[f"flop_{days}d"] = (seg.flop * share(as_of_s - days * 86400.0)).sum(where=ok)
+        aggs[f"flop_{days}d"] = (seg.flop * share(as_of_s - days * 86400.0)).sum()
     j = seg.group_by("job_id").aggregate(**aggs)
     j = with_owner(j, accounts, "account").drop("customer_id", "hq").rename(owner="owner_id")
     # A window's band is the job's band scaled to the window (exact when all of a job's segments have
