@@ -94,7 +94,7 @@ def main() -> None:
     names = sorted({r["chip"] for r in with_reported})
     chips, rates = an.chip_tables(catalogue, ruleset, names)
     inputs = an.Inputs(
-        dt.datetime(2030, 1, 1, tzinfo=dt.UTC), dt.datetime(2030, 1, 1, tzinfo=dt.UTC), ruleset.monitoring, 0.0, 0.0
+        dt.datetime(2030, 1, 1, tzinfo=dt.UTC), dt.datetime(2030, 1, 1, tzinfo=dt.UTC), ruleset.monitoring, 0.0
     )
     assert ruleset.monitoring is not None
     con = ibis.duckdb.connect()

@@ -32,7 +32,6 @@ class Inputs:
     year_start: dt.datetime
     monitoring: Monitoring
     min_training_threshold: float
-    max_training_threshold: float
 
 
 def chip_tables(catalogue: Catalogue, ruleset: Ruleset, names: list[str]) -> tuple[Any, Any]:
@@ -140,7 +139,6 @@ def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, inputs: Inputs) 
         rate_now=ibis.ifelse(u.end_given, 0.0, peak_rate * util),
         h100e_hours=chip_seconds / 3600.0 * u.h100e.fill_null(0.0),
         ops_peak=u.chip_count.cast("float64") * u.peak_ops,
-        running=ibis.ifelse(u.end_given, 0, 1),
     )
 
 

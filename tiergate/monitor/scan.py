@@ -23,7 +23,7 @@ from tiergate.classify.metrics import fmt
 from tiergate.errors import InputError, TiergateError
 from tiergate.monitor import analytics as an
 from tiergate.monitor.model import Alert, Problem, ScanResult
-from tiergate.monitor.owners import Customer, Customers, read_customers
+from tiergate.monitor.owners import Customers, read_customers
 from tiergate.monitor.usage import open_usage
 from tiergate.rules import Rulebook, Ruleset, load_rulebook
 from tiergate.rules.ruleset import ComputeThreshold, Provenance, compare
@@ -218,7 +218,6 @@ def run_scan(
             year_start=dt.datetime(as_of.year, 1, 1, tzinfo=dt.UTC),
             monitoring=monitoring,
             min_training_threshold=min((t.value for t in training), default=math.inf),
-            max_training_threshold=max((t.value for t in training), default=math.inf),
         )
         names = [r["chip"] for r in pre if r["chip"] is not None]
         chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset, sorted(names))
@@ -708,8 +707,3 @@ def _alerts(
             )
         )
     return alerts
-
-
-def customer_of(customers: Customers, account: str) -> Customer | None:
-    cid = customers.account_customer.get(account)
-    return customers.by_id.get(cid) if cid else None
