@@ -24,8 +24,6 @@ import pyarrow as pa
 
 from tiergate.monitor import analytics as an
 from tiergate.monitor.epoch import resolve_epoch
-from tiergate.monitor.owners import Customers
-from tiergate.monitor.scan import accounts_table
 from tiergate.rules import load_rulebook
 
 REGIME = "us-2026-01"
@@ -95,13 +93,12 @@ def main() -> None:
     usage = pa.Table.from_pylist([{k: v for k, v in r.items() if not k.startswith("_")} for r in with_reported])
     names = sorted({r["chip"] for r in with_reported})
     chips, rates = an.chip_tables(catalogue, ruleset, names)
-    accounts = accounts_table(Customers({}, {}, [], ""))
     inputs = an.Inputs(
-        dt.datetime(2030, 1, 1, tzinfo=dt.UTC), dt.datetime(2030, 1, 1, tzinfo=dt.UTC), ruleset.monitoring, 0.0, 0.0
+        dt.datetime(2030, 1, 1, tzinfo=dt.UTC), dt.datetime(2030, 1, 1, tzinfo=dt.UTC), ruleset.monitoring, 0.0
     )
     assert ruleset.monitoring is not None
     con = ibis.duckdb.connect()
-    seg = an.segments(ibis.memtable(usage), ibis.memtable(chips), ibis.memtable(rates), ibis.memtable(accounts), inputs)
+    seg = an.segments(ibis.memtable(usage), ibis.memtable(chips), ibis.memtable(rates), inputs)
     estimates = {
         r["job_id"]: r for r in con.to_pyarrow(seg.select("job_id", "flop", "flop_lo", "flop_hi", "util")).to_pylist()
     }

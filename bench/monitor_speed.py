@@ -97,7 +97,9 @@ def run_sql_phase(folder: Path) -> dict[str, Any]:
     monitoring = ruleset.monitoring
     assert monitoring is not None
     customers = read_customers(folder / "customers.parquet", iso_country_codes().__contains__)
-    con = duckdb.connect()
+    from tiergate.monitor.scan import duckdb_config
+
+    con = duckdb.connect(config=duckdb_config())  # the same memory limit as the scan
     names = [
         r[0]
         for r in con.execute("SELECT DISTINCT chip FROM read_parquet(?)", [str(folder / "usage.parquet")]).fetchall()

@@ -228,3 +228,34 @@ def test_wrong_parquet_types_and_garbage_files(tmp_path: Path, book: Any) -> Non
     (tmp_path / "customers-bad.csv").write_text("account_id,customer_id\n")
     with pytest.raises(InputError, match="missing column"):
         run_scan(tmp_path / "typed.parquet", tmp_path / "customers-bad.csv", book=book)
+
+
+def test_cluster_peak_across_midnight_and_long_segments(tmp_path: Path, book: Any) -> None:
+    """The pruning bound (day sums of short segments plus long ones as always on) must not hide a peak."""
+    rows = [
+        _row("c1", "job-long", 30000, "2026-01-01T00:00+00:00", "2026-01-04T00:00+00:00", utilization=0.01),
+        _row("c2", "job-night", 30000, "2026-01-02T22:00+00:00", "2026-01-03T02:00+00:00", utilization=0.01),
+        _row("c3", "job-apart", 30000, "2026-01-05T22:00+00:00", "2026-01-06T02:00+00:00", utilization=0.01),
+    ]
+    usage = _parquet(tmp_path / "usage.parquet", rows)
+    _, customers = _write(tmp_path, [HEADER])
+    result = run_scan(usage, customers, book=book, as_of=AS_OF)
+    peaks = [a for a in result.alerts if a.kind == "cluster_threshold"]
+    assert len(peaks) == 1 and peaks[0].subject_id == "bo-a"
+    assert peaks[0].flop == pytest.approx(60000 * 1978.9e12, rel=1e-9)
+
+
+def test_spreadsheet_exports_with_bom_and_crlf_are_read(tmp_path: Path, book: Any) -> None:
+    usage, customers = tmp_path / "usage.csv", tmp_path / "customers.csv"
+    usage.write_bytes(("\ufeff" + "\r\n".join(USAGE_LINES[:2]) + "\r\n").encode())
+    customers.write_bytes(("\ufeff" + "\r\n".join(CUSTOMER_LINES[:2]) + "\r\n").encode())
+    result = run_scan(usage, customers, book=book, as_of=AS_OF)
+    assert [(a.kind, a.subject_id) for a in result.alerts] == [("threshold_crossed", "job-big")]
+    assert result.problems == []
+
+
+def test_invalid_utf8_names_the_line(tmp_path: Path, book: Any) -> None:
+    usage, customers = _write(tmp_path, USAGE_LINES[:2])
+    usage.write_bytes(usage.read_bytes() + b"r9,aws,acct-a,\xff\xfe,c,US,nvidia-h100-sxm,8,2026-01-01T00:00:00Z,,,,\n")
+    with pytest.raises(InputError, match=r"usage\.csv:\d+: not valid CSV"):
+        run_scan(usage, customers, book=book, as_of=AS_OF)

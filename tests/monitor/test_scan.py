@@ -54,7 +54,7 @@ def test_split_run_is_found_at_the_beneficial_owner_only(scan: ScanResult) -> No
     # 3 accounts x 2048 H100 x 72 days x 989.4 TFLOP/s x 0.4
     expected = 3 * 2048 * 72 * 86400 * 989.4e12 * 0.4
     assert alert.flop == pytest.approx(expected, rel=1e-9)
-    assert "3 job(s) over 3 account(s) of 3 customer(s)" in alert.reasons[1]
+    assert "3 job(s) of 3 customer(s) (3 account(s)) of this beneficial owner" in alert.reasons[1]
     assert "no single job crosses" in alert.reasons[1]
     assert not any(a.subject_id.startswith(("job-ember", "acct-ember", "cu-ember")) for a in scan.alerts)
 

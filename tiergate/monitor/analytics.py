@@ -32,7 +32,6 @@ class Inputs:
     year_start: dt.datetime
     monitoring: Monitoring
     min_training_threshold: float
-    max_training_threshold: float
 
 
 def chip_tables(catalogue: Catalogue, ruleset: Ruleset, names: list[str]) -> tuple[Any, Any]:
@@ -86,7 +85,15 @@ def chip_tables(catalogue: Catalogue, ruleset: Ruleset, names: list[str]) -> tup
     return chips, rates_table
 
 
-def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
+def with_owner(t: ir.Table, accounts: ir.Table, key: str) -> ir.Table:
+    """``t`` with the customer (``subject``), beneficial owner and headquarters of its account column ``key``;
+    an account the customer table does not know is its own customer and owner (``account:<id>``)."""
+    t = t.left_join(accounts, t[key] == accounts.acct_id)
+    unknown = ibis.literal("account:") + t[key]
+    return t.mutate(owner_id=t.owner_id.fill_null(unknown), subject=t.customer_id.fill_null(unknown)).drop("acct_id")
+
+
+def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, inputs: Inputs) -> ir.Table:
     """Every usage row with its problem (null when usable), FLOP estimate and band."""
     as_of_s = inputs.as_of.timestamp()
     u = usage.mutate(
@@ -97,8 +104,6 @@ def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, accounts: ir.Tab
     )
     u = u.left_join(chips, u.chip == chips.chip_name)
     u = u.left_join(rates, (u.chip_id == rates.rate_chip) & (u.precision_used == rates.rate_precision))
-    u = u.left_join(accounts, u.account_id == accounts.acct_id)
-    u = u.mutate(owner_id=u.owner_id.fill_null(ibis.literal("account:") + u.account_id))
     problem = ibis.cases(
         (u.record_id.isnull(), "record_id:missing"),
         (u.account_id.isnull(), "account_id:missing"),
@@ -134,7 +139,6 @@ def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, accounts: ir.Tab
         rate_now=ibis.ifelse(u.end_given, 0.0, peak_rate * util),
         h100e_hours=chip_seconds / 3600.0 * u.h100e.fill_null(0.0),
         ops_peak=u.chip_count.cast("float64") * u.peak_ops,
-        running=ibis.ifelse(u.end_given, 0, 1),
     )
 
 
@@ -155,14 +159,14 @@ def overlaps(good: ir.Table, job_ids: list[str]) -> ir.Table:
     return t.filter(t.prev_end.notnull() & (t.start_s < t.prev_end)).select("file", "row", "record_id", "job_id")
 
 
-def per_job(seg: ir.Table, inputs: Inputs) -> ir.Table:
-    """Every job (all rows; the FLOP and times of its usable rows): FLOP estimate and band, declared FLOP,
-    current rate, FLOP in each rolling window and in the calendar year, H100e-hours in the year, summed peak
-    OP/s (a bound of its concurrent peak), its account, customer, owner and cluster, and its bad rows."""
+def per_job(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
+    """Every job (the FLOP and times of its usable rows): FLOP estimate and band, declared FLOP, current
+    rate, FLOP in each rolling window and in the calendar year, H100e-hours in the year, the most OP/s it
+    can use at one instant (``ops_bound``), and its account, customer and owner (the account's, from the
+    customer table; a job on several accounts is counted under the first)."""
     as_of_s = inputs.as_of.timestamp()
     y0 = inputs.year_start.timestamp()
-    seg = seg.mutate(subject=seg.customer_id.fill_null(ibis.literal("account:") + seg.account_id))
-    ok = seg.problem.isnull()
+    seg = seg.filter(seg.problem.isnull())  # usable rows only: plain aggregates, no per-aggregate filter
     duration = seg.end_s - seg.start_s
 
     def share(lo: float) -> ir.Value:
@@ -170,27 +174,25 @@ def per_job(seg: ir.Table, inputs: Inputs) -> ir.Table:
         return ibis.ifelse(duration > 0, overlap / duration, 0.0)
 
     aggs: dict[str, Any] = {
-        "flop_est": seg.flop.sum(where=ok),
-        "flop_lo": seg.flop_lo.sum(where=ok),
-        "flop_hi": seg.flop_hi.sum(where=ok),
-        "declared": seg.declared_flop.max(where=ok),
-        "rate_now": seg.rate_now.sum(where=ok),
-        "first_s": seg.start_s.min(where=ok),
-        "last_s": seg.end_s.max(where=ok),
-        "busy_s": duration.sum(where=ok),
-        "segments": seg.count(where=ok),
+        "flop_est": seg.flop.sum(),
+        "flop_lo": seg.flop_lo.sum(),
+        "flop_hi": seg.flop_hi.sum(),
+        "declared": seg.declared_flop.max(),
+        "rate_now": seg.rate_now.sum(),
+        "first_s": seg.start_s.min(),
+        "last_s": seg.end_s.max(),
+        "busy_s": duration.sum(),
+        "segments": seg.count(),
         "account": seg.account_id.min(),
-        "owner": seg.owner_id.min(),
-        "subject": seg.subject.min(),
-        "cluster": seg.cluster_id.min(),
-        "cluster_last": seg.cluster_id.max(),
-        "ops": seg.ops_peak.sum(where=ok),
-        "flop_year": (seg.flop * share(y0)).sum(where=ok),
-        "h100e_hours_year": (seg.h100e_hours * share(y0)).sum(where=ok),
+        "ops": seg.ops_peak.sum(),
+        "ops_max": seg.ops_peak.max(),
+        "flop_year": (seg.flop * share(y0)).sum(),
+        "h100e_hours_year": (seg.h100e_hours * share(y0)).sum(),
     }
     for days in inputs.monitoring.window_days:
-        aggs[f"flop_{days}d"] = (seg.flop * share(as_of_s - days * 86400.0)).sum(where=ok)
+        aggs[f"flop_{days}d"] = (seg.flop * share(as_of_s - days * 86400.0)).sum()
     j = seg.group_by("job_id").aggregate(**aggs)
+    j = with_owner(j, accounts, "account").drop("customer_id", "hq").rename(owner="owner_id")
     # A window's band is the job's band scaled to the window (exact when all of a job's segments have
     # measured utilisation, or none has).
     low = ibis.ifelse(j.flop_est > 0, j.flop_lo / j.flop_est, 0.0)
@@ -199,30 +201,28 @@ def per_job(seg: ir.Table, inputs: Inputs) -> ir.Table:
     for days in inputs.monitoring.window_days:
         bands[f"flop_lo_{days}d"] = j[f"flop_{days}d"] * low
         bands[f"flop_hi_{days}d"] = j[f"flop_{days}d"] * high
+    overlapping = (j.segments > 1) & (j.busy_s > (j.last_s - j.first_s) + 1e-6)
     return j.mutate(
         flop=j.declared.fill_null(j.flop_est),
-        overlapping=(j.segments > 1) & (j.busy_s > (j.last_s - j.first_s) + 1e-6),
+        overlapping=overlapping,
+        # At any instant a job uses at most its largest segment, or all of them if they overlap.
+        ops_bound=ibis.ifelse(overlapping, j.ops, j.ops_max),
         running=ibis.ifelse(j.rate_now > 0, 1, 0),
         **bands,
     )
 
 
-SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments", "ops")
+SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments", "ops", "ops_bound")
 
 
-def summary(seg: ir.Table, inputs: Inputs) -> ir.Table:
-    """One pass over the records, three kinds of result rows (``part``):
-
-    - ``job``: the jobs that may matter (past the lowest training threshold at the top of their band, or
-      projected past it within the horizon, or with a declared-vs-estimated gap, or overlapping segments);
-    - ``holder``: per (beneficial owner, customer), the sums over their jobs (owners and customers are sums
-      of these small groups), with the number of jobs and accounts;
-    - ``bound``: per (owner, cluster), the summed peak OP/s of its jobs, an upper bound of its concurrent
-      peak (``cluster_last`` differs from ``cluster`` when a job ran on several clusters).
-    The job table is computed once (DuckDB materialises the shared subquery)."""
-    j = per_job(seg, inputs)
+def summary(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
+    """One pass over the records grouped by (beneficial owner, customer, kept job): a job that may matter
+    (past the lowest training threshold at the top of its band, projected past it within the horizon, with a
+    declared-vs-estimated gap, or with overlapping segments) is a group of its own (``kept`` = its id, every
+    column its own value); the other jobs of a customer form one group (``kept`` = "") of sums. Owners and
+    customers are sums of these groups (a customer belongs to one owner)."""
+    j = per_job(seg, accounts, inputs)
     windows = [f"flop{b}_{d}d" for d in inputs.monitoring.window_days for b in ("", "_lo", "_hi")]
-    numeric = [c for c in j.columns if c not in ("job_id", "account", "owner", "subject", "cluster", "cluster_last")]
     gap = inputs.monitoring.declared_gap_ratio
     horizon = inputs.monitoring.projection_days * 86400.0
     keep = (j.segments > 0) & (
@@ -231,42 +231,59 @@ def summary(seg: ir.Table, inputs: Inputs) -> ir.Table:
         | (j.declared.notnull() & ((j.declared > j.flop_est * gap) | (j.declared * gap < j.flop_est)))
         | j.overlapping
     )
-    columns = ["part", "job_id", "account", "owner", "subject", "cluster", "cluster_last", "jobs", "accounts", *numeric]
-    types = dict(j.schema().items())
-
-    def conform(t: ir.Table, part: str) -> ir.Table:
-        values: dict[str, Any] = {"part": ibis.literal(part)}
-        for name in columns[1:]:
-            if name in t.columns:
-                values[name] = t[name]
-            elif name in ("jobs", "accounts"):
-                values[name] = ibis.null("int64")
-            else:
-                values[name] = ibis.null(types[name])
-        return t.select(**{k: v.cast(types.get(k, v.type())) for k, v in values.items()})
-
-    jobs = conform(j.filter(keep).mutate(jobs=ibis.literal(1, "int64"), accounts=ibis.literal(1, "int64")), "job")
-    h_aggs: dict[str, Any] = {c: j[c].sum() for c in (*SUMMED, *windows)}
-    h_aggs["jobs"] = j.segments.count(where=j.segments > 0).cast("int64")
-    h_aggs["accounts"] = j.account.nunique(where=j.segments > 0).cast("int64")
-    holders = conform(j.group_by(["owner", "subject"]).aggregate(**h_aggs), "holder")
-    used = j.filter(j.segments > 0)
-    bounds = used.group_by(["owner", "cluster"]).aggregate(
-        ops=used.ops.sum(), cluster_last=ibis.ifelse(used.cluster != used.cluster_last, "several", "").max()
+    j = j.mutate(kept=ibis.ifelse(keep, j.job_id, ""))
+    aggs: dict[str, Any] = {c: j[c].sum() for c in (*SUMMED, *windows, "flop", "rate_now", "busy_s")}
+    aggs.update(
+        jobs=j.segments.count(where=j.segments > 0).cast("int64"),
+        declared=j.declared.max(),
+        first_s=j.first_s.min(),
+        last_s=j.last_s.max(),
+        running=j.running.max(),
+        overlapping=j.overlapping.max(),
+        account=j.account.min(),
     )
-    return jobs.union(holders, distinct=False).union(conform(bounds, "bound"), distinct=False)
+    return j.group_by(["owner", "subject", "kept"]).aggregate(**aggs)
 
 
-def first_rows(good: ir.Table) -> ir.Table:
+def bounds(usage: ir.Table, chips: ir.Table, accounts: ir.Table, inputs: Inputs, floor: float) -> ir.Table:
+    """Per (owner, cluster), an upper bound of the peak OP/s in use at one time; only the pairs whose bound
+    reaches ``floor``. The bound: segments shorter than a day touch at most the day they start and the day
+    they end, so the largest one-day sum of such segments (each counted on both days), plus every longer
+    segment as if always on, is at least the concurrent peak. It reads the raw records (a bad row can only
+    raise a bound, never lower it), so it needs none of the per-row checks."""
+    day = 86400.0
+    u = usage.filter(usage.start.notnull() & (usage.chip_count > 0))
+    u = u.inner_join(chips, u.chip == chips.chip_name)
+    start_s = u.start.epoch_seconds().cast("float64")
+    end_s = u.end.epoch_seconds().cast("float64").fill_null(inputs.as_of.timestamp())
+    d0 = (start_s / day).floor()
+    d1 = (end_s / day).ceil() - 1
+    long = (end_s - start_s) >= day
+    # Each segment in the buckets it touches: its first and last day, or -1 ("always") when it is long.
+    buckets = ibis.ifelse(long, ibis.array([-1.0]), ibis.ifelse(d1 > d0, ibis.array([d0, d1]), ibis.array([d0])))
+    t = u.select("account_id", "cluster_id", ops_peak=u.chip_count.cast("float64") * u.peak_ops, d=buckets.unnest())
+    per_account = t.group_by(["account_id", "cluster_id", "d"]).aggregate(ops=t.ops_peak.sum())
+    owned = with_owner(per_account, accounts, "account_id")
+    per_day = owned.group_by(["owner_id", "cluster_id", "d"]).aggregate(ops=owned.ops.sum())
+    always = per_day.d < 0
+    b = per_day.group_by(["owner_id", "cluster_id"]).aggregate(
+        ops=per_day.ops.max(where=~always).fill_null(0.0) + per_day.ops.sum(where=always).fill_null(0.0)
+    )
+    return b.filter(b.ops >= floor)
+
+
+def first_rows(good: ir.Table, accounts: ir.Table) -> ir.Table:
     """The first usable row of each account that the customer table does not know."""
-    t = good.filter(good.customer_id.isnull())
+    t = good.anti_join(accounts, good.account_id == accounts.acct_id)
     return t.group_by("account_id").aggregate(first_row=t.row.min(), flop=t.flop.sum())
 
 
-def clusters(good: ir.Table, owners: list[str]) -> ir.Table:
-    """Per owner and cluster, for the given owners: the largest number of chips and peak OP/s in use at one
-    time (a running sum over start and end events, ends before starts at the same instant)."""
-    good = good.filter(good.owner_id.isin(owners))
+def clusters(good: ir.Table, accounts: ir.Table, pairs: list[tuple[str, str]]) -> ir.Table:
+    """The largest number of chips and peak OP/s in use at one time (a running sum over start and end
+    events, ends before starts at the same instant), for the given (owner, cluster) pairs."""
+    good = good.filter(good.cluster_id.isin(sorted({c for _, c in pairs})))
+    good = with_owner(good, accounts, "account_id")
+    good = good.filter(good.owner_id.isin(sorted({o for o, _ in pairs})))
     starts = good.select(
         owner=good.owner_id,
         cluster=good.cluster_id,
@@ -289,16 +306,18 @@ def clusters(good: ir.Table, owners: list[str]) -> ir.Table:
     )
 
 
-def daily(good: ir.Table, owner_ids: list[str]) -> ir.Table:
+def daily(good: ir.Table, accounts: ir.Table, owner_ids: list[str]) -> ir.Table:
     """FLOP per day (of segment start) for the given owners, for the report's chart."""
+    good = with_owner(good, accounts, "account_id")
     t = good.filter(good.owner_id.isin(owner_ids))
     day = (t.start_s / 86400.0).floor().cast("int64")
     t = t.mutate(day=day)
     return t.group_by(["owner_id", "day"]).aggregate(flop=t.flop.sum())
 
 
-def countries(good: ir.Table) -> ir.Table:
+def countries(good: ir.Table, accounts: ir.Table) -> ir.Table:
     """FLOP and H100e-hours per datacenter country and per customer headquarters."""
+    good = with_owner(good, accounts, "account_id")
     return good.group_by(["datacenter_country", "hq"]).aggregate(
         flop=good.flop.sum(), h100e_hours=good.h100e_hours.sum()
     )

@@ -51,8 +51,6 @@ ALERT_KINDS = (
 )
 """Alert kinds, in the order alerts are printed."""
 
-SUBJECT_TYPES = ("job", "account", "customer", "beneficial_owner", "cluster", "country")
-
 
 @dataclass(frozen=True, slots=True)
 class Alert:

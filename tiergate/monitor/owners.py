@@ -74,7 +74,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if suffix not in (".csv", ".txt"):
         raise InputError("customers must be a .csv or .parquet file", where=str(path))
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", where=str(path)) from None
     with handle:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,12 +23,14 @@ from tiergate.classify.metrics import fmt
 from tiergate.errors import InputError, TiergateError
 from tiergate.monitor import analytics as an
 from tiergate.monitor.model import Alert, Problem, ScanResult
-from tiergate.monitor.owners import Customer, Customers, read_customers
+from tiergate.monitor.owners import Customers, read_customers
 from tiergate.monitor.usage import open_usage
 from tiergate.rules import Rulebook, Ruleset, load_rulebook
 from tiergate.rules.ruleset import ComputeThreshold, Provenance, compare
 
 ENGINES = ("duckdb", "spark")
+CLUSTER_ACCOUNTS_LIMIT = 5000
+"""Up to this many accounts, the cluster queries read only the accounts' rows."""
 PROBLEM_LIST_LIMIT = 1000
 """Bad rows listed per kind of problem (all are counted)."""
 
@@ -81,17 +86,29 @@ def _binding(t: ComputeThreshold, day: dt.date) -> str:
     return f"in force on {day}"
 
 
+DUCKDB_MEMORY = "6GB"
+"""DuckDB's memory limit (``TIERGATE_DUCKDB_MEMORY`` overrides it); past it, DuckDB spills to a temporary
+folder, which keeps a scan of 10^8 records under 8 GB."""
+
+
+def duckdb_config() -> dict[str, str]:
+    folder = Path(tempfile.gettempdir()) / f"tiergate-duckdb-{os.getpid()}"
+    return {"memory_limit": os.environ.get("TIERGATE_DUCKDB_MEMORY", DUCKDB_MEMORY), "temp_directory": str(folder)}
+
+
 @contextmanager
 def engine_connection(engine: str, spark: Any = None) -> Iterator[tuple[Any, Any]]:
     """An Ibis connection for ``engine`` (and the Spark session for ``spark``)."""
     import ibis
 
     if engine == "duckdb":
-        con = ibis.duckdb.connect()
+        config = duckdb_config()
+        con = ibis.duckdb.connect(**config)
         try:
             yield con, None
         finally:
             con.disconnect()
+            shutil.rmtree(config["temp_directory"], ignore_errors=True)
         return
     if engine != "spark":
         raise InputError(f"unknown engine {engine!r}", hint="use duckdb or spark")
@@ -201,18 +218,15 @@ def run_scan(
             year_start=dt.datetime(as_of.year, 1, 1, tzinfo=dt.UTC),
             monitoring=monitoring,
             min_training_threshold=min((t.value for t in training), default=math.inf),
-            max_training_threshold=max((t.value for t in training), default=math.inf),
         )
         names = [r["chip"] for r in pre if r["chip"] is not None]
         chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset, sorted(names))
         chips, rates, accounts = (ibis.memtable(t) for t in (chips_arrow, rates_arrow, accounts_table(customers)))
-        seg = an.segments(usage, chips, rates, accounts, inputs)
+        seg = an.segments(usage, chips, rates, inputs)
         good = seg.filter(seg.problem.isnull())
-        parts = _rows(an.summary(seg, inputs))
+        holder_rows = _rows(an.summary(seg, accounts, inputs))
         lap("summary")
-        job_rows = [r for r in parts if r["part"] == "job"]
-        holder_rows = [r for r in parts if r["part"] == "holder"]
-        bound_rows = [r for r in parts if r["part"] == "bound"]
+        job_rows = [{**r, "job_id": r["kept"]} for r in holder_rows if r["kept"]]
         used = sum(int(r["segments"] or 0) for r in holder_rows)
         bad_counts: dict[str, int] = {}
         bad: list[dict[str, Any]] = []
@@ -231,23 +245,36 @@ def run_scan(
         owner_rows, customer_rows = _owners_and_customers(holder_rows, job_rows, monitoring.window_days)
         unknown_accounts: list[dict[str, Any]] = []
         if any(str(r["subject"]).startswith("account:") for r in customer_rows):
-            unknown_accounts = _rows(an.first_rows(good).order_by("account_id"))
+            unknown_accounts = _rows(an.first_rows(good, accounts).order_by("account_id"))
         cluster_min = min((t.value for t in monitoring.thresholds if t.measure == "cluster_ops_per_second"), default=0)
-        # Only owners whose summed peak on one cluster reaches the threshold (or with jobs on several
-        # clusters) can have a concurrent peak past it.
-        candidates = sorted(
-            {str(r["owner"]) for r in bound_rows if (r["ops"] or 0) >= cluster_min or r["cluster_last"] == "several"}
-        )
+        # Only (owner, cluster) pairs whose segments' peaks sum to the threshold can have a concurrent peak past it.
         cluster_rows: list[dict[str, Any]] = []
-        if candidates and cluster_min > 0:
-            cl = an.clusters(good, candidates)
-            cluster_rows = _rows(cl.filter(cl.peak_ops >= cluster_min).order_by(ibis.desc("peak_ops")))
+        # The sum over an owner's jobs of each job's largest use at one instant bounds the owner's peak on
+        # any one cluster: only owners that reach the threshold so are looked at (by their accounts, when few).
+        heavy = {str(o["owner_id"]) for o in owner_rows if o["ops_bound"] >= cluster_min}
+        scope = good
+        if heavy:
+            owned = [a for c in customers.by_id.values() if c.owner_id in heavy for a in c.accounts]
+            owned += [o.removeprefix("account:") for o in heavy if o.startswith("account:")]
+            if len(owned) <= CLUSTER_ACCOUNTS_LIMIT:
+                scope = good.filter(good.account_id.isin(sorted(owned)))
+        if cluster_min > 0 and heavy:
+            raw = usage
+            if scope is not good:
+                raw = usage.filter(usage.account_id.isin(sorted(owned)))
+            pairs = [
+                (str(r["owner_id"]), str(r["cluster_id"]))
+                for r in _rows(an.bounds(raw, chips, accounts, inputs, cluster_min))
+            ]
+            if pairs:
+                cl = an.clusters(scope, accounts, pairs)
+                cluster_rows = _rows(cl.filter(cl.peak_ops >= cluster_min).order_by(ibis.desc("peak_ops")))
         lap("clusters")
         report: dict[str, list[dict[str, Any]]] = {}
         if with_report_data:
             top = sorted(owner_rows, key=lambda r: -(r["flop"] or 0))[:8]
-            report["owner_days"] = _rows(an.daily(good, [r["owner_id"] for r in top]))
-            report["countries"] = _rows(an.countries(good))
+            report["owner_days"] = _rows(an.daily(good, accounts, [r["owner_id"] for r in top]))
+            report["countries"] = _rows(an.countries(good, accounts))
             lap("report")
 
     problems = list(csv_problems) + list(customers.problems)
@@ -329,7 +356,7 @@ def _owners_and_customers(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Owners and customers summed from the (owner, customer) groups; each owner's largest job (central
     and high) from the jobs that may cross a threshold (a job that crosses one is among them)."""
-    fields = [*an.SUMMED, "jobs", "accounts", *(f"flop{b}_{w}d" for w in windows for b in ("", "_lo", "_hi"))]
+    fields = [*an.SUMMED, "jobs", *(f"flop{b}_{w}d" for w in windows for b in ("", "_lo", "_hi"))]
     owners: dict[str, dict[str, Any]] = {}
     customers: dict[str, dict[str, Any]] = {}
     for r in holder_rows:
@@ -339,7 +366,8 @@ def _owners_and_customers(
             str(r["owner"]), {"owner_id": str(r["owner"]), "customers": 0, **dict.fromkeys(fields, 0.0)}
         )
         customer = customers.setdefault(str(r["subject"]), {"subject": str(r["subject"]), **dict.fromkeys(fields, 0.0)})
-        owner["customers"] += 1
+        if customer["jobs"] == 0:
+            owner["customers"] += 1
         for name in fields:
             value = float(r[name] or 0.0)
             owner[name] += value
@@ -480,6 +508,11 @@ def _alerts(
 
     # Beneficial owners: crossings that only aggregation over jobs and accounts reveals.
     windows = sorted(monitoring.window_days)
+    used_by = {str(r["subject"]) for r in customer_rows}
+    owner_accounts: Counter[str] = Counter()
+    for cid, known in customers.by_id.items():
+        if cid in used_by:
+            owner_accounts[known.owner_id] += len(known.accounts)
     for o in owner_rows:
         biggest = o["max_job_flop"]
         for t in training:
@@ -503,8 +536,9 @@ def _alerts(
                     None,
                     (
                         threshold_reason(t),
-                        f"{int(o['jobs'])} job(s) over {int(o['accounts'])} account(s) of {o['customers']} "
-                        f"customer(s) of this beneficial owner sum to {fmt(o[f'flop_{w}d'])} FLOP in the {w} days to "
+                        f"{int(o['jobs'])} job(s) of {o['customers']} customer(s) "
+                        f"({owner_accounts[o['owner_id']]} account(s)) of this beneficial owner sum to "
+                        f"{fmt(o[f'flop_{w}d'])} FLOP in the {w} days to "
                         f"{day} (band {fmt(o[f'flop_lo_{w}d'])} to {fmt(o[f'flop_hi_{w}d'])}); no single job crosses "
                         + (
                             f"(largest {fmt(biggest)})"
@@ -673,8 +707,3 @@ def _alerts(
             )
         )
     return alerts
-
-
-def customer_of(customers: Customers, account: str) -> Customer | None:
-    cid = customers.account_customer.get(account)
-    return customers.by_id.get(cid) if cid else None

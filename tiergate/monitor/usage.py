@@ -76,7 +76,7 @@ def read_csv(path: Path) -> tuple[Any, list[Problem]]:
     problems: list[Problem] = []
     columns: dict[str, list[Any]] = {c: [] for c in (*USAGE_REQUIRED, *USAGE_OPTIONAL, "row")}
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", where=file) from None
     with handle:
