@@ -9,7 +9,8 @@ then times, each in its own process (so that peak memory is each one's own):
   sql    a hand-written DuckDB SQL query doing the same core aggregation over the same files: per-job FLOP
          (catalogue rate x utilisation or default), per-owner totals over the same rolling windows with the
          largest job, and the jobs and owners past the lowest training threshold.
-It prints both times, their ratio, each process's peak resident memory, and checks that both find the same
+It prints both times, their ratio (also without the scan's cluster-peak phase, which the SQL does not
+do), each process's peak resident memory, and checks that both find the same
 crossing jobs. Targets (issue 5): scan <= 60 s, <= 1.5 x the hand-written query, peak memory < 8 GB.
 """
 
@@ -173,6 +174,13 @@ def main() -> None:
     print(
         f"ratio scan / SQL: {ratio:.2f} (target <= 1.5); scan {'meets' if scan['seconds'] <= 60 else 'misses'} "
         f"the 60 s target; memory {'meets' if max(scan['peak_mb'], sql['peak_mb']) < 8192 else 'misses'} < 8 GB"
+    )
+    # The SQL has no cluster peaks; the scan without that phase does the same aggregation as the SQL (plus the
+    # bad-row checks, the bands and the per-customer totals): both ratios are printed, neither hides the other.
+    like = scan["seconds"] - scan["phases"].get("clusters", 0.0)
+    print(
+        f"scan without the cluster-peak phase (the SQL's aggregation and more): {like:.1f} s; "
+        f"ratio {like / sql['seconds']:.2f} (target <= 1.5)"
     )
     same = scan["crossing_jobs"] == sql["crossing_jobs"]
     print(f"same crossing jobs in both: {same} ({', '.join(scan['crossing_jobs'])})")
