@@ -203,7 +203,13 @@ def test_admin_loads_lists_all_or_nothing_and_rescreens(api: Api) -> None:
     assert report["loaded"][0]["changed"] == 1 and report["loaded"][0]["version"] == 2
     assert [h["party"] for h in report["rescreen"]["new_hits"]] == ["rim"]  # its entry changed
     status = api.get("/v1/screen/lists").json()[0]
-    assert status["version"] == 2 and Path(status["files"][0]).read_bytes() == changed.encode()  # kept, readable
+    assert status["version"] == 2 and status["files"] == ["trade_gov_csl_sample_2025.csv"]  # a name, not a path
+    assert "paths" not in status
+    # The kept copy, readable, is in the store's load record for operators (`tiergate lists status`).
+    (stored,) = api.ctx.list_store().store.status(paths=True)
+    kept = Path(stored["paths"][0])
+    assert kept.is_absolute() and kept.read_bytes() == changed.encode()
+    assert stored["loaded_by"].startswith("admin-owner (api key ")
     cut = {"files": ("trade_gov_csl_sample_2025.csv", "".join(lines[:5]).encode())}
     assert_error(api.post("/v1/screen/lists", role="admin", files=cut), 409, "nothing was loaded")
     assert api.get("/v1/screen/lists").json()[0]["entries"] == 13
@@ -310,3 +316,93 @@ def test_lists_loaded_by_another_process_are_picked_up(tmp_path: Path, book: tie
     finally:
         api.client.close()
         api.ctx.close()
+
+
+def test_the_list_stores_trail_names_the_keys_owner(api: Api) -> None:
+    owner = {role: f"{role}-owner (api key {api.tokens[role].split('_')[1]})" for role in ("officer", "admin")}
+    assert screen(api, "officer", name=SDN_NAME, id="rim", record=True).status_code == 200
+    batch = [{"id": "b1", "name": LISTED}]
+    assert api.post("/v1/screen/batch", json=batch, params={"record": "true"}).status_code == 200
+    decision = {"party": CETC_PARTY, "entry": CETC, "verdict": "cleared", "reason": "another institute"}
+    assert api.post("/v1/screen/decisions", json=decision).status_code == 201
+    assert api.post("/v1/screen/decisions", json={**decision, "verdict": "reopened"}).status_code == 201
+    lines = SAMPLE_LISTS[0].read_text().splitlines(keepends=True)
+    changed = "".join(line.replace("Pyongyang, KP", "Pyongyang, KP; Dandong, CN") for line in lines)
+    files = {"files": ("trade_gov_csl_sample_2025.csv", changed.encode())}
+    loaded = api.post("/v1/screen/lists", role="admin", files=files)
+    assert loaded.status_code == 200 and loaded.json()["rescreen"]["screened"] == ["rim"]
+    store = api.ctx.list_store().store
+    trail = [(e["action"], e["subject"], e["actor"]) for e in store.audit_entries()][1:]  # after the sample's load
+    assert trail == [
+        ("screen", "rim", owner["officer"]),
+        ("screen", "b1", owner["officer"]),
+        ("cleared", f"{CETC_PARTY} / {CETC}", owner["officer"]),
+        ("reopen", f"{CETC_PARTY} / {CETC}", owner["officer"]),
+        ("load", "trade-gov-csl-sample-2025", owner["admin"]),
+        ("screen", "rim", owner["admin"]),  # the re-screening the admin's load caused
+    ]
+    history = store.decision_history(CETC_PARTY, CETC)
+    assert [(d.verdict, d.author) for d in history] == [("cleared", owner["officer"]), ("reopened", owner["officer"])]
+
+
+ODD_LISTED = "  china\u00adelectronics   TECHNOLOGY group corporation,, 13th\u200b research   institute ＣＥＴＣ "
+
+
+def test_a_hit_cleared_for_a_screened_name_is_cleared_for_that_consignee(api: Api) -> None:
+    """The party id of /v1/screen and of a consignee in /v1/decide is the same for a name with odd spacing, case,
+    punctuation and Unicode forms: the clearance made on the one holds in the other."""
+    answer = screen(api, name=ODD_LISTED, country="cn").json()
+    party = answer["query"]["party"]
+    assert party == "CN:chinaelectronics-technology-group-corporation-13th-research-institute-cetc"
+    assert cetc_hit(answer)["match"] is True
+    txn = {
+        "id": "odd-1",
+        "date": "2025-03-03",
+        "destination": "CN",
+        "items": [{"chip": "nvidia-a100-sxm", "quantity": 8}],
+        "consignee": {"name": ODD_LISTED, "country": "CN", "headquarters": "CN"},
+    }
+    assert "screen/entity-list" in api.post("/v1/decide", json=txn).json()["rules"]
+    clear = {"party": party, "entry": CETC, "verdict": "cleared", "reason": "a namesake"}
+    assert api.post("/v1/screen/decisions", json=clear).status_code == 201
+    assert "screen/entity-list" not in api.post("/v1/decide", json=txn).json()["rules"]
+    assert cetc_hit(screen(api, name=ODD_LISTED.strip().upper(), country="CN").json())["status"] == "cleared"
+
+
+def test_responses_reveal_no_server_path(api: Api, tmp_path: Path) -> None:
+    """A hit names its list file and line and the dataset's hash and date; no answer carries where the server keeps
+    its files (the bundled sample's folder, the folder of uploaded lists)."""
+    folders = [str(SAMPLE_LISTS[0].parent), str(tmp_path), str(api.ctx.list_store().files_folder())]
+
+    def assert_no_path(response: Any) -> None:
+        assert response.status_code in (200, 201), response.text
+        assert not [f for f in folders if f in response.text], response.text[:2000]
+
+    answer = screen(api, "officer", name=SDN_NAME, id="rim", record=True)
+    assert_no_path(answer)
+    hit = answer.json()["hits"][0]
+    assert hit["source"].startswith("trade_gov_csl_sample_2025.csv:") and hit["source"].split(":")[1].isdigit()
+    status = api.get("/v1/screen/lists").json()[0]
+    assert (hit["dataset_sha256"], hit["dataset_date"]) == (status["sha256"], status["file_date"])
+    assert_no_path(api.post("/v1/screen/batch", role="viewer", json=[{"name": LISTED}, {"name": SDN_NAME}]))
+    txn = {**sample("demo-03"), "consignee": {"name": LISTED, "country": "DE", "headquarters": "DE"}}
+    decided = api.post("/v1/decide", json=txn)
+    assert_no_path(decided)
+    assert any("trade_gov_csl_sample_2025.csv:" in line for line in decided.json()["explanation"])
+    assert_no_path(api.post("/v1/decide/batch", json=[txn]))
+    assert_no_path(
+        api.post(
+            "/v1/ship",
+            json={**sample("demo-03"), "consignee": {"name": SDN_NAME, "country": "DE", "headquarters": "DE"}},
+        )
+    )
+    assert_no_path(
+        api.post("/v1/screen/decisions", json={"party": "rim", "entry": CETC, "verdict": "cleared", "reason": "x"})
+    )
+    assert_no_path(api.get("/v1/screen/decisions"))
+    changed = SAMPLE_LISTS[0].read_text().replace("Pyongyang, KP", "Pyongyang, KP; Dandong, CN")
+    uploaded = api.post("/v1/screen/lists", role="admin", files={"files": ("csl.csv", changed.encode())})
+    assert_no_path(uploaded)
+    assert uploaded.json()["rescreen"]["new_hits"][0]["hit"]["source"].startswith("csl.csv:")
+    assert_no_path(api.get("/v1/screen/lists"))
+    assert api.get("/v1/screen/lists").json()[0]["files"] == ["csl.csv"]

@@ -184,3 +184,67 @@ def test_ownership_flags_from_the_command_line(tmp_path: Path) -> None:
     party.write_text(json.dumps({"name": "X", "owners": [{"name": "Y", "percent": 140}]}), encoding="utf-8")
     bad = tg("screen", "owners", str(party), "--db", db, cwd=tmp_path)
     assert bad.returncode == 2 and "owners[0]" in bad.stderr and "percent" in bad.stderr
+
+
+ODD_NAME = "  china\u00adelectronics   TECHNOLOGY group corporation,, ＣＥＴＣ 13th\u200b research   institute "
+"""The Entity List's CETC 13, as an order form might carry it: soft hyphen, odd spacing and case, doubled commas,
+full-width letters, a zero-width space (the raw and the cleaned name make different slugs)."""
+
+
+def test_a_hit_cleared_from_screen_name_is_cleared_in_decide_lists_and_can_be_reopened(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'lists.db'}"
+    assert tg("lists", "load", str(DATA / "lists"), "--db", db, cwd=tmp_path).returncode == 0
+    screened = tg("screen", "name", ODD_NAME, "--country", "cn", "--db", db, "--format", "json", cwd=tmp_path)
+    assert screened.returncode == 1, screened.stderr
+    result = json.loads(screened.stdout)
+    party = result["query"]["party"]
+    assert party == "CN:chinaelectronics-technology-group-corporation-cetc-13th-research-institute"
+    entry = next(h["entry"] for h in result["hits"] if h["list"] == "EL" and h["match"])
+
+    txns = tmp_path / "txns.jsonl"
+    consignee = {"name": ODD_NAME, "country": "CN", "headquarters": "CN"}
+    row = {"id": "odd", "date": "2026-03-02", "destination": "CN", "consignee": consignee}
+    row["items"] = [{"chip": "nvidia-a100-sxm", "quantity": 8}]
+    txns.write_text(json.dumps(row) + "\n", encoding="utf-8")
+
+    def decided() -> dict[str, object]:
+        done = tg("decide", str(txns), "--format", "jsonl", "--lists", db, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return dict(json.loads(done.stdout))
+
+    plain = tg("decide", str(txns), "--format", "jsonl", cwd=tmp_path)
+    open_hit = decided()
+    assert "screen/entity-list" in open_hit["rules"]  # type: ignore[operator]
+    clear = ("--party", party, "--entry", entry, "--reason", "another institute", "--author", "ana", "--db", db)
+    assert tg("screen", "clear", *clear, cwd=tmp_path).returncode == 0
+    assert decided() == json.loads(plain.stdout)  # the clearance made in `screen name` holds in `decide --lists`
+
+    reopen = ("--party", party, "--entry", entry, "--reason", "new information", "--author", "ben", "--db", db)
+    reopened = tg("screen", "reopen", *reopen, cwd=tmp_path)
+    assert reopened.returncode == 0, reopened.stderr
+    assert "withdrew cleared" in reopened.stdout and "by ben" in reopened.stdout
+    assert decided() == open_hit  # open again: it counts
+    again = tg("screen", "reopen", *reopen, cwd=tmp_path)
+    assert again.returncode == 2 and again.stderr.startswith("error: ") and "no standing decision" in again.stderr
+    trail = [json.loads(x) for x in tg("screen", "audit", "--db", db, cwd=tmp_path).stdout.splitlines()]
+    reopens = [a for a in trail if a["action"] == "reopen"]
+    assert len(reopens) == 1 and reopens[0]["detail"]["withdrawn"] == "cleared"
+    assert reopens[0]["detail"]["author"] == "ben" and reopens[0]["detail"]["reason"] == "new information"
+
+
+def test_lists_status_shows_operators_the_paths_loaded(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'lists.db'}"
+    assert tg("lists", "load", str(DATA / "lists"), "--db", db, cwd=tmp_path).returncode == 0
+    rows = {
+        r["dataset"]: r for r in json.loads(tg("lists", "status", "--db", db, "--format", "json", cwd=tmp_path).stdout)
+    }
+    assert rows["ofac-sdn"]["files"] == ["ofac_sdn_2024-05-03.csv"]
+    assert (
+        rows["ofac-sdn"]["paths"] == [str(DATA / "lists" / "ofac_sdn_2024-05-03.csv")] and rows["ofac-sdn"]["loaded_by"]
+    )
+    table = tg("lists", "status", "--db", db, cwd=tmp_path).stdout
+    assert f"ofac-sdn: {DATA / 'lists' / 'ofac_sdn_2024-05-03.csv'}" in table and "loaded by" in table
+    hit = json.loads(
+        tg("screen", "name", "Banco Nacional de Cuba", "--db", db, "--format", "json", cwd=tmp_path).stdout
+    )
+    assert str(DATA) not in json.dumps(hit) and hit["hits"][0]["source"].startswith("ofac_sdn_2024-05-03.csv:")

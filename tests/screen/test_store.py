@@ -245,3 +245,142 @@ def test_concurrent_writers_wait_for_each_other(url: str, open_store: Callable[[
         list(pool.map(work, range(6)))
     assert len(first.screened_parties()) == 60
     assert sum(1 for a in first.audit_entries() if a["action"] == "screen") == 60
+
+
+def test_reopen_withdraws_the_standing_decision_keeps_history_and_audits(
+    tmp_path: Path, url: str, open_store: Callable[[str], ListStore]
+) -> None:
+    from tiergate.screen import NoStandingDecision
+
+    s = open_store(url)
+    s.load(read_lists([_nsf(tmp_path, [_entity(n) for n in NAMES])]))
+    query = Query("Entity Number Alpha Technologies", country="CN")
+    entry = Screener.from_store(s).screen(query, party="p1")[0].entry
+    with pytest.raises(NoStandingDecision, match="no standing decision"):
+        s.reopen("p1", entry, "recheck", "ana")  # nothing to withdraw: nothing changes
+    assert s.decision_history("p1", entry.key) == []
+    s.decide("p1", entry, "cleared", "different company", "ana")
+    with pytest.raises(ListStoreError, match="reason"):
+        s.reopen("p1", entry, "  ", "ben")
+    reopened = s.reopen(" p1 ", entry.key, "new adverse media", "ben", actor="ben (api key k1)")
+    assert (reopened.verdict, reopened.withdrawn, reopened.author) == ("reopened", "cleared", "ben")
+    assert reopened.to_dict()["withdrawn"] == "cleared" and reopened.entry_hash == entry.content_hash
+    hit = Screener.from_store(s).screen(query, party="p1")[0]
+    assert hit.status == "open" and hit.decision is None  # counts again
+    assert s.decisions() == {}
+    history = s.decision_history("p1", entry.key)
+    assert [(d.verdict, d.author, d.reason) for d in history] == [
+        ("cleared", "ana", "different company"),
+        ("reopened", "ben", "new adverse media"),
+    ]
+    with pytest.raises(NoStandingDecision):
+        s.reopen("p1", entry, "again", "ben")  # a re-opening is not a decision to withdraw
+    (trail,) = [a for a in s.audit_entries() if a["action"] == "reopen"]
+    assert trail["actor"] == "ben (api key k1)" and trail["subject"] == f"p1 / {entry.key}"
+    assert trail["detail"] == {
+        "entry_hash": entry.content_hash,
+        "reason": "new adverse media",
+        "author": "ben",
+        "withdrawn": "cleared",
+    }
+    s.decide("p1", entry, "confirmed", "same registration number", "cy")  # deciding again after a re-opening
+    assert Screener.from_store(s).screen(query, party="p1")[0].status == "confirmed"
+    assert [d.verdict for d in s.decision_history("p1", entry.key)] == ["cleared", "reopened", "confirmed"]
+    assert s.reopen("p1", entry, "recheck", "dee").withdrawn == "confirmed"
+
+
+def test_the_trail_names_the_given_actor_else_the_process_user(
+    tmp_path: Path, url: str, open_store: Callable[[str], ListStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIERGATE_ACTOR", "process-user")
+    s = open_store(url)
+    s.load(read_lists([_nsf(tmp_path, [_entity(n) for n in NAMES])]), actor="alice (api key a1)")
+    s.record_screenings([("p1", {"name": "Entity Number Alpha Technology"}, [])], actor="alice (api key a1)")
+    screener = Screener.from_store(s)
+    entry = screener.screen(Query("Entity Number Alpha Technology"), party="p1")[0].entry
+    s.decide("p1", entry, "cleared", "not them", "alice", actor="alice (api key a1)")
+    s.decide("p2", entry, "cleared", "not them", "bob")
+    s.record_screening("p2", {"name": "Entity Number Alpha Technology"}, [])
+    reports = s.load(read_lists([_nsf(tmp_path, [*(_entity(n) for n in NAMES), _entity("Entity Number Alpha Tech")])]))
+    rescreen(Screener.from_store(s), s, reports, actor="carol (api key c1)")
+    trail = [(a["action"], a["subject"], a["actor"]) for a in s.audit_entries()]
+    assert trail == [
+        ("load", "nsf-bis-entity-list", "alice (api key a1)"),
+        ("screen", "p1", "alice (api key a1)"),
+        ("cleared", f"p1 / {entry.key}", "alice (api key a1)"),
+        ("cleared", f"p2 / {entry.key}", "process-user"),
+        ("screen", "p2", "process-user"),
+        ("load", "nsf-bis-entity-list", "process-user"),
+        ("screen", "p1", "carol (api key c1)"),
+        ("screen", "p2", "carol (api key c1)"),
+    ]
+    assert [r["loaded_by"] for r in s.status(paths=True)] == ["process-user"]
+
+
+def test_entries_name_their_file_and_dataset_version_not_a_path(store: ListStore) -> None:
+    status = {r["dataset"]: r for r in store.status()}
+    assert status["ofac-sdn"]["files"] == ["ofac_sdn_2024-05-03.csv"] and "paths" not in status["ofac-sdn"]
+    operators = {r["dataset"]: r for r in store.status(paths=True)}
+    assert operators["ofac-sdn"]["paths"] == [str(DATA / "ofac_sdn_2024-05-03.csv")]  # the load record keeps it
+    for entry in store.list_entries():
+        assert entry.source_file == Path(entry.source_file).name and entry.source_line > 0
+        assert entry.dataset_sha256 == status[entry.dataset]["sha256"]
+        assert entry.dataset_date == status[entry.dataset]["file_date"]
+    hit = Screener.from_store(store).screen(Query("Banco Nacional de Cuba"))[0].to_dict()
+    assert hit["source"].startswith("ofac_sdn_2024-05-03.csv:") and hit["source"].split(":")[1].isdigit()
+    assert hit["dataset_sha256"] == status["ofac-sdn"]["sha256"] and hit["dataset_date"]
+    loads = [a for a in store.audit_entries() if a["action"] == "load"]
+    assert str(DATA) not in json.dumps(loads) and str(DATA) not in json.dumps(hit)
+
+
+def test_an_entry_stored_with_a_path_is_reported_without_it(store: ListStore) -> None:
+    """A store written before entries named only their file: the path is not reported, the dataset's version is."""
+    import orjson
+    import sqlalchemy as sa
+
+    from tiergate.screen import store as tables
+
+    with store.transaction() as conn:
+        rows = conn.execute(sa.select(tables.entries.c.entry_id, tables.entries.c.data)).all()
+        for entry_id, data in rows:
+            old = orjson.loads(data)
+            old["source_file"] = f"/srv/secret/lists/{old['source_file']}"
+            del old["dataset_sha256"], old["dataset_date"]
+            conn.execute(
+                tables.entries.update()
+                .where(tables.entries.c.entry_id == entry_id)
+                .values(data=orjson.dumps(old).decode())
+            )
+        conn.execute(tables.datasets.update().values(files='["/srv/secret/lists/old.csv"]'))
+    store._entries_cache = None
+    hit = Screener.from_store(store).screen(Query("Banco Nacional de Cuba"))[0]
+    assert "/srv" not in json.dumps(hit.to_dict()) and hit.to_dict()["dataset_sha256"]
+    assert "/srv" not in json.dumps(store.status())
+
+
+@pytest.mark.parametrize(
+    ("noisy", "plain"),
+    [
+        ("  huawei   TECHNOLOGIES co., ltd. ", "Huawei Technologies Co., Ltd."),
+        ("Huawei\u00adTechnologies\t Co.,\u200b Ltd.", "HuaweiTechnologies Co., Ltd."),
+        ("ＨＵＡＷＥＩ Technologies Co., Ltd.", "Huawei Technologies Co Ltd"),
+        ("Huawei\x00 Technologies Co. Ltd.", "huawei technologies co ltd"),
+    ],
+)
+def test_one_party_id_whatever_the_spacing_case_punctuation_or_unicode_form(noisy: str, plain: str) -> None:
+    from tiergate.screen import party_id
+    from tiergate.screen.normalize import clean_text
+    from tiergate.screen.service import Party, party_key
+
+    assert party_id(noisy, " cn") == party_id(plain, "CN") == party_id(clean_text(noisy), "CN")
+    assert party_id(noisy, "CN").startswith("CN:") and party_key(Query(noisy, country="CN")) == party_id(plain, "CN")
+    assert Party(noisy, country="CN").key == party_id(plain, "CN")
+    assert party_id(noisy, "CN", given=" cust-9 ") == "cust-9" and party_id(noisy, "CN", given=" ") != " "
+
+
+def test_party_ids_of_names_in_other_scripts_are_distinct() -> None:
+    from tiergate.screen import party_id
+
+    ids = {party_id(name, "CN") for name in ("华为技术有限公司", "中兴通讯股份有限公司", "Хуавэй", "華為")}
+    assert len(ids) == 4 and "CN:party" not in ids  # not one shared id that a clearance would follow
+    assert party_id("Acme Trading", "US") == "US:acme-trading" and party_id("...", None) == "-:party"

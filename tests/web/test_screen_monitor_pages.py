@@ -84,6 +84,25 @@ def test_clear_and_reopen_a_hit_with_a_reason(web: Api) -> None:
     assert "Re-opened" in reopened.text and 'class="status open"' in _hit(reopened.text)  # type: ignore[attr-defined]
     audit = web.get("/v1/audit").json()
     assert [e["action"] for e in audit if e["action"].startswith("screen-")] == ["screen-cleared", "screen-reopened"]
+    # The list store's own trail names the signed-in key's owner too, not the server's process user.
+    owner = f"officer-owner (api key {web.tokens['officer'].split('_')[1]})"
+    trail = [e for e in web.ctx.list_store().store.audit_entries() if e["action"] in ("cleared", "reopen")]
+    assert [(e["action"], e["actor"], e["detail"]["author"]) for e in trail] == [
+        ("cleared", owner, owner),
+        ("reopen", owner, owner),
+    ]
+
+
+def test_the_screening_page_reveals_no_server_path(web: Api, tmp_path: Path) -> None:
+    from tiergate.api.settings import SAMPLE_LISTS
+
+    client = sign_in(web, "officer")
+    page = search(client)
+    for folder in (str(SAMPLE_LISTS[0].parent), str(tmp_path), str(web.ctx.list_store().files_folder())):
+        assert folder not in page
+    assert "trade-gov-csl-sample-2025" in page.split('id="lists"')[1]
+    source = re.search(r'<code class="source">([^<]*)</code>', _hit(page))
+    assert source and re.fullmatch(r"trade_gov_csl_sample_2025\.csv:\d+", source.group(1))  # the file, not its path
 
 
 def test_deciding_needs_csrf_a_reason_and_an_officer(web: Api) -> None:

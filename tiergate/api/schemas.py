@@ -173,7 +173,12 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "listed_on": _STRING_OR_NULL,
             "license_requirement": _STRING_OR_NULL,
             "license_policy": _STRING_OR_NULL,
-            "source": {"type": "string", "description": "The list file and line."},
+            "source": {"type": "string", "description": "FILE:LINE, the list file's name (not a path) and line."},
+            "dataset_sha256": {
+                **_STRING_OR_NULL,
+                "description": "The SHA-256 of the dataset's files (the version the entry was read from).",
+            },
+            "dataset_date": {**_STRING_OR_NULL, "description": "The data date the dataset's file states."},
             "entry_hash": {"type": "string"},
             "score": {"type": "number", "minimum": 0, "maximum": 1},
             "match": {"type": "boolean"},

@@ -26,7 +26,7 @@ from tiergate.errors import InputError, UnknownCountryError
 from tiergate.interchange import iso_codes
 from tiergate.screen.model import DEFAULT_THRESHOLD, SCHEMAS
 from tiergate.screen.model import Query as NameQuery
-from tiergate.screen.service import party_key, query_to_dict
+from tiergate.screen.service import party_id, query_to_dict
 
 router = APIRouter(prefix="/v1/screen", tags=["screen"])
 
@@ -94,10 +94,10 @@ def country_code(value: str | None, where: str) -> str | None:
 
 def party_query(party: PartyIn, where: str) -> tuple[NameQuery, str]:
     """The screening query of ``party`` (its name cleaned, as ``tiergate screen name`` cleans it) and the party id
-    its decisions are kept under (as the CLI makes it: from the cleaned name and the country)."""
+    its decisions are kept under (``party_id``, as the CLI, ``decide`` and ``ship`` make it)."""
     name = screenable(party.name, f"{where}.name")
     query = NameQuery(name, party.schema_, country_code(party.country, f"{where}.country"), tuple(party.identifiers))
-    return query, party.id or party_key(query)
+    return query, party_id(query.name, query.country, party.id)
 
 
 def _lists(ctx: ApiContext) -> ServerLists:
@@ -124,7 +124,7 @@ def screen_party(ctx: ApiContext, key: ApiKey | None, body: ScreenIn, where: str
     rows = [h.to_dict() for h in hits]
     if body.record:
         assert key is not None
-        lists.record([(party, query_to_dict(query), rows)])
+        lists.record([(party, query_to_dict(query), rows)], actor=key.actor)
         _audit(
             ctx, key, "screen", party, {"query": query_to_dict(query), "hits": len(rows), "data": lists.data_version()}
         )
@@ -179,7 +179,7 @@ def screen_batch(
             recorded.append((party_id, query_to_dict(query), rows))
     if record and recorded:
         assert key is not None
-        lists.record(recorded)
+        lists.record(recorded, actor=key.actor)
         _audit(ctx, key, "screen-batch", f"{len(recorded)} parties", {"parties": [p for p, _, _ in recorded][:1000]})
     return results
 
@@ -328,7 +328,7 @@ async def post_lists(
 ) -> dict[str, Any]:
     files = (await uploaded(request, ("files",), max_files=20))["files"]
     ctx = context(request)
-    result = await run_in_threadpool(lambda: ctx.list_store().load(files, force=force))
+    result = await run_in_threadpool(lambda: ctx.list_store().load(files, force=force, actor=key.actor))
     _audit(ctx, key, "lists-load", ",".join(r["dataset"] for r in result["loaded"]), result)
     return result
 

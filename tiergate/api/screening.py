@@ -5,7 +5,6 @@ load changes the lists) and the standing analyst decisions, shared by ``/v1/scre
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import re
@@ -16,15 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from tiergate.api.errors import ApiError
 from tiergate.errors import InputError, TiergateError
 from tiergate.screen.index import ScreeningIndex
 from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListStoreError, Query
 from tiergate.screen.normalize import UnscreenableName, check_name
-from tiergate.screen.service import Screener, apply_decisions, party_key, rescreen
-from tiergate.screen.store import Decision, ListStore, open_store
+from tiergate.screen.service import Screener, apply_decisions, party_id, rescreen
+from tiergate.screen.store import Decision, ListStore, NoStandingDecision, open_store
 
 log = logging.getLogger("tiergate.api")
 VERDICTS = ("cleared", "confirmed", "reopened")
@@ -146,7 +143,7 @@ class ServerLists:
         query, as the CLI makes it) applied. An unscreenable name is a 422 naming ``where``."""
         query = Query(screenable(query.name, where), query.schema, query.country, query.identifiers)
         hits = self.index().screen(query, threshold=threshold, limit=limit)
-        return apply_decisions(hits, party or party_key(query), self.decisions())
+        return apply_decisions(hits, party or party_id(query.name, query.country), self.decisions())
 
     def consignee_hits(self, query: Query, *, party: str | None, where: str) -> list[Hit]:
         """The hits of a transaction's consignee. A name without a letter or digit matches no list entry (no hits);
@@ -155,9 +152,12 @@ class ServerLists:
             return []
         return self.screen(query, party=party, where=where)
 
-    def record(self, results: Sequence[tuple[str, dict[str, Any], list[dict[str, Any]]]]) -> None:
-        """Record screenings (for re-screening after a list update), as ``tiergate screen batch --record``."""
-        self.store.record_screenings(results)
+    def record(
+        self, results: Sequence[tuple[str, dict[str, Any], list[dict[str, Any]]]], *, actor: str | None = None
+    ) -> None:
+        """Record screenings (for re-screening after a list update), as ``tiergate screen batch --record``;
+        ``actor`` (the key's owner) is who the store's trail names."""
+        self.store.record_screenings(results, actor=actor)
 
     # ---------------------------------------------------------------- writing
 
@@ -181,73 +181,31 @@ class ServerLists:
         return found[0]
 
     def decide(self, party: str, entry_key: str, verdict: str, reason: str, author: str) -> dict[str, Any]:
-        """Clear or confirm a hit for (party, entry), or re-open it (withdraw the standing decision)."""
+        """Clear or confirm a hit for (party, entry), or re-open it (withdraw the standing decision), as ``author``
+        (the key's owner: the decision's author and the actor the store's trail names)."""
         if verdict == "reopened":
             return self.reopen(party, entry_key, reason, author)
         entry = self.entry(entry_key)
-        decision = self.store.decide(party, entry, verdict, reason, author)
+        decision = self.store.decide(party, entry, verdict, reason, author, actor=author)
         self.forget()
         return decision.to_dict()
 
     def reopen(self, party: str, entry_key: str, reason: str, author: str) -> dict[str, Any]:
-        """Withdraw the standing decision on (party, entry): the hit is open again (it counts in decisions and
-        blocks shipments until an officer decides again). The withdrawn decision stays in the store's history
-        (superseded) and the re-opening is in its audit trail with the reason.
-
-        The list store has no re-open operation of its own (``ListStore.decide`` takes cleared or confirmed), so
-        this supersedes the decision with the store's tables, in one transaction, as ``decide`` does."""
-        import sqlalchemy as sa
-
-        from tiergate.screen import store as tables
-
-        now = dt.datetime.now(dt.UTC)
-        with self.store.transaction() as conn:
-            standing = (
-                conn.execute(
-                    sa.select(tables.decisions).where(
-                        tables.decisions.c.party == party,
-                        tables.decisions.c.entry == entry_key,
-                        tables.decisions.c.superseded.is_(False),
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if standing is None:
-                raise ApiError(
-                    409,
-                    f"no standing decision on {party[:100]!r} / {entry_key[:200]!r} to re-open",
-                    where="body",
-                    hint="a hit without a decision is open already",
-                )
-            conn.execute(
-                tables.decisions.update().where(tables.decisions.c.id == standing["id"]).values(superseded=True)
-            )
-            detail = {"reason": reason, "author": author, "withdrawn": standing["verdict"]}
-            conn.execute(
-                tables.audit.insert().values(
-                    at=now,
-                    actor=author,
-                    action="reopen",
-                    subject=f"{party} / {entry_key}",
-                    detail=orjson.dumps(detail).decode(),
-                )
-            )
+        """Withdraw the standing decision on (party, entry) (``ListStore.reopen``): the hit is open again (it counts
+        in decisions and blocks shipments until an officer decides again); the withdrawn decision stays in the
+        store's history and the re-opening is in its trail. A 409 when the pair has no standing decision."""
+        try:
+            decision = self.store.reopen(party, entry_key, reason, author, actor=author)
+        except NoStandingDecision as error:
+            raise ApiError(409, error.message, where="body", hint=error.hint) from None
         self.forget()
-        return {
-            "party": party,
-            "entry": entry_key,
-            "entry_hash": standing["entry_hash"],
-            "verdict": "reopened",
-            "reason": reason,
-            "author": author,
-            "decided_at": now.isoformat(),
-            "withdrawn": standing["verdict"],
-        }
+        return decision.to_dict()
 
-    def load(self, files: Sequence[tuple[str, bytes]], *, force: bool = False) -> dict[str, Any]:
+    def load(
+        self, files: Sequence[tuple[str, bytes]], *, force: bool = False, actor: str | None = None
+    ) -> dict[str, Any]:
         """Load uploaded list files (name, content) all or nothing, then screen again the recorded parties the
-        update touches, as ``tiergate lists load``."""
+        update touches, as ``tiergate lists load``; ``actor`` (the key's owner) is who the store's trail names."""
         from tiergate.screen.ingest import read_lists
 
         # The files are kept (by content hash) so that every entry's source file:line stays readable.
@@ -266,14 +224,14 @@ class ServerLists:
         except TiergateError as error:
             raise _renamed(error, str(kept), 422) from None
         try:
-            reports = self.store.load(sets, force=force)
+            reports = self.store.load(sets, force=force, actor=actor)
         except ListStoreError as error:  # e.g. a list that lost more than 10 % of its entries
             raise _renamed(error, str(kept), 409) from None
         self.rebuild()
         self.forget()
         result: dict[str, Any] = {"loaded": [r.to_dict() for r in reports]}
         if any(r.added or r.changed or r.removed for r in reports) and self.store.screened_parties():
-            outcome = rescreen(Screener(self.index(), self.store), self.store, reports)
+            outcome = rescreen(Screener(self.index(), self.store), self.store, reports, actor=actor)
             result["rescreen"] = outcome.to_dict()
             self.forget()
         return result

@@ -23,7 +23,7 @@ from tiergate.interchange import decision_to_dict, parse_transaction
 from tiergate.ledger.ship import live_decision, ship, shipment_to_dict, transaction_hash
 from tiergate.screen.licensing import apply_screening, shipping_block
 from tiergate.screen.model import Query as NameQuery
-from tiergate.screen.service import party_key
+from tiergate.screen.service import party_id
 
 router = APIRouter(prefix="/v1/ship", tags=["ship"])
 
@@ -52,7 +52,8 @@ def screening_refusal(
         return None
     consignee = txn.consignee
     query = NameQuery(consignee.name, None, consignee.country)
-    hits = lists.consignee_hits(query, party=consignee.id or party_key(query), where=f"{where}: consignee.name")
+    party = party_id(consignee.name, consignee.country, consignee.id)
+    hits = lists.consignee_hits(query, party=party, where=f"{where}: consignee.name")
     block = shipping_block(hits, licence is not None)
     if block is None:
         return None

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
         Query,
     )
     from tiergate.screen.normalize import name_form
-    from tiergate.screen.service import Party, Screener, d5_macau_test, ownership_flags, rescreen
-    from tiergate.screen.store import ListStore, open_store
+    from tiergate.screen.service import Party, Screener, d5_macau_test, ownership_flags, party_id, rescreen
+    from tiergate.screen.store import ListStore, NoStandingDecision, open_store
 
 _WHERE = {
     "ScreeningIndex": "index",
@@ -50,8 +50,10 @@ _WHERE = {
     "Screener": "service",
     "d5_macau_test": "service",
     "ownership_flags": "service",
+    "party_id": "service",
     "rescreen": "service",
     "ListStore": "store",
+    "NoStandingDecision": "store",
     "open_store": "store",
 }
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "ListFileError",
     "ListStore",
     "ListStoreError",
+    "NoStandingDecision",
     "Party",
     "Query",
     "Screener",
@@ -75,6 +78,7 @@ __all__ = [
     "name_form",
     "open_store",
     "ownership_flags",
+    "party_id",
     "read_lists",
     "rescreen",
     "score_names",

@@ -146,13 +146,14 @@ def lists_load(
 
 @lists_app.command("status")
 def lists_status(db: DbOpt = DEFAULT_LISTS_DB, format: FormatOpt = "table") -> None:
-    """The loaded lists: entries, version, the files' hash and data date."""
+    """The loaded lists: entries, version, the files' hash and data date, and (for operators) the paths the files
+    were loaded from and who loaded them."""
     _format(format)
-    rows = _store(db).status()
+    rows = _store(db).status(paths=True)
     if format == "json":
         out.print(_dump(rows), markup=False)
         return
-    table = Table("dataset", "entries", "version", "data date", "sha256", "loaded at", "title")
+    table = Table("dataset", "entries", "version", "data date", "sha256", "loaded at", "loaded by", "title")
     for r in rows:
         table.add_row(
             r["dataset"],
@@ -161,9 +162,14 @@ def lists_status(db: DbOpt = DEFAULT_LISTS_DB, format: FormatOpt = "table") -> N
             r["file_date"] or "-",
             r["sha256"][:16],
             r["loaded_at"][:19],
+            r["loaded_by"] or "-",
             r["title"],
         )
     out.print(table)
+    out.print("loaded from:", markup=False)
+    for r in rows:
+        for path in r["paths"]:
+            out.print(f"  {r['dataset']}: {path}", markup=False)
 
 
 # ---------------------------------------------------------------- screen
@@ -197,14 +203,14 @@ def screen_name(
     format: FormatOpt = "table",
 ) -> None:
     """Ranked hits for a name, each with its score and the features behind it. Exit 1 when there is an open match."""
-    from tiergate.screen.service import party_key
+    from tiergate.screen.service import party_id
 
     _format(format)
     query = Query(
         _name(name, "name"), schema, _country(country, "--country"), tuple(identifier or ()), _birth_date(dob, "--dob")
     )
     screener = _screener(db, threshold)
-    key = party or party_key(query)
+    key = party_id(query.name, query.country, party)
     hits = (
         screener.screen_and_record(query, key, limit=limit) if party else screener.screen(query, party=key, limit=limit)
     )
@@ -350,7 +356,7 @@ def screen_batch(
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes sharing the index.")] = 1,
 ) -> None:
     """Screen every row; one result per row (hits with scores, statuses and explanations), with a progress bar."""
-    from tiergate.screen.service import party_key
+    from tiergate.screen.service import party_id
 
     suffix = out_path.suffix.lower()
     if suffix not in (".jsonl", ".csv", ".parquet"):
@@ -369,7 +375,7 @@ def screen_batch(
             tuple(x.strip() for x in str(ids).split(";") if x.strip()),
             _birth_date(row.get("birth_date"), f"{where}: birth_date"),
         )
-        queries.append((where, str(row.get("id") or "") or party_key(query), query))
+        queries.append((where, party_id(query.name, query.country, str(row.get("id") or "")), query))
     from tiergate.screen.index import screen_many
     from tiergate.screen.service import apply_decisions, query_to_dict
 
@@ -479,6 +485,30 @@ def screen_confirm(
     _decide(party, entry, "confirmed", reason, author, db)
 
 
+@screen_app.command("reopen")
+def screen_reopen(
+    party: Annotated[str, typer.Option("--party", help="The party id (as screened).")],
+    entry: Annotated[str, typer.Option("--entry", help="The list entry, DATASET:ID (a hit's 'entry').")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the decision no longer stands.")],
+    author: Annotated[str, typer.Option("--author", help="Who re-opens it.")],
+    db: DbOpt = DEFAULT_LISTS_DB,
+) -> None:
+    """Re-open a hit: withdraw the standing clearance or confirmation of this (party, entry) pair (kept in the
+    history and the audit trail); the hit is open again until an analyst decides again."""
+    from tiergate.screen.store import NoStandingDecision, open_store
+
+    store = open_store(db)
+    store.check()
+    try:
+        decision = store.reopen(party, entry, reason, author)
+    except NoStandingDecision as error:
+        raise InputError(error.message, where="--party/--entry", hint=error.hint) from None
+    out.print(
+        f"reopened: {decision.party} / {decision.entry} (withdrew {decision.withdrawn}) by {decision.author}",
+        markup=False,
+    )
+
+
 def _decide(party: str, entry_key: str, verdict: str, reason: str, author: str, db: str) -> None:
     from tiergate.screen.store import open_store
 
@@ -562,11 +592,11 @@ def consignee_screening(records: Any, db: str) -> Any:
 def ship_block(txn: Any, db: str, licensed: bool) -> str | None:
     """``tiergate ship --lists DB``: why this transaction's consignee may not be shipped to, or None."""
     from tiergate.screen.licensing import shipping_block
-    from tiergate.screen.service import party_key
+    from tiergate.screen.service import party_id
 
     c = txn.consignee
     query = Query(c.name, None, c.country)
-    hits = _cached_screener(db).screen(query, party=c.id or party_key(query))
+    hits = _cached_screener(db).screen(query, party=party_id(c.name, c.country, c.id))
     return shipping_block(hits, licensed)
 
 

@@ -28,6 +28,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +219,13 @@ def read_lists(paths: Sequence[Path]) -> list[Dataset]:
                 hint="load one version of a list at a time",
             )
         seen[ds.dataset] = ds
-    return out
+    return [_versioned(ds) for ds in out]
+
+
+def _versioned(ds: Dataset) -> Dataset:
+    """``ds`` whose entries name the version of the dataset they were read from (its files' hash and date)."""
+    entries = tuple(replace(e, dataset_sha256=ds.sha256, dataset_date=ds.file_date) for e in ds.entries)
+    return replace(ds, entries=entries)
 
 
 # ---------------------------------------------------------------- OFAC legacy CSV
@@ -409,7 +416,7 @@ def _ofac(path: Path) -> Dataset:
                 programs=tuple(programs),
                 birth_dates=tuple(_remarks_dobs(remarks)) if schema == "Person" else (),
                 remarks=remarks,
-                source_file=str(path),
+                source_file=path.name,
                 source_line=line,
             )
         )
@@ -498,7 +505,7 @@ def _csl(path: Path) -> Dataset:
                     license_requirement=_clean(row.get("license_requirement")),
                     license_policy=_clean(row.get("license_policy")),
                     remarks=_clean(row.get("remarks")),
-                    source_file=str(path),
+                    source_file=path.name,
                     source_line=line,
                 )
             )
@@ -604,7 +611,7 @@ def _un(path: Path) -> Dataset:
                     birth_dates=tuple(dict.fromkeys(dobs)),
                     listed_on=_iso_date(text(node, "LISTED_ON")),
                     remarks=text(node, "COMMENTS1"),
-                    source_file=str(path),
+                    source_file=path.name,
                     source_line=line,
                 )
             )
@@ -699,7 +706,7 @@ def _nsf(path: Path, meta: dict[str, dict[str, Any]]) -> Dataset:
                 listed_on=_iso_date(ent.get("effective_date")),
                 license_requirement=notes if list_id in ("bis-entity-list", "bis-meu") else None,
                 remarks=notes if list_id not in ("bis-entity-list", "bis-meu") else _clean(ent.get("status")),
-                source_file=str(path),
+                source_file=path.name,
                 source_line=line,
             )
         )
@@ -819,7 +826,7 @@ def _ftm(path: Path) -> Dataset:
                 )
                 or None,
                 owners=tuple(owners.get(obj["id"], [])),
-                source_file=str(path),
+                source_file=path.name,
                 source_line=number,
             )
         )

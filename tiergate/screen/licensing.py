@@ -65,7 +65,7 @@ def apply_screening(decision: Decision, hits: Sequence[Hit]) -> Decision:
         state = "confirmed by an analyst" if hit.status == "confirmed" else "unresolved (not yet confirmed or cleared)"
         base = (
             f"Screening: consignee matches {entry.list_code} entry {entry.key} {entry.name!r} "
-            f"(score {hit.score:.2f} on {hit.matched_name!r}; {state}; {entry.source_file}:{entry.source_line})"
+            f"(score {hit.score:.2f} on {hit.matched_name!r}; {state}; {entry.source})"
         )
         if entry.list_code == "EL":
             wanted, stated = review_policy(entry.license_policy)
@@ -132,13 +132,15 @@ class ConsigneeScreening:
 
     def hits(self, consignee: Any) -> list[Hit]:
         from tiergate.screen.model import Query
-        from tiergate.screen.service import party_key
+        from tiergate.screen.service import party_id
 
         if not isinstance(consignee, dict) or not isinstance(consignee.get("name"), str):
             return []
         country = consignee.get("country")
-        query = Query(consignee["name"], None, country.upper() if isinstance(country, str) else None)
-        party = consignee.get("id") if isinstance(consignee.get("id"), str) else party_key(query)
+        code = (country.strip().upper() or None) if isinstance(country, str) else None
+        given = consignee.get("id")
+        query = Query(consignee["name"], None, code)
+        party = party_id(query.name, code, given if isinstance(given, str) else None)
         hits: list[Hit] = self.screener.screen(query, party=party)
         return hits
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import orjson
@@ -73,11 +74,21 @@ class ListEntry:
     remarks: str | None = None
     owners: tuple[Owner, ...] = ()
     source_file: str = ""
+    """The list file's name (not its path: where a server keeps its files is no client's business)."""
     source_line: int = 0
+    dataset_sha256: str | None = None
+    """The SHA-256 of the dataset's files, in order, as loaded (the version the entry was read from)."""
+    dataset_date: str | None = None
+    """The data date the dataset's file states (else the file's date)."""
 
     @property
     def key(self) -> str:
         return f"{self.dataset}:{self.entry_id}"
+
+    @property
+    def source(self) -> str:
+        """``FILE:LINE``: the list file's name (never a path, even for an entry stored with one) and the line."""
+        return f"{PurePath(self.source_file).name}:{self.source_line}"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -90,8 +101,8 @@ class ListEntry:
     def judged(self) -> dict[str, Any]:
         """The fields a hit's review rests on (not where the entry sits in its file)."""
         data = asdict(self)
-        data.pop("source_file")
-        data.pop("source_line")
+        for where in ("source_file", "source_line", "dataset_sha256", "dataset_date"):
+            data.pop(where)
         return data
 
     @property
@@ -123,6 +134,8 @@ class ListEntry:
             owners=tuple(Owner(**o) for o in data.get("owners") or ()),
             source_file=data.get("source_file", ""),
             source_line=data.get("source_line", 0),
+            dataset_sha256=data.get("dataset_sha256"),
+            dataset_date=data.get("dataset_date"),
         )
 
 
@@ -134,6 +147,7 @@ class Dataset:
     format: str
     title: str
     files: tuple[str, ...]
+    """The files' paths as read (kept in the store's load record, for operators; entries name only the file)."""
     sha256: str
     """Of the files' bytes, in order."""
     file_date: str | None
@@ -186,7 +200,9 @@ class Hit:
             "listed_on": e.listed_on,
             "license_requirement": e.license_requirement,
             "license_policy": e.license_policy,
-            "source": f"{e.source_file}:{e.source_line}",
+            "source": e.source,
+            "dataset_sha256": e.dataset_sha256,
+            "dataset_date": e.dataset_date,
             "entry_hash": e.content_hash,
             "score": round(self.score, 4),
             "match": self.match,

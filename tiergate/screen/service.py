@@ -11,16 +11,36 @@ from typing import Any
 
 from tiergate.screen.index import ScreeningIndex
 from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, Query
+from tiergate.screen.normalize import clean_text
 from tiergate.screen.store import Decision, ListStore, LoadReport
 
 OWNERSHIP_THRESHOLD = 50.0
 MAX_OWNERSHIP_DEPTH = 10
 
 
+MAX_PARTY_ID = 300
+
+
+def party_id(name: str, country: str | None = None, given: str | None = None) -> str:
+    """The id a party's screenings and analyst decisions are kept under: ``given`` (an id the party has) when it
+    is not blank, else ``COUNTRY:slug`` made from the cleaned name (as screening cleans it: NFKC, control and
+    format characters dropped, whitespace collapsed), lower-cased, each run of characters other than letters and
+    digits (in any script) as '-'. The one place a party id is made: ``tiergate screen name|batch``, ``decide
+    --lists``, ``ship --lists``, the HTTP API and the dashboard all call it, so that a decision made in one is
+    re-applied in the others whatever the spacing, case, punctuation or Unicode form of the name."""
+    if given is not None and given.strip():
+        return given.strip()[:MAX_PARTY_ID]
+    slug = _NOT_WORD.sub("-", clean_text(name).lower()).strip("-") or "party"
+    code = (country or "").strip().upper() or "-"
+    return f"{code}:{slug}"[:MAX_PARTY_ID]
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
 def party_key(query: Query) -> str:
-    """A party's id when none is given: its country and its name, lower-cased, runs of other characters as '-'."""
-    slug = re.sub(r"[^0-9a-z]+", "-", query.name.lower()).strip("-") or "party"
-    return f"{query.country or '-'}:{slug}"[:300]
+    """A party's id when none is given: :func:`party_id` of the query's name and country."""
+    return party_id(query.name, query.country)
 
 
 def apply_decisions(hits: list[Hit], party: str, standing: dict[tuple[str, str], Decision]) -> list[Hit]:
@@ -63,10 +83,11 @@ class Screener:
         hits = self.index.screen(query, threshold=self.threshold, limit=limit, floor=floor)
         return apply_decisions(hits, party or party_key(query), self.decisions())
 
-    def screen_and_record(self, query: Query, party: str, *, limit: int = 10) -> list[Hit]:
+    def screen_and_record(self, query: Query, party: str, *, limit: int = 10, actor: str | None = None) -> list[Hit]:
+        """Screen and record the result under ``party`` (``actor``: who the store's trail names)."""
         hits = self.screen(query, party=party, limit=limit)
         if self.store is not None:
-            self.store.record_screening(party, query_to_dict(query), [h.to_dict() for h in hits])
+            self.store.record_screening(party, query_to_dict(query), [h.to_dict() for h in hits], actor=actor)
         return hits
 
 
@@ -112,10 +133,12 @@ class Rescreen:
         }
 
 
-def rescreen(screener: Screener, store: ListStore, reports: Sequence[LoadReport]) -> Rescreen:
+def rescreen(
+    screener: Screener, store: ListStore, reports: Sequence[LoadReport], *, actor: str | None = None
+) -> Rescreen:
     """Screen again only the recorded parties whose results could change after ``reports``' loads: those
     with a previous hit on a changed or removed entry, and those that score near the threshold against
-    an added or changed entry."""
+    an added or changed entry. ``actor``: who the store's trail names for the screenings."""
     touched = {f"{r.dataset}:{k}" for r in reports for k in (*r.changed, *r.removed)}
     fresh_keys = {f"{r.dataset}:{k}" for r in reports for k in (*r.added, *r.changed)}
     fresh = [e for e in screener.index.entries if e.key in fresh_keys]
@@ -135,7 +158,7 @@ def rescreen(screener: Screener, store: ListStore, reports: Sequence[LoadReport]
             skipped += 1
             continue
         screened.append(party)
-        hits = screener.screen_and_record(query, party)
+        hits = screener.screen_and_record(query, party, actor=actor)
         now = {h.entry.key: h for h in hits}
         for key, hit in now.items():
             if not hit.match or hit.status == "cleared":
@@ -175,7 +198,7 @@ class Party:
 
     @property
     def key(self) -> str:
-        return self.id or party_key(self.query)
+        return party_id(self.name, self.country, self.id)
 
     @staticmethod
     def from_dict(data: Any, where: str = "party") -> Party:

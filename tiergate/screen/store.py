@@ -17,7 +17,8 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import PurePath
 from typing import Any
 
 import orjson
@@ -116,6 +117,8 @@ audit = sa.Table(
 )
 
 VERDICTS = ("cleared", "confirmed")
+REOPENED = "reopened"
+"""The verdict of a re-opening: the standing decision withdrawn, the hit open again (never a standing verdict)."""
 
 
 def _busy(error: sa.exc.OperationalError) -> bool:
@@ -127,11 +130,19 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _actor() -> str:
+def _actor(actor: str | None = None) -> str:
+    """Who the trail names: ``actor`` when given (e.g. the owner of the API key a server acts for), else
+    ``$TIERGATE_ACTOR``, else the process's user."""
+    if actor is not None and actor.strip():
+        return actor.strip()[:200]
     try:
         return os.environ.get("TIERGATE_ACTOR") or getpass.getuser()
     except Exception:  # no user name in some containers
         return "unknown"
+
+
+class NoStandingDecision(ListStoreError):
+    """A re-opening of a (party, entry) pair that has no standing decision; nothing was changed."""
 
 
 @dataclass
@@ -169,9 +180,11 @@ class Decision:
     reason: str
     author: str
     decided_at: str
+    withdrawn: str | None = None
+    """For a re-opening: the verdict it withdrew."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "party": self.party,
             "entry": self.entry,
             "entry_hash": self.entry_hash,
@@ -180,6 +193,9 @@ class Decision:
             "author": self.author,
             "decided_at": self.decided_at,
         }
+        if self.withdrawn is not None:
+            found["withdrawn"] = self.withdrawn
+        return found
 
 
 class ListStore:
@@ -243,11 +259,15 @@ class ListStore:
 
     # ---------------------------------------------------------------- loading
 
-    def load(self, sets: Sequence[Dataset], *, force: bool = False) -> list[LoadReport]:
-        """Store ``sets`` in one transaction (all or nothing); refuse a >10 % drop unless ``force``."""
+    def load(self, sets: Sequence[Dataset], *, force: bool = False, actor: str | None = None) -> list[LoadReport]:
+        """Store ``sets`` in one transaction (all or nothing); refuse a >10 % drop unless ``force``. ``actor``: who
+        the load record and the trail name (default ``$TIERGATE_ACTOR`` or the process's user).
+
+        The files' full paths are kept in the load record only (for operators); the dataset and its entries name
+        each file by its name."""
         self.init()
         reports: list[LoadReport] = []
-        actor = _actor()
+        actor = _actor(actor)
         now = _now()
         with self.transaction() as conn:
             for ds in sets:
@@ -287,7 +307,7 @@ class ListStore:
                         "list_code": e.list_code,
                         "name": e.name,
                         "content_hash": hashes[e.entry_id],
-                        "data": orjson.dumps(e.to_dict()).decode(),
+                        "data": orjson.dumps(_stored(e, ds)).decode(),
                     }
                     for e in ds.entries
                 ]
@@ -295,10 +315,11 @@ class ListStore:
                     conn.execute(entries.insert(), rows[start : start + 5000])
                 version = (prev["version"] if prev else 0) + 1
                 report.version = version
+                names = [PurePath(f).name for f in ds.files]
                 values = {
                     "format": ds.format,
                     "title": ds.title,
-                    "files": orjson.dumps(list(ds.files)).decode(),
+                    "files": orjson.dumps(names).decode(),
                     "sha256": ds.sha256,
                     "file_date": ds.file_date,
                     "entries": len(new),
@@ -315,7 +336,7 @@ class ListStore:
                         version=version,
                         sha256=ds.sha256,
                         file_date=ds.file_date,
-                        files=values["files"],
+                        files=orjson.dumps(list(ds.files)).decode(),
                         entries=len(new),
                         added=len(report.added),
                         changed=len(report.changed),
@@ -325,7 +346,9 @@ class ListStore:
                         loaded_at=now,
                     )
                 )
-                self._audit(conn, "load", ds.dataset, {**report.to_dict(), "sha256": ds.sha256, "files": ds.files})
+                self._audit(
+                    conn, "load", ds.dataset, {**report.to_dict(), "sha256": ds.sha256, "files": names}, actor=actor
+                )
                 reports.append(report)
         self._entries_cache = None
         return reports
@@ -354,7 +377,10 @@ class ListStore:
                     hint="check the file holds every list; load it anyway with --force",
                 )
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self, *, paths: bool = False) -> list[dict[str, Any]]:
+        """Each dataset: entries, version, the files' names, hash and data date. ``paths`` (for operators, as
+        ``tiergate lists status`` shows them): also the files' full paths, from the load record of the version
+        stored, and who loaded it."""
         self.check()
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(datasets).order_by(datasets.c.dataset)).mappings().all()
@@ -362,21 +388,28 @@ class ListStore:
                 str(d): int(n)
                 for d, n in conn.execute(sa.select(entries.c.dataset, sa.func.count()).group_by(entries.c.dataset))
             }
+            records: dict[tuple[str, int], Any] = {}
+            if paths:
+                for load_row in conn.execute(sa.select(loads).order_by(loads.c.id)).mappings():
+                    records[(load_row["dataset"], load_row["version"])] = load_row
         out = []
         for r in rows:
-            out.append(
-                {
-                    "dataset": r["dataset"],
-                    "title": r["title"],
-                    "format": r["format"],
-                    "entries": counts.get(r["dataset"], 0),
-                    "version": r["version"],
-                    "file_date": r["file_date"],
-                    "sha256": r["sha256"],
-                    "files": orjson.loads(r["files"]),
-                    "loaded_at": r["loaded_at"].isoformat() if r["loaded_at"] else None,
-                }
-            )
+            row = {
+                "dataset": r["dataset"],
+                "title": r["title"],
+                "format": r["format"],
+                "entries": counts.get(r["dataset"], 0),
+                "version": r["version"],
+                "file_date": r["file_date"],
+                "sha256": r["sha256"],
+                "files": [PurePath(f).name for f in orjson.loads(r["files"])],  # a store of before held paths
+                "loaded_at": r["loaded_at"].isoformat() if r["loaded_at"] else None,
+            }
+            if paths:
+                record = records.get((r["dataset"], r["version"]))
+                row["paths"] = orjson.loads(record["files"]) if record is not None else orjson.loads(r["files"])
+                row["loaded_by"] = record["actor"] if record is not None else None
+            out.append(row)
         return out
 
     def data_version(self) -> str:
@@ -393,7 +426,11 @@ class ListStore:
         with self.engine.connect() as conn:
             query = sa.select(entries.c.data).order_by(entries.c.dataset, entries.c.entry_id)
             rows = conn.execute(query).scalars().all()
-        found = [ListEntry.from_dict(orjson.loads(r)) for r in rows]
+            versions = {
+                str(d): (str(h), f)
+                for d, h, f in conn.execute(sa.select(datasets.c.dataset, datasets.c.sha256, datasets.c.file_date))
+            }
+        found = [_with_version(ListEntry.from_dict(orjson.loads(r)), versions) for r in rows]
         if keys is not None:
             wanted = set(keys)
             return [e for e in found if e.key in wanted]
@@ -402,7 +439,12 @@ class ListStore:
 
     # ---------------------------------------------------------------- analyst decisions
 
-    def decide(self, party: str, entry: ListEntry, verdict: str, reason: str, author: str) -> Decision:
+    def decide(
+        self, party: str, entry: ListEntry, verdict: str, reason: str, author: str, *, actor: str | None = None
+    ) -> Decision:
+        """Clear or confirm the hit of ``entry`` for ``party``; a standing decision on the pair is superseded (kept in
+        the history). ``actor``: who the trail names (default ``$TIERGATE_ACTOR`` or the process's user)."""
+        party = party.strip()
         if verdict not in VERDICTS:
             raise ListStoreError(f"verdict {verdict!r}", hint=f"one of {', '.join(VERDICTS)}")
         if not reason.strip():
@@ -435,44 +477,129 @@ class ListStore:
                 verdict,
                 f"{party} / {entry.key}",
                 {"entry_hash": entry.content_hash, "reason": reason.strip(), "author": author.strip()},
+                actor=actor,
             )
         return Decision(party, entry.key, entry.content_hash, verdict, reason.strip(), author.strip(), now.isoformat())
 
+    def reopen(
+        self, party: str, entry: ListEntry | str, reason: str, author: str, *, actor: str | None = None
+    ) -> Decision:
+        """Withdraw the standing decision (cleared or confirmed) on (``party``, ``entry``): the hit is open again and
+        counts until an analyst decides again. The withdrawn decision stays in the history (superseded), the
+        re-opening is recorded after it with its reason and author, and the trail records it (action ``reopen``).
+        :class:`NoStandingDecision` when the pair has none (nothing is changed)."""
+        party = party.strip()
+        key = entry if isinstance(entry, str) else entry.key
+        if not reason.strip():
+            raise ListStoreError("a re-opening needs a reason", hint="say why with --reason")
+        if not author.strip():
+            raise ListStoreError("a re-opening needs an author", hint="say who with --author")
+        if not party:
+            raise ListStoreError("a re-opening needs a party id")
+        now = _now()
+        with self.transaction() as conn:
+            standing = (
+                conn.execute(
+                    sa.select(decisions)
+                    .where(
+                        decisions.c.party == party,
+                        decisions.c.entry == key,
+                        decisions.c.superseded.is_(False),
+                        decisions.c.verdict.in_(VERDICTS),
+                    )
+                    .order_by(decisions.c.id.desc())
+                )
+                .mappings()
+                .first()
+            )
+            if standing is None:
+                raise NoStandingDecision(
+                    f"no standing decision on {party[:100]!r} / {key[:200]!r} to re-open",
+                    hint="a hit without a decision is open already",
+                )
+            conn.execute(
+                decisions.update()
+                .where(decisions.c.party == party, decisions.c.entry == key, decisions.c.superseded.is_(False))
+                .values(superseded=True)
+            )
+            conn.execute(
+                decisions.insert().values(
+                    party=party,
+                    entry=key,
+                    entry_hash=standing["entry_hash"],
+                    verdict=REOPENED,
+                    reason=reason.strip(),
+                    author=author.strip(),
+                    decided_at=now,
+                    superseded=False,
+                )
+            )
+            self._audit(
+                conn,
+                "reopen",
+                f"{party} / {key}",
+                {
+                    "entry_hash": standing["entry_hash"],
+                    "reason": reason.strip(),
+                    "author": author.strip(),
+                    "withdrawn": standing["verdict"],
+                },
+                actor=actor,
+            )
+        return Decision(
+            party,
+            key,
+            standing["entry_hash"],
+            REOPENED,
+            reason.strip(),
+            author.strip(),
+            now.isoformat(),
+            withdrawn=standing["verdict"],
+        )
+
+    def decision_history(self, party: str, entry: str) -> list[Decision]:
+        """Every decision made on (``party``, ``entry``), oldest first: the superseded ones, then the standing one
+        (or the re-opening that withdrew it)."""
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    sa.select(decisions)
+                    .where(decisions.c.party == party.strip(), decisions.c.entry == entry)
+                    .order_by(decisions.c.id)
+                )
+                .mappings()
+                .all()
+            )
+        return [_decision(r) for r in rows]
+
     def decisions(self, party: str | None = None) -> dict[tuple[str, str], Decision]:
-        """The standing decision for each (party, entry)."""
+        """The standing decision (cleared or confirmed; a re-opening leaves none) for each (party, entry)."""
         try:
             with self.engine.connect() as conn:
-                query = sa.select(decisions).where(decisions.c.superseded.is_(False))
+                query = sa.select(decisions).where(decisions.c.superseded.is_(False), decisions.c.verdict.in_(VERDICTS))
                 if party is not None:
                     query = query.where(decisions.c.party == party)
                 rows = conn.execute(query).mappings().all()
         except sa.exc.OperationalError:
             return {}
-        return {
-            (r["party"], r["entry"]): Decision(
-                r["party"],
-                r["entry"],
-                r["entry_hash"],
-                r["verdict"],
-                r["reason"],
-                r["author"],
-                r["decided_at"].isoformat() if r["decided_at"] else "",
-            )
-            for r in rows
-        }
+        return {(r["party"], r["entry"]): _decision(r) for r in rows}
 
     # ---------------------------------------------------------------- screened parties and audit
 
-    def record_screening(self, party: str, query: dict[str, Any], hits: list[dict[str, Any]]) -> None:
-        self.record_screenings([(party, query, hits)])
+    def record_screening(
+        self, party: str, query: dict[str, Any], hits: list[dict[str, Any]], *, actor: str | None = None
+    ) -> None:
+        self.record_screenings([(party, query, hits)], actor=actor)
 
-    def record_screenings(self, results: Sequence[tuple[str, dict[str, Any], list[dict[str, Any]]]]) -> None:
+    def record_screenings(
+        self, results: Sequence[tuple[str, dict[str, Any], list[dict[str, Any]]]], *, actor: str | None = None
+    ) -> None:
         """Record each party's latest screening (for re-screening) and an audit entry per screening, in one
-        transaction."""
+        transaction. ``actor``: who the trail names (default ``$TIERGATE_ACTOR`` or the process's user)."""
         if not results:
             return
         now = _now()
-        actor = _actor()
+        actor = _actor(actor)
         with self.transaction() as conn:
             version = self._data_version(conn)
             keys = [party for party, _, _ in results]
@@ -512,10 +639,12 @@ class ListStore:
         rows = conn.execute(sa.select(datasets.c.dataset, datasets.c.version, datasets.c.sha256)).all()
         return ";".join(f"{d}@{v}:{h[:12]}" for d, v, h in sorted(rows))
 
-    def _audit(self, conn: Connection, action: str, subject: str, detail: dict[str, Any]) -> None:
+    def _audit(
+        self, conn: Connection, action: str, subject: str, detail: dict[str, Any], *, actor: str | None = None
+    ) -> None:
         conn.execute(
             audit.insert().values(
-                at=_now(), actor=_actor(), action=action, subject=subject, detail=orjson.dumps(detail).decode()
+                at=_now(), actor=_actor(actor), action=action, subject=subject, detail=orjson.dumps(detail).decode()
             )
         )
 
@@ -535,3 +664,33 @@ class ListStore:
 
 def open_store(url: str) -> ListStore:
     return ListStore(url)
+
+
+def _decision(row: Any) -> Decision:
+    return Decision(
+        row["party"],
+        row["entry"],
+        row["entry_hash"],
+        row["verdict"],
+        row["reason"],
+        row["author"],
+        row["decided_at"].isoformat() if row["decided_at"] else "",
+    )
+
+
+def _stored(entry: ListEntry, ds: Dataset) -> dict[str, Any]:
+    """An entry as stored: its file by name only, with the version (hash, date) of the dataset it came from."""
+    data = entry.to_dict()
+    data["source_file"] = PurePath(entry.source_file).name
+    data["dataset_sha256"] = ds.sha256
+    data["dataset_date"] = ds.file_date
+    return data
+
+
+def _with_version(entry: ListEntry, versions: dict[str, tuple[str, str | None]]) -> ListEntry:
+    """``entry`` naming its dataset's hash and date (an entry stored before entries carried them takes the stored
+    dataset's)."""
+    if entry.dataset_sha256 is not None or entry.dataset not in versions:
+        return entry
+    sha256, date = versions[entry.dataset]
+    return replace(entry, dataset_sha256=sha256, dataset_date=date)
