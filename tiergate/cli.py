@@ -648,20 +648,7 @@ def ledger_history(
     from tiergate.ledger import open_ledger
 
     moves = open_ledger(db).history(account)
-    rows: list[dict[str, Any]] = [
-        {
-            "id": m.id,
-            "at": m.at.isoformat(),
-            "account": m.account,
-            "op": m.op,
-            "tpp": m.amount,
-            "reservation": m.reservation_id,
-            "key": m.idempotency_key,
-            "decision": m.decision_id,
-            "actor": m.actor,
-        }
-        for m in moves
-    ]
+    rows: list[dict[str, Any]] = [m.to_dict() for m in moves]
     if format in (Format.json, Format.jsonl):
         out.print(_dump(rows, indent=format == Format.json), markup=False)
         return

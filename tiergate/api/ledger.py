@@ -13,7 +13,6 @@ from tiergate.api.context import ApiContext
 from tiergate.api.errors import responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import ok, ref
-from tiergate.ledger import Movement
 from tiergate.ledger.ship import balances_rows
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
@@ -36,24 +35,10 @@ def balances(ctx: ApiContext, as_of: dt.date | None = None) -> list[dict[str, An
     return ctx.read(balances_rows, ctx.ledger, moment)
 
 
-def movement_to_dict(m: Movement) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "at": m.at.isoformat(),
-        "account": m.account,
-        "op": m.op,
-        "tpp": m.amount,
-        "reservation": m.reservation_id,
-        "key": m.idempotency_key,
-        "decision": m.decision_id,
-        "actor": m.actor,
-    }
-
-
 def history(ctx: ApiContext, account: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     """The latest ``limit`` movements (of one account, or all), oldest first."""
     moves = ctx.read(ctx.ledger.history, account)
-    return [movement_to_dict(m) for m in moves[-limit:]]
+    return [m.to_dict() for m in moves[-limit:]]
 
 
 @router.get(

@@ -58,6 +58,25 @@ WRITE_OPTION = "tiergate_write"
 T = TypeVar("T")
 
 
+class _LockWait:
+    """Pauses between tries while another writer holds SQLite's write lock: short random pauses, doubling up
+    to 20 ms (SQLite's own busy handler sleeps up to 100 ms between tries), for at most LOCK_WAIT_SECONDS."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        self.longest = 0.0005
+
+    def pause(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise LedgerError(
+                f"{self.url} stayed locked by other writers for {LOCK_WAIT_SECONDS} s",
+                hint="nothing was changed; try again",
+            )
+        time.sleep(random.uniform(0, self.longest))  # noqa: S311 - jitter, not security
+        self.longest = min(self.longest * 2, 0.02)
+
+
 def _repeat_or_apply(
     done: Any, conn: Connection, repeat: Callable[[Any], int], apply: Callable[[Connection], int]
 ) -> int:
@@ -120,6 +139,20 @@ class Movement:
     idempotency_key: str
     decision_id: str | None
     actor: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The movement as `tiergate ledger history --format json` and `/v1/ledger/history` give it."""
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "account": self.account,
+            "op": self.op,
+            "tpp": self.amount,
+            "reservation": self.reservation_id,
+            "key": self.idempotency_key,
+            "decision": self.decision_id,
+            "actor": self.actor,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,20 +459,13 @@ class Ledger:
     def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one write transaction, again after a short random pause while another writer
         holds the lock (SQLite's own busy handler sleeps up to 100 ms between tries; this does not)."""
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        pause = 0.0005
+        wait = _LockWait(self.url)
         while True:
             try:
                 with self.transaction() as conn:
                     return work(conn)
             except _Busy:
-                if time.monotonic() > deadline:
-                    raise LedgerError(
-                        f"{self.url} stayed locked by other writers for {LOCK_WAIT_SECONDS} s",
-                        hint="nothing was changed; try again",
-                    ) from None
-                time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not security
-                pause = min(pause * 2, 0.02)
+                wait.pause()
 
     # ------------------------------------------------------------------ audit
 
@@ -707,21 +733,14 @@ class Ledger:
     def _one_step_sqlite_on(self, driver: Any, params: dict[str, Any]) -> int | None:
         dbapi = self.engine.dialect.dbapi
         assert dbapi is not None
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        pause = 0.0005
+        wait = _LockWait(self.url)
         while True:
             try:
                 driver.execute("BEGIN IMMEDIATE")
             except dbapi.OperationalError as error:
                 if "locked" not in str(error) and "busy" not in str(error):
                     raise LedgerError(f"database error on {self.url}: {error}", hint="nothing was changed") from None
-                if time.monotonic() > deadline:
-                    raise LedgerError(
-                        f"{self.url} stayed locked by other writers for {LOCK_WAIT_SECONDS} s",
-                        hint="nothing was changed; try again",
-                    ) from None
-                time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not security
-                pause = min(pause * 2, 0.02)
+                wait.pause()
                 continue
             try:
                 if driver.execute(_SQLITE_HOLD, params).fetchone() is None:
