@@ -29,8 +29,6 @@ from tiergate.rules import Rulebook, Ruleset, load_rulebook
 from tiergate.rules.ruleset import ComputeThreshold, Provenance, compare
 
 ENGINES = ("duckdb", "spark")
-CLUSTER_ACCOUNTS_LIMIT = 5000
-"""Up to this many accounts, the cluster queries read only the accounts' rows."""
 PROBLEM_LIST_LIMIT = 1000
 """Bad rows listed per kind of problem (all are counted)."""
 
@@ -163,6 +161,25 @@ def accounts_table(customers: Customers) -> Any:
     )
 
 
+def _owned_accounts(customers: Customers, owners: set[str]) -> Any:
+    """(acct_id, owner_id) of every account of the given beneficial owners, as an Ibis table; an owner
+    ``account:<id>`` (an account the customer table does not know) owns that account."""
+    import ibis
+    import pyarrow as pa
+
+    acct, owner = [], []
+    for account, cid in customers.account_customer.items():
+        owner_id = customers.by_id[cid].owner_id
+        if owner_id in owners:
+            acct.append(account)
+            owner.append(owner_id)
+    for owner_id in sorted(owners):
+        if owner_id.startswith("account:"):
+            acct.append(owner_id.removeprefix("account:"))
+            owner.append(owner_id)
+    return ibis.memtable(pa.table({"acct_id": pa.array(acct, pa.string()), "owner_id": pa.array(owner, pa.string())}))
+
+
 def run_scan(
     usage_path: Path,
     customers_path: Path,
@@ -252,22 +269,16 @@ def run_scan(
         # The sum over an owner's jobs of each job's largest use at one instant bounds the owner's peak on
         # any one cluster: only owners that reach the threshold so are looked at (by their accounts, when few).
         heavy = {str(o["owner_id"]) for o in owner_rows if o["ops_bound"] >= cluster_min}
-        scope = good
-        if heavy:
-            owned = [a for c in customers.by_id.values() if c.owner_id in heavy for a in c.accounts]
-            owned += [o.removeprefix("account:") for o in heavy if o.startswith("account:")]
-            if len(owned) <= CLUSTER_ACCOUNTS_LIMIT:
-                scope = good.filter(good.account_id.isin(sorted(owned)))
         if cluster_min > 0 and heavy:
-            raw = usage
-            if scope is not good:
-                raw = usage.filter(usage.account_id.isin(sorted(owned)))
+            # Their accounts (an account the customer table does not know is its own owner), joined to the
+            # records: the cluster queries read only these owners' rows.
+            owned = _owned_accounts(customers, heavy)
             pairs = [
                 (str(r["owner_id"]), str(r["cluster_id"]))
-                for r in _rows(an.bounds(raw, chips, accounts, inputs, cluster_min))
+                for r in _rows(an.bounds(usage, chips, owned, inputs, cluster_min))
             ]
             if pairs:
-                cl = an.clusters(scope, accounts, pairs)
+                cl = an.clusters(good, owned, pairs)
                 cluster_rows = _rows(cl.filter(cl.peak_ops >= cluster_min).order_by(ibis.desc("peak_ops")))
         lap("clusters")
         report: dict[str, list[dict[str, Any]]] = {}
