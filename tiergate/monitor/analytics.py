@@ -93,17 +93,33 @@ def with_owner(t: ir.Table, accounts: ir.Table, key: str) -> ir.Table:
     return t.mutate(owner_id=t.owner_id.fill_null(unknown), subject=t.customer_id.fill_null(unknown)).drop("acct_id")
 
 
-def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, inputs: Inputs) -> ir.Table:
-    """Every usage row with its problem (null when usable), FLOP estimate and band."""
+def segments(
+    usage: ir.Table, chips: ir.Table, rates: ir.Table, inputs: Inputs, kinds: ir.Table | None = None
+) -> ir.Table:
+    """Every usage row with its problem (null when usable), FLOP estimate and band. ``kinds``: the distinct
+    (``chip``, ``precision``) pairs of the records as written, when already known (else found here)."""
     as_of_s = inputs.as_of.timestamp()
+    # The chip and rate of each (chip, precision) pair as written, found once on the few distinct pairs and
+    # joined to the records on the written values (nulls match nulls): no per-record string work.
+    if kinds is None:
+        kinds = usage.select("chip", "precision").distinct()
+    k = kinds.select("chip", "precision", precision_used=kinds.precision.lower().strip().fill_null(DEFAULT_PRECISION))
+    k = k.left_join(chips, k.chip == chips.chip_name)
+    k = k.left_join(rates, (k.chip_id == rates.rate_chip) & (k.precision_used == rates.rate_precision))
+    k = k.select(
+        k_chip=k.chip,
+        k_precision=k.precision,
+        precision_used=k.precision_used,
+        **{c: k[c] for c in chips.columns},
+        **{c: k[c] for c in rates.columns},
+    )
     u = usage.mutate(
-        precision_used=usage.precision.lower().strip().fill_null(DEFAULT_PRECISION),
         start_s=usage.start.epoch_seconds().cast("float64"),
         end_given=usage.end.notnull(),
         end_s=usage.end.epoch_seconds().cast("float64").fill_null(as_of_s),
     )
-    u = u.left_join(chips, u.chip == chips.chip_name)
-    u = u.left_join(rates, (u.chip_id == rates.rate_chip) & (u.precision_used == rates.rate_precision))
+    u = u.left_join(k, [u.chip.identical_to(k.k_chip), u.precision.identical_to(k.k_precision)])
+    u = u.drop("k_chip", "k_precision")
     problem = ibis.cases(
         (u.record_id.isnull(), "record_id:missing"),
         (u.account_id.isnull(), "account_id:missing"),

@@ -194,6 +194,7 @@ def run_scan(
     timings: dict[str, float] | None = None,
 ) -> ScanResult:
     import ibis
+    import pyarrow as pa
 
     book = book or load_rulebook()
     catalogue = catalogue or load_catalogue()
@@ -212,9 +213,11 @@ def run_scan(
                 timings[name] = timings.get(name, 0.0) + now - clock
             clock = now
 
-        # One light pass: the chip names used, the latest time, the number of rows.
+        # One light pass: the (chip, precision) pairs used, the latest time, the number of rows.
         pre = _rows(
-            usage.group_by("chip").aggregate(last_start=usage.start.max(), last_end=usage.end.max(), n=usage.count())
+            usage.group_by(["chip", "precision"]).aggregate(
+                last_start=usage.start.max(), last_end=usage.end.max(), n=usage.count()
+            )
         )
         total = sum(int(r["n"]) for r in pre)
         if as_of is None:
@@ -236,10 +239,18 @@ def run_scan(
             monitoring=monitoring,
             min_training_threshold=min((t.value for t in training), default=math.inf),
         )
-        names = [r["chip"] for r in pre if r["chip"] is not None]
-        chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset, sorted(names))
+        names = sorted({r["chip"] for r in pre if r["chip"] is not None})
+        chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset, names)
         chips, rates, accounts = (ibis.memtable(t) for t in (chips_arrow, rates_arrow, accounts_table(customers)))
-        seg = an.segments(usage, chips, rates, inputs)
+        kinds = ibis.memtable(
+            pa.table(
+                {
+                    "chip": pa.array([r["chip"] for r in pre], pa.string()),
+                    "precision": pa.array([r["precision"] for r in pre], pa.string()),
+                }
+            )
+        )
+        seg = an.segments(usage, chips, rates, inputs, kinds)
         good = seg.filter(seg.problem.isnull())
         holder_rows = _rows(an.summary(seg, accounts, inputs))
         lap("summary")
