@@ -228,6 +228,20 @@ def per_job(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
     )
 
 
+OPS_PERIOD_DAYS = 61
+OPS_PERIODS = 7
+"""The scan's time split into periods of 61 days (seven up to the scan date, one before, one after), for a
+bound of each owner's concurrent use: a job whose first and last segment fall in at most two adjacent
+periods is counted in each of them, a longer one in every period (``ops_always``). At any instant, every
+running job of an owner is counted in that instant's period, so the largest period sum plus ``ops_always``
+bounds the owner's peak OP/s on any cluster, far more tightly than the sum over all its jobs."""
+
+
+def ops_periods() -> list[str]:
+    """The names of the per-period columns of ``summary``."""
+    return [f"ops_p{k}" for k in range(OPS_PERIODS + 2)]
+
+
 SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments", "ops", "ops_bound")
 
 
@@ -249,6 +263,17 @@ def summary(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
     )
     j = j.mutate(kept=ibis.ifelse(keep, j.job_id, ""))
     aggs: dict[str, Any] = {c: j[c].sum() for c in (*SUMMED, *windows, "flop", "rate_now", "busy_s")}
+    # Each job's largest use at one instant, by the period(s) it runs in (see ``ops_periods``).
+    base = inputs.as_of.timestamp() - OPS_PERIODS * OPS_PERIOD_DAYS * 86400.0
+
+    def period(seconds: ir.FloatingValue) -> ir.FloatingValue:
+        return ((seconds - base) / (OPS_PERIOD_DAYS * 86400.0)).floor().clip(lower=-1, upper=OPS_PERIODS)
+
+    p0, p1 = period(j.first_s), period(j.last_s)
+    short = (p1 - p0) <= 1
+    for k in range(-1, OPS_PERIODS + 1):
+        aggs[f"ops_p{k + 1}"] = j.ops_bound.sum(where=short & ((p0 == k) | (p1 == k)))
+    aggs["ops_always"] = j.ops_bound.sum(where=~short)
     aggs.update(
         jobs=j.segments.count(where=j.segments > 0).cast("int64"),
         declared=j.declared.max(),

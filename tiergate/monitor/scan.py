@@ -161,6 +161,21 @@ def accounts_table(customers: Customers) -> Any:
     )
 
 
+def _heavy_owners(holder_rows: list[dict[str, Any]], floor: float) -> set[str]:
+    """The owners whose bound of concurrent use (``an.OPS_PERIOD_DAYS``: the largest period sum of their
+    jobs' largest use at one instant, plus the jobs longer than two periods) reaches ``floor``, with a
+    margin for sums taken in another order (it only lets more owners through to the exact computation)."""
+    periods = an.ops_periods()
+    sums: dict[str, list[float]] = {}
+    for r in holder_rows:
+        if not r["segments"]:
+            continue
+        found = sums.setdefault(str(r["owner"]), [0.0] * (len(periods) + 1))
+        for i, name in enumerate((*periods, "ops_always")):
+            found[i] += float(r[name] or 0.0)
+    return {owner for owner, s in sums.items() if max(s[:-1]) + s[-1] >= floor * (1 - 1e-9)}
+
+
 def _owned_accounts(customers: Customers, owners: set[str]) -> Any:
     """(acct_id, owner_id) of every account of the given beneficial owners, as an Ibis table; an owner
     ``account:<id>`` (an account the customer table does not know) owns that account."""
@@ -277,9 +292,9 @@ def run_scan(
         cluster_min = min((t.value for t in monitoring.thresholds if t.measure == "cluster_ops_per_second"), default=0)
         # Only (owner, cluster) pairs whose segments' peaks sum to the threshold can have a concurrent peak past it.
         cluster_rows: list[dict[str, Any]] = []
-        # The sum over an owner's jobs of each job's largest use at one instant bounds the owner's peak on
-        # any one cluster: only owners that reach the threshold so are looked at (by their accounts, when few).
-        heavy = {str(o["owner_id"]) for o in owner_rows if o["ops_bound"] >= cluster_min}
+        # The jobs' largest uses at one instant, summed per period, bound the owner's peak on any one cluster:
+        # only owners that reach the threshold so are looked at.
+        heavy = _heavy_owners(holder_rows, cluster_min)
         if cluster_min > 0 and heavy:
             # Their accounts (an account the customer table does not know is its own owner), joined to the
             # records: the cluster queries read only these owners' rows.
