@@ -245,6 +245,33 @@ def test_cluster_peak_across_midnight_and_long_segments(tmp_path: Path, book: An
     assert peaks[0].flop == pytest.approx(60000 * 1978.9e12, rel=1e-9)
 
 
+def test_cluster_owner_bound_by_period_keeps_concurrent_jobs_and_drops_spread_ones(tmp_path: Path, book: Any) -> None:
+    """The owner-level pruning (jobs' largest uses summed per 61-day period) must not hide a peak: a job
+    running through many periods beside a short one, and two jobs straddling a period boundary, each pair
+    over 10^20 OP/s together. An owner whose jobs add up past it but never run together has no peak."""
+    rows = [
+        _row("a1", "job-year", 30000, "2025-03-01T00:00+00:00", "2026-02-01T00:00+00:00", utilization=0.01),
+        _row("a2", "job-day", 30000, "2025-12-01T00:00+00:00", "2025-12-02T00:00+00:00", utilization=0.01),
+    ]
+    # The periods end on the scan date (2026-03-01), so one boundary is 61 days before it (2025-12-31).
+    for i, (start, end) in enumerate(
+        (("2025-12-30T12:00", "2026-01-01T12:00"), ("2025-12-31T06:00", "2025-12-31T18:00"))
+    ):
+        row = _row(f"d{i}", f"job-edge-{i}", 30000, f"{start}+00:00", f"{end}+00:00", utilization=0.01)
+        rows.append({**row, "account_id": "acct-d"})
+    for i in range(6):  # 6 x 5.9e19 OP/s in all, a month apart
+        row = _row(
+            f"b{i}", f"job-apart-{i}", 30000, f"2025-{i + 3:02d}-10T00:00+00:00", f"2025-{i + 3:02d}-11T00:00+00:00"
+        )
+        rows.append({**row, "account_id": "acct-b", "utilization": 0.01})
+    usage = _parquet(tmp_path / "usage.parquet", rows)
+    _, customers = _write(tmp_path, [HEADER])
+    result = run_scan(usage, customers, book=book, as_of=AS_OF)
+    peaks = sorted((a.subject_id, a.flop) for a in result.alerts if a.kind == "cluster_threshold")
+    assert [p[0] for p in peaks] == ["bo-a", "bo-d"]
+    assert all(p[1] == pytest.approx(60000 * 1978.9e12, rel=1e-9) for p in peaks)
+
+
 def test_spreadsheet_exports_with_bom_and_crlf_are_read(tmp_path: Path, book: Any) -> None:
     usage, customers = tmp_path / "usage.csv", tmp_path / "customers.csv"
     usage.write_bytes(("\ufeff" + "\r\n".join(USAGE_LINES[:2]) + "\r\n").encode())

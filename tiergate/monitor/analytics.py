@@ -93,17 +93,33 @@ def with_owner(t: ir.Table, accounts: ir.Table, key: str) -> ir.Table:
     return t.mutate(owner_id=t.owner_id.fill_null(unknown), subject=t.customer_id.fill_null(unknown)).drop("acct_id")
 
 
-def segments(usage: ir.Table, chips: ir.Table, rates: ir.Table, inputs: Inputs) -> ir.Table:
-    """Every usage row with its problem (null when usable), FLOP estimate and band."""
+def segments(
+    usage: ir.Table, chips: ir.Table, rates: ir.Table, inputs: Inputs, kinds: ir.Table | None = None
+) -> ir.Table:
+    """Every usage row with its problem (null when usable), FLOP estimate and band. ``kinds``: the distinct
+    (``chip``, ``precision``) pairs of the records as written, when already known (else found here)."""
     as_of_s = inputs.as_of.timestamp()
+    # The chip and rate of each (chip, precision) pair as written, found once on the few distinct pairs and
+    # joined to the records on the written values (nulls match nulls): no per-record string work.
+    if kinds is None:
+        kinds = usage.select("chip", "precision").distinct()
+    k = kinds.select("chip", "precision", precision_used=kinds.precision.lower().strip().fill_null(DEFAULT_PRECISION))
+    k = k.left_join(chips, k.chip == chips.chip_name)
+    k = k.left_join(rates, (k.chip_id == rates.rate_chip) & (k.precision_used == rates.rate_precision))
+    k = k.select(
+        k_chip=k.chip,
+        k_precision=k.precision,
+        precision_used=k.precision_used,
+        **{c: k[c] for c in chips.columns},
+        **{c: k[c] for c in rates.columns},
+    )
     u = usage.mutate(
-        precision_used=usage.precision.lower().strip().fill_null(DEFAULT_PRECISION),
         start_s=usage.start.epoch_seconds().cast("float64"),
         end_given=usage.end.notnull(),
         end_s=usage.end.epoch_seconds().cast("float64").fill_null(as_of_s),
     )
-    u = u.left_join(chips, u.chip == chips.chip_name)
-    u = u.left_join(rates, (u.chip_id == rates.rate_chip) & (u.precision_used == rates.rate_precision))
+    u = u.left_join(k, [u.chip.identical_to(k.k_chip), u.precision.identical_to(k.k_precision)])
+    u = u.drop("k_chip", "k_precision")
     problem = ibis.cases(
         (u.record_id.isnull(), "record_id:missing"),
         (u.account_id.isnull(), "account_id:missing"),
@@ -212,6 +228,20 @@ def per_job(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
     )
 
 
+OPS_PERIOD_DAYS = 61
+OPS_PERIODS = 7
+"""The scan's time split into periods of 61 days (seven up to the scan date, one before, one after), for a
+bound of each owner's concurrent use: a job whose first and last segment fall in at most two adjacent
+periods is counted in each of them, a longer one in every period (``ops_always``). At any instant, every
+running job of an owner is counted in that instant's period, so the largest period sum plus ``ops_always``
+bounds the owner's peak OP/s on any cluster, far more tightly than the sum over all its jobs."""
+
+
+def ops_periods() -> list[str]:
+    """The names of the per-period columns of ``summary``."""
+    return [f"ops_p{k}" for k in range(OPS_PERIODS + 2)]
+
+
 SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments", "ops", "ops_bound")
 
 
@@ -233,6 +263,17 @@ def summary(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
     )
     j = j.mutate(kept=ibis.ifelse(keep, j.job_id, ""))
     aggs: dict[str, Any] = {c: j[c].sum() for c in (*SUMMED, *windows, "flop", "rate_now", "busy_s")}
+    # Each job's largest use at one instant, by the period(s) it runs in (see ``ops_periods``).
+    base = inputs.as_of.timestamp() - OPS_PERIODS * OPS_PERIOD_DAYS * 86400.0
+
+    def period(seconds: ir.FloatingValue) -> ir.FloatingValue:
+        return ((seconds - base) / (OPS_PERIOD_DAYS * 86400.0)).floor().clip(lower=-1, upper=OPS_PERIODS)
+
+    p0, p1 = period(j.first_s), period(j.last_s)
+    short = (p1 - p0) <= 1
+    for k in range(-1, OPS_PERIODS + 1):
+        aggs[f"ops_p{k + 1}"] = j.ops_bound.sum(where=short & ((p0 == k) | (p1 == k)))
+    aggs["ops_always"] = j.ops_bound.sum(where=~short)
     aggs.update(
         jobs=j.segments.count(where=j.segments > 0).cast("int64"),
         declared=j.declared.max(),
@@ -245,14 +286,17 @@ def summary(seg: ir.Table, accounts: ir.Table, inputs: Inputs) -> ir.Table:
     return j.group_by(["owner", "subject", "kept"]).aggregate(**aggs)
 
 
-def bounds(usage: ir.Table, chips: ir.Table, accounts: ir.Table, inputs: Inputs, floor: float) -> ir.Table:
+def bounds(usage: ir.Table, chips: ir.Table, owned: ir.Table, inputs: Inputs, floor: float) -> ir.Table:
     """Per (owner, cluster), an upper bound of the peak OP/s in use at one time; only the pairs whose bound
-    reaches ``floor``. The bound: segments shorter than a day touch at most the day they start and the day
-    they end, so the largest one-day sum of such segments (each counted on both days), plus every longer
-    segment as if always on, is at least the concurrent peak. It reads the raw records (a bad row can only
-    raise a bound, never lower it), so it needs none of the per-row checks."""
+    reaches ``floor``, among the accounts of ``owned`` (``acct_id``, ``owner_id``: the accounts of the owners
+    worth looking at, read through a join rather than the whole of the records). The bound: segments shorter
+    than a day touch at most the day they start and the day they end, so the largest one-day sum of such
+    segments (each counted on both days), plus every longer segment as if always on, is at least the
+    concurrent peak. It reads the raw records (a bad row can only raise a bound, never lower it), so it needs
+    none of the per-row checks."""
     day = 86400.0
     u = usage.filter(usage.start.notnull() & (usage.chip_count > 0))
+    u = u.inner_join(owned, u.account_id == owned.acct_id)
     u = u.inner_join(chips, u.chip == chips.chip_name)
     start_s = u.start.epoch_seconds().cast("float64")
     end_s = u.end.epoch_seconds().cast("float64").fill_null(inputs.as_of.timestamp())
@@ -261,15 +305,15 @@ def bounds(usage: ir.Table, chips: ir.Table, accounts: ir.Table, inputs: Inputs,
     long = (end_s - start_s) >= day
     # Each segment in the buckets it touches: its first and last day, or -1 ("always") when it is long.
     buckets = ibis.ifelse(long, ibis.array([-1.0]), ibis.ifelse(d1 > d0, ibis.array([d0, d1]), ibis.array([d0])))
-    t = u.select("account_id", "cluster_id", ops_peak=u.chip_count.cast("float64") * u.peak_ops, d=buckets.unnest())
-    per_account = t.group_by(["account_id", "cluster_id", "d"]).aggregate(ops=t.ops_peak.sum())
-    owned = with_owner(per_account, accounts, "account_id")
-    per_day = owned.group_by(["owner_id", "cluster_id", "d"]).aggregate(ops=owned.ops.sum())
+    t = u.select("owner_id", "cluster_id", ops_peak=u.chip_count.cast("float64") * u.peak_ops, d=buckets.unnest())
+    per_day = t.group_by(["owner_id", "cluster_id", "d"]).aggregate(ops=t.ops_peak.sum())
     always = per_day.d < 0
     b = per_day.group_by(["owner_id", "cluster_id"]).aggregate(
         ops=per_day.ops.max(where=~always).fill_null(0.0) + per_day.ops.sum(where=always).fill_null(0.0)
     )
-    return b.filter(b.ops >= floor)
+    # A bound summed in another order may differ in its last bits: keep a margin (it only lets more pairs
+    # through to the exact computation, never fewer).
+    return b.filter(b.ops >= floor * (1 - 1e-9))
 
 
 def first_rows(good: ir.Table, accounts: ir.Table) -> ir.Table:
@@ -278,11 +322,12 @@ def first_rows(good: ir.Table, accounts: ir.Table) -> ir.Table:
     return t.group_by("account_id").aggregate(first_row=t.row.min(), flop=t.flop.sum())
 
 
-def clusters(good: ir.Table, accounts: ir.Table, pairs: list[tuple[str, str]]) -> ir.Table:
+def clusters(good: ir.Table, owned: ir.Table, pairs: list[tuple[str, str]]) -> ir.Table:
     """The largest number of chips and peak OP/s in use at one time (a running sum over start and end
-    events, ends before starts at the same instant), for the given (owner, cluster) pairs."""
+    events, ends before starts at the same instant), for the given (owner, cluster) pairs; ``owned`` maps
+    each account of the pairs' owners (``acct_id``) to its owner (``owner_id``)."""
     good = good.filter(good.cluster_id.isin(sorted({c for _, c in pairs})))
-    good = with_owner(good, accounts, "account_id")
+    good = good.inner_join(owned, good.account_id == owned.acct_id)
     good = good.filter(good.owner_id.isin(sorted({o for o, _ in pairs})))
     starts = good.select(
         owner=good.owner_id,

@@ -29,8 +29,6 @@ from tiergate.rules import Rulebook, Ruleset, load_rulebook
 from tiergate.rules.ruleset import ComputeThreshold, Provenance, compare
 
 ENGINES = ("duckdb", "spark")
-CLUSTER_ACCOUNTS_LIMIT = 5000
-"""Up to this many accounts, the cluster queries read only the accounts' rows."""
 PROBLEM_LIST_LIMIT = 1000
 """Bad rows listed per kind of problem (all are counted)."""
 
@@ -163,6 +161,40 @@ def accounts_table(customers: Customers) -> Any:
     )
 
 
+def _heavy_owners(holder_rows: list[dict[str, Any]], floor: float) -> set[str]:
+    """The owners whose bound of concurrent use (``an.OPS_PERIOD_DAYS``: the largest period sum of their
+    jobs' largest use at one instant, plus the jobs longer than two periods) reaches ``floor``, with a
+    margin for sums taken in another order (it only lets more owners through to the exact computation)."""
+    periods = an.ops_periods()
+    sums: dict[str, list[float]] = {}
+    for r in holder_rows:
+        if not r["segments"]:
+            continue
+        found = sums.setdefault(str(r["owner"]), [0.0] * (len(periods) + 1))
+        for i, name in enumerate((*periods, "ops_always")):
+            found[i] += float(r[name] or 0.0)
+    return {owner for owner, s in sums.items() if max(s[:-1]) + s[-1] >= floor * (1 - 1e-9)}
+
+
+def _owned_accounts(customers: Customers, owners: set[str]) -> Any:
+    """(acct_id, owner_id) of every account of the given beneficial owners, as an Ibis table; an owner
+    ``account:<id>`` (an account the customer table does not know) owns that account."""
+    import ibis
+    import pyarrow as pa
+
+    acct, owner = [], []
+    for account, cid in customers.account_customer.items():
+        owner_id = customers.by_id[cid].owner_id
+        if owner_id in owners:
+            acct.append(account)
+            owner.append(owner_id)
+    for owner_id in sorted(owners):
+        if owner_id.startswith("account:"):
+            acct.append(owner_id.removeprefix("account:"))
+            owner.append(owner_id)
+    return ibis.memtable(pa.table({"acct_id": pa.array(acct, pa.string()), "owner_id": pa.array(owner, pa.string())}))
+
+
 def run_scan(
     usage_path: Path,
     customers_path: Path,
@@ -177,6 +209,7 @@ def run_scan(
     timings: dict[str, float] | None = None,
 ) -> ScanResult:
     import ibis
+    import pyarrow as pa
 
     book = book or load_rulebook()
     catalogue = catalogue or load_catalogue()
@@ -195,9 +228,11 @@ def run_scan(
                 timings[name] = timings.get(name, 0.0) + now - clock
             clock = now
 
-        # One light pass: the chip names used, the latest time, the number of rows.
+        # One light pass: the (chip, precision) pairs used, the latest time, the number of rows.
         pre = _rows(
-            usage.group_by("chip").aggregate(last_start=usage.start.max(), last_end=usage.end.max(), n=usage.count())
+            usage.group_by(["chip", "precision"]).aggregate(
+                last_start=usage.start.max(), last_end=usage.end.max(), n=usage.count()
+            )
         )
         total = sum(int(r["n"]) for r in pre)
         if as_of is None:
@@ -219,10 +254,18 @@ def run_scan(
             monitoring=monitoring,
             min_training_threshold=min((t.value for t in training), default=math.inf),
         )
-        names = [r["chip"] for r in pre if r["chip"] is not None]
-        chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset, sorted(names))
+        names = sorted({r["chip"] for r in pre if r["chip"] is not None})
+        chips_arrow, rates_arrow = an.chip_tables(catalogue, ruleset, names)
         chips, rates, accounts = (ibis.memtable(t) for t in (chips_arrow, rates_arrow, accounts_table(customers)))
-        seg = an.segments(usage, chips, rates, inputs)
+        kinds = ibis.memtable(
+            pa.table(
+                {
+                    "chip": pa.array([r["chip"] for r in pre], pa.string()),
+                    "precision": pa.array([r["precision"] for r in pre], pa.string()),
+                }
+            )
+        )
+        seg = an.segments(usage, chips, rates, inputs, kinds)
         good = seg.filter(seg.problem.isnull())
         holder_rows = _rows(an.summary(seg, accounts, inputs))
         lap("summary")
@@ -249,25 +292,19 @@ def run_scan(
         cluster_min = min((t.value for t in monitoring.thresholds if t.measure == "cluster_ops_per_second"), default=0)
         # Only (owner, cluster) pairs whose segments' peaks sum to the threshold can have a concurrent peak past it.
         cluster_rows: list[dict[str, Any]] = []
-        # The sum over an owner's jobs of each job's largest use at one instant bounds the owner's peak on
-        # any one cluster: only owners that reach the threshold so are looked at (by their accounts, when few).
-        heavy = {str(o["owner_id"]) for o in owner_rows if o["ops_bound"] >= cluster_min}
-        scope = good
-        if heavy:
-            owned = [a for c in customers.by_id.values() if c.owner_id in heavy for a in c.accounts]
-            owned += [o.removeprefix("account:") for o in heavy if o.startswith("account:")]
-            if len(owned) <= CLUSTER_ACCOUNTS_LIMIT:
-                scope = good.filter(good.account_id.isin(sorted(owned)))
+        # The jobs' largest uses at one instant, summed per period, bound the owner's peak on any one cluster:
+        # only owners that reach the threshold so are looked at.
+        heavy = _heavy_owners(holder_rows, cluster_min)
         if cluster_min > 0 and heavy:
-            raw = usage
-            if scope is not good:
-                raw = usage.filter(usage.account_id.isin(sorted(owned)))
+            # Their accounts (an account the customer table does not know is its own owner), joined to the
+            # records: the cluster queries read only these owners' rows.
+            owned = _owned_accounts(customers, heavy)
             pairs = [
                 (str(r["owner_id"]), str(r["cluster_id"]))
-                for r in _rows(an.bounds(raw, chips, accounts, inputs, cluster_min))
+                for r in _rows(an.bounds(usage, chips, owned, inputs, cluster_min))
             ]
             if pairs:
-                cl = an.clusters(scope, accounts, pairs)
+                cl = an.clusters(good, owned, pairs)
                 cluster_rows = _rows(cl.filter(cl.peak_ops >= cluster_min).order_by(ibis.desc("peak_ops")))
         lap("clusters")
         report: dict[str, list[dict[str, Any]]] = {}
