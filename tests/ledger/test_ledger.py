@@ -72,7 +72,7 @@ def test_a_retry_after_the_cap_is_reached_returns_the_first_reservation(ledger: 
 @pytest.mark.parametrize(
     "account, key, decision",
     [
-        ("lpp:IN:Ünïcode \"quoted\" \\ back:2025", "k-\u2028-\n-\t", 'd"1'),
+        ('lpp:IN:Ünïcode "quoted" \\ back:2025', "k-\u2028-\n-\t", 'd"1'),
         ("lpp:IN:918374655091283701:2025", "918374655091283702", None),  # the markers themselves
         ("lpp:CN:北京有限公司:2026", "键", "决定"),
     ],
