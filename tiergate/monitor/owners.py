@@ -10,7 +10,6 @@ Cycles are reported and broken (the owner is the smallest customer id in the cyc
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from tiergate.errors import InputError
 from tiergate.monitor.model import CUSTOMER_REQUIRED, Problem
+from tiergate.monitor.usage import csv_rows
 
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0", ""}
@@ -73,37 +73,8 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         return
     if suffix not in (".csv", ".txt"):
         raise InputError("customers must be a .csv or .parquet file", where=str(path))
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", where=str(path)) from None
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise InputError("empty file (expected a header line)", where=f"{path}:1") from None
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise InputError(f"not valid CSV: {error}", where=f"{path}:1") from None
-        header = [h.strip() for h in header]
-        missing = [c for c in CUSTOMER_REQUIRED if c not in header]
-        if missing:
-            raise InputError(f"missing column(s) {', '.join(missing)}", where=f"{path}:1")
-        line = 1
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except (csv.Error, UnicodeDecodeError) as error:
-                raise InputError(f"not valid CSV: {error}", where=f"{path}:{reader.line_num}") from None
-            line = reader.line_num
-            if not values:
-                continue
-            if len(values) != len(header):
-                yield line, {"__fields__": (len(values), len(header))}
-                continue
-            yield line, {h: (v.strip() or None) for h, v in zip(header, values, strict=True)}
+    for line, values in csv_rows(path, CUSTOMER_REQUIRED):
+        yield line, {"__fields__": values} if isinstance(values, tuple) else values
 
 
 def read_customers(path: Path, is_country: Callable[[str], bool]) -> Customers:

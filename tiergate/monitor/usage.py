@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +69,11 @@ def _timestamp(text: str) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def read_csv(path: Path) -> tuple[Any, list[Problem]]:
-    """A usage CSV as an Arrow table of the canonical columns; unparseable values are problems."""
-    import pyarrow as pa
-
+def csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str | None] | tuple[int, int]]]:
+    """The rows of a CSV file with a header naming the ``required`` columns (a byte-order mark allowed), as
+    (line, values by column, blanks as None), or (line, (fields found, fields expected)) for a row of the
+    wrong length. A file that is not CSV, has no header or lacks a column stops with the file and line."""
     file = str(path)
-    problems: list[Problem] = []
-    columns: dict[str, list[Any]] = {c: [] for c in (*USAGE_REQUIRED, *USAGE_OPTIONAL, "row")}
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as error:
@@ -87,59 +86,69 @@ def read_csv(path: Path) -> tuple[Any, list[Problem]]:
             raise InputError("empty file (expected a header line)", where=f"{file}:1") from None
         except (csv.Error, UnicodeDecodeError) as error:
             raise InputError(f"not valid CSV: {error}", where=f"{file}:1") from None
-        missing = [c for c in USAGE_REQUIRED if c not in header]
+        missing = [c for c in required if c not in header]
         if missing:
             raise InputError(f"missing column(s) {', '.join(missing)}", where=f"{file}:1")
         while True:
             try:
                 values = next(reader)
             except StopIteration:
-                break
+                return
             except (csv.Error, UnicodeDecodeError) as error:
                 raise InputError(f"not valid CSV: {error}", where=f"{file}:{reader.line_num}") from None
-            line = reader.line_num
             if not values:
                 continue
             if len(values) != len(header):
+                yield reader.line_num, (len(values), len(header))
+                continue
+            yield reader.line_num, {h: (v.strip() or None) for h, v in zip(header, values, strict=True)}
+
+
+def read_csv(path: Path) -> tuple[Any, list[Problem]]:
+    """A usage CSV as an Arrow table of the canonical columns; unparseable values are problems."""
+    import pyarrow as pa
+
+    file = str(path)
+    problems: list[Problem] = []
+    columns: dict[str, list[Any]] = {c: [] for c in (*USAGE_REQUIRED, *USAGE_OPTIONAL, "row")}
+    for line, raw in csv_rows(path, USAGE_REQUIRED):
+        if isinstance(raw, tuple):
+            problems.append(Problem(file, line, "(line)", f"{raw[0]} fields, expected {raw[1]}", "excluded"))
+            continue
+        parsed: dict[str, Any] = {}
+        bad = False
+        for column in (*USAGE_REQUIRED, *USAGE_OPTIONAL):
+            value = raw.get(column)
+            try:
+                if value is None:
+                    parsed[column] = None
+                elif column == "chip_count":
+                    parsed[column] = int(value)
+                elif column in ("start", "end"):
+                    parsed[column] = _timestamp(value)
+                elif column in ("utilization", "declared_flop"):
+                    parsed[column] = float(value)
+                else:
+                    parsed[column] = value
+            except ValueError:
+                expected = {"chip_count": "a whole number", "start": "an ISO 8601 time", "end": "an ISO 8601 time"}
                 problems.append(
-                    Problem(file, line, "(line)", f"{len(values)} fields, expected {len(header)}", "excluded")
-                )
-                continue
-            raw = {h: (v.strip() or None) for h, v in zip(header, values, strict=True)}
-            parsed: dict[str, Any] = {}
-            bad = False
-            for column in (*USAGE_REQUIRED, *USAGE_OPTIONAL):
-                value = raw.get(column)
-                try:
-                    if value is None:
-                        parsed[column] = None
-                    elif column == "chip_count":
-                        parsed[column] = int(value)
-                    elif column in ("start", "end"):
-                        parsed[column] = _timestamp(value)
-                    elif column in ("utilization", "declared_flop"):
-                        parsed[column] = float(value)
-                    else:
-                        parsed[column] = value
-                except ValueError:
-                    expected = {"chip_count": "a whole number", "start": "an ISO 8601 time", "end": "an ISO 8601 time"}
-                    problems.append(
-                        Problem(
-                            file,
-                            line,
-                            column,
-                            f"{value!r} is not {expected.get(column, 'a number')}",
-                            "excluded",
-                            raw.get("record_id"),
-                        )
+                    Problem(
+                        file,
+                        line,
+                        column,
+                        f"{value!r} is not {expected.get(column, 'a number')}",
+                        "excluded",
+                        raw.get("record_id"),
                     )
-                    bad = True
-                    break
-            if bad:
-                continue
-            for column, value in parsed.items():
-                columns[column].append(value)
-            columns["row"].append(line)
+                )
+                bad = True
+                break
+        if bad:
+            continue
+        for column, value in parsed.items():
+            columns[column].append(value)
+        columns["row"].append(line)
     ts = pa.timestamp("us", tz="UTC")
     types = {
         "chip_count": pa.int64(),
