@@ -7,7 +7,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -17,6 +17,9 @@ from rich.table import Table
 from tiergate.batch import atomic_output
 from tiergate.classify.metrics import fmt
 from tiergate.errors import InputError
+
+if TYPE_CHECKING:
+    from tiergate.monitor.model import ScanResult
 
 monitor_app = typer.Typer(
     no_args_is_help=True,
@@ -77,10 +80,34 @@ def generate_cmd(
     )
 
 
-def _print_problems(result: object) -> None:
-    from tiergate.monitor.model import ScanResult
+def _scan(
+    usage: Path,
+    customers: Path,
+    engine: Engine,
+    regime: str | None,
+    as_of: str | None,
+    packs: list[Path] | None,
+    *,
+    with_report_data: bool = False,
+) -> ScanResult:
+    """Run the scan as `monitor scan` and `monitor report` take it, and warn of the bad rows on stderr."""
+    from tiergate.monitor.scan import run_scan
+    from tiergate.rules import load_rulebook
 
-    assert isinstance(result, ScanResult)
+    result = run_scan(
+        usage,
+        customers,
+        engine=engine.value,
+        regime=regime,
+        as_of=_moment(as_of, "--as-of"),
+        book=load_rulebook(packs or ()),
+        with_report_data=with_report_data,
+    )
+    _print_problems(result)
+    return result
+
+
+def _print_problems(result: ScanResult) -> None:
     if not result.problems and not result.problem_counts:
         return
     counts = ", ".join(f"{k} {v}" for k, v in result.problem_counts.items())
@@ -111,18 +138,7 @@ def scan_cmd(
     packs: PacksOpt = None,
 ) -> None:
     """Alerts: threshold crossings (job, beneficial owner), projections, clusters, caps, prohibited use, KYC."""
-    from tiergate.monitor.scan import run_scan
-    from tiergate.rules import load_rulebook
-
-    result = run_scan(
-        usage,
-        customers,
-        engine=engine.value,
-        regime=regime,
-        as_of=_moment(as_of, "--as-of"),
-        book=load_rulebook(packs or ()),
-    )
-    _print_problems(result)
+    result = _scan(usage, customers, engine, regime, as_of, packs)
     if problems_out is not None:
         with atomic_output(problems_out) as handle:
             for problem in result.problems:
@@ -222,8 +238,6 @@ def report_cmd(
 ) -> None:
     """A self-contained HTML report: compute by owner over time with threshold lines, by country, alerts."""
     from tiergate.monitor.report import render_html
-    from tiergate.monitor.scan import run_scan
-    from tiergate.rules import load_rulebook
 
     if out_file.suffix.lower() not in (".html", ".htm"):
         raise InputError(
@@ -231,16 +245,7 @@ def report_cmd(
             where=str(out_file),
             hint="PDF is not produced: print the HTML to PDF from a browser",
         )
-    result = run_scan(
-        usage,
-        customers,
-        engine=engine.value,
-        regime=regime,
-        as_of=_moment(as_of, "--as-of"),
-        book=load_rulebook(packs or ()),
-        with_report_data=True,
-    )
-    _print_problems(result)
+    result = _scan(usage, customers, engine, regime, as_of, packs, with_report_data=True)
     with atomic_output(out_file, "w") as handle:
         handle.write(render_html(result))
     out.print(f"wrote {out_file} ({len(result.alerts)} alert(s))", markup=False)

@@ -295,48 +295,36 @@ def _planted_usage(end: dt.datetime) -> list[dict[str, Any]]:
         chip: str = "nvidia-h100-sxm",
     ) -> None:
         provider, country = cluster.split("-")[0], cluster.split("-")[1]
+
+        def segment(k: int, start: dt.datetime, until: dt.datetime | None) -> None:
+            out.append(
+                {
+                    "record_id": f"p-{job_id}-{k:04d}",
+                    "provider": provider,
+                    "account_id": account,
+                    "job_id": job_id,
+                    "cluster_id": cluster,
+                    "datacenter_country": country,
+                    "chip": chip,
+                    "chip_count": chips,
+                    "start": start,
+                    "end": until,
+                    "precision": "bf16",
+                    "utilization": utilization,
+                    "declared_flop": declared if k == 0 and until is not None else None,
+                }
+            )
+
         t = first
         stop = first + dt.timedelta(days=days)
         k = 0
         while t < stop - dt.timedelta(seconds=1):
             seg_end = min(t + dt.timedelta(hours=segment_hours), stop)
-            out.append(
-                {
-                    "record_id": f"p-{job_id}-{k:04d}",
-                    "provider": provider,
-                    "account_id": account,
-                    "job_id": job_id,
-                    "cluster_id": cluster,
-                    "datacenter_country": country,
-                    "chip": chip,
-                    "chip_count": chips,
-                    "start": t,
-                    "end": seg_end,
-                    "precision": "bf16",
-                    "utilization": utilization,
-                    "declared_flop": declared if k == 0 else None,
-                }
-            )
+            segment(k, t, seg_end)
             t = seg_end
             k += 1
         if running:
-            out.append(
-                {
-                    "record_id": f"p-{job_id}-{k:04d}",
-                    "provider": provider,
-                    "account_id": account,
-                    "job_id": job_id,
-                    "cluster_id": cluster,
-                    "datacenter_country": country,
-                    "chip": chip,
-                    "chip_count": chips,
-                    "start": stop,
-                    "end": None,
-                    "precision": "bf16",
-                    "utilization": utilization,
-                    "declared_flop": None,
-                }
-            )
+            segment(k, stop, None)  # still running: no end yet
 
     day = dt.timedelta(days=1)
     for k in (1, 2, 3):  # 3 x 2048 H100 x 72 days x 0.4 = 3 x 5.04e24 FLOP: only the owner passes 1e25
