@@ -186,6 +186,16 @@ def test_a_database_that_cannot_be_opened_is_a_clear_error(tmp_path: object) -> 
         open_ledger("mysql+nothing://x")
 
 
+def test_a_commit_is_on_disk_before_it_returns(ledger: Ledger) -> None:
+    """A committed shipment must survive a power cut, not only a killed process: on SQLite every commit is
+    flushed (synchronous=FULL, 2), as PostgreSQL's are (synchronous_commit on)."""
+    with ledger.engine.connect() as conn:
+        if ledger.engine.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        else:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
 def test_eight_processes_of_eight_threads_never_overspend(ledger: Ledger, ledger_url: str) -> None:
     account = "country:AE:2025-2027"
     context = multiprocessing.get_context("spawn")

@@ -196,7 +196,9 @@ def create_engine(url: str) -> Engine:
             dbapi_connection.isolation_level = None  # we issue BEGIN IMMEDIATE ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # Every commit is flushed to disk before it returns, as PostgreSQL's commits are: under WAL's
+            # NORMAL a power cut may undo the last committed shipments, and the cap would be overspent later.
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
             dbapi_connection.create_function("tiergate_sha256", 1, _sha256_hex, deterministic=True)
