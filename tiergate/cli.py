@@ -778,6 +778,7 @@ def audit_export(
     import csv
     import io
 
+    from tiergate.interchange import spreadsheet_row
     from tiergate.ledger import open_ledger
 
     if format not in ("csv", "jsonl"):
@@ -803,7 +804,7 @@ def audit_export(
             ],
         )
         writer.writeheader()
-        writer.writerows(entries)
+        writer.writerows(spreadsheet_row(e) for e in entries)
         text = buffer.getvalue()
     if out_path is None:
         sys.stdout.write(text)

@@ -378,3 +378,21 @@ def parse_item(data: Any, catalogue: Catalogue, *, where: str = "item") -> tuple
     except ValidationError as error:
         raise validation_error(error, where) from None
     return _item(item, catalogue, where, 0), item.quantity
+
+
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+"""The first characters that make a spreadsheet read a CSV cell as a formula (OWASP, "CSV injection")."""
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A value for a CSV cell: a text that a spreadsheet would run as a formula (a party name, a consignee or
+    an actor given as ``=HYPERLINK(...)``) is prefixed with an apostrophe, so it is shown as text. Numbers and
+    other texts are unchanged. The JSON and JSON lines exports stay byte-exact (the audit hashes are over them)."""
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Every cell of a CSV row through ``spreadsheet_cell``."""
+    return {key: spreadsheet_cell(value) for key, value in row.items()}

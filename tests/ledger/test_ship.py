@@ -144,3 +144,25 @@ def test_ship_on_each_database(ledger_url: str) -> None:
     assert ledger.verify_audit() is None
     assert dt.date(2025, 3, 3) == txn.date
     ledger.close()
+
+
+def test_the_csv_export_shows_formulas_as_text_and_jsonl_stays_exact(tmp_path: Path) -> None:
+    """An actor or subject written as a spreadsheet formula (CSV injection) is exported to CSV with an
+    apostrophe before it; the JSON lines export keeps the entry as hashed."""
+    hostile = '=HYPERLINK("http://evil.example","open")'
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", actor="-2+3")
+    ledger.init()
+    ledger.log("decision", hostile, {"note": "@SUM(A1:A2)"})
+    ledger.close()
+    exported = _cli(tmp_path, "audit", "export", "--format", "csv", "--out", "audit.csv")
+    assert exported.returncode == 0, exported.stderr
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "audit.csv").read_text(encoding="utf-8"), newline="")))
+    entry = rows[-1]
+    assert entry["subject"] == "'" + hostile and entry["actor"] == "'-2+3"
+    assert entry["payload"].startswith("{")  # a JSON text is not a formula: unchanged
+    lines = [json.loads(line) for line in _cli(tmp_path, "audit", "export").stdout.splitlines()]
+    assert lines[-1]["subject"] == hostile and lines[-1]["actor"] == "-2+3"
+    assert _cli(tmp_path, "audit", "verify").returncode == 0

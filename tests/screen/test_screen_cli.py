@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -88,6 +90,13 @@ def test_load_screen_compare_batch_clear_audit(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [r["hit"] for r in rows] == [True, False]
+    # To CSV, a party name written as a formula is shown as text by a spreadsheet (CSV injection).
+    batch.write_text('id,name,country\nc3,"=HYPERLINK(""http://x.example"")",IN\n', encoding="utf-8")
+    out_csv = tmp_path / "out.csv"
+    done = tg("screen", "batch", str(batch), "--out", str(out_csv), "--db", db, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (written,) = csv.DictReader(io.StringIO(out_csv.read_text(encoding="utf-8"), newline=""))
+    assert written["name"] == '\'=HYPERLINK("http://x.example")'
 
     audit = tg("screen", "audit", "--db", db, cwd=tmp_path)
     actions = [json.loads(x)["action"] for x in audit.stdout.splitlines()]

@@ -15,6 +15,7 @@ from tiergate.api.auth import context, viewer
 from tiergate.api.context import ApiContext
 from tiergate.api.errors import responses
 from tiergate.api.schemas import ok, ref
+from tiergate.interchange import spreadsheet_row
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(viewer)])
 FIELDS = ["seq", "at", "actor", "action", "subject", "pack_revision", "input_hash", "payload", "prev_hash", "hash"]
@@ -75,7 +76,7 @@ def export_audit(
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=FIELDS)
         writer.writeheader()
-        writer.writerows(entries)
+        writer.writerows(spreadsheet_row(e) for e in entries)
         return Response(buffer.getvalue(), media_type="text/csv")
     return Response(orjson.dumps(entries), media_type="application/json")
 

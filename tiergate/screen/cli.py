@@ -15,6 +15,7 @@ from rich.table import Table
 
 from tiergate.batch import atomic_output
 from tiergate.errors import InputError
+from tiergate.interchange import spreadsheet_cell
 from tiergate.screen.model import DEFAULT_THRESHOLD, Query
 
 DEFAULT_LISTS_DB = "sqlite:///tiergate-lists.db"
@@ -428,19 +429,18 @@ def screen_batch(
             )
             for r in results:
                 best = r["hits"][0] if r["hits"] else {}
-                writer.writerow(
-                    [
-                        r["id"],
-                        r["name"],
-                        r["country"] or "",
-                        r["hit"],
-                        r["best_score"],
-                        best.get("list", ""),
-                        best.get("entry", ""),
-                        best.get("name", ""),
-                        _dump(r["hits"], indent=False),
-                    ]
-                )
+                row = [
+                    r["id"],
+                    r["name"],
+                    r["country"] or "",
+                    r["hit"],
+                    r["best_score"],
+                    best.get("list", ""),
+                    best.get("entry", ""),
+                    best.get("name", ""),
+                    _dump(r["hits"], indent=False),
+                ]
+                writer.writerow([spreadsheet_cell(cell) for cell in row])
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
