@@ -429,7 +429,7 @@ def screen_batch(
             )
             for r in results:
                 best = r["hits"][0] if r["hits"] else {}
-                row = [
+                cells = [
                     r["id"],
                     r["name"],
                     r["country"] or "",
@@ -440,7 +440,7 @@ def screen_batch(
                     best.get("name", ""),
                     _dump(r["hits"], indent=False),
                 ]
-                writer.writerow([spreadsheet_cell(cell) for cell in row])
+                writer.writerow([spreadsheet_cell(cell) for cell in cells])
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
