@@ -286,3 +286,19 @@ def test_invalid_utf8_names_the_line(tmp_path: Path, book: Any) -> None:
     usage.write_bytes(usage.read_bytes() + b"r9,aws,acct-a,\xff\xfe,c,US,nvidia-h100-sxm,8,2026-01-01T00:00:00Z,,,,\n")
     with pytest.raises(InputError, match=r"usage\.csv:\d+: not valid CSV"):
         run_scan(usage, customers, book=book, as_of=AS_OF)
+
+
+def test_a_job_on_two_accounts_is_counted_whole_under_its_first_account(tmp_path: Path, book: Any) -> None:
+    """Jobs are grouped by account numbers (sorted), not texts: the job's first account in text order
+    (acct-a before acct-d, whatever the row order) takes all of its compute."""
+    rows = [
+        _row("m1", "job-two", 10000, "2026-01-01T00:00+00:00", "2026-01-16T00:00+00:00", account_id="acct-d"),
+        _row("m2", "job-two", 10000, "2026-01-16T00:00+00:00", "2026-01-31T00:00+00:00", account_id="acct-a"),
+    ]
+    usage = _parquet(tmp_path / "usage.parquet", rows)
+    _, customers = _write(tmp_path, [HEADER])
+    result = run_scan(usage, customers, book=book, as_of=AS_OF)
+    (job,) = [a for a in result.alerts if a.kind == "threshold_crossed" and a.subject_type == "job"]
+    assert job.subject_id == "job-two" and "account acct-a, customer cu-a, owner bo-a" in job.reasons
+    assert job.flop == pytest.approx(10000 * 30 * 86400 * H100_BF16 * 0.4, rel=1e-9)
+    assert [o["owner_id"] for o in result.owners] == ["bo-a"] and result.owners[0]["jobs"] == 1

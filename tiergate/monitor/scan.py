@@ -267,7 +267,9 @@ def run_scan(
         )
         seg = an.segments(usage, chips, rates, inputs, kinds)
         good = seg.filter(seg.problem.isnull())
-        holder_rows = _rows(an.summary(seg, accounts, inputs))
+        numbers = ibis.memtable(an.account_numbers(usage.select("account_id").distinct().to_pyarrow()))
+        lap("accounts")
+        holder_rows = _rows(an.summary(seg, accounts, numbers, inputs))
         lap("summary")
         job_rows = [{**r, "job_id": r["kept"]} for r in holder_rows if r["kept"]]
         used = sum(int(r["segments"] or 0) for r in holder_rows)
