@@ -161,9 +161,10 @@ def segments(
     return u.mutate(
         util=util,
         flop=chip_seconds * u.rate * util,
+        flop_rate=peak_rate * util,
         flop_lo=chip_seconds * u.rate * util_lo,
         flop_hi=chip_seconds * u.rate * util_hi,
-        rate_now=ibis.ifelse(u.end_given, 0.0, peak_rate * util),
+        rate_now=ibis.ifelse(u.end_given, 0.0, peak_rate * util),  # FLOP/s of a running segment
         h100e_hours=chip_seconds / 3600.0 * u.h100e.fill_null(0.0),
         ops_peak=u.chip_count.cast("float64") * u.peak_ops,
     )
@@ -198,9 +199,13 @@ def per_job(seg: ir.Table, accounts: ir.Table, numbers: ir.Table, inputs: Inputs
     seg = seg.left_join(numbers, seg.account_id == numbers.numbered_account)
     duration = seg.end_s - seg.start_s
 
-    def share(lo: float) -> ir.Value:
-        overlap = ibis.greatest(ibis.least(seg.end_s, as_of_s) - ibis.greatest(seg.start_s, lo), 0.0)
-        return ibis.ifelse(duration > 0, overlap / duration, 0.0)
+    def overlap(lo: float) -> ir.FloatingValue:
+        """Seconds of the segment between ``lo`` and the scan date (0 for a segment of no length)."""
+        return ibis.greatest(ibis.least(seg.end_s, as_of_s) - ibis.greatest(seg.start_s, lo), 0.0)
+
+    # A window's share of a segment: its rate (per second) times the seconds in the window, which needs no
+    # division by the segment's length (nor a case for a length of 0).
+    h100e_per_second = seg.chip_count.cast("float64") * seg.h100e.fill_null(0.0) / 3600.0
 
     aggs: dict[str, Any] = {
         "flop_est": seg.flop.sum(),
@@ -215,11 +220,11 @@ def per_job(seg: ir.Table, accounts: ir.Table, numbers: ir.Table, inputs: Inputs
         "account_no": seg.account_no.min(),
         "ops": seg.ops_peak.sum(),
         "ops_max": seg.ops_peak.max(),
-        "flop_year": (seg.flop * share(y0)).sum(),
-        "h100e_hours_year": (seg.h100e_hours * share(y0)).sum(),
+        "flop_year": (seg.flop_rate * overlap(y0)).sum(),
+        "h100e_hours_year": (h100e_per_second * overlap(y0)).sum(),
     }
     for days in inputs.monitoring.window_days:
-        aggs[f"flop_{days}d"] = (seg.flop * share(as_of_s - days * 86400.0)).sum()
+        aggs[f"flop_{days}d"] = (seg.flop_rate * overlap(as_of_s - days * 86400.0)).sum()
     j = seg.group_by("job_id").aggregate(**aggs)
     # The account, customer and owner of each number: a join of the few accounts, then one on whole numbers.
     owned = with_owner(numbers, accounts, "numbered_account")
