@@ -324,8 +324,10 @@ def entry_hash(row: Mapping[str, Any]) -> str:
 
 # ---------------------------------------------------------------------- the reservation in one step
 # A reservation on its own (not inside a shipment) is the hot path. On PostgreSQL it is one statement in
-# its own transaction, so one round trip: hold the amount, record the reservation and the movement, and
-# append the audit entry chained by the database's own sha256 while the head row is locked. On SQLite it is
+# its own transaction, so one round trip: record the reservation and the movement, then hold the amount (the
+# account's row is locked from here to the commit, so the inserts are kept out of that time; the table's
+# CHECK refuses a hold past the cap, and the statement is undone whole), and append the audit entry chained
+# by the database's own sha256 while the head row is locked (accounts before the head, as everywhere). On SQLite it is
 # one short write transaction on the raw connection. The audit entry's canonical text is built in Python
 # with markers where the reservation id and the sequence number go; the database fills them in, so the
 # hash it computes is the one ``entry_hash`` recomputes when the chain is verified.
@@ -334,19 +336,20 @@ _MARK_RESERVATION = 918_374_655_091_283_701
 _MARK_SEQ = 918_374_655_091_283_702
 
 _PG_RESERVE = """
-WITH hold AS (
-    UPDATE ledger_accounts SET reserved = reserved + %(amount)s
-    WHERE account = %(account)s AND (cap IS NULL OR used + reserved + %(amount)s <= cap)
-    RETURNING account
-), res AS (
+WITH res AS (
     INSERT INTO ledger_reservations (account, amount, committed, released, decision_id, created_at)
-    SELECT account, %(amount)s, 0, 0, %(decision)s, %(now)s FROM hold
+    VALUES (%(account)s, %(amount)s, 0, 0, %(decision)s, %(now)s)
     RETURNING id
 ), mov AS (
     INSERT INTO ledger_movements (at, account, op, amount, reservation_id, idempotency_key, decision_id, actor)
     SELECT %(now)s, %(account)s, 'reserve', %(amount)s, id, %(key)s, %(decision)s, %(actor)s FROM res
+    RETURNING reservation_id
+), hold AS (
+    UPDATE ledger_accounts SET reserved = reserved + %(amount)s FROM mov
+    WHERE account = %(account)s
+    RETURNING account
 ), old AS (
-    SELECT seq, hash FROM ledger_audit_head WHERE id = 1 AND EXISTS (SELECT 1 FROM res) FOR UPDATE
+    SELECT seq, hash FROM ledger_audit_head WHERE id = 1 AND EXISTS (SELECT 1 FROM hold) FOR UPDATE
 ), entry AS (
     INSERT INTO ledger_audit (seq, at, actor, action, subject, pack_revision, input_hash, payload, prev_hash, hash)
     SELECT old.seq + 1, %(at)s, %(actor)s, 'reserve', %(account)s, NULL, NULL,
@@ -681,12 +684,16 @@ class Ledger:
             if row is None:
                 self.run(lambda write: self._open_account(write, account, kind, rule, cap, now))
                 continue
-            left = from_units(row["cap"] - row["used"] - row["reserved"]) if row["cap"] is not None else None
+            if row["cap"] is None or row["cap"] - row["used"] - row["reserved"] >= amount:
+                continue  # released by another writer since: try again
+            left = from_units(row["cap"] - row["used"] - row["reserved"])
             raise AllocationExceeded(
                 f"{account}: {from_units(amount):,} TPP asked, {left:,} TPP left of the cap {from_units(row['cap']):,}",
                 hint="nothing was reserved",
             )
-        raise LedgerError(f"{account}: could not be opened", hint="nothing was reserved")  # pragma: no cover
+        raise LedgerError(  # pragma: no cover - other writers changed the account between every try
+            f"{account}: could not be reserved in 3 tries while other writers changed it", hint="nothing was reserved"
+        )
 
     def _one_step_postgresql(self, params: dict[str, Any]) -> int | None:
         dbapi: Any = self.engine.dialect.dbapi
@@ -706,6 +713,8 @@ class Ledger:
             except dbapi.IntegrityError as error:
                 if "uq_ledger_movements_key" in str(error):
                     raise _KeyTaken() from None
+                if "ck_ledger_accounts_within_cap" in str(error) or "ledger_reservations_account_fkey" in str(error):
+                    return None  # the cap does not cover it, or the account is new: nothing was written
                 raise LedgerError(f"refused by the database: {error}", hint="nothing was changed") from None
             except dbapi.OperationalError as error:
                 # A deadlock broken by the server, or a lost connection: the statement committed or not as a
