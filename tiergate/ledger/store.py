@@ -324,13 +324,14 @@ def entry_hash(row: Mapping[str, Any]) -> str:
 
 # ---------------------------------------------------------------------- the reservation in one step
 # A reservation on its own (not inside a shipment) is the hot path. On PostgreSQL it is one statement in
-# its own transaction, so one round trip: record the reservation and the movement, then hold the amount (the
-# account's row is locked from here to the commit, so the inserts are kept out of that time; the table's
-# CHECK refuses a hold past the cap, and the statement is undone whole), and append the audit entry chained
-# by the database's own sha256 while the head row is locked (accounts before the head, as everywhere). On SQLite it is
-# one short write transaction on the raw connection. The audit entry's canonical text is built in Python
-# with markers where the reservation id and the sequence number go; the database fills them in, so the
-# hash it computes is the one ``entry_hash`` recomputes when the chain is verified.
+# its own transaction, so one round trip: record the reservation and the movement, then hold the amount
+# (the account's row is locked from here to the commit, so the inserts are kept out of that time; the
+# table's CHECK refuses a hold past the cap, and the statement is undone whole), and append the audit entry
+# chained by the database's own sha256 while the head row is locked (accounts before the head, as
+# everywhere). On SQLite it is one short write transaction on the raw connection. The audit entry's
+# canonical text is built in Python with markers where the reservation id and the sequence number go; the
+# database fills them in, so the hash it computes is the one ``entry_hash`` recomputes when the chain is
+# verified.
 
 _MARK_RESERVATION = 918_374_655_091_283_701
 _MARK_SEQ = 918_374_655_091_283_702
