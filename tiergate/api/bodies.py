@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -48,6 +49,12 @@ async def records_body(request: Request) -> list[tuple[Any, str]]:
     if not isinstance(data, list):
         raise ApiError(422, "expected a JSON array of transactions", where="body", hint="or send JSON lines")
     return [(record, f"body[{index}]") for index, record in enumerate(data)]
+
+
+def check_batch(records: Sequence[tuple[Any, str]], most: int, what: str) -> None:
+    """413 when a batch holds more than ``most`` records (``what``: "transactions", "parties")."""
+    if len(records) > most:
+        raise ApiError(413, f"{len(records):,} {what} in one batch; at most {most:,}", hint="split the batch")
 
 
 def parse_lines(raw: bytes, where: str) -> list[tuple[Any, str]]:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from tiergate.api.auth import authorize, context, officer
-from tiergate.api.bodies import json_body, records_body
+from tiergate.api.bodies import check_batch, json_body, records_body
 from tiergate.api.context import ApiContext
 from tiergate.api.errors import ApiError, responses
 from tiergate.api.keys import ApiKey
@@ -69,12 +69,7 @@ def decide_records(
     live: bool = False,
 ) -> list[dict[str, Any]]:
     """The decisions (interchange dicts) of the records, in order; the first bad record is a 422 naming it."""
-    if len(records) > ctx.settings.max_batch_records:
-        raise ApiError(
-            413,
-            f"{len(records):,} transactions in one batch; at most {ctx.settings.max_batch_records:,}",
-            hint="split the batch",
-        )
+    check_batch(records, ctx.settings.max_batch_records, "transactions")
     balances = ledger_balances(ctx, records, regime, as_of) if live else None
     items: Iterable[Record] = [Record(data, where) for data, where in records]
     lists = ctx.screening()

@@ -14,7 +14,7 @@ from tiergate.api.auth import context, officer, viewer
 from tiergate.api.errors import ApiError, responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.monitoring import scan_to_dict
-from tiergate.api.schemas import ok, ref
+from tiergate.api.schemas import multipart_body, ok, ref
 from tiergate.api.screen import uploaded
 
 router = APIRouter(prefix="/v1/monitor", tags=["monitor"])
@@ -72,31 +72,13 @@ async def get_alerts(
     return await run_in_threadpool(server_scan, request, regime, moment(as_of))
 
 
-_UPLOAD = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["usage", "customers"],
-                    "properties": {
-                        "usage": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "Usage records (.parquet, .csv).",
-                        },
-                        "customers": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "Customers (.csv, .parquet).",
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
+_UPLOAD = multipart_body(
+    {
+        "usage": {"type": "string", "format": "binary", "description": "Usage records (.parquet, .csv)."},
+        "customers": {"type": "string", "format": "binary", "description": "Customers (.csv, .parquet)."},
+    },
+    ["usage", "customers"],
+)
 
 
 @router.post(

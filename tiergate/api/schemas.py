@@ -37,6 +37,12 @@ def json_body(schema: dict[str, Any], *, description: str, ndjson: bool = False)
     return {"requestBody": {"required": True, "description": description, "content": content}}
 
 
+def multipart_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """An OpenAPI request body of uploaded files (``multipart/form-data``)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
 def ok(schema: dict[str, Any], description: str) -> dict[int | str, dict[str, Any]]:
     return {200: {"description": description, "content": {"application/json": {"schema": schema}}}}
 

@@ -15,12 +15,12 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from tiergate.api.auth import admin, authorize, context, viewer
-from tiergate.api.bodies import records_body
+from tiergate.api.bodies import check_batch, records_body
 from tiergate.api.context import ApiContext
 from tiergate.api.errors import ApiError, responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import json_body as body_doc
-from tiergate.api.schemas import ok, ref
+from tiergate.api.schemas import multipart_body, ok, ref
 from tiergate.api.screening import ServerLists, screenable
 from tiergate.errors import InputError, UnknownCountryError
 from tiergate.interchange import iso_codes
@@ -140,12 +140,7 @@ def screen_batch(
     ctx: ApiContext, key: ApiKey | None, records: list[tuple[Any, str]], threshold: float, limit: int, record: bool
 ) -> list[dict[str, Any]]:
     """Each party's result, in order, as ``tiergate screen batch`` writes them; the first bad party is a 422."""
-    if len(records) > ctx.settings.max_batch_records:
-        raise ApiError(
-            413,
-            f"{len(records):,} parties in one batch; at most {ctx.settings.max_batch_records:,}",
-            hint="split the batch",
-        )
+    check_batch(records, ctx.settings.max_batch_records, "parties")
     from pydantic import ValidationError
 
     lists = _lists(ctx)
@@ -296,20 +291,7 @@ def get_lists(request: Request, key: Annotated[ApiKey, Depends(viewer)]) -> list
     return context(request).list_store().status()
 
 
-_UPLOAD = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["files"],
-                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-                }
-            }
-        },
-    }
-}
+_UPLOAD = multipart_body({"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}, ["files"])
 
 
 @router.post(

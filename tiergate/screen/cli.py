@@ -29,6 +29,8 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DbOpt = Annotated[str, typer.Option("--db", help="List store URL: sqlite:///FILE (default) or postgresql://...")]
+PartyOpt = Annotated[str, typer.Option("--party", help="The party id (as screened).")]
+EntryOpt = Annotated[str, typer.Option("--entry", help="The list entry, DATASET:ID (a hit's 'entry').")]
 ThresholdOpt = Annotated[
     float, typer.Option("--threshold", min=0.0, max=1.0, help=f"Match threshold (default {DEFAULT_THRESHOLD}).")
 ]
@@ -463,8 +465,8 @@ def screen_batch(
 
 @screen_app.command("clear")
 def screen_clear(
-    party: Annotated[str, typer.Option("--party", help="The party id (as screened).")],
-    entry: Annotated[str, typer.Option("--entry", help="The list entry, DATASET:ID (a hit's 'entry').")],
+    party: PartyOpt,
+    entry: EntryOpt,
     reason: Annotated[str, typer.Option("--reason", help="Why this hit is a false positive.")],
     author: Annotated[str, typer.Option("--author", help="Who decided.")],
     db: DbOpt = DEFAULT_LISTS_DB,
@@ -475,8 +477,8 @@ def screen_clear(
 
 @screen_app.command("confirm")
 def screen_confirm(
-    party: Annotated[str, typer.Option("--party", help="The party id (as screened).")],
-    entry: Annotated[str, typer.Option("--entry", help="The list entry, DATASET:ID (a hit's 'entry').")],
+    party: PartyOpt,
+    entry: EntryOpt,
     reason: Annotated[str, typer.Option("--reason", help="Why this hit is a true match.")],
     author: Annotated[str, typer.Option("--author", help="Who decided.")],
     db: DbOpt = DEFAULT_LISTS_DB,
@@ -487,8 +489,8 @@ def screen_confirm(
 
 @screen_app.command("reopen")
 def screen_reopen(
-    party: Annotated[str, typer.Option("--party", help="The party id (as screened).")],
-    entry: Annotated[str, typer.Option("--entry", help="The list entry, DATASET:ID (a hit's 'entry').")],
+    party: PartyOpt,
+    entry: EntryOpt,
     reason: Annotated[str, typer.Option("--reason", help="Why the decision no longer stands.")],
     author: Annotated[str, typer.Option("--author", help="Who re-opens it.")],
     db: DbOpt = DEFAULT_LISTS_DB,
