@@ -187,12 +187,12 @@ def overlaps(good: ir.Table, job_ids: list[str]) -> ir.Table:
     return t.filter(t.prev_end.notnull() & (t.start_s < t.prev_end)).select("file", "row", "record_id", "job_id")
 
 
-def per_job(seg: ir.Table, accounts: ir.Table, numbers: ir.Table, inputs: Inputs) -> ir.Table:
+def per_job(seg: ir.Table, numbers: ir.Table, inputs: Inputs) -> ir.Table:
     """Every job (the FLOP and times of its usable rows): FLOP estimate and band, declared FLOP, current
     rate, FLOP in each rolling window and in the calendar year, H100e-hours in the year, the most OP/s it
-    can use at one instant (``ops_bound``), and its account, customer and owner (the account's, from the
-    customer table; a job on several accounts is counted under the first). ``numbers``: every account of the
-    records with its number (``account_numbers``)."""
+    can use at one instant (``ops_bound``), and the number of its account (``account_no``; a job on several
+    accounts is counted under the first). ``numbers``: every account of the records with its number
+    (``account_numbers``)."""
     as_of_s = inputs.as_of.timestamp()
     y0 = inputs.year_start.timestamp()
     seg = seg.filter(seg.problem.isnull())  # usable rows only: plain aggregates, no per-aggregate filter
@@ -226,12 +226,6 @@ def per_job(seg: ir.Table, accounts: ir.Table, numbers: ir.Table, inputs: Inputs
     for days in inputs.monitoring.window_days:
         aggs[f"flop_{days}d"] = (seg.flop_rate * overlap(as_of_s - days * 86400.0)).sum()
     j = seg.group_by("job_id").aggregate(**aggs)
-    # The account, customer and owner of each number: a join of the few accounts, then one on whole numbers.
-    owned = with_owner(numbers, accounts, "numbered_account")
-    owned = owned.select(
-        number=owned.account_no, account=owned.numbered_account, owner=owned.owner_id, subject=owned.subject
-    )
-    j = j.left_join(owned, j.account_no == owned.number).drop("number")
     # A window's band is the job's band scaled to the window (exact when all of a job's segments have
     # measured utilisation, or none has).
     low = ibis.ifelse(j.flop_est > 0, j.flop_lo / j.flop_est, 0.0)
@@ -273,8 +267,9 @@ def summary(seg: ir.Table, accounts: ir.Table, numbers: ir.Table, inputs: Inputs
     (past the lowest training threshold at the top of its band, projected past it within the horizon, with a
     declared-vs-estimated gap, or with overlapping segments) is a group of its own (``kept`` = its id, every
     column its own value); the other jobs of a customer form one group (``kept`` = "") of sums. Owners and
-    customers are sums of these groups (a customer belongs to one owner)."""
-    j = per_job(seg, accounts, numbers, inputs)
+    customers are sums of these groups (a customer belongs to one owner). The jobs are first grouped by
+    (account number, kept job), on a whole number, and these few groups by owner and customer after."""
+    j = per_job(seg, numbers, inputs)
     windows = [f"flop{b}_{d}d" for d in inputs.monitoring.window_days for b in ("", "_lo", "_hi")]
     gap = inputs.monitoring.declared_gap_ratio
     horizon = inputs.monitoring.projection_days * 86400.0
@@ -304,9 +299,16 @@ def summary(seg: ir.Table, accounts: ir.Table, numbers: ir.Table, inputs: Inputs
         last_s=j.last_s.max(),
         running=j.running.max(),
         overlapping=j.overlapping.max(),
-        account_no=j.account_no.min(),
     )
-    t = j.group_by(["owner", "subject", "kept"]).aggregate(**aggs)
+    t = j.group_by(["account_no", "kept"]).aggregate(**aggs)
+    # The customer and owner of each account number, then the sums per (owner, customer, kept job).
+    owned = with_owner(numbers, accounts, "numbered_account")
+    owned = owned.select(number=owned.account_no, owner=owned.owner_id, subject=owned.subject)
+    t = t.left_join(owned, t.account_no == owned.number).drop("number")
+    extremes = {"declared": "max", "first_s": "min", "last_s": "max", "running": "max", "overlapping": "max"}
+    regroup: dict[str, Any] = {c: getattr(t[c], extremes.get(c, "sum"))() for c in aggs}
+    regroup["account_no"] = t.account_no.min()
+    t = t.group_by(["owner", "subject", "kept"]).aggregate(**regroup)
     t = t.left_join(numbers, t.account_no == numbers.account_no)
     return t.drop("account_no", "account_no_right").rename(account="numbered_account")
 
