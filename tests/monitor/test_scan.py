@@ -131,3 +131,24 @@ def test_generator_is_deterministic(tmp_path: Path, dataset: Generated) -> None:
     assert pq.read_table(again.customers).equals(pq.read_table(dataset.customers))
     other = generate(tmp_path / "other", 3000, seed=8)
     assert not pq.read_table(other.usage).equals(pq.read_table(dataset.usage))
+
+
+def test_scan_date_from_the_files_statistics_or_from_the_records_alike(
+    tmp_path: Path, dataset: Generated, scan: ScanResult, book: Any
+) -> None:
+    """Without a scan date, the latest start or end is the scan date: read from the Parquet files' column
+    statistics when they have them (no pass over the records), else from the records; both scan alike."""
+    import pyarrow.compute as pc
+
+    from tiergate.monitor.usage import parquet_latest
+
+    table = pq.read_table(dataset.usage)
+    latest = max(pc.max(table.column("start")).as_py(), pc.max(table.column("end")).as_py())
+    assert parquet_latest(dataset.usage) == (True, latest)
+    assert scan.as_of == latest
+    bare = tmp_path / "no-statistics.parquet"
+    pq.write_table(table, bare, write_statistics=False)
+    assert parquet_latest(bare) == (False, None)
+    again = run_scan(bare, dataset.customers, book=book)
+    assert again.as_of == scan.as_of
+    assert [a.to_dict() for a in again.alerts] == [a.to_dict() for a in scan.alerts]

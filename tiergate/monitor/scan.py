@@ -24,7 +24,7 @@ from tiergate.errors import InputError, TiergateError
 from tiergate.monitor import analytics as an
 from tiergate.monitor.model import Alert, Problem, ScanResult
 from tiergate.monitor.owners import Customers, read_customers
-from tiergate.monitor.usage import open_usage
+from tiergate.monitor.usage import open_usage, parquet_latest
 from tiergate.rules import Rulebook, Ruleset, load_rulebook
 from tiergate.rules.ruleset import ComputeThreshold, Provenance, compare
 
@@ -228,18 +228,20 @@ def run_scan(
                 timings[name] = timings.get(name, 0.0) + now - clock
             clock = now
 
-        # One light pass: the (chip, precision) pairs used, the latest time, the number of rows.
-        pre = _rows(
-            usage.group_by(["chip", "precision"]).aggregate(
-                last_start=usage.start.max(), last_end=usage.end.max(), n=usage.count()
-            )
-        )
+        # One light pass: the (chip, precision) pairs used and the number of rows; and the latest time when
+        # the scan date is not given (from the Parquet files' statistics when they have them, else read).
+        known, latest = (False, None)
+        if as_of is None and (Path(usage_path).is_dir() or Path(usage_path).suffix.lower() == ".parquet"):
+            known, latest = parquet_latest(Path(usage_path))
+        times = {} if as_of is not None or known else {"last_start": usage.start.max(), "last_end": usage.end.max()}
+        pre = _rows(usage.group_by(["chip", "precision"]).aggregate(n=usage.count(), **times))
         total = sum(int(r["n"]) for r in pre)
         if as_of is None:
-            stamps = [v for r in pre for v in (r["last_start"], r["last_end"]) if v is not None]
-            if not stamps:
+            if not known:
+                stamps = [v for r in pre for v in (r["last_start"], r["last_end"]) if v is not None]
+                latest = max(stamps) if stamps else None
+            if latest is None:
                 raise InputError("no usage record has a start time", where=str(usage_path))
-            latest = max(stamps)
             as_of = latest if latest.tzinfo else latest.replace(tzinfo=dt.UTC)
         as_of = as_of.astimezone(dt.UTC)
         lap("open")

@@ -62,6 +62,34 @@ def check_parquet(path: Path) -> list[str]:
     return optional
 
 
+def parquet_latest(path: Path) -> tuple[bool, dt.datetime | None]:
+    """The latest ``start`` or ``end`` of the usage records in a Parquet file (or folder), read from the
+    files' column statistics, without a pass over the records: (True, the time), (True, None) when no row
+    has either, or (False, None) when a row group has no statistics for them (the records must be read)."""
+    import pyarrow.parquet as pq
+
+    latest: dt.datetime | None = None
+    for file in _parquet_files(Path(path)):
+        try:
+            meta = pq.ParquetFile(file).metadata
+        except Exception as error:
+            raise InputError(f"not a readable Parquet file: {error}", where=str(file)) from None
+        names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+        if "start" not in names or "end" not in names:
+            return False, None
+        for group in range(meta.num_row_groups):
+            for index in (names.index("start"), names.index("end")):
+                chunk = meta.row_group(group).column(index)
+                stats = chunk.statistics
+                if stats is not None and stats.null_count is not None and stats.null_count == chunk.num_values:
+                    continue  # every value null
+                if stats is None or not stats.has_min_max or not isinstance(stats.max, dt.datetime):
+                    return False, None
+                value = stats.max if stats.max.tzinfo else stats.max.replace(tzinfo=dt.UTC)
+                latest = value if latest is None or value > latest else latest
+    return True, latest
+
+
 def _timestamp(text: str) -> dt.datetime:
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
