@@ -218,7 +218,6 @@ def per_job(seg: ir.Table, numbers: ir.Table, inputs: Inputs) -> ir.Table:
         "busy_s": duration.sum(),
         "segments": seg.count(),
         "account_no": seg.account_no.min(),
-        "ops": seg.ops_peak.sum(),
         "ops_max": seg.ops_peak.max(),
         "flop_year": (seg.flop_rate * overlap(y0)).sum(),
         "h100e_hours_year": (h100e_per_second * overlap(y0)).sum(),
@@ -238,8 +237,9 @@ def per_job(seg: ir.Table, numbers: ir.Table, inputs: Inputs) -> ir.Table:
     return j.mutate(
         flop=j.declared.fill_null(j.flop_est),
         overlapping=overlapping,
-        # At any instant a job uses at most its largest segment, or all of them if they overlap.
-        ops_bound=ibis.ifelse(overlapping, j.ops, j.ops_max),
+        # At any instant a job uses at most its largest segment; if its segments overlap, at most all of them
+        # (bounded by as many of its largest: one sum fewer per job, and such jobs are rare and reported).
+        ops_bound=ibis.ifelse(overlapping, j.ops_max * j.segments, j.ops_max),
         running=ibis.ifelse(j.rate_now > 0, 1, 0),
         **bands,
     )
@@ -259,7 +259,7 @@ def ops_periods() -> list[str]:
     return [f"ops_p{k}" for k in range(OPS_PERIODS + 2)]
 
 
-SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments", "ops", "ops_bound")
+SUMMED = ("flop_est", "flop_lo", "flop_hi", "flop_year", "h100e_hours_year", "segments")
 
 
 def summary(seg: ir.Table, accounts: ir.Table, numbers: ir.Table, inputs: Inputs) -> ir.Table:
@@ -280,7 +280,7 @@ def summary(seg: ir.Table, accounts: ir.Table, numbers: ir.Table, inputs: Inputs
         | j.overlapping
     )
     j = j.mutate(kept=ibis.ifelse(keep, j.job_id, ""))
-    aggs: dict[str, Any] = {c: j[c].sum() for c in (*SUMMED, *windows, "flop", "rate_now", "busy_s")}
+    aggs: dict[str, Any] = {c: j[c].sum() for c in (*SUMMED, *windows, "flop", "rate_now")}
     # Each job's largest use at one instant, by the period(s) it runs in (see ``ops_periods``).
     base = inputs.as_of.timestamp() - OPS_PERIODS * OPS_PERIOD_DAYS * 86400.0
 
