@@ -1,6 +1,6 @@
 """Speed of the monitoring scan (issue 5).
 
-    python bench/monitor_speed.py [--records 100000000] [--seed 0] [--threads N]
+    python bench/monitor_speed.py [--records 100000000] [--seed 0] [--repeat 3]
 
 Generates N usage records with ``tiergate monitor generate`` (bench/out/monitor-N/, reused when present),
 then times, each in its own process (so that peak memory is each one's own):
@@ -12,6 +12,8 @@ then times, each in its own process (so that peak memory is each one's own):
 It prints both times, their ratio (also without the scan's cluster-peak phase, which the SQL does not
 do), each process's peak resident memory, and checks that both find the same
 crossing jobs. Targets (issue 5): scan <= 60 s, <= 1.5 x the hand-written query, peak memory < 8 GB.
+With --repeat N both run N times, alternately (a change in the machine's load then hits both), and the
+median times are compared; peak memory is the highest of the runs.
 """
 
 from __future__ import annotations
@@ -130,6 +132,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=100_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the query and the scan this many times, alternately; medians"
+    )
     parser.add_argument("--phase", choices=["scan", "sql"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -154,15 +159,22 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"duckdb {duckdb.__version__}"
     )
-    results = {}
-    for phase in ("sql", "scan"):
-        run = subprocess.run(
-            [sys.executable, __file__, "--phase", phase, "--folder", str(folder)], capture_output=True, text=True
-        )
-        if run.returncode != 0:
-            sys.exit(f"{phase} failed:\n{run.stderr}")
-        results[phase] = json.loads(run.stdout.strip().splitlines()[-1])
-    scan, sql = results["scan"], results["sql"]
+    runs: dict[str, list[dict[str, Any]]] = {"sql": [], "scan": []}
+    for _ in range(max(args.repeat, 1)):  # alternately, so that a change in the machine's load hits both
+        for phase in ("sql", "scan"):
+            run = subprocess.run(
+                [sys.executable, __file__, "--phase", phase, "--folder", str(folder)], capture_output=True, text=True
+            )
+            if run.returncode != 0:
+                sys.exit(f"{phase} failed:\n{run.stderr}")
+            runs[phase].append(json.loads(run.stdout.strip().splitlines()[-1]))
+    if args.repeat > 1:
+        for phase, found in runs.items():
+            times = ", ".join(f"{r['seconds']:.1f} s" for r in found)
+            print(f"{phase} runs: {times}")
+    # The median run of each (by time), with the highest peak memory of all its runs.
+    median = {p: sorted(found, key=lambda r: r["seconds"])[len(found) // 2] for p, found in runs.items()}
+    scan, sql = ({**median[p], "peak_mb": max(r["peak_mb"] for r in runs[p])} for p in ("scan", "sql"))
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in scan["phases"].items())
     print(f"records: {scan['records']:,}")
     print(
