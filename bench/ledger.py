@@ -1,6 +1,6 @@
 """Benchmark of the allocation ledger (issue: the ledger).
 
-    python bench/ledger.py [--ops 2000] [--writers 8] [--postgres URL] [--only sqlite|postgresql]
+    python bench/ledger.py [--ops 2000] [--writers 8] [--postgres URL] [--only sqlite|postgresql] [--repeat N]
 
 For SQLite (a file) and PostgreSQL (a throw-away database on 127.0.0.1:5432 unless --postgres
 names another server), 8 writer processes each make --ops reservations (each a committed
@@ -91,7 +91,8 @@ def _warm(_: int) -> None:
     import tiergate.ledger  # noqa: F401
 
 
-def run(name: str, url: str, ops: int, writers: int, target: int) -> bool:
+def run(name: str, url: str, ops: int, writers: int, target: int) -> tuple[bool, float, float]:
+    """One run on a new database: (no overspend and an intact chain, reservations/s, raw updates/s)."""
     ledger = Ledger(url)
     ledger.init()
     with ledger.engine.begin() as conn:
@@ -123,7 +124,19 @@ def run(name: str, url: str, ops: int, writers: int, target: int) -> bool:
         f"{name}: cap {balance.cap:,.0f}, reserved {balance.reserved:,.0f}, overspend {max(overspend, 0):,.0f}; "
         f"audit chain {'intact' if problem is None else 'BROKEN at ' + str(problem.seq)}"
     )
-    return overspend <= 0 and problem is None
+    return overspend <= 0 and problem is None, rate, raw_rate
+
+
+def median_line(name: str, runs: list[tuple[float, float]], target: int) -> None:
+    """With --repeat: the median of the runs' rates and of their ratios."""
+    rates = sorted(r for r, _ in runs)
+    ratios = sorted(r / raw for r, raw in runs)
+    rate, ratio = rates[len(rates) // 2], ratios[len(ratios) // 2]
+    verdict = "met" if rate >= target else "NOT met"
+    print(
+        f"{name}: median of {len(runs)} runs: {rate:,.0f}/s (target {target:,}/s: {verdict}), "
+        f"ratio {ratio:.2f} (target >= 0.5); runs {', '.join(f'{r:,.0f}/s at {r / raw:.2f}' for r, raw in runs)}"
+    )
 
 
 def main() -> None:
@@ -136,27 +149,42 @@ def main() -> None:
         help="an administrative URL; a throw-away database is created beside it",
     )
     parser.add_argument("--only", choices=["sqlite", "postgresql"], help="run one database only")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per database (each on a new one); medians")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; {args.writers} writer processes x {args.ops} operations")
     ok = True
+    repeat = max(args.repeat, 1)
     if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as folder:
-            ok &= run("SQLite", f"sqlite:///{folder}/bench.db", args.ops, args.writers, 1000)
+        runs: list[tuple[float, float]] = []
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as folder:
+                fine, rate, raw = run("SQLite", f"sqlite:///{folder}/bench.db", args.ops, args.writers, 1000)
+            ok &= fine
+            runs.append((rate, raw))
+        if repeat > 1:
+            median_line("SQLite", runs, 1000)
     if args.only == "sqlite":
         sys.exit(0 if ok else 1)
     admin = sa.create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    name = "tiergate_bench_" + uuid.uuid4().hex[:8]
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except Exception as error:  # no server: say so, do not pretend
-        print(f"PostgreSQL: skipped ({type(error).__name__}: cannot create a database at {args.postgres})")
-    else:
+    runs = []
+    for _ in range(repeat):
+        name = "tiergate_bench_" + uuid.uuid4().hex[:8]
         try:
-            ok &= run("PostgreSQL", args.postgres.rsplit("/", 1)[0] + "/" + name, args.ops, args.writers, 2000)
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        except Exception as error:  # no server: say so, do not pretend
+            print(f"PostgreSQL: skipped ({type(error).__name__}: cannot create a database at {args.postgres})")
+            break
+        try:
+            url = args.postgres.rsplit("/", 1)[0] + "/" + name
+            fine, rate, raw = run("PostgreSQL", url, args.ops, args.writers, 2000)
+            ok &= fine
+            runs.append((rate, raw))
         finally:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    if len(runs) > 1:
+        median_line("PostgreSQL", runs, 2000)
     if not ok:
         sys.exit(1)
 
