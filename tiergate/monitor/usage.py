@@ -83,8 +83,8 @@ def parquet_latest(path: Path) -> tuple[bool, dt.datetime | None]:
                 stats = chunk.statistics
                 if stats is not None and stats.null_count is not None and stats.null_count == chunk.num_values:
                     continue  # every value null
-                if stats is None or not stats.has_min_max or not isinstance(stats.max, dt.datetime):
-                    return False, None
+                if stats is None or not stats.has_min_max or type(stats.max) is not dt.datetime:
+                    return False, None  # no statistics, or a unit Python's datetime does not hold (ns): read
                 value = stats.max if stats.max.tzinfo else stats.max.replace(tzinfo=dt.UTC)
                 latest = value if latest is None or value > latest else latest
     return True, latest
