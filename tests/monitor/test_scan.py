@@ -138,10 +138,12 @@ def test_scan_date_from_the_files_statistics_or_from_the_records_alike(
 ) -> None:
     """Without a scan date, the latest start or end is the scan date: read from the Parquet files' column
     statistics when they have them (no pass over the records), else from the records; both scan alike."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from tiergate.monitor.usage import parquet_latest
 
+    nanos = pa.timestamp("ns", tz="UTC")
     table = pq.read_table(dataset.usage)
     latest = max(pc.max(table.column("start")).as_py(), pc.max(table.column("end")).as_py())
     assert parquet_latest(dataset.usage) == (True, latest)
@@ -149,6 +151,9 @@ def test_scan_date_from_the_files_statistics_or_from_the_records_alike(
     bare = tmp_path / "no-statistics.parquet"
     pq.write_table(table, bare, write_statistics=False)
     assert parquet_latest(bare) == (False, None)
+    nano = tmp_path / "nanoseconds.parquet"
+    pq.write_table(table.select(["start", "end"]).cast(pa.schema([("start", nanos), ("end", nanos)])), nano)
+    assert parquet_latest(nano) == (False, None)  # times Python's datetime does not hold: read
     again = run_scan(bare, dataset.customers, book=book)
     assert again.as_of == scan.as_of
     assert [a.to_dict() for a in again.alerts] == [a.to_dict() for a in scan.alerts]
