@@ -303,14 +303,15 @@ def summary(seg: ir.Table, accounts: ir.Table, numbers: ir.Table, inputs: Inputs
     t = j.group_by(["account_no", "kept"]).aggregate(**aggs)
     # The customer and owner of each account number, then the sums per (owner, customer, kept job).
     owned = with_owner(numbers, accounts, "numbered_account")
-    owned = owned.select(number=owned.account_no, owner=owned.owner_id, subject=owned.subject)
-    t = t.left_join(owned, t.account_no == owned.number).drop("number")
+    owned = owned.select(
+        number=owned.account_no, account=owned.numbered_account, owner=owned.owner_id, subject=owned.subject
+    )
+    t = t.left_join(owned, t.account_no == owned.number).drop("number", "account_no")
     extremes = {"declared": "max", "first_s": "min", "last_s": "max", "running": "max", "overlapping": "max"}
     regroup: dict[str, Any] = {c: getattr(t[c], extremes.get(c, "sum"))() for c in aggs}
-    regroup["account_no"] = t.account_no.min()
-    t = t.group_by(["owner", "subject", "kept"]).aggregate(**regroup)
-    t = t.left_join(numbers, t.account_no == numbers.account_no)
-    return t.drop("account_no", "account_no_right").rename(account="numbered_account")
+    # The first account (numbers follow the texts' order, so the smallest text is the smallest number).
+    regroup["account"] = t.account.min()
+    return t.group_by(["owner", "subject", "kept"]).aggregate(**regroup)
 
 
 def bounds(usage: ir.Table, chips: ir.Table, owned: ir.Table, inputs: Inputs, floor: float) -> ir.Table:

@@ -230,9 +230,7 @@ def run_scan(
 
         # One light pass: the (chip, precision) pairs used and the number of rows; and the latest time when
         # the scan date is not given (from the Parquet files' statistics when they have them, else read).
-        known, latest = (False, None)
-        if as_of is None and (Path(usage_path).is_dir() or Path(usage_path).suffix.lower() == ".parquet"):
-            known, latest = parquet_latest(Path(usage_path))
+        known, latest = parquet_latest(Path(usage_path)) if as_of is None else (False, None)
         times = {} if as_of is not None or known else {"last_start": usage.start.max(), "last_end": usage.end.max()}
         pre = _rows(usage.group_by(["chip", "precision"]).aggregate(n=usage.count(), **times))
         total = sum(int(r["n"]) for r in pre)

@@ -65,11 +65,15 @@ def check_parquet(path: Path) -> list[str]:
 def parquet_latest(path: Path) -> tuple[bool, dt.datetime | None]:
     """The latest ``start`` or ``end`` of the usage records in a Parquet file (or folder), read from the
     files' column statistics, without a pass over the records: (True, the time), (True, None) when no row
-    has either, or (False, None) when a row group has no statistics for them (the records must be read)."""
+    has either, or (False, None) when a row group has no statistics for them, or the records are CSV (the
+    records must be read)."""
     import pyarrow.parquet as pq
 
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() != ".parquet":
+        return False, None  # CSV: read by the engine
     latest: dt.datetime | None = None
-    for file in _parquet_files(Path(path)):
+    for file in _parquet_files(path):
         try:
             meta = pq.ParquetFile(file).metadata
         except Exception as error:
