@@ -209,3 +209,28 @@ def test_eight_processes_of_eight_threads_never_overspend(ledger: Ledger, ledger
         ).scalar()
     assert commits == 200
     assert ledger.verify_audit() is None
+
+
+def test_a_reservation_after_the_server_dropped_the_kept_connection(ledger_url: str) -> None:
+    """The one-step reservation keeps a connection between calls (PostgreSQL); when the server has closed it, the
+    next reservation opens another and is made once."""
+    if not ledger_url.startswith("postgresql"):
+        pytest.skip("the kept connection is PostgreSQL's")
+    book = Ledger(ledger_url, actor="tester")
+    book.init()
+    try:
+        book.reserve("lpp:IN:a:2025", 1, key="before", **CAP)
+        admin = sa.create_engine(ledger_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            dropped = conn.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).scalar()
+        admin.dispose()
+        assert dropped and dropped >= 1
+        book.reserve("lpp:IN:a:2025", 2, key="after", **CAP)
+        (balance,) = book.balances()
+        assert balance.reserved == 3 and [m.idempotency_key for m in book.history()] == ["before", "after"]
+        assert book.verify_audit() is None
+    finally:
+        book.close()

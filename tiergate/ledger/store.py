@@ -53,6 +53,8 @@ class _Busy(Exception):
 
 
 LOCK_WAIT_SECONDS = 60.0
+KEPT_IDLE = 2
+"""Pool connections a ledger keeps checked out between one-step reservations."""
 WRITE_OPTION = "tiergate_write"
 """The execution option that makes a SQLite transaction take the write lock at its start."""
 T = TypeVar("T")
@@ -169,6 +171,11 @@ def _sqlite_file(url: sa.URL) -> Path | None:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database)
+
+
+def _closed(driver: Any) -> bool:
+    """Whether a DBAPI connection is closed (psycopg says so; a sqlite3 connection is closed only by us)."""
+    return bool(getattr(driver, "closed", False))
 
 
 def _sha256_hex(text: str) -> str:
@@ -405,11 +412,17 @@ class Ledger:
         self.engine = create_engine(url)
         self.actor = actor or os.environ.get("TIERGATE_ACTOR") or os.environ.get("USER") or "tiergate"
         self.clock = clock
+        # Pool connections kept between one-step reservations (see ``_kept_connection``): (process id, connection).
+        self._kept_idle: list[tuple[int, Any]] = []
 
     # ------------------------------------------------------------------ set-up
 
     def close(self) -> None:
         """Close the database connections."""
+        while self._kept_idle:
+            pid, proxied = self._kept_idle.pop()
+            if pid == os.getpid():
+                self._back_to_pool(proxied)
         self.engine.dispose()
 
     def init(self) -> str:
@@ -699,17 +712,12 @@ class Ledger:
     def _one_step_postgresql(self, params: dict[str, Any]) -> int | None:
         dbapi: Any = self.engine.dialect.dbapi
         for attempt in range(3):
-            proxied = self._checkout()
+            proxied = self._kept_connection()
             driver: Any = proxied.driver_connection
             try:
-                driver.autocommit = True  # the statement is its own transaction: one round trip
-                try:
-                    with driver.cursor() as cursor:
-                        cursor.execute(_PG_RESERVE, params, prepare=True)
-                        found = cursor.fetchone()
-                finally:
-                    if not driver.closed:
-                        driver.autocommit = False
+                with driver.cursor() as cursor:
+                    cursor.execute(_PG_RESERVE, params, prepare=True)
+                    found = cursor.fetchone()
                 return None if found is None else int(found[0])
             except dbapi.IntegrityError as error:
                 if "uq_ledger_movements_key" in str(error):
@@ -720,13 +728,43 @@ class Ledger:
             except dbapi.OperationalError as error:
                 # A deadlock broken by the server, or a lost connection: the statement committed or not as a
                 # whole, and the idempotency key makes the second try safe either way.
-                if driver.closed:
-                    proxied.invalidate()
                 if attempt == 2 or not (driver.closed or "deadlock" in str(error)):
                     raise LedgerError(f"database error on {self.url}: {error}", hint="nothing was changed") from None
             finally:
-                proxied.close()  # back to the pool (or discarded when invalidated)
+                self._keep(proxied)
         return None  # pragma: no cover
+
+    def _kept_connection(self) -> Any:
+        """A pool connection for the one-step reservation, in autocommit mode on PostgreSQL (the statement is its
+        own transaction, one round trip). Up to ``KEPT_IDLE`` of them stay checked out between reservations, so
+        that a reservation has no pool checkout, reset or change of mode around it (a third of the client's time
+        per reservation); they count against the pool's size like any checked-out connection. One kept before a
+        fork is left to the process that made it."""
+        while True:
+            try:
+                pid, proxied = self._kept_idle.pop()  # atomic: two threads never get the same one
+            except IndexError:
+                break
+            if pid == os.getpid():
+                return proxied
+        proxied = self._checkout()
+        if self.engine.dialect.name == "postgresql":
+            proxied.driver_connection.autocommit = True
+        return proxied
+
+    def _keep(self, proxied: Any) -> None:
+        """Keep a connection of ``_kept_connection`` for the next reservation, or give it back to the pool."""
+        if _closed(proxied.driver_connection):
+            proxied.invalidate()  # the pool discards it; the next reservation opens another
+        elif len(self._kept_idle) < KEPT_IDLE:
+            self._kept_idle.append((os.getpid(), proxied))
+        else:
+            self._back_to_pool(proxied)
+
+    def _back_to_pool(self, proxied: Any) -> None:
+        if self.engine.dialect.name == "postgresql" and not _closed(proxied.driver_connection):
+            proxied.driver_connection.autocommit = False
+        proxied.close()
 
     def _checkout(self) -> Any:
         """A DBAPI connection from the pool, for the one-step reservation (no SQLAlchemy Connection around it)."""
@@ -736,11 +774,11 @@ class Ledger:
             raise LedgerError(f"cannot open {self.url}: {error}") from None
 
     def _one_step_sqlite(self, params: dict[str, Any]) -> int | None:
-        proxied = self._checkout()
+        proxied = self._kept_connection()
         try:
             return self._one_step_sqlite_on(proxied.driver_connection, params)
         finally:
-            proxied.close()
+            self._keep(proxied)
 
     def _one_step_sqlite_on(self, driver: Any, params: dict[str, Any]) -> int | None:
         dbapi = self.engine.dialect.dbapi
