@@ -704,8 +704,13 @@ def ledger_installed(
     ledger = open_ledger(db)
     account = f"uveu:{consignee}:{code}"
     idempotency = key or f"installed:{uuid.uuid4()}"
-    held = ledger.reserve(account, tpp, kind="uveu:location", rule="declared", cap_tpp=None, key=idempotency + ":hold")
-    ledger.commit(held, key=idempotency + ":commit")
+    try:
+        held = ledger.reserve(
+            account, tpp, kind="uveu:location", rule="declared", cap_tpp=None, key=idempotency + ":hold"
+        )
+        ledger.commit(held, key=idempotency + ":commit")
+    finally:
+        ledger.close()  # the connection the reservation kept, too
     out.print(f"{account}: {fmt(tpp)} TPP declared installed")
 
 
