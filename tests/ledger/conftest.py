@@ -52,3 +52,9 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
     else:
         yield from pg_database()
+
+
+@pytest.fixture
+def pg_ledger_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database only, for what only PostgreSQL does."""
+    yield from pg_database()

@@ -211,11 +211,10 @@ def test_eight_processes_of_eight_threads_never_overspend(ledger: Ledger, ledger
     assert ledger.verify_audit() is None
 
 
-def test_a_reservation_after_the_server_dropped_the_kept_connection(ledger_url: str) -> None:
-    """The one-step reservation keeps a connection between calls (PostgreSQL); when the server has closed it, the
+def test_a_reservation_after_the_server_dropped_the_kept_connection(pg_ledger_url: str) -> None:
+    """The one-step reservation keeps a connection between calls; when the server has closed it (PostgreSQL), the
     next reservation opens another and is made once."""
-    if not ledger_url.startswith("postgresql"):
-        pytest.skip("the kept connection is PostgreSQL's")
+    ledger_url = pg_ledger_url
     book = Ledger(ledger_url, actor="tester")
     book.init()
     try:
