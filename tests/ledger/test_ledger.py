@@ -212,13 +212,16 @@ def test_eight_processes_of_eight_threads_never_overspend(ledger: Ledger, ledger
 
 
 def test_a_reservation_after_the_server_dropped_the_kept_connection(pg_ledger_url: str) -> None:
-    """The one-step reservation keeps a connection between calls; when the server has closed it (PostgreSQL), the
-    next reservation opens another and is made once."""
+    """The one-step reservation keeps a connection between calls; when the server has closed it and every idle one
+    of the pool (PostgreSQL restarted, say), the next reservation opens another and is made once."""
     ledger_url = pg_ledger_url
     book = Ledger(ledger_url, actor="tester")
     book.init()
     try:
         book.reserve("lpp:IN:a:2025", 1, key="before", **CAP)
+        held = [book.engine.connect() for _ in range(3)]  # three idle connections in the pool, lost too below
+        for conn in held:
+            conn.close()
         admin = sa.create_engine(ledger_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             dropped = conn.exec_driver_sql(

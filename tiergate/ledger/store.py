@@ -730,9 +730,20 @@ class Ledger:
                 # whole, and the idempotency key makes the second try safe either way.
                 if attempt == 2 or not (driver.closed or "deadlock" in str(error)):
                     raise LedgerError(f"database error on {self.url}: {error}", hint="nothing was changed") from None
+                if driver.closed:
+                    self._forget_idle_connections()
             finally:
                 self._keep(proxied)
         return None  # pragma: no cover
+
+    def _forget_idle_connections(self) -> None:
+        """After a lost connection (the server restarted, say) the idle ones, kept or pooled, are likely lost too:
+        they are dropped, so that the next try opens a new one instead of failing on each of them in turn."""
+        while self._kept_idle:
+            pid, proxied = self._kept_idle.pop()
+            if pid == os.getpid():
+                proxied.invalidate()
+        self.engine.dispose()
 
     def _kept_connection(self) -> Any:
         """A pool connection for the one-step reservation, in autocommit mode on PostgreSQL (the statement is its
