@@ -5,6 +5,6 @@ the research catalogue ``chips.csv``); ``Catalogue.resolve`` finds a chip by id 
 """
 
 from tiergate.catalog.catalogue import Catalogue, load_catalogue
-from tiergate.catalog.model import PRECISIONS, Chip, Die
+from tiergate.catalog.model import PRECISIONS, Chip, Die, PriceRange
 
-__all__ = ["PRECISIONS", "Catalogue", "Chip", "Die", "load_catalogue"]
+__all__ = ["PRECISIONS", "Catalogue", "Chip", "Die", "PriceRange", "load_catalogue"]

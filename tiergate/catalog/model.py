@@ -20,6 +20,21 @@ class Die:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceRange:
+    """An indicative price range in US dollars for one unit of a catalogue chip, with where it comes from.
+
+    ``basis`` says what was priced (for example "per accelerator, in servers" or "list price");
+    ``source`` names the public page the figures come from; ``as_of`` is the date of that figure.
+    Prices are for impact estimates only, never for a legal determination."""
+
+    low: float
+    high: float
+    basis: str
+    source: str
+    as_of: str
+
+
+@dataclass(frozen=True, slots=True)
 class Chip:
     """An accelerator (or an HBM stack when ``kind == "hbm"``), from the catalogue or a spec.
 
@@ -49,6 +64,8 @@ class Chip:
     sources: tuple[str, ...] = ()
     notes: str = ""
     affixed_to_logic: bool = False
+    price_usd: PriceRange | None = None
+    """An indicative price range with its source; ``None`` where no public source was found."""
     extra: tuple[tuple[str, str], ...] = field(default=())
 
     @property
