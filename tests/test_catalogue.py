@@ -149,3 +149,21 @@ def test_a_bad_price_range_is_refused_with_the_chip_named(block: str, message: s
         parse_catalogue(text, "cat.yaml")
     assert message in str(raised.value)
     assert "x-1" in str(raised.value)
+
+
+def test_every_chip_has_a_sourced_release_date_in_its_year(book: tiergate.Rulebook) -> None:
+    """Thresholds over the frontier count a chip from its release date; every packaged chip has one."""
+    for chip in book.catalogue:
+        assert chip.released is not None and chip.released_source, chip.id
+        assert chip.year is None or abs(chip.released.year - chip.year) <= 1, chip.id
+
+
+def test_a_release_date_without_its_source_is_refused() -> None:
+    from tiergate.catalog.catalogue import parse_catalogue
+    from tiergate.errors import CatalogueError
+
+    text = "accelerators:\n- id: x-1\n  name: X 1\n  dense_tops: {fp8: 100}\n  released: 2024-01-02\n"
+    with pytest.raises(CatalogueError, match="released needs released_source"):
+        parse_catalogue(text, "cat.yaml")
+    with pytest.raises(CatalogueError, match="is not a date"):
+        parse_catalogue(text.replace("2024-01-02", "soon") + "  released_source: x\n", "cat.yaml")

@@ -122,6 +122,24 @@ def _price(entry: Mapping[str, Any], where: str) -> PriceRange | None:
     return PriceRange(bounds[0], bounds[1], texts[0], texts[1], texts[2])
 
 
+def _released(entry: Mapping[str, Any], where: str) -> dt.date | None:
+    value = entry.get("released")
+    if value is None:
+        if entry.get("released_source"):
+            raise CatalogueError("released_source is given without released", where=where)
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise CatalogueError(f"released: {value!r} is not a date (YYYY-MM-DD)", where=where) from None
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise CatalogueError(f"released: {value!r} is not a date (YYYY-MM-DD)", where=where)
+    if not entry.get("released_source"):
+        raise CatalogueError("released needs released_source (where the date comes from)", where=where)
+    return value
+
+
 def chip_from_entry(entry: Mapping[str, Any], where: str) -> Chip:
     """Build a catalogue chip from one entry of ``accelerators.yaml``."""
     try:
@@ -169,6 +187,8 @@ def chip_from_entry(entry: Mapping[str, Any], where: str) -> Chip:
         sources=tuple(str(s) for s in entry.get("sources") or ()),
         notes=str(entry.get("notes") or ""),
         price_usd=_price(entry, here),
+        released=_released(entry, here),
+        released_source=str(entry["released_source"]) if entry.get("released_source") else None,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 PRECISIONS: tuple[str, ...] = ("fp64", "tf32", "fp32", "fp16", "bf16", "fp8", "int8", "fp4", "int4")
@@ -66,6 +67,10 @@ class Chip:
     affixed_to_logic: bool = False
     price_usd: PriceRange | None = None
     """An indicative price range with its source; ``None`` where no public source was found."""
+    released: dt.date | None = None
+    """The date the chip was released (from ``released_source``); thresholds over the catalogue's frontier
+    (``frontier_tpp``) count the chip from this date. ``None``: counted at every date."""
+    released_source: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())
 
     @property
