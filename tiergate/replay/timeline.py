@@ -103,8 +103,15 @@ def threshold_timeline(
             )
         known = True
         unit = _unit_of(book, ruleset, name)
-        value = ruleset.parameters[name]
         frontier = frontier_chip(book.catalogue, ruleset.bit_lengths, day)
+        value = ruleset.parameters[name]
+        if name == "frontier_tpp":  # the quantity itself, as of the date (whether or not a threshold reads it)
+            if frontier is None:
+                rows.append({"date": day.isoformat(), "value": None, "regime": ruleset.regime,
+                             "note": "no catalogue chip released yet"})  # fmt: skip
+                previous = {}
+                continue
+            value = frontier[0]
         crossings: list[Crossing] = []
         at_or_above = 0
         current: dict[str, bool] = {}
