@@ -41,11 +41,22 @@ ROUTER_MODULES = (
     "tiergate.api.admin",
     "tiergate.api.screen",
     "tiergate.api.monitor",
+    "tiergate.api.replay",
 )
 """Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``)."""
 
 BATCH_PATHS = frozenset(
-    {"/v1/decide/batch", "/decide/batch", "/v1/screen/batch", "/v1/screen/lists", "/v1/monitor/alerts", "/monitoring"}
+    {
+        "/v1/decide/batch",
+        "/decide/batch",
+        "/v1/screen/batch",
+        "/v1/screen/lists",
+        "/v1/monitor/alerts",
+        "/monitoring",
+        "/v1/replay",
+        "/v1/replay/upload",
+        "/replay",
+    }
 )
 """Routes that accept the larger batch body limit (batches and file uploads)."""
 
