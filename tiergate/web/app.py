@@ -36,6 +36,7 @@ PAGE_MODULES = (
     "tiergate.web.monitor",
     "tiergate.web.packs",
     "tiergate.web.audit",
+    "tiergate.web.replay",
 )
 """Page modules, in navigation order."""
 
