@@ -162,7 +162,7 @@ def _replay_table(
             found[job.group] = side.context(("g", job.group), ruleset, chip, parties_of(probe, ruleset), probe.date)
         contexts.append(found)
 
-    # Consignees of the vouched rows, by everything their accounts and the rules read.
+    # Consignees of the vouched rows, by everything their accounts and the rules read (made when first needed).
     arrays = first.arrays
     blank = pa.scalar("", pa.string())
     composite = pc.binary_join_element_wise(
@@ -171,11 +171,14 @@ def _replay_table(
     )
     encoded = pc.dictionary_encode(composite)
     consignee_code = np.asarray(pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    people: list[Consignee] = []
-    for text in encoded.dictionary.to_pylist():
-        located, hq, parent, veu, name, cid = text.split("\x1f")
-        people.append(
-            Consignee(
+    composites: list[str] = encoded.dictionary.to_pylist()
+    people: list[Consignee | None] = [None] * len(composites)
+
+    def person(code: int) -> Consignee:
+        found = people[code]
+        if found is None:
+            located, hq, parent, veu, name, cid = composites[code].split("\x1f")
+            found = people[code] = Consignee(
                 name=name.strip(),
                 country=located,
                 headquarters=hq,
@@ -183,7 +186,7 @@ def _replay_table(
                 veu=veu or None,
                 id=cid or None,
             )
-        )
+        return found
 
     # Per side: the template and TPP of each row.
     template = [np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)]
@@ -205,7 +208,7 @@ def _replay_table(
                 continue
             row = int(grouping.first_row[g])
             fixed[g], _ = side.decide_single(
-                ("g", g), ctx, people[consignee_code[row]], destinations[row], dates[int(day[row])], int(qty[row])
+                ("g", g), ctx, person(int(consignee_code[row])), destinations[row], dates[int(day[row])], int(qty[row])
             )
         vouched = ~by_row
         rows_fixed = vouched & ~plan[grouping.group]
@@ -225,13 +228,18 @@ def _replay_table(
     g0, g1 = groups[0].tolist(), groups[1].tolist()
     ctx0, ctx1 = contexts
     side0, side1 = sides
-    tpl0, tpl1 = template
     days_list = day.tolist()
     qty_list = qty.tolist()
     codes = consignee_code.tolist()
-    for done, i in enumerate(order.tolist(), start=1):
-        row_txn = parsed.get(i)
-        if row_txn is not None:
+    by_row_list = by_row.tolist()
+    ordered = order.tolist()
+    decided0: list[tuple[int, int, float]] = []
+    decided1: list[tuple[int, int]] = []
+    for done, i in enumerate(ordered, start=1):
+        if by_row_list[i]:
+            row_txn = parsed.get(i)
+            if row_txn is None:
+                continue
             try:
                 a, tpp = side0.decide_row(row_txn)
                 b, _ = side1.decide_row(row_txn)
@@ -239,32 +247,46 @@ def _replay_table(
                 unreplayable.append((i, _unreplayable(row_txn.id, f"{source}: row {i + 1}", error)))
                 replayable[i] = False
                 continue
-            tpl0[i], tpl1[i], tpp_from[i] = a, b, tpp
+            decided0.append((i, a, tpp))
+            decided1.append((i, b))
             continue
         when = dates[days_list[i]]
-        person = people[codes[i]]
+        code = codes[i]
+        who = people[code] or person(code)
         if need0[i]:
-            g = g0[i]
-            found0 = ctx0[g]
+            found0 = ctx0[g0[i]]
             assert found0 is not None
-            tpl0[i], tpp_from[i] = side0.decide_single(("g", g), found0, person, destinations[i], when, qty_list[i])
+            a, tpp = side0.decide_single(("g", g0[i]), found0, who, destinations[i], when, qty_list[i])
+            decided0.append((i, a, tpp))
         if need1[i]:
-            g = g1[i]
-            found1 = ctx1[g]
+            found1 = ctx1[g1[i]]
             assert found1 is not None
-            tpl1[i], _ = side1.decide_single(("g", g), found1, person, destinations[i], when, qty_list[i])
+            b, _ = side1.decide_single(("g", g1[i]), found1, who, destinations[i], when, qty_list[i])
+            decided1.append((i, b))
         if progress is not None and done % 100_000 == 0:
             progress(done)
+    if decided0:
+        rows0, templates0, tpps0 = zip(*decided0, strict=True)
+        template[0][list(rows0)] = templates0
+        tpp_from[list(rows0)] = tpps0
+    if decided1:
+        rows1, templates1 = zip(*decided1, strict=True)
+        template[1][list(rows1)] = templates1
 
-    # What the report needs, for the replayed rows in input order.
+    # What the report needs, for the replayed rows in input order (column-wise; the rows parsed one by one
+    # are patched in).
     keep = np.flatnonzero(replayable)
-    ids_all: list[Any] = first.ids.to_pylist()
-    chip_ids = [c.id if isinstance(c, Chip) else None for c in first.chips]
+    take = pa.array(keep)
+    # The consignee's account key, as Consignee.key: its id, else "<country>:<slug of the name>".
+    names = pc.dictionary_encode(pc.fill_null(arrays["name"], blank))
+    # (each distinct name's slug taken from Consignee.key itself, with an empty country: ":<slug>")
+    slugs = pa.array([Consignee(name=v, country="", headquarters="").key[1:] for v in names.dictionary.to_pylist()])
+    slug = pc.take(slugs, pc.fill_null(names.indices, 0))
+    ids = pc.fill_null(arrays["consignee_id"], blank)
+    located = pc.fill_null(arrays["located"], blank)
+    keys = pc.if_else(pc.equal(ids, ""), pc.binary_join_element_wise(located, slug, ":"), ids)
+    chip_ids = [(c.id or "") if isinstance(c, Chip) else "" for c in first.chips]
     chip_codes = np.asarray(first.chip_of_row, dtype=np.int64)
-    person_keys = [p.key for p in people]
-    labels: dict[str, str] = {}
-    for p in people:
-        labels.setdefault(p.key, consignee_label(p))
     low_unit = np.array(
         [c.price_usd.low if isinstance(c, Chip) and c.price_usd else np.nan for c in first.chips] or [np.nan]
     )
@@ -280,25 +302,38 @@ def _replay_table(
             ).copy()
     low = low_unit[chip_codes] * qty
     high = high_unit[chip_codes] * qty
-    destination_values: list[str] = list(destinations)
-    consignee_values = [person_keys[c] for c in codes]
-    chip_values = [chip_ids[c] or "" for c in chip_codes.tolist()]
-    for i, txn in parsed.items():
-        ids_all[i] = txn.id
-        destination_values[i] = txn.destination
-        consignee_values[i] = txn.consignee.key
-        labels.setdefault(txn.consignee.key, consignee_label(txn.consignee))
-        chip_values[i] = chip_label(txn)
+    ids_kept: list[Any] = first.ids.take(take).to_pylist()
+    patches = {int(np.searchsorted(keep, i)): txn for i, txn in parsed.items() if replayable[i]}
+    for at, txn in patches.items():
+        ids_kept[at] = txn.id
+        i = int(keep[at])
         declared[i], low[i], high[i] = value_of(txn)
-    keep_list = keep.tolist()
-    consignees = Coded.of([consignee_values[i] for i in keep_list])
+    destination_codes = _coded(pc.take(arrays["destination"], take), {a: t.destination for a, t in patches.items()})
+    consignees = _coded(pc.take(keys, take), {a: t.consignee.key for a, t in patches.items()})
+    chips = (
+        Coded(chip_codes[keep], chip_ids) if not patches else Coded.of([chip_ids[c] for c in chip_codes[keep].tolist()])
+    )
+    if patches:
+        chips = _patched(chips, {a: chip_label(t) for a, t in patches.items()})
+    # Each consignee's name and country as its first replayed transaction gives them.
+    first_of = np.full(len(consignees.labels), -1, dtype=np.int64)
+    first_of[consignees.codes[::-1]] = np.arange(len(keep))[::-1]
+    name_list = first.columns["name"]
+    labels = []
+    for position in first_of.tolist():
+        patched = patches.get(position)
+        if patched is not None:
+            labels.append(consignee_label(patched.consignee))
+        else:
+            row = int(keep[position])
+            labels.append(f"{str(name_list[row]).strip()} ({first.columns['located'][row]})")
     facts = RowFacts(
-        ids=[None if ids_all[i] is None else str(ids_all[i]) for i in keep_list],
+        ids=[None if v is None else str(v) for v in ids_kept],
         days=day[keep],
-        destinations=Coded.of([destination_values[i] for i in keep_list]),
+        destinations=destination_codes,
         consignees=consignees,
-        consignee_names=[labels[key] for key in consignees.labels],
-        chips=Coded.of([chip_values[i] for i in keep_list]),
+        consignee_names=labels,
+        chips=chips,
         tpp=tpp_from[keep],
         value_declared=declared[keep],
         value_low=low[keep],
@@ -308,6 +343,28 @@ def _replay_table(
     result = _result(sides, facts, [u for _, u in unreplayable], n, source, history_digest, listings, effective_dates)
     result.templates = {"from": template[0][keep], "to": template[1][keep]}
     return result
+
+
+def _coded(values: pa.Array, patches: dict[int, str]) -> Coded:
+    """A text column as codes (Arrow's dictionary encoding), with the values at some positions replaced."""
+    encoded = pc.dictionary_encode(pc.fill_null(values, pa.scalar("", pa.string())))
+    coded = Coded(
+        np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64), encoded.dictionary.to_pylist()
+    )
+    return _patched(coded, patches) if patches else coded
+
+
+def _patched(coded: Coded, patches: dict[int, str]) -> Coded:
+    codes = coded.codes.copy()
+    labels = list(coded.labels)
+    index = {label: k for k, label in enumerate(labels)}
+    for position, value in patches.items():
+        code = index.get(value)
+        if code is None:
+            code = index[value] = len(labels)
+            labels.append(value)
+        codes[position] = code
+    return Coded(codes, labels)
 
 
 def _result(

@@ -113,6 +113,8 @@ class Side:
     _contexts: dict[Any, _Context] = field(default_factory=dict)
     _rulesets: dict[dt.date, Ruleset] = field(default_factory=dict)
     _refused: set[int] = field(default_factory=set)
+    _drawn: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    """Per template of a context with a plan: the positions in the plan of the allocations it draws."""
     binds: list[Bound] = field(default_factory=list)
     caps: dict[str, float] = field(default_factory=dict)
     """The cap of each account drawn (as of its last draw)."""
@@ -197,16 +199,18 @@ class Side:
                     return listed, total if total is not None else 0.0  # a listed party's shipment draws nothing
                 index = listed
         if total is not None and index not in self._refused:
-            for draw in self.templates[index].allocations:
-                at = ctx.plan_index.get(draw.rule.split("/", 1)[1])
-                if at is not None:
-                    account = accounts[at]
-                    self.used[account] = self.used.get(account, 0.0) + total
-                    cap = caps[at]
-                    if cap is not None:
-                        self.caps[account] = cap
-                    if ctx.plan[at].shares is not None:
-                        self._install(account, total)
+            drawn = self._drawn.get(index)
+            if drawn is None:
+                positions = (ctx.plan_index.get(d.rule.split("/", 1)[1]) for d in self.templates[index].allocations)
+                drawn = self._drawn[index] = tuple(at for at in positions if at is not None)
+            for at in drawn:
+                account = accounts[at]
+                self.used[account] = self.used.get(account, 0.0) + total
+                cap = caps[at]
+                if cap is not None:
+                    self.caps[account] = cap
+                if ctx.plan[at].shares is not None:
+                    self._install(account, total)
         return index, total if total is not None else 0.0
 
     def _decide(self, ctx: _Context, consignee: Consignee, quantity: int, balances: dict[int, float]) -> Decision:

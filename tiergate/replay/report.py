@@ -142,6 +142,7 @@ def _entries(
             -columns["tpp_moved"],
         )
     )
+    order = order[columns["transactions"][order] > 0]  # a label no replayed transaction has
     if limit is not None:
         order = order[columns["changed"][order] > 0][:limit]
     out = []
@@ -184,19 +185,22 @@ def _binds(side: Side) -> list[dict[str, Any]]:
 
 
 def _usage(side: Side) -> list[dict[str, Any]]:
-    """Allocation accounts at the end of the history: per allocation, the accounts drawn and the TPP used, and
-    the accounts of the country allocations (with their headroom) in full."""
-    by_prefix: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for account, used in side.used.items():
-        by_prefix[account.split(":", 1)[0]].append((account, used))
+    """Allocation accounts at the end of the history: per allocation, the accounts drawn, the TPP used and the
+    accounts used up; the accounts of the country allocations (and of any allocation with at most 20 accounts)
+    in full, with their headroom."""
+    by_prefix: dict[str, list[str]] = defaultdict(list)
+    for account in side.used:
+        by_prefix[account.split(":", 1)[0]].append(account)
     out = []
     for prefix, accounts in sorted(by_prefix.items()):
+        used = [side.used[a] for a in accounts]
+        caps = [side.caps.get(a) for a in accounts]
         entry: dict[str, Any] = {
             "allocation": prefix,
             "accounts": len(accounts),
-            "tpp_used": _round(sum(u for _, u in accounts)),
+            "tpp_used": _round(float(np.sum(used))),
+            "exhausted": sum(1 for u, c in zip(used, caps, strict=True) if c is not None and u >= c * (1 - 1e-9)),
         }
-        caps = [(a, u, side.caps.get(a)) for a, u in sorted(accounts)]
         if prefix == "country" or len(accounts) <= 20:
             entry["detail"] = [
                 {
@@ -205,11 +209,8 @@ def _usage(side: Side) -> list[dict[str, Any]]:
                     "cap": _round(c),
                     "headroom": _round(max(0.0, c - u)) if c is not None else None,
                 }
-                for a, u, c in caps
+                for a, u, c in sorted(zip(accounts, used, caps, strict=True))
             ]
-        else:
-            exhausted = sum(1 for _a, u, c in caps if c is not None and u >= c * (1 - 1e-9))
-            entry["exhausted"] = exhausted
         out.append(entry)
     return out
 
