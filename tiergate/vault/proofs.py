@@ -40,7 +40,9 @@ class ProofError(TiergateError):
 
 
 def inclusion_bundle(entry: str, index: int, leaves: Sequence[bytes], checkpoint: Checkpoint) -> dict[str, Any]:
-    """The bundle proving entry ``index`` (text ``entry``) in the tree of ``checkpoint.size`` of ``leaves``."""
+    """The bundle proving entry ``index`` (text ``entry``) in the tree of ``checkpoint.size`` of ``leaves``: the
+    audit path is built from ``leaves`` as they are, the root is the one the checkpoint signed (so an entry altered
+    after the checkpoint does not prove)."""
     size = checkpoint.size
     return {
         "format": INCLUSION,
@@ -48,7 +50,7 @@ def inclusion_bundle(entry: str, index: int, leaves: Sequence[bytes], checkpoint
         "entry": entry,
         "leaf_hash": leaf_hash(entry.encode()).hex(),
         "tree_size": size,
-        "root": tree_root(leaves[:size]).hex(),
+        "root": checkpoint.root,
         "proof": [h.hex() for h in inclusion_proof(leaves[:size], index)],
         "checkpoint": checkpoint.to_dict(),
     }
@@ -60,12 +62,12 @@ def consistency_bundle(
     """The bundle proving the tree of ``old`` a prefix of ``new`` (or, without ``new``, of the current tree of
     ``new_size`` leaves, unsigned)."""
     size = new.size if new is not None else (new_size if new_size is not None else len(leaves))
-    current = tree_root(leaves[:size]).hex()
+    current = new.root if new is not None else tree_root(leaves[:size]).hex()
     return {
         "format": CONSISTENCY,
         "old_size": old.size,
         "new_size": size,
-        "old_root": tree_root(leaves[: old.size]).hex(),
+        "old_root": old.root,
         "new_root": current,
         "proof": [h.hex() for h in consistency_proof(leaves[:size], old.size)],
         "old_checkpoint": old.to_dict(),
