@@ -47,7 +47,12 @@ def _ledger(db: str) -> Ledger:
 @keys_app.command("create")
 def keys_create(
     owner: Annotated[str, typer.Option("--owner", help="Who holds the key (a name or e-mail address).")],
-    role: Annotated[str, typer.Option("--role", help="viewer (reads), officer (decides, ships) or admin.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role", help="viewer (reads), officer (decides, ships), approver (also approves vault transfers), admin."
+        ),
+    ],
     expires: Annotated[
         str | None, typer.Option("--expires", help="Expiry: a date (YYYY-MM-DD, end of day UTC) or ISO date-time.")
     ] = None,
