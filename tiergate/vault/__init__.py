@@ -8,7 +8,7 @@ The vault keeps a registry and an approval ledger, not the weights. See docs/vau
 from tiergate.vault.model import STATUSES, Approval, ApproverSet, Artefact, DataCentre, Request, Shard
 from tiergate.vault.policy import POLICY_REGIME, VAULT_RULES, count_approvals, status_of
 from tiergate.vault.proofs import ProofError, check_bundle, check_consistency, check_file, check_inclusion
-from tiergate.vault.store import LogTampered, Outcome, Vault, VaultError, open_vault
+from tiergate.vault.store import LogTampered, NotFound, Outcome, Vault, VaultError, open_vault
 
 __all__ = [
     "POLICY_REGIME",
@@ -19,6 +19,7 @@ __all__ = [
     "Artefact",
     "DataCentre",
     "LogTampered",
+    "NotFound",
     "Outcome",
     "ProofError",
     "Request",

@@ -66,6 +66,14 @@ class VaultError(TiergateError):
     """A vault operation that cannot be done as asked; nothing was changed."""
 
 
+class NotFound(VaultError):
+    """No artefact, request, data centre or log entry by that id; nothing was changed."""
+
+
+class NotAnApprover(VaultError):
+    """A name outside the approver set in force; nothing was changed."""
+
+
 class LogTampered(TiergateError):
     """The log does not verify: an entry or checkpoint was altered, removed, reordered or truncated."""
 
@@ -110,15 +118,22 @@ class Vault:
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
         actor: str | None = None,
-        clock: Callable[[], dt.datetime] = _utcnow,
+        clock: Callable[[], dt.datetime] | None = None,
         book: Rulebook | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
-        self.url = url
-        self.ledger = Ledger(url, actor=actor, clock=clock)
-        self.clock = clock
+        """A vault in the database at ``url``, or in the database of ``ledger`` (sharing its connections, its clock
+        and its actor: a server passes its ledger)."""
+        if ledger is None:
+            if url is None:
+                raise ValueError("a vault needs a database URL or a ledger")
+            ledger = Ledger(url, actor=actor, clock=clock or _utcnow)
+        self.ledger = ledger
+        self.url = ledger.url
+        self.clock = clock or ledger.clock
         self._book = book
 
     @property
@@ -370,7 +385,7 @@ class Vault:
             if spec.base is not None:
                 base = _artefact(conn, spec.base)
                 if base is None:
-                    raise VaultError(
+                    raise NotFound(
                         f"base: no artefact {spec.base!r} is registered", where=where, hint="register the base first"
                     )
             eccn, why, rules, total = policy.classify_artefact(
@@ -440,7 +455,7 @@ class Vault:
         self.check()
         found = self._read(lambda conn: _artefact(conn, artefact_id))
         if found is None:
-            raise VaultError(f"no artefact {artefact_id!r} is registered", hint="see `tiergate vault status`")
+            raise NotFound(f"no artefact {artefact_id!r} is registered", hint="see `tiergate vault status`")
         assert isinstance(found, Artefact)
         return found
 
@@ -522,7 +537,7 @@ class Vault:
         if spec.data_centre is not None:
             centre = self._read(lambda conn: _datacentre(conn, spec.data_centre or ""))
             if centre is None:
-                raise VaultError(
+                raise NotFound(
                     f"data_centre: no data centre {spec.data_centre!r} is registered",
                     where=where,
                     hint="register it with `tiergate vault datacentre add FILE`",
@@ -629,12 +644,12 @@ class Vault:
         def work(conn: Connection, appender: vlog.Appender) -> Outcome:
             request = _request(conn, request_id)
             if request is None:
-                raise VaultError(f"no request {request_id!r}", hint="see `tiergate vault status`")
+                raise NotFound(f"no request {request_id!r}", hint="see `tiergate vault status`")
             current = _approver_set(conn)
             assert current is not None
             canonical = next((a for a in current.approvers if a.casefold() == name.casefold()), None)
             if canonical is None:
-                raise VaultError(
+                raise NotAnApprover(
                     f"approver: {name!r} is not in the approver set ({', '.join(current.approvers)})",
                     hint="only a registered approver may approve; a change of the set needs K approvals",
                 )
@@ -713,7 +728,7 @@ class Vault:
         def read(conn: Connection) -> dict[str, Any]:
             request = _request(conn, request_id)
             if request is None:
-                raise VaultError(f"no request {request_id!r}", hint="see `tiergate vault status`")
+                raise NotFound(f"no request {request_id!r}", hint="see `tiergate vault status`")
             return self._view(conn, request, now)
 
         found: dict[str, Any] = self._read(read)
@@ -800,7 +815,7 @@ class Vault:
         folder = Path(folder)
         request = self._read(lambda conn: _request(conn, request_id))
         if request is None:
-            raise VaultError(f"no request {request_id!r}", hint="see `tiergate vault status`")
+            raise NotFound(f"no request {request_id!r}", hint="see `tiergate vault status`")
         assert isinstance(request, Request)
         if request.kind != "transfer":
             raise VaultError(f"{request_id} is a change of the approver set, not a transfer", hint="nothing to release")
@@ -1010,7 +1025,7 @@ class Vault:
         self.check()
         texts, leaves, stored = self._leaves_and_checkpoints()
         if not 0 <= index < len(texts):
-            raise VaultError(f"no log entry {index}", hint=f"the log holds entries 0..{len(texts) - 1}")
+            raise NotFound(f"no log entry {index}", hint=f"the log holds entries 0..{len(texts) - 1}")
         candidates = [s.checkpoint for s in stored if s.checkpoint is not None and s.checkpoint.size > index]
         if size is not None:
             candidates = [c for c in candidates if c.size == size]
