@@ -305,7 +305,7 @@ def post_approvers(request: Request, body: ApproversBody, key: Annotated[ApiKey,
 # ---------------------------------------------------------------- the log
 
 
-def _trusted(ctx: ApiContext) -> tuple[Any, str | None]:
+def trusted_key(ctx: ApiContext) -> tuple[Any, str | None]:
     path = ctx.settings.signing_key
     if path is None or not Path(path).exists():
         return None, None
@@ -324,7 +324,7 @@ def _trusted(ctx: ApiContext) -> tuple[Any, str | None]:
 )
 def get_verify(request: Request, key: Annotated[ApiKey, Depends(viewer)]) -> dict[str, Any]:
     ctx = context(request)
-    trusted, trust = _trusted(ctx)
+    trusted, trust = trusted_key(ctx)
     found: dict[str, Any] = ctx.read(lambda: vault_of(ctx).verify(trusted, trust=trust).to_dict())
     return found
 
@@ -390,7 +390,7 @@ def get_inclusion(
     from tiergate.vault.proofs import check_inclusion
 
     ctx = context(request)
-    trusted, _ = _trusted(ctx)
+    trusted, _ = trusted_key(ctx)
     bundle: dict[str, Any] = _answer(lambda: vault_of(ctx).prove(entry, size))
     return _checked(bundle, check_inclusion, trusted)
 
@@ -411,6 +411,6 @@ def get_consistency(
     from tiergate.vault.proofs import check_consistency
 
     ctx = context(request)
-    trusted, _ = _trusted(ctx)
+    trusted, _ = trusted_key(ctx)
     bundle: dict[str, Any] = _answer(lambda: vault_of(ctx).consistency(old, new))
     return _checked(bundle, check_consistency, trusted)
