@@ -160,6 +160,9 @@ class Verification:
     checkpoints: int
     trust: str
     """Where the key that checkpoints were checked against came from."""
+    covered: int = 0
+    """Entries covered by a signed checkpoint that still holds; later ones are protected only against an edit that
+    leaves their recorded leaf hash behind, until the next checkpoint."""
     problems: list[Problem] = field(default_factory=list)
     leaves: list[bytes | None] = field(default_factory=list, repr=False)
 
@@ -173,6 +176,7 @@ class Verification:
             "size": self.size,
             "root": self.root,
             "checkpoints": self.checkpoints,
+            "covered": self.covered,
             "trust": self.trust,
             "problems": [p.to_dict() for p in self.problems],
         }
@@ -337,6 +341,7 @@ def verify_log(
         root=current.hex() if current is not None else "",
         checkpoints=len(stored) + len(external),
         trust=trust,
+        covered=last_good,
         problems=problems,
         leaves=leaves,
     )
