@@ -297,3 +297,28 @@ def test_a_damaged_consistency_bundle_fails(filled: Vault, key: Ed25519PrivateKe
 def test_checkpoint_json_round_trips(filled: Vault, key: Ed25519PrivateKey) -> None:
     signed = filled.checkpoint(key)
     assert Checkpoint.from_json(signed.to_json()) == signed
+
+
+def test_concurrent_writers_leave_no_gap_or_fork(vault: Vault, vault_url: str, shards: Shards, book: Any) -> None:
+    """Eight writers at once (each its own connection pool): every entry has its own index, the log verifies."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    vault.register(artefact("frontier-1", 3.5e26, shards))
+    rid = vault.request(transfer(), clean).view["request"]
+
+    def work(i: int) -> str:
+        mine = Vault(vault_url, clock=vault.clock, book=book)
+        try:
+            made = mine.request(transfer(recipient=f"Recipient {i}"), clean).view["request"]
+            mine.approve(rid, ("alice", "bob", "carol")[i % 3])
+            return str(made)
+        finally:
+            mine.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(work, range(8)))
+    assert len(set(made)) == 8
+    found = vault.verify()
+    assert found.ok and found.size == 3 + 16
+    view = vault.status(rid)
+    assert view["status"] == "eligible" and len(view["approvals"]["counted"]) == 3
