@@ -135,6 +135,7 @@ class Vault:
         self.url = ledger.url
         self.clock = clock or ledger.clock
         self._book = book
+        self._ready = False
 
     @property
     def actor(self) -> str:
@@ -191,10 +192,14 @@ class Vault:
             )
 
     def check(self) -> None:
-        """Fail clearly unless the database holds an initialised vault of a schema this version knows."""
+        """Fail clearly unless the database holds an initialised vault of a schema this version knows (checked
+        once per instance: a vault, once set up, stays set up)."""
+        if self._ready:
+            return
         self._revision()
-        if self.ledger.run(lambda conn: conn.execute(sa.select(config.c.id)).first()) is None:
+        if self._read(lambda conn: conn.execute(sa.select(config.c.id)).first()) is None:
             raise VaultError(f"{self.url} holds no vault", hint="run `tiergate vault init --db URL` first")
+        self._ready = True
 
     def _write(self, work: Callable[[Connection, vlog.Appender], Any]) -> Any:
         def run(conn: Connection) -> Any:
@@ -203,7 +208,13 @@ class Vault:
         return self.ledger.run(run)
 
     def _read(self, work: Callable[[Connection], Any]) -> Any:
-        return self.ledger.run(work)
+        """Run ``work`` in a read-only transaction (on SQLite it takes no write lock; readers never wait for
+        writers under WAL)."""
+        try:
+            with self.ledger.engine.connect() as conn, conn.begin():
+                return work(conn)
+        except OperationalError as error:
+            raise VaultError(f"database error on {self.url}: {error.orig}", hint="nothing was changed") from None
 
     # ------------------------------------------------------------------ set-up and approver sets
 
@@ -629,7 +640,7 @@ class Vault:
             )
             request = _request(conn, rid)
             assert request is not None
-            return Outcome(self._view(conn, request, now), log_index=index)
+            return Outcome(self._view(conn, request, now, current, []), log_index=index)
 
         return self._outcome(self._write(work))
 
@@ -676,12 +687,13 @@ class Vault:
                     request=request.id, approver=canonical, at=now, counted=counted, reason=reason, log_index=index
                 )
             )
-            after_approvals = _approvals(conn, request.id)
-            after = policy.status_of(request, after_approvals, current, now)
+            given = [*previous, Approval(canonical, now)]
+            after = policy.status_of(request, given, current, now)
             if request.kind == "rotation" and counted and after.count is not None and after.count.met:
                 self._apply_rotation(conn, appender, request, after, now)
-            request = _request(conn, request.id) or request
-            view = self._view(conn, request, now)
+                request = _request(conn, request.id) or request
+                current = _approver_set(conn) or current
+            view = self._view(conn, request, now, current, given)
             view.update({"approver": canonical, "counted": counted, "approval_reason": reason})
             return Outcome(view, refused=not counted, log_index=index)
 
@@ -751,10 +763,17 @@ class Vault:
         found: list[dict[str, Any]] = self._read(read)
         return found
 
-    def _view(self, conn: Connection, request: Request, now: dt.datetime) -> dict[str, Any]:
-        current = _approver_set(conn)
+    def _view(
+        self,
+        conn: Connection,
+        request: Request,
+        now: dt.datetime,
+        current: ApproverSet | None = None,
+        given: list[Approval] | None = None,
+    ) -> dict[str, Any]:
+        current = current or _approver_set(conn)
         assert current is not None
-        given = _approvals(conn, request.id)
+        given = _approvals(conn, request.id) if given is None else given
         status = policy.status_of(request, given, current, now)
         view: dict[str, Any] = {
             "request": request.id,
