@@ -32,6 +32,7 @@ def test_a1_closed_weights_over_the_threshold_are_4e091(vault: Vault, shards: Sh
         for line in found.why
     )
     assert found.regime == "us-diffusion-2025"
+    assert "the regime in force on 2026-12-03 is us-2026-01" in found.why[-1]
 
 
 def test_a2_fine_tune_adds_its_base_training(vault: Vault, shards: Shards) -> None:

@@ -326,6 +326,21 @@ class Vault:
 
         return self._outcome(self._write(work))
 
+    def _regime_note(self, chosen: str, named: bool, day: dt.date) -> str:
+        """Why this regime: named by the caller, or the vault's policy regime, with the regime in force today."""
+        if named:
+            return ""
+        try:
+            today = self.book.select(None, day)[0].regime
+        except TiergateError:
+            today = "none"
+        if today == chosen:
+            return f" Regime {chosen} is the vault's regime and the regime in force."
+        return (
+            f" Regime {chosen} is the vault's policy regime (set by `vault init`); the regime in force on {day} is "
+            f"{today}, under which ECCN 4E091 may be dormant (see its notices): the vault keeps the stricter reading."
+        )
+
     def _outcome(self, value: Any) -> Outcome:
         assert isinstance(value, Outcome)
         return value
@@ -402,6 +417,8 @@ class Vault:
             eccn, why, rules, total = policy.classify_artefact(
                 spec.name, spec.training_ops, spec.open_weights, base, ruleset
             )
+            note = self._regime_note(ruleset.regime, regime is not None, now.date()).strip()
+            why = (*why, note) if note else why
             root = shards_root(shards)
             artefact = Artefact(
                 id=spec.id,
@@ -577,7 +594,7 @@ class Vault:
                 decision=decision,
                 screening=screening,
                 data_centre=centre,
-                selection=selection.describe(),
+                selection=selection.describe() + self._regime_note(chosen, spec.regime is not None, now.date()),
             )
             current = _approver_set(conn)
             assert current is not None
