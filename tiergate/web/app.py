@@ -35,6 +35,7 @@ PAGE_MODULES = (
     "tiergate.web.screen",
     "tiergate.web.monitor",
     "tiergate.web.vault",
+    "tiergate.web.verify",
     "tiergate.web.packs",
     "tiergate.web.audit",
 )
