@@ -333,6 +333,10 @@ def test_a10_missing_extra_and_resized_shards_block(vault: Vault, shards: Shards
     (shards.folder / "smuggled.bin").write_bytes(b"not registered")
     assert vault.release(rid, shards.folder, clean).view["refusal"] == "hash_mismatch"
     (shards.folder / "smuggled.bin").unlink()
+    (shards.folder / "link.bin").symlink_to(shards.folder / "model-00000.safetensors")
+    linked = vault.release(rid, shards.folder, clean)
+    assert any("link.bin: not a regular file" in p for p in linked.view["shards"]["problems"])
+    (shards.folder / "link.bin").unlink()
     (shards.folder / "model-00002.safetensors").unlink()
     blocked = vault.release(rid, shards.folder, clean)
     assert any("shard 2" in p and "not in the folder" in p for p in blocked.view["shards"]["problems"])

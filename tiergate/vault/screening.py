@@ -41,8 +41,7 @@ def result(party: str, hits: Sequence[Hit], data_version: str, entries: int) -> 
 
 def from_lists(url: str) -> Screen:
     """A screen over the list store at ``url`` (``tiergate lists load --db URL``), analyst decisions applied."""
-    from tiergate.screen import Query, Screener, party_id
-    from tiergate.screen.store import open_store
+    from tiergate.screen import Query, Screener, open_store, party_id
 
     state: dict[str, Any] = {}
 
