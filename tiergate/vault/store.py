@@ -150,9 +150,10 @@ class Vault:
         return self._book
 
     def now(self) -> dt.datetime:
+        """The clock's time in UTC (SQLite keeps times without their zone: they are always written in UTC)."""
         moment = _aware(self.clock())
         assert moment is not None
-        return moment
+        return moment.astimezone(dt.UTC)
 
     def close(self) -> None:
         self.ledger.close()
