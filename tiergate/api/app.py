@@ -41,6 +41,7 @@ ROUTER_MODULES = (
     "tiergate.api.admin",
     "tiergate.api.screen",
     "tiergate.api.monitor",
+    "tiergate.api.vault",
     "tiergate.api.verify",
 )
 """Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``)."""
