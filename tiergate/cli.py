@@ -39,6 +39,8 @@ from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.describe import regimes_and_packs, rules_of
 from tiergate.rules.diff import diff_rulesets, render_diff
 from tiergate.screen.cli import ListsOpt, consignee_screening, lists_app, screen_app, ship_block
+from tiergate.vault.cli import vault_app
+from tiergate.verify.cli import verify_app
 
 app = typer.Typer(
     name="tiergate",
@@ -59,6 +61,8 @@ app.add_typer(monitor_app, name="monitor")
 app.command("replay")(replay_command)
 packs_app.command("propose")(propose_command)
 packs_app.command("timeline")(timeline_command)
+app.add_typer(vault_app, name="vault")
+app.add_typer(verify_app, name="verify")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

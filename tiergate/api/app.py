@@ -42,6 +42,8 @@ ROUTER_MODULES = (
     "tiergate.api.screen",
     "tiergate.api.monitor",
     "tiergate.api.replay",
+    "tiergate.api.vault",
+    "tiergate.api.verify",
 )
 """Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``)."""
 

@@ -26,6 +26,7 @@ import orjson
 
 from tiergate import __version__
 from tiergate.decide.model import OUTCOMES, POLICIES, Decision
+from tiergate.merkle import leaf_hash, tree_root
 from tiergate.replay.engine import EPOCH, Bound, Coded, ReplayResult, Side
 
 LEAF_ROWS = 4096
@@ -216,23 +217,17 @@ def _usage(side: Side) -> list[dict[str, Any]]:
 
 
 def merkle_root(ids: Sequence[str | None], from_state: np.ndarray, to_state: np.ndarray) -> tuple[str, int]:
-    """A Merkle root over the per-transaction results, in leaves of :data:`LEAF_ROWS` transactions (each leaf the
-    SHA-256 of the ids, one a line, then both sides' state codes as 64-bit integers)."""
-    leaves = []
+    """The RFC 6962 Merkle root (``tiergate.merkle``) over the per-transaction results, in leaves of
+    :data:`LEAF_ROWS` transactions: each leaf entry is the block's ids, one a line, then both sides' state codes
+    as little-endian 64-bit integers. An auditor re-derives a leaf from the report's inputs and checks it with
+    an inclusion proof."""
+    entries = []
     for start in range(0, len(ids), LEAF_ROWS):
-        block = ids[start : start + LEAF_ROWS]
-        digest = hashlib.sha256("\n".join("" if i is None else i for i in block).encode())
-        digest.update(np.ascontiguousarray(from_state[start : start + LEAF_ROWS], dtype="<i8").tobytes())
-        digest.update(np.ascontiguousarray(to_state[start : start + LEAF_ROWS], dtype="<i8").tobytes())
-        leaves.append(digest.digest())
-    if not leaves:
-        return hashlib.sha256(b"").hexdigest(), 0
-    level = leaves
-    while len(level) > 1:
-        if len(level) % 2:
-            level = [*level, level[-1]]
-        level = [hashlib.sha256(level[k] + level[k + 1]).digest() for k in range(0, len(level), 2)]
-    return level[0].hex(), len(leaves)
+        block = "\n".join("" if i is None else i for i in ids[start : start + LEAF_ROWS]).encode()
+        block += np.ascontiguousarray(from_state[start : start + LEAF_ROWS], dtype="<i8").tobytes()
+        block += np.ascontiguousarray(to_state[start : start + LEAF_ROWS], dtype="<i8").tobytes()
+        entries.append(leaf_hash(block))
+    return tree_root(entries).hex(), len(entries)
 
 
 def build_report(result: ReplayResult, *, h100_tpp: float | None = None) -> dict[str, Any]:
