@@ -344,3 +344,25 @@ def test_an_undecidable_row_is_named_counted_and_the_replay_goes_on(tmp_path: Pa
     (entry,) = report["unreplayable"]
     assert entry["id"] == "typo" and entry["where"].endswith("h.jsonl:13")
     assert "unknown chip 'nvidia-h100-sxn'" in entry["why"] and "did you mean nvidia-h100-sxm" in entry["why"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("list,effective,name\nEL,2025-01-01,\n", "a listing names the consignee"),
+        ("list,effective,name\nXL,2025-01-01,Acme\n", "list: Input should be 'EL', 'SDN' or 'DPL'"),
+        ("list,effective,name\nEL,soon,Acme\n", "effective"),
+        ("list,effective,name,colour\nEL,2025-01-01,Acme,red\n", "colour: unknown field"),
+        ("list,effective,name\n", "no listing in the file"),
+    ],
+)
+def test_a_bad_listing_file_names_its_line(tmp_path: Path, text: str, message: str) -> None:
+    from tiergate.replay.history import read_listings
+
+    path = tmp_path / "listing.csv"
+    path.write_text(text)
+    with pytest.raises(tiergate.InputError) as raised:
+        read_listings(path)
+    assert message in str(raised.value)
+    if "no listing" not in message:
+        assert "listing.csv:2" in str(raised.value)

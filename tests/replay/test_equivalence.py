@@ -72,9 +72,11 @@ def busy_history(draw: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _rows(book: tiergate.Rulebook, flat: list[dict[str, Any]], a: str, b: str) -> ReplayResult:
+def _rows(
+    book: tiergate.Rulebook, flat: list[dict[str, Any]], a: str, b: str, effective_dates: bool = False
+) -> ReplayResult:
     rows = [HistoryRow(flat_to_transaction(r, f"row {i + 1}"), f"row {i + 1}") for i, r in enumerate(flat)]
-    return replay_rows(book, rows, regime_from=a, regime_to=b, today=TODAY)
+    return replay_rows(book, rows, regime_from=a, regime_to=b, today=TODAY, effective_dates=effective_dates)
 
 
 def _states(result: ReplayResult, side: str) -> dict[str, tuple[str, str | None, str | None]]:
@@ -197,16 +199,24 @@ def _table_rows(draw: Any) -> list[dict[str, Any]]:
     return rows
 
 
-@pytest.mark.parametrize(("regime_from", "regime_to"), PAIRS[:2])
+@pytest.mark.parametrize(
+    ("regime_from", "regime_to", "effective_dates"), [(*PAIRS[0], False), (*PAIRS[1], False), (*PAIRS[1], True)]
+)
 @SETTINGS
 @given(data=st.data())
 def test_a_parquet_history_replayed_column_wise_gives_the_report_of_the_rows_one_by_one(
-    book: tiergate.Rulebook, regime_from: str, regime_to: str, data: st.DataObject
+    book: tiergate.Rulebook, regime_from: str, regime_to: str, effective_dates: bool, data: st.DataObject
 ) -> None:
     flat = _table_rows(data.draw)
-    by_rows = _rows(book, flat, regime_from, regime_to)
+    by_rows = _rows(book, flat, regime_from, regime_to, effective_dates)
     by_columns = replay_table(
-        book, pa.Table.from_pylist(flat), regime_from=regime_from, regime_to=regime_to, today=TODAY, source="history"
+        book,
+        pa.Table.from_pylist(flat),
+        regime_from=regime_from,
+        regime_to=regime_to,
+        effective_dates=effective_dates,
+        today=TODAY,
+        source="history",
     )
     assert by_columns.path == "columns"
     for result in (by_rows, by_columns):
