@@ -238,6 +238,7 @@ def evaluate_controls(
 ) -> list[Control]:
     """Step 1 for one item: the control entries that catch it. Returns them (definite or not)."""
     caught: list[Control] = []
+    misses: list[str] = []
     for control in rules.controls:
         state, why = any_match(control.items, f)
         if state is False:
@@ -246,10 +247,7 @@ def evaluate_controls(
         if not _passes(control.destinations, dest):
             assert control.destinations is not None
             if state:
-                out.lines.append(
-                    f"{tag} Item {f.index}: {control.entry} ({p.rule_id}) covers destinations "
-                    f"{control.destinations.text}, not {txn.destination}."
-                )
+                misses.append(f"{control.entry} ({p.rule_id}) covers destinations {control.destinations.text}")
             continue
         if control.end_use is not None and txn.end_use not in control.end_use:
             continue
@@ -285,7 +283,7 @@ def evaluate_controls(
             if answer.outcome != "license_required":
                 answer.outcome, answer.authorization, answer.indeterminate = "license_required", "license", True
                 answer.entry = control.entry
-            reason = why if state is None else f"the entry's scope could not be read.{gap}"
+            reason = why if state is None else f"its scope could not be read: {control.gap or 'see the entry'}"
             out.lines.append(
                 f"{tag} Item {f.index}: review: {control.entry} may catch it ({reason}): {p.summary} Treated as "
                 f"a licence requirement until confirmed [{p.rule_id}; {p.citation}]."
@@ -293,7 +291,8 @@ def evaluate_controls(
     if not caught:
         out.lines.append(
             f"{tag} Item {f.index}: not controlled by the entries of this law that Tiergate encodes "
-            f"(the packs encode the entries for AI compute and semiconductor-manufacturing equipment)."
+            f"(the packs encode the entries for AI compute and semiconductor-manufacturing equipment)"
+            + (f"; {'; '.join(misses)}, not {txn.destination}." if misses else ".")
         )
     return caught
 

@@ -192,6 +192,8 @@ def _answer(
     rules: AlliedRules | None = None,
 ) -> JurisdictionDecision:
     outcome, authorization, policy, indeterminate = summarise(answers)
+    if outcome == "no_license_required":
+        authorization = "NLR"
     fired = tuple(dict.fromkeys(r for a in answers for r in a.rules))
     citations = tuple(dict.fromkeys(c for r in fired if rules is not None and (c := rules.citation_of(r))))
     summary = {
@@ -342,6 +344,8 @@ def _us_lines(lines: Sequence[str]) -> list[str]:
     """The US regime's explanation as part of a combined one: tagged, and its outcome line named the US's."""
     out = []
     for line in lines:
+        if line.startswith("Relies on recalled"):  # the combined explanation lists them all once
+            continue
         if line.startswith("Outcome: "):
             line = "Answer: " + line.removeprefix("Outcome: ")
         out.append(f"[US] {line}")
@@ -433,7 +437,9 @@ def _combine(
         packs=tuple(dict.fromkeys(p for d in decisions for p in d.packs)),
         date=txn.date,
         outcome=final,
-        authorization=first.authorization if final != "license_required" else "license",
+        authorization={"no_license_required": "NLR", "license_required": "license", "prohibited": None}.get(
+            final, first.authorization
+        ),
         review_policy=final_policy,
         items=tuple(items),
         tpp_total=tpp_total,
@@ -467,7 +473,7 @@ def _item(f: ItemFacts, parts: Sequence[tuple[JurisdictionDecision, list[ItemAns
             sub_item,
             index=f.index,
             outcome=best.outcome,
-            authorization=best.authorization if best.outcome != "license_required" else "license",
+            authorization=_item_authorization(best),
             review_policy=best.review_policy if best.outcome == "license_required" else None,
             provisional=sub_item.provisional or best.indeterminate,
             rules=rules,
@@ -489,10 +495,16 @@ def _item(f: ItemFacts, parts: Sequence[tuple[JurisdictionDecision, list[ItemAns
         quantity=line.quantity,
         tpp_total=None,
         outcome=best.outcome,
-        authorization=best.authorization if best.outcome != "license_required" else "license",
+        authorization=_item_authorization(best),
         review_policy=best.review_policy if best.outcome == "license_required" else None,
         provisional=best.indeterminate,
         rules=rules,
+    )
+
+
+def _item_authorization(answer: ItemAnswer) -> str | None:
+    return {"no_license_required": "NLR", "license_required": "license", "prohibited": None}.get(
+        answer.outcome, answer.authorization
     )
 
 

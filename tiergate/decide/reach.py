@@ -100,13 +100,13 @@ def _hook(hook: ReachHook, f: ItemFacts, txn: Transaction, member: Memberships, 
                 f"{limit:g} % [{p.rule_id}; {p.citation}]."
             )
         return
+    if hook.notice:
+        found.notices.append(f"{hook.notice} [{p.rule_id}]")
     scope = _in_scope(hook, txn, member)
     if scope is None:
         return
     if hook.end_use is not None and txn.end_use not in hook.end_use:
         return
-    if hook.notice:
-        found.notices.append(f"{hook.notice} [{p.rule_id}]")
     exclusion = _excluded(hook, txn, member, controls)
     if exclusion is not None:
         found.lines.append(f"{tag} {hook.label} does not reach it: {exclusion} [{p.rule_id}; {p.citation}].")
