@@ -40,7 +40,7 @@ def _rows() -> st.SearchStrategy[dict[str, Any]]:
         {
             "id": st.text("abc123", min_size=1, max_size=6),
             "date": st.dates(dt.date(2023, 11, 17), dt.date(2026, 11, 27)).map(dt.date.isoformat),
-            "export_from": st.sampled_from(["US", "US", "SG", "TW", "CN"]),
+            "export_from": st.sampled_from(["US", "US", "SG", "TW", "CN", "NL", "DE", "JP", "KR", "GB"]),
             "destination": st.sampled_from(COUNTRIES),
             "chip": st.sampled_from(CHIPS),
             "quantity": QUANTITIES,
