@@ -35,6 +35,7 @@ PAGE_MODULES = (
     "tiergate.web.screen",
     "tiergate.web.monitor",
     "tiergate.web.packs",
+    "tiergate.web.denials",
     "tiergate.web.audit",
 )
 """Page modules, in navigation order."""
