@@ -15,7 +15,11 @@ CORE = [
     "decide/__init__.py",
     "decide/route.py",
     "decide/model.py",
+    "decide/allied.py",
+    "decide/reach.py",
+    "decide/combined.py",
     "rules/ruleset.py",
+    "rules/allied.py",
     "catalog/model.py",
 ]
 FORBIDDEN = {

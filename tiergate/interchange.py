@@ -48,8 +48,11 @@ def nearest_countries(text: str, limit: int = 3) -> list[str]:
             return []
     if len(wanted) != 2:
         return []
-    close = sorted(c for c in iso_codes() if sum(a != b for a, b in zip(c, wanted, strict=True)) == 1)
-    return close[:limit]
+    close = sorted(
+        (c for c in iso_codes() if sum(a != b for a, b in zip(c, wanted, strict=True)) == 1),
+        key=lambda c: (c[0] != wanted[0], c),  # a typo in the second letter is the likelier one
+    )
+    return close[: limit + 1]
 
 
 def _country(value: object) -> object:
