@@ -115,10 +115,24 @@ def test_a_us_only_transaction_takes_the_fast_path_and_keeps_its_shape(book: tie
 def test_a_tool_given_as_a_spec_is_judged_by_its_parameters(book: tiergate.Rulebook) -> None:
     spec = {"name": "Scanner", "category": "lithography.immersion_duv", "us_eccn": "3B001.f.1", "made_in": "NL"}
     base = {"date": "2025-06-01", "export_from": "NL", "destination": "CN", "consignee": CN}
-    tight = _decide(book, {**base, "items": [{"equipment": {**spec, "parameters": {"dco_overlay_nm": 1.2}},
-                                              "quantity": 1, "us_content_pct": 0}]})
-    loose = _decide(book, {**base, "items": [{"equipment": {**spec, "parameters": {"dco_overlay_nm": 3.0}},
-                                              "quantity": 1, "us_content_pct": 0}]})
+    tight = _decide(
+        book,
+        {
+            **base,
+            "items": [
+                {"equipment": {**spec, "parameters": {"dco_overlay_nm": 1.2}}, "quantity": 1, "us_content_pct": 0}
+            ],
+        },
+    )
+    loose = _decide(
+        book,
+        {
+            **base,
+            "items": [
+                {"equipment": {**spec, "parameters": {"dco_overlay_nm": 3.0}}, "quantity": 1, "us_content_pct": 0}
+            ],
+        },
+    )
     nl = {d.jurisdictions[0].jurisdiction: d.jurisdictions[0] for d in (tight, loose)}
     assert tight.jurisdictions[0].outcome == "license_required" and not tight.jurisdictions[0].indeterminate
     assert loose.jurisdictions[0].outcome == "no_license_required"
@@ -129,8 +143,13 @@ def test_a_tool_given_as_a_spec_is_judged_by_its_parameters(book: tiergate.Ruleb
 
 
 def test_an_unknown_equipment_id_names_the_field_and_the_nearest_ids(book: tiergate.Rulebook) -> None:
-    data = {"date": "2025-06-01", "export_from": "NL", "destination": "CN", "consignee": CN,
-            "items": [{"equipment": "asml-nxt-2000", "quantity": 1}]}
+    data = {
+        "date": "2025-06-01",
+        "export_from": "NL",
+        "destination": "CN",
+        "consignee": CN,
+        "items": [{"equipment": "asml-nxt-2000", "quantity": 1}],
+    }
     with pytest.raises(UnknownEquipmentError) as caught:
         tiergate.parse_transaction(data, book.catalogue, where="order.json")
     assert "items[0].equipment" in str(caught.value) and "asml-nxt-2000i" in str(caught.value)
@@ -140,8 +159,13 @@ def test_an_unknown_equipment_id_names_the_field_and_the_nearest_ids(book: tierg
 def test_an_unknown_origin_code_names_the_field_and_suggests(
     book: tiergate.Rulebook, origin: str, suggested: str
 ) -> None:
-    data = {"date": "2025-06-01", "export_from": "NL", "destination": "CN", "consignee": CN,
-            "items": [{"equipment": "asml-nxt-2000i", "quantity": 1, "origin": origin}]}
+    data = {
+        "date": "2025-06-01",
+        "export_from": "NL",
+        "destination": "CN",
+        "consignee": CN,
+        "items": [{"equipment": "asml-nxt-2000i", "quantity": 1, "origin": origin}],
+    }
     with pytest.raises(InputError) as caught:
         tiergate.parse_transaction(data, book.catalogue, where="order.json")
     assert "items[0].origin" in str(caught.value) and suggested in str(caught.value)
@@ -154,14 +178,28 @@ def test_an_unknown_jurisdiction_names_the_field_and_suggests(book: tiergate.Rul
     from tiergate.denials.model import parse_denial
 
     with pytest.raises(UnknownJurisdictionError) as denied:
-        parse_denial({"id": "x", "jurisdiction": "EX", "date": "2024-01-01", "control_keys": ["3B001"],
-                      "destination": "CN", "end_user": {"name": "E"}}, where="denials.json:1")
+        parse_denial(
+            {
+                "id": "x",
+                "jurisdiction": "EX",
+                "date": "2024-01-01",
+                "control_keys": ["3B001"],
+                "destination": "CN",
+                "end_user": {"name": "E"},
+            },
+            where="denials.json:1",
+        )
     assert "denials.json:1: jurisdiction" in str(denied.value) and "EU" in str(denied.value)
 
 
 def test_an_hbm_stack_given_as_equipment_says_to_give_it_as_a_chip(book: tiergate.Rulebook) -> None:
-    data = {"date": "2025-06-01", "export_from": "KR", "destination": "CN", "consignee": CN,
-            "items": [{"equipment": "skhynix-hbm3e-12h", "quantity": 1}]}
+    data = {
+        "date": "2025-06-01",
+        "export_from": "KR",
+        "destination": "CN",
+        "consignee": CN,
+        "items": [{"equipment": "skhynix-hbm3e-12h", "quantity": 1}],
+    }
     with pytest.raises(InputError, match=r'give it as \{"chip"'):
         tiergate.parse_transaction(data, book.catalogue)
 
@@ -200,8 +238,17 @@ def test_allied_lists_are_read_in_their_published_formats() -> None:
 def test_a_japanese_name_in_brackets_becomes_an_alias() -> None:
     from tiergate.screen.ingest import _jp_entry
 
-    entry = _jp_entry(Path("eul.pdf"), {"no": "7", "name": "Example Institute (例研究所)", "country": "China",
-                                        "aka": "EI・Example Inst", "wmd": "M、N"}, 1)
+    entry = _jp_entry(
+        Path("eul.pdf"),
+        {
+            "no": "7",
+            "name": "Example Institute (例研究所)",
+            "country": "China",
+            "aka": "EI・Example Inst",
+            "wmd": "M、N",
+        },
+        1,
+    )
     assert entry.name == "Example Institute" and entry.aliases == ("例研究所", "EI", "Example Inst")
     assert entry.programs == ("M", "N")
 
@@ -209,8 +256,12 @@ def test_a_japanese_name_in_brackets_becomes_an_alias() -> None:
 @pytest.mark.parametrize(
     ("name", "body", "message"),
     [
-        ("fsf.xml", '<export xmlns="http://eu.europa.ec/fpi/fsd/export"><sanctionEntity logicalId="1">'
-                    "<subjectType code='person'/></sanctionEntity></export>", "has no name"),
+        (
+            "fsf.xml",
+            '<export xmlns="http://eu.europa.ec/fpi/fsd/export"><sanctionEntity logicalId="1">'
+            "<subjectType code='person'/></sanctionEntity></export>",
+            "has no name",
+        ),
         ("UK_Sanctions_List.xml", "<Designations><Designation><Names/></Designation>", "malformed XML"),
         ("shtc.csv", "項次item,名稱name\n1,X\n", "missing column(s)"),
     ],
@@ -246,16 +297,29 @@ def test_a_hit_on_an_allied_list_feeds_the_law_whose_list_it_is(book: tiergate.R
     order = {
         "date": "2025-03-01",
         "destination": "CN",
-        "items": [{"chip": {"name": "Edge ASIC", "datacenter": False, "dense_tops": {"int8": 50}, "die_area_mm2": 100},
-                   "quantity": 10, "origin": "JP", "us_content_pct": 0, "made_with_us_technology": False}],
+        "items": [
+            {
+                "chip": {"name": "Edge ASIC", "datacenter": False, "dense_tops": {"int8": 50}, "die_area_mm2": 100},
+                "quantity": 10,
+                "origin": "JP",
+                "us_content_pct": 0,
+                "made_with_us_technology": False,
+            }
+        ],
         "consignee": {"name": "Beijing Example Institute of Aerodynamics", "country": "CN", "headquarters": "CN"},
     }
     records = [Record({**order, "export_from": "JP"}, "a"), Record({**order, "export_from": "US"}, "b")]
     screening = ConsigneeScreening(records, screener)
     decided = list(
         screening.adjust(
-            decide_stream(screening.records(), book, regime=None, as_of=None, today=dt.date(2025, 3, 1),
-                          listings_of=screening.listings_of)
+            decide_stream(
+                screening.records(),
+                book,
+                regime=None,
+                as_of=None,
+                today=dt.date(2025, 3, 1),
+                listings_of=screening.listings_of,
+            )
         )
     )
     from_japan, from_us = decided
@@ -275,22 +339,65 @@ def test_denials_add_list_import_and_a_decision_that_must_consult(tmp_path: Path
     from tiergate.cli import main  # noqa: F401  (the entry point the console script runs)
 
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    added = _cli("denials", "add", "--id", "NL-1", "--jurisdiction", "NL", "--date", "2024-06-01", "--item",
-                 "3B001.f.1", "--destination", "CN", "--end-user", "Hua Hong Foundry Co", "--db", db)
+    added = _cli(
+        "denials",
+        "add",
+        "--id",
+        "NL-1",
+        "--jurisdiction",
+        "NL",
+        "--date",
+        "2024-06-01",
+        "--item",
+        "3B001.f.1",
+        "--destination",
+        "CN",
+        "--end-user",
+        "Hua Hong Foundry Co",
+        "--db",
+        db,
+    )
     assert added.exit_code == 0, added.output
     notices = tmp_path / "notices.jsonl"
     notices.write_text(
-        json.dumps({"id": "DE-7", "jurisdiction": "DE", "date": "2025-01-10", "control_keys": ["etch.dry"],
-                    "destination": "RU", "end_user": {"name": "Other Co"}}) + "\n", encoding="utf-8")
+        json.dumps(
+            {
+                "id": "DE-7",
+                "jurisdiction": "DE",
+                "date": "2025-01-10",
+                "control_keys": ["etch.dry"],
+                "destination": "RU",
+                "end_user": {"name": "Other Co"},
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     assert _cli("denials", "import", str(notices), "--db", db).exit_code == 0
     listed = _cli("denials", "list", "--format", "json", "--db", db)
     assert [d["id"] for d in json.loads(listed.output)] == ["NL-1", "DE-7"]
     assert json.loads(listed.output)[0]["expires"] == "2027-06-01"
     order = tmp_path / "order.json"
-    order.write_text(json.dumps({
-        "date": "2025-12-01", "export_from": "FR", "destination": "CN", "consignee": CN,
-        "items": [{"equipment": "asml-nxe-3400c", "quantity": 1, "origin": "NL", "us_content_pct": 10,
-                   "made_with_us_technology": True}]}), encoding="utf-8")
+    order.write_text(
+        json.dumps(
+            {
+                "date": "2025-12-01",
+                "export_from": "FR",
+                "destination": "CN",
+                "consignee": CN,
+                "items": [
+                    {
+                        "equipment": "asml-nxe-3400c",
+                        "quantity": 1,
+                        "origin": "NL",
+                        "us_content_pct": 10,
+                        "made_with_us_technology": True,
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     decided = _cli("decide", str(order), "--format", "json", "--denials", db)
     assert decided.exit_code == 0, decided.output
     eu = {j["jurisdiction"]: j for j in json.loads(decided.output)["jurisdictions"]}["EU"]
@@ -302,12 +409,31 @@ def test_denials_add_list_import_and_a_decision_that_must_consult(tmp_path: Path
 def test_denials_bad_input_is_one_line_naming_the_field(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'store.db'}"
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "X", "jurisdiction": "NLD", "date": "2024-01-01", "control_keys": ["3B001"], '
-                   '"destination": "CN", "end_user": {"name": "E"}}\n', encoding="utf-8")
+    bad.write_text(
+        '{"id": "X", "jurisdiction": "NLD", "date": "2024-01-01", "control_keys": ["3B001"], '
+        '"destination": "CN", "end_user": {"name": "E"}}\n',
+        encoding="utf-8",
+    )
     with pytest.raises(UnknownJurisdictionError, match=r"bad.jsonl:1: jurisdiction"):
         _cli("denials", "import", str(bad), "--db", db)
-    twice = ["denials", "add", "--id", "A", "--jurisdiction", "JP", "--date", "2024-01-01", "--item", "etch.dry",
-             "--destination", "CN", "--end-user", "E", "--db", db]
+    twice = [
+        "denials",
+        "add",
+        "--id",
+        "A",
+        "--jurisdiction",
+        "JP",
+        "--date",
+        "2024-01-01",
+        "--item",
+        "etch.dry",
+        "--destination",
+        "CN",
+        "--end-user",
+        "E",
+        "--db",
+        db,
+    ]
     assert _cli(*twice).exit_code == 0
     with pytest.raises(InputError, match="already held"):
         _cli(*twice)
@@ -326,17 +452,27 @@ def test_api_denials_and_a_combined_decision(tmp_path: Path, book: tiergate.Rule
     from tests.api.conftest import make_api
 
     api = make_api(tmp_path, book, screening=False)
-    notice = {"id": "NL-9", "jurisdiction": "NL", "date": "2024-06-01", "control_keys": ["3B001.f.1"],
-              "destination": "JP", "end_user": {"name": "Kumamoto Fab KK"}}
+    notice = {
+        "id": "NL-9",
+        "jurisdiction": "NL",
+        "date": "2024-06-01",
+        "control_keys": ["3B001.f.1"],
+        "destination": "JP",
+        "end_user": {"name": "Kumamoto Fab KK"},
+    }
     kept = api.post("/v1/denials", json=notice)
     assert kept.status_code == 201, kept.text
     assert api.post("/v1/denials", json=notice).status_code == 409
     assert [d["id"] for d in api.get("/v1/denials").json()] == ["NL-9"]
     bad = api.post("/v1/denials", json={**notice, "id": "Z", "jurisdiction": "ZZ"})
     assert bad.status_code == 422 and "jurisdiction" in bad.text
-    order = {"date": "2025-03-01", "export_from": "DE", "destination": "JP",
-             "consignee": {"name": "Kumamoto Fab KK", "headquarters": "JP"},
-             "items": [{"equipment": "asml-nxe-3400c", "quantity": 1, "origin": "NL", "us_content_pct": 10}]}
+    order = {
+        "date": "2025-03-01",
+        "export_from": "DE",
+        "destination": "JP",
+        "consignee": {"name": "Kumamoto Fab KK", "headquarters": "JP"},
+        "items": [{"equipment": "asml-nxe-3400c", "quantity": 1, "origin": "NL", "us_content_pct": 10}],
+    }
     decision = api.post("/v1/decide", json=order).json()
     eu = {j["jurisdiction"]: j for j in decision["jurisdictions"]}["EU"]
     assert decision["outcome"] == "license_required" and eu["authorization"] == "license"
@@ -347,10 +483,20 @@ def test_api_denials_and_a_combined_decision(tmp_path: Path, book: tiergate.Rule
 
 
 def test_listing_dates_are_respected_in_the_core(book: tiergate.Rulebook) -> None:
-    order = {"date": "2025-06-09", "export_from": "TW", "destination": "CN",
-             "consignee": {"name": "Huawei Technologies Co., Ltd.", "country": "CN", "headquarters": "CN"},
-             "items": [{"equipment": {"name": "Etch", "category": "etch.dry", "us_eccn": "3B001.c", "made_in": "TW"},
-                        "quantity": 1, "us_content_pct": 0, "made_with_us_technology": False}]}
+    order = {
+        "date": "2025-06-09",
+        "export_from": "TW",
+        "destination": "CN",
+        "consignee": {"name": "Huawei Technologies Co., Ltd.", "country": "CN", "headquarters": "CN"},
+        "items": [
+            {
+                "equipment": {"name": "Etch", "category": "etch.dry", "us_eccn": "3B001.c", "made_in": "TW"},
+                "quantity": 1,
+                "us_content_pct": 0,
+                "made_with_us_technology": False,
+            }
+        ],
+    }
     listing = Listing("TW-SHTC", "tw:1", "Huawei Technologies Co., Ltd.", dt.date(2025, 6, 10))
     before = _decide(book, order, listings=[listing])
     after = _decide(book, {**order, "date": "2025-06-11"}, listings=[listing])

@@ -32,8 +32,8 @@ from tiergate.batch import (
 )
 from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
-from tiergate.errors import InputError, TiergateError
 from tiergate.denials.cli import denials_app
+from tiergate.errors import InputError, TiergateError
 from tiergate.monitor.cli import monitor_app
 from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.describe import regimes_and_packs, rules_of
@@ -209,7 +209,9 @@ def equipment_list(format: Annotated[Format, typer.Option("--format", help="tabl
 
     catalogue = load_equipment()
     rows = [interchange.equipment_to_dict(tool) for tool in catalogue]
-    stacks = [interchange.chip_to_dict(stack) | {"package_area_mm2": stack.package_area_mm2} for stack in catalogue.hbm_stacks]
+    stacks = [
+        interchange.chip_to_dict(stack) | {"package_area_mm2": stack.package_area_mm2} for stack in catalogue.hbm_stacks
+    ]
     if format == Format.json:
         out.print(_dump({"equipment": rows, "hbm_stacks": stacks}), markup=False)
         return

@@ -251,7 +251,7 @@ def _equipment(ref: str | EquipmentSpecIn, equipment: EquipmentCatalogue, where:
             return found
         if equipment.stack(ref) is not None:
             raise InputError(
-                f"{ref!r} is an HBM stack, a chip: give it as {{\"chip\": {ref!r}}}", where=f"{where}: {field}"
+                f'{ref!r} is an HBM stack, a chip: give it as {{"chip": {ref!r}}}', where=f"{where}: {field}"
             )
         raise UnknownEquipmentError(ref, equipment.suggest(ref, tools_only=True), where=f"{where}: {field}")
     return ref.to_equipment()

@@ -44,6 +44,7 @@ def _day(value: Any) -> dt.date | None:
         return value
     return dt.date.fromisoformat(str(value))
 
+
 CASES_DIR = Path(__file__).parent / "cases"
 
 

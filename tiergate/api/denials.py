@@ -60,8 +60,10 @@ async def post_denials(request: Request, key: Annotated[ApiKey, Depends(officer)
     ctx = context(request)
     aliases = jurisdiction_aliases([(j.code, j.aliases) for j in ctx.book.jurisdictions.values()])
     try:
-        notices = [parse_denial(x, where=f"body[{i}]" if isinstance(data, list) else "body", jurisdictions=aliases)
-                   for i, x in enumerate(items)]
+        notices = [
+            parse_denial(x, where=f"body[{i}]" if isinstance(data, list) else "body", jurisdictions=aliases)
+            for i, x in enumerate(items)
+        ]
     except TiergateError as error:
         raise ApiError(422, error.message, where=error.where, hint=error.hint) from None
     store = DenialStore(ctx.settings.db, engine=ctx.ledger.engine)

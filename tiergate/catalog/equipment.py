@@ -36,7 +36,8 @@ class EquipmentCatalogue:
         self._tools: dict[str, Equipment] = {}
         self._stacks: dict[str, Chip] = {}
         self._index: dict[str, str] = {}
-        for entry in [*tools, *stacks]:
+        entries: list[Equipment | Chip] = [*tools, *stacks]
+        for entry in entries:
             assert entry.id is not None
             if entry.id in self._tools or entry.id in self._stacks:
                 raise CatalogueError(f"duplicate equipment id {entry.id!r}", where=source)
@@ -78,9 +79,7 @@ class EquipmentCatalogue:
 
     def suggest(self, name: str, limit: int = 3, *, tools_only: bool = False) -> list[str]:
         """The ids whose id, name or aliases are nearest to ``name``."""
-        choices = {
-            key: owner for key, owner in self._index.items() if not tools_only or owner in self._tools
-        }
+        choices = {key: owner for key, owner in self._index.items() if not tools_only or owner in self._tools}
         found = process.extract(_key(name), list(choices), scorer=fuzz.WRatio, limit=limit * 4)
         ids: list[str] = []
         for key, score, _ in found:
@@ -118,9 +117,7 @@ def tool_from_entry(entry: Mapping[str, Any], where: str) -> Equipment:
         raise CatalogueError("parameters must be a mapping of name to number or true/false", where=here)
     parameters: list[tuple[str, float | bool]] = []
     for key, value in raw.items():
-        parameters.append(
-            (str(key), value if isinstance(value, bool) else _number(value, f"parameters.{key}", here))
-        )
+        parameters.append((str(key), value if isinstance(value, bool) else _number(value, f"parameters.{key}", here)))
     eccn = entry.get("us_eccn")
     return Equipment(
         id=tool_id,

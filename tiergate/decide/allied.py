@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tiergate.decide.model import OUTCOMES, POLICIES, DenialNotice, JurisdictionItem, Listing, Transaction
-from tiergate.rules.allied import AlliedRules, AlliedSelector, Control, GeneralAuthorisation, ParamTest
+from tiergate.rules.allied import AlliedRules, AlliedSelector, Control, ParamTest
 from tiergate.rules.ruleset import GroupTest, compare
 
 Memberships = Callable[[str], frozenset[str]]
@@ -261,7 +261,9 @@ def evaluate_controls(
             answer.outcome, answer.authorization, answer.review_policy = "prohibited", None, None
             answer.indeterminate = False
             answer.entry = control.entry
-            out.lines.append(f"{tag} Item {f.index}: prohibited by {control.entry}: {p.summary} [{p.rule_id}; {p.citation}].")
+            out.lines.append(
+                f"{tag} Item {f.index}: prohibited by {control.entry}: {p.summary} [{p.rule_id}; {p.citation}]."
+            )
             continue
         if answer.outcome == "prohibited":
             continue
@@ -344,7 +346,9 @@ def offer_general_authorisation(
         answer.outcome, answer.authorization, answer.review_policy = "authorized", ga.symbol, None
         answer.rules.append(p.rule_id)
         out.conditions.extend(f"{rules.code} {ga.symbol}: {text}" for text in ga.conditions)
-        out.lines.append(f"{tag} Item {f.index}: authorised under {ga.symbol}: {p.summary} [{p.rule_id}; {p.citation}].")
+        out.lines.append(
+            f"{tag} Item {f.index}: authorised under {ga.symbol}: {p.summary} [{p.rule_id}; {p.citation}]."
+        )
         return
     if unavailable:
         out.lines.append(f"{tag} Item {f.index}: not available: " + "; ".join(unavailable) + ".")

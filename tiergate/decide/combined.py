@@ -29,7 +29,6 @@ from tiergate.decide.allied import (
     Findings,
     ItemAnswer,
     ItemFacts,
-    Memberships,
     advisories,
     decide_item,
     denial_notice,
@@ -456,13 +455,19 @@ def _combine(
     )
 
 
-def _item(f: ItemFacts, parts: Sequence[tuple[JurisdictionDecision, list[ItemAnswer], Findings]], us_part: _UsPart, txn: Transaction) -> ItemDecision:
+def _item(
+    f: ItemFacts,
+    parts: Sequence[tuple[JurisdictionDecision, list[ItemAnswer], Findings]],
+    us_part: _UsPart,
+    txn: Transaction,
+) -> ItemDecision:
     """The item's strictest answer across the laws that reach it, with the US figures for a chip."""
     answers = [(d, a[f.index]) for d, a, _ in parts if d.reached and a]
-    if answers:
-        d, best = max(answers, key=lambda x: (OUTCOMES.index(x[1].outcome), 0 if x[1].indeterminate else 1))
-    else:
-        d, best = parts[-1][0], ItemAnswer()
+    best = (
+        max((a for _, a in answers), key=lambda a: (OUTCOMES.index(a.outcome), 0 if a.indeterminate else 1))
+        if answers
+        else ItemAnswer()
+    )
     rules = tuple(dict.fromkeys(r for _, a in answers for r in a.rules))
     sub_item = None
     if us_part.sub is not None and f.index in us_part.mapping:
@@ -500,6 +505,10 @@ def _item(f: ItemFacts, parts: Sequence[tuple[JurisdictionDecision, list[ItemAns
         provisional=best.indeterminate,
         rules=rules,
     )
+
+
+def _kind(d: JurisdictionDecision) -> str:
+    return "prohibited" if d.outcome == "prohibited" else "review" if d.indeterminate else "licence"
 
 
 def _item_authorization(answer: ItemAnswer) -> str | None:
@@ -550,8 +559,8 @@ def _explanation(
         lines.append(
             "Licences required: "
             + "; ".join(
-                f"{d.jurisdiction} ({'prohibited' if d.outcome == 'prohibited' else 'review' if d.indeterminate else 'licence'}"
-                f"{', ' + d.review_policy.replace('_', ' ') if d.review_policy else ''}; {d.authority})"
+                f"{d.jurisdiction} ({_kind(d)}{', ' + d.review_policy.replace('_', ' ') if d.review_policy else ''}; "
+                f"{d.authority})"
                 for d in needed
             )
             + ". A general authorisation of one jurisdiction never cancels another's licence requirement."
@@ -573,4 +582,3 @@ def _explanation(
             + "."
         )
     return lines
-

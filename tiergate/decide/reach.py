@@ -180,9 +180,7 @@ def us_reach(
     if found.state != "reached":
         if found.unknown:
             found.state = "indeterminate"
-            found.lines.append(
-                f"{tag} whether US law reaches it cannot be told: " + "; ".join(found.unknown) + "."
-            )
+            found.lines.append(f"{tag} whether US law reaches it cannot be told: " + "; ".join(found.unknown) + ".")
         else:
             found.lines.append(f"{tag} no US hook reaches it (made in {f.origin or 'an unstated country'}).")
     return found

@@ -74,7 +74,10 @@ def parse_denial(
         notice = DenialIn.model_validate(data)
     except ValidationError as error:
         raise validation_error(error, where) from None
-    known = dict(jurisdictions or {"US": "US", "EU": "EU", "NL": "NL", "JP": "JP", "KR": "KR", "UK": "UK", "GB": "UK", "TW": "TW"})
+    known = dict(
+        jurisdictions
+        or {"US": "US", "EU": "EU", "NL": "NL", "JP": "JP", "KR": "KR", "UK": "UK", "GB": "UK", "TW": "TW"}
+    )
     code = notice.jurisdiction.upper()
     if code in known:
         code = known[code]

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from tiergate.decide import allocation_account, decide, uveu_headroom
+from tiergate.decide import allocation_account, uveu_headroom
 from tiergate.decide.model import Decision, Listing, Transaction
 from tiergate.interchange import canonical_transaction, decision_to_dict
 from tiergate.ledger.store import AllocationExceeded, Ledger

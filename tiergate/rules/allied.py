@@ -141,7 +141,11 @@ class AlliedRules:
         return self.groups.pack_labels
 
     def citation_of(self, rule_id: str) -> str | None:
-        for entry in (*self.controls, *self.general_authorisations, *self.catch_all, *self.reach, *self.advisories):
-            if entry.provenance.rule_id == rule_id:
-                return entry.provenance.citation
-        return None
+        provenances: list[Provenance] = [
+            *(c.provenance for c in self.controls),
+            *(g.provenance for g in self.general_authorisations),
+            *(c.provenance for c in self.catch_all),
+            *(r.provenance for r in self.reach),
+            *(a.provenance for a in self.advisories),
+        ]
+        return next((p.citation for p in provenances if p.rule_id == rule_id), None)

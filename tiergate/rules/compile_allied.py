@@ -68,7 +68,9 @@ def compile_allied(
             if getattr(rules, name):
                 raise PackError(f"{name}: not part of an alliance pack", where=pack.where([name]))
         if rules.reach and not uses_us:
-            raise PackError("reach: only a pack of jurisdiction US says how US law reaches", where=pack.where(["reach"]))
+            raise PackError(
+                "reach: only a pack of jurisdiction US says how US law reaches", where=pack.where(["reach"])
+            )
         for i, group in enumerate(rules.country_groups):
             if group.is_amendment:
                 if group.id not in groups:
@@ -142,12 +144,12 @@ def compile_allied(
             raise PackError(f"{code!r} is not an ISO 3166-1 alpha-2 country code", where=where)
 
     compiled: dict[str, rs.Group] = dict(territory_groups(jurisdictions))
-    for group_id, (pack, i, spec, members) in groups.items():
+    for group_id, (pack, i, gspec, members) in groups.items():
         where = pack.where(["country_groups", i])
         if group_id in compiled:
             raise PackError(f"group {group_id!r} is defined by jurisdictions.yaml", where=where)
         out_members: tuple[rs.Member, ...] | None = None
-        if spec.members is not None or spec.is_amendment:
+        if gspec.members is not None or gspec.is_amendment:
             found = []
             for member in members:
                 code = member if isinstance(member, str) else member.code
@@ -158,13 +160,17 @@ def compile_allied(
             out_members = tuple(found)
         compiled[group_id] = rs.Group(
             group_id,
-            spec.title or group_id,
+            gspec.title or group_id,
             out_members,
-            tuple(spec.union) if spec.union is not None else None,
-            spec.everyone,
-            tuple(spec.minus),
+            tuple(gspec.union) if gspec.union is not None else None,
+            gspec.everyone,
+            tuple(gspec.minus),
             rs.Provenance(
-                f"{pack.manifest.id}/{group_id}", " ".join(spec.summary.split()), spec.citation, spec.status, spec.source
+                f"{pack.manifest.id}/{group_id}",
+                " ".join(gspec.summary.split()),
+                gspec.citation,
+                gspec.status,
+                gspec.source,
             ),
         )
 
@@ -177,8 +183,8 @@ def compile_allied(
         known = sorted(set(compiled) | (us_groups if uses_us else set()))
         raise PackError(f"unknown country group {ref!r}", where=where, hint=f"known groups: {', '.join(known)}")
 
-    for pack, i, spec, _ in groups.values():
-        for ref in [*(spec.union or []), *spec.minus]:
+    for pack, i, gspec, _ in groups.values():
+        for ref in [*(gspec.union or []), *gspec.minus]:
             ref_ok(ref, pack.where(["country_groups", i], "union/minus"))
     _check_acyclic(compiled, {k: v for k, v in groups.items()})
 
@@ -240,7 +246,7 @@ def compile_allied(
 
     controls = []
     for pack, i, spec in entries["controls"].values():
-        base = pack.where(["controls", i])
+        at = pack.where(["controls", i])
         items = selectors(spec.items, pack.where(["controls", i], "items"))
         assert items is not None
         controls.append(
@@ -249,7 +255,7 @@ def compile_allied(
                 spec.id,
                 spec.entry,
                 items,
-                test(spec.destinations, base),
+                test(spec.destinations, at),
                 frozenset(spec.end_use) if spec.end_use is not None else None,
                 spec.result,
                 spec.review_policy,
@@ -263,7 +269,9 @@ def compile_allied(
             if ref not in control_ids:
                 raise PackError(
                     f"names control {ref!r}, which the stack does not define",
-                    where=pack.where(["general_authorisations", i], "covers" if k < len(spec.covers or []) else "excludes"),
+                    where=pack.where(
+                        ["general_authorisations", i], "covers" if k < len(spec.covers or []) else "excludes"
+                    ),
                     hint=f"controls: {', '.join(sorted(control_ids)) or 'none'}",
                 )
         dest = test(spec.destinations, pack.where(["general_authorisations", i], "destinations"))
@@ -284,7 +292,7 @@ def compile_allied(
         al.CatchAll(
             prov(pack, spec),
             spec.id,
-            spec.list,
+            spec.list_code,
             selectors(spec.items, pack.where(["catch_all", i], "items")),
             test(spec.destinations, pack.where(["catch_all", i], "destinations")),
             spec.result,

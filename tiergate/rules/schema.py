@@ -469,7 +469,8 @@ class CatchAll(Cited):
     """A licence requirement (or prohibition) for any item when the consignee is on a list."""
 
     id: EntryId
-    list: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,30}$")]
+    list_code: Annotated[str, Field(alias="list", pattern=r"^[A-Z0-9][A-Z0-9-]{1,30}$")]
+    """The restricted-party list whose entries trigger it (``JP-EUL``, ``TW-SHTC``, ``EU-FSF``, ``UK-SL``)."""
     items: list[AlliedSelector] | None = None
     destinations: GroupTest | None = None
     result: Literal["licence", "prohibited"] = "licence"

@@ -916,8 +916,11 @@ def _eu_fsf(path: Path) -> Dataset:
             if any(parts):
                 addresses.append(", ".join(p for p in parts if p and p != "UNKNOWN"))
         identifiers = [
-            Identifier(i.get("identificationTypeDescription") or i.get("identificationTypeCode") or "ID",
-                       str(i.get("number") or i.get("latinNumber")), i.get("countryIso2Code"))
+            Identifier(
+                i.get("identificationTypeDescription") or i.get("identificationTypeCode") or "ID",
+                str(i.get("number") or i.get("latinNumber")),
+                i.get("countryIso2Code"),
+            )
             for i in node.iterfind("{*}identification")
             if i.get("number") or i.get("latinNumber")
         ]

@@ -1,5 +1,7 @@
+# ruff: noqa: E501
 """Builds the allied-list fixtures of this folder from the lists' documented formats (no public copy of the
-files was at hand: see README.md). Run: python tests/screen/data/allied/make_fixtures.py (needs fpdf2)."""
+files was at hand: see README.md). Run: python tests/screen/data/allied/make_fixtures.py (needs fpdf2).
+The long lines are the lists' own records."""
 
 from __future__ import annotations
 
