@@ -606,6 +606,9 @@ def packs_validate(
     path = Path(path)
     if (path / "manifest.yaml").exists():
         pack = load_pack(path)
+        if pack.manifest.scope == "alliance":
+            _validate_alliance_pack(pack)
+            return
         base_packs, regimes, files = load_pack_folders([packaged_packs_dir()])
         book = Rulebook(base_packs, regimes, load_rulebook().catalogue, iso_country_codes().__contains__, files)
         stack = [p for p in ([pack.manifest.supersedes] if pack.manifest.supersedes in book.regimes else [])]
@@ -632,6 +635,32 @@ def packs_validate(
     packaged = path.resolve() == packaged_packs_dir().resolve()
     book = load_rulebook([] if packaged else [path])
     out.print(f"ok: {len(book.packs)} pack(s) and {len(book.regimes)} regime(s) valid, including {path}")
+
+
+def _validate_alliance_pack(pack: Any) -> None:
+    """An alliance pack checked on top of the packaged packs of its jurisdiction in force on its date."""
+    from tiergate.rules.compile_allied import compile_allied
+
+    book = load_rulebook()
+    jurisdiction = book.jurisdiction(pack.manifest.jurisdiction, where=f"{pack.folder / 'manifest.yaml'}: jurisdiction")
+    day = pack.manifest.effective_from
+    stack = [
+        p
+        for p in book.alliance_stacks.get(jurisdiction.code, [])
+        if p.manifest.id != pack.manifest.id and p.manifest.effective_from <= day
+    ]
+    rules = compile_allied(
+        jurisdiction,
+        [*stack, pack],
+        list(book.jurisdictions.values()),
+        us_groups=book.us_group_names,
+        is_country=interchange.iso_codes().__contains__,
+    )
+    count = len(rules.controls) + len(rules.general_authorisations) + len(rules.catch_all) + len(rules.reach)
+    out.print(
+        f"ok: alliance pack {pack.manifest.id} r{pack.manifest.revision} ({jurisdiction.code}) is valid "
+        f"(checked on top of {', '.join(p.manifest.id for p in stack) or 'no earlier pack'}; {count} entries)"
+    )
 
 
 @packs_app.command("diff")

@@ -283,7 +283,7 @@ def validation_error(error: ValidationError, where: str) -> InputError:
     loc = [
         step
         for step in loc
-        if not (isinstance(step, str) and (step.startswith("function-") or step.startswith("constrained-str")))
+        if not (isinstance(step, str) and (step.startswith("function-") or step.startswith("constrained-")))
     ]
     field = render_path(loc) or "(record)"
     message = first["msg"].removeprefix("Value error, ")
