@@ -170,18 +170,17 @@ def _visible_refs(rules: Ruleset) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _allied_refs(rules: AlliedRules) -> frozenset[str]:
-    """The groups and codes an allied law's tests name."""
-    found: set[str] = set()
+    """The groups and codes an allied law's tests name that can matter to a flat chip row: the destinations of
+    the controls that can catch a chip, of the general authorisations that cover them, and of the advisories.
+    (Catch-all rules need screening hits and the US reach rules origin facts: such rows go row by row.)"""
+    relevant = [c for c in rules.controls if any(s.kinds is None or "chip" in s.kinds for s in c.items)]
+    ids = {c.id for c in relevant}
     tests = [
-        *(c.destinations for c in rules.controls),
-        *(g.destinations for g in rules.general_authorisations),
-        *(c.destinations for c in rules.catch_all),
-        *(r.destinations for r in rules.reach),
-        *(r.headquarters for r in rules.reach),
-        *(r.excluded_if_exported_from for r in rules.reach),
-        *(t for r in rules.reach for t, _ in r.lower_thresholds),
+        *(c.destinations for c in relevant),
+        *(g.destinations for g in rules.general_authorisations if g.covers is None or g.covers & ids),
         *(a.destinations for a in rules.advisories),
     ]
+    found: set[str] = set()
     for test in tests:
         if test is not None:
             found |= test.refs()
