@@ -190,17 +190,22 @@ def _allied_refs(rules: AlliedRules) -> frozenset[str]:
 def _allied_signature(
     book: Rulebook, origin: str, day: dt.date
 ) -> tuple[tuple[int, ...], Callable[[str], frozenset[str]]]:
-    """For rows exported from ``origin``: the identity of the allied laws that engages on ``day``, and a
-    code's memberships of the groups they test. (A chip row without origin facts is reached by US law as
-    before, so the US reach rules do not split contexts.)"""
+    """For rows exported from ``origin``: the identity of the laws it engages on ``day`` (and of the US reach
+    stack, whose packs the decision names), and a code's memberships of the groups those laws test, with
+    whether it lies inside each law's territory and whether it is the United States (an import there)."""
     stacks = [(code, book.allied(code, day)) for code in book.territory_laws.get(origin, ())]
-    ids = tuple(id(stack) for _, stack in stacks)
+    ids = (*(id(stack) for _, stack in stacks), id(book.allied("US", day)))
     live = [(code, stack, _allied_refs(stack)) for code, stack in stacks if stack is not None]
+    territories = [(code, book.jurisdictions[code].territory) for code, _ in stacks]
 
     def members(country: str) -> frozenset[str]:
-        return frozenset(
+        found = {
             f"{code}|{group}" for code, stack, refs in live for group in stack.groups.memberships(country, day) & refs
-        )
+        }
+        found |= {f"{code}|inside" for code, territory in territories if country in territory}
+        if country == "US":
+            found.add("US")
+        return frozenset(found)
 
     return ids, members
 

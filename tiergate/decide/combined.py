@@ -145,9 +145,10 @@ def _law_answer(
             out.lines.append(f"{tag} {j.title}: no measure of this law before {j.first_pack}; not engaged.")
             return _not_reached(j, f"no measure before {j.first_pack}"), [], out
         answers = [ItemAnswer("license_required", "license", None, True, None, None) for _ in facts]
-        gap = f"Tiergate holds no pack of {j.title} in force on {txn.date}: confirm whether a licence is needed."
+        start = f"before {j.first_pack}" if j.first_pack else "at all"
+        gap = f"Tiergate holds no pack of {j.title} {start}: confirm whether a licence is needed."
         out.lines.append(f"{tag} Review: {gap}")
-        out.recalled.append(f"{j.code} law on {txn.date}: not encoded")
+        out.recalled.append(f"{j.code} law {start}: not encoded")
         return _answer(j, (), f"export from {txn.export_from}", answers, out, [gap]), answers, out
     rules = law.rules
     if txn.destination in j.territory:
