@@ -151,6 +151,42 @@ def _law_answer(
         out.recalled.append(f"{j.code} law {start}: not encoded")
         return _answer(j, (), f"export from {txn.export_from}", answers, out, [gap]), answers, out
     rules = law.rules
+    key: tuple[object, ...] | None = None
+    if not listings and not denials:  # the same law, destination and items answer the same: memoised
+        key = (
+            "law-answer",
+            txn.export_from,
+            txn.destination,
+            rules.groups.epoch(txn.date),
+            txn.end_use,
+            tuple(
+                (f.index, f.kind, f.catalogue_id, f.category, f.us_eccn, tuple(sorted(f.parameters.items())),
+                 f.origin, f.us_content_pct, f.made_with_us_technology, f.origin_given)
+                for f in facts
+            ),
+        )  # fmt: skip
+        cached = rules.groups.memo.get(key)
+        if isinstance(cached, tuple):
+            return cached
+    result = _law_answer_of(law, rules, txn, facts, listings=listings, denials=denials, eu_members=eu_members)
+    if key is not None:
+        rules.groups.memo[key] = result
+    return result
+
+
+def _law_answer_of(
+    law: Law,
+    rules: AlliedRules,
+    txn: Transaction,
+    facts: Sequence[ItemFacts],
+    *,
+    listings: Sequence[Listing],
+    denials: Sequence[DenialNotice],
+    eu_members: frozenset[str],
+) -> tuple[JurisdictionDecision, list[ItemAnswer], Findings]:
+    j = law.jurisdiction
+    tag = f"[{j.code}]"
+    out = Findings()
     if txn.destination in j.territory:
         out.lines.append(
             f"{tag} {txn.export_from} to {txn.destination} stays within the territory of {j.code} law: not an "
