@@ -194,7 +194,7 @@ def _allied_signature(
     stack, whose packs the decision names), and a code's memberships of the groups those laws test, with
     whether it lies inside each law's territory and whether it is the United States (an import there)."""
     stacks = [(code, book.allied(code, day)) for code in book.territory_laws.get(origin, ())]
-    ids = (*(id(stack) for _, stack in stacks), id(book.allied("US", day)))
+    ids = (*(id(stack) for _, stack in stacks), id(book.allied("US", day)))  # (the laws, not the country)
     live = [(code, stack, _allied_refs(stack)) for code, stack in stacks if stack is not None]
     territories = [(code, book.jurisdictions[code].territory) for code, _ in stacks]
 
@@ -622,7 +622,7 @@ def _decide_table(
     allied_slot = {code: i for i, code in enumerate(allied_origins)}
     allied_sig = np.zeros((len(selections_found), max(1, len(allied_origins)), len(codes)), dtype=np.int64)
     allied_law = np.zeros((len(selections_found), max(1, len(allied_origins))), dtype=np.int64)
-    allied_ids: dict[tuple[str, tuple[int, ...]], int] = {}
+    allied_ids: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
     for sel, entry in enumerate(selection_rulesets):
         if entry is None:
             continue
@@ -638,7 +638,8 @@ def _decide_table(
             )
         for origin, slot in allied_slot.items():
             stacks, allied_members = _allied_signature(book, origin, day)
-            allied_law[sel, slot] = allied_ids.setdefault((origin, stacks), len(allied_ids)) + 1
+            laws = book.territory_laws.get(origin, ())
+            allied_law[sel, slot] = allied_ids.setdefault((laws, stacks), len(allied_ids)) + 1
             for k, code in enumerate(codes):
                 if code and code in iso_set:
                     allied_sig[sel, slot, k] = signatures.setdefault(allied_members(code), len(signatures)) + 1

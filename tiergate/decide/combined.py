@@ -149,7 +149,7 @@ def _law_answer(
         gap = f"Tiergate holds no pack of {j.title} {start}: confirm whether a licence is needed."
         out.lines.append(f"{tag} Review: {gap}")
         out.recalled.append(f"{j.code} law {start}: not encoded")
-        return _answer(j, (), f"export from {txn.export_from}", answers, out, [gap]), answers, out
+        return _answer(j, (), f"export from {j.code}", answers, out, [gap]), answers, out
     rules = law.rules
     key: tuple[object, ...] | None = None
     if not listings and not denials:  # the same law, destination and items answer the same: memoised
@@ -209,7 +209,7 @@ def _law_answer_of(
         for f in facts
     ]
     notices = [*out.notices, *advisories(rules, facts, dest)]
-    return _answer(j, rules.pack_labels, f"export from {txn.export_from}", answers, out, notices, rules), answers, out
+    return _answer(j, rules.pack_labels, f"export from {j.code}", answers, out, notices, rules), answers, out
 
 
 def _not_reached(j: Jurisdiction, why: str | None, packs: tuple[str, ...] = ()) -> JurisdictionDecision:
