@@ -39,6 +39,7 @@ from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.describe import regimes_and_packs, rules_of
 from tiergate.rules.diff import diff_rulesets, render_diff
 from tiergate.screen.cli import ListsOpt, consignee_listings, consignee_screening, lists_app, screen_app, ship_block
+from tiergate.vault.cli import vault_app
 from tiergate.verify.cli import verify_app
 
 app = typer.Typer(
@@ -58,6 +59,7 @@ app.add_typer(lists_app, name="lists")
 app.add_typer(screen_app, name="screen")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(denials_app, name="denials")
+app.add_typer(vault_app, name="vault")
 app.add_typer(verify_app, name="verify")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)

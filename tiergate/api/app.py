@@ -43,6 +43,7 @@ ROUTER_MODULES = (
     "tiergate.api.monitor",
     "tiergate.api.denials",
     "tiergate.api.equipment",
+    "tiergate.api.vault",
     "tiergate.api.verify",
 )
 """Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``)."""

@@ -318,7 +318,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string"},
             "owner": {"type": "string"},
-            "role": {"enum": ["viewer", "officer", "admin"]},
+            "role": {"enum": ["viewer", "officer", "approver", "admin"]},
             "state": {"enum": ["active", "revoked", "expired"]},
             "created_at": {"type": "string"},
             "created_by": {"type": "string"},
