@@ -605,7 +605,7 @@ def packs_validate(
     """Check a pack (or a folder of packs and regimes) against the schema and the packaged packs."""
     from tiergate.rules.book import Rulebook, iso_country_codes
     from tiergate.rules.compile import compile_ruleset
-    from tiergate.rules.loader import load_pack, load_pack_folders, packaged_packs_dir
+    from tiergate.rules.loader import load_jurisdictions, load_pack, load_pack_folders, packaged_packs_dir
 
     path = Path(path)
     if (path / "manifest.yaml").exists():
@@ -614,7 +614,14 @@ def packs_validate(
             _validate_alliance_pack(pack)
             return
         base_packs, regimes, files = load_pack_folders([packaged_packs_dir()])
-        book = Rulebook(base_packs, regimes, load_rulebook().catalogue, iso_country_codes().__contains__, files)
+        book = Rulebook(
+            base_packs,
+            regimes,
+            load_rulebook().catalogue,
+            iso_country_codes().__contains__,
+            files,
+            jurisdictions=load_jurisdictions([packaged_packs_dir()]),
+        )
         stack = [p for p in ([pack.manifest.supersedes] if pack.manifest.supersedes in book.regimes else [])]
         base = (
             book.regime(stack[0])
