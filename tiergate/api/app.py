@@ -41,6 +41,8 @@ ROUTER_MODULES = (
     "tiergate.api.admin",
     "tiergate.api.screen",
     "tiergate.api.monitor",
+    "tiergate.api.denials",
+    "tiergate.api.equipment",
     "tiergate.api.vault",
     "tiergate.api.verify",
 )
