@@ -1,7 +1,9 @@
 """The replay decides as ``decide`` does and carries allocations forward as the ledger does.
 
 - Where no allowance binds across transactions (every consignee different, quantities far below the caps, no
-  UVEU), each side's determination of every transaction is ``decide``'s under that regime.
+  UVEU), each side's determination of every transaction is the one ``tiergate decide`` gives under that regime
+  (``determine_all``: US law alone, or with the allied law an export from Taiwan, the Netherlands or Japan
+  engages).
 - Where allowances bind (a few consignees, large orders, UVEUs), each side's determinations are those of
   shipping the same transactions, in date order, through a real ledger (``tiergate.ledger.ship.ship``, with a
   licence for those that need one).
@@ -20,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tiergate
+from tiergate.alliance import determine_all
 from tiergate.batch import flat_to_transaction
-from tiergate.decide import decide
 from tiergate.interchange import parse_transaction
 from tiergate.ledger import Ledger
 from tiergate.ledger.ship import ship
@@ -43,7 +45,7 @@ def _row(draw: Any, index: int, *, names: list[str], veus: list[str | None], big
     return {
         "id": f"t{index:03d}",
         "date": draw(st.dates(dt.date(2025, 1, 13), dt.date(2026, 5, 1))).isoformat(),
-        "export_from": draw(st.sampled_from(["US", "US", "US", "SG"])),
+        "export_from": draw(st.sampled_from(["US", "US", "US", "SG", "TW", "NL", "JP"])),
         "destination": destination,
         "chip": draw(st.sampled_from(CHIPS)),
         "quantity": draw(st.integers(200, 4000) if big else st.integers(1, 40)),
@@ -100,7 +102,7 @@ def test_where_no_allowance_binds_each_side_is_decide_under_its_regime(
         for i, row in enumerate(flat):
             txn = parse_transaction(flat_to_transaction(row, "x"), book.catalogue)
             ruleset, _ = book.select(regime, txn.date)
-            d = decide(txn, ruleset, explain=False)
+            d = determine_all(txn, book, ruleset, explain=False)
             assert got[row["id"]] == (d.outcome, d.authorization, d.review_policy), (side, i, row)
     assert all(not b for b in (result.sides[0].binds, result.sides[1].binds))
 

@@ -42,6 +42,8 @@ ROUTER_MODULES = (
     "tiergate.api.screen",
     "tiergate.api.monitor",
     "tiergate.api.replay",
+    "tiergate.api.denials",
+    "tiergate.api.equipment",
     "tiergate.api.vault",
     "tiergate.api.verify",
 )

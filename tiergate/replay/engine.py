@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from tiergate.alliance import determine_all, is_us_only
 from tiergate.catalog import Catalogue, Chip
 from tiergate.classify import classify
 from tiergate.classify.model import Classification, System
-from tiergate.decide import allocation_account, decide, drawable_allocations, parties_of, uveu_headroom
+from tiergate.decide import allocation_account, drawable_allocations, parties_of, uveu_headroom
 from tiergate.decide.model import Consignee, Decision, LineItem, Transaction
 from tiergate.decide.route import Parties, route
 from tiergate.errors import InputError, TiergateError
@@ -241,18 +242,20 @@ class Side:
             allocation_account(ctx.plan[k], representative, party.destination, day): remaining
             for k, remaining in balances.items()
         }
-        return decide(txn, ctx.ruleset, balances=named, explain=False)
+        return determine_all(txn, self.book, ctx.ruleset, balances=named, explain=False)
 
     # ------------------------------------------------------------------ any transaction
     def decide_row(self, txn: Transaction) -> tuple[int, float]:
         """Decide a parsed transaction on this side (the memoised route when it has one catalogue chip)."""
         ruleset = self.ruleset(txn.date)
-        if len(txn.items) == 1:
+        if len(txn.items) == 1 and txn.items[0].origin is None:
             line = txn.items[0]
             item = line.item
             if isinstance(item, Chip) and item.id is not None:
                 party = parties_of(txn, ruleset)
-                key = (id(ruleset), item.id, party)
+                # An export that engages allied law is decided with the laws in force on its own date.
+                dated = () if is_us_only(self.book, txn) else (txn.date,)
+                key = (id(ruleset), item.id, party, *dated)
                 ctx = self.context(key, ruleset, item, party, txn.date)
                 return self.decide_single(key, ctx, txn.consignee, txn.destination, txn.date, line.quantity)
         return self._decide_any(txn, ruleset)
@@ -269,7 +272,7 @@ class Side:
             cap = allocation.cap_for(txn.destination, txn.date.year)
             if cap is not None:
                 balances[account] = max(0.0, cap - self.used.get(account, 0.0))
-        decision = decide(txn, ruleset, balances=balances, explain=False)
+        decision = determine_all(txn, self.book, ruleset, balances=balances, explain=False)
         index = self._template(decision)
         if self.listings:
             hits = self.listings.hits(txn.consignee, txn.date)
@@ -278,7 +281,7 @@ class Side:
                 if self.templates[listed].outcome != decision.outcome:
                     return listed, decision.tpp_total  # a listed party's shipment draws nothing
                 index = listed
-        fresh = decide(txn, ruleset, explain=False)
+        fresh = determine_all(txn, self.book, ruleset, explain=False)
         if (fresh.outcome, fresh.authorization, fresh.review_policy) != (
             decision.outcome,
             decision.authorization,

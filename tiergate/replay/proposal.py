@@ -29,9 +29,8 @@ from rapidfuzz import fuzz, process
 from tiergate.classify.metrics import fmt
 from tiergate.errors import InputError, PackError, TiergateError
 from tiergate.rules import expr
-from tiergate.rules.book import Rulebook
+from tiergate.rules.book import Rulebook, load_rulebook
 from tiergate.rules.compile import catalogue_quantities
-from tiergate.rules.loader import load_pack_folders, packaged_packs_dir
 
 PROPOSAL_CITATION = "Proposal, not in force (written by tiergate packs propose)"
 _PACK_ID = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -359,8 +358,7 @@ def write_proposal(proposal: Proposal, out: Path, book: Rulebook) -> Path:
                 shutil.copytree(child, folder / child.name)
         try:
             extras = [f for f in book_extra_folders(book) if f.resolve() != out.resolve()]
-            packs, regimes, files = load_pack_folders([packaged_packs_dir(), *extras, folder])
-            checked = Rulebook(packs, regimes, book.catalogue, getattr(book, "_is_country", None), files)
+            checked = load_rulebook([*extras, folder], catalogue=book.catalogue)
             checked.full(proposal.pack_id)
         except TiergateError as error:
             raise PackError(

@@ -37,6 +37,7 @@ PAGE_MODULES = (
     "tiergate.web.vault",
     "tiergate.web.verify",
     "tiergate.web.packs",
+    "tiergate.web.denials",
     "tiergate.web.audit",
     "tiergate.web.replay",
 )
