@@ -57,7 +57,7 @@ def check_regimes(ctx: ApiContext, regime_from: str, regime_to: str, where: str)
 
 def _listings(data: list[Any], where: str) -> list[Any]:
     from tiergate.replay.engine import Listing
-    from tiergate.replay.history import _ListingIn
+    from tiergate.replay.history import ListingIn
 
     out = []
     for index, item in enumerate(data):
@@ -65,7 +65,7 @@ def _listings(data: list[Any], where: str) -> list[Any]:
         if not isinstance(item, dict):
             raise ApiError(422, f"expected a listing object, got {type(item).__name__}", where=here)
         try:
-            parsed = _ListingIn.model_validate(item)
+            parsed = ListingIn.model_validate(item)
         except ValidationError as error:
             raise validation_error(error, here) from None
         if parsed.name is None and parsed.consignee_id is None:
@@ -84,7 +84,7 @@ def _listings(data: list[Any], where: str) -> list[Any]:
     return out
 
 
-def _answer(report: dict[str, Any], format: str) -> Response:
+def answer(report: dict[str, Any], format: str) -> Response:
     from tiergate.replay.report import dumps
 
     if format == "html":
@@ -204,7 +204,7 @@ async def post_replay(request: Request, key: Annotated[ApiKey, Depends(officer)]
         )
     check_regimes(ctx, body.regime_from, body.regime_to, "body")
     report = await run_in_threadpool(replay_body, ctx, body)
-    return _answer(report, format)
+    return answer(report, format)
 
 
 @router.post(
@@ -231,4 +231,4 @@ async def post_replay_upload(
     files = await uploaded(request, ("history",), max_files=1)
     name, content = files["history"][0]
     report = await run_in_threadpool(replay_upload, ctx, name, content, regime_from, regime_to, effective_dates)
-    return _answer(report, format)
+    return answer(report, format)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from tiergate.alliance import determine_all, is_us_only
-from tiergate.catalog import Catalogue, Chip
+from tiergate.catalog import Chip
 from tiergate.classify import classify
 from tiergate.classify.model import Classification, System
 from tiergate.decide import allocation_account, drawable_allocations, parties_of, uveu_headroom
@@ -608,9 +608,8 @@ def check_regimes(book: Rulebook, regime_from: str, regime_to: str) -> None:
 __all__ = [
     "SIDES",
     "Bound",
-    "Catalogue",
+    "Coded",
     "HistoryRow",
-    "InputError",
     "Listing",
     "Listings",
     "ReplayResult",

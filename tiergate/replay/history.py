@@ -146,7 +146,7 @@ def replay_ledger(
     )
 
 
-class _ListingIn(BaseModel):
+class ListingIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     list: Literal["EL", "SDN", "DPL"]
@@ -179,7 +179,7 @@ def read_listings(path: Path) -> list[Listing]:
         if not isinstance(data, dict):
             raise InputError(f"expected a listing object, got {type(data).__name__}", where=where)
         try:
-            item = _ListingIn.model_validate(data)
+            item = ListingIn.model_validate(data)
         except ValidationError as error:
             raise validation_error(error, where) from None
         if item.name is None and item.consignee_id is None:

@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from tiergate.api.errors import ApiError
-from tiergate.api.replay import _answer, check_regimes, replay_upload
+from tiergate.api.replay import answer, check_regimes, replay_upload
 from tiergate.errors import TiergateError
 from tiergate.web.app import NavEntry, check_csrf, context, page_key, render
 from tiergate.web.worldmap import HEIGHT, WIDTH, country_shapes
@@ -128,5 +128,5 @@ async def replay_run(request: Request) -> Response:
     except (ApiError, TiergateError) as error:
         return _page(request, 422, error=_message(error), **keep)
     if wanted in ("json", "html"):
-        return _answer(report, wanted)
+        return answer(report, wanted)
     return _page(request, report=report, **keep)
