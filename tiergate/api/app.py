@@ -3,6 +3,7 @@ from ``tiergate.web``, one error shape, a request body limit and security header
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import uuid
@@ -20,8 +21,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiergate import __version__
+from tiergate.api import limits
 from tiergate.api.context import ApiContext
 from tiergate.api.errors import ApiError, from_tiergate
+from tiergate.api.limits import ClientGone, RequestBudget
 from tiergate.api.schemas import components
 from tiergate.api.settings import Settings
 from tiergate.errors import TiergateError
@@ -64,6 +67,13 @@ class BodyTooLarge(ApiError):
         super().__init__(413, f"the request body is larger than {limit:,} bytes", hint="send less, or in parts")
 
 
+class BodyTooSlow(ApiError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            408, f"the request body did not arrive within {seconds:g} s", hint="send it faster, or in smaller parts"
+        )
+
+
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -78,8 +88,13 @@ _SECURITY_HEADERS = [
 
 
 class Guard:
-    """Outermost ASGI layer: refuses bodies over the limit (before reading them when Content-Length says
-    so), adds security headers, and turns anything that escaped the handlers into the 500 error shape."""
+    """Outermost ASGI layer of every HTTP request:
+
+    - refuses a body over the limit (before reading it when Content-Length says so), or one that does not arrive
+      within ``body_timeout_seconds`` (408);
+    - gives the request its :class:`~tiergate.api.limits.RequestBudget` (``request_timeout_seconds``), and marks
+      it when the client closes the connection, so that the work in progress stops between two records;
+    - adds the security headers, and turns anything that escaped the handlers into the 500 error shape."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -95,33 +110,39 @@ class Guard:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await _send_error(send, ApiError(400, "Content-Length is not a number"))
+                    await _send_error(
+                        send, ApiError(400, "Content-Length is not a number", where="header.content-length")
+                    )
                     return
                 if declared > limit:
                     await _send_error(send, BodyTooLarge(limit))
                     return
-        received = 0
+        budget = RequestBudget(self.settings.request_timeout_seconds)
+        token = limits.enter(budget)
+        inbox: asyncio.Queue[Message | ApiError] = asyncio.Queue()
+        pump = asyncio.create_task(self._pump(receive, inbox, budget, limit))
         started = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
+        async def guarded_receive() -> Message:
+            item = await inbox.get()
+            if isinstance(item, ApiError) or item["type"] == "http.disconnect":
+                inbox.put_nowait(item)  # every later call gets the same answer
+            if isinstance(item, ApiError):
+                raise item
+            return item
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *_headers_for(scope)]
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, guarded_send)
-        except BodyTooLarge as error:
+            await self.app(scope, guarded_receive, guarded_send)
+        except ClientGone:
+            log.info("client left before the answer: %s %s", scope.get("method"), scope.get("path"))
+        except ApiError as error:  # the body's limits, raised where the body was read outside the handlers
             if not started:
                 await _send_error(send, error)
         except Exception:  # logged here with an incident id; the client gets the id, never a trace
@@ -129,6 +150,44 @@ class Guard:
             log.exception("internal error %s on %s %s", incident, scope.get("method"), scope.get("path"))
             if not started:
                 await _send_error(send, ApiError(500, f"internal error (incident {incident})"))
+        finally:
+            pump.cancel()
+            limits.leave(token)
+
+    async def _pump(
+        self, receive: Receive, inbox: asyncio.Queue[Message | ApiError], budget: RequestBudget, limit: int
+    ) -> None:
+        """Read the request's messages for the app: the body (within its size and time limits), then whatever
+        comes next, which is the client's disconnection (that marks the budget, to stop the work)."""
+        loop = asyncio.get_running_loop()
+        seconds = self.settings.body_timeout_seconds
+        deadline = loop.time() + seconds
+        received = 0
+        more = True
+        while True:
+            if more:
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    inbox.put_nowait(BodyTooSlow(seconds))
+                    return
+            else:
+                message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    inbox.put_nowait(BodyTooLarge(limit))
+                    return
+                more = bool(message.get("more_body", False))
+            elif message["type"] == "http.disconnect":
+                budget.gone.set()
+                inbox.put_nowait(message)
+                return
+            inbox.put_nowait(message)
+
+
+def _headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
+    return _SECURITY_HEADERS
 
 
 async def _send_error(send: Send, error: ApiError) -> None:

@@ -20,11 +20,13 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
     429: "too_many_requests",
+    499: "client_closed",
     500: "internal",
     503: "busy",
 }
@@ -47,22 +49,27 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """An error with its HTTP status, rendered in the one error shape."""
 
-    def __init__(self, status: int, message: str, *, where: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, where: str | None = None, hint: str | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.where = where
         self.hint = hint
+        self.code = code
 
     def body(self) -> dict[str, Any]:
-        return error_body(self.status, self.message, where=self.where, hint=self.hint)
+        return error_body(self.status, self.message, where=self.where, hint=self.hint, code=self.code)
 
 
-def error_body(status: int, message: str, *, where: str | None = None, hint: str | None = None) -> dict[str, Any]:
+def error_body(
+    status: int, message: str, *, where: str | None = None, hint: str | None = None, code: str | None = None
+) -> dict[str, Any]:
     return {
         "error": {
             "status": status,
-            "code": CODES.get(status, "error"),
+            "code": code or CODES.get(status, "error"),
             "message": message,
             "where": where,
             "hint": hint,
@@ -85,16 +92,17 @@ _DESCRIPTIONS = {
     403: "The key's role does not allow this.",
     404: "No such resource.",
     405: "Method not allowed on this path.",
+    408: "The request's headers or body did not arrive in time.",
     409: "Conflicts with the ledger's state (nothing was changed).",
-    413: "Request body over the size limit.",
+    413: "Request body, an uploaded file's rows or decoded size, or the answer over its limit.",
     415: "Unsupported content type.",
     422: "Invalid input: the message names the field.",
     500: "Internal error (logged on the server under the id in the message).",
-    503: "The ledger database is busy; try again.",
+    503: "The ledger database is busy (code busy; try again), or the request ran past its time budget (code timeout).",
 }
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of the error responses of a route (the shared ones always included)."""
-    wanted = sorted({400, 401, 403, 405, 413, 422, 500, 503, *statuses})
+    wanted = sorted({400, 401, 403, 405, 408, 413, 422, 500, 503, *statuses})
     return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in wanted}

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tiergate.api.errors import ApiError
+from tiergate.api.limits import check_budget
 from tiergate.api.settings import Settings
+from tiergate.batch import check_footprint
 from tiergate.errors import TiergateError
 
 if TYPE_CHECKING:
@@ -95,6 +97,15 @@ class MonitorData:
                     )
                 path = Path(folder) / f"{field}{suffix}"
                 path.write_bytes(content)
+                try:  # before the engine decodes a value: a few kB of Parquet can hold millions of rows
+                    check_footprint(path, self.settings.upload_limits())
+                except TiergateError as error:
+                    raise ApiError(
+                        413,
+                        f"{_named(error.where, folder, usage[0], customers[0])}: {error.message}",
+                        where=f"body.{field}",
+                        hint=error.hint,
+                    ) from None
                 paths.append(path)
             try:
                 result = self._run(book, paths[0], paths[1], regime, as_of)
@@ -117,6 +128,7 @@ class MonitorData:
         from tiergate.monitor.scan import run_scan
 
         with self._scan_lock:  # one scan at a time: each one uses the machine's cores
+            check_budget()  # the client may have left, or the budget passed, while the scan waited its turn
             try:
                 return run_scan(usage, customers, regime=regime, as_of=as_of, book=book, with_report_data=True)
             except TiergateError:

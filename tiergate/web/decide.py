@@ -188,7 +188,8 @@ def _decide_upload(request: Request, name: str, content: bytes, regime: str | No
         path = Path(folder) / f"batch{suffix}"
         path.write_bytes(content)
         try:
-            records = [(r.data, r.where.replace(str(path), name[:100])) for r in read_records(path)]
+            limits = context(request).settings.upload_limits(rows=context(request).settings.max_batch_records)
+            records = [(r.data, r.where.replace(str(path), name[:100])) for r in read_records(path, limits)]
         except TiergateError as error:
             where = (error.where or "").replace(str(path), name[:100])
             raise ApiError(422, error.message, where=where or name[:100], hint=error.hint) from None
