@@ -47,6 +47,17 @@ api_keys = sa.Table(
     sa.Column("revoked_by", sa.String(200), nullable=True),
 )
 
+api_sessions = sa.Table(
+    "api_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(32), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+)
+"""The dashboard's sessions: the SHA-256 of each session id (the cookie holds the id), its key, and when it was
+ended by signing out. A session is valid while it is not ended and its key is active."""
+
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None:
@@ -241,3 +252,50 @@ def find_key(ledger: Ledger, token: str) -> ApiKey | None:
     if row is None or not hmac.compare_digest(row["secret_hash"], _hash(key_id, secret)):
         return None
     return _row_to_key(row)
+
+
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
+
+
+def open_session(ledger: Ledger, key_id: str) -> str:
+    """A new dashboard session for the key; returns its id (for the signed cookie; only its hash is kept)."""
+    session_id = secrets.token_urlsafe(32)
+    now = ledger.clock()
+
+    def insert(conn: Connection) -> None:
+        conn.execute(api_sessions.insert().values(id_hash=_session_hash(session_id), key_id=key_id, created_at=now))
+
+    ledger.run(insert)
+    return session_id
+
+
+def session_key_id(ledger: Ledger, session_id: str) -> str | None:
+    """The key id of an open session, or None for an unknown or ended one."""
+    if not session_id or len(session_id) > 100:
+        return None
+
+    def read(conn: Connection) -> Any:
+        query = sa.select(api_sessions.c.key_id, api_sessions.c.ended_at).where(
+            api_sessions.c.id_hash == _session_hash(session_id)
+        )
+        return conn.execute(query).first()
+
+    row = ledger.run(read)
+    if row is None or row.ended_at is not None:
+        return None
+    return str(row.key_id)
+
+
+def end_session(ledger: Ledger, session_id: str) -> None:
+    """End a session for good (signing out); ending an unknown or ended session changes nothing."""
+    now = ledger.clock()
+
+    def update(conn: Connection) -> None:
+        conn.execute(
+            api_sessions.update()
+            .where(api_sessions.c.id_hash == _session_hash(session_id), api_sessions.c.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+
+    ledger.run(update)

@@ -93,14 +93,15 @@ def check_csrf(request: Request, form: FormData) -> None:
 
 
 def signed_in(request: Request) -> ApiKey | None:
-    """The session's key while it is active (a revoked or expired key ends the session)."""
-    key_id = request.session.get("key")
-    if not isinstance(key_id, str):
+    """The session's key while the session is open on the server (signing out ends it for good, whatever copy
+    of the cookie is kept) and the key is active (a revoked or expired key ends the session)."""
+    session_id = request.session.get("sid")
+    if not isinstance(session_id, str):
         return None
     ctx = context(request)
-    key = ctx.key_by_id(key_id)
+    key = ctx.session_key(session_id)
     if key is None or key.state(ctx.now()) != "active":
-        request.session.pop("key", None)
+        request.session.pop("sid", None)
         return None
     return key
 
