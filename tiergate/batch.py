@@ -79,6 +79,10 @@ class InputLimits:
     """Largest YAML file (YAML is parsed in pure Python, about a megabyte a second)."""
 
 
+class InputTooLarge(InputError):
+    """A file past its :class:`InputLimits` (more rows, or a larger decoded size)."""
+
+
 _FIXED_WIDTH = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE": 8}
 
 
@@ -135,16 +139,18 @@ def check_footprint(path: Path, limits: InputLimits) -> None:
         except FileNotFoundError:
             raise InputError("no such file", where=str(path)) from None
         if kind == "yaml" and size > limits.yaml_bytes:
-            raise InputError(
+            raise InputTooLarge(
                 f"a YAML file of {size:,} bytes; at most {limits.yaml_bytes:,}",
                 where=str(path),
                 hint="send JSON, JSON lines or CSV for larger batches",
             )
         rows, decoded = (_count_lines(path) if kind in ("csv", "jsonl") else 0), size
     if rows > limits.rows:
-        raise InputError(f"{rows:,} rows; at most {limits.rows:,} in one file", where=str(path), hint="split the file")
+        raise InputTooLarge(
+            f"{rows:,} rows; at most {limits.rows:,} in one file", where=str(path), hint="split the file"
+        )
     if decoded > limits.decoded_bytes:
-        raise InputError(
+        raise InputTooLarge(
             f"decodes to about {decoded:,} bytes; at most {limits.decoded_bytes:,}",
             where=str(path),
             hint="split the file",
@@ -163,7 +169,9 @@ def bounded(records: Iterable[Record], limits: InputLimits | None, path: Path) -
     """``records``, refusing the one past ``limits.rows`` (before the rest of the file is read)."""
     for count, record in enumerate(records, start=1):
         if limits is not None and count > limits.rows:
-            raise InputError(f"more than {limits.rows:,} records in one file", where=str(path), hint="split the file")
+            raise InputTooLarge(
+                f"more than {limits.rows:,} records in one file", where=str(path), hint="split the file"
+            )
         yield record
 
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -96,9 +97,25 @@ class Guard:
       it when the client closes the connection, so that the work in progress stops between two records;
     - adds the security headers, and turns anything that escaped the handlers into the 500 error shape."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, context: ApiContext | None = None) -> None:
         self.app = app
         self.settings = settings
+        self.context = context
+
+    async def _authenticate(self, scope: Scope) -> None:
+        """Every ``/v1`` route needs a key: check it before anything of the request is read or validated, so
+        that a caller without a key learns nothing from the errors of the body or the query (routes check the
+        role, with the key cached by this check)."""
+        if self.context is None:
+            return
+        token = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, rest = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer" and rest.strip():
+                    token = rest.strip()
+        if self.context.cached_key(token) is None:
+            await run_in_threadpool(self.context.authenticate, token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,6 +134,13 @@ class Guard:
                 if declared > limit:
                     await _send_error(send, BodyTooLarge(limit))
                     return
+        path = scope["path"]
+        if path == "/v1" or path.startswith("/v1/"):
+            try:
+                await self._authenticate(scope)
+            except ApiError as error:
+                await _send_error(send, error)
+                return
         budget = RequestBudget(self.settings.request_timeout_seconds)
         token = limits.enter(budget)
         inbox: asyncio.Queue[Message | ApiError] = asyncio.Queue()
@@ -200,6 +224,7 @@ async def _send_error(send: Send, error: ApiError) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *([(b"www-authenticate", b"Bearer")] if error.status == 401 else []),
                 *_SECURITY_HEADERS,
             ],
         }
@@ -323,5 +348,5 @@ def create_app(settings: Settings | None = None, *, book: Rulebook | None = None
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(Guard, settings=settings)
+    app.add_middleware(Guard, settings=settings, context=context)
     return app

@@ -18,7 +18,7 @@ import orjson
 from tiergate.api.errors import ApiError
 from tiergate.api.limits import check_budget
 from tiergate.api.settings import Settings
-from tiergate.batch import check_footprint
+from tiergate.batch import InputTooLarge, check_footprint
 from tiergate.errors import TiergateError
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class MonitorData:
                     check_footprint(path, self.settings.upload_limits())
                 except TiergateError as error:
                     raise ApiError(
-                        413,
+                        413 if isinstance(error, InputTooLarge) else 422,
                         f"{_named(error.where, folder, usage[0], customers[0])}: {error.message}",
                         where=f"body.{field}",
                         hint=error.hint,
