@@ -261,20 +261,39 @@ def _error_response(request: Request, error: ApiError) -> Response:
     return JsonResponse(error.body(), status_code=error.status, headers=headers)
 
 
-def _validation_message(error: RequestValidationError) -> ApiError:
-    problems = error.errors()
+def _validation_message(request: Request, error: RequestValidationError) -> ApiError:
+    problems = list(error.errors())
+    problems.sort(key=lambda p: p.get("type") != "extra_forbidden")  # an unknown field first: often the typo
     first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
     loc = [step for step in first.get("loc", ()) if isinstance(step, (str, int))]
-    part = str(loc[0]) if loc else "request"
+    part = str(loc[0]) if loc else "body"
     field = render_path(loc[1:]) if len(loc) > 1 else ""
     message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    hint = None
     if first.get("type") == "json_invalid":
         return ApiError(400, f"not valid JSON: {message}", where="body")
     if first.get("type") == "missing":
         message = "required field is missing"
     elif first.get("type") == "extra_forbidden":
         message = "unknown field"
-    return ApiError(422, f"{field}: {message}" if field else message, where=part)
+        hint = _body_field_hint(request, loc[1:]) if part == "body" else None
+    where = f"{part}.{field}" if field and not field.startswith("[") else f"{part}{field}"
+    return ApiError(422, f"{field}: {message}" if field else message, where=where, hint=hint)
+
+
+def _body_field_hint(request: Request, loc: list[str | int]) -> str | None:
+    """``did you mean X?`` for an unknown field of a route's body model."""
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+
+    from tiergate.interchange import unknown_field_hint
+
+    route = request.scope.get("route")
+    body = route.body_field if isinstance(route, APIRoute) else None
+    model = getattr(body, "type_", None) if body is not None else None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    return unknown_field_hint(model, loc)
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -288,7 +307,7 @@ def install_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
-        return _error_response(request, _validation_message(error))
+        return _error_response(request, _validation_message(request, error))
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)

@@ -75,7 +75,9 @@ class ApiContext:
     def authenticate(self, token: str | None) -> ApiKey:
         """The active key of ``token``, or a 401 that does not say which part was wrong beyond the state."""
         if not token:
-            raise ApiError(401, "an API key is required", hint="send 'Authorization: Bearer <key>'")
+            raise ApiError(
+                401, "an API key is required", where="header.authorization", hint="send 'Authorization: Bearer <key>'"
+            )
         digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
         moment = time.monotonic()
         with self._lock:
@@ -99,10 +101,12 @@ class ApiContext:
                         self._checked.clear()
                     self._checked[digest] = (key, moment)
         if key is None:
-            raise ApiError(401, "unknown API key", hint="create one with `tiergate keys create`")
+            raise ApiError(401, "unknown API key", where="header.authorization", hint="ask an admin for a key")
         state = key.state(self.now())
         if state != "active":
-            raise ApiError(401, f"API key {key.id} is {state}", hint="ask an admin for a new key")
+            raise ApiError(
+                401, f"API key {key.id} is {state}", where="header.authorization", hint="ask an admin for a new key"
+            )
         return key
 
     def cached_key(self, token: str | None) -> ApiKey | None:

@@ -93,7 +93,7 @@ class MonitorData:
                 suffix = Path(name).suffix.lower()
                 if suffix not in UPLOAD_SUFFIXES:
                     raise ApiError(
-                        415, f"{name[:100]!r}: upload a .csv or .parquet file", where=f"body: {field}", hint=field
+                        415, f"{name[:100]!r}: upload a .csv or .parquet file", where=f"body.{field}", hint=field
                     )
                 path = Path(folder) / f"{field}{suffix}"
                 path.write_bytes(content)
@@ -110,10 +110,13 @@ class MonitorData:
             try:
                 result = self._run(book, paths[0], paths[1], regime, as_of)
             except TiergateError as error:
+                place = _named(error.where, folder, usage[0], customers[0])
+                field = "customers" if error.where and f"{folder}/customers" in error.where else "usage"
+                message = _named(error.message, folder, usage[0], customers[0]) or "bad input"
                 raise ApiError(
                     422,
-                    _named(error.message, folder, usage[0], customers[0]) or "bad input",
-                    where=_named(error.where, folder, usage[0], customers[0]),
+                    f"{place}: {message}" if place else message,
+                    where=f"body.{field}" if error.where and folder in error.where else "body",
                     hint=error.hint,
                 ) from None
             answer = scan_to_dict(result, "upload")
@@ -140,7 +143,8 @@ class MonitorData:
                     422,
                     f"the files could not be read as usage records and customers (incident {incident})",
                     where="body",
-                    hint="usage: .parquet or .csv with the columns of `tiergate monitor generate`; customers likewise",
+                    hint="usage records and customers: .parquet or .csv files with their columns "
+                    "(docs/http-api.md, monitoring)",
                 ) from None
 
 

@@ -108,7 +108,7 @@ def _lists(ctx: ApiContext) -> ServerLists:
         raise ApiError(
             409,
             "the list store holds no lists",
-            hint="an admin loads them: POST /v1/screen/lists or `tiergate lists load`",
+            hint="an admin loads them: POST /v1/screen/lists",
         )
     return lists
 
@@ -151,10 +151,15 @@ def screen_batch(
         try:
             party = PartyIn.model_validate(data)
         except ValidationError as error:
-            first = error.errors()[0]
+            from tiergate.interchange import unknown_field_hint
+
+            problems = sorted(error.errors(), key=lambda p: p["type"] != "extra_forbidden")
+            first = problems[0]
             field = ".".join(str(step) for step in first["loc"])
-            message = "unknown field" if first["type"] == "extra_forbidden" else str(first["msg"])
-            raise InputError(f"{field}: {message}" if field else message, where=where) from None
+            unknown = first["type"] == "extra_forbidden"
+            message = "unknown field" if unknown else str(first["msg"])
+            hint = unknown_field_hint(PartyIn, list(first["loc"])) if unknown else None
+            raise InputError(f"{field}: {message}" if field else message, where=where, hint=hint) from None
         query, party_id = party_query(party, where)
         parsed.append((query, party_id, where))
     results: list[dict[str, Any]] = []
@@ -341,5 +346,5 @@ async def uploaded(request: Request, fields: tuple[str, ...], *, max_files: int)
         raise ApiError(400, f"not a readable multipart body: {str(error)[:200]}", where="body") from None
     for field in fields:
         if not found[field]:
-            raise ApiError(422, f"no file in the form field {field!r}", where=f"body: {field}")
+            raise ApiError(422, f"no file in the form field {field!r}", where=f"body.{field}")
     return found

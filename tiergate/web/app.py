@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from tiergate.api.context import ApiContext
-from tiergate.api.errors import ApiError
+from tiergate.api.errors import ApiError, for_http
 from tiergate.api.keys import ApiKey
 from tiergate.api.settings import Settings
 from tiergate.classify.metrics import fmt
@@ -130,6 +130,7 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
 
 
 def error_page(request: Request, error: ApiError) -> Response:
+    error = ApiError(error.status, for_http(error.message) or "", where=error.where, hint=for_http(error.hint))
     if error.status == 401:
         return RedirectResponse("/login", status_code=303)
     try:
