@@ -290,7 +290,8 @@ def _body_field_hint(request: Request, loc: list[str | int]) -> str | None:
 
     route = request.scope.get("route")
     body = route.body_field if isinstance(route, APIRoute) else None
-    model = getattr(body, "type_", None) if body is not None else None
+    info = getattr(body, "field_info", None)
+    model = getattr(info, "annotation", None) or getattr(body, "type_", None)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         return None
     return unknown_field_hint(model, loc)
