@@ -27,7 +27,7 @@ from tiergate.api.context import ApiContext
 from tiergate.api.docs import REDOC_PATH, install_docs
 from tiergate.api.errors import ApiError, from_tiergate
 from tiergate.api.limits import ClientGone, RequestBudget
-from tiergate.api.schemas import components
+from tiergate.api.schemas import components, finish_document
 from tiergate.api.settings import Settings
 from tiergate.errors import TiergateError
 from tiergate.rules import Rulebook
@@ -379,7 +379,7 @@ def create_app(settings: Settings | None = None, *, book: Rulebook | None = None
             found = schema.setdefault("components", {}).setdefault("schemas", {})
             for name, body in components().items():
                 found.setdefault(name, body)
-            app.openapi_schema = schema
+            app.openapi_schema = finish_document(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
