@@ -40,7 +40,7 @@ def _rows() -> st.SearchStrategy[dict[str, Any]]:
         {
             "id": st.text("abc123", min_size=1, max_size=6),
             "date": st.dates(dt.date(2023, 11, 17), dt.date(2026, 11, 27)).map(dt.date.isoformat),
-            "export_from": st.sampled_from(["US", "US", "SG", "TW", "CN"]),
+            "export_from": st.sampled_from(["US", "US", "SG", "TW", "CN", "NL", "DE", "JP", "KR", "GB"]),
             "destination": st.sampled_from(COUNTRIES),
             "chip": st.sampled_from(CHIPS),
             "quantity": QUANTITIES,
@@ -186,3 +186,33 @@ def test_nested_items_and_odd_column_types_take_the_row_path(book: tiergate.Rule
     rows = [_plain_row(chip=None, quantity=None, items=[{"chip": "nvidia-h100-sxm", "quantity": 3}])]
     (decision,) = _columnar(book, rows)
     assert decision["items"][0]["quantity"] == 3 and decision["outcome"] == "authorized"
+
+
+def test_allied_rows_keep_what_their_laws_see(book: tiergate.Rulebook) -> None:
+    """Rows found to differ on a million-row run: an allied context must keep the US reach packs in force (their
+    labels are in the decision), whether the destination is the US (an import) or inside the exporter's
+    territory, and no date may leak into a context's text."""
+
+    def row(
+        i: int, date: str, frm: str, to: str, chip: str = "nvidia-h100-sxm", hq: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "id": f"r{i}",
+            "date": date,
+            "export_from": frm,
+            "destination": to,
+            "chip": chip,
+            "quantity": 3,
+            "consignee_name": "Acme Ltd",
+            "consignee_country": to,
+            "consignee_headquarters": hq or to,
+        }
+
+    rows = [
+        row(1, "2024-06-01", "FR", "FR"), row(2, "2024-11-13", "FR", "FR"),
+        row(3, "2023-12-16", "KR", "KR"), row(4, "2024-01-02", "KR", "KR"),
+        row(5, "2024-03-09", "TW", "US", hq="US"), row(6, "2024-03-09", "TW", "MX", hq="US"),
+        row(7, "2024-03-09", "NL", "DE"), row(8, "2024-03-09", "NL", "IN"),
+    ]  # fmt: skip
+    expected = rows_to_table(_row_path(book, rows, list(range(len(rows)))), explain=False).to_pylist()
+    assert _columnar(book, rows) == expected

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from tiergate.catalog import Catalogue, Chip, load_catalogue
 from tiergate.classify import Classification, classify
 from tiergate.decide import Decision, Transaction, decide
+from tiergate.decide.model import DenialNotice, Listing
 from tiergate.errors import InputError, PackError, RegimeError, TiergateError, UnknownChipError, UnknownCountryError
 from tiergate.interchange import classification_to_dict, decision_to_dict, parse_item, parse_transaction
 from tiergate.rules import Rulebook, Ruleset, load_rulebook
@@ -57,10 +58,27 @@ def determine(
     regime: str | None = None,
     as_of: dt.date | None = None,
     balances: Mapping[str, float] | None = None,
+    listings: Sequence[Listing] = (),
+    denials: Sequence[DenialNotice] = (),
 ) -> Decision:
     """Decide ``txn`` under ``regime`` (a scenario: the whole stack) or, by default, the transaction's own
-    ``regime`` field or else the regime in force on its date. ``as_of`` replaces the transaction's date."""
+    ``regime`` field or else the regime in force on its date. ``as_of`` replaces the transaction's date.
+
+    Every law the transaction engages answers (see ``tiergate.alliance``): the exporting country's (and the
+    EU's for a Member State) and US law through its reach rules; ``listings`` are the allied-list entries
+    screening found for the consignee, ``denials`` the denial notices held (consultation, no general
+    authorisation against them). A transaction that engages US law alone is decided as before."""
+    from tiergate.alliance import determine_all
+
     if as_of is not None and as_of != txn.date:
         txn = dataclasses.replace(txn, date=as_of)
     ruleset, selection = rulebook.select(regime or txn.regime, txn.date)
-    return decide(txn, ruleset, balances=balances, selection=selection.describe())
+    return determine_all(
+        txn,
+        rulebook,
+        ruleset,
+        balances=balances,
+        selection=selection.describe(),
+        listings=listings,
+        denials=denials,
+    )

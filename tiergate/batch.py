@@ -4,7 +4,11 @@ Inputs: JSON (one object or a list), YAML (same), JSON lines, CSV and Parquet. C
 are flat (one item per row, or an ``items`` column holding the JSON list):
 
     id, date, regime, export_from, destination, chip, quantity, consignee_name, consignee_country,
-    consignee_headquarters, consignee_parent_headquarters, consignee_veu, consignee_id, end_use, items
+    consignee_headquarters, consignee_parent_headquarters, consignee_veu, consignee_id, end_use, items,
+    equipment, origin, us_content_pct, made_with_us_technology
+
+(``equipment`` instead of ``chip`` names a tool of the equipment catalogue; the last three are the
+item's origin facts.)
 
 Every record carries where it came from (file and line, or file and row) for error messages.
 Outputs are written to a temporary file and renamed when complete, so a failed run leaves nothing
@@ -18,7 +22,7 @@ import csv
 import datetime as dt
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +50,10 @@ FLAT_COLUMNS = (
     "consignee_id",
     "end_use",
     "items",
+    "equipment",
+    "origin",
+    "us_content_pct",
+    "made_with_us_technology",
 )
 BATCH_ROWS = 20_000
 PARQUET_OPTIONS = {
@@ -353,8 +361,8 @@ def flat_to_transaction(row: Mapping[str, Any], where: str) -> dict[str, Any]:
             items = orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
         except orjson.JSONDecodeError as error:
             raise InputError(f"items: not valid JSON: {error.msg}", where=where) from None
-        if value("chip") is not None:
-            raise InputError("give either chip and quantity or items, not both", where=where)
+        if value("chip") is not None or value("equipment") is not None:
+            raise InputError("give either chip (or equipment) and quantity, or items, not both", where=where)
     else:
         quantity = value("quantity")
         if isinstance(quantity, str):
@@ -367,9 +375,26 @@ def flat_to_transaction(row: Mapping[str, Any], where: str) -> dict[str, Any]:
             quantity = int(number)
         elif isinstance(quantity, float) and quantity.is_integer():
             quantity = int(quantity)
-        item: dict[str, Any] = {"chip": value("chip")}
+        item: dict[str, Any] = (
+            {"equipment": value("equipment")} if value("equipment") is not None else {"chip": value("chip")}
+        )
+        if value("chip") is not None and value("equipment") is not None:
+            raise InputError("give either chip or equipment, not both", where=where)
         if quantity is not None:
             item["quantity"] = quantity
+        for name in ("origin", "us_content_pct", "made_with_us_technology"):
+            v = value(name)
+            if isinstance(v, str) and name == "us_content_pct":
+                try:
+                    v = float(v)
+                except ValueError:
+                    raise InputError(f"us_content_pct: {v!r} is not a number", where=where) from None
+            if isinstance(v, str) and name == "made_with_us_technology":
+                if v.strip().lower() not in ("true", "false"):
+                    raise InputError(f"made_with_us_technology: {v!r} is not true or false", where=where)
+                v = v.strip().lower() == "true"
+            if v is not None:
+                item[name] = v
         items = [item]
     consignee = {
         "name": value("consignee_name"),
@@ -607,14 +632,18 @@ def decide_stream(
     today: dt.date,
     balances: Mapping[str, float] | None = None,
     explain: bool = True,
+    denials: Sequence[Any] = (),
+    listings_of: Callable[[Record], Sequence[Any]] | None = None,
 ) -> Iterator[Decision]:
     """Parse and decide each record, yielding decisions in input order (``explain=False``: no explanation).
 
+    Every law the transaction engages answers (``tiergate.alliance.determine_all``); ``denials`` are the
+    denial notices held, ``listings_of(record)`` the allied-list entries screening found for its consignee.
     The first bad record raises its error (naming file and line or row); nothing after it is decided.
     """
     from dataclasses import replace
 
-    from tiergate.decide import decide
+    from tiergate.alliance import determine_all
     from tiergate.errors import TiergateError
     from tiergate.interchange import parse_transaction
 
@@ -630,7 +659,16 @@ def decide_stream(
             if chosen is None:
                 ruleset, selection = book.select(*key)
                 chosen = selections[key] = (ruleset, selection.describe())
-            decision = decide(txn, chosen[0], balances=balances, selection=chosen[1], explain=explain)
+            decision = determine_all(
+                txn,
+                book,
+                chosen[0],
+                balances=balances,
+                selection=chosen[1],
+                explain=explain,
+                listings=listings_of(record) if listings_of is not None else (),
+                denials=denials,
+            )
         except TiergateError as error:
             if error.where is None:
                 error = type(error)(error.message, where=record.where, hint=error.hint)

@@ -32,12 +32,15 @@ from tiergate.batch import (
 )
 from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
+from tiergate.denials.cli import denials_app
 from tiergate.errors import InputError, TiergateError
 from tiergate.monitor.cli import monitor_app
 from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.describe import regimes_and_packs, rules_of
 from tiergate.rules.diff import diff_rulesets, render_diff
-from tiergate.screen.cli import ListsOpt, consignee_screening, lists_app, screen_app, ship_block
+from tiergate.screen.cli import ListsOpt, consignee_listings, consignee_screening, lists_app, screen_app, ship_block
+from tiergate.vault.cli import vault_app
+from tiergate.verify.cli import verify_app
 
 app = typer.Typer(
     name="tiergate",
@@ -55,6 +58,9 @@ app.add_typer(packs_app, name="packs")
 app.add_typer(lists_app, name="lists")
 app.add_typer(screen_app, name="screen")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(denials_app, name="denials")
+app.add_typer(vault_app, name="vault")
+app.add_typer(verify_app, name="verify")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -194,6 +200,50 @@ def chips_show(
         out.print(f"  {line}", markup=False)
 
 
+# ---------------------------------------------------------------- equipment
+
+equipment_app = typer.Typer(no_args_is_help=True, help="The equipment catalogue (SME tools and HBM stacks).")
+app.add_typer(equipment_app, name="equipment")
+
+
+@equipment_app.command("list")
+def equipment_list(format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table) -> None:
+    """Every tool of the equipment catalogue (category, origin, US ECCN), and the HBM stacks."""
+    from tiergate.catalog import load_equipment
+
+    catalogue = load_equipment()
+    rows = [interchange.equipment_to_dict(tool) for tool in catalogue]
+    stacks = [
+        interchange.chip_to_dict(stack) | {"package_area_mm2": stack.package_area_mm2} for stack in catalogue.hbm_stacks
+    ]
+    if format == Format.json:
+        out.print(_dump({"equipment": rows, "hbm_stacks": stacks}), markup=False)
+        return
+    table = Table(title=f"Equipment catalogue ({len(rows)} tools)")
+    for column in ("id", "name", "category", "made in", "US ECCN"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["category"], r["made_in"] or "?", r["us_eccn"] or "not established")
+    out.print(table)
+    table = Table(title=f"HBM stacks ({len(stacks)}; give them as chips)")
+    for column in ("id", "name", "GB/s", "mm2"):
+        table.add_column(column)
+    for r in stacks:
+        table.add_row(r["id"], r["name"], fmt(r["memory_bandwidth_gbps"]), fmt(r["package_area_mm2"]))
+    out.print(table)
+
+
+@equipment_app.command("show")
+def equipment_show(
+    tool: Annotated[str, typer.Argument(help="Catalogue id or alias, e.g. asml-nxt-2000i or 'NXT:2000i'.")],
+) -> None:
+    """One tool: category, origin, US ECCN, parameters, sources (JSON)."""
+    from tiergate.catalog import load_equipment
+
+    found = load_equipment().resolve(tool, where="equipment")
+    out.print(_dump(interchange.equipment_to_dict(found)), markup=False)
+
+
 # ---------------------------------------------------------------- classify
 
 
@@ -248,7 +298,7 @@ def classify_command(
 
 def _print_table(decisions: list[dict[str, Any]], explain: bool) -> None:
     table = Table(title=f"{len(decisions)} decision(s)")
-    for column in ("id", "regime", "outcome", "authorization", "review policy", "ECCN", "TPP total", "draws"):
+    for column in ("id", "regime", "outcome", "authorization", "review policy", "ECCN", "TPP total", "draws", "laws"):
         table.add_column(column, justify="right" if column == "TPP total" else "left")
     for d in decisions:
         colour = {
@@ -266,6 +316,12 @@ def _print_table(decisions: list[dict[str, Any]], explain: bool) -> None:
             ", ".join(dict.fromkeys(i["eccn"] for i in d["items"])),
             fmt(d["tpp_total"]),
             "; ".join(f"{a['account']} {fmt(a['tpp'])}" for a in d["allocations"]) or "-",
+            "; ".join(
+                f"{j['jurisdiction']}: {j['outcome'] if j['reached'] else 'not reached'}"
+                + (" (review)" if j["indeterminate"] else "")
+                for j in d.get("jurisdictions", [])
+            )
+            or "US",
         )
     out.print(table)
     if explain:
@@ -300,11 +356,25 @@ def decide_command(
     ] = None,
     packs: PacksOpt = None,
     lists: ListsOpt = None,
+    denials_db: Annotated[
+        str | None,
+        typer.Option(
+            "--denials",
+            envvar="TIERGATE_DB",
+            help="The store whose denial notices are consulted (default: --db, or TIERGATE_DB).",
+        ),
+    ] = None,
 ) -> None:
-    """Licence determination for each transaction: outcome, authorisation, review policy, allocations, rules."""
+    """Licence determination for each transaction: outcome, authorisation, review policy, allocations, rules.
+
+    Every law the transaction engages answers (the exporting country's, the EU's, US law through its reach
+    rules); the decision's ``jurisdictions`` lists each answer."""
+    from tiergate.denials.store import held_denials
+
     book = _book(packs)
     when = _date(as_of, "--as-of")
     balances = _balances(balances_file)
+    denials = held_denials(denials_db or db)
     if db is not None:
         if balances is not None:
             raise InputError("give --balances or --db, not both")
@@ -318,6 +388,7 @@ def decide_command(
         and not explain
         and balances is None
         and lists is None
+        and not denials
         and file.suffix.lower() in (".parquet", ".pq")
     ):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -361,6 +432,8 @@ def decide_command(
         today=_today(),
         balances=balances,
         explain=with_explanation,
+        denials=denials,
+        listings_of=screening.listings_of if screening is not None else None,
     )
     if screening is not None:
         decided = screening.adjust(decided)
@@ -532,13 +605,23 @@ def packs_validate(
     """Check a pack (or a folder of packs and regimes) against the schema and the packaged packs."""
     from tiergate.rules.book import Rulebook, iso_country_codes
     from tiergate.rules.compile import compile_ruleset
-    from tiergate.rules.loader import load_pack, load_pack_folders, packaged_packs_dir
+    from tiergate.rules.loader import load_jurisdictions, load_pack, load_pack_folders, packaged_packs_dir
 
     path = Path(path)
     if (path / "manifest.yaml").exists():
         pack = load_pack(path)
+        if pack.manifest.scope == "alliance":
+            _validate_alliance_pack(pack)
+            return
         base_packs, regimes, files = load_pack_folders([packaged_packs_dir()])
-        book = Rulebook(base_packs, regimes, load_rulebook().catalogue, iso_country_codes().__contains__, files)
+        book = Rulebook(
+            base_packs,
+            regimes,
+            load_rulebook().catalogue,
+            iso_country_codes().__contains__,
+            files,
+            jurisdictions=load_jurisdictions([packaged_packs_dir()]),
+        )
         stack = [p for p in ([pack.manifest.supersedes] if pack.manifest.supersedes in book.regimes else [])]
         base = (
             book.regime(stack[0])
@@ -563,6 +646,32 @@ def packs_validate(
     packaged = path.resolve() == packaged_packs_dir().resolve()
     book = load_rulebook([] if packaged else [path])
     out.print(f"ok: {len(book.packs)} pack(s) and {len(book.regimes)} regime(s) valid, including {path}")
+
+
+def _validate_alliance_pack(pack: Any) -> None:
+    """An alliance pack checked on top of the packaged packs of its jurisdiction in force on its date."""
+    from tiergate.rules.compile_allied import compile_allied
+
+    book = load_rulebook()
+    jurisdiction = book.jurisdiction(pack.manifest.jurisdiction, where=f"{pack.folder / 'manifest.yaml'}: jurisdiction")
+    day = pack.manifest.effective_from
+    stack = [
+        p
+        for p in book.alliance_stacks.get(jurisdiction.code, [])
+        if p.manifest.id != pack.manifest.id and p.manifest.effective_from <= day
+    ]
+    rules = compile_allied(
+        jurisdiction,
+        [*stack, pack],
+        list(book.jurisdictions.values()),
+        us_groups=book.us_group_names,
+        is_country=interchange.iso_codes().__contains__,
+    )
+    count = len(rules.controls) + len(rules.general_authorisations) + len(rules.catch_all) + len(rules.reach)
+    out.print(
+        f"ok: alliance pack {pack.manifest.id} r{pack.manifest.revision} ({jurisdiction.code}) is valid "
+        f"(checked on top of {', '.join(p.manifest.id for p in stack) or 'no earlier pack'}; {count} entries)"
+    )
 
 
 @packs_app.command("diff")
@@ -744,7 +853,8 @@ def ship_command(
             worst = max(worst, 4)
             err.print(f"{txn.id or '-'}: not committed: {block}", markup=False)
             continue
-        shipment = ship(txn, book, ledger, licence_id=licence_id, regime=regime)
+        listings = consignee_listings(txn, lists) if lists is not None else ()
+        shipment = ship(txn, book, ledger, licence_id=licence_id, regime=regime, listings=listings)
         worst = max(worst, shipment.exit_code)
         if format in (Format.json, Format.jsonl):
             out.print(_dump(shipment_to_dict(shipment), indent=format == Format.json), markup=False)
@@ -842,6 +952,8 @@ def demo() -> None:
         out_path=None,
         balances_file=None,
         packs=None,
+        lists=None,
+        denials_db=None,
     )
     book = _book(None)
     record = next(r for r in read_records(samples / "transactions.jsonl") if r.data["id"] == "demo-02")

@@ -29,11 +29,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiergate.classify import classify
-from tiergate.decide import allocation_account, decide, parties_of
+from tiergate.decide import allocation_account, parties_of
 from tiergate.decide.model import AllocationDraw, Consignee, Decision, ItemDecision, LineItem, Transaction
 from tiergate.decide.route import route
 from tiergate.errors import TiergateError
-from tiergate.interchange import decision_fields, iso_codes
+from tiergate.interchange import decision_fields, iso_codes, jurisdiction_fields
+from tiergate.rules.allied import AlliedRules
 from tiergate.rules.book import Rulebook
 from tiergate.rules.ruleset import GroupTest, Ruleset, compare
 
@@ -70,6 +71,39 @@ ALLOCATION_TYPE = pa.struct(
 )
 
 
+JURISDICTION_ITEM_TYPE = pa.struct(
+    [
+        ("index", pa.int32()),
+        ("outcome", pa.string()),
+        ("authorization", pa.string()),
+        ("review_policy", pa.string()),
+        ("entry", pa.string()),
+        ("hook", pa.string()),
+        ("indeterminate", pa.bool_()),
+        ("rules", pa.list_(pa.string())),
+    ]
+)
+JURISDICTION_TYPE = pa.struct(
+    [
+        ("jurisdiction", pa.string()),
+        ("law", pa.string()),
+        ("packs", pa.list_(pa.string())),
+        ("reached", pa.bool_()),
+        ("hook", pa.string()),
+        ("outcome", pa.string()),
+        ("authorization", pa.string()),
+        ("review_policy", pa.string()),
+        ("indeterminate", pa.bool_()),
+        ("authority", pa.string()),
+        ("items", pa.list_(JURISDICTION_ITEM_TYPE)),
+        ("rules", pa.list_(pa.string())),
+        ("citations", pa.list_(pa.string())),
+        ("notices", pa.list_(pa.string())),
+    ]
+)
+"""One law's own answer (a decision's ``jurisdictions``; empty for a decision that engages US law alone)."""
+
+
 def decision_schema(explain: bool) -> pa.Schema:
     """The Parquet schema of decisions (the interchange decision, typed)."""
     return pa.schema(
@@ -90,6 +124,7 @@ def decision_schema(explain: bool) -> pa.Schema:
             ("recalled", pa.list_(TEXT)),
             ("provisional", pa.bool_()),
             *([("explanation", pa.list_(pa.string()))] if explain else []),
+            ("jurisdictions", pa.list_(JURISDICTION_TYPE)),
         ]
     )
 
@@ -134,6 +169,47 @@ def _visible_refs(rules: Ruleset) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(party), frozenset(origin)
 
 
+def _allied_refs(rules: AlliedRules) -> frozenset[str]:
+    """The groups and codes an allied law's tests name that can matter to a flat chip row: the destinations of
+    the controls that can catch a chip, of the general authorisations that cover them, and of the advisories.
+    (Catch-all rules need screening hits and the US reach rules origin facts: such rows go row by row.)"""
+    relevant = [c for c in rules.controls if any(s.kinds is None or "chip" in s.kinds for s in c.items)]
+    ids = {c.id for c in relevant}
+    tests = [
+        *(c.destinations for c in relevant),
+        *(g.destinations for g in rules.general_authorisations if g.covers is None or g.covers & ids),
+        *(a.destinations for a in rules.advisories),
+    ]
+    found: set[str] = set()
+    for test in tests:
+        if test is not None:
+            found |= test.refs()
+    return frozenset(found)
+
+
+def _allied_signature(
+    book: Rulebook, origin: str, day: dt.date
+) -> tuple[tuple[int, ...], Callable[[str], frozenset[str]]]:
+    """For rows exported from ``origin``: the identity of the laws it engages on ``day`` (and of the US reach
+    stack, whose packs the decision names), and a code's memberships of the groups those laws test, with
+    whether it lies inside each law's territory and whether it is the United States (an import there)."""
+    stacks = [(code, book.allied(code, day)) for code in book.territory_laws.get(origin, ())]
+    ids = (*(id(stack) for _, stack in stacks), id(book.allied("US", day)))  # (the laws, not the country)
+    live = [(code, stack, _allied_refs(stack)) for code, stack in stacks if stack is not None]
+    territories = [(code, book.jurisdictions[code].territory) for code, _ in stacks]
+
+    def members(country: str) -> frozenset[str]:
+        found = {
+            f"{code}|{group}" for code, stack, refs in live for group in stack.groups.memberships(country, day) & refs
+        }
+        found |= {f"{code}|inside" for code, territory in territories if country in territory}
+        if country == "US":
+            found.add("US")
+        return frozenset(found)
+
+    return ids, members
+
+
 @dataclass(frozen=True, slots=True)
 class _Context:
     """A decision context, as the first row that has it."""
@@ -155,6 +231,8 @@ def _templates_of(book: Rulebook, job: _Context) -> tuple[list[int], list[Decisi
     """The quantity breakpoints of a context and one decision per bracket between them."""
     ruleset, _ = book.select(job.regime, _day(job.day))
     chip = book.catalogue.resolve(job.chip)
+    from tiergate.alliance import determine_all
+
     txn = Transaction(
         id=None,
         date=_day(job.day),
@@ -173,7 +251,8 @@ def _templates_of(book: Rulebook, job: _Context) -> tuple[list[int], list[Decisi
     )
     points = _breakpoints(txn, ruleset)
     decisions = [
-        decide(replace(txn, items=(LineItem(chip, q),)), ruleset, explain=False) for q in [1, *(p + 1 for p in points)]
+        determine_all(replace(txn, items=(LineItem(chip, q),)), book, ruleset, explain=False)
+        for q in [1, *(p + 1 for p in points)]
     ]
     return points, decisions
 
@@ -431,8 +510,9 @@ def _decide_table(
     at_most(end_use, 100)
     at_most(chip_text, 200, required=True)
     vouch(pc.or_kleene(pc.is_null(veu), pc.is_in(veu, value_set=pa.array(["UVEU", "NVEU"]))))
-    if "items" in table.column_names:
-        vouch(pc.is_null(table.column("items").combine_chunks()))
+    for column in ("items", "equipment", "origin", "us_content_pct", "made_with_us_technology"):
+        if column in table.column_names:  # multi-item rows, tools and origin facts go row by row
+            vouch(pc.is_null(table.column(column).combine_chunks()))
     if regime is not None:
         row_regime = pa.array([regime] * n, pa.string())
     vouch(pc.or_kleene(pc.is_null(row_regime), pc.is_in(row_regime, value_set=pa.array(list(book.regimes)))))
@@ -535,6 +615,14 @@ def _decide_table(
     signatures: dict[frozenset[str], int] = {}
     party_sig = np.zeros((len(selections_found), len(codes)), dtype=np.int64)
     origin_sig = np.zeros((len(selections_found), len(codes)), dtype=np.int64)
+    # Rows exported from a country whose own law Tiergate encodes are decided by every law they engage:
+    # their contexts also keep which of those laws are in force and the memberships those laws test.
+    territory = frozenset(book.territory_laws)
+    allied_origins = [code for code in codes if code in territory]
+    allied_slot = {code: i for i, code in enumerate(allied_origins)}
+    allied_sig = np.zeros((len(selections_found), max(1, len(allied_origins)), len(codes)), dtype=np.int64)
+    allied_law = np.zeros((len(selections_found), max(1, len(allied_origins))), dtype=np.int64)
+    allied_ids: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
     for sel, entry in enumerate(selection_rulesets):
         if entry is None:
             continue
@@ -548,6 +636,13 @@ def _decide_table(
             origin_sig[sel, k] = (
                 signatures.setdefault(frozenset({"origin"}) | (members & origin_refs), len(signatures)) + 1
             )
+        for origin, slot in allied_slot.items():
+            stacks, allied_members = _allied_signature(book, origin, day)
+            laws = book.territory_laws.get(origin, ())
+            allied_law[sel, slot] = allied_ids.setdefault((laws, stacks), len(allied_ids)) + 1
+            for k, code in enumerate(codes):
+                if code and code in iso_set:
+                    allied_sig[sel, slot, k] = signatures.setdefault(allied_members(code), len(signatures)) + 1
     # Rows of different epochs share a context when the ruleset is the same one (group memberships
     # are in the signatures); the calendar year counts only where a cap depends on it.
     ruleset_ids: dict[int, int] = {}
@@ -580,6 +675,14 @@ def _decide_table(
         + 1
     )
     chip_of_row = np.asarray(chip_index.to_numpy(zero_copy_only=False), dtype=np.int64)
+    slot_of_code = np.array([allied_slot.get(c, -1) for c in codes] or [-1], dtype=np.int64)
+    row_slot = slot_of_code[origin_code] if len(codes) else np.full(n, -1, dtype=np.int64)
+    allied_row = row_slot >= 0
+    safe_slot = np.maximum(row_slot, 0)
+
+    def allied(values: np.ndarray) -> np.ndarray:
+        return np.where(allied_row, values, 0)
+
     columns = [
         ruleset_of_selection[selection_of_row],
         year_key,
@@ -594,10 +697,17 @@ def _decide_table(
         party_sig[selection_of_row, parent_code],
         veu_key,
         end_use_key,
+        allied(allied_law[selection_of_row, safe_slot]),
+        allied(allied_sig[selection_of_row, safe_slot, dest_code]),
+        allied(allied_sig[selection_of_row, safe_slot, located_code]),
+        allied(allied_sig[selection_of_row, safe_slot, hq_code]),
+        allied(allied_sig[selection_of_row, safe_slot, parent_code]),
     ]
     context = np.zeros(n, dtype=np.int64)
     for column in columns:
         radix = int(column.max()) + 1 if n else 1
+        if n and (int(context.max()) + 1) * radix >= 2**62:  # renumber before the key could overflow
+            context = np.unique(context, return_inverse=True)[1].astype(np.int64)
         context = context * radix + column
     contexts, group = np.unique(context, return_inverse=True)
     qty = np.asarray(quantity.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -751,6 +861,13 @@ def _decide_table(
             "conditions": template_column(lambda d: list(d.conditions), pa.list_(pa.string())),
             "recalled": template_column(lambda d: list(d.recalled), pa.list_(pa.string())),
             "provisional": template_column(lambda d: d.provisional, pa.bool_()),
+            "jurisdictions": pc.take(
+                pa.array(
+                    [[jurisdiction_fields(j) for j in t.jurisdictions] for t in templates] or [[]],
+                    pa.list_(JURISDICTION_TYPE),
+                ),
+                row_template,
+            ),
         },
         schema=schema,
     )

@@ -6,6 +6,8 @@ wrong, where (file, line, field) and, where it can, how to fix it::
     TiergateError
     ├── InputError            a transaction, item or chip spec is malformed or inconsistent
     │   ├── UnknownChipError  a chip id or alias that is not in the catalogue (with suggestions)
+    │   ├── UnknownEquipmentError  an equipment id that is not in the equipment catalogue (with suggestions)
+    │   ├── UnknownJurisdictionError  a jurisdiction code Tiergate holds no law for (with suggestions)
     │   └── UnknownCountryError  a country code that is not ISO 3166-1 alpha-2
     ├── PackError             a rule pack is malformed or inconsistent (file, line, field)
     ├── RegimeError           no regime is in force on a date, or an unknown regime name
@@ -47,6 +49,27 @@ class UnknownChipError(InputError):
         self.suggestions = suggestions
         hint = f"did you mean {', '.join(suggestions)}?" if suggestions else "see `tiergate chips list`"
         super().__init__(f"unknown chip {chip!r}", where=where, hint=hint)
+
+
+class UnknownEquipmentError(InputError):
+    """An equipment id or alias that the equipment catalogue does not hold."""
+
+    def __init__(self, name: str, suggestions: list[str], *, where: str | None = None) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        hint = f"did you mean {', '.join(suggestions)}?" if suggestions else "see `tiergate equipment list`"
+        super().__init__(f"unknown equipment {name!r}", where=where, hint=hint)
+
+
+class UnknownJurisdictionError(InputError):
+    """A jurisdiction code that no pack of Tiergate encodes."""
+
+    def __init__(self, code: str, suggestions: list[str], known: list[str], *, where: str | None = None) -> None:
+        self.code = code
+        self.suggestions = suggestions
+        hint = f"did you mean {', '.join(suggestions)}?" if suggestions else ""
+        hint = (hint + " " if hint else "") + f"known: {', '.join(known)}"
+        super().__init__(f"unknown jurisdiction {code!r}", where=where, hint=hint)
 
 
 class UnknownCountryError(InputError):

@@ -16,10 +16,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from tiergate.catalog import Catalogue, Chip, Die
+from tiergate.catalog import EQUIPMENT_CATEGORIES, Catalogue, Chip, Die, Equipment, EquipmentCatalogue, load_equipment
 from tiergate.classify.model import Classification, Item, ModelWeights, System
-from tiergate.decide.model import Consignee, Decision, LineItem, Transaction
-from tiergate.errors import InputError, UnknownChipError, UnknownCountryError
+from tiergate.decide.model import Consignee, Decision, JurisdictionDecision, LineItem, Origin, Transaction
+from tiergate.errors import InputError, UnknownChipError, UnknownCountryError, UnknownEquipmentError
 from tiergate.rules.source import render_path
 
 
@@ -30,13 +30,42 @@ def iso_codes() -> frozenset[str]:
     return frozenset(country.alpha_2 for country in pycountry.countries)
 
 
+_COMMON_MISTAKES = {"UK": "GB", "EL": "GR", "EN": "GB"}
+
+
+def nearest_countries(text: str, limit: int = 3) -> list[str]:
+    """ISO codes a mistyped country may have meant: a common mistake (UK for GB), a country named in full
+    ("Japan"), or codes one letter away."""
+    import pycountry
+
+    wanted = text.strip().upper()
+    if wanted in _COMMON_MISTAKES:
+        return [_COMMON_MISTAKES[wanted]]
+    if len(wanted) > 2:
+        try:
+            return [c.alpha_2 for c in pycountry.countries.search_fuzzy(text.strip())][:limit]
+        except LookupError:
+            return []
+    if len(wanted) != 2:
+        return []
+    close = sorted(
+        (c for c in iso_codes() if sum(a != b for a, b in zip(c, wanted, strict=True)) == 1),
+        key=lambda c: (c[0] != wanted[0], c),  # a typo in the second letter is the likelier one
+    )
+    return close[: limit + 1]
+
+
 def _country(value: object) -> object:
     if isinstance(value, str):
         code = value.strip().upper()
+        near = nearest_countries(value) if code not in iso_codes() else []
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
         if len(code) != 2 or not code.isalpha():
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (two letters, e.g. IN, DE, HK)")
+            raise ValueError(
+                f"{value!r} is not an ISO 3166-1 alpha-2 country code (two letters, e.g. IN, DE, HK){hint}"
+            )
         if code not in iso_codes():
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code{hint}")
         return code
     return value
 
@@ -123,17 +152,60 @@ class WeightsIn(_In):
     fine_tuning_ops: Annotated[float, Field(ge=0, le=1e40, allow_inf_nan=False)] = 0.0
 
 
+Category = Literal[EQUIPMENT_CATEGORIES]  # type: ignore[valid-type]
+Parameter = Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)] | bool
+
+
+class EquipmentSpecIn(_In):
+    """A tool not in the equipment catalogue: its category, US ECCN and the parameters the packs test."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    category: Category
+    us_eccn: Annotated[str, Field(pattern=r"^([0-9][A-E][0-9]{3}(\.[a-z0-9]+)*|EAR99)$")] | None = None
+    made_in: Country | None = None
+    vendor: Annotated[str, Field(max_length=200)] | None = None
+    parameters: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)], Parameter] = Field(
+        default_factory=dict, max_length=50
+    )
+
+    def to_equipment(self) -> Equipment:
+        return Equipment(
+            id=None,
+            name=self.name,
+            category=self.category,
+            made_in=self.made_in,
+            us_eccn=self.us_eccn,
+            parameters=tuple(sorted(self.parameters.items())),
+            vendor=self.vendor,
+        )
+
+
+EquipmentRef = Annotated[str, Field(min_length=1, max_length=200)] | EquipmentSpecIn
+
+
 class ItemIn(_In):
     chip: ChipRef | None = None
     system: SystemIn | None = None
     model_weights: WeightsIn | None = None
+    equipment: EquipmentRef | None = None
     quantity: Annotated[int, Field(gt=0, le=10_000_000_000, strict=True)]
+    origin: Country | None = None
+    """Where the item was made (ISO 3166-1 alpha-2)."""
+    us_content_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    """US-origin controlled content by value, in percent (de minimis)."""
+    made_with_us_technology: bool | None = None
+    """A direct product of US technology or software (or of a plant that is): the US direct-product rules."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> ItemIn:
-        if sum(x is not None for x in (self.chip, self.system, self.model_weights)) != 1:
-            raise ValueError("an item is exactly one of chip, system or model_weights")
+        if sum(x is not None for x in (self.chip, self.system, self.model_weights, self.equipment)) != 1:
+            raise ValueError("an item is exactly one of chip, system, model_weights or equipment")
         return self
+
+    def origin_facts(self) -> Origin | None:
+        if self.origin is None and self.us_content_pct is None and self.made_with_us_technology is None:
+            return None
+        return Origin(self.origin, self.us_content_pct, self.made_with_us_technology)
 
 
 class ConsigneeIn(_In):
@@ -159,14 +231,35 @@ class TransactionIn(_In):
 
 def _chip(ref: str | ChipSpecIn, catalogue: Catalogue, where: str, field: str) -> Chip:
     if isinstance(ref, str):
-        try:
-            return catalogue.resolve(ref)
-        except UnknownChipError as error:
-            raise UnknownChipError(ref, error.suggestions, where=f"{where}: {field}") from None
+        found = catalogue.get(ref)
+        if found is not None:
+            return found
+        stack = load_equipment().stack(ref)  # HBM stacks of the equipment catalogue are chips too
+        if stack is not None:
+            return stack
+        suggestions = catalogue.suggest(ref)
+        if not suggestions:
+            suggestions = [s for s in load_equipment().suggest(ref) if load_equipment().stack(s) is not None]
+        raise UnknownChipError(ref, suggestions, where=f"{where}: {field}")
     return ref.to_chip()
 
 
+def _equipment(ref: str | EquipmentSpecIn, equipment: EquipmentCatalogue, where: str, field: str) -> Item:
+    if isinstance(ref, str):
+        found = equipment.get(ref)
+        if found is not None:
+            return found
+        if equipment.stack(ref) is not None:
+            raise InputError(
+                f'{ref!r} is an HBM stack, a chip: give it as {{"chip": {ref!r}}}', where=f"{where}: {field}"
+            )
+        raise UnknownEquipmentError(ref, equipment.suggest(ref, tools_only=True), where=f"{where}: {field}")
+    return ref.to_equipment()
+
+
 def _item(item: ItemIn, catalogue: Catalogue, where: str, index: int) -> Item:
+    if item.equipment is not None:
+        return _equipment(item.equipment, load_equipment(), where, f"items[{index}].equipment")
     if item.chip is not None:
         return _chip(item.chip, catalogue, where, f"items[{index}].chip")
     if item.system is not None:
@@ -248,12 +341,13 @@ def validation_error(error: ValidationError, where: str, model: type[BaseModel] 
     loc = [
         step
         for step in first["loc"]
-        if isinstance(step, int) or step not in {"str", "ChipSpecIn", "function-after[_shape(), ChipSpecIn]"}
+        if isinstance(step, int)
+        or step not in {"str", "ChipSpecIn", "function-after[_shape(), ChipSpecIn]", "EquipmentSpecIn", "float", "bool"}
     ]
     loc = [
         step
         for step in loc
-        if not (isinstance(step, str) and (step.startswith("function-") or step.startswith("constrained-str")))
+        if not (isinstance(step, str) and (step.startswith("function-") or step.startswith("constrained-")))
     ]
     field = render_path(loc) or "(record)"
     message = first["msg"].removeprefix("Value error, ")
@@ -280,7 +374,10 @@ def parse_transaction(
     day = txn.date or default_date
     if day is None:
         raise InputError("date: required field is missing (or pass --as-of)", where=where)
-    items = tuple(LineItem(_item(item, catalogue, where, i), item.quantity) for i, item in enumerate(txn.items))
+    items = tuple(
+        LineItem(_item(item, catalogue, where, i), item.quantity, item.origin_facts())
+        for i, item in enumerate(txn.items)
+    )
     c = txn.consignee
     consignee = Consignee(
         name=c.name,
@@ -308,7 +405,11 @@ def canonical_transaction(txn: Transaction) -> str:
     import dataclasses
     import json
 
-    return json.dumps(dataclasses.asdict(txn), sort_keys=True, separators=(",", ":"), default=str)
+    data = dataclasses.asdict(txn)
+    for line in data["items"]:  # a line without origin facts hashes as it did before they existed
+        if line.get("origin") is None:
+            line.pop("origin", None)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _number(value: float | None, digits: int = 6) -> float | int | None:
@@ -365,10 +466,43 @@ def decision_fields(decision: Decision, *, explain: bool = True) -> dict[str, An
         "conditions": list(decision.conditions),
         "recalled": list(decision.recalled),
         "provisional": decision.provisional,
+        "jurisdictions": [jurisdiction_fields(j) for j in decision.jurisdictions],
     }
     if explain:
         out["explanation"] = list(decision.explanation)
     return out
+
+
+def jurisdiction_fields(j: JurisdictionDecision) -> dict[str, Any]:
+    """One element of a decision's ``jurisdictions``: one law's own answer."""
+    return {
+        "jurisdiction": j.jurisdiction,
+        "law": j.law,
+        "packs": list(j.packs),
+        "reached": j.reached,
+        "hook": j.hook,
+        "outcome": j.outcome,
+        "authorization": j.authorization,
+        "review_policy": j.review_policy,
+        "indeterminate": j.indeterminate,
+        "authority": j.authority,
+        "items": [
+            {
+                "index": it.index,
+                "outcome": it.outcome,
+                "authorization": it.authorization,
+                "review_policy": it.review_policy,
+                "entry": it.entry,
+                "hook": it.hook,
+                "indeterminate": it.indeterminate,
+                "rules": list(it.rules),
+            }
+            for it in j.items
+        ],
+        "rules": list(j.rules),
+        "citations": list(j.citations),
+        "notices": list(j.notices),
+    }
 
 
 _FIGURES = ("tpp", "performance_density", "tpp_total", "cap", "remaining")
@@ -377,6 +511,8 @@ _FIGURES = ("tpp", "performance_density", "tpp_total", "cap", "remaining")
 def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, Any]:
     """The interchange JSON of a decision: figures rounded to 6 decimals (whole numbers as integers)."""
     out = decision_fields(decision, explain=explain)
+    if not out["jurisdictions"]:  # a US-only decision keeps the shape it always had
+        del out["jurisdictions"]
     out["date"] = decision.date.isoformat()
     out["tpp_total"] = _number(decision.tpp_total)
     for part in (*out["items"], *out["allocations"]):
@@ -430,6 +566,22 @@ def chip_to_dict(chip: Chip) -> dict[str, Any]:
         "recalled": list(chip.recalled),
         "sources": list(chip.sources),
         "notes": chip.notes,
+    }
+
+
+def equipment_to_dict(tool: Equipment) -> dict[str, Any]:
+    return {
+        "id": tool.id,
+        "name": tool.name,
+        "vendor": tool.vendor,
+        "category": tool.category,
+        "made_in": tool.made_in,
+        "us_eccn": tool.us_eccn,
+        "parameters": dict(tool.parameters),
+        "aliases": list(tool.aliases),
+        "recalled": list(tool.recalled),
+        "sources": list(tool.sources),
+        "notes": tool.notes,
     }
 
 

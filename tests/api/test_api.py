@@ -332,7 +332,7 @@ def test_openapi_declares_every_error_response(api: Api) -> None:
         declared = set(op["responses"])
         assert {"400", "401", "403", "405", "413", "422", "500", "503"} <= declared, (path, method, declared)
         pydantic_bodies = ("/v1/keys", "/v1/ledger/licences", "/v1/screen", "/v1/screen/decisions")
-        if "requestBody" in op and path not in pydantic_bodies:  # FastAPI models: 422
+        if "requestBody" in op and path not in pydantic_bodies and not path.startswith("/v1/vault"):  # FastAPI: 422
             assert "415" in declared, (path, method)
         for status, response in op["responses"].items():
             if status.startswith(("4", "5")):

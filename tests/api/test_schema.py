@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import content_type_conformance, not_a_server_error, status_code_conformance
 
 import tiergate
+from tiergate.vault import Vault
 
 from .conftest import make_api
 
@@ -30,6 +31,18 @@ def _json_lines(ctx: Any, value: Any) -> bytes:
 _FOLDER = Path(tempfile.mkdtemp(prefix="tiergate-schema-"))
 atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
 SERVED = make_api(_FOLDER, tiergate.load_rulebook())
+_VAULT = Vault(SERVED.db)
+_VAULT.init("admin-owner,approver-owner", 1)  # generated requests reach the vault's logic, not only its 404
+_VAULT.register(
+    {
+        "id": "frontier-1",
+        "name": "F",
+        "training_ops": 3.5e26,
+        "open_weights": False,
+        "shards": [{"sha256": "ab" * 32, "bytes": 1}],
+    }
+)
+_VAULT.close()
 EXAMPLES = int(os.environ.get("TIERGATE_SCHEMA_EXAMPLES", "12"))
 """Examples per operation (12 keeps the run to seconds; set more to hunt)."""
 schema = schemathesis.openapi.from_asgi("/openapi.json", SERVED.app)

@@ -359,3 +359,43 @@ def test_no_server_error_on_arbitrary_form_input(web: Api) -> None:
             assert response.headers["content-type"].startswith("text/html")
 
     check()
+
+
+def test_decide_page_answers_in_every_jurisdiction_for_a_tool(web: Api) -> None:
+    client = sign_in(web)
+    response = decide_form(
+        client,
+        date="2025-06-01",
+        export_from="NL",
+        destination="CN",
+        equipment="asml-nxt-2000i",
+        quantity="1",
+        consignee_name="Hua Hong <b>Foundry</b> Co",
+        headquarters="CN",
+    )
+    assert response.status_code == 200, response.text
+    html = response.text
+    assert 'id="jurisdictions"' in html and 'data-jurisdiction="NL"' in html and 'data-jurisdiction="US"' in html
+    assert "nl-2023-09/immersion-duv-critical" in html and "<b>Foundry</b>" not in html
+
+
+def test_denials_page_lists_and_keeps_a_notice(web: Api) -> None:
+    client = sign_in(web)
+    page = client.get("/denials", headers=HTML)
+    assert page.status_code == 200 and "No denial notices held" in page.text
+    fields = {
+        "id": "NL-1",
+        "jurisdiction": "NL",
+        "date": "2024-06-01",
+        "items": "3B001.f.1, lithography.euv",
+        "destination": "CN",
+        "end_user": "Hua Hong Foundry Co",
+        "reason": "<script>x</script>",
+    }
+    kept = client.post("/denials", data={"csrf": csrf_of(page.text), **fields}, headers=HTML)
+    assert kept.status_code == 200 and 'id="denial-kept"' in kept.text
+    assert "NL-1" in kept.text and "<script>x</script>" not in kept.text
+    bad = client.post(
+        "/denials", data={"csrf": csrf_of(page.text), **fields, "id": "X", "jurisdiction": "QQ"}, headers=HTML
+    )
+    assert bad.status_code == 422 and "unknown jurisdiction" in bad.text

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
 class NewKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
     owner: Annotated[str, Field(min_length=1, max_length=100, description="Who holds the key (name or e-mail).")]
-    role: Literal["viewer", "officer", "admin"]
+    role: Literal["viewer", "officer", "approver", "admin"]
     expires_at: dt.datetime | None = Field(default=None, description="When the key stops working (ISO 8601).")
 
 

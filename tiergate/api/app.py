@@ -46,6 +46,10 @@ ROUTER_MODULES = (
     "tiergate.api.admin",
     "tiergate.api.screen",
     "tiergate.api.monitor",
+    "tiergate.api.denials",
+    "tiergate.api.equipment",
+    "tiergate.api.vault",
+    "tiergate.api.verify",
 )
 """Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``)."""
 

@@ -47,7 +47,12 @@ def _ledger(db: str) -> Ledger:
 @keys_app.command("create")
 def keys_create(
     owner: Annotated[str, typer.Option("--owner", help="Who holds the key (a name or e-mail address).")],
-    role: Annotated[str, typer.Option("--role", help="viewer (reads), officer (decides, ships) or admin.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role", help="viewer (reads), officer (decides, ships), approver (also approves vault transfers), admin."
+        ),
+    ],
     expires: Annotated[
         str | None, typer.Option("--expires", help="Expiry: a date (YYYY-MM-DD, end of day UTC) or ISO date-time.")
     ] = None,
@@ -130,6 +135,14 @@ def serve(
         Path | None, typer.Option("--usage", help="Usage records for monitoring (default: a generated sample).")
     ] = None,
     customers: Annotated[Path | None, typer.Option("--customers", help="Customers for --usage.")] = None,
+    vault_shards: Annotated[
+        Path | None,
+        typer.Option("--vault-shards", help="Folder of the weight shards the vault's release route may hash."),
+    ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option("--signing-key", help="The operator's Ed25519 key: the vault's checkpoints are signed with it."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (/v1, OpenAPI at /openapi.json) and the dashboard on 127.0.0.1."""
     import uvicorn
@@ -138,7 +151,7 @@ def serve(
 
     if (usage is None) != (customers is None):
         raise InputError("give --usage and --customers together (or neither, for the generated sample)")
-    for option, path in (("--usage", usage), ("--customers", customers)):
+    for option, path in (("--usage", usage), ("--customers", customers), ("--vault-shards", vault_shards)):
         if path is not None and not path.exists():
             raise InputError("no such file or folder", where=f"{option} {path}")
     settings = Settings(
@@ -148,6 +161,8 @@ def serve(
         screening=not no_screening,
         monitor_usage=usage,
         monitor_customers=customers,
+        vault_shards=vault_shards,
+        signing_key=signing_key,
     )
     app = create_app(settings)
     if not app.state.tiergate.has_keys():

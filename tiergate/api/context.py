@@ -43,6 +43,7 @@ class ApiContext:
         self.monitoring = MonitorData(settings)
         self._checked: dict[str, tuple[ApiKey, float]] = {}
         self._sessions: dict[str, tuple[str | None, float]] = {}
+        self._denials: tuple[float, list[Any]] | None = None
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
@@ -51,6 +52,22 @@ class ApiContext:
         if self.lists is not None:
             self.lists.close()
         self.monitoring.close()
+
+    DENIALS_SECONDS = 2.0
+    """How long the store's denial notices are kept in memory between reads (notices added through this server
+    are seen at once)."""
+
+    def denials(self) -> list[Any]:
+        """The denial notices held in the ledger database (read at most every ``DENIALS_SECONDS``)."""
+        from tiergate.denials.store import DenialStore
+
+        now = time.monotonic()
+        if self._denials is None or now - self._denials[0] > self.DENIALS_SECONDS:
+            self._denials = (now, DenialStore(self.settings.db, engine=self.ledger.engine).all())
+        return self._denials[1]
+
+    def forget_denials(self) -> None:
+        self._denials = None
 
     def screening(self) -> ServerLists | None:
         """The list store when consignees are screened (screening on, and the store holds lists), else None."""

@@ -98,6 +98,8 @@ def iter_decisions(
         today=ctx.today(),
         balances=balances,
         explain=explain,
+        denials=ctx.denials(),
+        listings_of=screening.listings_of if screening is not None else None,
     )
     if screening is not None:  # as `tiergate decide --lists`: hits make a decision more restrictive, never less
         decided = screening.adjust(decided)

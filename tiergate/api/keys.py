@@ -1,4 +1,4 @@
-"""API keys: created with a role (viewer, officer, admin), stored as a SHA-256 hash of their secret in the
+"""API keys: created with a role (viewer, officer, approver, admin), stored as a SHA-256 hash of their secret in the
 ledger's database (own tables, own Alembic version table), refused once expired or revoked.
 
 A key reads ``tg_<id>_<secret>``: the id finds the row, the secret is checked against the stored hash
@@ -27,8 +27,9 @@ from tiergate.errors import InputError
 from tiergate.ledger import Ledger, LedgerError
 from tiergate.ledger.store import WRITE_OPTION
 
-ROLES = ("viewer", "officer", "admin")
-"""Viewer reads; officer also decides and ships; admin also manages keys."""
+ROLES = ("viewer", "officer", "approver", "admin")
+"""Viewer reads; officer also decides and ships; approver also approves the vault's transfers (when the vault's
+approver set names the key's owner); admin also manages keys."""
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
 VERSION_TABLE = "tiergate_api_version"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -91,7 +92,7 @@ class ApiKey:
         return "active"
 
     def allows(self, role: str) -> bool:
-        """Whether this key's role includes ``role`` (admin ⊇ officer ⊇ viewer)."""
+        """Whether this key's role includes ``role`` (admin ⊇ approver ⊇ officer ⊇ viewer)."""
         return _RANK[self.role] >= _RANK[role]
 
     @property

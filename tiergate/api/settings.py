@@ -87,6 +87,12 @@ class Settings:
     """Customers for ``monitor_usage`` (``--customers``); None with the generated sample."""
     monitor_sample_records: int = 5_000
     """Clean usage records of the generated sample (beside its planted cases)."""
+    vault_shards: Path | None = None
+    """The folder under which ``POST /v1/vault/requests/{id}/release`` finds the shard folders it hashes (a path in
+    the body is taken relative to it, and may not leave it); None: releases are made with ``tiergate vault release``."""
+    signing_key: Path | None = None
+    """The operator's Ed25519 key for ``POST /v1/vault/log/checkpoint`` and the key ``/v1/vault/log/verify`` checks
+    checkpoints against; None: checkpoints are signed with ``tiergate vault log checkpoint``."""
 
     def upload_limits(self, rows: int | None = None) -> InputLimits:
         """The limits of an uploaded file (``rows``: a smaller row limit, e.g. a batch's)."""

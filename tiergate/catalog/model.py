@@ -54,3 +54,64 @@ class Chip:
     @property
     def label(self) -> str:
         return f"{self.name} ({self.id})" if self.id else self.name
+
+
+EQUIPMENT_CATEGORIES: tuple[str, ...] = (
+    "lithography.euv",
+    "lithography.immersion_duv",
+    "lithography.dry_duv",
+    "coater_developer.euv",
+    "deposition.ald",
+    "deposition.epitaxy",
+    "deposition.cvd",
+    "deposition.low_k",
+    "etch.dry",
+    "cleaning.wet",
+    "annealing",
+    "inspection.wafer_defect",
+    "inspection.euv_mask",
+    "inspection.sem",
+    "metrology.overlay",
+    "euv_pellicle",
+    "pellicle_production",
+    "mask_reticle",
+    "quantum_computer",
+    "cryocooler",
+    "additive_manufacturing",
+    "other",
+)
+"""Kinds of semiconductor-manufacturing equipment (and the other items the allied packs name) that the
+packs select by. ``other`` is a tool of no category the packs name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Equipment:
+    """A semiconductor-manufacturing tool (or another non-chip item of the allied lists), from the equipment
+    catalogue or a spec: its category, where it is made, its US ECCN as published or recalled, and the
+    parameters that the packs test (e.g. ``wavelength_nm``, ``numerical_aperture``, ``dco_overlay_nm``)."""
+
+    id: str | None
+    name: str
+    category: str
+    made_in: str | None = None
+    """Where the tool is made (ISO 3166-1 alpha-2): its origin when the transaction does not say."""
+    us_eccn: str | None = None
+    """The tool's ECCN on the US Commerce Control List, when known (``None``: not established)."""
+    parameters: tuple[tuple[str, float | bool], ...] = ()
+    vendor: str | None = None
+    year: int | None = None
+    aliases: tuple[str, ...] = ()
+    recalled: tuple[str, ...] = ()
+    """Fields whose value is recalled (unverified): confirm before relying on an answer that turns on them."""
+    sources: tuple[str, ...] = ()
+    notes: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.id})" if self.id else self.name
+
+    def parameter(self, name: str) -> float | bool | None:
+        for key, value in self.parameters:
+            if key == name:
+                return value
+        return None

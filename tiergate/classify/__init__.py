@@ -7,10 +7,11 @@ that cannot be ruled out is applied and the result is marked ``provisional``.
 
 from __future__ import annotations
 
-from tiergate.catalog.model import Chip
+from tiergate.catalog.model import Chip, Equipment
 from tiergate.classify import metrics
 from tiergate.classify.metrics import fmt
 from tiergate.classify.model import Classification, Item, ModelWeights, System
+from tiergate.errors import InputError
 from tiergate.rules.ruleset import ClassificationRule, Condition, Ruleset, compare
 
 __all__ = ["Classification", "Item", "ModelWeights", "System", "classify", "classify_chip"]
@@ -262,6 +263,11 @@ def _classify_weights(weights: ModelWeights, rules: Ruleset) -> Classification:
 
 def classify(item: Item, rules: Ruleset) -> Classification:
     """The classification of one item (one unit of it) under ``rules``."""
+    if isinstance(item, Equipment):
+        raise InputError(
+            f"{item.label} is equipment: the advanced-computing classification does not apply to it",
+            hint="decide transactions with equipment through tiergate.determine (every jurisdiction's packs)",
+        )
     if isinstance(item, Chip):
         return classify_chip(item, rules)
     key = ("item", item)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tiergate.catalog.model import Chip
+from tiergate.catalog.model import Chip, Equipment
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,9 @@ class ModelWeights:
     open_weights: bool
 
 
-Item = Chip | System | ModelWeights
+Item = Chip | System | ModelWeights | Equipment
+"""An equipment item is decided by the packs of the jurisdictions that reach it (``tiergate.decide.combined``),
+not by the advanced-computing classification."""
 
 
 @dataclass(frozen=True, slots=True)

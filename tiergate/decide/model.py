@@ -47,9 +47,24 @@ class Consignee:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an item was made and what it holds, so that the packs of several jurisdictions can reach it."""
+
+    country: str | None = None
+    """Where the item was made (ISO 3166-1 alpha-2)."""
+    us_content_pct: float | None = None
+    """The share of US-origin controlled content by value, in percent (for the US de minimis rules)."""
+    made_with_us_technology: bool | None = None
+    """The item (or an IC in it) is a direct product of US technology or software, or of a plant that is
+    (the product scope of the US foreign-direct-product rules, 15 CFR 734.9)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LineItem:
     item: Item
     quantity: int
+    origin: Origin | None = None
+    """Origin facts, when the transaction gives them (``None``: none given)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +86,83 @@ class Transaction:
         if self.export_from == self.destination:
             return "in_country"
         return "export" if self.export_from == "US" else "reexport"
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A restricted-party list entry that screening found for the ultimate consignee, as the packs see it:
+    the list's code (``JP-EUL``, ``TW-SHTC``, ``EU-FSF``, ``UK-SL``...), the entry and when it was listed."""
+
+    list_code: str
+    entry: str
+    name: str
+    listed_on: dt.date | None = None
+    confirmed: bool = False
+    """An analyst confirmed the hit (an unconfirmed match holds the transaction all the same)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DenialNotice:
+    """A licence denial notified by a jurisdiction (EU Member States notify each other; Wassenaar partners
+    exchange notices). An essentially identical transaction (same item class, same end user, same
+    destination) within ``expires`` needs consultation, and no general authorisation is offered for it."""
+
+    id: str
+    jurisdiction: str
+    """The jurisdiction (authority) that denied: ``NL``, ``DE``, ``EU``, ``JP``, ``US``..."""
+    date: dt.date
+    expires: dt.date
+    control_keys: tuple[str, ...]
+    """The item classes denied: control-list entries (``3B001.f``, ``3B1001.f.4``, ``3A090``), equipment
+    categories (``lithography.immersion_duv``) or catalogue ids."""
+    destination: str
+    end_user: str
+    end_user_id: str | None = None
+    end_use: str | None = None
+    reason: str = ""
+    public: bool = True
+    """Only public or user-supplied notices are held (a government's notices are confidential)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JurisdictionItem:
+    """One item as one jurisdiction sees it."""
+
+    index: int
+    outcome: str
+    authorization: str | None
+    review_policy: str | None
+    entry: str | None
+    """The control-list entry that caught it (``3B1001.f.4``, ``3A090.a``...), when one did."""
+    hook: str | None
+    """For the US: how US law reaches the item (re-export of a US-origin item, a direct-product rule...)."""
+    indeterminate: bool
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JurisdictionDecision:
+    """The answer of one jurisdiction's law to a transaction (one element of a decision's ``jurisdictions``)."""
+
+    jurisdiction: str
+    law: str
+    packs: tuple[str, ...]
+    reached: bool
+    """Whether this law reaches the transaction at all."""
+    hook: str | None
+    """How it reaches it: the exporter's territory, or (US) the hooks that reach its items."""
+    outcome: str
+    authorization: str | None
+    review_policy: str | None
+    indeterminate: bool
+    """The answer rests on a scope Tiergate could not read (a threshold, a general licence's terms, a country
+    list): treated as a licence requirement until confirmed ("fail closed")."""
+    authority: str | None
+    items: tuple[JurisdictionItem, ...]
+    rules: tuple[str, ...]
+    citations: tuple[str, ...]
+    notices: tuple[str, ...]
+    """Consultation notices (shared denials), gaps and policy conflicts to act on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,3 +217,6 @@ class Decision:
     recalled: tuple[str, ...]
     """Recalled (unverified) facts this decision relied on."""
     provisional: bool
+    jurisdictions: tuple[JurisdictionDecision, ...] = ()
+    """Each jurisdiction's own answer when the transaction engages more than US law alone (empty for a
+    US-only decision); the top-level outcome is then the strictest of them."""

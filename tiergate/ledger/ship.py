@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from tiergate.decide import allocation_account, decide, uveu_headroom
-from tiergate.decide.model import Decision, Transaction
+from tiergate.decide import allocation_account, uveu_headroom
+from tiergate.decide.model import Decision, Listing, Transaction
 from tiergate.interchange import canonical_transaction, decision_to_dict
 from tiergate.ledger.store import AllocationExceeded, Ledger
 from tiergate.rules.book import Rulebook
@@ -50,11 +51,28 @@ def live_balances(txn: Transaction, ruleset: Ruleset, ledger: Ledger) -> dict[st
 
 
 def live_decision(
-    txn: Transaction, book: Rulebook, ledger: Ledger, *, regime: str | None = None
+    txn: Transaction,
+    book: Rulebook,
+    ledger: Ledger,
+    *,
+    regime: str | None = None,
+    listings: Sequence[Listing] = (),
 ) -> tuple[Decision, Ruleset]:
-    """The decision for ``txn`` with the live balances of every allocation account it could draw."""
+    """The decision for ``txn`` with the live balances of every allocation account it could draw, in every
+    jurisdiction it engages (the store's denial notices consulted; ``listings``: allied-list hits)."""
+    from tiergate.alliance import determine_all
+    from tiergate.denials.store import held_denials
+
     ruleset, selection = book.select(regime or txn.regime, txn.date)
-    decision = decide(txn, ruleset, balances=live_balances(txn, ruleset, ledger), selection=selection.describe())
+    decision = determine_all(
+        txn,
+        book,
+        ruleset,
+        balances=live_balances(txn, ruleset, ledger),
+        selection=selection.describe(),
+        listings=listings,
+        denials=held_denials(ledger.url),
+    )
     return decision, ruleset
 
 
@@ -88,13 +106,14 @@ def ship(
     *,
     licence_id: str | None = None,
     regime: str | None = None,
+    listings: Sequence[Listing] = (),
 ) -> Shipment:
     """Decide ``txn`` with live balances; when authorised (or licensed under ``licence_id``), reserve and
     commit every allocation it draws atomically. The decision and the outcome are in the audit log."""
     digest = transaction_hash(txn)
     decision_id = txn.id or digest[:16]
     earlier = ledger.last_audit("ship", decision_id, digest)
-    decision, ruleset = live_decision(txn, book, ledger, regime=regime)
+    decision, ruleset = live_decision(txn, book, ledger, regime=regime, listings=listings)
     packs = ",".join(decision.packs)
     if earlier is not None:  # the same transaction was shipped before: a retry changes nothing
         stored = json.loads(earlier["payload"])

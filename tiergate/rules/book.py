@@ -8,11 +8,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tiergate.catalog import Catalogue, load_catalogue
-from tiergate.errors import PackError, RegimeError
+from tiergate.catalog import Catalogue, EquipmentCatalogue, load_catalogue, load_equipment
+from tiergate.errors import PackError, RegimeError, UnknownJurisdictionError
+from tiergate.rules import allied as al
 from tiergate.rules import schema
 from tiergate.rules.compile import LoadedPack, compile_ruleset
-from tiergate.rules.loader import load_pack_folders, packaged_packs_dir
+from tiergate.rules.compile_allied import compile_allied
+from tiergate.rules.loader import load_jurisdictions, load_pack_folders, packaged_packs_dir
 from tiergate.rules.ruleset import Ruleset
 
 
@@ -53,10 +55,13 @@ class Rulebook:
         catalogue: Catalogue,
         is_country: Callable[[str], bool] | None = None,
         regime_files: dict[str, Path] | None = None,
+        jurisdictions: Sequence[schema.JurisdictionDef] = (),
+        equipment: EquipmentCatalogue | None = None,
     ) -> None:
         self.packs = packs
         self.regimes = {r.name: r for r in regimes}
         self.catalogue = catalogue
+        self.equipment = equipment or load_equipment()
         self._is_country = is_country
         self._cache: dict[tuple[str, tuple[str, ...]], Ruleset] = {}
         self._selected: dict[tuple[str | None, dt.date], tuple[Ruleset, Selection]] = {}
@@ -71,6 +76,14 @@ class Rulebook:
                         where=str(files.get(regime.name, "regimes.yaml")),
                         hint=f"known packs: {', '.join(sorted(packs))}",
                     )
+                if packs[pack_id].manifest.scope == "alliance":
+                    raise PackError(
+                        f"regime {regime.name!r} stacks the alliance pack {pack_id!r}",
+                        where=str(files.get(regime.name, "regimes.yaml")),
+                        hint="alliance packs are stacked by jurisdiction and date (jurisdictions.yaml), not by regimes",
+                    )
+        self._allied_cache: dict[tuple[str, tuple[str, ...]], al.AlliedRules] = {}
+        self._setup_jurisdictions(jurisdictions)
         dated = sorted(
             (r for r in regimes if r.effective_from is not None), key=lambda r: r.effective_from or dt.date.min
         )
@@ -84,6 +97,90 @@ class Rulebook:
                 )
         for regime in regimes:  # validate every full stack now, so that bad packs fail at load
             self._compile(regime, tuple(regime.packs))
+
+    # ---------------------------------------------------------------- jurisdictions (alliance packs)
+
+    def _setup_jurisdictions(self, defs: Sequence[schema.JurisdictionDef]) -> None:
+        stacks: dict[str, list[LoadedPack]] = {d.code: [] for d in defs}
+        for pack in self.packs.values():
+            if pack.manifest.scope != "alliance":
+                continue
+            code = pack.manifest.jurisdiction
+            if code not in stacks:
+                raise UnknownJurisdictionError(
+                    code,
+                    _nearest(code, list(stacks)),
+                    sorted(stacks),
+                    where=f"{pack.folder / 'manifest.yaml'}: jurisdiction",
+                )
+            stacks[code].append(pack)
+        self.alliance_stacks = {
+            code: sorted(found, key=lambda p: p.manifest.effective_from) for code, found in stacks.items()
+        }
+        self.jurisdictions: dict[str, al.Jurisdiction] = {}
+        for d in defs:
+            first = self.alliance_stacks[d.code][0].manifest.effective_from if self.alliance_stacks[d.code] else None
+            self.jurisdictions[d.code] = al.Jurisdiction(
+                d.code,
+                d.title,
+                frozenset(d.territory),
+                " ".join(d.authority.split()),
+                d.citation,
+                d.member_of,
+                tuple(d.aliases),
+                d.before_first_pack,
+                first,
+                " ".join(d.summary.split()),
+            )
+        self.us_group_names = frozenset(
+            g.id for p in self.packs.values() if p.manifest.scope != "alliance" for g in p.rules.country_groups
+        )
+        territory: dict[str, list[str]] = {}
+        for j in self.jurisdictions.values():
+            if j.code == "US":
+                continue
+            for country in j.territory:
+                territory.setdefault(country, []).append(j.code)
+        self.territory_laws = {country: tuple(codes) for country, codes in territory.items()}
+        """Country -> the (non-US) jurisdictions whose law an export from it engages, in declaration order."""
+        for code, found in self.alliance_stacks.items():  # validate every stack now, so bad packs fail at load
+            for pack in found:
+                self.allied(code, pack.manifest.effective_from)
+
+    def jurisdiction(self, code: str, *, where: str | None = None) -> al.Jurisdiction:
+        """The jurisdiction of this code (or alias, e.g. ``GB`` for ``UK``); else an error with the nearest codes."""
+        wanted = code.strip().upper()
+        if wanted in self.jurisdictions:
+            return self.jurisdictions[wanted]
+        for j in self.jurisdictions.values():
+            if wanted in j.aliases:
+                return j
+        known = sorted(self.jurisdictions)
+        raise UnknownJurisdictionError(code, _nearest(wanted, known), known, where=where)
+
+    def allied(self, code: str, day: dt.date) -> al.AlliedRules | None:
+        """The law of jurisdiction ``code`` in force on ``day``: its alliance packs in force then, stacked in date
+        order (``None`` when none is)."""
+        packs = tuple(
+            p
+            for p in self.alliance_stacks.get(code, ())
+            if p.manifest.effective_from <= day
+            and (p.manifest.effective_until is None or day <= p.manifest.effective_until)
+        )
+        if not packs:
+            return None
+        key = (code, tuple(p.manifest.id for p in packs))
+        found = self._allied_cache.get(key)
+        if found is None:
+            found = compile_allied(
+                self.jurisdictions[code],
+                packs,
+                list(self.jurisdictions.values()),
+                us_groups=self.us_group_names,
+                is_country=self._is_country,
+            )
+            self._allied_cache[key] = found
+        return found
 
     def _compile(self, regime: schema.RegimeDef, pack_ids: tuple[str, ...]) -> Ruleset:
         key = (regime.name, pack_ids)
@@ -139,6 +236,14 @@ class Rulebook:
         return self._compile(chosen, tuple(chosen.packs))
 
 
+def _nearest(code: str, known: Sequence[str]) -> list[str]:
+    """The known codes nearest to ``code`` (one letter apart, or sharing its first letter)."""
+    wanted = code.strip().upper()
+    close = [k for k in known if len(k) == len(wanted) and sum(a != b for a, b in zip(k, wanted, strict=True)) == 1]
+    close += [k for k in known if k not in close and k[:1] == wanted[:1]]
+    return close[:3]
+
+
 def iso_country_codes() -> frozenset[str]:
     import pycountry
 
@@ -155,7 +260,14 @@ def load_rulebook(
     folders = ([packaged_packs_dir()] if include_packaged else []) + [Path(f) for f in extra_folders]
     packs, regimes, files = load_pack_folders(folders)
     codes = iso_country_codes()
-    book = Rulebook(packs, regimes, catalogue or load_catalogue(), codes.__contains__, files)
+    book = Rulebook(
+        packs,
+        regimes,
+        catalogue or load_catalogue(),
+        codes.__contains__,
+        files,
+        jurisdictions=load_jurisdictions(folders),
+    )
     if catalogue is None:
         book.sources = (tuple(Path(f) for f in extra_folders), include_packaged)
     return book

@@ -100,7 +100,7 @@ def load_pack(folder: Path) -> LoadedPack:
     raw_rules = load_yaml(rules_file)
     rules = _validated(schema.PackRules, raw_rules, rules_file)
     seen: dict[str, str] = {}
-    for section in schema.PackRules.SECTIONS:
+    for section in (*schema.PackRules.SECTIONS, *schema.PackRules.ALLIANCE_SECTIONS):
         for i, entry in enumerate(getattr(rules, section)):
             if entry.id in seen:
                 _, line = _locate(raw_rules, [section, i, "id"])
@@ -110,6 +110,14 @@ def load_pack(folder: Path) -> LoadedPack:
                     hint="rule ids are unique within a pack",
                 )
             seen[entry.id] = section
+    if manifest.scope != "alliance":
+        for section in schema.PackRules.ALLIANCE_SECTIONS:
+            if getattr(rules, section):
+                _, line = _locate(raw_rules, [section])
+                raise PackError(
+                    f"{section}: only an alliance pack (manifest scope: alliance) has {section}",
+                    where=f"{rules_file}:{line}",
+                )
     return LoadedPack(manifest=manifest, rules=rules, folder=folder, raw_rules=raw_rules, raw_manifest=raw_manifest)
 
 
@@ -123,6 +131,25 @@ def load_regimes(file: Path) -> list[schema.RegimeDef]:
             raise PackError(f"regime {regime.name!r} is defined twice", where=f"{file}:{line}")
         seen.add(regime.name)
     return regimes
+
+
+def load_jurisdictions(folders: Sequence[Path]) -> list[schema.JurisdictionDef]:
+    """The jurisdictions declared in ``jurisdictions.yaml`` under the given folders (a later folder may not
+    redefine one)."""
+    found: dict[str, tuple[schema.JurisdictionDef, Path]] = {}
+    for root in folders:
+        file = Path(root) / "jurisdictions.yaml"
+        if not file.exists():
+            continue
+        raw = load_yaml(file)
+        for i, item in enumerate(_validated(schema.JurisdictionFile, raw, file).jurisdictions):
+            if item.code in found:
+                _path, line = _locate(raw, ["jurisdictions", i, "code"])
+                raise PackError(
+                    f"jurisdiction {item.code!r} is also defined in {found[item.code][1]}", where=f"{file}:{line}"
+                )
+            found[item.code] = (item, file)
+    return [item for item, _ in found.values()]
 
 
 def load_pack_folders(folders: Sequence[Path]) -> tuple[dict[str, LoadedPack], list[schema.RegimeDef], dict[str, Path]]:

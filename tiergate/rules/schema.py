@@ -60,6 +60,9 @@ class Manifest(Strict):
     supersedes: PackId | None = None
     revision: Annotated[int, Field(ge=1, strict=True)]
     status: Literal["verified", "recalled", "derived", "mixed"] = "verified"
+    scope: Literal["advanced-computing", "alliance"] = "advanced-computing"
+    """``advanced-computing``: a US pack stacked by the regimes of ``regimes.yaml``; ``alliance``: a pack of
+    one jurisdiction's law for the combined decision (see ``jurisdictions.yaml``), stacked by date."""
     summary: str = ""
     sources: list[str] = []
     notes: list[str] = []
@@ -390,6 +393,162 @@ class Monitoring(Strict):
     """Threshold, cap or prohibited-use ids of earlier packs to drop."""
 
 
+# ---------------------------------------------------------------- alliance packs (scope: alliance)
+
+ItemClass = Literal["chip", "hbm", "system", "model_weights", "equipment"]
+ParamName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+Result = Literal["licence", "review", "prohibited"]
+
+
+class ParamTest(Strict):
+    """A test of one parameter of a tool (``wavelength_nm < 193``); the value is a number, true/false, or the
+    name of a parameter of the pack."""
+
+    param: ParamName
+    op: Literal[">=", ">", "<=", "<", "==", "!="]
+    value: float | bool | str
+
+
+class AlliedSelector(Strict):
+    """Which items an allied entry is about. All given fields must hold; ``us_eccns`` match by prefix at a dot
+    (``3B001.c`` matches ``3B001.c.1.a``) against a tool's US ECCN or a chip's US classification."""
+
+    kinds: list[ItemClass] | None = None
+    categories: list[str] | None = None
+    equipment: list[str] | None = None
+    """Catalogue ids (chips or tools): the government's or the vendor's own reading of the entry."""
+    us_eccns: list[Annotated[str, Field(pattern=r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$")]] | None = None
+    catalogued: bool | None = None
+    """``false``: only tools given as a spec (catalogue tools are judged by the ids of ``equipment``)."""
+    when: list[ParamTest] = []
+
+
+class Gapped(Cited):
+    gap: str | None = None
+    """What the digest could not read (a threshold, a country list, a general licence's terms). Required for a
+    recalled entry or a ``review`` result; shown in the explanation."""
+
+    @model_validator(mode="after")
+    def _gap_said(self) -> Gapped:
+        if self.status == "recalled" and not (self.gap or "").strip():
+            raise ValueError("a recalled entry says what could not be read (gap)")
+        return self
+
+
+class Control(Gapped):
+    """A control-list entry of the jurisdiction: items it catches, to which destinations, and the result."""
+
+    id: EntryId
+    entry: Annotated[str, Field(min_length=1, max_length=120)]
+    """The entry's number in the national list (``3B1001.f.4``, ``PL9013``, ``Item 17(ya)``)."""
+    items: list[AlliedSelector]
+    destinations: GroupTest | None = None
+    end_use: list[str] | None = None
+    """Only for these declared end uses (e.g. ``advanced_node_fab``)."""
+    result: Result = "licence"
+    review_policy: Policy | None = None
+
+    @model_validator(mode="after")
+    def _review_has_gap(self) -> Control:
+        if self.result == "review" and not (self.gap or "").strip():
+            raise ValueError("a review entry says what could not be read (gap)")
+        if not self.items:
+            raise ValueError("items: give at least one selector")
+        return self
+
+
+class GeneralAuthorisation(Gapped):
+    """A general (open, bulk) authorisation: the controls it covers, to which destinations, on what conditions.
+    One whose terms are recalled answers "review": it may cover the export, which Tiergate cannot confirm."""
+
+    id: EntryId
+    symbol: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,39}$")]
+    covers: list[EntryId] | None = None
+    """Control ids covered (omitted: every control of the stack)."""
+    excludes: list[EntryId] = []
+    destinations: GroupTest
+    conditions: list[str] = []
+
+
+class CatchAll(Cited):
+    """A licence requirement (or prohibition) for any item when the consignee is on a list."""
+
+    id: EntryId
+    list_code: Annotated[str, Field(alias="list", pattern=r"^[A-Z0-9][A-Z0-9-]{1,30}$")]
+    """The restricted-party list whose entries trigger it (``JP-EUL``, ``TW-SHTC``, ``EU-FSF``, ``UK-SL``)."""
+    items: list[AlliedSelector] | None = None
+    destinations: GroupTest | None = None
+    result: Literal["licence", "prohibited"] = "licence"
+    review_policy: Policy | None = None
+    unless: str | None = None
+    """A circumstance in which it does not apply, which Tiergate cannot check (said in the explanation)."""
+
+
+class LowerThreshold(Strict):
+    destinations: GroupTest
+    threshold_pct: Threshold
+
+
+class Reach(Gapped):
+    """How US law reaches an item outside the United States (a pack of jurisdiction US only)."""
+
+    id: EntryId
+    hook: Literal["origin", "foreign_direct_product", "no_de_minimis", "de_minimis"]
+    label: Annotated[str, Field(min_length=1, max_length=120)]
+    items: list[AlliedSelector] | None = None
+    destinations: GroupTest | None = None
+    headquarters: GroupTest | None = None
+    """Reaches also (or only) consignees headquartered (or with an ultimate parent) in these groups."""
+    worldwide: bool = False
+    end_use: list[str] | None = None
+    excluded_if_exported_from: GroupTest | None = None
+    excluded_if_exporter_controls: bool = False
+    """Excluded when the law of the exporting country (a pack Tiergate holds) controls the item itself."""
+    threshold_pct: Threshold | None = None
+    lower_thresholds: list[LowerThreshold] = []
+    notice: str | None = None
+    """A policy conflict or caveat shown whenever the hook is considered (e.g. codified scope not enforced)."""
+
+    @model_validator(mode="after")
+    def _shape(self) -> Reach:
+        if self.hook == "de_minimis" and self.threshold_pct is None:
+            raise ValueError("a de_minimis hook gives threshold_pct")
+        if self.hook in ("foreign_direct_product", "no_de_minimis") and not (
+            self.worldwide or self.destinations is not None or self.headquarters is not None
+        ):
+            raise ValueError("give destinations, headquarters or worldwide: true")
+        return self
+
+
+class Advisory(Cited):
+    """A line added to the explanation of every decision this law reaches with a matching item."""
+
+    id: EntryId
+    items: list[AlliedSelector] | None = None
+    destinations: GroupTest | None = None
+    text: str
+
+
+class JurisdictionDef(Strict):
+    """A jurisdiction whose law Tiergate encodes (``jurisdictions.yaml``): where it reaches and who licenses."""
+
+    code: Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")]
+    title: str
+    territory: list[CountryCode]
+    """An export from one of these countries engages this law (to a destination outside them)."""
+    authority: str
+    citation: str
+    member_of: Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")] | None = None
+    aliases: list[Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")]] = []
+    before_first_pack: Literal["not_engaged", "not_encoded"] = "not_encoded"
+    """Before its first pack: the law did not exist (``not_engaged``) or Tiergate holds none (a review)."""
+    summary: str = ""
+
+
+class JurisdictionFile(Strict):
+    jurisdictions: list[JurisdictionDef]
+
+
 class PackRules(Strict):
     bit_lengths: dict[Precision, Integer | None] | None = None
     country_groups: list[CountryGroup] = []
@@ -403,8 +562,20 @@ class PackRules(Strict):
     allocations: list[Allocation] = []
     notices: list[Notice] = []
     monitoring: Monitoring | None = None
+    controls: list[Control] = []
+    general_authorisations: list[GeneralAuthorisation] = []
+    catch_all: list[CatchAll] = []
+    reach: list[Reach] = []
+    advisories: list[Advisory] = []
     remove: list[str] = []
 
+    ALLIANCE_SECTIONS: ClassVar[tuple[str, ...]] = (
+        "controls",
+        "general_authorisations",
+        "catch_all",
+        "reach",
+        "advisories",
+    )
     SECTIONS: ClassVar[tuple[str, ...]] = (
         "classification",
         "requirements",

@@ -591,6 +591,16 @@ def consignee_screening(records: Any, db: str) -> Any:
     return ConsigneeScreening(records, _cached_screener(db))
 
 
+def consignee_listings(txn: Any, db: str) -> tuple[Any, ...]:
+    """``tiergate ship --lists DB``: the consignee's hits on allied lists, which feed the law whose list it is."""
+    from tiergate.screen.licensing import allied_listings
+    from tiergate.screen.service import party_id
+
+    c = txn.consignee
+    hits = _cached_screener(db).screen(Query(c.name, None, c.country), party=party_id(c.name, c.country, c.id))
+    return allied_listings(hits)
+
+
 def ship_block(txn: Any, db: str, licensed: bool) -> str | None:
     """``tiergate ship --lists DB``: why this transaction's consignee may not be shipped to, or None."""
     from tiergate.screen.licensing import shipping_block

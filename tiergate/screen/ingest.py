@@ -13,6 +13,11 @@ Formats (recognised by content, not only by name):
 - FollowTheMoney JSON lines (``Person``, ``Organization``, ``Company``, ``LegalEntity``, ``Vessel``
   entities; ``Ownership`` records become the asset's owners with their percentage; ``Sanction``
   records give programmes and listing dates).
+- Allied lists, each feeding the law of its jurisdiction in the combined decision: the EU Financial
+  Sanctions File (XML, ``sanctionEntity`` records; list ``EU-FSF``); the UK Sanctions List (FCDO XML,
+  ``Designation`` records; ``UK-SL``); Japan's End User List (METI's PDF table: No., Country or Region,
+  Company or Organization, Also Known As, Type of WMD; ``JP-EUL``); Taiwan's SHTC entity list (MOEA/ITA
+  CSV: 項次item, 名稱name, 別名alias, 地址address, 護照號碼ID Number, 國家代碼country code; ``TW-SHTC``).
 
 A file is read completely before anything is stored: any malformed line raises
 :class:`ListFileError` naming the file and line, and nothing of the file is loaded.
@@ -150,10 +155,20 @@ def detect(path: Path, head: bytes) -> str:
     ``nsf``, ``nsf-meta`` or ``ftm``."""
     name = path.name.lower()
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"%PDF"):
+        return "jp-eul"
     if text.startswith(b"<"):
         if b"CONSOLIDATED_LIST" in head:
             return "un-xml"
-        raise ListFileError("an XML file that is not the UN consolidated list", where=f"{path}:1")
+        if b"sanctionEntity" in head or b"fpi/fsd/export" in head:
+            return "eu-fsf"
+        if b"<Designation" in head:
+            return "uk-sl"
+        raise ListFileError(
+            "an XML file that is not the UN consolidated list, the EU Financial Sanctions File or the UK "
+            "Sanctions List",
+            where=f"{path}:1",
+        )
     if text.startswith(b"{") or text.startswith(b"["):
         if name.endswith((".jsonl", ".ndjson", ".ftm.json")) or b'"schema"' in head.split(b"\n", 1)[0]:
             return "ftm"
@@ -164,6 +179,8 @@ def detect(path: Path, head: bytes) -> str:
         first = text.split(b"\n", 1)[0].decode("utf-8", errors="replace")
         if first.startswith(("_id,", "source,")):
             return "csl"
+        if "名稱name" in first or "項次item" in first:
+            return "tw-shtc"
         try:
             fields = next(csv.reader([first.replace("\r", "")]), [])
         except csv.Error:
@@ -176,7 +193,8 @@ def detect(path: Path, head: bytes) -> str:
     raise ListFileError(
         "cannot tell the list format",
         where=str(path),
-        hint="expected OFAC legacy CSV, trade.gov CSL CSV, UN XML, NSF JSON or FollowTheMoney JSON lines",
+        hint="expected OFAC legacy CSV, trade.gov CSL CSV, UN XML, NSF JSON, FollowTheMoney JSON lines, EU FSF XML, "
+        "UK Sanctions List XML, Japan's End User List PDF or Taiwan's SHTC entity list CSV",
     )
 
 
@@ -210,6 +228,8 @@ def read_lists(paths: Sequence[Path]) -> list[Dataset]:
             out.append(_nsf(path, meta))
         elif kind == "ftm":
             out.append(_ftm(path))
+        elif kind in ALLIED_READERS:
+            out.append(ALLIED_READERS[kind](path))
     seen: dict[str, Dataset] = {}
     for ds in out:
         if ds.dataset in seen:
@@ -848,3 +868,319 @@ def _percent(values: list[Any]) -> float | None:
         if m:
             return float(m.group(0).replace(",", "."))
     return None
+
+
+# ---------------------------------------------------------------- allied lists
+
+
+def _xml_root(path: Path, data: bytes) -> Any:
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+    try:
+        return etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as error:
+        line = error.position[0] if error.position else 0
+        raise ListFileError(f"malformed XML: {error.msg}", where=f"{path}:{line}") from None
+
+
+def _eu_fsf(path: Path) -> Dataset:
+    """The EU Financial Sanctions File (``xmlFullSanctionsList_1_1``): one ``sanctionEntity`` per party."""
+    data = _read_bytes(path)
+    root = _xml_root(path, data)
+    entries: list[ListEntry] = []
+    for node in root.iterfind(".//{*}sanctionEntity"):
+        line = node.sourceline or 0
+        entry_id = node.get("euReferenceNumber") or node.get("logicalId")
+        if not entry_id:
+            raise ListFileError("a sanctionEntity without euReferenceNumber or logicalId", where=f"{path}:{line}")
+        subject = node.find("{*}subjectType")
+        code = (subject.get("code") if subject is not None else "") or ""
+        schema = "Person" if code == "person" else "Organization" if code == "enterprise" else "LegalEntity"
+        strong: list[str] = []
+        weak: list[str] = []
+        for alias in node.iterfind("{*}nameAlias"):
+            whole = _clean(alias.get("wholeName")) or _clean(
+                " ".join(x for x in (alias.get("firstName"), alias.get("middleName"), alias.get("lastName")) if x)
+            )
+            if whole:
+                (strong if (alias.get("strong") or "true").lower() != "false" else weak).append(whole)
+        names = strong or weak
+        if not names:
+            raise ListFileError(f"sanctionEntity {entry_id} has no name", where=f"{path}:{line}")
+        countries = [c.get("countryIso2Code") for c in node.iterfind("{*}citizenship")]
+        addresses = []
+        for addr in node.iterfind("{*}address"):
+            countries.append(addr.get("countryIso2Code"))
+            parts = [addr.get(k) for k in ("street", "city", "zipCode", "countryDescription")]
+            if any(parts):
+                addresses.append(", ".join(p for p in parts if p and p != "UNKNOWN"))
+        identifiers = [
+            Identifier(
+                i.get("identificationTypeDescription") or i.get("identificationTypeCode") or "ID",
+                str(i.get("number") or i.get("latinNumber")),
+                i.get("countryIso2Code"),
+            )
+            for i in node.iterfind("{*}identification")
+            if i.get("number") or i.get("latinNumber")
+        ]
+        regulations = list(node.iterfind("{*}regulation"))
+        dates = [d for d in [node.get("designationDate"), *(r.get("publicationDate") for r in regulations)] if d]
+        remark = node.find("{*}remark")
+        entries.append(
+            ListEntry(
+                dataset=dataset_name(path),
+                entry_id=entry_id,
+                list_code="EU-FSF",
+                schema=schema,
+                name=names[0],
+                aliases=tuple(dict.fromkeys(n for n in strong[1:] if n != names[0])),
+                weak_aliases=tuple(dict.fromkeys(n for n in weak if n not in strong)),
+                countries=codes([c for c in countries if c and c != "00"]),
+                addresses=tuple(addresses),
+                identifiers=tuple(identifiers),
+                programs=tuple(dict.fromkeys(r.get("programme") for r in regulations if r.get("programme"))),
+                listed_on=min(dates) if dates else None,
+                remarks=_clean(remark.text) if remark is not None and remark.text else None,
+                source_file=path.name,
+                source_line=line,
+            )
+        )
+    if not entries:
+        raise ListFileError("no sanctionEntity records", where=str(path))
+    generated = root.get("generationDate")
+    return Dataset(
+        dataset_name(path),
+        "eu-fsf-xml",
+        "EU Financial Sanctions File (consolidated list)",
+        (str(path),),
+        hashlib.sha256(data).hexdigest(),
+        generated[:10] if generated else _mtime_date(path),
+        tuple(entries),
+    )
+
+
+def _uk_date(text: str | None) -> str | None:
+    value = _clean(text)
+    if not value:
+        return None
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(value[:10], fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _uk_sl(path: Path) -> Dataset:
+    """The UK Sanctions List (FCDO ``UK_Sanctions_List.xml``): one ``Designation`` per party."""
+    data = _read_bytes(path)
+    root = _xml_root(path, data)
+    entries: list[ListEntry] = []
+    updated: list[str] = []
+    for node in root.iter("Designation"):
+        line = node.sourceline or 0
+        unique = _clean(node.findtext("UniqueID"))
+        if not unique:
+            raise ListFileError("a Designation without UniqueID", where=f"{path}:{line}")
+        kind = (_clean(node.findtext("IndividualEntityShip")) or "").lower()
+        schema = {"individual": "Person", "entity": "Organization", "ship": "Vessel"}.get(kind, "LegalEntity")
+        primary: list[str] = []
+        aliases: list[str] = []
+        for name in node.iterfind(".//Names/Name"):
+            parts = [_clean(name.findtext(f"Name{k}")) for k in range(1, 7)]
+            full = " ".join(p for p in parts if p)
+            if not full:
+                continue
+            (primary if (name.findtext("NameType") or "").strip().lower() == "primary name" else aliases).append(full)
+        for name in node.iterfind(".//NonLatinNames/NonLatinName"):
+            text = _clean(name.findtext("NameNonLatinScript"))
+            if text:
+                aliases.append(text)
+        names = primary + aliases
+        if not names:
+            raise ListFileError(f"designation {unique} has no name", where=f"{path}:{line}")
+        countries = [a.findtext("AddressCountry") for a in node.iterfind(".//Addresses/Address")]
+        countries += [n.text for n in node.iterfind(".//Nationalities/Nationality")]
+        addresses = []
+        for address in node.iterfind(".//Addresses/Address"):
+            parts = [_clean(address.findtext(f"AddressLine{k}")) for k in range(1, 7)]
+            parts.append(_clean(address.findtext("AddressCountry")))
+            if any(parts):
+                addresses.append(", ".join(p for p in parts if p))
+        date = _uk_date(node.findtext("DateDesignated"))
+        last = _uk_date(node.findtext("LastUpdated"))
+        if last:
+            updated.append(last)
+        entries.append(
+            ListEntry(
+                dataset=dataset_name(path),
+                entry_id=unique,
+                list_code="UK-SL",
+                schema=schema,
+                name=names[0],
+                aliases=tuple(dict.fromkeys(n for n in names[1:] if n != names[0])),
+                countries=codes([c for c in countries if c]),
+                addresses=tuple(addresses),
+                programs=tuple(x for x in [_clean(node.findtext("RegimeName"))] if x),
+                listed_on=date,
+                remarks=_clean(node.findtext("SanctionsImposed")),
+                source_file=path.name,
+                source_line=line,
+            )
+        )
+    if not entries:
+        raise ListFileError("no Designation records", where=str(path))
+    stated = _uk_date(root.get("DateGenerated") or root.findtext("DateGenerated"))
+    return Dataset(
+        dataset_name(path),
+        "uk-sanctions-list-xml",
+        "UK Sanctions List (FCDO)",
+        (str(path),),
+        hashlib.sha256(data).hexdigest(),
+        stated or (max(updated) if updated else _mtime_date(path)),
+        tuple(entries),
+    )
+
+
+_JP_PARENS = re.compile(r"[(（]([^()（）]*[^\x00-\x7F][^()（）]*)[)）]")
+_JP_COLUMNS = {
+    "no": "no",
+    "countryorregion": "country",
+    "companyororganization": "name",
+    "alsoknownas": "aka",
+    "typeofwmd": "wmd",
+}
+
+
+def _jp_header(cell: str | None) -> str:
+    last = (cell or "").strip().split("\n")[-1]
+    return _JP_COLUMNS.get(re.sub(r"[^a-z]", "", last.lower()), "")
+
+
+def _jp_eul(path: Path) -> Dataset:
+    """Japan's End User List (METI's PDF): one table row per entity."""
+    import pdfplumber
+    from pdfminer.pdfparser import PDFSyntaxError
+
+    data = _read_bytes(path)
+    entries: list[ListEntry] = []
+    columns: list[str] | None = None
+    stated: str | None = None
+    try:
+        with pdfplumber.open(io.BytesIO(data)) as pdf:
+            raw_date = str((pdf.metadata or {}).get("ModDate") or (pdf.metadata or {}).get("CreationDate") or "")
+            found = re.search(r"(\d{4})(\d{2})(\d{2})", raw_date)
+            if found:
+                stated = f"{found.group(1)}-{found.group(2)}-{found.group(3)}"
+            for page_number, page in enumerate(pdf.pages, start=1):
+                for table in page.extract_tables():
+                    for row in table:
+                        if columns is None:
+                            columns = [_jp_header(c) for c in row]
+                            if not {"no", "name", "country"} <= set(columns):
+                                raise ListFileError(
+                                    "the table's header is not the End User List's (No., Country or Region, "
+                                    "Company or Organization, Also Known As, Type of WMD)",
+                                    where=f"{path}: page {page_number}",
+                                )
+                            continue
+                        cells = dict(zip(columns, row, strict=False))
+                        if _jp_header(cells.get("no")) == "no":  # the header repeated on a later page
+                            continue
+                        entries.append(_jp_entry(path, cells, page_number))
+    except (PDFSyntaxError, ValueError, KeyError) as error:
+        raise ListFileError(f"not a readable PDF: {error}", where=str(path)) from None
+    if not entries:
+        raise ListFileError("no End User List rows found", where=str(path))
+    return Dataset(
+        dataset_name(path),
+        "jp-eul-pdf",
+        "Japan METI End User List",
+        (str(path),),
+        hashlib.sha256(data).hexdigest(),
+        stated or _mtime_date(path),
+        tuple(entries),
+    )
+
+
+def _jp_entry(path: Path, cells: dict[str, str | None], page: int) -> ListEntry:
+    number = _clean(cells.get("no"))
+    raw = " ".join((cells.get("name") or "").split())
+    if not number or not raw:
+        raise ListFileError(f"a row without a number or a name ({number or raw!r})", where=f"{path}: page {page}")
+    japanese = [m.group(1).strip() for m in _JP_PARENS.finditer(raw)]
+    name = _JP_PARENS.sub("", raw).replace("，", ",").strip(" ,")
+    aliases = [a for a in (_clean(x) for x in re.split(r"[・\n]", cells.get("aka") or "")) if a and a != "-"]
+    return ListEntry(
+        dataset=dataset_name(path),
+        entry_id=number,
+        list_code="JP-EUL",
+        schema="LegalEntity",
+        name=name,
+        aliases=tuple(dict.fromkeys([*japanese, *aliases])),
+        countries=codes([re.sub(r"[^A-Za-z ]", "", cells.get("country") or "").strip()]),
+        programs=tuple(p for p in (_clean(x) for x in re.split(r"[,、\n]", cells.get("wmd") or "")) if p),
+        source_file=path.name,
+        source_line=page,
+    )
+
+
+_PERMANENT_ID = re.compile(r"^(?P<name>.+?)（永久參考號：(?P<id>.+?)）$")
+
+
+def _tw_shtc(path: Path) -> Dataset:
+    """Taiwan's SHTC entity list (MOEA/ITA CSV, UTF-8 with a byte-order mark)."""
+    data = _read_bytes(path)
+    text = _text(path, data)
+    reader = csv.DictReader(io.StringIO(text))
+    required = ("項次item", "名稱name", "別名alias", "地址address", "護照號碼ID Number", "國家代碼country code")
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ListFileError(f"missing column(s) {', '.join(missing)}", where=f"{path}:1")
+    entries: list[ListEntry] = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            raw = " ".join((row.get("名稱name") or "").split())
+            if not raw and not (row.get("別名alias") or "").strip():
+                continue
+            identifiers = [Identifier("ID Number", x) for x in _split(row.get("護照號碼ID Number"))]
+            found = _PERMANENT_ID.match(raw)
+            if found:
+                raw = found.group("name").strip()
+                identifiers.append(Identifier("UN Permanent Reference", found.group("id").strip()))
+            aliases = [a for a in _split((row.get("別名alias") or "").replace("；", ";")) if a != raw]
+            name = raw or aliases.pop(0)
+            item = _clean(row.get("項次item")) or str(len(entries) + 1)
+            entries.append(
+                ListEntry(
+                    dataset=dataset_name(path),
+                    entry_id=item,
+                    list_code="TW-SHTC",
+                    schema="LegalEntity",
+                    name=name,
+                    aliases=tuple(dict.fromkeys(aliases)),
+                    countries=codes(_split(row.get("國家代碼country code"))),
+                    addresses=tuple(_split(row.get("地址address"))),
+                    identifiers=tuple(identifiers),
+                    source_file=path.name,
+                    source_line=line,
+                )
+            )
+    except csv.Error as error:
+        raise ListFileError(f"malformed CSV: {error}", where=f"{path}:{reader.line_num}") from None
+    if not entries:
+        raise ListFileError("no entity rows", where=str(path))
+    return Dataset(
+        dataset_name(path),
+        "tw-shtc-csv",
+        "Taiwan SHTC Entity List (MOEA/ITA)",
+        (str(path),),
+        hashlib.sha256(data).hexdigest(),
+        _mtime_date(path),
+        tuple(entries),
+    )
+
+
+ALLIED_READERS = {"eu-fsf": _eu_fsf, "uk-sl": _uk_sl, "jp-eul": _jp_eul, "tw-shtc": _tw_shtc}

@@ -19,12 +19,13 @@ until an analyst confirms or clears it) and are named as unresolved.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from tiergate.decide.model import OUTCOMES, POLICIES, Decision
+from tiergate.decide.model import OUTCOMES, POLICIES, Decision, Listing
 from tiergate.screen.model import Hit
 
 LIST_RULES = {
@@ -115,20 +116,48 @@ def apply_screening(decision: Decision, hits: Sequence[Hit]) -> Decision:
     )
 
 
+ALLIED_LISTS = frozenset({"JP-EUL", "TW-SHTC", "EU-FSF", "UK-SL"})
+"""Allied lists whose hits feed the law of their jurisdiction in the combined decision (its packs' catch-all
+rules), not the US screening rules above."""
+
+
+def allied_listings(hits: Sequence[Hit]) -> tuple[Listing, ...]:
+    """The hits on allied lists (matches not cleared), as the packs' catch-all rules see them."""
+    found = []
+    for hit in hits:
+        if not hit.match or hit.status == "cleared" or hit.entry.list_code not in ALLIED_LISTS:
+            continue
+        listed = None
+        if hit.entry.listed_on:
+            try:
+                listed = dt.date.fromisoformat(hit.entry.listed_on[:10])
+            except ValueError:
+                listed = None
+        found.append(Listing(hit.entry.list_code, hit.entry.key, hit.entry.name, listed, hit.status == "confirmed"))
+    return tuple(found)
+
+
 class ConsigneeScreening:
     """Screens the ultimate consignee of each transaction record as ``decide`` reads them, and adjusts each
-    decision (in the same order) by the hits: the ``--lists DB`` option of ``tiergate decide``."""
+    decision (in the same order) by the hits: the ``--lists DB`` option of ``tiergate decide``. Hits on
+    allied lists reach the decision itself (``listings_of``): they feed the law whose list it is."""
 
     def __init__(self, records: Iterable[Any], screener: Any) -> None:
         self._records = records
-        self._pending: deque[Any] = deque()
+        self._pending: deque[list[Hit]] = deque()
+        self._last: list[Hit] = []
         self.screener = screener
 
     def records(self) -> Iterator[Any]:
         for record in self._records:
             data = record.data if isinstance(getattr(record, "data", None), dict) else {}
-            self._pending.append(data.get("consignee"))
+            self._last = self.hits(data.get("consignee"))
+            self._pending.append(self._last)
             yield record
+
+    def listings_of(self, _record: Any) -> tuple[Listing, ...]:
+        """The allied-list entries of the record just read (``decide_stream`` asks right after reading it)."""
+        return allied_listings(self._last)
 
     def hits(self, consignee: Any) -> list[Hit]:
         from tiergate.screen.model import Query
@@ -146,8 +175,8 @@ class ConsigneeScreening:
 
     def adjust(self, decisions: Iterable[Decision]) -> Iterator[Decision]:
         for decision in decisions:
-            consignee = self._pending.popleft() if self._pending else None
-            yield apply_screening(decision, self.hits(consignee))
+            hits = self._pending.popleft() if self._pending else []
+            yield apply_screening(decision, hits)
 
 
 def shipping_block(hits: Sequence[Hit], licensed: bool) -> str | None:

@@ -34,7 +34,10 @@ PAGE_MODULES = (
     "tiergate.web.allocations",
     "tiergate.web.screen",
     "tiergate.web.monitor",
+    "tiergate.web.vault",
+    "tiergate.web.verify",
     "tiergate.web.packs",
+    "tiergate.web.denials",
     "tiergate.web.audit",
 )
 """Page modules, in navigation order."""

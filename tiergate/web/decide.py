@@ -29,8 +29,11 @@ FIELDS = (
     "id",
     "date",
     "regime",
+    "export_from",
     "destination",
     "chip",
+    "equipment",
+    "origin",
     "quantity",
     "consignee_name",
     "consignee_country",
@@ -50,12 +53,16 @@ def form_from_transaction(txn: dict[str, Any]) -> dict[str, str]:
     item = txn["items"][0] if txn.get("items") else {}
     consignee = txn.get("consignee") or {}
     chip = str(item["chip"]) if isinstance(item.get("chip"), str) else ""
+    equipment = str(item["equipment"]) if isinstance(item.get("equipment"), str) else ""
     return {
         "id": str(txn.get("id") or ""),
         "date": str(txn.get("date") or ""),
         "regime": str(txn.get("regime") or ""),
+        "export_from": str(txn.get("export_from") or ""),
         "destination": str(txn.get("destination") or ""),
         "chip": chip,
+        "equipment": equipment,
+        "origin": str(item.get("origin") or ""),
         "quantity": str(item.get("quantity") or ""),
         "consignee_name": str(consignee.get("name") or ""),
         "consignee_country": str(consignee.get("country") or ""),
@@ -81,12 +88,20 @@ def transaction_from_form(values: dict[str, str], advanced: str) -> dict[str, An
         quantity: Any = int(quantity_text)
     except ValueError:
         quantity = quantity_text  # the interchange parser names the field and the problem
+    item: dict[str, Any] = (
+        {"equipment": values["equipment"].strip()}
+        if values.get("equipment", "").strip() and not values.get("chip", "").strip()
+        else {"chip": values.get("chip", "")}
+    )
+    item["quantity"] = quantity
+    if values.get("origin", "").strip():
+        item["origin"] = values["origin"].strip()
     txn: dict[str, Any] = {
         "destination": values.get("destination", ""),
-        "items": [{"chip": values.get("chip", ""), "quantity": quantity}],
+        "items": [item],
         "consignee": {"name": values.get("consignee_name", ""), "headquarters": values.get("headquarters", "")},
     }
-    for name in ("id", "date", "end_use"):
+    for name in ("id", "date", "end_use", "export_from"):
         if values.get(name, "").strip():
             txn[name] = values[name].strip()
     for form_name, name in (
@@ -111,6 +126,7 @@ def _page(request: Request, status: int = 200, **values: Any) -> Response:
         "batch_name": "",
         "error": None,
         "chips": [(chip.id, chip.name) for chip in ctx.book.catalogue],
+        "tools": [(tool.id, tool.name) for tool in ctx.book.equipment],
         "regimes": list(ctx.book.regimes),
         "samples": [s["id"] for s in samples()],
         "today": ctx.today().isoformat(),

@@ -13,7 +13,7 @@ router = APIRouter()
 
 
 def _home(role: str) -> str:
-    return "/decide" if role in ("officer", "admin") else "/allocations"
+    return "/decide" if role in ("officer", "approver", "admin") else "/allocations"
 
 
 @router.get("/")

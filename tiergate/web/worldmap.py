@@ -9,6 +9,8 @@ from pathlib import Path
 
 import orjson
 
+from tiergate.geo import decode_arcs, ring_points
+
 MAP_FILE = Path(__file__).resolve().parent / "map" / "countries-110m.json"
 WIDTH = 960.0
 HEIGHT = 480.0
@@ -25,32 +27,6 @@ class CountryShape:
 
 def _project(lon: float, lat: float) -> tuple[float, float]:
     return (lon + 180.0) * WIDTH / 360.0, (90.0 - lat) * HEIGHT / 180.0
-
-
-def _decode_arcs(topology: dict[str, object]) -> list[list[tuple[float, float]]]:
-    transform = topology["transform"]
-    assert isinstance(transform, dict)
-    (sx, sy), (tx, ty) = transform["scale"], transform["translate"]
-    arcs = topology["arcs"]
-    assert isinstance(arcs, list)
-    decoded = []
-    for arc in arcs:
-        x = y = 0
-        points = []
-        for dx, dy in arc:
-            x += dx
-            y += dy
-            points.append((x * sx + tx, y * sy + ty))
-        decoded.append(points)
-    return decoded
-
-
-def _ring(arcs: list[list[tuple[float, float]]], indexes: list[int]) -> list[tuple[float, float]]:
-    points: list[tuple[float, float]] = []
-    for index in indexes:
-        arc = arcs[index] if index >= 0 else arcs[~index][::-1]
-        points.extend(arc[1:] if points else arc)
-    return points
 
 
 def _ring_path(points: list[tuple[float, float]]) -> str:
@@ -71,7 +47,7 @@ def country_shapes() -> tuple[CountryShape, ...]:
     import pycountry
 
     topology = orjson.loads(MAP_FILE.read_bytes())
-    arcs = _decode_arcs(topology)
+    arcs = decode_arcs(topology)
     shapes = []
     for geometry in topology["objects"]["countries"]["geometries"]:
         numeric = geometry.get("id")
@@ -79,6 +55,6 @@ def country_shapes() -> tuple[CountryShape, ...]:
         if country is None:
             continue
         polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]
-        path = "".join(_ring_path(_ring(arcs, ring)) for polygon in polygons for ring in polygon)
+        path = "".join(_ring_path(ring_points(arcs, ring)) for polygon in polygons for ring in polygon)
         shapes.append(CountryShape(country.alpha_2, geometry["properties"].get("name", country.name), path))
     return tuple(shapes)
