@@ -62,13 +62,11 @@ class ApiError(Exception):
         self.code = code
 
     def body(self) -> dict[str, Any]:
-        return error_body(
-            self.status,
-            for_http(self.message) or "",
-            where=field_path(self.where),
-            hint=for_http(self.hint),
-            code=self.code,
-        )
+        where = field_path(self.where)
+        message = for_http(self.message) or ""
+        if where is not None and not where.startswith(PARTS):  # e.g. "public key", "usage.csv:12": said in the text
+            message, where = f"{where}: {message}", "body"
+        return error_body(self.status, message, where=where, hint=for_http(self.hint), code=self.code)
 
 
 _HTTP_WORDS = (
@@ -112,7 +110,7 @@ def field_path(where: str | None) -> str | None:
     """``where`` as a field path: the request's part, then the field in it, e.g. ``query.regime``,
     ``body.items[0].quantity``, ``body[2].consignee.name`` (the third record of a batch), ``path.key_id``,
     ``header.authorization``. A bare field path is in the body. Anything else (an uploaded file's name and line)
-    is left as it is."""
+    is left as it is here; :meth:`ApiError.body` then says it in the message, at ``body``."""
     if where is None:
         return None
     text = where.strip()
