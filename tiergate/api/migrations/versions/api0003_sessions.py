@@ -1,15 +1,15 @@
 """Dashboard sessions kept on the server: signing out ends a session for good, so that a copy of the cookie taken
 before it no longer signs in. The cookie holds a random session id; the table holds its SHA-256 only.
 
-Revision ID: api0002
-Revises: api0001
+Revision ID: api0003
+Revises: api0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "api0002"
-down_revision = "api0001"
+revision = "api0003"
+down_revision = "api0002"
 branch_labels = None
 depends_on = None
 
