@@ -17,6 +17,7 @@ half-written.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import json
@@ -74,6 +75,116 @@ PARQUET_OPTIONS = {
 
 
 @dataclass(frozen=True, slots=True)
+class InputLimits:
+    """What one input file may hold, checked before it is decoded where the format allows (a server's uploads;
+    the command line reads files of any size). A small file can decode to far more than its size: a Parquet file
+    of millions of identical rows compresses to almost nothing, and so does a YAML file of nested aliases."""
+
+    rows: int
+    """Most records (rows, JSON lines, objects of a list)."""
+    decoded_bytes: int
+    """Most bytes the file's values may take once decoded (Parquet: estimated from its footer)."""
+    yaml_bytes: int = 1 << 20
+    """Largest YAML file (YAML is parsed in pure Python, about a megabyte a second)."""
+
+
+class InputTooLarge(InputError):
+    """A file past its :class:`InputLimits` (more rows, or a larger decoded size)."""
+
+
+_FIXED_WIDTH = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE": 8}
+
+
+def parquet_footprint(path: Path) -> tuple[int, int]:
+    """(rows, decoded bytes) of a Parquet file from its footer alone, without decoding a value. Decoded bytes are
+    an upper estimate: fixed-width values by their width; texts and binaries by the longest value the column
+    chunk's statistics name (a dictionary can repeat one long value on every row for a few bytes each). A text
+    column chunk without statistics counts every value as long as the whole chunk, which only files written
+    without statistics on purpose come near."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except FileNotFoundError:
+        raise InputError("no such file", where=str(path)) from None
+    except Exception as error:  # pyarrow raises several types for a damaged file
+        raise InputError(f"not a readable Parquet file: {error}", where=str(path)) from None
+    decoded = 0
+    for group in range(meta.num_row_groups):
+        row_group = meta.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            values = max(chunk.num_values, row_group.num_rows)
+            width = _FIXED_WIDTH.get(chunk.physical_type)
+            if width is None and chunk.physical_type == "FIXED_LEN_BYTE_ARRAY":
+                width = max(1, int(meta.schema.column(index).length or 1))
+            if width is None:  # BYTE_ARRAY: texts and binaries
+                stats = chunk.statistics
+                if stats is not None and stats.has_min_max:
+                    width = 4 + max(_length(stats.min), _length(stats.max))
+                else:
+                    width = 4 + max(1, chunk.total_uncompressed_size)
+            decoded += values * width
+    return meta.num_rows, decoded
+
+
+def _length(value: object) -> int:
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    return 8
+
+
+def check_footprint(path: Path, limits: InputLimits) -> None:
+    """Refuse a file whose rows or decoded size exceed ``limits``, before decoding it (Parquet: from the footer;
+    text formats: from the file's size and line count)."""
+    kind = _kind(path)
+    if kind == "parquet":
+        rows, decoded = parquet_footprint(path)
+    else:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise InputError("no such file", where=str(path)) from None
+        if kind == "yaml" and size > limits.yaml_bytes:
+            raise InputTooLarge(
+                f"a YAML file of {size:,} bytes; at most {limits.yaml_bytes:,}",
+                where=str(path),
+                hint="send JSON, JSON lines or CSV for larger batches",
+            )
+        rows, decoded = (_count_lines(path) if kind in ("csv", "jsonl") else 0), size
+    if rows > limits.rows:
+        raise InputTooLarge(
+            f"{rows:,} rows; at most {limits.rows:,} in one file", where=str(path), hint="split the file"
+        )
+    if decoded > limits.decoded_bytes:
+        raise InputTooLarge(
+            f"decodes to about {decoded:,} bytes; at most {limits.decoded_bytes:,}",
+            where=str(path),
+            hint="split the file",
+        )
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count
+
+
+def bounded(records: Iterable[Record], limits: InputLimits | None, path: Path) -> Iterator[Record]:
+    """``records``, refusing the one past ``limits.rows`` (before the rest of the file is read)."""
+    for count, record in enumerate(records, start=1):
+        if limits is not None and count > limits.rows:
+            raise InputTooLarge(
+                f"more than {limits.rows:,} records in one file", where=str(path), hint="split the file"
+            )
+        yield record
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     data: Any
     where: str
@@ -102,13 +213,88 @@ def _kind(path: Path) -> str:
     return kinds[suffix]
 
 
-def _read_text(path: Path) -> str:
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+ENCODING_HINT = "save it as UTF-8, e.g. a spreadsheet's CSV UTF-8; other encodings such as Latin-1 are not guessed"
+
+
+def text_encoding(path: Path) -> str:
+    """The encoding to read a text file with: UTF-8 (with or without a byte-order mark), or UTF-16 or UTF-32 when
+    the file starts with their byte-order mark. UTF-16 without a mark (every other byte zero) is refused: guessing
+    the byte order could turn a name into another name."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            head = handle.read(4096)
     except FileNotFoundError:
         raise InputError("no such file", where=str(path)) from None
-    except UnicodeDecodeError as error:
-        raise InputError(f"not UTF-8 text (byte {error.start})", where=str(path)) from None
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror}", where=str(path)) from None
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    if b"\x00" in head:
+        raise InputError(
+            "not UTF-8 text: it holds zero bytes (UTF-16 without a byte-order mark, or not text at all)",
+            where=str(path),
+            hint=ENCODING_HINT,
+        )
+    return "utf-8"
+
+
+def open_text(path: Path) -> IO[str]:
+    """``path`` opened as text for the csv module (see :func:`text_encoding`); a byte-order mark is not part of
+    the first line. A byte that is not UTF-8 later in the file raises ``UnicodeDecodeError`` while reading:
+    turn it into an error naming the line with :func:`not_utf8`."""
+    encoding = text_encoding(path)
+    try:
+        return path.open(newline="", encoding=encoding)
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror}", where=str(path)) from None
+
+
+def not_utf8(path: Path, encoding: str | None = None) -> InputError:
+    """The error for a text file that does not decode: the line and the byte where decoding first fails."""
+    encoding = encoding or text_encoding(path)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, offset = 1, 0
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 16):
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as error:
+                    good = decoder.decode(chunk[: error.start]) if error.start else ""
+                    line += good.count("\n")
+                    bad = chunk[error.start : error.start + 1].hex()
+                    return InputError(
+                        f"not {_ENCODING_NAMES.get(encoding, encoding)} text: byte 0x{bad} (at byte "
+                        f"{offset + error.start:,} of the file) cannot be read",
+                        where=f"{path}:{line}",
+                        hint=ENCODING_HINT,
+                    )
+                line += text.count("\n")
+                offset += len(chunk)
+    except OSError as error:
+        return InputError(f"cannot read: {error.strerror}", where=str(path))
+    return InputError(f"not {_ENCODING_NAMES.get(encoding, encoding)} text", where=str(path), hint=ENCODING_HINT)
+
+
+_ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16", "utf-32": "UTF-32"}
+
+
+def _read_text(path: Path) -> str:
+    encoding = text_encoding(path)
+    try:
+        return path.read_text(encoding=encoding)
+    except FileNotFoundError:
+        raise InputError("no such file", where=str(path)) from None
+    except UnicodeDecodeError:
+        raise not_utf8(path, encoding) from None
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", where=str(path)) from None
 
@@ -243,24 +429,19 @@ def _check_columns(columns: Iterable[str], path: Path) -> None:
 
 
 def _csv_records(path: Path) -> Iterator[Record]:
-    try:
-        # a byte-order mark (Excel's "CSV UTF-8") is not part of the header
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", where=str(path)) from None
-    with handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames is None:
-            raise InputError("empty CSV file (no header row)", where=str(path))
-        _check_columns(reader.fieldnames, path)
         try:
+            if reader.fieldnames is None:
+                raise InputError("empty CSV file (no header row)", where=str(path))
+            _check_columns(reader.fieldnames, path)
             for row in reader:
                 where = f"{path}:{reader.line_num}"
                 if None in row:
                     raise InputError("more fields than the header has", where=where)
                 yield Record(flat_to_transaction(row, where), where)
-        except UnicodeDecodeError as error:
-            raise InputError(f"not UTF-8 text (byte {error.start})", where=str(path)) from None
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
         except csv.Error as error:
             raise InputError(f"malformed CSV: {error}", where=f"{path}:{reader.line_num}") from None
 
@@ -299,11 +480,14 @@ def _parquet_records(path: Path) -> Iterator[Record]:
             yield Record(flat_to_transaction(data, where), where)
 
 
-def read_records(path: Path) -> Iterator[Record]:
-    """The transaction (or item) records of a file, lazily, each with its location."""
+def read_records(path: Path, limits: InputLimits | None = None) -> Iterator[Record]:
+    """The transaction (or item) records of a file, lazily, each with its location; with ``limits``, a file of
+    more rows or a larger decoded size is refused before it is decoded (see :func:`check_footprint`)."""
     kind = _kind(path)
     if kind in ("csv", "parquet") and not path.exists():
         raise InputError("no such file", where=str(path))
+    if limits is not None:
+        check_footprint(path, limits)
     readers: dict[str, Callable[[Path], Iterator[Record]]] = {
         "json": _json_records,
         "yaml": _yaml_records,
@@ -311,7 +495,7 @@ def read_records(path: Path) -> Iterator[Record]:
         "csv": _csv_records,
         "parquet": _parquet_records,
     }
-    return readers[kind](path)
+    return bounded(readers[kind](path), limits, path)
 
 
 def read_item_records(path: Path) -> Iterator[Record]:

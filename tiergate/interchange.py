@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -270,10 +270,74 @@ def _item(item: ItemIn, catalogue: Catalogue, where: str, index: int) -> Item:
     return ModelWeights(w.name, w.training_ops + w.fine_tuning_ops, w.open_weights)
 
 
-def validation_error(error: ValidationError, where: str) -> InputError:
+def known_fields(model: type[BaseModel], path: Sequence[int | str]) -> list[str]:
+    """The field names the model accepts in the object at ``path`` (a field path from the model's top; indexes
+    step into lists), read from its JSON Schema so that unions (a chip id or a chip spec) give every branch's."""
+    schema = model.model_json_schema()
+    defs = schema.get("$defs", {})
+
+    def alternatives(node: Any) -> list[dict[str, Any]]:
+        """The node with its references resolved and its unions spread out."""
+        if not isinstance(node, dict):
+            return []
+        if "$ref" in node:
+            return alternatives(defs.get(str(node["$ref"]).rsplit("/", 1)[-1], {}))
+        found = [node]
+        for key in ("anyOf", "oneOf", "allOf"):
+            for branch in node.get(key, []):
+                found.extend(alternatives(branch))
+        return found
+
+    nodes = alternatives(schema)
+    for step in path:
+        following: list[dict[str, Any]] = []
+        for node in nodes:
+            if isinstance(step, int):
+                following.extend(alternatives(node.get("items")))
+            else:
+                following.extend(alternatives(node.get("properties", {}).get(step)))
+        nodes = following
+    names: list[str] = []
+    for node in nodes:
+        names.extend(name for name in node.get("properties", {}) if name not in names)
+    return names
+
+
+def nearest_field(name: str, known: Sequence[str]) -> str | None:
+    """The known field ``name`` most likely meant: one it abbreviates (``qty`` in ``quantity``: its letters in
+    order, the first the same), else the closest spelling (``destinaton``); None when nothing is close."""
+    lowered = name.lower()
+
+    def abbreviates(field: str) -> bool:
+        letters = iter(field.lower())
+        return bool(lowered) and field[:1].lower() == lowered[:1] and all(c in letters for c in lowered)
+
+    candidates = [field for field in known if abbreviates(field)]
+    if candidates:
+        return min(candidates, key=len)
+    import difflib
+
+    close = difflib.get_close_matches(lowered, [field.lower() for field in known], n=1, cutoff=0.6)
+    return next((field for field in known if close and field.lower() == close[0]), None)
+
+
+def unknown_field_hint(model: type[BaseModel], loc: Sequence[int | str]) -> str | None:
+    """``did you mean X?`` for an unknown field at ``loc`` of ``model`` (else the fields known there)."""
+    if not loc or not isinstance(loc[-1], str):
+        return None
+    known = known_fields(model, loc[:-1])
+    if not known:
+        return None
+    nearest = nearest_field(loc[-1], known)
+    if nearest is not None:
+        return f"did you mean {nearest!r}?"
+    return "known fields here: " + ", ".join(known)
+
+
+def validation_error(error: ValidationError, where: str, model: type[BaseModel] | None = None) -> InputError:
     problems = error.errors(include_url=False)
     # In a union (chip id or chip spec), the branch that got furthest names the real problem.
-    first = max(problems, key=lambda e: len(e["loc"]))
+    first = max(problems, key=lambda e: (len(e["loc"]), e["type"] == "extra_forbidden"))
     loc = [
         step
         for step in first["loc"]
@@ -287,12 +351,14 @@ def validation_error(error: ValidationError, where: str) -> InputError:
     ]
     field = render_path(loc) or "(record)"
     message = first["msg"].removeprefix("Value error, ")
+    hint = None
     if first["type"] == "extra_forbidden":
         message = "unknown field"
+        hint = unknown_field_hint(model, loc) if model is not None else None
     elif first["type"] == "missing":
         message = "required field is missing"
     cls = UnknownCountryError if "country code" in message else InputError
-    return cls(f"{field}: {message}", where=where)
+    return cls(f"{field}: {message}", where=where, hint=hint)
 
 
 def parse_transaction(
@@ -304,7 +370,7 @@ def parse_transaction(
     try:
         txn = TransactionIn.model_validate(data)
     except ValidationError as error:
-        raise validation_error(error, where) from None
+        raise validation_error(error, where, TransactionIn) from None
     day = txn.date or default_date
     if day is None:
         raise InputError("date: required field is missing (or pass --as-of)", where=where)
@@ -612,7 +678,7 @@ def parse_item(data: Any, catalogue: Catalogue, *, where: str = "item") -> tuple
     try:
         item = ItemIn.model_validate(body)
     except ValidationError as error:
-        raise validation_error(error, where) from None
+        raise validation_error(error, where, ItemIn) from None
     return _item(item, catalogue, where, 0), item.quantity
 
 

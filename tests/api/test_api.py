@@ -295,7 +295,7 @@ def test_unknown_paths_methods_and_internal_errors_share_the_shape(api: Api) -> 
         raise RuntimeError("secret internals /etc/passwd")
 
     api.app.add_api_route("/v1/boom", boom)
-    error = assert_error(api.client.get("/v1/boom"), 500, "internal error")
+    error = assert_error(api.get("/v1/boom"), 500, "internal error")
     assert "secret" not in error["message"] and "RuntimeError" not in error["message"]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -58,3 +59,7 @@ def test_no_server_error_on_generated_input(case: Any) -> None:
     if response.status_code >= 400:
         body = response.json()
         assert set(body) == {"error"} and body["error"]["status"] == response.status_code
+        where = body["error"]["where"]
+        assert where is None or where.startswith(("body", "query", "path", "header")), body
+        text = f"{body['error']['message']} {body['error']['hint'] or ''}"
+        assert not re.search(r"(?<![\w-])--[a-z]", text), body  # no command-line flag over HTTP

@@ -284,7 +284,7 @@ def test_spreadsheet_exports_with_bom_and_crlf_are_read(tmp_path: Path, book: An
 def test_invalid_utf8_names_the_line(tmp_path: Path, book: Any) -> None:
     usage, customers = _write(tmp_path, USAGE_LINES[:2])
     usage.write_bytes(usage.read_bytes() + b"r9,aws,acct-a,\xff\xfe,c,US,nvidia-h100-sxm,8,2026-01-01T00:00:00Z,,,,\n")
-    with pytest.raises(InputError, match=r"usage\.csv:\d+: not valid CSV"):
+    with pytest.raises(InputError, match=r"usage\.csv:\d+: not UTF-8 text"):
         run_scan(usage, customers, book=book, as_of=AS_OF)
 
 

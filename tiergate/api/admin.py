@@ -64,7 +64,7 @@ def delete_key(
 ) -> dict[str, Any]:
     ctx = context(request)
     if not any(k.id == key_id for k in list_keys(ctx.ledger)):
-        raise ApiError(404, f"no API key with id {key_id!r}", where="path: key_id")
+        raise ApiError(404, f"no API key with id {key_id!r}", where="path.key_id")
     revoked = revoke_key(ctx.ledger, key_id, who=key.actor)
     ctx.forget_keys()
     return revoked.to_dict(ctx.now())

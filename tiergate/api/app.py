@@ -3,6 +3,7 @@ from ``tiergate.web``, one error shape, a request body limit and security header
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import uuid
@@ -15,14 +16,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiergate import __version__
+from tiergate.api import limits
 from tiergate.api.context import ApiContext
+from tiergate.api.docs import REDOC_PATH, install_docs
 from tiergate.api.errors import ApiError, from_tiergate
-from tiergate.api.schemas import components
+from tiergate.api.limits import ClientGone, RequestBudget
+from tiergate.api.schemas import components, finish_document
 from tiergate.api.settings import Settings
 from tiergate.errors import TiergateError
 from tiergate.rules import Rulebook
@@ -79,6 +84,13 @@ class BodyTooLarge(ApiError):
         super().__init__(413, f"the request body is larger than {limit:,} bytes", hint="send less, or in parts")
 
 
+class BodyTooSlow(ApiError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            408, f"the request body did not arrive within {seconds:g} s", hint="send it faster, or in smaller parts"
+        )
+
+
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -93,12 +105,33 @@ _SECURITY_HEADERS = [
 
 
 class Guard:
-    """Outermost ASGI layer: refuses bodies over the limit (before reading them when Content-Length says
-    so), adds security headers, and turns anything that escaped the handlers into the 500 error shape."""
+    """Outermost ASGI layer of every HTTP request:
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    - refuses a body over the limit (before reading it when Content-Length says so), or one that does not arrive
+      within ``body_timeout_seconds`` (408);
+    - gives the request its :class:`~tiergate.api.limits.RequestBudget` (``request_timeout_seconds``), and marks
+      it when the client closes the connection, so that the work in progress stops between two records;
+    - adds the security headers, and turns anything that escaped the handlers into the 500 error shape."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, context: ApiContext | None = None) -> None:
         self.app = app
         self.settings = settings
+        self.context = context
+
+    async def _authenticate(self, scope: Scope) -> None:
+        """Every ``/v1`` route needs a key: check it before anything of the request is read or validated, so
+        that a caller without a key learns nothing from the errors of the body or the query (routes check the
+        role, with the key cached by this check)."""
+        if self.context is None:
+            return
+        token = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, rest = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer" and rest.strip():
+                    token = rest.strip()
+        if self.context.cached_key(token) is None:
+            await run_in_threadpool(self.context.authenticate, token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,33 +143,46 @@ class Guard:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await _send_error(send, ApiError(400, "Content-Length is not a number"))
+                    await _send_error(
+                        send, ApiError(400, "Content-Length is not a number", where="header.content-length")
+                    )
                     return
                 if declared > limit:
                     await _send_error(send, BodyTooLarge(limit))
                     return
-        received = 0
+        path = scope["path"]
+        if path == "/v1" or path.startswith("/v1/"):
+            try:
+                await self._authenticate(scope)
+            except ApiError as error:
+                await _send_error(send, error)
+                return
+        budget = RequestBudget(self.settings.request_timeout_seconds)
+        token = limits.enter(budget)
+        inbox: asyncio.Queue[Message | ApiError] = asyncio.Queue()
+        pump = asyncio.create_task(self._pump(receive, inbox, budget, limit))
         started = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
+        async def guarded_receive() -> Message:
+            item = await inbox.get()
+            if isinstance(item, ApiError) or item["type"] == "http.disconnect":
+                inbox.put_nowait(item)  # every later call gets the same answer
+            if isinstance(item, ApiError):
+                raise item
+            return item
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *_headers_for(scope)]
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, guarded_send)
-        except BodyTooLarge as error:
+            await self.app(scope, guarded_receive, guarded_send)
+        except ClientGone:
+            log.info("client left before the answer: %s %s", scope.get("method"), scope.get("path"))
+        except ApiError as error:  # the body's limits, raised where the body was read outside the handlers
             if not started:
                 await _send_error(send, error)
         except Exception:  # logged here with an incident id; the client gets the id, never a trace
@@ -144,6 +190,56 @@ class Guard:
             log.exception("internal error %s on %s %s", incident, scope.get("method"), scope.get("path"))
             if not started:
                 await _send_error(send, ApiError(500, f"internal error (incident {incident})"))
+        finally:
+            pump.cancel()
+            limits.leave(token)
+
+    async def _pump(
+        self, receive: Receive, inbox: asyncio.Queue[Message | ApiError], budget: RequestBudget, limit: int
+    ) -> None:
+        """Read the request's messages for the app: the body (within its size and time limits), then whatever
+        comes next, which is the client's disconnection (that marks the budget, to stop the work)."""
+        loop = asyncio.get_running_loop()
+        seconds = self.settings.body_timeout_seconds
+        deadline = loop.time() + seconds
+        received = 0
+        more = True
+        while True:
+            if more:
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    inbox.put_nowait(BodyTooSlow(seconds))
+                    return
+            else:
+                message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    inbox.put_nowait(BodyTooLarge(limit))
+                    return
+                more = bool(message.get("more_body", False))
+            elif message["type"] == "http.disconnect":
+                budget.gone.set()
+                inbox.put_nowait(message)
+                return
+            inbox.put_nowait(message)
+
+
+_REDOC_HEADERS = [
+    (
+        name,
+        value.replace(b"style-src 'self'", b"style-src 'self' 'unsafe-inline'")
+        if name == b"content-security-policy"
+        else value,
+    )
+    for name, value in _SECURITY_HEADERS
+]
+
+
+def _headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The security headers; the ReDoc page styles itself with ``<style>`` elements (scripts stay 'self')."""
+    return _REDOC_HEADERS if scope.get("path") == REDOC_PATH else _SECURITY_HEADERS
 
 
 async def _send_error(send: Send, error: ApiError) -> None:
@@ -156,6 +252,7 @@ async def _send_error(send: Send, error: ApiError) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *([(b"www-authenticate", b"Bearer")] if error.status == 401 else []),
                 *_SECURITY_HEADERS,
             ],
         }
@@ -179,20 +276,40 @@ def _error_response(request: Request, error: ApiError) -> Response:
     return JsonResponse(error.body(), status_code=error.status, headers=headers)
 
 
-def _validation_message(error: RequestValidationError) -> ApiError:
-    problems = error.errors()
+def _validation_message(request: Request, error: RequestValidationError) -> ApiError:
+    problems = list(error.errors())
+    problems.sort(key=lambda p: p.get("type") != "extra_forbidden")  # an unknown field first: often the typo
     first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
     loc = [step for step in first.get("loc", ()) if isinstance(step, (str, int))]
-    part = str(loc[0]) if loc else "request"
+    part = str(loc[0]) if loc else "body"
     field = render_path(loc[1:]) if len(loc) > 1 else ""
     message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    hint = None
     if first.get("type") == "json_invalid":
         return ApiError(400, f"not valid JSON: {message}", where="body")
     if first.get("type") == "missing":
         message = "required field is missing"
     elif first.get("type") == "extra_forbidden":
         message = "unknown field"
-    return ApiError(422, f"{field}: {message}" if field else message, where=part)
+        hint = _body_field_hint(request, loc[1:]) if part == "body" else None
+    where = f"{part}.{field}" if field and not field.startswith("[") else f"{part}{field}"
+    return ApiError(422, f"{field}: {message}" if field else message, where=where, hint=hint)
+
+
+def _body_field_hint(request: Request, loc: list[str | int]) -> str | None:
+    """``did you mean X?`` for an unknown field of a route's body model."""
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+
+    from tiergate.interchange import unknown_field_hint
+
+    route = request.scope.get("route")
+    body = route.body_field if isinstance(route, APIRoute) else None
+    info = getattr(body, "field_info", None)
+    model = getattr(info, "annotation", None) or getattr(body, "type_", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    return unknown_field_hint(model, loc)
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -206,7 +323,7 @@ def install_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
-        return _error_response(request, _validation_message(error))
+        return _error_response(request, _validation_message(request, error))
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
@@ -260,6 +377,8 @@ def create_app(settings: Settings | None = None, *, book: Rulebook | None = None
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
 
+    install_docs(app)
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
         return JsonResponse({"status": "ok", "version": __version__})
@@ -275,9 +394,9 @@ def create_app(settings: Settings | None = None, *, book: Rulebook | None = None
             found = schema.setdefault("components", {}).setdefault("schemas", {})
             for name, body in components().items():
                 found.setdefault(name, body)
-            app.openapi_schema = schema
+            app.openapi_schema = finish_document(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(Guard, settings=settings)
+    app.add_middleware(Guard, settings=settings, context=context)
     return app

@@ -37,18 +37,23 @@ def parse_json(raw: bytes, where: str) -> Any:
         ) from None
 
 
-async def records_body(request: Request) -> list[tuple[Any, str]]:
-    """A batch: a JSON array, or JSON lines (``application/x-ndjson``); each record with where it came from."""
+async def records_body(request: Request, most: int | None = None, what: str = "records") -> list[tuple[Any, str]]:
+    """A batch: a JSON array, or JSON lines (``application/x-ndjson``); each record with where it came from
+    (``body[i]``: the array's element, or the line i + 1 of JSON lines). With ``most``, a batch of more records is
+    a 413 (JSON lines: before the lines past it are parsed)."""
     media = _media_type(request)
     raw = await request.body()
     if media in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
-        return parse_lines(raw, "body")
+        return parse_lines(raw, "body", most=most, what=what)
     if media not in _JSON_TYPES and not media.endswith("+json"):
         raise ApiError(415, f"content type {media[:100]!r} is not accepted", hint="send JSON or JSON lines")
     data = parse_json(raw, "body")
     if not isinstance(data, list):
-        raise ApiError(422, "expected a JSON array of transactions", where="body", hint="or send JSON lines")
-    return [(record, f"body[{index}]") for index, record in enumerate(data)]
+        raise ApiError(422, f"expected a JSON array of {what}", where="body", hint="or send JSON lines")
+    records = [(record, f"body[{index}]") for index, record in enumerate(data)]
+    if most is not None:
+        check_batch(records, most, what)
+    return records
 
 
 def check_batch(records: Sequence[tuple[Any, str]], most: int, what: str) -> None:
@@ -57,15 +62,18 @@ def check_batch(records: Sequence[tuple[Any, str]], most: int, what: str) -> Non
         raise ApiError(413, f"{len(records):,} {what} in one batch; at most {most:,}", hint="split the batch")
 
 
-def parse_lines(raw: bytes, where: str) -> list[tuple[Any, str]]:
+def parse_lines(raw: bytes, where: str, most: int | None = None, what: str = "records") -> list[tuple[Any, str]]:
+    """The records of JSON lines, each with ``body[i]`` for its line i + 1 (blank lines are skipped)."""
     out: list[tuple[Any, str]] = []
-    for number, line in enumerate(raw.splitlines(), start=1):
+    for index, line in enumerate(raw.splitlines()):
         if not line.strip():
             continue
+        if most is not None and len(out) >= most:
+            raise ApiError(413, f"more than {most:,} {what} in one batch", hint="split the batch")
         try:
-            out.append((orjson.loads(line), f"{where} line {number}"))
+            out.append((orjson.loads(line), f"{where}[{index}]"))
         except orjson.JSONDecodeError as error:
-            raise ApiError(400, f"not valid JSON: {error.msg}", where=f"{where} line {number}") from None
+            raise ApiError(400, f"line {index + 1}: not valid JSON: {error.msg}", where=f"{where}[{index}]") from None
     if not out:
         raise ApiError(400, "the request body holds no records", where=where)
     return out

@@ -63,7 +63,7 @@ def show_chip(
     try:
         found = ctx.book.catalogue.resolve(chip, where="chip")
     except UnknownChipError as error:
-        raise ApiError(404, error.message, where="path: chip", hint=error.hint) from None
+        raise ApiError(404, error.message, where="path.chip", hint=error.hint) from None
     ruleset, _ = ctx.book.select(regime, as_of or ctx.today())
     classification = interchange.classification_to_dict(classify(found, ruleset), ruleset.regime)
     return {**chip_row(found, ruleset), "classification": classification}

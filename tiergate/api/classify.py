@@ -7,18 +7,23 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from tiergate import interchange
 from tiergate.api.auth import context, viewer
 from tiergate.api.bodies import json_body
 from tiergate.api.context import ApiContext
 from tiergate.api.errors import ApiError, responses
+from tiergate.api.limits import within_budget
 from tiergate.api.schemas import json_body as body_doc
 from tiergate.api.schemas import ok, ref
 from tiergate.classify import classify
 
 router = APIRouter(prefix="/v1/classify", tags=["classify"], dependencies=[Depends(viewer)])
 MAX_ITEMS = 10_000
+INLINE_ITEMS = 8
+"""A list of up to this many items is classified on the event loop (well under a millisecond); a longer one in
+the thread pool."""
 
 
 def classify_items(
@@ -32,7 +37,7 @@ def classify_items(
     if len(items) > MAX_ITEMS:
         raise ApiError(413, f"{len(items):,} items; at most {MAX_ITEMS:,} in one request")
     out = []
-    for index, record in enumerate(items):
+    for index, record in within_budget(enumerate(items)):
         where = f"body[{index}]" if isinstance(data, list) else "body"
         item, quantity = interchange.parse_item(record, ctx.book.catalogue, where=where)
         result = interchange.classification_to_dict(classify(item, ruleset), ruleset.regime)
@@ -59,4 +64,11 @@ async def classify_route(
     regime: Annotated[str | None, Query(max_length=100, description="Classify under this regime.")] = None,
     as_of: Annotated[dt.date | None, Query(description="Under the regime in force on this date.")] = None,
 ) -> Any:
-    return classify_items(context(request), await json_body(request), regime, as_of)
+    data = await json_body(request)
+    ctx = context(request)
+    if regime is not None and regime not in ctx.book.regimes:
+        known = ", ".join(ctx.book.regimes)
+        raise ApiError(422, f"unknown regime {regime[:100]!r}", where="query.regime", hint=f"regimes: {known}")
+    if isinstance(data, list) and len(data) > INLINE_ITEMS:  # off the event loop: other requests go on meanwhile
+        return await run_in_threadpool(classify_items, ctx, data, regime, as_of)
+    return classify_items(ctx, data, regime, as_of)

@@ -176,4 +176,6 @@ def serve(
 
     gc.collect()
     gc.freeze()  # the rulebook and catalogue live as long as the server: keep them out of every collection
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level=log_level, loop="auto", http="auto", access_log=False)
+    from tiergate.api.server import server_config
+
+    uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port, log_level=log_level)).run()

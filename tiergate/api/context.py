@@ -42,6 +42,7 @@ class ApiContext:
             self.lists.prepare(settings.sample_lists)
         self.monitoring = MonitorData(settings)
         self._checked: dict[str, tuple[ApiKey, float]] = {}
+        self._sessions: dict[str, tuple[str | None, float]] = {}
         self._denials: tuple[float, list[Any]] | None = None
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
@@ -91,7 +92,9 @@ class ApiContext:
     def authenticate(self, token: str | None) -> ApiKey:
         """The active key of ``token``, or a 401 that does not say which part was wrong beyond the state."""
         if not token:
-            raise ApiError(401, "an API key is required", hint="send 'Authorization: Bearer <key>'")
+            raise ApiError(
+                401, "an API key is required", where="header.authorization", hint="send 'Authorization: Bearer <key>'"
+            )
         digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
         moment = time.monotonic()
         with self._lock:
@@ -115,10 +118,12 @@ class ApiContext:
                         self._checked.clear()
                     self._checked[digest] = (key, moment)
         if key is None:
-            raise ApiError(401, "unknown API key", hint="create one with `tiergate keys create`")
+            raise ApiError(401, "unknown API key", where="header.authorization", hint="ask an admin for a key")
         state = key.state(self.now())
         if state != "active":
-            raise ApiError(401, f"API key {key.id} is {state}", hint="ask an admin for a new key")
+            raise ApiError(
+                401, f"API key {key.id} is {state}", where="header.authorization", hint="ask an admin for a new key"
+            )
         return key
 
     def cached_key(self, token: str | None) -> ApiKey | None:
@@ -154,6 +159,46 @@ class ApiContext:
             with self._lock:
                 self._checked[marker] = (key, moment)
         return key
+
+    # ------------------------------------------------------------------ dashboard sessions
+
+    def open_session(self, key: ApiKey) -> str:
+        """A new server-side session for ``key``; its id goes into the signed cookie."""
+        from tiergate.api.keys import open_session
+
+        return open_session(self.ledger, key.id)
+
+    def session_key(self, session_id: str | None) -> ApiKey | None:
+        """The key of an open session (checked against the database at most once per ``key_cache_seconds``;
+        a session ended through this server is refused at once)."""
+        if not session_id:
+            return None
+        from tiergate.api.keys import session_key_id
+
+        marker = "session:" + hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
+        moment = time.monotonic()
+        with self._lock:
+            cached = self._sessions.get(marker)
+        if cached is not None and moment - cached[1] < self.settings.key_cache_seconds:
+            key_id = cached[0]
+        else:
+            key_id = session_key_id(self.ledger, session_id)
+            with self._lock:
+                if len(self._sessions) > 10_000:
+                    self._sessions.clear()
+                self._sessions[marker] = (key_id, moment)
+        return None if key_id is None else self.key_by_id(key_id)
+
+    def end_session(self, session_id: str | None) -> None:
+        """End a session for good (signing out): a copy of its cookie no longer signs in."""
+        if not session_id:
+            return
+        from tiergate.api.keys import end_session
+
+        end_session(self.ledger, session_id)
+        marker = "session:" + hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
+        with self._lock:
+            self._sessions[marker] = (None, time.monotonic())
 
     def forget_keys(self) -> None:
         """Drop every cached key check (after a revocation through this server)."""

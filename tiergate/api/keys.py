@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,11 @@ approver set names the key's owner); admin also manages keys."""
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
 VERSION_TABLE = "tiergate_api_version"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_OWNER = re.compile(r"^[\w.@+\- ]{1,100}$")
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.@+_\- ]{0,98}[A-Za-z0-9._])?$")
+"""An owner as the audit log shows it: ASCII letters, digits, spaces and ``. @ + - _`` (an e-mail address fits),
+so that no two owners can look alike through letters of other scripts (Cyrillic а for Latin a), invisible or
+bidirectional characters."""
+_LOOKALIKES = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("0", "o"), ("1", "l"), ("|", "l"))
 
 metadata = sa.MetaData()
 api_keys = sa.Table(
@@ -47,6 +53,17 @@ api_keys = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoked_by", sa.String(200), nullable=True),
 )
+
+api_sessions = sa.Table(
+    "api_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(32), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+)
+"""The dashboard's sessions: the SHA-256 of each session id (the cookie holds the id), its key, and when it was
+ended by signing out. A session is valid while it is not ended and its key is active."""
 
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:
@@ -135,6 +152,42 @@ def init_keys(ledger: Ledger) -> None:
         command.upgrade(config, "head")
 
 
+def owner_skeletons(owner: str) -> frozenset[str]:
+    """What an owner looks like, for telling apart two owners that a reader could take for one another: the name
+    with spaces collapsed and the ASCII look-alikes of UTS #39 folded (I, 1 and l; O and 0; rn and m; vv and w;
+    cl and d), as written and case-folded. Two owners look alike when they share a skeleton."""
+    text = " ".join(owner.split())
+    return frozenset(_fold_lookalikes(form) for form in (text, text.casefold()))
+
+
+def _fold_lookalikes(text: str) -> str:
+    text = text.replace("I", "l").replace("O", "o")
+    for seen, like in _LOOKALIKES:
+        text = text.replace(seen, like)
+    return text
+
+
+def check_owner(owner: str, existing: Iterable[str] = ()) -> str:
+    """The owner as it will be stored (NFKC-normalised, spaces collapsed), or an :class:`InputError`: a character
+    outside ASCII letters, digits, spaces and ``. @ + - _``, or a name that looks like a different existing owner
+    (``existing``)."""
+    normal = " ".join(unicodedata.normalize("NFKC", owner).split())
+    if not _OWNER.match(normal):
+        raise InputError(
+            f"owner: {owner[:120]!r} is not a name",
+            hint="use 1 to 100 ASCII letters, digits, spaces or . @ + - _, starting and ending with a letter or "
+            "digit; an e-mail address fits",
+        )
+    skeletons = owner_skeletons(normal)
+    for other in existing:
+        if other != normal and skeletons & owner_skeletons(other):
+            raise InputError(
+                f"owner: {normal!r} looks like the existing owner {other!r}",
+                hint="give the same person's keys the same owner, or choose a name that cannot be mistaken for it",
+            )
+    return normal
+
+
 def check_role(role: str) -> str:
     if role not in _RANK:
         raise InputError(f"role: {role!r} is not a role", hint=f"use one of {', '.join(ROLES)}")
@@ -145,12 +198,7 @@ def create_key(
     ledger: Ledger, owner: str, role: str, *, who: str, expires_at: dt.datetime | None = None
 ) -> tuple[str, ApiKey]:
     """A new key for ``owner``; returns the token (shown once; only its hash is kept) and the record."""
-    owner = owner.strip()
-    if not _OWNER.match(owner):
-        raise InputError(
-            f"owner: {owner[:120]!r} is not a name",
-            hint="1 to 100 letters, digits, spaces or . @ + - _ (e.g. an e-mail address)",
-        )
+    owner = check_owner(owner)
     check_role(role)
     now = ledger.clock()
     expires = _aware(expires_at)
@@ -162,6 +210,8 @@ def create_key(
     writer = acting_as(ledger, who)
 
     def insert(conn: Connection) -> None:
+        owners = conn.execute(sa.select(api_keys.c.owner).distinct()).scalars().all()
+        check_owner(owner, owners)
         conn.execute(
             api_keys.insert().values(
                 id=key_id,
@@ -242,3 +292,50 @@ def find_key(ledger: Ledger, token: str) -> ApiKey | None:
     if row is None or not hmac.compare_digest(row["secret_hash"], _hash(key_id, secret)):
         return None
     return _row_to_key(row)
+
+
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
+
+
+def open_session(ledger: Ledger, key_id: str) -> str:
+    """A new dashboard session for the key; returns its id (for the signed cookie; only its hash is kept)."""
+    session_id = secrets.token_urlsafe(32)
+    now = ledger.clock()
+
+    def insert(conn: Connection) -> None:
+        conn.execute(api_sessions.insert().values(id_hash=_session_hash(session_id), key_id=key_id, created_at=now))
+
+    ledger.run(insert)
+    return session_id
+
+
+def session_key_id(ledger: Ledger, session_id: str) -> str | None:
+    """The key id of an open session, or None for an unknown or ended one."""
+    if not session_id or len(session_id) > 100:
+        return None
+
+    def read(conn: Connection) -> Any:
+        query = sa.select(api_sessions.c.key_id, api_sessions.c.ended_at).where(
+            api_sessions.c.id_hash == _session_hash(session_id)
+        )
+        return conn.execute(query).first()
+
+    row = ledger.run(read)
+    if row is None or row.ended_at is not None:
+        return None
+    return str(row.key_id)
+
+
+def end_session(ledger: Ledger, session_id: str) -> None:
+    """End a session for good (signing out); ending an unknown or ended session changes nothing."""
+    now = ledger.clock()
+
+    def update(conn: Connection) -> None:
+        conn.execute(
+            api_sessions.update()
+            .where(api_sessions.c.id_hash == _session_hash(session_id), api_sessions.c.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+
+    ledger.run(update)

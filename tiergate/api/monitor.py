@@ -38,7 +38,7 @@ def moment(text: str | None) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(
-            422, f"as_of: {text[:50]!r} is not a date or time (YYYY-MM-DD or ISO 8601)", where="query"
+            422, f"as_of: {text[:50]!r} is not a date or time (YYYY-MM-DD or ISO 8601)", where="query.as_of"
         ) from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
@@ -47,7 +47,7 @@ def check_regime(request: Request, regime: str | None) -> None:
     book = context(request).book
     if regime is not None and regime not in book.regimes:
         raise ApiError(
-            422, f"unknown regime {regime[:100]!r}", where="query: regime", hint=f"regimes: {', '.join(book.regimes)}"
+            422, f"unknown regime {regime[:100]!r}", where="query.regime", hint=f"regimes: {', '.join(book.regimes)}"
         )
 
 

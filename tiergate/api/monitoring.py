@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tiergate.api.errors import ApiError
+from tiergate.api.limits import check_budget
 from tiergate.api.settings import Settings
+from tiergate.batch import InputTooLarge, check_footprint
 from tiergate.errors import TiergateError
 
 if TYPE_CHECKING:
@@ -91,18 +93,30 @@ class MonitorData:
                 suffix = Path(name).suffix.lower()
                 if suffix not in UPLOAD_SUFFIXES:
                     raise ApiError(
-                        415, f"{name[:100]!r}: upload a .csv or .parquet file", where=f"body: {field}", hint=field
+                        415, f"{name[:100]!r}: upload a .csv or .parquet file", where=f"body.{field}", hint=field
                     )
                 path = Path(folder) / f"{field}{suffix}"
                 path.write_bytes(content)
+                try:  # before the engine decodes a value: a few kB of Parquet can hold millions of rows
+                    check_footprint(path, self.settings.upload_limits())
+                except TiergateError as error:
+                    raise ApiError(
+                        413 if isinstance(error, InputTooLarge) else 422,
+                        f"{_named(error.where, folder, usage[0], customers[0])}: {error.message}",
+                        where=f"body.{field}",
+                        hint=error.hint,
+                    ) from None
                 paths.append(path)
             try:
                 result = self._run(book, paths[0], paths[1], regime, as_of)
             except TiergateError as error:
+                place = _named(error.where, folder, usage[0], customers[0])
+                field = "customers" if error.where and f"{folder}/customers" in error.where else "usage"
+                message = _named(error.message, folder, usage[0], customers[0]) or "bad input"
                 raise ApiError(
                     422,
-                    _named(error.message, folder, usage[0], customers[0]) or "bad input",
-                    where=_named(error.where, folder, usage[0], customers[0]),
+                    f"{place}: {message}" if place else message,
+                    where=f"body.{field}" if error.where and folder in error.where else "body",
                     hint=error.hint,
                 ) from None
             answer = scan_to_dict(result, "upload")
@@ -117,6 +131,7 @@ class MonitorData:
         from tiergate.monitor.scan import run_scan
 
         with self._scan_lock:  # one scan at a time: each one uses the machine's cores
+            check_budget()  # the client may have left, or the budget passed, while the scan waited its turn
             try:
                 return run_scan(usage, customers, regime=regime, as_of=as_of, book=book, with_report_data=True)
             except TiergateError:
@@ -128,7 +143,8 @@ class MonitorData:
                     422,
                     f"the files could not be read as usage records and customers (incident {incident})",
                     where="body",
-                    hint="usage: .parquet or .csv with the columns of `tiergate monitor generate`; customers likewise",
+                    hint="usage records and customers: .parquet or .csv files with their columns "
+                    "(docs/http-api.md, monitoring)",
                 ) from None
 
 

@@ -29,7 +29,7 @@ def regime_rules(book: Rulebook, name: str) -> dict[str, Any]:
     try:
         return rules_of(book, name)
     except InputError as error:
-        raise ApiError(404, error.message, where="path: name", hint=error.hint) from None
+        raise ApiError(404, error.message, where="path.name", hint=error.hint) from None
 
 
 def regimes_diff(book: Rulebook, a: str, b: str, as_of: dt.date | None = None) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def regimes_diff(book: Rulebook, a: str, b: str, as_of: dt.date | None = None) -
             raise ApiError(
                 404,
                 f"no regime named {name[:100]!r}",
-                where=f"query: {which}",
+                where=f"query.{which}",
                 hint=f"regimes: {', '.join(book.regimes)}",
             )
     diff = diff_rulesets(book.full(a), book.full(b), as_of)

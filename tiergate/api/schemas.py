@@ -8,6 +8,8 @@ bodies are the interchange dicts (``decision_to_dict`` and friends), described h
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -406,3 +408,41 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         },
     },
 }
+
+
+EXAMPLES_FILE = Path(__file__).resolve().parent / "examples.json"
+"""Real answers of every operation (``tests/api/make_examples.py`` regenerates them), shown as examples."""
+
+ERROR_EXAMPLE = {
+    "error": {
+        "status": 422,
+        "code": "invalid_input",
+        "message": "items[0].qty: unknown field",
+        "where": "body.items[0].qty",
+        "hint": "did you mean 'quantity'?",
+    }
+}
+
+
+def finish_document(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document as clients and code generators read it: every operation with an example of its
+    request body (JSON) and of its answer, and no response schema that mixes ``type`` with a reference or a
+    ``oneOf`` (FastAPI adds ``type: string`` to the schemas of routes that answer with a plain Response)."""
+    examples = json.loads(EXAMPLES_FILE.read_text(encoding="utf-8"))
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            example = examples.get(f"{method} {path}", {})
+            body = operation.get("requestBody", {}).get("content", {})
+            if "request" in example and "application/json" in body:
+                body["application/json"]["example"] = example["request"]
+            for status, answer in operation.get("responses", {}).items():
+                for media, content in answer.get("content", {}).items():
+                    schema = content.get("schema", {})
+                    if "type" in schema and any(key in schema for key in ("$ref", "oneOf", "anyOf")):
+                        del schema["type"]
+                    if media == "application/json" and status in ("200", "201") and "response" in example:
+                        content["example"] = example["response"]
+    error = document.get("components", {}).get("schemas", {}).get("ErrorBody")
+    if error is not None:
+        error["example"] = ERROR_EXAMPLE
+    return document

@@ -14,11 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from tiergate.api.auth import admin, authorize, context, viewer
+from tiergate.api.auth import admin, authorize, context, require, viewer
 from tiergate.api.bodies import check_batch, records_body
 from tiergate.api.context import ApiContext
 from tiergate.api.errors import ApiError, responses
 from tiergate.api.keys import ApiKey
+from tiergate.api.limits import encode_rows, within_budget
 from tiergate.api.schemas import json_body as body_doc
 from tiergate.api.schemas import multipart_body, ok, ref
 from tiergate.api.screening import ServerLists, screenable
@@ -29,6 +30,7 @@ from tiergate.screen.model import Query as NameQuery
 from tiergate.screen.service import party_id, query_to_dict
 
 router = APIRouter(prefix="/v1/screen", tags=["screen"])
+officer_hits = require("officer", "clear or confirm screening hits")
 
 Schema = Literal["Person", "Organization", "Company", "LegalEntity", "Vessel", "Airplane"]
 assert set(Schema.__args__) == set(SCHEMAS)  # type: ignore[attr-defined]
@@ -106,7 +108,7 @@ def _lists(ctx: ApiContext) -> ServerLists:
         raise ApiError(
             409,
             "the list store holds no lists",
-            hint="an admin loads them: POST /v1/screen/lists or `tiergate lists load`",
+            hint="an admin loads them: POST /v1/screen/lists",
         )
     return lists
 
@@ -145,19 +147,24 @@ def screen_batch(
 
     lists = _lists(ctx)
     parsed: list[tuple[NameQuery, str, str]] = []
-    for data, where in records:
+    for data, where in within_budget(records):
         try:
             party = PartyIn.model_validate(data)
         except ValidationError as error:
-            first = error.errors()[0]
+            from tiergate.interchange import unknown_field_hint
+
+            problems = sorted(error.errors(), key=lambda p: p["type"] != "extra_forbidden")
+            first = problems[0]
             field = ".".join(str(step) for step in first["loc"])
-            message = "unknown field" if first["type"] == "extra_forbidden" else str(first["msg"])
-            raise InputError(f"{field}: {message}" if field else message, where=where) from None
+            unknown = first["type"] == "extra_forbidden"
+            message = "unknown field" if unknown else str(first["msg"])
+            hint = unknown_field_hint(PartyIn, list(first["loc"])) if unknown else None
+            raise InputError(f"{field}: {message}" if field else message, where=where, hint=hint) from None
         query, party_id = party_query(party, where)
         parsed.append((query, party_id, where))
     results: list[dict[str, Any]] = []
     recorded: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
-    for query, party_id, where in parsed:
+    for query, party_id, where in within_budget(parsed):
         hits = lists.screen(query, party=party_id, threshold=threshold, limit=limit, where=f"{where}.name")
         rows = [h.to_dict() for h in hits]
         results.append(
@@ -209,10 +216,11 @@ BEARER: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
     "cleared or confirmed by an officer for this party) and the features behind the score. `record` (officer) "
     "keeps the result for re-screening after a list update.",
     responses={**ok(ref("Screening"), "The screening."), **responses(409)},
-    openapi_extra=BEARER,
 )
-async def post_screen(request: Request, body: ScreenIn) -> dict[str, Any]:
-    key = await authorize(request, "officer" if body.record else "viewer", "record a screening")
+async def post_screen(request: Request, key: Annotated[ApiKey, Depends(viewer)], body: ScreenIn) -> dict[str, Any]:
+    # The key is checked (a dependency) before the body is validated: a caller without a key learns nothing of it.
+    if body.record:
+        await authorize(request, "officer", "record a screening")
     return await run_in_threadpool(screen_party, context(request), key, body)
 
 
@@ -239,15 +247,18 @@ async def post_screen_batch(
     record: Record = False,
 ) -> Response:
     key = await authorize(request, "officer" if record else "viewer", "record screenings")
-    records = await records_body(request)
+    ctx = context(request)
+    records = await records_body(request, most=ctx.settings.max_batch_records, what="parties")
     if not records:
         raise ApiError(422, "the batch is empty", where="body")
-    results = await run_in_threadpool(screen_batch, context(request), key, records, threshold, limit, record)
-    import orjson
+    lines = request.headers.get("content-type", "").startswith(("application/x-ndjson", "application/jsonl"))
 
-    if request.headers.get("content-type", "").startswith(("application/x-ndjson", "application/jsonl")):
-        return Response(b"".join(orjson.dumps(r) + b"\n" for r in results), media_type="application/x-ndjson")
-    return Response(orjson.dumps(results), media_type="application/json")
+    def answer() -> bytes:
+        results = screen_batch(ctx, key, records, threshold, limit, record)
+        return encode_rows(results, ctx.settings.max_response_bytes, lines=lines, what="parties")
+
+    body = await run_in_threadpool(answer)
+    return Response(body, media_type="application/x-ndjson" if lines else "application/json")
 
 
 @router.get(
@@ -274,10 +285,10 @@ def get_decisions(
         201: {"description": "The decision.", "content": {"application/json": {"schema": ref("HitDecision")}}},
         **responses(404, 409),
     },
-    openapi_extra=BEARER,
 )
-async def post_decision(request: Request, body: DecisionIn) -> dict[str, Any]:
-    key = await authorize(request, "officer", "clear or confirm screening hits")
+async def post_decision(
+    request: Request, key: Annotated[ApiKey, Depends(officer_hits)], body: DecisionIn
+) -> dict[str, Any]:
     return await run_in_threadpool(decide_hit, context(request), key, body)
 
 
@@ -335,5 +346,5 @@ async def uploaded(request: Request, fields: tuple[str, ...], *, max_files: int)
         raise ApiError(400, f"not a readable multipart body: {str(error)[:200]}", where="body") from None
     for field in fields:
         if not found[field]:
-            raise ApiError(422, f"no file in the form field {field!r}", where=f"body: {field}")
+            raise ApiError(422, f"no file in the form field {field!r}", where=f"body.{field}")
     return found

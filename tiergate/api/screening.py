@@ -243,4 +243,7 @@ def _renamed(error: TiergateError, folder: str, status: int) -> ApiError:
     def clean(text: str | None) -> str | None:
         return None if text is None else text.replace(folder + "/", "")
 
-    return ApiError(status, clean(error.message) or "bad list file", where=clean(error.where), hint=clean(error.hint))
+    place = clean(error.where)
+    message = clean(error.message) or "bad list file"
+    # where is a field path (the form field of the files); the file and line go in the message
+    return ApiError(status, f"{place}: {message}" if place else message, where="body.files", hint=clean(error.hint))

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tiergate.batch import InputLimits
+
 DEFAULT_DB = "sqlite:///tiergate-ledger.db"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 SAMPLE_LISTS = (SAMPLES / "trade_gov_csl_sample_2025.csv",)
@@ -33,7 +35,28 @@ class Settings:
     """Largest request body accepted on every route but the batch ones (413 above it)."""
     max_batch_bytes: int = 16 << 20
     """Largest request body accepted by the batch routes (``/v1/decide/batch``, the dashboard's upload)."""
+    max_response_bytes: int = 64 << 20
+    """Largest answer of a batch route (decisions, screenings, classifications); a 413 above it (ask without the
+    explanation, or split the batch)."""
+    request_timeout_seconds: float = 60.0
+    """The time budget of one request: a batch still running after it stops between two records (503, code
+    ``timeout``). Work also stops as soon as the client closes the connection."""
+    body_timeout_seconds: float = 60.0
+    """A request body must arrive within this many seconds of the request's start (408 otherwise)."""
+    header_timeout_seconds: float = 10.0
+    """A request's headers must arrive within this many seconds (``tiergate serve``; 408 and the connection
+    closed otherwise)."""
+    keep_alive_seconds: int = 5
+    """An idle connection is closed after this many seconds (``tiergate serve``)."""
+    max_connections: int = 200
+    """Most connections and requests served at once (``tiergate serve``); a 503 beyond them."""
     max_batch_records: int = 10_000
+    """Most transactions or parties in one batch (a body, or an uploaded file of the dashboard)."""
+    max_upload_rows: int = 500_000
+    """Most rows in one uploaded file of usage records or customers (monitoring), checked before it is decoded
+    (Parquet: from the file's footer)."""
+    max_upload_decoded_bytes: int = 512 << 20
+    """Most bytes an uploaded file may decode to (a Parquet file of millions of identical rows is a few kB)."""
     session_secret: str = field(
         default_factory=lambda: os.environ.get("TIERGATE_SESSION_SECRET") or secrets.token_hex(32)
     )
@@ -70,6 +93,10 @@ class Settings:
     signing_key: Path | None = None
     """The operator's Ed25519 key for ``POST /v1/vault/log/checkpoint`` and the key ``/v1/vault/log/verify`` checks
     checkpoints against; None: checkpoints are signed with ``tiergate vault log checkpoint``."""
+
+    def upload_limits(self, rows: int | None = None) -> InputLimits:
+        """The limits of an uploaded file (``rows``: a smaller row limit, e.g. a batch's)."""
+        return InputLimits(rows=rows or self.max_upload_rows, decoded_bytes=self.max_upload_decoded_bytes)
 
     def today_date(self) -> dt.date:
         return self.today()

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from tiergate.api.auth import context, officer
 from tiergate.api.bodies import json_body
 from tiergate.api.context import ApiContext
-from tiergate.api.errors import ApiError, responses
+from tiergate.api.errors import ApiError, for_http, responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import json_body as body_doc
 from tiergate.api.schemas import ok, ref
@@ -95,4 +95,5 @@ async def ship_one(
     if not isinstance(data, dict):
         raise ApiError(422, f"expected a transaction object, got {type(data).__name__}", where="body")
     shipped = await run_in_threadpool(ship_transaction, context(request), key, data, licence=licence, regime=regime)
+    shipped["reason"] = for_http(shipped.get("reason"))  # the ledger's reasons name command-line flags
     return Response(orjson.dumps(shipped), media_type="application/json")

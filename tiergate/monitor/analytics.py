@@ -21,6 +21,9 @@ from tiergate.monitor.model import DEFAULT_PRECISION
 from tiergate.rules import Ruleset
 from tiergate.rules.ruleset import Monitoring
 
+_MAX_DOUBLE = 1.7976931348623157e308
+"""The largest finite double: only +inf is above it (and NaN, in DuckDB's and Spark's ordering)."""
+
 TERA = 1e12
 
 
@@ -143,8 +146,12 @@ def segments(
         (u.start.isnull(), "start:missing"),
         (u.start_s > as_of_s, "start:after_as_of"),
         (u.end_s < u.start_s, "end:before_start"),
+        (u.utilization.isnan(), "utilization:out_of_range"),  # Spark's notnull() below is false for NaN
         (u.utilization.notnull() & ((u.utilization <= 0) | (u.utilization > 1)), "utilization:out_of_range"),
         (u.declared_flop.notnull() & (u.declared_flop < 0), "declared_flop:negative"),
+        # NaN, or above the largest double (+inf). No notnull() guard: Ibis reads notnull() of a float on Spark as
+        # "neither null nor NaN"; a null makes both tests null, which no case takes.
+        (u.declared_flop.isnan() | (u.declared_flop > _MAX_DOUBLE), "declared_flop:not_finite"),
         else_=ibis.null("string"),
     )
     u = u.mutate(problem=problem)

@@ -46,6 +46,7 @@ _PROBLEM_TEXT = {
     "end:before_start": ("end", "before start (negative duration)", "excluded"),
     "utilization:out_of_range": ("utilization", "outside 0 (exclusive) to 1", "excluded"),
     "declared_flop:negative": ("declared_flop", "negative", "excluded"),
+    "declared_flop:not_finite": ("declared_flop", "not a finite number (NaN or infinite)", "excluded"),
 }
 
 
@@ -338,7 +339,9 @@ def run_scan(
         elif code == "end:before_start":
             what = f"end {_stamp(r['end'])} is before start {_stamp(r['start'])} (negative duration)"
         elif code == "utilization:out_of_range":
-            what = f"utilization {r['utilization']} is outside (0, 1]"
+            value = r["utilization"]  # NaN (Spark hands it back as None) is outside too
+            shown = "NaN" if value is None or (isinstance(value, float) and math.isnan(value)) else value
+            what = f"utilization {shown} is outside (0, 1]"
         problems.append(Problem(_file(r["file"]), int(r["row"]), column, what, action, r["record_id"]))
     if overlap_count:
         counts["job:overlapping_segments"] = overlap_count

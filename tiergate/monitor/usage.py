@@ -105,18 +105,18 @@ def csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[
     """The rows of a CSV file with a header naming the ``required`` columns (a byte-order mark allowed), as
     (line, values by column, blanks as None), or (line, (fields found, fields expected)) for a row of the
     wrong length. A file that is not CSV, has no header or lacks a column stops with the file and line."""
+    from tiergate.batch import not_utf8, open_text
+
     file = str(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", where=file) from None
-    with handle:
+    with open_text(path) as handle:
         reader = csv.reader(handle)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise InputError("empty file (expected a header line)", where=f"{file}:1") from None
-        except (csv.Error, UnicodeDecodeError) as error:
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
+        except csv.Error as error:
             raise InputError(f"not valid CSV: {error}", where=f"{file}:1") from None
         missing = [c for c in required if c not in header]
         if missing:
@@ -126,7 +126,9 @@ def csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[
                 values = next(reader)
             except StopIteration:
                 return
-            except (csv.Error, UnicodeDecodeError) as error:
+            except UnicodeDecodeError:
+                raise not_utf8(path) from None
+            except csv.Error as error:
                 raise InputError(f"not valid CSV: {error}", where=f"{file}:{reader.line_num}") from None
             if not values:
                 continue

@@ -9,6 +9,7 @@ inconsistency is reported with the pack file, line and field.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -187,7 +188,7 @@ def compile_ruleset(
             except expr.ExpressionError as error:
                 raise PackError(str(error), where=where) from None
         else:
-            value = float(param.value)
+            value = _finite(param.value, where)
         resolved[name] = value
         return value
 
@@ -201,7 +202,7 @@ def compile_ruleset(
                 return expr.evaluate(value, values)
             except expr.ExpressionError as error:
                 raise PackError(str(error), where=where) from None
-        return float(value)
+        return _finite(value, where)
 
     # Country groups.
     def check_country(code: str, where: str) -> None:
@@ -595,6 +596,14 @@ def _compile_monitoring(
         window_days=settings["window_days"],
         settings_from=tuple(setters),
     )
+
+
+def _finite(value: object, where: str) -> float:
+    """A threshold or parameter given as a number: finite, and never a boolean (the schema refuses both already;
+    this holds for packs built in code too)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise PackError(f"{value!r} is not a finite number", where=where, hint="give a number, or an expression")
+    return float(value)
 
 
 def _check_ref(ref: str, groups: Mapping[str, rs.Group], is_country: Callable[[str], bool] | None, where: str) -> None:

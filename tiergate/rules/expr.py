@@ -9,6 +9,7 @@ the engine derives from the catalogue (``frontier_tpp``, ``h100_tpp``).
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Mapping
 
 _FUNCTIONS = {"min": min, "max": max}
@@ -51,6 +52,8 @@ def _parse(text: str) -> ast.Expression:
             isinstance(node.value, bool) or not isinstance(node.value, (int, float))
         ):
             raise ExpressionError(f"only numbers are allowed as constants in {text!r}")
+        if isinstance(node, ast.Constant) and isinstance(node.value, float) and not math.isfinite(node.value):
+            raise ExpressionError(f"{text!r} holds a number too large to represent")
         if isinstance(node, ast.Call) and (
             not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS or node.keywords
         ):
@@ -59,10 +62,17 @@ def _parse(text: str) -> ast.Expression:
 
 
 def evaluate(text: str, quantities: Mapping[str, float]) -> float:
-    """The value of ``text`` given the named quantities."""
+    """The value of ``text`` given the named quantities: always a finite number (a step that overflows, or a
+    quantity that is not a finite number, is an :class:`ExpressionError`)."""
     tree = _parse(text)
 
     def value(node: ast.AST) -> float:
+        found = step(node)
+        if not math.isfinite(found):
+            raise ExpressionError(f"{ast.unparse(node)!r} in {text!r} is not a finite number (it overflows)")
+        return found
+
+    def step(node: ast.AST) -> float:
         if isinstance(node, ast.Expression):
             return value(node.body)
         if isinstance(node, ast.Constant):
@@ -72,7 +82,10 @@ def evaluate(text: str, quantities: Mapping[str, float]) -> float:
             if node.id not in quantities:
                 known = ", ".join(sorted(quantities)) or "none"
                 raise ExpressionError(f"unknown quantity {node.id!r} (known: {known})")
-            return float(quantities[node.id])
+            found = quantities[node.id]
+            if isinstance(found, bool) or not isinstance(found, (int, float)) or not math.isfinite(found):
+                raise ExpressionError(f"quantity {node.id!r} is {found!r}, not a finite number")
+            return float(found)
         if isinstance(node, ast.UnaryOp):
             inner = value(node.operand)
             return -inner if isinstance(node.op, ast.USub) else inner

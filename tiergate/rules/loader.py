@@ -29,7 +29,7 @@ def _validated(model: type[M], raw: Any, file: Path) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        problems = error.errors(include_url=False)
+        problems = _without_union_noise(error.errors(include_url=False))
         first = problems[0]
         path, line = _locate(raw, first["loc"])
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
@@ -39,7 +39,23 @@ def _validated(model: type[M], raw: Any, file: Path) -> M:
             message = "unknown field"
         elif first["type"] == "missing":
             message = "required field is missing"
+        elif first["type"] == "finite_number":
+            message = f"{first['input']!r} is not a finite number"
+        elif isinstance(first.get("input"), bool) and first["type"] in ("float_type", "int_type"):
+            message = f"{str(first['input']).lower()} is not a number"
         raise PackError(f"{field}: {message}{more}", where=f"{file}:{line}" if line else str(file)) from None
+
+
+def _without_union_noise(problems: list[Any]) -> list[Any]:
+    """The errors of a value given as ``number | expression``: a value that is not a text fails the expression
+    branch too; that second error says nothing the first does not."""
+    numeric = {tuple(p["loc"][:-1]) for p in problems if p["loc"] and p["loc"][-1] in ("float", "int")}
+    kept = [
+        p
+        for p in problems
+        if not (p["type"] == "string_type" and p["loc"] and p["loc"][-1] == "str" and tuple(p["loc"][:-1]) in numeric)
+    ]
+    return kept or problems
 
 
 def _locate(raw: Any, loc: Sequence[int | str]) -> tuple[list[int | str], int | None]:

@@ -36,12 +36,17 @@ PackId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=80)]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 GroupRef = Annotated[str, Field(min_length=1, max_length=40)]
 """A country group id (``D:5``, ``tier1``) or an ISO 3166-1 alpha-2 code (``MO``)."""
-Threshold = float | str
-"""A number, or an expression over parameters and catalogue quantities (see ``rules.expr``)."""
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+"""A finite number as written in the file: never ``true``/``false``, ``.nan``, ``.inf`` or a quoted text."""
+Integer = Annotated[int, Field(strict=True)]
+"""A whole number as written in the file (never ``true``/``false`` or ``1.0``)."""
+Threshold = Number | str
+"""A finite number, or an expression over parameters and catalogue quantities (see ``rules.expr``) whose value
+must be a finite number too (checked when the stack is compiled)."""
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Manifest(Strict):
@@ -53,7 +58,7 @@ class Manifest(Strict):
     compliance_from: dt.date | None = None
     effective_until: dt.date | None = None
     supersedes: PackId | None = None
-    revision: Annotated[int, Field(ge=1)]
+    revision: Annotated[int, Field(ge=1, strict=True)]
     status: Literal["verified", "recalled", "derived", "mixed"] = "verified"
     scope: Literal["advanced-computing", "alliance"] = "advanced-computing"
     """``advanced-computing``: a US pack stacked by the regimes of ``regimes.yaml``; ``alliance``: a pack of
@@ -136,7 +141,7 @@ class Parameter(Cited):
 class Condition(Strict):
     metric: Metric
     op: Literal[">=", ">", "<=", "<", "==", "!=", "in"]
-    value: float | bool | str | list[str]
+    value: Number | bool | str | list[str]
 
     @model_validator(mode="after")
     def _value_fits(self) -> Condition:
@@ -237,7 +242,7 @@ class ConsigneeTest(Strict):
 class LicenceException(Cited):
     id: EntryId
     symbol: Symbol
-    precedence: int
+    precedence: Integer
     items: list[ItemSelector]
     destinations: GroupTest | None = None
     transfers: list[Transfer] | None = None
@@ -250,7 +255,7 @@ class LicenceException(Cited):
 
 class ReviewPolicy(Cited):
     id: EntryId
-    priority: int
+    priority: Integer
     policy: Policy
     items: list[ItemSelector] | None = None
     destinations: GroupTest | None = None
@@ -279,9 +284,9 @@ class DrawnBy(Strict):
 class UveuShares(Strict):
     tier1_group: GroupRef
     tier2_group: GroupRef
-    tier1_min: Annotated[float, Field(ge=0, le=1)]
-    single_tier2_max: Annotated[float, Field(ge=0, le=1)]
-    us_min_if_us_headquartered: Annotated[float, Field(ge=0, le=1)]
+    tier1_min: Annotated[float, Field(strict=True, ge=0, le=1)]
+    single_tier2_max: Annotated[float, Field(strict=True, ge=0, le=1)]
+    us_min_if_us_headquartered: Annotated[float, Field(strict=True, ge=0, le=1)]
 
 
 class Allocation(Cited):
@@ -354,11 +359,11 @@ class ProhibitedUse(Cited):
 class Utilisation(Cited):
     """Model-FLOP utilisation assumed when a record does not measure it, with the band around it."""
 
-    default: Annotated[float, Field(gt=0, le=1)]
-    low: Annotated[float, Field(gt=0, le=1)]
-    high: Annotated[float, Field(gt=0, le=1)]
-    by_vendor: dict[str, Annotated[float, Field(gt=0, le=1)]] = {}
-    measured_relative_error: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    default: Annotated[float, Field(strict=True, gt=0, le=1)]
+    low: Annotated[float, Field(strict=True, gt=0, le=1)]
+    high: Annotated[float, Field(strict=True, gt=0, le=1)]
+    by_vendor: dict[str, Annotated[float, Field(strict=True, gt=0, le=1)]] = {}
+    measured_relative_error: Annotated[float, Field(strict=True, ge=0, lt=1)] = 0.0
     """The band around a measured utilisation: measured x (1 -/+ this)."""
 
     @model_validator(mode="after")
@@ -376,13 +381,13 @@ class Monitoring(Strict):
     caps: list[UsageCap] = []
     prohibited_use: list[ProhibitedUse] = []
     utilisation: Utilisation | None = None
-    declared_gap_ratio: Annotated[float, Field(gt=1)] | None = None
+    declared_gap_ratio: Annotated[float, Field(strict=True, gt=1)] | None = None
     """Flag a job whose declared FLOP and estimate differ by more than this factor either way."""
     restricted_access: GroupTest | None = None
     """Payment from, or logins from, a country passing this test is a KYC flag."""
-    projection_days: Annotated[int, Field(ge=1, le=3660)] | None = None
+    projection_days: Annotated[int, Field(ge=1, le=3660, strict=True)] | None = None
     """Project running jobs' crossings up to this many days ahead."""
-    window_days: list[Annotated[int, Field(ge=1, le=3660)]] | None = None
+    window_days: list[Annotated[int, Field(ge=1, le=3660, strict=True)]] | None = None
     """Rolling windows (days, ending at the scan date) over which owners' compute is summed."""
     remove: list[EntryId] = []
     """Threshold, cap or prohibited-use ids of earlier packs to drop."""
@@ -545,7 +550,7 @@ class JurisdictionFile(Strict):
 
 
 class PackRules(Strict):
-    bit_lengths: dict[Precision, int | None] | None = None
+    bit_lengths: dict[Precision, Integer | None] | None = None
     country_groups: list[CountryGroup] = []
     treated_as: list[TreatedAs] = []
     parameters: list[Parameter] = []

@@ -32,7 +32,19 @@ class LineList(list[Any]):
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """The safe loader, refusing anchors and aliases: an alias repeats a node wherever it is named, so a few
+    hundred bytes of nested aliases ("billion laughs") expand to gigabytes. Tiergate's files never need them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "anchors and aliases (&name, *name) are not accepted; write the value out in full",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
@@ -93,6 +105,8 @@ def parse_yaml(text: str, where: str) -> Any:
         line = f":{mark.line + 1}" if mark is not None else ""
         raise PackError(f"not valid YAML: {error.problem or error.context}", where=f"{where}{line}") from None
     except yaml.YAMLError as error:
+        raise PackError(f"not valid YAML: {error}", where=where) from None
+    except ValueError as error:  # e.g. an integer of more digits than Python converts
         raise PackError(f"not valid YAML: {error}", where=where) from None
 
 

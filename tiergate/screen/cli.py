@@ -255,21 +255,19 @@ def screen_compare(
     from tiergate.screen.match import compare_names
 
     _format(format, ("json", "jsonl"))
-    try:
-        handle = pairs.open(newline="", encoding="utf-8-sig")
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", where=str(pairs)) from None
+    from tiergate.batch import not_utf8, open_text
+
     lines: list[str] = []
-    with handle:
+    with open_text(pairs) as handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames is None:
-            raise InputError("empty CSV file (no header row)", where=str(pairs))
-        missing = [c for c in ("name1", "name2") if c not in reader.fieldnames]
-        if missing:
-            raise InputError(
-                f"missing column(s) {', '.join(missing)}", where=f"{pairs}:1", hint="columns: name1,name2[,schema]"
-            )
         try:
+            if reader.fieldnames is None:
+                raise InputError("empty CSV file (no header row)", where=str(pairs))
+            missing = [c for c in ("name1", "name2") if c not in reader.fieldnames]
+            if missing:
+                raise InputError(
+                    f"missing column(s) {', '.join(missing)}", where=f"{pairs}:1", hint="columns: name1,name2[,schema]"
+                )
             for row in reader:
                 where = f"{pairs}:{reader.line_num}"
                 if None in row:
@@ -293,8 +291,8 @@ def screen_compare(
                         indent=False,
                     )
                 )
-        except UnicodeDecodeError as error:
-            raise InputError(f"not UTF-8 text (byte {error.start})", where=str(pairs)) from None
+        except UnicodeDecodeError:
+            raise not_utf8(pairs) from None
         except csv.Error as error:
             raise InputError(f"malformed CSV: {error}", where=f"{pairs}:{reader.line_num}") from None
     sys.stdout.write("".join(line + "\n" for line in lines))
@@ -309,21 +307,23 @@ def _batch_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
         raise InputError("no such file", where=str(path))
     rows: list[tuple[str, dict[str, Any]]] = []
     if suffix == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        from tiergate.batch import not_utf8, open_text
+
+        with open_text(path) as handle:
             reader = csv.DictReader(handle)
-            if reader.fieldnames is None or "name" not in reader.fieldnames:
-                raise InputError(
-                    "needs a header with a 'name' column",
-                    where=f"{path}:1",
-                    hint=f"columns: {', '.join(BATCH_COLUMNS)}",
-                )
             try:
+                if reader.fieldnames is None or "name" not in reader.fieldnames:
+                    raise InputError(
+                        "needs a header with a 'name' column",
+                        where=f"{path}:1",
+                        hint=f"columns: {', '.join(BATCH_COLUMNS)}",
+                    )
                 for row in reader:
                     if None in row:
                         raise InputError("more fields than the header has", where=f"{path}:{reader.line_num}")
                     rows.append((f"{path}:{reader.line_num}", dict(row)))
-            except UnicodeDecodeError as error:
-                raise InputError(f"not UTF-8 text (byte {error.start})", where=str(path)) from None
+            except UnicodeDecodeError:
+                raise not_utf8(path) from None
             except csv.Error as error:
                 raise InputError(f"malformed CSV: {error}", where=f"{path}:{reader.line_num}") from None
     elif suffix in (".parquet", ".pq"):

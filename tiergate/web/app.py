@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from tiergate.api.context import ApiContext
-from tiergate.api.errors import ApiError
+from tiergate.api.errors import ApiError, for_http
 from tiergate.api.keys import ApiKey
 from tiergate.api.settings import Settings
 from tiergate.classify.metrics import fmt
@@ -97,14 +97,15 @@ def check_csrf(request: Request, form: FormData) -> None:
 
 
 def signed_in(request: Request) -> ApiKey | None:
-    """The session's key while it is active (a revoked or expired key ends the session)."""
-    key_id = request.session.get("key")
-    if not isinstance(key_id, str):
+    """The session's key while the session is open on the server (signing out ends it for good, whatever copy
+    of the cookie is kept) and the key is active (a revoked or expired key ends the session)."""
+    session_id = request.session.get("sid")
+    if not isinstance(session_id, str):
         return None
     ctx = context(request)
-    key = ctx.key_by_id(key_id)
+    key = ctx.session_key(session_id)
     if key is None or key.state(ctx.now()) != "active":
-        request.session.pop("key", None)
+        request.session.pop("sid", None)
         return None
     return key
 
@@ -133,6 +134,7 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
 
 
 def error_page(request: Request, error: ApiError) -> Response:
+    error = ApiError(error.status, for_http(error.message) or "", where=error.where, hint=for_http(error.hint))
     if error.status == 401:
         return RedirectResponse("/login", status_code=303)
     try:

@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from tiergate.api.decide import decide_records
-from tiergate.api.errors import ApiError
+from tiergate.api.errors import ApiError, for_http
 from tiergate.api.ship import ship_transaction
 from tiergate.batch import read_records
 from tiergate.errors import TiergateError
@@ -191,6 +191,7 @@ async def ship_form(request: Request) -> Response:
     except (ApiError, TiergateError) as error:
         return _page(request, 422, error=_message(error))
     form_values = form_from_transaction(data) if data.get("items") else {name: "" for name in FIELDS}
+    shipment["reason"] = for_http(shipment.get("reason"))
     return _page(
         request, form=form_values, decision=shipment, shipment=shipment, transaction_json=orjson.dumps(data).decode()
     )
@@ -204,7 +205,8 @@ def _decide_upload(request: Request, name: str, content: bytes, regime: str | No
         path = Path(folder) / f"batch{suffix}"
         path.write_bytes(content)
         try:
-            records = [(r.data, r.where.replace(str(path), name[:100])) for r in read_records(path)]
+            limits = context(request).settings.upload_limits(rows=context(request).settings.max_batch_records)
+            records = [(r.data, r.where.replace(str(path), name[:100])) for r in read_records(path, limits)]
         except TiergateError as error:
             where = (error.where or "").replace(str(path), name[:100])
             raise ApiError(422, error.message, where=where or name[:100], hint=error.hint) from None
@@ -232,5 +234,5 @@ async def batch_form(request: Request) -> Response:
 def _message(error: ApiError | TiergateError) -> str:
     if isinstance(error, ApiError):
         text = f"{error.where}: {error.message}" if error.where else error.message
-        return f"{text} ({error.hint})" if error.hint else text
-    return str(error)
+        return for_http(f"{text} ({error.hint})" if error.hint else text) or ""
+    return for_http(str(error)) or ""

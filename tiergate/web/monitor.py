@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from tiergate.api.errors import ApiError
+from tiergate.api.errors import ApiError, for_http
 from tiergate.api.monitor import moment
 from tiergate.api.monitoring import scan_to_dict
 from tiergate.errors import TiergateError
@@ -193,7 +193,7 @@ def _page(
 
 def _message(error: ApiError | TiergateError) -> str:
     text = f"{error.where}: {error.message}" if error.where else error.message
-    return f"{text} ({error.hint})" if error.hint else text
+    return for_http(f"{text} ({error.hint})" if error.hint else text) or ""
 
 
 def _checked(request: Request, regime: str, as_of: str) -> tuple[str | None, dt.datetime | None]:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from tiergate.api.errors import ApiError
+from tiergate.api.errors import ApiError, for_http
 from tiergate.api.screen import DecisionIn, ScreenIn, decide_hit, screen_party, standing_decisions
 from tiergate.errors import TiergateError
 from tiergate.screen.model import DEFAULT_THRESHOLD, SCHEMAS
@@ -46,7 +46,7 @@ def _query(values: dict[str, str]) -> ScreenIn:
 
 def _message(error: ApiError | TiergateError) -> str:
     text = f"{error.where}: {error.message}" if error.where else error.message
-    return f"{text} ({error.hint})" if error.hint else text
+    return for_http(f"{text} ({error.hint})" if error.hint else text) or ""
 
 
 async def _page(request: Request, values: dict[str, str], status: int = 200, **extra: Any) -> Response:

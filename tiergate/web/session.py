@@ -37,8 +37,12 @@ async def login(request: Request) -> Response:
         key = await run_in_threadpool(ctx.authenticate, token if isinstance(token, str) else None)
     except ApiError as error:
         return render(request, "login.html", status=401, error=error.message)
+    ended = request.session.get("sid")
+    session_id = await run_in_threadpool(ctx.open_session, key)
+    if isinstance(ended, str):  # signing in again ends the previous session of this browser
+        await run_in_threadpool(ctx.end_session, ended)
     request.session.clear()  # a fresh session (and CSRF token) for the signed-in key
-    request.session["key"] = key.id
+    request.session["sid"] = session_id
     return RedirectResponse(_home(key.role), status_code=303)
 
 
@@ -46,5 +50,8 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     form = await request.form()
     check_csrf(request, form)
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):  # ended on the server: a copy of the cookie no longer signs in
+        await run_in_threadpool(context(request).end_session, session_id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
