@@ -68,15 +68,16 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
+        deadline = time.monotonic() + 90  # start-up loads the packs and the bundled lists: slow on a busy machine
+        while True:
             try:
                 with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
                     assert json.load(response)["status"] == "ok"
                 break
             except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.05)
-        else:
-            raise AssertionError("tiergate serve did not start")
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"tiergate serve did not start: {server.stderr.read()}") from None
+                time.sleep(0.1)
         request = urllib.request.Request(f"{base}/v1/chips", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert len(json.load(response)) > 10
