@@ -2,6 +2,9 @@
 
 Pure. The hooks, in order (the first that reaches names the hook in the decision):
 
+0. a prohibition of the US regime that reaches dealings in the item anywhere, by US and non-US persons
+   (General Prohibition 10 for PRC-developed 3A090 chips): it reaches the item whatever its origin, and an
+   import into the United States or a sale there too;
 1. shipped into the United States: no US export licence is needed for an import;
 2. an export from the United States: the EAR applies to everything there;
 3. a chip with no origin fact: treated, as before this pack existed, as subject to the EAR;
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from tiergate.decide.allied import ItemFacts, Memberships, any_match
 from tiergate.decide.model import Transaction
 from tiergate.rules.allied import AlliedRules, ReachHook
+from tiergate.rules.ruleset import Provenance
 
 
 @dataclass(slots=True)
@@ -142,10 +146,24 @@ def us_reach(
     member: Memberships,
     *,
     exporter_controls: bool,
+    prohibition: Provenance | None = None,
 ) -> Reach:
-    """How US law reaches item ``f`` of ``txn`` (``rules``: the US reach stack in force, if any)."""
+    """How US law reaches item ``f`` of ``txn`` (``rules``: the US reach stack in force, if any;
+    ``prohibition``: a prohibition of the US regime that reaches dealings in the item anywhere)."""
     found = Reach()
     tag = f"[US] Item {f.index}:"
+    if prohibition is not None:
+        found.state = "reached"
+        found.hook = f"a prohibition that reaches dealings anywhere ({prohibition.citation})"
+        found.rules.append(prohibition.rule_id)
+        found.lines.append(
+            f"{tag} reached whatever its origin and wherever it is dealt in, an import into or a sale inside the "
+            f"United States included: {prohibition.summary} [{prohibition.rule_id}; {prohibition.citation}]."
+        )
+        return found
+    if txn.destination == "US" and txn.export_from == "US" and f.kind != "equipment":
+        found.state, found.hook = "reached", "a dealing inside the United States (not an export)"
+        return found  # the US regime answers it, as it answers a US-only transaction
     if txn.destination == "US":
         found.lines.append(f"{tag} shipped into the United States: no US export licence is needed for an import.")
         return found
