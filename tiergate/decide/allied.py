@@ -79,6 +79,11 @@ def selector_match(selector: AlliedSelector, f: ItemFacts) -> tuple[bool | None,
             unknown.append("its US ECCN is not established")
         elif not eccn_in(f.us_eccn, selector.us_eccns):
             return False, f"US ECCN {f.us_eccn} is not under {', '.join(selector.us_eccns)}"
+        elif eccn_in(f.us_eccn, selector.except_us_eccns):
+            return (
+                False,
+                f"US ECCN {f.us_eccn} is under {', '.join(selector.except_us_eccns)}, which this entry leaves out",
+            )
         else:
             held.append(f"US ECCN {f.us_eccn}")
     if selector.equipment is not None:

@@ -17,8 +17,8 @@ Pure. The hooks, in order (the first that reaches names the hook in the decision
 7. de minimis: US-origin content above 25 % (10 % for E:1/E:2).
 
 A fact that a hook needs and the transaction does not give (``made_with_us_technology``,
-``us_content_pct``, a tool's US ECCN) makes the reach *indeterminate*: the US answer is then a review
-unless the US controls would not require a licence anyway.
+``us_content_pct``, a tool's US ECCN, the ``end_use`` a hook is limited to) makes the reach
+*indeterminate*: the US answer is then a review unless the US controls would not require a licence anyway.
 """
 
 from __future__ import annotations
@@ -109,30 +109,34 @@ def _hook(hook: ReachHook, f: ItemFacts, txn: Transaction, member: Memberships, 
     scope = _in_scope(hook, txn, member)
     if scope is None:
         return
-    if hook.end_use is not None and txn.end_use not in hook.end_use:
-        return
     exclusion = _excluded(hook, txn, member, controls)
     if exclusion is not None:
         found.lines.append(f"{tag} {hook.label} does not reach it: {exclusion} [{p.rule_id}; {p.citation}].")
         return
-    if state is None:
-        found.unknown.append(f"{hook.label}: {why}")
+    if hook.end_use is not None and txn.end_use is not None and txn.end_use not in hook.end_use:
         return
-    if p.recalled:
-        found.recalled.append(f"{p.rule_id}: {p.citation}" + (f" (gap: {hook.gap})" if hook.gap else ""))
     if hook.hook == "foreign_direct_product":
         scoped = f.made_with_us_technology
         fact = "made with US technology (the product scope)"
     else:
         scoped = None if f.us_content_pct is None else f.us_content_pct > 0
         fact = "holding US-origin content"
-    if scoped is None:
-        missing = "made_with_us_technology" if hook.hook == "foreign_direct_product" else "us_content_pct"
-        found.unknown.append(f"{hook.label} ({scope}): whether the item is {fact} is not given ({missing})")
-        return
-    if not scoped:
+    if scoped is False:
         found.lines.append(f"{tag} {hook.label} does not reach it: the item is not {fact}.")
         return
+    missing: list[str] = []
+    if hook.end_use is not None and txn.end_use is None:  # not stated is not "another end use": fail closed
+        missing.append(f"whether the end use is {' or '.join(sorted(hook.end_use))} is not given (end_use)")
+    if state is None:
+        missing.append(why)
+    if scoped is None:
+        given = "made_with_us_technology" if hook.hook == "foreign_direct_product" else "us_content_pct"
+        missing.append(f"whether the item is {fact} is not given ({given})")
+    if missing:
+        found.unknown.append(f"{hook.label} ({scope}): " + "; ".join(missing))
+        return
+    if p.recalled:
+        found.recalled.append(f"{p.rule_id}: {p.citation}" + (f" (gap: {hook.gap})" if hook.gap else ""))
     found.rules.append(p.rule_id)
     found.hook = found.hook or hook.label
     found.state = "reached"
