@@ -170,7 +170,9 @@ def test_a_tool_given_as_a_spec_is_judged_by_its_parameters(book: tiergate.Ruleb
     )
     nl = {d.jurisdictions[0].jurisdiction: d.jurisdictions[0] for d in (tight, loose)}
     assert tight.jurisdictions[0].outcome == "license_required" and not tight.jurisdictions[0].indeterminate
-    assert loose.jurisdictions[0].outcome == "no_license_required"
+    # 3.0 nm is outside both overlay bands, but the bands are recalled: a review, never a silent "no" (review fix)
+    assert loose.jurisdictions[0].outcome == "license_required" and loose.jurisdictions[0].indeterminate
+    assert "but the threshold is recalled" in "\n".join(loose.explanation)
     assert set(nl) == {"NL"}
 
 
