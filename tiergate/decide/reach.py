@@ -199,6 +199,17 @@ def us_reach(
         for hook in hooks:
             if hook.hook != "origin":
                 _hook(hook, f, txn, member, exporter_controls, found)
+        direct = [h for h in hooks if h.hook in ("foreign_direct_product", "no_de_minimis")]
+        if (
+            f.kind == "model_weights"
+            and f.us_eccn not in (None, "not_controlled")
+            and not any(any_match(h.items, f)[0] is not False for h in direct)
+        ):
+            found.unknown.append(
+                f"the US regime controls these weights ({f.us_eccn}), and no direct-product rule for foreign-produced "
+                f"model weights is encoded (none is in the research digest): whether US law reaches weights trained "
+                f"outside the United States cannot be told"
+            )
     if found.state != "reached":
         if found.unknown:
             found.state = "indeterminate"
