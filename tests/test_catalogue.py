@@ -108,3 +108,62 @@ def test_every_row_names_its_sources(book: tiergate.Rulebook) -> None:
     for chip in book.catalogue:
         assert chip.sources, chip.id
         assert chip.designer_country in ("US", "CN"), chip.id
+
+
+def test_every_present_price_range_is_ordered_and_sourced(book: tiergate.Rulebook) -> None:
+    priced = [chip for chip in book.catalogue if chip.price_usd is not None]
+    assert len(priced) >= 10
+    for chip in priced:
+        price = chip.price_usd
+        assert price is not None
+        assert 0 < price.low <= price.high, chip.id
+        assert price.source.strip() and price.basis.strip() and price.as_of.strip(), chip.id
+        assert "http" in price.source or "Epoch" in price.source, chip.id
+
+
+def test_the_h100_price_range_holds_the_cited_server_anchor(book: tiergate.Rulebook) -> None:
+    """CNAS 2025: 2,400 H100 for $120M, about $50k per H100 in servers (shared/reference/diversion.md)."""
+    price = book.catalogue.resolve("nvidia-h100-sxm").price_usd
+    assert price is not None and price.low <= 50_000 <= price.high
+    assert "in servers" in price.basis and "cnas.org" in price.source
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("{low: 40000, high: 30000, basis: b, source: s, as_of: '2024'}", "low 40000 is above high 30000"),
+        ("{low: 1, high: 2, basis: b, as_of: '2024'}", "price_usd.source must be given"),
+        ("{low: -1, high: 2, basis: b, source: s, as_of: '2024'}", "price_usd.low must be a positive number"),
+        ("{low: .nan, high: 2, basis: b, source: s, as_of: '2024'}", "price_usd.low must be a positive number"),
+        ("{low: 1, high: .inf, basis: b, source: s, as_of: '2024'}", "price_usd.high must be a positive number"),
+        ("{low: 1, high: 2, basis: b, source: s, as_of: '2024', vat: 3}", "price_usd.vat: unknown field"),
+        ("12000", "price_usd must be a mapping"),
+    ],
+)
+def test_a_bad_price_range_is_refused_with_the_chip_named(block: str, message: str) -> None:
+    from tiergate.catalog.catalogue import parse_catalogue
+    from tiergate.errors import CatalogueError
+
+    text = f"accelerators:\n- id: x-1\n  name: X 1\n  dense_tops: {{fp8: 100}}\n  price_usd: {block}\n"
+    with pytest.raises(CatalogueError) as raised:
+        parse_catalogue(text, "cat.yaml")
+    assert message in str(raised.value)
+    assert "x-1" in str(raised.value)
+
+
+def test_every_chip_has_a_sourced_release_date_in_its_year(book: tiergate.Rulebook) -> None:
+    """Thresholds over the frontier count a chip from its release date; every packaged chip has one."""
+    for chip in book.catalogue:
+        assert chip.released is not None and chip.released_source, chip.id
+        assert chip.year is None or abs(chip.released.year - chip.year) <= 1, chip.id
+
+
+def test_a_release_date_without_its_source_is_refused() -> None:
+    from tiergate.catalog.catalogue import parse_catalogue
+    from tiergate.errors import CatalogueError
+
+    text = "accelerators:\n- id: x-1\n  name: X 1\n  dense_tops: {fp8: 100}\n  released: 2024-01-02\n"
+    with pytest.raises(CatalogueError, match="released needs released_source"):
+        parse_catalogue(text, "cat.yaml")
+    with pytest.raises(CatalogueError, match="is not a date"):
+        parse_catalogue(text.replace("2024-01-02", "soon") + "  released_source: x\n", "cat.yaml")

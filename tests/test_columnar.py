@@ -158,6 +158,8 @@ def test_missing_optional_values_do_not_send_rows_row_by_row(book: tiergate.Rule
         ({"chip": "H100" + "-" * 200}, "items[0].chip"),  # longer than a chip reference may be
         ({"date": "2025-02-30"}, "date"),  # rolled over by Arrow, refused by the parser
         ({"quantity": 2**62}, "items[0].quantity"),  # beyond 10,000,000,000
+        ({"value_usd": -5.0}, "value_usd"),  # a value is more than 0
+        ({"value_usd": float("nan")}, "value_usd"),  # and a finite number
     ],
 )
 def test_values_the_parser_refuses_are_refused_here_too(

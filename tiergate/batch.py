@@ -5,10 +5,10 @@ are flat (one item per row, or an ``items`` column holding the JSON list):
 
     id, date, regime, export_from, destination, chip, quantity, consignee_name, consignee_country,
     consignee_headquarters, consignee_parent_headquarters, consignee_veu, consignee_id, end_use, items,
-    equipment, origin, us_content_pct, made_with_us_technology
+    value_usd, equipment, origin, us_content_pct, made_with_us_technology
 
 (``equipment`` instead of ``chip`` names a tool of the equipment catalogue; the last three are the
-item's origin facts.)
+item's origin facts; ``value_usd`` is the transaction's value.)
 
 Every record carries where it came from (file and line, or file and row) for error messages.
 Outputs are written to a temporary file and renamed when complete, so a failed run leaves nothing
@@ -49,6 +49,7 @@ FLAT_COLUMNS = (
     "consignee_id",
     "end_use",
     "items",
+    "value_usd",
     "equipment",
     "origin",
     "us_content_pct",
@@ -224,7 +225,7 @@ def flat_to_transaction(row: Mapping[str, Any], where: str) -> dict[str, Any]:
         "items": items,
         "consignee": {k: v for k, v in consignee.items() if v is not None},
     }
-    for name in ("date", "regime", "export_from", "end_use"):
+    for name in ("date", "regime", "export_from", "end_use", "value_usd"):
         v = value(name)
         if v is not None:
             txn[name] = v.isoformat() if isinstance(v, dt.date) else v

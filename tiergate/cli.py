@@ -35,6 +35,7 @@ from tiergate.classify.metrics import fmt
 from tiergate.denials.cli import denials_app
 from tiergate.errors import InputError, TiergateError
 from tiergate.monitor.cli import monitor_app
+from tiergate.replay.cli import propose_command, replay_command, timeline_command
 from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.describe import regimes_and_packs, rules_of
 from tiergate.rules.diff import diff_rulesets, render_diff
@@ -58,6 +59,9 @@ app.add_typer(packs_app, name="packs")
 app.add_typer(lists_app, name="lists")
 app.add_typer(screen_app, name="screen")
 app.add_typer(monitor_app, name="monitor")
+app.command("replay")(replay_command)
+packs_app.command("propose")(propose_command)
+packs_app.command("timeline")(timeline_command)
 app.add_typer(denials_app, name="denials")
 app.add_typer(vault_app, name="vault")
 app.add_typer(verify_app, name="verify")

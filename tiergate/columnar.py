@@ -369,14 +369,17 @@ def _day(number: int) -> dt.date:
 
 
 def _epoch_bounds(book: Rulebook) -> np.ndarray:
-    """Day numbers where the regime, a pack or a dated group membership changes."""
-    bounds: set[dt.date] = set()
+    """Day numbers where the regime, a pack, a dated group membership or (for thresholds over the catalogue's
+    frontier) a catalogue quantity changes."""
+    bounds: set[dt.date] = set(book.release_dates())
     for regime in book.regimes.values():
         for d in (regime.effective_from, regime.effective_until and regime.effective_until + dt.timedelta(days=1)):
             if d:
                 bounds.add(d)
     for pack in book.packs.values():
         bounds.add(pack.manifest.effective_from)
+        if pack.manifest.effective_until is not None:
+            bounds.add(pack.manifest.effective_until + dt.timedelta(days=1))
         for group in pack.rules.country_groups:
             for member in [*(group.members or []), *group.add]:
                 if not isinstance(member, str):
@@ -421,20 +424,50 @@ def decide_table(
         )
 
 
-def _decide_table(
+@dataclass
+class Grouping:
+    """A table's rows grouped into decision contexts (see the module doc): which rows are vouched for, each
+    row's context, date and quantity, and one job (the first row's context) per context. The replay
+    (``tiergate.replay``) groups a history this way too."""
+
+    n: int
+    ok: np.ndarray
+    """Rows the vectorised checks vouch for; the others go through the row-by-row parser."""
+    group: np.ndarray
+    first_row: np.ndarray
+    jobs: list[_Context]
+    qty: np.ndarray
+    quantity: pa.Array
+    days: pa.Array
+    day_numbers: np.ndarray
+    selection_of_row: np.ndarray
+    selection_rulesets: list[tuple[Ruleset, frozenset[str], frozenset[str]] | None]
+    columns: dict[str, list[Any]]
+    """Per-row Python values: destination, export_from, located, headquarters, parent, veu, end_use, name,
+    consignee_id."""
+    arrays: dict[str, pa.Array]
+    """The same as Arrow arrays (null where absent)."""
+    ids: pa.Array
+    chips: list[Any]
+    """Per context id of the chip (``Chip`` objects of the catalogue), by the row's chip code."""
+    chip_of_row: np.ndarray
+
+
+def group_contexts(
     table: pa.Table,
     book: Rulebook,
     *,
     regime: str | None,
     as_of: dt.date | None,
     today: dt.date,
-    row_fallback: Callable[[list[int]], list[Decision]],
-    workers: int,
-) -> pa.Table:
+    select: Callable[[str | None, dt.date], tuple[Ruleset, Any]] | None = None,
+    by_year: bool = True,
+) -> Grouping:
+    """Vouch for the rows of a table of flat transactions and group them into decision contexts. ``select``
+    chooses the ruleset of a regime (or None) on a date (default ``book.select``); ``by_year=False`` leaves the
+    calendar year out of the context (for a caller that takes each row's caps itself, as the replay does)."""
+    choose = select or book.select
     n = table.num_rows
-    schema = decision_schema(False)
-    if n == 0:
-        return schema.empty_table()
 
     # Vouching: a row is decided column-wise only when every check below holds; any other row goes
     # to the row-by-row parser, which decides it or raises the exact error. The checks mirror
@@ -513,6 +546,18 @@ def _decide_table(
     for column in ("items", "equipment", "origin", "us_content_pct", "made_with_us_technology"):
         if column in table.column_names:  # multi-item rows, tools and origin facts go row by row
             vouch(pc.is_null(table.column(column).combine_chunks()))
+    if "value_usd" in table.column_names:  # checked as the row parser checks it: a number in (0, 1e13]
+        value_raw = table.column("value_usd").combine_chunks()
+        if pa.types.is_integer(value_raw.type) or pa.types.is_floating(value_raw.type):
+            as_float = pc.cast(value_raw, pa.float64())
+            vouch(
+                pc.or_kleene(
+                    pc.is_null(as_float),
+                    pc.and_(pc.greater(as_float, 0.0), pc.less_equal(as_float, 1e13)),
+                )
+            )
+        elif not pa.types.is_null(value_raw.type):
+            vouch(pc.is_null(value_raw))
     if regime is not None:
         row_regime = pa.array([regime] * n, pa.string())
     vouch(pc.or_kleene(pc.is_null(row_regime), pc.is_in(row_regime, value_set=pa.array(list(book.regimes)))))
@@ -587,7 +632,7 @@ def _decide_table(
         day = _day(int(day_numbers[row]))
         regime_name = regime_names[int(regime_index[row])] or None
         try:
-            ruleset, _ = book.select(regime_name, day)
+            ruleset, _ = choose(regime_name, day)
         except TiergateError:  # e.g. no regime in force: these rows go row by row, which says where
             ok_np[selection_of_row == sel] = False
             selection_rulesets.append(None)
@@ -595,9 +640,6 @@ def _decide_table(
         party_refs, origin_refs = _visible_refs(ruleset)
         selection_rulesets.append((ruleset, party_refs, origin_refs))
 
-    # Rows not vouched for are decided one by one now, in file order: the first bad one raises.
-    bad = np.flatnonzero(~ok_np).tolist()
-    fallback_rows: dict[int, Decision] = dict(zip(bad, row_fallback(bad), strict=True)) if bad else {}
     good_rows = np.flatnonzero(ok_np)
 
     code_values: dict[str, int] = {}
@@ -651,7 +693,7 @@ def _decide_table(
     for sel, entry in enumerate(selection_rulesets):
         if entry is not None:
             ruleset_of_selection[sel] = ruleset_ids.setdefault(id(entry[0]), len(ruleset_ids))
-            yearly[sel] = any(a.cap_tpp_by_year is not None for a in entry[0].allocations.values())
+            yearly[sel] = by_year and any(a.cap_tpp_by_year is not None for a in entry[0].allocations.values())
     years = np.asarray(pc.year(days).to_numpy(zero_copy_only=False), dtype=np.int64)
     year_key = np.where(yearly[selection_of_row], years - years.min() + 1 if n else 0, 0)
     us = code_values.get("US", -1)
@@ -744,6 +786,61 @@ def _decide_table(
                 col_py["end_use"][row],
             )
         )
+    col_py["name"] = name.to_pylist()
+    col_py["consignee_id"] = consignee_id.to_pylist()
+    arrays = {
+        "destination": destination,
+        "export_from": export_from,
+        "located": located,
+        "headquarters": headquarters,
+        "parent": parent,
+        "veu": veu,
+        "end_use": end_use,
+        "name": name,
+        "consignee_id": consignee_id,
+    }
+    return Grouping(
+        n,
+        ok_np,
+        group,
+        first_row,
+        jobs,
+        qty,
+        quantity,
+        days,
+        day_numbers,
+        selection_of_row,
+        selection_rulesets,
+        col_py,
+        arrays,
+        ids,
+        chip_ids,
+        chip_of_row,
+    )
+
+
+def _decide_table(
+    table: pa.Table,
+    book: Rulebook,
+    *,
+    regime: str | None,
+    as_of: dt.date | None,
+    today: dt.date,
+    row_fallback: Callable[[list[int]], list[Decision]],
+    workers: int,
+) -> pa.Table:
+    n = table.num_rows
+    schema = decision_schema(False)
+    if n == 0:
+        return schema.empty_table()
+    grouping = group_contexts(table, book, regime=regime, as_of=as_of, today=today)
+    ok_np, group, first_row, jobs, qty = grouping.ok, grouping.group, grouping.first_row, grouping.jobs, grouping.qty
+    quantity, days, day_numbers = grouping.quantity, grouping.days, grouping.day_numbers
+    selection_of_row, selection_rulesets = grouping.selection_of_row, grouping.selection_rulesets
+    col_py, ids = grouping.columns, grouping.ids
+    # Rows not vouched for are decided one by one now, in file order: the first bad one raises.
+    bad = np.flatnonzero(~ok_np).tolist()
+    fallback_rows: dict[int, Decision] = dict(zip(bad, row_fallback(bad), strict=True)) if bad else {}
     results = _context_templates(book, jobs, workers)
     templates: list[Decision] = []
     base = np.zeros(len(first_row), dtype=np.int64)
@@ -814,8 +911,8 @@ def _decide_table(
         values = _encoded_array([getter(d) for d in draws] or [None], typ)
         return pc.take(values, pa.array(flat, type=pa.int64())) if total else pa.array([], type=_encoded(typ))
 
-    names = name.to_pylist()
-    ids_py = consignee_id.to_pylist()
+    names = col_py["name"]
+    ids_py = col_py["consignee_id"]
     rule_of_draw = draw_column(lambda d: d.rule, pa.string()).to_pylist()
     consignees: dict[tuple[str, str, str, str | None], Consignee] = {}
     accounts: list[str] = []

@@ -334,6 +334,90 @@ def parse_transaction(
     )
 
 
+def _chip_to_ref(chip: Chip) -> str | dict[str, Any]:
+    if chip.id is not None:
+        return chip.id
+    spec: dict[str, Any] = {"name": chip.name}
+    if chip.kind == "hbm":
+        spec.update(
+            kind="hbm", memory_bandwidth_gbps=chip.memory_bandwidth_gbps, package_area_mm2=chip.package_area_mm2
+        )
+    else:
+        spec["dies"] = [
+            {
+                **({"area_mm2": d.area_mm2} if d.area_mm2 is not None else {}),
+                "dense_tops": dict(d.dense_tops),
+                **({} if d.logic else {"logic": False}),
+                **({} if d.non_planar else {"non_planar": False}),
+            }
+            for d in chip.dies
+        ]
+        for name in ("memory_bandwidth_gbps", "package_area_mm2"):
+            if getattr(chip, name) is not None:
+                spec[name] = getattr(chip, name)
+    for name in ("datacenter", "designer_country", "vendor"):
+        if getattr(chip, name) is not None:
+            spec[name] = getattr(chip, name)
+    if chip.affixed_to_logic:
+        spec["affixed_to_logic"] = True
+    return spec
+
+
+def _equipment_to_ref(tool: Equipment) -> str | dict[str, Any]:
+    if tool.id is not None:
+        return tool.id
+    spec: dict[str, Any] = {"name": tool.name, "category": tool.category, "parameters": dict(tool.parameters)}
+    for name in ("us_eccn", "made_in", "vendor"):
+        if getattr(tool, name) is not None:
+            spec[name] = getattr(tool, name)
+    return spec
+
+
+def transaction_to_dict(txn: Transaction) -> dict[str, Any]:
+    """A parsed transaction in the interchange form (docs/ARCHITECTURE.md), so that it can be parsed again to the
+    same transaction: what the ledger keeps of a shipment for a later replay."""
+    items: list[dict[str, Any]] = []
+    for line in txn.items:
+        item = line.item
+        if isinstance(item, Chip):
+            items.append({"chip": _chip_to_ref(item), "quantity": line.quantity})
+        elif isinstance(item, System):
+            system = {"name": item.name, "chip": _chip_to_ref(item.chip), "chips_per_system": item.chips_per_system}
+            items.append({"system": system, "quantity": line.quantity})
+        elif isinstance(item, Equipment):
+            items.append({"equipment": _equipment_to_ref(item), "quantity": line.quantity})
+        else:
+            weights = {"name": item.name, "training_ops": item.training_ops, "open_weights": item.open_weights}
+            items.append({"model_weights": weights, "quantity": line.quantity})
+        if line.origin is not None:
+            for name, value in (
+                ("origin", line.origin.country),
+                ("us_content_pct", line.origin.us_content_pct),
+                ("made_with_us_technology", line.origin.made_with_us_technology),
+            ):
+                if value is not None:
+                    items[-1][name] = value
+    c = txn.consignee
+    consignee: dict[str, Any] = {"name": c.name, "country": c.country, "headquarters": c.headquarters}
+    for name in ("parent_headquarters", "veu", "id"):
+        if getattr(c, name) is not None:
+            consignee[name] = getattr(c, name)
+    out: dict[str, Any] = {
+        "id": txn.id,
+        "date": txn.date.isoformat(),
+        "export_from": txn.export_from,
+        "destination": txn.destination,
+        "items": items,
+        "consignee": consignee,
+    }
+    for name in ("regime", "end_use", "value_usd"):
+        if getattr(txn, name) is not None:
+            out[name] = getattr(txn, name)
+    if txn.id is None:
+        del out["id"]
+    return out
+
+
 def canonical_transaction(txn: Transaction) -> str:
     """A deterministic JSON text of a parsed transaction (its hash identifies the input in the audit log)."""
     import dataclasses

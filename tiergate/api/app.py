@@ -41,6 +41,7 @@ ROUTER_MODULES = (
     "tiergate.api.admin",
     "tiergate.api.screen",
     "tiergate.api.monitor",
+    "tiergate.api.replay",
     "tiergate.api.denials",
     "tiergate.api.equipment",
     "tiergate.api.vault",
@@ -49,7 +50,17 @@ ROUTER_MODULES = (
 """Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``)."""
 
 BATCH_PATHS = frozenset(
-    {"/v1/decide/batch", "/decide/batch", "/v1/screen/batch", "/v1/screen/lists", "/v1/monitor/alerts", "/monitoring"}
+    {
+        "/v1/decide/batch",
+        "/decide/batch",
+        "/v1/screen/batch",
+        "/v1/screen/lists",
+        "/v1/monitor/alerts",
+        "/monitoring",
+        "/v1/replay",
+        "/v1/replay/upload",
+        "/replay",
+    }
 )
 """Routes that accept the larger batch body limit (batches and file uploads)."""
 

@@ -296,6 +296,83 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "reasons": {"type": "array", "items": {"type": "string"}},
         },
     },
+    "ReplayListing": {
+        "type": "object",
+        "description": "A proposed restricted-party listing, applied to the `to` side from its effective date.",
+        "required": ["list", "effective"],
+        "additionalProperties": False,
+        "properties": {
+            "list": {"enum": ["EL", "SDN", "DPL"]},
+            "effective": {"type": "string", "format": "date"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 500},
+            "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+            "consignee_id": {"type": "string", "minLength": 1, "maxLength": 200},
+            "license_policy": {"type": "string", "maxLength": 500},
+        },
+    },
+    "ReplayTotal": {
+        "type": "object",
+        "description": "Transactions, TPP and value (value_usd: declared, else the catalogue's indicative price "
+        "midpoint; value_usd_estimated: the estimated part; value_unpriced: transactions with neither).",
+        "properties": {
+            "tpp": _NUMBER_OR_NULL,
+            "value_usd": _NUMBER_OR_NULL,
+            "value_usd_estimated": _NUMBER_OR_NULL,
+            "value_usd_low": _NUMBER_OR_NULL,
+            "value_usd_high": _NUMBER_OR_NULL,
+            "value_unpriced": {"type": "integer"},
+        },
+    },
+    "Replay": {
+        "type": "object",
+        "description": "The Replay report (docs/ARCHITECTURE.md, Replay; docs/replay.md).",
+        "required": ["from", "to", "total", "changed", "transitions", "by_destination", "by_consignee", "unreplayable"],
+        "properties": {
+            "from": {"type": "string"},
+            "to": {"type": "string"},
+            "total": {"type": "integer"},
+            "changed": {"type": "integer"},
+            "history": {"type": "object"},
+            "options": {"type": "object"},
+            "packs": {"type": "object"},
+            "totals": {"type": "object"},
+            "transitions": {
+                "type": "array",
+                "items": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/ReplayTotal"},
+                        {
+                            "type": "object",
+                            "required": ["from", "to", "count"],
+                            "properties": {
+                                "from": {"type": "string"},
+                                "to": {"type": "string"},
+                                "count": {"type": "integer"},
+                                "changed": {"type": "boolean"},
+                            },
+                        },
+                    ]
+                },
+            },
+            "by_destination": {"type": "array", "items": {"type": "object"}},
+            "by_consignee": {"type": "array", "items": {"type": "object"}},
+            "by_chip": {"type": "array", "items": {"type": "object"}},
+            "by_month": {"type": "array", "items": {"type": "object"}},
+            "rules": {"type": "array", "items": {"type": "object"}},
+            "binds": {"type": "object"},
+            "allocations": {"type": "object"},
+            "unreplayable": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "where", "why"],
+                    "properties": {"id": _STRING_OR_NULL, "where": {"type": "string"}, "why": {"type": "string"}},
+                },
+            },
+            "unreplayable_count": {"type": "integer"},
+            "provenance": {"type": "object"},
+        },
+    },
     "MonitorScan": {
         "type": "object",
         "required": ["source", "as_of", "regime", "records", "records_used", "problem_counts", "alerts"],

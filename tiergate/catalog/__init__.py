@@ -8,7 +8,7 @@ tools and HBM stacks) that the allied packs select.
 
 from tiergate.catalog.catalogue import Catalogue, load_catalogue
 from tiergate.catalog.equipment import EquipmentCatalogue, load_equipment
-from tiergate.catalog.model import EQUIPMENT_CATEGORIES, PRECISIONS, Chip, Die, Equipment
+from tiergate.catalog.model import EQUIPMENT_CATEGORIES, PRECISIONS, Chip, Die, Equipment, PriceRange
 
 __all__ = [
     "EQUIPMENT_CATEGORIES",
@@ -18,6 +18,7 @@ __all__ = [
     "Die",
     "Equipment",
     "EquipmentCatalogue",
+    "PriceRange",
     "load_catalogue",
     "load_equipment",
 ]

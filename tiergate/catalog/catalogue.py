@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
@@ -12,7 +13,7 @@ from typing import Any
 import yaml
 from rapidfuzz import fuzz, process
 
-from tiergate.catalog.model import PRECISIONS, Chip, Die
+from tiergate.catalog.model import PRECISIONS, Chip, Die, PriceRange
 from tiergate.errors import CatalogueError, UnknownChipError
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -84,6 +85,61 @@ def _num(entry: Mapping[str, Any], field: str, where: str) -> float | None:
     return float(value)
 
 
+def _price(entry: Mapping[str, Any], where: str) -> PriceRange | None:
+    """The ``price_usd`` range of an entry: low <= high, both positive, with basis, source and date."""
+    value = entry.get("price_usd")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise CatalogueError("price_usd must be a mapping {low, high, basis, source, as_of}", where=where)
+    unknown = sorted(set(value) - {"low", "high", "basis", "source", "as_of"})
+    if unknown:
+        raise CatalogueError(
+            f"price_usd.{unknown[0]}: unknown field", where=where, hint="use low, high, basis, source, as_of"
+        )
+    bounds = []
+    for name in ("low", "high"):
+        number = value.get(name)
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0 or number == float("inf"):
+            raise CatalogueError(
+                f"price_usd.{name} must be a positive number of US dollars, got {number!r}", where=where
+            )
+        bounds.append(float(number))
+    if bounds[0] > bounds[1]:
+        raise CatalogueError(f"price_usd: low {bounds[0]:g} is above high {bounds[1]:g}", where=where)
+    texts = []
+    for name in ("basis", "source", "as_of"):
+        text = value.get(name)
+        if isinstance(text, dt.date):  # YAML reads an unquoted as_of as a date
+            text = text.isoformat()
+        if not isinstance(text, str) or not text.strip():
+            raise CatalogueError(
+                f"price_usd.{name} must be given",
+                where=where,
+                hint="every price range says what it prices, where from and when",
+            )
+        texts.append(text.strip())
+    return PriceRange(bounds[0], bounds[1], texts[0], texts[1], texts[2])
+
+
+def _released(entry: Mapping[str, Any], where: str) -> dt.date | None:
+    value = entry.get("released")
+    if value is None:
+        if entry.get("released_source"):
+            raise CatalogueError("released_source is given without released", where=where)
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise CatalogueError(f"released: {value!r} is not a date (YYYY-MM-DD)", where=where) from None
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise CatalogueError(f"released: {value!r} is not a date (YYYY-MM-DD)", where=where)
+    if not entry.get("released_source"):
+        raise CatalogueError("released needs released_source (where the date comes from)", where=where)
+    return value
+
+
 def chip_from_entry(entry: Mapping[str, Any], where: str) -> Chip:
     """Build a catalogue chip from one entry of ``accelerators.yaml``."""
     try:
@@ -130,6 +186,9 @@ def chip_from_entry(entry: Mapping[str, Any], where: str) -> Chip:
         recalled=tuple(str(r) for r in entry.get("recalled") or ()),
         sources=tuple(str(s) for s in entry.get("sources") or ()),
         notes=str(entry.get("notes") or ""),
+        price_usd=_price(entry, here),
+        released=_released(entry, here),
+        released_source=str(entry["released_source"]) if entry.get("released_source") else None,
     )
 
 

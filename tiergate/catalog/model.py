@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 PRECISIONS: tuple[str, ...] = ("fp64", "tf32", "fp32", "fp16", "bf16", "fp8", "int8", "fp4", "int4")
@@ -17,6 +18,21 @@ class Die:
     dense_tops: tuple[tuple[str, float], ...]
     logic: bool = True
     non_planar: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRange:
+    """An indicative price range in US dollars for one unit of a catalogue chip, with where it comes from.
+
+    ``basis`` says what was priced (for example "per accelerator, in servers" or "list price");
+    ``source`` names the public page the figures come from; ``as_of`` is the date of that figure.
+    Prices are for impact estimates only, never for a legal determination."""
+
+    low: float
+    high: float
+    basis: str
+    source: str
+    as_of: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,12 @@ class Chip:
     sources: tuple[str, ...] = ()
     notes: str = ""
     affixed_to_logic: bool = False
+    price_usd: PriceRange | None = None
+    """An indicative price range with its source; ``None`` where no public source was found."""
+    released: dt.date | None = None
+    """The date the chip was released (from ``released_source``); thresholds over the catalogue's frontier
+    (``frontier_tpp``) count the chip from this date. ``None``: counted at every date."""
+    released_source: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())
 
     @property

@@ -57,6 +57,7 @@ __all__ = [
     "Transaction",
     "allocation_account",
     "decide",
+    "drawable_allocations",
     "parties_of",
     "uveu_headroom",
 ]
@@ -133,6 +134,20 @@ def _limiting_allocation(option: LicenceException, rules: Ruleset) -> Allocation
         if option.provenance.rule_id.split("/", 1)[1] in allocation.drawn_by_exceptions:
             return allocation
     return None
+
+
+def drawable_allocations(rt: Route, rules: Ruleset) -> tuple[Allocation, ...]:
+    """Every allocation a transaction of this route may draw, whichever option ends up chosen: the allocation
+    that limits each licence exception or authorisation it is eligible for, and those a licence would draw.
+    The determination depends on the balances of exactly these (with the quantity)."""
+    found: dict[str, Allocation] = {}
+    for option in rt.options:
+        limited = _limiting_allocation(option, rules)
+        if limited is not None:
+            found.setdefault(limited.id, limited)
+    for allocation in rt.licence_allocations:
+        found.setdefault(allocation.id, allocation)
+    return tuple(found.values())
 
 
 def _pool_verdict(

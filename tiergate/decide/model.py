@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tiergate.classify.model import Item
 
@@ -40,10 +41,17 @@ class Consignee:
         return self.id or f"{self.headquarters}:{self._slug()}"
 
     def _slug(self) -> str:
-        slug = "".join(ch if ch.isalnum() else "-" for ch in self.name.lower()).strip("-")
-        while "--" in slug:
-            slug = slug.replace("--", "-")
-        return slug
+        return _slug(self.name)
+
+
+@lru_cache(maxsize=65_536)
+def _slug(name: str) -> str:
+    """A consignee name as an account key: lower case, runs of other characters as one '-' (cached: a batch
+    or a replay names the same consignees many times)."""
+    slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    return slug
 
 
 @dataclass(frozen=True, slots=True)

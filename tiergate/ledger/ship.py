@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from tiergate.decide import allocation_account, uveu_headroom
 from tiergate.decide.model import Decision, Listing, Transaction
-from tiergate.interchange import canonical_transaction, decision_to_dict
+from tiergate.interchange import canonical_transaction, decision_to_dict, transaction_to_dict
 from tiergate.ledger.store import AllocationExceeded, Ledger
 from tiergate.rules.book import Rulebook
 from tiergate.rules.ruleset import Ruleset, UveuShares
@@ -41,6 +41,18 @@ class Shipment:
 
 def transaction_hash(txn: Transaction) -> str:
     return hashlib.sha256(canonical_transaction(txn).encode()).hexdigest()
+
+
+def allocation_refused(decision: Decision) -> bool:
+    """Whether a licensed shipment of this decision is refused because the country allocation does not cover it:
+    an item needs a licence reviewed under presumption of denial and draws the country allocation. Such a
+    shipment draws nothing (here, and in a replay, which carries allocations forward as the ledger does)."""
+    return any(
+        item.outcome == "license_required"
+        and item.review_policy == "presumption_of_denial"
+        and any(r.endswith("country-allocation") for r in item.rules)
+        for item in decision.items
+    )
 
 
 def live_balances(txn: Transaction, ruleset: Ruleset, ledger: Ledger) -> dict[str, float]:
@@ -152,12 +164,7 @@ def ship(
                 f"not authorised: licences are required from several authorities ({needed}); licence "
                 f"{licence_id!r} is one licence, and the ledger does not record which authority granted it",
             )
-        if any(
-            item.outcome == "license_required"
-            and item.review_policy == "presumption_of_denial"
-            and any(r.endswith("country-allocation") for r in item.rules)
-            for item in decision.items
-        ):
+        if allocation_refused(decision):
             return _refuse(
                 ledger,
                 decision,
@@ -225,6 +232,8 @@ def ship(
                 "draws": [{"account": a, "tpp": t} for a, t, *_ in draws],
                 "reservations": reservations,
                 "decision": decision_to_dict(decision, explain=False),
+                # the facts as shipped, so that a replay (tiergate replay --from-ledger) decides them again
+                "transaction": transaction_to_dict(txn),
             },
             pack_revision=packs,
             input_hash=digest,
@@ -302,4 +311,12 @@ def balances_rows(ledger: Ledger, as_of: dt.datetime | None = None) -> list[dict
     ]
 
 
-__all__ = ["Shipment", "balances_rows", "live_balances", "live_decision", "ship", "shipment_to_dict"]
+__all__ = [
+    "Shipment",
+    "allocation_refused",
+    "balances_rows",
+    "live_balances",
+    "live_decision",
+    "ship",
+    "shipment_to_dict",
+]

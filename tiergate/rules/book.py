@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
@@ -12,7 +13,7 @@ from tiergate.catalog import Catalogue, EquipmentCatalogue, load_catalogue, load
 from tiergate.errors import PackError, RegimeError, UnknownJurisdictionError
 from tiergate.rules import allied as al
 from tiergate.rules import schema
-from tiergate.rules.compile import LoadedPack, compile_ruleset
+from tiergate.rules.compile import DATED_QUANTITIES, LoadedPack, compile_ruleset
 from tiergate.rules.compile_allied import compile_allied
 from tiergate.rules.loader import load_jurisdictions, load_pack_folders, packaged_packs_dir
 from tiergate.rules.ruleset import Ruleset
@@ -27,6 +28,8 @@ class Selection:
     day: dt.date
     scenario: bool
     left_out: tuple[tuple[str, dt.date], ...]
+    quantities: tuple[tuple[str, float], ...] = ()
+    """The date-dependent catalogue quantities the regime's thresholds read, as of the date."""
 
     def describe(self) -> str:
         r = self.regime
@@ -42,6 +45,9 @@ class Selection:
         if self.left_out:
             names = ", ".join(f"{pack} (from {start})" for pack, start in self.left_out)
             text += f" Packs of the stack not yet in force on that date are left out: {names}."
+        if self.quantities:
+            values = ", ".join(f"{name} = {value:,.4g}" for name, value in self.quantities)
+            text += f" Catalogue quantities as of {self.day} (chips released by then): {values}."
         return text
 
 
@@ -63,7 +69,8 @@ class Rulebook:
         self.catalogue = catalogue
         self.equipment = equipment or load_equipment()
         self._is_country = is_country
-        self._cache: dict[tuple[str, tuple[str, ...]], Ruleset] = {}
+        self._cache: dict[tuple[str, tuple[str, ...], dt.date | None], Ruleset] = {}
+        self._releases = sorted({chip.released for chip in catalogue if chip.released is not None})
         self._selected: dict[tuple[str | None, dt.date], tuple[Ruleset, Selection]] = {}
         self.sources: tuple[tuple[Path, ...], bool] | None = None
         """The pack folders this rulebook was loaded from (lets a worker process load the same)."""
@@ -95,8 +102,11 @@ class Rulebook:
                     f"regimes {earlier.name!r} and {later.name!r} overlap in time; --as-of could not choose",
                     where=str(files.get(later.name, "regimes.yaml")),
                 )
+        self.dated = False
+        """Whether a regime's thresholds read a date-dependent catalogue quantity (``frontier_tpp``)."""
         for regime in regimes:  # validate every full stack now, so that bad packs fail at load
-            self._compile(regime, tuple(regime.packs))
+            if self._compile(regime, tuple(regime.packs)).quantities_used & DATED_QUANTITIES:
+                self.dated = True
 
     # ---------------------------------------------------------------- jurisdictions (alliance packs)
 
@@ -182,15 +192,47 @@ class Rulebook:
             self._allied_cache[key] = found
         return found
 
-    def _compile(self, regime: schema.RegimeDef, pack_ids: tuple[str, ...]) -> Ruleset:
-        key = (regime.name, pack_ids)
+    def release_dates(self) -> list[dt.date]:
+        """The days a date-dependent catalogue quantity may change (chip release dates), when any regime's
+        thresholds read one; else none."""
+        return list(self._releases) if self.dated else []
+
+    def _compile(self, regime: schema.RegimeDef, pack_ids: tuple[str, ...], day: dt.date | None = None) -> Ruleset:
+        """The ruleset of a stack; with ``day``, and when its thresholds read ``frontier_tpp``, the one whose
+        catalogue quantities are taken over the chips released on or before ``day``."""
+        key: tuple[str, tuple[str, ...], dt.date | None] = (regime.name, pack_ids, None)
         ruleset = self._cache.get(key)
         if ruleset is None:
             ruleset = compile_ruleset(
                 regime.name, regime.title, [self.packs[p] for p in pack_ids], self.catalogue, self._is_country
             )
             self._cache[key] = ruleset
-        return ruleset
+        if day is None or not ruleset.quantities_used & DATED_QUANTITIES:
+            return ruleset
+        position = bisect.bisect_right(self._releases, day)
+        if position == 0 and any(chip.released is None for chip in self.catalogue):
+            since = None  # only the undated chips count before the first release date
+        elif position == 0:
+            first = self._releases[0] if self._releases else None
+            raise PackError(
+                f"regime {regime.name!r}: frontier_tpp is not defined on {day}: no catalogue chip is released by then",
+                hint=f"the catalogue's first release date is {first}" if first else "the catalogue holds no chips",
+            )
+        else:
+            since = self._releases[position - 1]
+        key = (regime.name, pack_ids, since or dt.date.min)
+        dated = self._cache.get(key)
+        if dated is None:
+            dated = compile_ruleset(
+                regime.name,
+                regime.title,
+                [self.packs[p] for p in pack_ids],
+                self.catalogue,
+                self._is_country,
+                as_of=since or dt.date.min,
+            )
+            self._cache[key] = dated
+        return dated
 
     def regime(self, name: str) -> schema.RegimeDef:
         try:
@@ -224,16 +266,49 @@ class Rulebook:
     def _select(self, regime: str | None, day: dt.date) -> tuple[Ruleset, Selection]:
         if regime is not None:
             chosen = self.regime(regime)
-            pack_ids = tuple(chosen.packs)
-            return self._compile(chosen, pack_ids), Selection(chosen, day, True, ())
+            ruleset = self._compile(chosen, tuple(chosen.packs), day)
+            return ruleset, Selection(chosen, day, True, (), _dated_values(ruleset))
         chosen = self.regime_in_force(day)
         kept = tuple(p for p in chosen.packs if self.packs[p].manifest.effective_from <= day)
         left = tuple((p, self.packs[p].manifest.effective_from) for p in chosen.packs if p not in kept)
-        return self._compile(chosen, kept), Selection(chosen, day, False, left)
+        ruleset = self._compile(chosen, kept, day)
+        return ruleset, Selection(chosen, day, False, left, _dated_values(ruleset))
+
+    def select_in_force(self, regime: str, day: dt.date) -> tuple[Ruleset, Selection]:
+        """The ruleset of a named regime with only the packs of its stack in force on ``day`` (each pack from its
+        ``effective_from`` to its ``effective_until``): a proposal pack counts from the date it takes effect."""
+        cached = self._selected.get((f"in-force:{regime}", day))
+        if cached is not None:
+            return cached
+        chosen = self.regime(regime)
+
+        def in_force(pack_id: str) -> bool:
+            manifest = self.packs[pack_id].manifest
+            return manifest.effective_from <= day and (
+                manifest.effective_until is None or day <= manifest.effective_until
+            )
+
+        kept = tuple(p for p in chosen.packs if in_force(p))
+        if not kept:
+            first = min(self.packs[p].manifest.effective_from for p in chosen.packs)
+            raise RegimeError(
+                f"no pack of regime {regime!r} is in force on {day}", hint=f"its first pack takes effect {first}"
+            )
+        left = tuple((p, self.packs[p].manifest.effective_from) for p in chosen.packs if p not in kept)
+        ruleset = self._compile(chosen, kept, day)
+        result = ruleset, Selection(chosen, day, True, left, _dated_values(ruleset))
+        self._selected[(f"in-force:{regime}", day)] = result
+        return result
 
     def full(self, regime: str) -> Ruleset:
         chosen = self.regime(regime)
         return self._compile(chosen, tuple(chosen.packs))
+
+
+def _dated_values(ruleset: Ruleset) -> tuple[tuple[str, float], ...]:
+    if ruleset.quantities_as_of is None:
+        return ()
+    return tuple((name, ruleset.parameters[name]) for name in sorted(ruleset.quantities_used & DATED_QUANTITIES))
 
 
 def _nearest(code: str, known: Sequence[str]) -> list[str]:

@@ -8,6 +8,7 @@ inconsistency is reported with the pack file, line and field.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,10 +67,34 @@ class _Entry:
         return rs.Provenance(self.rule_id, " ".join(spec.summary.split()), spec.citation, spec.status, spec.source)
 
 
-def catalogue_quantities(catalogue: Catalogue, bit_lengths: Mapping[str, int | None]) -> dict[str, float]:
-    """Quantities that thresholds may name: the TPP of the strongest catalogue chip and of the H100 SXM."""
-    values = [v for v in (tpp(chip, bit_lengths).value for chip in catalogue) if v is not None]
-    quantities = {"frontier_tpp": max(values)} if values else {}
+DATED_QUANTITIES = frozenset({"frontier_tpp"})
+"""Catalogue quantities that depend on the date: taken over the chips released on or before it."""
+
+
+def frontier_chip(
+    catalogue: Catalogue, bit_lengths: Mapping[str, int | None], as_of: dt.date | None = None
+) -> tuple[float, str] | None:
+    """The highest TPP in the catalogue and the id of the chip that has it (ties: the earliest released, then
+    the id), over the chips released on or before ``as_of`` (every chip when ``as_of`` is None; a chip
+    without a release date counts at every date). None when no chip with a TPP qualifies."""
+    candidates = []
+    for chip in catalogue:
+        if as_of is not None and chip.released is not None and chip.released > as_of:
+            continue
+        value = tpp(chip, bit_lengths).value
+        if value is not None and chip.id is not None:
+            candidates.append((-value, chip.released or dt.date.min, chip.id))
+    best = min(candidates, default=None)
+    return (-best[0], best[2]) if best is not None else None
+
+
+def catalogue_quantities(
+    catalogue: Catalogue, bit_lengths: Mapping[str, int | None], as_of: dt.date | None = None
+) -> dict[str, float]:
+    """Quantities that thresholds may name: the TPP of the strongest catalogue chip (``frontier_tpp``, as of
+    ``as_of`` when given: over the chips released by then) and of the H100 SXM (``h100_tpp``, a fixed unit)."""
+    frontier = frontier_chip(catalogue, bit_lengths, as_of)
+    quantities = {"frontier_tpp": frontier[0]} if frontier is not None else {}
     h100 = catalogue.get("nvidia-h100-sxm")
     if h100 is not None:
         h100_tpp = tpp(h100, bit_lengths).value
@@ -84,7 +109,11 @@ def compile_ruleset(
     packs: Sequence[LoadedPack],
     catalogue: Catalogue,
     is_country: Callable[[str], bool] | None = None,
+    *,
+    as_of: dt.date | None = None,
 ) -> rs.Ruleset:
+    """The merged ruleset of a stack. Catalogue quantities (``frontier_tpp``) are taken as of ``as_of`` when
+    given, else over the whole catalogue; the ruleset records which of them its thresholds used."""
     if not packs:
         raise PackError(f"regime {regime!r} has no pack in force")
     bit_lengths: dict[str, int | None] = {}
@@ -138,8 +167,9 @@ def compile_ruleset(
         raise PackError(f"regime {regime!r}: no pack sets bit_lengths", where=str(packs[0].rules_file))
 
     # Parameters, possibly expressions over each other and over catalogue quantities.
-    quantities = catalogue_quantities(catalogue, bit_lengths)
+    quantities = catalogue_quantities(catalogue, bit_lengths, as_of)
     resolved: dict[str, float] = {}
+    used: set[str] = set()
 
     def resolve_param(name: str, chain: tuple[str, ...]) -> float:
         if name in resolved:
@@ -153,7 +183,7 @@ def compile_ruleset(
                 for ref in expr.names_in(param.value):
                     if ref in params:
                         resolve_param(ref, (*chain, name))
-                value = expr.evaluate(param.value, {**quantities, **resolved})
+                value = expr.evaluate(param.value, _Recording({**quantities, **resolved}, used))
             except expr.ExpressionError as error:
                 raise PackError(str(error), where=where) from None
         else:
@@ -163,7 +193,7 @@ def compile_ruleset(
 
     for name in params:
         resolve_param(name, ())
-    values = {**quantities, **resolved}
+    values = _Recording({**quantities, **resolved}, used)
 
     def threshold(value: schema.Threshold, where: str) -> float:
         if isinstance(value, str):
@@ -448,7 +478,7 @@ def compile_ruleset(
         bit_lengths=dict(bit_lengths),
         groups=compiled_groups,
         treated_as=treated_as,
-        parameters=values,
+        parameters=dict(values),
         classification=tuple(classification),
         requirements=requirements,
         prohibitions=prohibitions,
@@ -457,7 +487,22 @@ def compile_ruleset(
         allocations=allocations,
         notices=notices,
         monitoring=monitoring,
+        quantities_used=frozenset(n for n in used if n in quantities and n not in params),
+        quantities_as_of=as_of,
     )
+
+
+class _Recording(dict[str, float]):
+    """The quantities an expression may name, noting each one it reads (so that a ruleset knows whether
+    its thresholds depend on the catalogue's date-dependent quantities)."""
+
+    def __init__(self, values: Mapping[str, float], used: set[str]) -> None:
+        super().__init__(values)
+        self.used = used
+
+    def __getitem__(self, name: str) -> float:
+        self.used.add(name)
+        return super().__getitem__(name)
 
 
 def _compile_monitoring(

@@ -322,6 +322,10 @@ class Ruleset:
     notices: tuple[Notice, ...]
     monitoring: Monitoring | None = None
     """Compute-monitoring settings, when a pack of the stack gives them (with all scalar settings)."""
+    quantities_used: frozenset[str] = frozenset()
+    """The catalogue quantities (``frontier_tpp``, ``h100_tpp``) the stack's thresholds read."""
+    quantities_as_of: dt.date | None = None
+    """The date the date-dependent catalogue quantities were taken at (None: over the whole catalogue)."""
     memo: dict[object, object] = field(default_factory=dict)
     """Memoised pure results (classifications, item routes) keyed by their inputs."""
     _boundaries: list[dt.date] = field(default_factory=list)

@@ -39,6 +39,7 @@ PAGE_MODULES = (
     "tiergate.web.packs",
     "tiergate.web.denials",
     "tiergate.web.audit",
+    "tiergate.web.replay",
 )
 """Page modules, in navigation order."""
 

@@ -58,3 +58,22 @@ def country_shapes() -> tuple[CountryShape, ...]:
         path = "".join(_ring_path(ring_points(arcs, ring)) for polygon in polygons for ring in polygon)
         shapes.append(CountryShape(country.alpha_2, geometry["properties"].get("name", country.name), path))
     return tuple(shapes)
+
+
+@lru_cache(maxsize=1)
+def country_polygons() -> dict[str, list[list[list[tuple[float, float]]]]]:
+    """Every country of the map with an ISO code, as polygons of rings of (longitude, latitude) points (the
+    shapes of a GeoJSON MultiPolygon), for charts that draw the map themselves (the replay report)."""
+    import pycountry
+
+    topology = orjson.loads(MAP_FILE.read_bytes())
+    arcs = decode_arcs(topology)
+    out: dict[str, list[list[list[tuple[float, float]]]]] = {}
+    for geometry in topology["objects"]["countries"]["geometries"]:
+        numeric = geometry.get("id")
+        country = pycountry.countries.get(numeric=numeric) if numeric else None
+        if country is None:
+            continue
+        polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]
+        out[country.alpha_2] = [[ring_points(arcs, ring) for ring in polygon] for polygon in polygons]
+    return out
