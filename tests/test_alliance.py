@@ -112,6 +112,41 @@ def test_a_us_only_transaction_takes_the_fast_path_and_keeps_its_shape(book: tie
     assert reexport.jurisdictions == () and reexport.outcome == "license_required"
 
 
+GOLDEN = Path(__file__).parent / "golden" / "cases"
+
+
+def _us_golden_cases() -> list[Any]:
+    import yaml
+
+    found = []
+    for file in sorted(GOLDEN.glob("*.yaml")):
+        if file.stem == "alliance":
+            continue
+        for case in yaml.safe_load(file.read_text(encoding="utf-8")) or []:
+            if case["transaction"].get("export_from", "US") == "US":
+                found.append(pytest.param(case, id=case["name"]))
+    return found
+
+
+@pytest.mark.parametrize("case", _us_golden_cases())
+def test_origin_facts_do_not_change_a_us_export(case: dict[str, Any], book: tiergate.Rulebook) -> None:
+    """Review fix: a US golden case with its items' origin stated (US-origin, or PRC-made) takes the combined path
+    and must give the US-only answer; a Huawei Ascend sold inside the US (General Prohibition 10) was NLR and a
+    sale inside the US lost its rule ids."""
+    plain = _decide(book, case["transaction"], regime=case.get("regime"), balances=case.get("balances"))
+    want = (plain.outcome, plain.authorization, plain.review_policy, sorted(plain.rules), [i.eccn for i in plain.items])
+    for origin in ({"origin": "US"}, {"origin": "CN", "us_content_pct": 0, "made_with_us_technology": False}):
+        data = {**case["transaction"], "items": [{**item, **origin} for item in case["transaction"]["items"]]}
+        got = _decide(book, data, regime=case.get("regime"), balances=case.get("balances"))
+        assert (
+            got.outcome,
+            got.authorization,
+            got.review_policy,
+            sorted(got.rules),
+            [i.eccn for i in got.items],
+        ) == want
+
+
 def test_a_tool_given_as_a_spec_is_judged_by_its_parameters(book: tiergate.Rulebook) -> None:
     spec = {"name": "Scanner", "category": "lithography.immersion_duv", "us_eccn": "3B001.f.1", "made_in": "NL"}
     base = {"date": "2025-06-01", "export_from": "NL", "destination": "CN", "consignee": CN}
@@ -135,7 +170,9 @@ def test_a_tool_given_as_a_spec_is_judged_by_its_parameters(book: tiergate.Ruleb
     )
     nl = {d.jurisdictions[0].jurisdiction: d.jurisdictions[0] for d in (tight, loose)}
     assert tight.jurisdictions[0].outcome == "license_required" and not tight.jurisdictions[0].indeterminate
-    assert loose.jurisdictions[0].outcome == "no_license_required"
+    # 3.0 nm is outside both overlay bands, but the bands are recalled: a review, never a silent "no" (review fix)
+    assert loose.jurisdictions[0].outcome == "license_required" and loose.jurisdictions[0].indeterminate
+    assert "but the threshold is recalled" in "\n".join(loose.explanation)
     assert set(nl) == {"NL"}
 
 

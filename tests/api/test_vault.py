@@ -196,3 +196,19 @@ def test_a_server_without_a_vault(tmp_path: Path, book: tiergate.Rulebook) -> No
     finally:
         api.client.close()
         api.ctx.close()
+
+
+def test_no_regime_choice_over_http_releases_a_controlled_artefact_to_china(served: Api) -> None:
+    """Review fix: registered with ?regime=us-2026-01 (4E091 dormant there) and requested to China under it, a
+    3.5e26 closed-weights artefact went to `pending` and was released after two approvals."""
+    body = {"id": "frontier-1", "name": "frontier-1", "training_ops": 3.5e26, "open_weights": False}
+    made = served.post("/v1/vault/artefacts?regime=us-2026-01", json={**body, "shards": shards(served)})
+    assert made.status_code == 201 and made.json()["eccn"] == "not_controlled", made.text
+    asked = ask(served, "CN", regime="us-2026-01")
+    assert asked.status_code == 201, asked.text
+    assert (asked.json()["status"], asked.json()["reason"]) == ("denied", "tier3_floor")
+    rid = asked.json()["request"]
+    for role in ("approver", "admin"):
+        assert served.post(f"/v1/vault/requests/{rid}/approve", role=role).json()["status"] == "denied"
+    released = served.post(f"/v1/vault/requests/{rid}/release", json={"shards": "frontier-1"})
+    assert released.json()["status"] == "denied" and not released.json().get("released")

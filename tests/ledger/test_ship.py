@@ -166,3 +166,28 @@ def test_the_csv_export_shows_formulas_as_text_and_jsonl_stays_exact(tmp_path: P
     lines = [json.loads(line) for line in _cli(tmp_path, "audit", "export").stdout.splitlines()]
     assert lines[-1]["subject"] == hostile and lines[-1]["actor"] == "-2+3"
     assert _cli(tmp_path, "audit", "verify").returncode == 0
+
+
+def test_one_licence_does_not_ship_what_several_authorities_must_license(tmp_path: Path) -> None:
+    """Review fix: a Dutch NXT:2000i to China with its US content unknown needs a Dutch licence and (review) a US
+    one; `ship --license L-1` committed it under the one licence. The ledger keeps a licence without its
+    authority, so a licence from one authority cannot be taken to cover another's."""
+    book = tiergate.load_rulebook()
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", actor="officer")
+    ledger.init()
+    ledger.add_licence("L-1", 5)
+    cn = {"name": "Hua Hong Foundry Co", "country": "CN", "headquarters": "CN"}
+    both = {"id": "nl-1", "date": "2025-06-01", "export_from": "NL", "destination": "CN", "consignee": cn}
+    txn = tiergate.parse_transaction(
+        {**both, "items": [{"equipment": "asml-nxt-2000i", "quantity": 1}]}, book.catalogue
+    )
+    refused = ship(txn, book, ledger, licence_id="L-1")
+    assert not refused.committed and "NL" in refused.reason and "US" in refused.reason, refused.reason
+    dutch_only = {**both, "id": "nl-2"}
+    item = {"equipment": "asml-nxt-2000i", "quantity": 1, "us_content_pct": 10, "made_with_us_technology": True}
+    one = tiergate.parse_transaction({**dutch_only, "items": [item]}, book.catalogue)
+    shipped = ship(one, book, ledger, licence_id="L-1")  # a Dutch licence alone is needed: L-1 is it
+    assert shipped.committed, shipped.reason
+    assert [j.jurisdiction for j in shipped.decision.jurisdictions if j.outcome == "license_required"] == ["NL"]
+    assert ledger.verify_audit() is None
+    ledger.close()

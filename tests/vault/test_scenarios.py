@@ -431,3 +431,24 @@ def test_sqlite_file_is_the_default_store(sqlite_url: str, clock: Clock, book: t
         "vault_checkpoints",
     }
     assert "tiergate_vault_version" in tables
+
+
+@pytest.mark.parametrize("regime", ["us-2026-01", "us-2025-05", "us-2023-10"])
+def test_a4_the_floor_holds_when_registered_and_requested_under_a_regime_without_4e091(
+    vault: Vault, shards: Shards, regime: str
+) -> None:
+    """Review fix: an artefact registered under a regime that does not apply 4E091 (not_controlled there) and
+    requested to China under the same regime was released after two approvals. The floor uses the vault's own
+    definition (closed weights, 10^26 operations or more), whatever regime is chosen."""
+    registered = vault.register(artefact("frontier-now", 3.5e26, shards), regime=regime)
+    assert registered.eccn == "not_controlled"
+    made = vault.request(transfer("frontier-now", destination="CN", regime=regime), clean)
+    rid = made.view["request"]
+    assert (made.view["status"], made.view["reason"]) == ("denied", "tier3_floor")
+    assert any("vault's own definition" in line for line in made.view["why"])
+    for name in ("alice", "bob"):
+        assert vault.approve(rid, name).refused
+    assert vault.release(rid, shards.folder, clean).refused
+    assert vault.status(rid)["status"] == "denied"
+    small = vault.register(artefact("small-now", 9e25, shards), regime=regime)
+    assert vault.request(transfer(small.id, destination="CN", regime=regime), clean).view["status"] == "pending"

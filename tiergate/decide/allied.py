@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tiergate.decide.model import OUTCOMES, POLICIES, DenialNotice, JurisdictionItem, Listing, Transaction
 from tiergate.rules.allied import AlliedRules, AlliedSelector, Control, ParamTest
@@ -79,6 +79,11 @@ def selector_match(selector: AlliedSelector, f: ItemFacts) -> tuple[bool | None,
             unknown.append("its US ECCN is not established")
         elif not eccn_in(f.us_eccn, selector.us_eccns):
             return False, f"US ECCN {f.us_eccn} is not under {', '.join(selector.us_eccns)}"
+        elif eccn_in(f.us_eccn, selector.except_us_eccns):
+            return (
+                False,
+                f"US ECCN {f.us_eccn} is under {', '.join(selector.except_us_eccns)}, which this entry leaves out",
+            )
         else:
             held.append(f"US ECCN {f.us_eccn}")
     if selector.equipment is not None:
@@ -96,6 +101,11 @@ def selector_match(selector: AlliedSelector, f: ItemFacts) -> tuple[bool | None,
     if unknown:
         return None, "; ".join(unknown)
     return True, "; ".join(held) or "the item is of this kind"
+
+
+def _only_a_parameter_failed(selectors: Sequence[AlliedSelector], f: ItemFacts) -> bool:
+    """Whether the item is of the kind a selector is about and only its parameter tests (``when``) fail."""
+    return any(s.when and selector_match(replace(s, when=()), f)[0] is not False for s in selectors)
 
 
 def _shown(value: float | bool) -> str:
@@ -241,9 +251,12 @@ def evaluate_controls(
     misses: list[str] = []
     for control in rules.controls:
         state, why = any_match(control.items, f)
+        p = control.provenance
+        if state is False and p.recalled and _only_a_parameter_failed(control.items, f):
+            # a "no" that rests on a recalled threshold is not a "no": fail closed
+            state, why = None, f"{why}, but the threshold is recalled ({control.gap or 'not read'})"
         if state is False:
             continue
-        p = control.provenance
         if not _passes(control.destinations, dest):
             assert control.destinations is not None
             if state:

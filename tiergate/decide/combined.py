@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from tiergate.catalog.model import Chip, Equipment
 from tiergate.classify import classify
 from tiergate.classify.model import Classification, ModelWeights, System
-from tiergate.decide import decide
+from tiergate.decide import decide, parties_of
 from tiergate.decide.allied import (
     Findings,
     ItemAnswer,
@@ -47,6 +47,7 @@ from tiergate.decide.model import (
     Transaction,
 )
 from tiergate.decide.reach import Reach, us_reach
+from tiergate.decide.route import route
 from tiergate.errors import InputError
 from tiergate.rules.allied import AlliedRules, Jurisdiction
 from tiergate.rules.ruleset import Ruleset
@@ -278,6 +279,7 @@ def _us_answer(
     us_law: Jurisdiction,
     facts: Sequence[ItemFacts],
     exporter_controls: Sequence[bool],
+    classes: Sequence[Classification | None],
     *,
     balances: Mapping[str, float] | None,
     selection: str | None,
@@ -292,8 +294,17 @@ def _us_answer(
         own = reach.groups.memberships(code, day) if reach is not None else frozenset()
         return own | us.memberships(code, day)
 
+    party = parties_of(txn, us)
     reaches: list[Reach] = [
-        us_reach(f, txn, reach, member, exporter_controls=exporter_controls[f.index]) for f in facts
+        us_reach(
+            f,
+            txn,
+            reach,
+            member,
+            exporter_controls=exporter_controls[f.index],
+            prohibition=None if (cls := classes[f.index]) is None else route(cls, party, us).prohibition,
+        )
+        for f in facts
     ]
     for r in reaches:
         out.lines.extend(r.lines)
@@ -413,7 +424,7 @@ def decide_combined(
     law (``us`` for chips, ``us_reach_rules`` for its reach and its equipment controls)."""
     if not txn.items:
         raise InputError("a transaction needs at least one item", where=f"transaction {txn.id or ''}".strip())
-    facts, _classes = item_facts(txn, us)
+    facts, classes = item_facts(txn, us)
     eu_members = _eu_members(laws)
     allied = [_law_answer(law, txn, facts, listings=listings, denials=denials, eu_members=eu_members) for law in laws]
     controls = [any(answers[f.index].caught_by_control for _, answers, _ in allied if answers) for f in facts]
@@ -424,6 +435,7 @@ def decide_combined(
         us_law,
         facts,
         controls,
+        classes,
         balances=balances,
         selection=selection,
         explain=explain,

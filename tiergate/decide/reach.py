@@ -2,6 +2,9 @@
 
 Pure. The hooks, in order (the first that reaches names the hook in the decision):
 
+0. a prohibition of the US regime that reaches dealings in the item anywhere, by US and non-US persons
+   (General Prohibition 10 for PRC-developed 3A090 chips): it reaches the item whatever its origin, and an
+   import into the United States or a sale there too;
 1. shipped into the United States: no US export licence is needed for an import;
 2. an export from the United States: the EAR applies to everything there;
 3. a chip with no origin fact: treated, as before this pack existed, as subject to the EAR;
@@ -14,8 +17,8 @@ Pure. The hooks, in order (the first that reaches names the hook in the decision
 7. de minimis: US-origin content above 25 % (10 % for E:1/E:2).
 
 A fact that a hook needs and the transaction does not give (``made_with_us_technology``,
-``us_content_pct``, a tool's US ECCN) makes the reach *indeterminate*: the US answer is then a review
-unless the US controls would not require a licence anyway.
+``us_content_pct``, a tool's US ECCN, the ``end_use`` a hook is limited to) makes the reach
+*indeterminate*: the US answer is then a review unless the US controls would not require a licence anyway.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from tiergate.decide.allied import ItemFacts, Memberships, any_match
 from tiergate.decide.model import Transaction
 from tiergate.rules.allied import AlliedRules, ReachHook
+from tiergate.rules.ruleset import Provenance
 
 
 @dataclass(slots=True)
@@ -105,30 +109,34 @@ def _hook(hook: ReachHook, f: ItemFacts, txn: Transaction, member: Memberships, 
     scope = _in_scope(hook, txn, member)
     if scope is None:
         return
-    if hook.end_use is not None and txn.end_use not in hook.end_use:
-        return
     exclusion = _excluded(hook, txn, member, controls)
     if exclusion is not None:
         found.lines.append(f"{tag} {hook.label} does not reach it: {exclusion} [{p.rule_id}; {p.citation}].")
         return
-    if state is None:
-        found.unknown.append(f"{hook.label}: {why}")
+    if hook.end_use is not None and txn.end_use is not None and txn.end_use not in hook.end_use:
         return
-    if p.recalled:
-        found.recalled.append(f"{p.rule_id}: {p.citation}" + (f" (gap: {hook.gap})" if hook.gap else ""))
     if hook.hook == "foreign_direct_product":
         scoped = f.made_with_us_technology
         fact = "made with US technology (the product scope)"
     else:
         scoped = None if f.us_content_pct is None else f.us_content_pct > 0
         fact = "holding US-origin content"
-    if scoped is None:
-        missing = "made_with_us_technology" if hook.hook == "foreign_direct_product" else "us_content_pct"
-        found.unknown.append(f"{hook.label} ({scope}): whether the item is {fact} is not given ({missing})")
-        return
-    if not scoped:
+    if scoped is False:
         found.lines.append(f"{tag} {hook.label} does not reach it: the item is not {fact}.")
         return
+    missing: list[str] = []
+    if hook.end_use is not None and txn.end_use is None:  # not stated is not "another end use": fail closed
+        missing.append(f"whether the end use is {' or '.join(sorted(hook.end_use))} is not given (end_use)")
+    if state is None:
+        missing.append(why)
+    if scoped is None:
+        given = "made_with_us_technology" if hook.hook == "foreign_direct_product" else "us_content_pct"
+        missing.append(f"whether the item is {fact} is not given ({given})")
+    if missing:
+        found.unknown.append(f"{hook.label} ({scope}): " + "; ".join(missing))
+        return
+    if p.recalled:
+        found.recalled.append(f"{p.rule_id}: {p.citation}" + (f" (gap: {hook.gap})" if hook.gap else ""))
     found.rules.append(p.rule_id)
     found.hook = found.hook or hook.label
     found.state = "reached"
@@ -142,10 +150,24 @@ def us_reach(
     member: Memberships,
     *,
     exporter_controls: bool,
+    prohibition: Provenance | None = None,
 ) -> Reach:
-    """How US law reaches item ``f`` of ``txn`` (``rules``: the US reach stack in force, if any)."""
+    """How US law reaches item ``f`` of ``txn`` (``rules``: the US reach stack in force, if any;
+    ``prohibition``: a prohibition of the US regime that reaches dealings in the item anywhere)."""
     found = Reach()
     tag = f"[US] Item {f.index}:"
+    if prohibition is not None:
+        found.state = "reached"
+        found.hook = f"a prohibition that reaches dealings anywhere ({prohibition.citation})"
+        found.rules.append(prohibition.rule_id)
+        found.lines.append(
+            f"{tag} reached whatever its origin and wherever it is dealt in, an import into or a sale inside the "
+            f"United States included: {prohibition.summary} [{prohibition.rule_id}; {prohibition.citation}]."
+        )
+        return found
+    if txn.destination == "US" and txn.export_from == "US" and f.kind != "equipment":
+        found.state, found.hook = "reached", "a dealing inside the United States (not an export)"
+        return found  # the US regime answers it, as it answers a US-only transaction
     if txn.destination == "US":
         found.lines.append(f"{tag} shipped into the United States: no US export licence is needed for an import.")
         return found
@@ -177,6 +199,17 @@ def us_reach(
         for hook in hooks:
             if hook.hook != "origin":
                 _hook(hook, f, txn, member, exporter_controls, found)
+        direct = [h for h in hooks if h.hook in ("foreign_direct_product", "no_de_minimis")]
+        if (
+            f.kind == "model_weights"
+            and f.us_eccn not in (None, "not_controlled")
+            and not any(any_match(h.items, f)[0] is not False for h in direct)
+        ):
+            found.unknown.append(
+                f"the US regime controls these weights ({f.us_eccn}), and no direct-product rule for foreign-produced "
+                f"model weights is encoded (none is in the research digest): whether US law reaches weights trained "
+                f"outside the United States cannot be told"
+            )
     if found.state != "reached":
         if found.unknown:
             found.state = "indeterminate"

@@ -150,6 +150,20 @@ def ship(
             return _refuse(
                 ledger, decision, packs, digest, decision_id, f"not authorised: licence {licence_id!r} is not recorded"
             )
+        authorities = [j for j in decision.jurisdictions if j.reached and j.outcome == "license_required"]
+        if len(authorities) > 1:  # the ledger holds a licence without its authority: one cannot stand for all
+            needed = "; ".join(
+                f"{j.jurisdiction} ({j.authority}{', a review' if j.indeterminate else ''})" for j in authorities
+            )
+            return _refuse(
+                ledger,
+                decision,
+                packs,
+                digest,
+                decision_id,
+                f"not authorised: licences are required from several authorities ({needed}); licence "
+                f"{licence_id!r} is one licence, and the ledger does not record which authority granted it",
+            )
         if allocation_refused(decision):
             return _refuse(
                 ledger,

@@ -46,6 +46,7 @@ class AlliedSelector:
     categories: frozenset[str] | None = None
     equipment: frozenset[str] | None = None
     us_eccns: tuple[str, ...] | None = None
+    except_us_eccns: tuple[str, ...] = ()
     catalogued: bool | None = None
     when: tuple[ParamTest, ...] = ()
 

@@ -228,6 +228,7 @@ def compile_allied(
             categories=frozenset(value.categories) if value.categories is not None else None,
             equipment=frozenset(value.equipment) if value.equipment is not None else None,
             us_eccns=tuple(value.us_eccns) if value.us_eccns is not None else None,
+            except_us_eccns=tuple(value.except_us_eccns),
             catalogued=value.catalogued,
             when=tuple(tests),
         )

@@ -418,6 +418,8 @@ class AlliedSelector(Strict):
     equipment: list[str] | None = None
     """Catalogue ids (chips or tools): the government's or the vendor's own reading of the entry."""
     us_eccns: list[Annotated[str, Field(pattern=r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$")]] | None = None
+    except_us_eccns: list[Annotated[str, Field(pattern=r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$")]] = []
+    """ECCNs (by prefix at a dot) that ``us_eccns`` does not cover: "3B001 other than the paragraphs of 734.9(k)"."""
     catalogued: bool | None = None
     """``false``: only tools given as a spec (catalogue tools are judged by the ids of ``equipment``)."""
     when: list[ParamTest] = []

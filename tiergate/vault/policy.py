@@ -203,6 +203,16 @@ def tier3_places(
 # ---------------------------------------------------------------- transfer requests
 
 
+def policy_eccn(artefact: Artefact, policy_ruleset: Ruleset | None) -> str:
+    """The artefact's ECCN under the vault's own definition of a controlled artefact (ECCN 4E091 of
+    ``POLICY_REGIME``: closed weights trained with 10^26 operations or more, fine-tunes counted), whatever regime
+    it was registered or is requested under. Without that regime in the rulebook, the definition's own figure
+    (10^26 operations, closed weights) stands in for it."""
+    if policy_ruleset is None:
+        return CONTROLLED if not artefact.open_weights and artefact.training_ops >= 1e26 else "not_controlled"
+    return classify(ModelWeights(artefact.name, artefact.training_ops, artefact.open_weights), policy_ruleset).eccn
+
+
 def determine(
     artefact: Artefact,
     *,
@@ -215,19 +225,30 @@ def determine(
     screening: ScreeningResult,
     data_centre: DataCentre | None,
     selection: str,
+    by_policy: str | None = None,
 ) -> Determination:
-    """The answer to a new transfer request: ``denied``, ``license_required`` or ``pending`` (approval)."""
+    """The answer to a new transfer request: ``denied``, ``license_required`` or ``pending`` (approval).
+
+    ``by_policy``: the artefact's ECCN under the vault's own definition (:func:`policy_eccn`); the Tier 3 floor
+    holds for an artefact controlled under it, as registered or under the request's regime."""
     rules: list[str] = []
     controlled_here = any(item.eccn == CONTROLLED for item in decision.items)
-    controlled = artefact.controlled or controlled_here
+    controlled_by_policy = by_policy == CONTROLLED
+    controlled = artefact.controlled or controlled_here or controlled_by_policy
     why = [
         f"Artefact {artefact.id!r} ({artefact.name}): ECCN {artefact.eccn} as registered under {artefact.regime} "
         f"({fmt(artefact.training_ops)} training operations, "
         f"{'published' if artefact.open_weights else 'closed'} weights).",
         selection,
     ]
-    if controlled and not artefact.controlled:
+    if controlled_here and not artefact.controlled:
         why.append(f"ECCN 4E091 under {ruleset.regime}, though not as registered: treated as controlled.")
+    elif controlled_by_policy and not (artefact.controlled or controlled_here):
+        why.append(
+            f"ECCN 4E091 under the vault's own definition ({POLICY_REGIME}: closed weights trained with 10^26 "
+            f"operations or more, fine-tunes counted), though not as registered under {artefact.regime} nor under "
+            f"{ruleset.regime}: controlled for the Tier 3 floor, whatever the regime chosen."
+        )
 
     places = tier3_places(ruleset, day, destination=destination, headquarters=headquarters, parent=parent)
     if controlled:

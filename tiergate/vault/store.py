@@ -25,6 +25,7 @@ from tiergate.errors import InputError, TiergateError
 from tiergate.interchange import decision_to_dict
 from tiergate.ledger.store import WRITE_OPTION, Ledger
 from tiergate.rules import Rulebook
+from tiergate.rules.ruleset import Ruleset
 from tiergate.signing import Checkpoint, key_id, public_key_pem, sign_checkpoint
 from tiergate.vault import log as vlog
 from tiergate.vault import policy
@@ -327,6 +328,12 @@ class Vault:
 
         return self._outcome(self._write(work))
 
+    def _policy_ruleset(self, day: dt.date) -> Ruleset | None:
+        """The ruleset of the vault's own definition of a controlled artefact, when the rulebook holds it."""
+        if policy.POLICY_REGIME not in self.book.regimes:
+            return None
+        return self.book.select(policy.POLICY_REGIME, day)[0]
+
     def _regime_note(self, chosen: str, named: bool, day: dt.date) -> str:
         """Why this regime: named by the caller, or the vault's policy regime, with the regime in force today."""
         if named:
@@ -596,6 +603,7 @@ class Vault:
                 screening=screening,
                 data_centre=centre,
                 selection=selection.describe() + self._regime_note(chosen, spec.regime is not None, now.date()),
+                by_policy=policy.policy_eccn(artefact, self._policy_ruleset(now.date())),
             )
             current = _approver_set(conn)
             assert current is not None
