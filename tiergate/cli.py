@@ -874,17 +874,95 @@ def ship_command(
 
 
 @audit_app.command("verify")
-def audit_verify(db: DbOpt = DEFAULT_DB) -> None:
-    """Check the audit chain; exit 1 naming the first entry altered, deleted or reordered."""
+def audit_verify(
+    db: DbOpt = DEFAULT_DB,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", help="A checkpoint written by `audit checkpoint`: the log must still extend it."),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="The operator's public key (or key file) the checkpoint must be signed with; default the "
+            "signing key's file ($TIERGATE_SIGNING_KEY) when it exists.",
+        ),
+    ] = None,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Rehash every entry, not only the checkpoint's marks and the entries after it."),
+    ] = False,
+    format: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Check the audit chain and recompute every balance from the movements; with --checkpoint, that the log
+    still extends a signed checkpoint. Exit 1 naming the first entry altered, deleted, reordered or missing."""
     from tiergate.ledger import open_ledger
+    from tiergate.ledger.audit import AuditTampered, LedgerCheckpoint, verify
+    from tiergate.signing import key_id, key_path, load_public_key
 
+    signed = None
+    trusted = None
+    trust = None
+    if checkpoint is not None:
+        try:
+            text = checkpoint.read_bytes()
+        except OSError as error:
+            raise InputError(f"cannot read ({error.strerror})", where=str(checkpoint)) from None
+        signed = LedgerCheckpoint.from_json(text, where=str(checkpoint))
+        path = public_key if public_key is not None else key_path(None)
+        if public_key is not None or path.exists():
+            trusted = load_public_key(path)
+            trust = f"key {key_id(trusted)} from {path}"
     ledger = open_ledger(db)
-    problem = ledger.verify_audit()
-    if problem is not None:
-        err.print(f"audit chain broken at entry {problem.seq}: {problem.problem}", markup=False)
-        raise typer.Exit(1)
-    count = sum(1 for _ in ledger.audit_entries())
-    out.print(f"audit chain intact: {count} entries")
+    try:
+        result = verify(ledger, signed, trusted=trusted, trust=trust, full=full)
+    finally:
+        ledger.close()
+    if format in (Format.json, Format.jsonl):
+        out.print(_dump(result.to_dict(), indent=format == Format.json), markup=False)
+    if not result.intact:
+        raise AuditTampered(result.message(), hint="restore the database from a copy that verifies")
+    if format not in (Format.json, Format.jsonl):
+        out.print(result.message(), markup=False)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    db: DbOpt = DEFAULT_DB,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the checkpoint here (whole or not at all); default stdout.")
+    ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--signing-key",
+            help="The operator's Ed25519 key (PEM), kept outside the database; default $TIERGATE_SIGNING_KEY, else "
+            "~/.config/tiergate/signing-ed25519.pem.",
+        ),
+    ] = None,
+    create_key: Annotated[
+        bool, typer.Option("--create-key", help="Create the signing key if it does not exist.")
+    ] = False,
+) -> None:
+    """Verify the audit chain and the balances, then sign the log's size and root with the operator's key. Keep
+    the checkpoint outside the database: `audit verify --checkpoint FILE` later proves the log only grew."""
+    from tiergate.ledger import open_ledger
+    from tiergate.ledger.audit import make_checkpoint
+    from tiergate.signing import key_path, load_signing_key
+
+    key = load_signing_key(key_path(signing_key), create=create_key)
+    ledger = open_ledger(db)
+    try:
+        signed = make_checkpoint(ledger, key)
+    finally:
+        ledger.close()
+    text = signed.to_json()
+    if out_path is None:
+        sys.stdout.write(text)
+        return
+    with atomic_output(out_path, "w") as handle:
+        handle.write(text)
+    err.print(f"checkpoint of {signed.checkpoint.size} audit entries written to {out_path}", markup=False)
 
 
 @audit_app.command("export")

@@ -29,7 +29,6 @@ from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 
 from tiergate.errors import TiergateError
 from tiergate.ledger.schema import (
-    GENESIS,
     UNITS_PER_TPP,
     accounts,
     audit,
@@ -560,28 +559,11 @@ class Ledger:
         )
 
     def verify_audit(self) -> AuditProblem | None:
-        """The first entry that was altered, deleted or moved, or None when the chain holds."""
-        previous = GENESIS
-        expected = 1
-        with self.engine.connect() as conn:
-            for found in conn.execute(sa.select(audit).order_by(audit.c.seq)).mappings():
-                row = dict(found)
-                if row["seq"] != expected:
-                    return AuditProblem(expected, f"entry {expected} is missing (next is {row['seq']})")
-                if row["prev_hash"] != previous:
-                    return AuditProblem(
-                        row["seq"], "does not follow the entry before it (deleted, inserted or reordered)"
-                    )
-                if entry_hash(row) != row["hash"]:
-                    return AuditProblem(row["seq"], "its content was altered (hash mismatch)")
-                previous = row["hash"]
-                expected += 1
-            head = conn.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one()
-        if head.seq != expected - 1 or head.hash != previous:
-            return AuditProblem(
-                expected, f"the log ends at entry {expected - 1} but {head.seq} were written (tail deleted)"
-            )
-        return None
+        """The first entry that was altered, deleted or moved, or None when the chain holds (read a page at a
+        time; ``tiergate.ledger.audit.verify`` also checks the balances and a signed checkpoint)."""
+        from tiergate.ledger.audit import verify_chain
+
+        return verify_chain(self)
 
     def last_audit(self, action: str, subject: str, input_hash: str) -> dict[str, Any] | None:
         """The latest audit entry of an action on a subject for an input, if any."""
@@ -595,10 +577,12 @@ class Ledger:
             row = conn.execute(query).mappings().first()
         return dict(row) if row is not None else None
 
-    def audit_entries(self) -> Iterator[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(audit).order_by(audit.c.seq)).mappings():
-                yield {str(key): value for key, value in row.items()}
+    def audit_entries(self, after: int = 0) -> Iterator[dict[str, Any]]:
+        """The entries after ``after``, oldest first, read a page at a time."""
+        from tiergate.ledger.audit import pages
+
+        for page in pages(self, after):
+            yield from page
 
     # ------------------------------------------------------------------ operations
 
