@@ -125,6 +125,7 @@ def test_ship_draws_the_allocation_and_is_audited_under_the_keys_owner(api: Api)
         "entries": len(_audit(api)),
         "broken_at": None,
         "problem": None,
+        "balances": [],
     }
 
 
@@ -155,6 +156,16 @@ def test_tampered_audit_log_is_reported(api: Api) -> None:
         conn.execute(sa.text("UPDATE ledger_audit SET actor = 'mallory' WHERE seq = 3"))
     verdict = api.get("/v1/audit/verify").json()
     assert verdict["intact"] is False and verdict["broken_at"] == 3
+
+
+def test_balances_set_back_are_reported_by_the_verification(api: Api) -> None:
+    """Issue 21, item 3: `UPDATE ledger_accounts SET used = 0` let 1,600 more H100s ship while verify said intact."""
+    assert api.post("/v1/ship", json=sample("demo-01")).json()["committed"] is True
+    with api.ctx.ledger.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE ledger_accounts SET used = 0"))
+    verdict = api.get("/v1/audit/verify").json()
+    assert verdict["intact"] is False and verdict["broken_at"] is None
+    assert verdict["balances"] and "used is 0" in verdict["balances"][0]
 
 
 # ---------------------------------------------------------------- chips, classify, packs

@@ -209,6 +209,11 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "entries": {"type": "integer"},
             "broken_at": {"type": ["integer", "null"]},
             "problem": _STRING_OR_NULL,
+            "balances": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Accounts whose used or reserved TPP differ from their movements.",
+            },
         },
     },
     "Hit": {
