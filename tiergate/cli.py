@@ -838,15 +838,27 @@ def ship_command(
     format: Annotated[Format, typer.Option("--format")] = Format.table,
     packs: PacksOpt = None,
     lists: ListsOpt = None,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="An administrator records a shipment dated before the window (TIERGATE_SHIP_DAYS_BACK, default 30 "
+            "days); the backfill is entered in the audit log.",
+        ),
+    ] = False,
 ) -> None:
-    """Decide with live balances and, when authorised, reserve and commit every allocation drawn, atomically.
+    """Record real shipments: decide with live balances under the regime in force on each shipment's date and,
+    when authorised, reserve and commit every allocation drawn, atomically. A shipment is dated from 30 days
+    before today to today (see --backfill); a repeat of one already shipped (same id, else same content) draws
+    nothing and is reported as a duplicate.
 
     Exit code 0 when every transaction was committed, 3 when one was refused for lack of allocation,
     4 when one is not authorised (a licence is needed, or it is prohibited)."""
     from tiergate.ledger import open_ledger
-    from tiergate.ledger.ship import ship, shipment_to_dict
+    from tiergate.ledger.ship import ShipWindow, ship, shipment_to_dict
 
     book = _book(packs)
+    window = ShipWindow.from_env()
     ledger = open_ledger(db)
     records = list(read_records(file))
     worst = 0
@@ -858,13 +870,25 @@ def ship_command(
             err.print(f"{txn.id or '-'}: not committed: {block}", markup=False)
             continue
         listings = consignee_listings(txn, lists) if lists is not None else ()
-        shipment = ship(txn, book, ledger, licence_id=licence_id, regime=regime, listings=listings)
+        shipment = ship(
+            txn,
+            book,
+            ledger,
+            licence_id=licence_id,
+            regime=regime,
+            listings=listings,
+            today=_today(),
+            window=window,
+            backfill=backfill,
+        )
         worst = max(worst, shipment.exit_code)
         if format in (Format.json, Format.jsonl):
             out.print(_dump(shipment_to_dict(shipment), indent=format == Format.json), markup=False)
         else:
             shown = shipment_to_dict(shipment, explain=False)
             state = "[green]committed[/green]" if shipment.committed else "[red]not committed[/red]"
+            if shipment.duplicate:
+                state = "[yellow]duplicate[/yellow] (committed before)"
             label = f"{shown['id'] or '-'}: {shown['outcome']} ({shown['authorization'] or '-'})"
             out.print(f"{label}: {state}: {shipment.reason}")
             for a in shown["allocations"]:

@@ -130,7 +130,7 @@ def test_ship_draws_the_allocation_and_is_audited_under_the_keys_owner(api: Api)
 
 
 def test_refused_shipment_is_an_answer_and_in_the_audit_log(api: Api) -> None:
-    response = api.post("/v1/ship", json=sample("demo-09"))
+    response = api.post("/v1/ship", json={**sample("demo-09"), "date": "2025-03-03"})  # dated today
     assert response.status_code == 200
     body = response.json()
     assert body["committed"] is False and body["reason"].startswith("not authorised")

@@ -30,10 +30,10 @@ def _txn(tid: str, quantity: int, destination: str = "IN", **extra: Any) -> dict
     }
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(tmp_path: Path, *args: str, today: str = "2025-03-03") -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "TIERGATE_TODAY": "2025-03-03",
+        "TIERGATE_TODAY": today,
         "TIERGATE_DB": f"sqlite:///{tmp_path / 'l.db'}",
         "TIERGATE_ACTOR": "officer@example",
     }
@@ -62,6 +62,7 @@ def test_ship_draws_lpp_then_refuses_then_ships_under_a_licence(tmp_path: Path) 
 
     retry = _cli(tmp_path, "ship", "a.json", "--format", "json")
     assert retry.returncode == 0 and "already shipped" in json.loads(retry.stdout)["reason"]
+    assert json.loads(retry.stdout)["duplicate"] is True and shipped["duplicate"] is False
 
     # 1,000 more H100 no longer fit the consignee's remaining LPP: a licence is required.
     second = _cli(tmp_path, "ship", _write(tmp_path, "b.json", _txn("b", 1000)), "--format", "json")
@@ -92,7 +93,9 @@ def test_ship_draws_lpp_then_refuses_then_ships_under_a_licence(tmp_path: Path) 
     assert actions.count("packs") == 1  # every shipment ran under the same pack revisions
 
     # A shipment under other packs (a 2026 date: regime us-2026-01) enters the pack change first.
-    later = _cli(tmp_path, "ship", _write(tmp_path, "d.json", {**_txn("d", 1), "date": "2026-03-02"}))
+    later = _cli(
+        tmp_path, "ship", _write(tmp_path, "d.json", {**_txn("d", 1), "date": "2026-03-02"}), today="2026-03-02"
+    )
     assert later.returncode == 0, later.stdout + later.stderr
     entries = [json.loads(line) for line in _cli(tmp_path, "audit", "export").stdout.splitlines()]
     changes = [e for e in entries if e["action"] == "packs"]

@@ -128,6 +128,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "properties": {
             "outcome": {"type": "string"},
             "committed": {"type": "boolean"},
+            "duplicate": {
+                "type": "boolean",
+                "description": "A repeat of a shipment committed before: nothing was drawn now.",
+            },
             "reason": {"type": "string"},
             "reservations": {"type": "array", "items": {"type": "integer"}},
         },

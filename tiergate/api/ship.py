@@ -19,8 +19,16 @@ from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import json_body as body_doc
 from tiergate.api.schemas import ok, ref
 from tiergate.decide.model import Transaction
+from tiergate.errors import TiergateError
 from tiergate.interchange import decision_to_dict, parse_transaction
-from tiergate.ledger.ship import live_decision, ship, shipment_to_dict, transaction_hash
+from tiergate.ledger.ship import (
+    ShipWindow,
+    live_decision,
+    recorded_shipment,
+    ship,
+    shipment_to_dict,
+    transaction_hash,
+)
 from tiergate.screen.licensing import apply_screening, shipping_block
 from tiergate.screen.model import Query as NameQuery
 from tiergate.screen.service import party_id
@@ -29,15 +37,42 @@ router = APIRouter(prefix="/v1/ship", tags=["ship"])
 
 
 def ship_transaction(
-    ctx: ApiContext, key: ApiKey, data: Any, *, licence: str | None, regime: str | None, where: str = "body"
+    ctx: ApiContext,
+    key: ApiKey,
+    data: Any,
+    *,
+    licence: str | None,
+    regime: str | None,
+    where: str = "body",
+    backfill: bool = False,
 ) -> dict[str, Any]:
-    """Ship one transaction as ``key``'s owner; the shipment in its interchange form."""
-    txn = parse_transaction(data, ctx.book.catalogue, where=where, default_date=ctx.today())
-    refused = screening_refusal(ctx, key, txn, licence=licence, regime=regime, where=where)
+    """Ship one transaction as ``key``'s owner; the shipment in its interchange form. A real shipment: under the
+    regime in force on its date, dated within the window (older only with ``backfill``, for an admin's key)."""
+    if backfill and not key.allows("admin"):
+        raise ApiError(403, f"the {key.role} role cannot backfill a shipment", hint="it needs the admin role")
+    today = ctx.today()
+    txn = parse_transaction(data, ctx.book.catalogue, where=where, default_date=today)
+    window = ShipWindow.from_env()
+    try:
+        checked, _ = recorded_shipment(txn, ctx.book, regime, today, window, backfill)
+    except TiergateError as error:
+        field = f"{where}.date" if error.where == "date" else error.where
+        raise ApiError(422, error.message, where=field, hint=error.hint) from None
+    refused = screening_refusal(ctx, key, checked, licence=licence, regime=None, where=where)
     if refused is not None:
         return refused
     # A retry after the database was busy is safe: a shipment is idempotent (a repeat changes nothing).
-    shipment = ctx.read(ship, txn, ctx.book, ctx.ledger_for(key), licence_id=licence, regime=regime)
+    shipment = ctx.read(
+        ship,
+        txn,
+        ctx.book,
+        ctx.ledger_for(key),
+        licence_id=licence,
+        regime=regime,
+        today=today,
+        window=window,
+        backfill=backfill,
+    )
     return shipment_to_dict(shipment)
 
 
@@ -78,7 +113,10 @@ def screening_refusal(
     description="Decides with the ledger's live balances; when the transaction is authorised (or licensed under "
     "`licence`), reserves and commits every allocation it draws in one database transaction. A refusal "
     "(not authorised, allocation exceeded) is an answer, not an error: `committed` is false and `reason` "
-    "says why; it is in the audit log too. A retry of the same transaction changes nothing.",
+    "says why; it is in the audit log too. The shipment is decided under the regime in force on its date, which "
+    "must lie from 30 days before today to today (`backfill` for older ones). A repeat of a shipment (same id, "
+    "else same content), even a concurrent one, draws nothing and answers as the first did with `duplicate` true; "
+    "the same id with other content is a 409.",
     response_class=Response,
     responses={**ok(ref("Shipment"), "The shipment: the decision, committed or not, and why."), **responses(409, 415)},
     openapi_extra=body_doc(ref("TransactionIn"), description="A transaction (docs/ARCHITECTURE.md)."),
@@ -89,11 +127,26 @@ async def ship_one(
     licence: Annotated[
         str | None, Query(min_length=1, max_length=200, description="A recorded licence to ship under.")
     ] = None,
-    regime: Annotated[str | None, Query(max_length=100, description="Decide under this regime.")] = None,
+    regime: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Only the regime in force on the shipment's date is accepted; a scenario is refused (422).",
+        ),
+    ] = None,
+    backfill: Annotated[
+        bool,
+        Query(
+            description="Record a shipment dated before the window (30 days by default); admin keys only, and the "
+            "backfill is in the audit log."
+        ),
+    ] = False,
 ) -> Response:
     data = await json_body(request)
     if not isinstance(data, dict):
         raise ApiError(422, f"expected a transaction object, got {type(data).__name__}", where="body")
-    shipped = await run_in_threadpool(ship_transaction, context(request), key, data, licence=licence, regime=regime)
+    shipped = await run_in_threadpool(
+        ship_transaction, context(request), key, data, licence=licence, regime=regime, backfill=backfill
+    )
     shipped["reason"] = for_http(shipped.get("reason"))  # the ledger's reasons name command-line flags
     return Response(orjson.dumps(shipped), media_type="application/json")

@@ -3,19 +3,25 @@ allocation it needs in one database transaction (reserve and commit), or none of
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from tiergate.decide import allocation_account, uveu_headroom
 from tiergate.decide.model import Decision, Listing, Transaction
+from tiergate.errors import InputError
 from tiergate.interchange import canonical_transaction, decision_to_dict, transaction_to_dict
-from tiergate.ledger.store import AllocationExceeded, Ledger
+from tiergate.ledger.schema import audit
+from tiergate.ledger.store import AllocationExceeded, IdempotencyConflict, Ledger, LedgerError
 from tiergate.rules.book import Rulebook
 from tiergate.rules.ruleset import Ruleset, UveuShares
 
@@ -30,6 +36,8 @@ class Shipment:
     reservations: tuple[int, ...] = ()
     repeated: dict[str, Any] | None = None
     """For a retried shipment: the decision as it was when the shipment was committed."""
+    duplicate: bool = False
+    """A repeat of a shipment already committed (same id and content): nothing was drawn now."""
 
     @property
     def exit_code(self) -> int:
@@ -37,6 +45,63 @@ class Shipment:
         if self.committed:
             return 0
         return 3 if self.reason.startswith("allocation") else 4
+
+
+@dataclass(frozen=True, slots=True)
+class ShipWindow:
+    """The shipment dates ``ship`` records without a backfill: from ``back`` days before today to ``ahead`` days
+    after it (``TIERGATE_SHIP_DAYS_BACK``, default 30; ``TIERGATE_SHIP_DAYS_AHEAD``, default 0)."""
+
+    back: int = 30
+    ahead: int = 0
+
+    @classmethod
+    def from_env(cls) -> ShipWindow:
+        values = []
+        for name, default in (("TIERGATE_SHIP_DAYS_BACK", 30), ("TIERGATE_SHIP_DAYS_AHEAD", 0)):
+            text = os.environ.get(name, "").strip()
+            try:
+                value = int(text) if text else default
+            except ValueError:
+                raise InputError(f"{name}: {text!r} is not a whole number of days") from None
+            if not 0 <= value <= 36_600:
+                raise InputError(f"{name}: {value} days; give 0 to 36600")
+            values.append(value)
+        return cls(*values)
+
+
+def recorded_shipment(
+    txn: Transaction, book: Rulebook, regime: str | None, today: dt.date, window: ShipWindow, backfill: bool
+) -> tuple[Transaction, dict[str, Any] | None]:
+    """A real shipment is decided under the regime in force on its date, and dated within the window around today
+    (further back only with ``backfill``, an admin's act, which is audited; never after the window). Returns the
+    transaction to decide (its regime cleared) and the backfill's record, if one is needed; else InputError."""
+    in_force = book.regime_in_force(txn.date).name
+    for named, where in ((regime, "regime"), (txn.regime, "regime")):
+        if named is not None and named != in_force:
+            raise InputError(
+                f"{named} is a scenario: `ship` records real shipments, decided under the regime in force on "
+                f"their date ({in_force} on {txn.date}); nothing was drawn",
+                where=where,
+                hint="leave the regime out; try a scenario with `tiergate decide --regime`",
+            )
+    earliest = today - dt.timedelta(days=window.back)
+    latest = today + dt.timedelta(days=window.ahead)
+    if txn.date > latest:
+        raise InputError(
+            f"{txn.date} is after {latest}: a shipment is recorded when it ships, not ahead of it; nothing was drawn",
+            where="date",
+        )
+    if txn.date >= earliest:
+        return dataclasses.replace(txn, regime=None), None
+    if not backfill:
+        raise InputError(
+            f"{txn.date} is more than {window.back} days before today ({today}); nothing was drawn",
+            where="date",
+            hint="an administrator records an older shipment with the backfill flag (it is audited)",
+        )
+    record = {"date": txn.date.isoformat(), "today": today.isoformat(), "window_days_back": window.back}
+    return dataclasses.replace(txn, regime=None), record
 
 
 def transaction_hash(txn: Transaction) -> str:
@@ -119,23 +184,29 @@ def ship(
     licence_id: str | None = None,
     regime: str | None = None,
     listings: Sequence[Listing] = (),
+    today: dt.date | None = None,
+    window: ShipWindow | None = None,
+    backfill: bool = False,
 ) -> Shipment:
     """Decide ``txn`` with live balances; when authorised (or licensed under ``licence_id``), reserve and
-    commit every allocation it draws atomically. The decision and the outcome are in the audit log."""
+    commit every allocation it draws atomically. The decision and the outcome are in the audit log.
+
+    With ``today`` (the command line, the API and the dashboard always give it) the shipment is a real one: see
+    ``recorded_shipment``. Without it (a replay, a simulation) the date and ``regime`` are taken as given.
+    A shipment is identified by its id (else by its content): a repeat, even a concurrent one, answers as the
+    first did with ``duplicate`` set, and draws and logs nothing; the id reused for other content is refused."""
+    backfilled = None
+    if today is not None:
+        txn, backfilled = recorded_shipment(txn, book, regime, today, window or ShipWindow.from_env(), backfill)
+        regime = None
     digest = transaction_hash(txn)
     decision_id = txn.id or digest[:16]
-    earlier = ledger.last_audit("ship", decision_id, digest)
+    with ledger.engine.connect() as conn:
+        earlier = shipped_before(conn, decision_id)
     decision, ruleset = live_decision(txn, book, ledger, regime=regime, listings=listings)
     packs = ",".join(decision.packs)
-    if earlier is not None:  # the same transaction was shipped before: a retry changes nothing
-        stored = json.loads(earlier["payload"])
-        return Shipment(
-            decision,
-            True,
-            f"already shipped (audit entry {earlier['seq']}); nothing changed",
-            tuple(stored.get("reservations", [])),
-            stored.get("decision"),
-        )
+    if earlier is not None:  # the same shipment was committed before: a retry changes nothing
+        return _repeat(earlier, decision, digest)
     base_key = f"ship:{decision_id}:{digest[:16]}"
     outcome = decision.outcome
     if outcome == "prohibited":
@@ -211,7 +282,14 @@ def ship(
             )
 
     def draw_all(conn: Connection) -> list[int]:
+        # One shipment at a time per id, checked again inside the transaction: concurrent retries draw once.
+        _hold_shipment_id(conn, decision_id)
+        found = shipped_before(conn, decision_id)
+        if found is not None:
+            raise _ShippedBefore(found)
         ledger.note_packs(conn, packs)
+        if backfilled is not None:  # an admin recorded an older shipment: that act is in the log too
+            ledger.append_audit(conn, "backfill", decision_id, backfilled, input_hash=digest)
         # The UVEU allocation is checked again on the locked installed base: no race past the shares.
         for account, headroom in _uveu_headroom(txn, ruleset, ledger, conn).items():
             asked = sum(tpp for name, tpp, *_ in draws if name == account)
@@ -242,12 +320,64 @@ def ship(
 
     try:
         reservations = ledger.run(draw_all)  # the whole shipment is one ledger transaction
+    except _ShippedBefore as repeat:
+        return _repeat(repeat.entry, decision, digest)
     except AllocationExceeded as error:
         return _refuse(ledger, decision, packs, digest, decision_id, f"allocation exceeded: {error.message}")
+    except IntegrityError as error:  # a key taken by a concurrent writer the lock did not cover: read its result
+        with ledger.engine.connect() as conn:
+            earlier = shipped_before(conn, decision_id)
+        if earlier is None:
+            raise LedgerError(f"refused by the database: {error.orig}", hint="nothing was changed") from None
+        return _repeat(earlier, decision, digest)
     reason = "shipped under " + (
         f"licence {licence_id}" if outcome == "license_required" else str(decision.authorization)
     )
     return Shipment(decision, True, reason, tuple(reservations))
+
+
+class _ShippedBefore(Exception):
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.entry = entry
+
+
+def shipped_before(conn: Connection, decision_id: str) -> dict[str, Any] | None:
+    """The audit entry of the shipment committed under this id, if any."""
+    query = (
+        sa.select(audit)
+        .where(audit.c.action == "ship", audit.c.subject == decision_id)
+        .order_by(audit.c.seq.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _hold_shipment_id(conn: Connection, decision_id: str) -> None:
+    """Serialise the transactions of one shipment id: a PostgreSQL advisory lock held to the commit (a SQLite
+    write transaction holds the database's write lock from its start already)."""
+    if conn.dialect.name == "postgresql":
+        lock = int.from_bytes(hashlib.sha256(f"tiergate-ship:{decision_id}".encode()).digest()[:8], "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
+
+
+def _repeat(entry: dict[str, Any], decision: Decision, digest: str) -> Shipment:
+    """The answer to a repeat: the first answer, marked a duplicate; other content under a used id is refused."""
+    if entry["input_hash"] is not None and entry["input_hash"] != digest:
+        raise IdempotencyConflict(
+            f"shipment {entry['subject']!r} was shipped before with other content (audit entry {entry['seq']}); "
+            "nothing was drawn",
+            hint="give a new shipment its own id",
+        )
+    stored = json.loads(entry["payload"])
+    return Shipment(
+        decision,
+        True,
+        f"already shipped (audit entry {entry['seq']}); a duplicate: nothing was drawn now",
+        tuple(stored.get("reservations", [])),
+        stored.get("decision"),
+        duplicate=True,
+    )
 
 
 def _draw(
@@ -291,6 +421,7 @@ def shipment_to_dict(shipment: Shipment, explain: bool = True) -> dict[str, Any]
     else:
         out = decision_to_dict(shipment.decision, explain=explain)
     out["committed"] = shipment.committed
+    out["duplicate"] = shipment.duplicate
     out["reason"] = shipment.reason
     out["reservations"] = list(shipment.reservations)
     return out
@@ -312,11 +443,14 @@ def balances_rows(ledger: Ledger, as_of: dt.datetime | None = None) -> list[dict
 
 
 __all__ = [
+    "ShipWindow",
     "Shipment",
     "allocation_refused",
     "balances_rows",
     "live_balances",
     "live_decision",
+    "recorded_shipment",
     "ship",
     "shipment_to_dict",
+    "shipped_before",
 ]
