@@ -201,10 +201,11 @@ def ship(
         regime = None
     digest = transaction_hash(txn)
     decision_id = txn.id or digest[:16]
-    with ledger.engine.connect() as conn:
-        earlier = shipped_before(conn, decision_id)
     decision, ruleset = live_decision(txn, book, ledger, regime=regime, listings=listings)
     packs = ",".join(decision.packs)
+    # Looked up after the decision: a concurrent first shipment whose draws the decision saw is seen here too.
+    with ledger.engine.connect() as conn:
+        earlier = shipped_before(conn, decision_id)
     if earlier is not None:  # the same shipment was committed before: a retry changes nothing
         return _repeat(earlier, decision, digest)
     base_key = f"ship:{decision_id}:{digest[:16]}"
@@ -408,16 +409,25 @@ def _refuse(ledger: Ledger, decision: Decision, packs: str, digest: str, decisio
     payload = {"outcome": decision.outcome, "reason": reason, "rules": list(decision.rules)}
 
     def record(conn: Connection) -> None:
+        _hold_shipment_id(conn, decision_id)
+        found = shipped_before(conn, decision_id)
+        if found is not None:  # shipped meanwhile by a concurrent retry: that is the answer
+            raise _ShippedBefore(found)
         ledger.note_packs(conn, packs)
         ledger.append_audit(conn, "ship-refused", decision_id, payload, pack_revision=packs, input_hash=digest)
 
-    ledger.run(record)
+    try:
+        ledger.run(record)
+    except _ShippedBefore as repeat:
+        return _repeat(repeat.entry, decision, digest)
     return Shipment(decision, False, reason)
 
 
 def shipment_to_dict(shipment: Shipment, explain: bool = True) -> dict[str, Any]:
     if shipment.repeated is not None:
         out = dict(shipment.repeated)
+        if explain:  # the decision was kept without its explanation: say what it is
+            out.setdefault("explanation", [f"{shipment.reason}: the decision shown is the one it was shipped under."])
     else:
         out = decision_to_dict(shipment.decision, explain=explain)
     out["committed"] = shipment.committed
