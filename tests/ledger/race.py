@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any
 
 from tiergate.ledger import AllocationExceeded, Ledger, LedgerError
 
@@ -33,3 +34,17 @@ def race(url: str, account: str, threads: int) -> int:
         w.join()
     ledger.engine.dispose()
     return sum(won)
+
+
+def init_together(url: str, barrier: Any, answers: Any) -> None:
+    """A worker of the concurrent ``ledger init`` test: connect, wait for the others, create the tables."""
+    ledger = Ledger(url)
+    with ledger.engine.connect():
+        pass
+    barrier.wait()
+    try:
+        answers.put(ledger.init())
+    except Exception as error:  # the answer the test checks
+        answers.put(f"{type(error).__name__}: {error}")
+    finally:
+        ledger.close()

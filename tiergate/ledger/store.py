@@ -52,6 +52,8 @@ class _Busy(Exception):
 
 
 LOCK_WAIT_SECONDS = 60.0
+INIT_LOCK = 0x7469_6572_6761_7465
+"""The PostgreSQL advisory lock that ``Ledger.init`` holds while it creates or upgrades the tables."""
 KEPT_IDLE = 2
 """Pool connections a ledger keeps checked out between one-step reservations."""
 WRITE_OPTION = "tiergate_write"
@@ -432,13 +434,19 @@ class Ledger:
         self._check_revision(allow_empty=True)
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        try:
-            with self.engine.connect() as conn, conn.execution_options(**{WRITE_OPTION: True}).begin():
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
-        except OperationalError as error:
-            raise LedgerError(f"cannot open {self.url}: {error.orig}") from None
-        return HEAD_REVISION
+        wait = _LockWait(self.url)
+        while True:
+            try:
+                with self.engine.connect() as conn, conn.execution_options(**{WRITE_OPTION: True}).begin():
+                    if conn.dialect.name == "postgresql":  # concurrent inits take turns (SQLite: BEGIN IMMEDIATE)
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": INIT_LOCK})
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
+                return HEAD_REVISION
+            except OperationalError as error:
+                if not _busy(error):
+                    raise LedgerError(f"cannot open {self.url}: {error.orig}") from None
+            wait.pause()
 
     def _check_revision(self, *, allow_empty: bool = False) -> None:
         try:
