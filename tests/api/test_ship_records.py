@@ -97,3 +97,10 @@ def test_the_dashboard_shows_a_double_submit_as_a_duplicate(api: Api) -> None:
     assert "Shipped: allocations drawn." in pages[0].text
     assert "Already shipped: a duplicate" in pages[1].text
     assert len(_ships(api)) == 1
+
+
+def test_the_same_id_with_other_content_is_a_conflict(api: Api) -> None:
+    assert api.post("/v1/ship", json=sample("demo-01")).json()["committed"] is True
+    other = api.post("/v1/ship", json={**sample("demo-01"), "items": [{"chip": "nvidia-h100-sxm", "quantity": 5}]})
+    assert other.status_code == 409 and "other content" in other.json()["error"]["message"], other.text
+    assert len(_ships(api)) == 1
