@@ -138,7 +138,7 @@ def test_decide_form_errors_name_the_field(web: Api) -> None:
     response = decide_form(client, **{**fields, "quantity": "ten"})
     assert response.status_code == 422 and 'id="error-quantity"' in response.text
     response = decide_form(client, **{**fields, "destination": "QQ"})  # the parser's error, on its field
-    assert response.status_code == 422 and 'id="error-destination"' in response.text, re.findall(r"decide-error.>[^<]*", response.text)
+    assert response.status_code == 422 and 'id="error-destination"' in response.text
     # Every field's problem at once, each on its field
     response = decide_form(client, **{**fields, "quantity": "-3", "headquarters": "", "consignee_name": " "})
     assert response.status_code == 422 and "3 field(s) need attention" in response.text

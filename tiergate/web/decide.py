@@ -200,7 +200,8 @@ def batch_rows(records: list[tuple[Any, str]], decided: list[dict[str, Any]]) ->
     rows = []
     for (data, _), decision in zip(records, decided, strict=True):
         txn = data if isinstance(data, dict) else {}
-        consignee = txn.get("consignee") if isinstance(txn.get("consignee"), dict) else {}
+        found = txn.get("consignee")
+        consignee: dict[str, Any] = found if isinstance(found, dict) else {}
         text = orjson.dumps(txn).decode() if txn else ""
         rows.append(
             {
