@@ -163,7 +163,7 @@ def _subpath_spans(path: str) -> list[float]:
 def test_no_country_piece_is_drawn_across_the_antimeridian() -> None:
     for shape in country_shapes():
         assert all(span <= WIDTH / 2 for span in _subpath_spans(shape.path)), shape.code
-    russia = [s for s in country_shapes() if s.code == "RU"][0]
+    russia = next(s for s in country_shapes() if s.code == "RU")
     chukotka = [sub for sub in re.findall(r"M[^Z]*Z", russia.path) if float(sub[1:].split(",")[0]) < WIDTH / 4]
     assert chukotka  # east of 180°: drawn at the map's western edge, as its own closed piece
     for code, polygons in country_polygons().items():
@@ -179,9 +179,8 @@ def test_no_country_piece_is_drawn_across_the_antimeridian() -> None:
 def test_antarctica_and_greenland_are_not_coloured_as_tier_2(web: Api) -> None:
     client = sign_in(web, "viewer")
     page = client.get("/allocations", params={"regime": "us-diffusion-2025"}, headers=HTML).text
-    classes = dict(
-        (code, cls) for cls, code in re.findall(r'<path class="([\w ]+)" d="[^"]+" data-country="(\w+)"', page)
-    )
+    paths = re.findall(r'<path class="([\w ]+)" d="[^"]+" data-country="(\w+)"', page)
+    classes = {code: cls for cls, code in paths}
     assert classes["IN"] == "g1"  # Tier 2
     assert classes["AQ"] == "other" and classes["GL"] == "other"
     assert re.search(r'data-country="GL"><title>[^<]*a territory of DK \(Tier 1\)', page)
