@@ -51,6 +51,12 @@
     var rows = Array.prototype.slice.call(body.rows).filter(function (r) {
       return !(r.cells.length === 1 && r.cells[0].colSpan > 1);  // the "nothing yet" row
     });
+    rows.forEach(function (r) {  // each value's column name, shown beside it when rows are stacked (phones)
+      headers.forEach(function (th, i) {
+        var label = cellText(th);
+        if (r.cells[i] && label) r.cells[i].setAttribute("data-label", label);
+      });
+    });
     var empty = Array.prototype.slice.call(body.rows).filter(function (r) { return rows.indexOf(r) < 0; });
     var name = table.dataset.table || "table";
     var pageSize = parseInt(table.dataset.pageSize || "25", 10);
@@ -67,7 +73,7 @@
       rows.forEach(function (r) { values[cellText(r.cells[index])] = true; });
       var select = element("select", { "class": "table-filter", "data-column": String(index), "aria-label": "Filter by " + cellText(th) });
       select.appendChild(element("option", { value: "" }, cellText(th) + ": all"));
-      Object.keys(values).sort().forEach(function (v) { select.appendChild(element("option", { value: v }, v)); });
+      Object.keys(values).filter(function (v) { return v !== ""; }).sort().forEach(function (v) { select.appendChild(element("option", { value: v }, v)); });
       select.addEventListener("change", function () { state.filters[index] = select.value; state.page = 0; draw(); });
       tools.appendChild(select);
     });
