@@ -61,8 +61,10 @@ def served(
     api.ctx.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One browser for the module (not the session: Playwright's sync API allows one driver at a time, and the
+    other browser tests start their own)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
