@@ -79,7 +79,11 @@ def test_there_are_examples_to_run() -> None:
     assert len(_examples()) >= 3
 
 
-@pytest.mark.parametrize(("page", "line", "commands"), _examples(), ids=lambda v: str(v) if isinstance(v, (str, int)) else "")
+def _example_id(value: object) -> str:
+    return str(value) if isinstance(value, (str, int)) else ""
+
+
+@pytest.mark.parametrize(("page", "line", "commands"), _examples(), ids=_example_id)
 def test_a_documented_example_runs(page: str, line: int, commands: list[str], tmp_path: Path) -> None:
     (tmp_path / "tiergate").mkdir()
     (tmp_path / "tiergate" / "samples").symlink_to(ROOT / "tiergate" / "samples")
