@@ -31,6 +31,7 @@ from tiergate.api.keys import ApiKey
 from tiergate.api.monitor import moment
 from tiergate.api.monitoring import scan_to_dict
 from tiergate.errors import TiergateError
+from tiergate.monitor.model import ALERT_SEVERITY, SEVERITIES
 from tiergate.web.app import NavEntry, check_csrf, context, page_key, render
 
 router = APIRouter()
@@ -40,19 +41,6 @@ NEAR = 0.01
 WIDTH, HEIGHT = 900, 360
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 20, 40
 DAY = 86400.0
-SEVERITY = {
-    "prohibited_use": "high",
-    "threshold_crossed": "high",
-    "cap_exceeded": "high",
-    "projected_crossing": "medium",
-    "cluster_threshold": "medium",
-    "threshold_possible": "medium",
-    "declared_gap": "low",
-    "kyc_gap": "low",
-}
-"""Each alert kind's severity: a control already reached (high), one that may be or will soon be (medium), a
-gap in what customers declared (low)."""
-SEVERITIES = ("high", "medium", "low")
 TRIAGE = {"dismissed": "alert-dismissed", "escalated": "alert-escalated", "reopened": "alert-reopened"}
 ASSIGN = "alert-assigned"
 
@@ -98,7 +86,9 @@ def triaged(alerts: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> 
     for index, alert in enumerate(alerts):
         key = alert_key(alert)
         state = states.get(key, {"status": "open", "assignee": None})
-        out.append({**alert, "key": key, "severity": SEVERITY.get(alert["kind"], "medium"), "state": state, "n": index})
+        out.append(
+            {**alert, "key": key, "severity": ALERT_SEVERITY.get(alert["kind"], "medium"), "state": state, "n": index}
+        )
     return sorted(out, key=lambda a: (a["state"]["status"] != "open", SEVERITIES.index(a["severity"]), a["n"]))
 
 
