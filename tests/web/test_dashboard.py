@@ -93,6 +93,15 @@ def test_a_decision_changed_by_screening_shows_the_cause_beside_its_outcome(web:
     verdict = response.text.split('class="verdict"')[1].split("</p>")[0]
     cause = re.search(r'<span class="cause" id="cause">([^<]*)</span>', verdict)
     assert cause is not None and cause.group(1).startswith("screening: EL entry"), verdict
+    web.ctx.ledger.add_licence("L-2025-001", 5000)  # shipped under a licence: the licence is the cause
+    decided = decide_form(client, **form_of(sample("demo-02")))
+    transaction = html.unescape(re.search(r'name="transaction" value="([^"]*)"', decided.text).group(1))  # type: ignore[union-attr]
+    shipped = client.post(
+        "/decide/ship",
+        data={"csrf": csrf_of(decided.text), "transaction": transaction, "licence": "L-2025-001"},
+        headers=HTML,
+    )
+    assert '<span class="cause" id="cause">licence L-2025-001</span>' in shipped.text, shipped.text[:3000]
 
 
 def test_screening_results_come_first_one_card_per_entity(web: Api) -> None:

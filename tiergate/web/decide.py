@@ -188,9 +188,9 @@ def cause_of(decision: dict[str, Any], shipment: dict[str, Any] | None = None) -
             if isinstance(line, str) and line.startswith("Screening: consignee matches "):
                 return "screening: " + line.removeprefix("Screening: consignee matches ").split(" (score", 1)[0]
         return "screening: the consignee is on the " + ", ".join(dict.fromkeys(listed)) + " list"
-    licence = (shipment or {}).get("licence") or decision.get("licence")
-    if isinstance(licence, str) and licence:
-        return f"licence {licence}"
+    reason = (shipment or {}).get("reason")
+    if (shipment or {}).get("committed") and isinstance(reason, str) and reason.startswith("shipped under licence "):
+        return reason.removeprefix("shipped under ")
     return None
 
 
