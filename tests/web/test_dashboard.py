@@ -20,7 +20,7 @@ from tiergate.web.worldmap import WIDTH, antimeridian_pieces, country_polygons, 
 
 from ..api.conftest import Api, make_api, sample
 from ..api.conftest import usage_data as usage_data  # the session fixture, shared
-from .test_pages import HTML, csrf_of, decide_form, form_of, sign_in
+from .test_pages import HOSTILE, HTML, csrf_of, decide_form, form_of, sign_in
 
 LISTED = "China Electronics Technology Group Corporation 13th Research Institute"
 
@@ -54,6 +54,8 @@ def test_batch_rows_show_consignee_and_destination_and_open_their_decision(web: 
     assert opened.status_code == 200
     assert 'id="outcome">authorized<' in opened.text and 'id="explanation"' in opened.text
     assert "demo-01" in opened.text.split('id="decision"')[1]
+    hostile = client.get("/decide", params={"transaction": HOSTILE}, headers=HTML)
+    assert hostile.status_code == 422 and "<script>alert" not in hostile.text and "not valid JSON" in hostile.text
 
 
 def test_the_whole_audit_log_downloads_as_csv(web: Api) -> None:
