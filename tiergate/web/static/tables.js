@@ -57,6 +57,8 @@
         if (r.cells[i] && label) r.cells[i].setAttribute("data-label", label);
       });
     });
+    var haystack = new Map();  // each row's text, lower-cased once, for the search
+    rows.forEach(function (r) { haystack.set(r, r.textContent.replace(/\s+/g, " ").toLowerCase()); });
     var empty = Array.prototype.slice.call(body.rows).filter(function (r) { return rows.indexOf(r) < 0; });
     var name = table.dataset.table || "table";
     var pageSize = parseInt(table.dataset.pageSize || "25", 10);
@@ -118,7 +120,7 @@
 
     function matching() {
       var found = rows.filter(function (r) {
-        if (state.query && r.textContent.toLowerCase().indexOf(state.query) < 0) return false;
+        if (state.query && haystack.get(r).indexOf(state.query) < 0) return false;
         return Object.keys(state.filters).every(function (i) {
           return !state.filters[i] || cellText(r.cells[i]) === state.filters[i];
         });
