@@ -24,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
-from tiergate.api.audit import audit_entries
 from tiergate.api.context import ApiContext
 from tiergate.api.errors import ApiError, for_http
 from tiergate.api.keys import ApiKey
@@ -54,10 +53,9 @@ def alert_key(alert: dict[str, Any]) -> str:
 def alert_states(ctx: ApiContext) -> dict[str, dict[str, Any]]:
     """Each triaged alert's state (status, reason, by, at, assignee) from the audit log, latest step last."""
     states: dict[str, dict[str, Any]] = {}
-    for entry in audit_entries(ctx):
+    steps = ctx.read(lambda: list(ctx.ledger.audit_entries(actions={ASSIGN, *TRIAGE.values()})))
+    for entry in steps:
         action = entry["action"]
-        if action != ASSIGN and action not in TRIAGE.values():
-            continue
         try:
             payload = orjson.loads(entry["payload"]) if isinstance(entry["payload"], str) else entry["payload"]
         except orjson.JSONDecodeError:
