@@ -195,5 +195,10 @@ def test_antarctica_and_greenland_are_not_coloured_as_tier_2(web: Api) -> None:
     assert classes["IN"] == "g1"  # Tier 2
     assert classes["AQ"] == "other" and classes["GL"] == "other"
     assert re.search(r'data-country="GL"><title>[^<]*a territory of DK \(Tier 1\)', page)
+    web.ctx.ledger.add_licence("L-2025-001", 5000)  # a licensed shipment to India draws its country allocation
+    assert web.post("/v1/ship", json=sample("demo-02"), params={"licence": "L-2025-001"}).json()["committed"]
     use = client.get("/allocations", params={"view": "use"}, headers=HTML).text
     assert "Allocation use per country" in use and "% drawn" in use
+    india = re.search(r'<path class="(r\d) allocated" d="[^"]+" data-country="IN"><title>([^<]*)</title>', use)
+    assert india is not None and "% of its country allocation drawn" in india.group(2), use[-5000:]
+    assert re.search(r'<path class="none" d="[^"]+" data-country="DE">', use)
