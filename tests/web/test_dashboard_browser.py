@@ -2,9 +2,9 @@
 the audit log's server-side CSV; progress shown while a scan runs; every page at phone width (390 px: nothing
 wider than the screen, the navigation wrapped onto it) and in dark mode; the world map's pieces and colours.
 
-Screenshots of each page at 1400 and 390 px, light and dark, are kept under ``$TIERGATE_SCREENSHOTS`` when it is
-set, else under the session's pytest temporary folder (``dashboard-screenshots*``). One server and one browser
-serve the whole module."""
+Screenshots of each page at 1400 and 390 px, light and dark (``page-width-scheme.png``), are kept under
+``$TIERGATE_SCREENSHOTS`` when it is set, else beside the other browser tests' under
+``artifacts/screenshots/dashboard/``. One server and one browser serve the whole module."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from tiergate.web.worldmap import WIDTH
 
 from ..api.conftest import Api, make_api, sample
 from ..api.conftest import usage_data as usage_data  # the session fixture, shared
-from .test_browser import ARGS, CHROMIUM, _free_port
+from .test_browser import ARGS, ARTIFACTS, CHROMIUM, _free_port
 
 LISTED = "China Electronics Technology Group Corporation 13th Research Institute"
 PAGES = {
@@ -97,9 +97,9 @@ def signed_in(served: tuple[Api, str], browser: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def screenshots() -> Path:
     wanted = os.environ.get("TIERGATE_SCREENSHOTS")
-    folder = Path(wanted) if wanted else tmp_path_factory.mktemp("dashboard-screenshots")
+    folder = Path(wanted) if wanted else ARTIFACTS / "dashboard"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -224,7 +224,8 @@ def test_every_page_at_phone_width_and_in_dark_mode(
             finally:
                 context.close()
     assert backgrounds["light"] != backgrounds["dark"]
-    assert len(list(screenshots.glob("*-390-dark.png"))) == len(PAGES) + len(PHONE_ONLY)
+    for name in {**PAGES, **PHONE_ONLY}:
+        assert (screenshots / f"{name}-390-dark.png").stat().st_size > 0
 
 
 def test_the_map_has_no_piece_across_the_antimeridian_and_no_tier_2_polar_land(
