@@ -139,7 +139,18 @@ def verify(fetched: Sequence[Fetched]) -> list[Dataset]:
     from tiergate.screen.ingest import read_lists
 
     dates = {f.path.name: f.published for f in fetched if f.published}
-    sets = read_lists([f.path for f in fetched], dates)
+    try:
+        sets = read_lists([f.path for f in fetched], dates)
+    except ListFileError as error:  # named by where it came from, not by the temporary copy
+
+        def origin(text: str | None) -> str | None:
+            for f in fetched:
+                text = text.replace(str(f.path), f.origin) if text else text
+            return text
+
+        raise ListFileError(
+            origin(error.message) or "", where=origin(error.where), hint="nothing was changed"
+        ) from None
     by_file = {PurePath(ds.files[0]).name: ds for ds in sets}
     for f in fetched:
         ds = by_file.get(f.path.name)
