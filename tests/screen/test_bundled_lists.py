@@ -155,6 +155,13 @@ def test_http_answers_warn_of_stale_lists(bundled_db: Path, tmp_path: Path, book
     assert lists["ofac-sdn"]["file_date"] == "2024-05-03" and "ofac-sdn" in lists["ofac-sdn"]["warning"]
     batch = api.client.post("/v1/screen/batch", json=[{"name": "Huawei Technologies Co., Ltd."}], headers=viewer)
     assert batch.status_code == 200 and "ofac-sdn (2024-05-03)" in batch.headers["Tiergate-Stale-Lists"]
+    from tests.web.test_pages import HTML, sign_in
+
+    page = sign_in(api, "viewer").get("/screening", params={"name": "华为技术有限公司"}, headers=HTML).text
+    banner = re.search(r'<div class="stale" role="alert" id="stale-lists">(.*?)</div>', page, re.S)
+    assert banner and re.search(r"\d list\(s\) older than 7 days", banner.group(1)), page[:3000]
+    assert re.search(r"<li>OFAC Specially Designated Nationals \(SDN\) list \(ofac-sdn\): data of 2024-05-03", page)
+    assert 'data-entry="nsf-bis-entity-list:' in page  # the Entity List hit
     api.app.state.tiergate.close()
 
 
