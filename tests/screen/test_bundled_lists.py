@@ -46,11 +46,16 @@ DATES = {
 
 @pytest.fixture(scope="session")
 def bundled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A list store filled from the bundled lists, as a fresh install fills it (once per session; tests copy it)."""
+    """A list store filled from the bundled lists (once per session; tests copy it). It starts as a store of an
+    earlier version, filled with the 13-record demo sample: the bundled lists replace that sample."""
+    from tiergate.screen.ingest import read_lists
+
     path = tmp_path_factory.mktemp("bundled") / "lists.db"
     store = open_store(f"sqlite:///{path}")
+    store.load(read_lists([SAMPLE_CSL]))
     reports = fill(store)
-    assert {r.dataset for r in reports} == set(DATES)
+    assert {r.dataset for r in reports} == {*DATES, "trade-gov-csl-sample-2025"}
+    assert fill(store) == []  # filled once
     store.close()
     return path
 

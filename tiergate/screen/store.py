@@ -801,16 +801,29 @@ def bundled_dates() -> dict[str, str]:
     return {str(item["file"]): str(item["published"]) for item in manifest["files"]}
 
 
+SAMPLE_FILES = frozenset({"trade_gov_csl_sample_2025.csv"})
+"""The 13-record demo sample earlier versions filled a fresh store with: a store holding nothing else is filled
+from the bundled lists (the sample retired), never left screening against 13 records."""
+
+
+def _sample_only(rows: Sequence[dict[str, Any]]) -> bool:
+    return bool(rows) and all(r["files"] and set(r["files"]) <= SAMPLE_FILES for r in rows)
+
+
 def fill(store: ListStore, paths: Sequence[Path] = BUNDLED_LISTS) -> list[LoadReport]:
     """Load ``paths`` (default: the bundled lists, with their documented dates) into ``store`` when it holds no list
-    at all; nothing when it holds some (another process may have filled it meanwhile: the load is one transaction,
-    and a second load of the same files changes nothing)."""
+    at all (or, for the bundled lists, only the demo sample of earlier versions, which they replace); nothing
+    otherwise (another process may have filled it meanwhile: the load is one transaction, and a second load of the
+    same files changes nothing)."""
     from tiergate.screen.ingest import read_lists
 
     store.init()
-    if not paths or store.status():
+    rows = store.status()
+    upgrade = tuple(paths) == BUNDLED_LISTS and _sample_only(rows)
+    if not paths or (rows and not upgrade):
         return []
-    return store.load(read_lists(list(paths), bundled_dates()))
+    retire = [r["dataset"] for r in rows] if upgrade else []
+    return store.load(read_lists(list(paths), bundled_dates()), retire=retire)
 
 
 def installed_store(given: str | None = None, ledger: str | None = None) -> ListStore:
@@ -819,10 +832,11 @@ def installed_store(given: str | None = None, ledger: str | None = None) -> List
     url, named = lists_url(given, ledger)
     store = open_store(url)
     try:
-        if store.status():
-            return store
+        rows = store.status()
     except (ListStoreError, sa.exc.OperationalError, sa.exc.ProgrammingError):
-        pass
+        rows = []
+    if rows and (named or not _sample_only(rows)):
+        return store
     if named or not BUNDLED_LISTS:
         store.close()
         raise NoListStore(
