@@ -275,7 +275,9 @@ def lists_update(
         if item["retired"]:
             out.print(f"{item['dataset']}: replaced (removed {item['removed']:,} entries)", markup=False)
         elif item["unchanged_file"]:
-            out.print(f"{item['dataset']}: unchanged, {item['entries']:,} entries, data of {item['file_date']}")
+            out.print(
+                f"{item['dataset']}: unchanged, {item['entries']:,} entries, data of {item['file_date']}", markup=False
+            )
         else:
             out.print(
                 f"{item['dataset']}: version {item['version']}, {item['entries']:,} entries, data of "
