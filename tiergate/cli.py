@@ -1071,8 +1071,42 @@ def demo() -> None:
                 f"{shipment.reason}",
                 markup=False,
             )
+        from tiergate.catalog import load_equipment
+        from tiergate.ledger.licence import parse_licence
+
+        licence = parse_licence(
+            orjson.loads((samples / "licence.json").read_text(encoding="utf-8")), book.catalogue, load_equipment()
+        )
+        ledger.add_licence(licence)
+        out.print(
+            f"licence {licence.id} recorded: {licence.lines[0].quantity:,} x {licence.lines[0].item} to "
+            f"{licence.consignees[0].name} ({licence.destination}), valid to {licence.expires}",
+            markup=False,
+        )
+        demo_02 = next(r for r in read_records(samples / "transactions.jsonl") if r.data["id"] == "demo-02").data
+        other = {"name": "Other Compute Co", "country": "CN", "headquarters": "CN"}
+        for data in (
+            {**demo_02, "value_usd": 60_000_000},  # what the licence covers: drawn on its line
+            {
+                **demo_02,
+                "id": "demo-lic",
+                "destination": "CN",
+                "consignee": other,
+                "value_usd": 3_000_000,
+                "items": [{"chip": "nvidia-h200", "quantity": 100}],
+            },  # ships 100 H200 to another consignee in China: refused, the fields named
+        ):
+            txn = interchange.parse_transaction(data, book.catalogue)
+            shipment = ship(txn, book, ledger, licence_id=licence.id)
+            state = "committed" if shipment.committed else "not committed"
+            out.print(f"{txn.id} under licence {licence.id}: {state}: {shipment.reason}", markup=False)
         for balance in ledger.balances():
-            out.print(f"  {balance.account}: used {fmt(balance.used)} of {fmt(balance.cap or 0)} TPP", markup=False)
+            unit = (
+                "TPP"
+                if not balance.account.startswith("licence:")
+                else ("USD" if balance.kind.endswith("value") else "unit(s)")
+            )
+            out.print(f"  {balance.account}: used {fmt(balance.used)} of {fmt(balance.cap or 0)} {unit}", markup=False)
         problem = ledger.verify_audit()
         out.print("  audit chain " + ("intact" if problem is None else f"broken at entry {problem.seq}"), markup=False)
         ledger.close()

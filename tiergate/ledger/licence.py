@@ -314,6 +314,8 @@ def coverage(licence: Licence, txn: Transaction, decision: Decision) -> tuple[li
             )
             continue
         by_line.setdefault(line, []).append(item.index)
+    if not by_line and not out and decision.outcome == "license_required":
+        out.append(Mismatch("items", "licence/lines", f"no item of the shipment is on a line of licence {lid}"))
     draws = [
         LineDraw(
             n + 1,

@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -172,16 +172,9 @@ def ship(
         mismatches, licence_draws = coverage(licence, txn, decision)
         if mismatches:
             check = {"licence": licence_id, "covered": False, "mismatches": [m.to_dict() for m in mismatches]}
-            traced = replace(
-                decision,
-                explanation=(
-                    *decision.explanation,
-                    *(f"Licence {licence_id} does not cover {m.field} [{m.rule}]: {m.message}." for m in mismatches),
-                ),
-            )
             return _refuse(
                 ledger,
-                traced,
+                decision,
                 packs,
                 digest,
                 decision_id,
@@ -233,17 +226,6 @@ def ship(
                 for d in licence_draws
             ],
         }
-        decision = replace(
-            decision,
-            explanation=(
-                *decision.explanation,
-                *(
-                    f"Drawn on licence {licence.id} line {d.line} ({d.item}) [licence/{licence.id}/line-{d.line}]: "
-                    f"{d.units:,} unit(s), {d.value_usd:,.2f} USD."
-                    for d in licence_draws
-                ),
-            ),
-        )
 
     def draw_all(conn: Connection) -> list[int]:
         ledger.note_packs(conn, packs)
@@ -341,8 +323,23 @@ def shipment_to_dict(shipment: Shipment, explain: bool = True) -> dict[str, Any]
     out["committed"] = shipment.committed
     out["reason"] = shipment.reason
     out["reservations"] = list(shipment.reservations)
-    if shipment.licence_check is not None:
-        out["licence_check"] = shipment.licence_check
+    check = shipment.licence_check
+    if check is not None:
+        out["licence_check"] = check
+        if explain and isinstance(out.get("explanation"), list):  # the licence's answer, in the trace
+            lid = check["licence"]
+            out["explanation"] = [
+                *out["explanation"],
+                *(
+                    f"Licence {lid} does not cover {m['field']} [{m['rule']}]: {m['message']}."
+                    for m in check.get("mismatches", [])
+                ),
+                *(
+                    f"Draws on licence {lid} line {d['line']} ({d['item']}) [licence/{lid}/line-{d['line']}]: "
+                    f"{d['units']:,} unit(s), {d['value_usd']:,.2f} USD."
+                    for d in check.get("lines", [])
+                ),
+            ]
     return out
 
 
@@ -378,8 +375,8 @@ __all__ = [
     "Shipment",
     "allocation_refused",
     "balances_rows",
-    "live_balances",
     "licence_view",
+    "live_balances",
     "live_decision",
     "ship",
     "shipment_to_dict",
