@@ -166,6 +166,7 @@ def test_a_licence_file_in_error_names_the_file_and_field_and_records_nothing(tm
         ({"colour": "red"}, "colour: unknown field"),
         ({"id": "has space"}, "id"),
         ({"jurisdiction": "U1"}, "jurisdiction"),
+        ({"jurisdiction": "XX"}, "jurisdiction"),
     ],
 )
 def test_bad_licences_are_refused_naming_the_field(

@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError, model_validator
 from tiergate.catalog import Catalogue, Chip, Equipment, EquipmentCatalogue
 from tiergate.decide.model import Decision, Transaction, _slug
 from tiergate.errors import InputError
-from tiergate.interchange import Country, _In, validation_error
+from tiergate.interchange import Country, _In, iso_codes, validation_error
 
 ECCN = re.compile(r"^[0-9][A-E][0-9]{3,4}(\.[a-z0-9]+)*$")
 """An export control classification number (US ECCN, or an allied list entry such as 3B1001.f.4)."""
@@ -101,7 +101,7 @@ class Licence:
             "consignees": [{"name": c.name, "country": c.country} for c in self.consignees],
             "destination": self.destination or None,
             "lines": [
-                {"item": line.item, "kind": line.kind, "quantity": line.quantity, "value_usd": line.value_usd}
+                {"item": line.item, "kind": line.kind, "quantity": line.quantity, "value_usd": dollars(line.value_usd)}
                 for line in self.lines
             ],
             "issued": self.issued.isoformat() if self.complete else None,
@@ -119,6 +119,11 @@ class Licence:
         out.pop("complete")
         out.pop("note", None)
         return out
+
+
+def dollars(value: float) -> float | int:
+    """An amount of US dollars as written: whole dollars as an integer."""
+    return int(value) if float(value).is_integer() else value
 
 
 def line_account(licence_id: str, line: int, measure: str) -> str:
@@ -156,8 +161,12 @@ def parse_licence(data: Any, catalogue: Catalogue, equipment: EquipmentCatalogue
         raw = LicenceIn.model_validate(data)
     except ValidationError as error:
         raise validation_error(error, where, LicenceIn) from None
-    if not JURISDICTION.match(raw.jurisdiction.upper()):
-        raise InputError(f"jurisdiction: {raw.jurisdiction!r} is not a country code or EU", where=where)
+    code = raw.jurisdiction.upper()
+    if not JURISDICTION.match(code) or (code != "EU" and code not in iso_codes()):
+        raise InputError(
+            f"jurisdiction: {raw.jurisdiction!r} is not the ISO code of a country (or EU) that issues licences",
+            where=where,
+        )
     lines: list[LicenceLine] = []
     seen: dict[str, int] = {}
     for n, line in enumerate(raw.lines):
@@ -376,6 +385,7 @@ __all__ = [
     "Mismatch",
     "coverage",
     "describe",
+    "dollars",
     "line_account",
     "parse_licence",
 ]

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from tiergate.decide import allocation_account, uveu_headroom
 from tiergate.decide.model import Decision, Listing, Transaction
 from tiergate.interchange import canonical_transaction, decision_to_dict, transaction_to_dict
-from tiergate.ledger.licence import Licence, LineDraw, coverage, describe, line_account
+from tiergate.ledger.licence import Licence, LineDraw, coverage, describe, dollars, line_account
 from tiergate.ledger.store import AllocationExceeded, Ledger
 from tiergate.rules.book import Rulebook
 from tiergate.rules.ruleset import Ruleset, UveuShares
@@ -365,9 +365,9 @@ def licence_view(ledger: Ledger, licence: Licence) -> dict[str, Any]:
     left = ledger.remaining(names)
     for n, line in enumerate(out["lines"], start=1):
         units = left.get(line_account(licence.id, n, "quantity"), float(line["quantity"]))
-        dollars = left.get(line_account(licence.id, n, "value"), float(line["value_usd"]))
+        money = dollars(left.get(line_account(licence.id, n, "value"), float(line["value_usd"])))
         line["quantity_remaining"] = round(units)
-        line["value_usd_remaining"] = dollars
+        line["value_usd_remaining"] = money
     return out
 
 
