@@ -48,7 +48,12 @@ BEIJING = {"name": "Beijing Compute Co", "country": "CN"}
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TIERGATE_TODAY": "2025-03-03", "TIERGATE_DB": f"sqlite:///{tmp_path / 'l.db'}"}
+    env = {
+        **os.environ,
+        "TIERGATE_TODAY": "2025-03-03",
+        "TIERGATE_DB": f"sqlite:///{tmp_path / 'l.db'}",
+        "COLUMNS": "200",
+    }
     return subprocess.run(
         [sys.executable, "-m", "tiergate.cli", *args],
         cwd=tmp_path,
@@ -113,6 +118,8 @@ def test_the_issue_through_the_cli_is_refused_naming_each_field(tmp_path: Path) 
     assert {m["field"] for m in refused[-1]["licence_check"]["mismatches"]} == ISSUE_FIELDS
     assert [x.id for x in ledger.licences()] == ["D1000"]
     ledger.close()
+    listed = _cli(tmp_path, "ledger", "licence", "list")
+    assert listed.returncode == 0 and "D1000" in listed.stdout and "1,000 of 1,000" in listed.stdout, listed.stdout
 
 
 def test_the_issue_through_the_api_and_the_dashboard(tmp_path: Path, book: tiergate.Rulebook) -> None:
