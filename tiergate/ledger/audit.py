@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,19 +69,35 @@ def _row(found: Any) -> dict[str, Any]:
     return {str(key): value for key, value in found.items()}
 
 
-def entries_page(conn: Connection, after: int = 0, limit: int = PAGE, upto: int | None = None) -> list[dict[str, Any]]:
-    """At most ``limit`` entries with a sequence number above ``after`` (and up to ``upto``), oldest first."""
+def entries_page(
+    conn: Connection,
+    after: int = 0,
+    limit: int = PAGE,
+    upto: int | None = None,
+    actions: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
+    """At most ``limit`` entries with a sequence number above ``after`` (and up to ``upto``; of the given actions,
+    when named), oldest first."""
     query = sa.select(audit).where(audit.c.seq > after)
     if upto is not None:
         query = query.where(audit.c.seq <= upto)
+    if actions is not None:
+        query = query.where(audit.c.action.in_(sorted(actions)))
     return [_row(r) for r in conn.execute(query.order_by(audit.c.seq).limit(limit)).mappings()]
 
 
-def pages(ledger: Ledger, after: int = 0, upto: int | None = None, page: int = PAGE) -> Iterator[list[dict[str, Any]]]:
-    """The entries after ``after`` (up to ``upto``), one page per query: memory bounded by the page."""
+def pages(
+    ledger: Ledger,
+    after: int = 0,
+    upto: int | None = None,
+    page: int = PAGE,
+    actions: Collection[str] | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """The entries after ``after`` (up to ``upto``; of the given actions, when named), one page per query: memory
+    bounded by the page."""
     while True:
         with ledger.engine.connect() as conn:
-            found = entries_page(conn, after, page, upto)
+            found = entries_page(conn, after, page, upto, actions)
         if not found:
             return
         yield found
