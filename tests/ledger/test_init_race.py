@@ -11,7 +11,8 @@ from tiergate.ledger.store import HEAD_REVISION
 from .race import init_together
 
 
-def test_concurrent_inits_of_an_empty_database_all_succeed(ledger_url: str) -> None:
+def test_concurrent_inits_of_an_empty_database_all_succeed(pg_ledger_url: str) -> None:
+    ledger_url = pg_ledger_url
     context = multiprocessing.get_context("spawn")  # not fork: a lock held by another thread would stay held
     barrier = context.Barrier(4)
     answers = context.Queue()
