@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tiergate import interchange
@@ -34,12 +35,21 @@ from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
 from tiergate.denials.cli import denials_app
 from tiergate.errors import InputError, TiergateError
+from tiergate.interchange import screening_fields
 from tiergate.monitor.cli import monitor_app
 from tiergate.replay.cli import propose_command, replay_command, timeline_command
 from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.describe import regimes_and_packs, rules_of
 from tiergate.rules.diff import diff_rulesets, render_diff
-from tiergate.screen.cli import ListsOpt, consignee_listings, consignee_screening, lists_app, screen_app, ship_block
+from tiergate.screen.cli import (
+    ListsOpt,
+    NoScreeningOpt,
+    consignee_hits,
+    consignee_screening,
+    lists_app,
+    screen_app,
+)
+from tiergate.screen.licensing import allied_listings, apply_screening, not_screened, shipping_block, unscreened
 from tiergate.vault.cli import vault_app
 from tiergate.verify.cli import verify_app
 
@@ -301,8 +311,13 @@ def classify_command(
 
 
 def _print_table(decisions: list[dict[str, Any]], explain: bool) -> None:
+    for d in decisions:  # a decision that screening changed shows the hit first
+        screening = d.get("screening") or {}
+        if screening.get("changed_outcome"):
+            out.print(f"{d['id'] or '-'}: {screening['note']}", markup=False, style="bold red")
     table = Table(title=f"{len(decisions)} decision(s)")
-    for column in ("id", "regime", "outcome", "authorization", "review policy", "ECCN", "TPP total", "draws", "laws"):
+    columns = ("id", "regime", "outcome", "authorization", "review policy", "ECCN", "TPP total", "draws", "laws")
+    for column in (*columns, "screening"):
         table.add_column(column, justify="right" if column == "TPP total" else "left")
     for d in decisions:
         colour = {
@@ -326,6 +341,7 @@ def _print_table(decisions: list[dict[str, Any]], explain: bool) -> None:
                 for j in d.get("jurisdictions", [])
             )
             or "US",
+            _screening_cell(d.get("screening")),
         )
     out.print(table)
     if explain:
@@ -335,6 +351,21 @@ def _print_table(decisions: list[dict[str, Any]], explain: bool) -> None:
                 out.print(line, markup=False)
             for line in d["conditions"]:
                 out.print(f"Condition: {line}", markup=False)
+
+
+def _screening_cell(screening: dict[str, Any] | None) -> str:
+    """The table's screening column: not screened, no match, or the hits (and whether they changed the outcome)."""
+    if not screening:
+        return "-"
+    if not screening["screened"]:
+        return "[bold]parties not screened[/bold]"
+    hits = screening["hits"]
+    if not hits:
+        return "no match"
+    text = "; ".join(f"{h['list']} {h['name']} ({h['status']})" for h in hits[:3]) + (" ..." if len(hits) > 3 else "")
+    if screening["changed_outcome"]:
+        return f"[red]{screening['outcome_before']} -> changed by {escape(text)}[/red]"
+    return escape(text)
 
 
 @app.command("decide")
@@ -360,6 +391,7 @@ def decide_command(
     ] = None,
     packs: PacksOpt = None,
     lists: ListsOpt = None,
+    no_screening: NoScreeningOpt = False,
     denials_db: Annotated[
         str | None,
         typer.Option(
@@ -391,7 +423,7 @@ def decide_command(
         and out_path is not None
         and not explain
         and balances is None
-        and lists is None
+        and no_screening
         and not denials
         and file.suffix.lower() in (".parquet", ".pq")
     ):
@@ -427,7 +459,7 @@ def decide_command(
     if out_path is None:  # everything is decided before anything is printed
         records = list(records)
         alone = len(records) == 1 and records[0].alone
-    screening = consignee_screening(records, lists) if lists is not None else None
+    screening = None if no_screening else consignee_screening(records, lists, db)
     decided = decide_stream(
         screening.records() if screening is not None else records,
         book,
@@ -439,8 +471,7 @@ def decide_command(
         denials=denials,
         listings_of=screening.listings_of if screening is not None else None,
     )
-    if screening is not None:
-        decided = screening.adjust(decided)
+    decided = screening.adjust(decided) if screening is not None else unscreened(decided, "--no-screening")
     if format == Format.parquet:
         assert out_path is not None
         count = write_parquet(out_path, decided, explain=explain)
@@ -838,8 +869,10 @@ def ship_command(
     format: Annotated[Format, typer.Option("--format")] = Format.table,
     packs: PacksOpt = None,
     lists: ListsOpt = None,
+    no_screening: NoScreeningOpt = False,
 ) -> None:
     """Decide with live balances and, when authorised, reserve and commit every allocation drawn, atomically.
+    The consignee is screened first against the installed list store (unless --no-screening).
 
     Exit code 0 when every transaction was committed, 3 when one was refused for lack of allocation,
     4 when one is not authorised (a licence is needed, or it is prohibited)."""
@@ -852,25 +885,52 @@ def ship_command(
     worst = 0
     for record in records:
         txn = interchange.parse_transaction(record.data, book.catalogue, where=record.where, default_date=_today())
-        block = ship_block(txn, lists, licence_id is not None) if lists is not None else None
+        hits, version = ([], None) if no_screening else consignee_hits(txn, lists, db)
+        block = None if no_screening else shipping_block(hits, licence_id is not None)
         if block is not None:  # restricted-party screening refuses it before the ledger is touched
             worst = max(worst, 4)
             err.print(f"{txn.id or '-'}: not committed: {block}", markup=False)
+            if format in (Format.json, Format.jsonl):
+                refused = {"id": txn.id, "committed": False, "reason": block, "reservations": []}
+                refused["screening"] = screening_fields(_screened(None, hits, txn, version))
+                out.print(_dump(refused, indent=format == Format.json), markup=False)
             continue
-        listings = consignee_listings(txn, lists) if lists is not None else ()
-        shipment = ship(txn, book, ledger, licence_id=licence_id, regime=regime, listings=listings)
+        shipment = ship(txn, book, ledger, licence_id=licence_id, regime=regime, listings=allied_listings(hits))
         worst = max(worst, shipment.exit_code)
+        record = (
+            not_screened(shipment.decision, "--no-screening").screening
+            if no_screening
+            else _screened(shipment.decision, hits, txn, version)
+        )
         if format in (Format.json, Format.jsonl):
-            out.print(_dump(shipment_to_dict(shipment), indent=format == Format.json), markup=False)
+            shown = {**shipment_to_dict(shipment), "screening": screening_fields(record) if record else None}
+            out.print(_dump(shown, indent=format == Format.json), markup=False)
         else:
             shown = shipment_to_dict(shipment, explain=False)
             state = "[green]committed[/green]" if shipment.committed else "[red]not committed[/red]"
             label = f"{shown['id'] or '-'}: {shown['outcome']} ({shown['authorization'] or '-'})"
-            out.print(f"{label}: {state}: {shipment.reason}")
+            out.print(f"{label}: {state}: {escape(shipment.reason)}")
+            if record is not None:
+                out.print(
+                    f"  screening: {record.note}" + (f" ({record.reason})" if record.reason else ""), markup=False
+                )
             for a in shown["allocations"]:
                 out.print(f"  draws {fmt(a['tpp'])} TPP from {a['account']}", markup=False)
     if worst:
         raise typer.Exit(worst)
+
+
+def _screened(decision: Any, hits: list[Any], txn: Any, version: str | None) -> Any:
+    """The screening record of a shipment's consignee (``decision``: the shipment's; None for a refusal)."""
+    from tiergate.decide.model import ScreeningRecord
+    from tiergate.screen.licensing import counted_hits, hit_summary
+
+    if decision is not None:
+        return apply_screening(decision, hits, party=txn.consignee.name, lists=version).screening
+    counted = counted_hits(hits)
+    first = counted[0].entry if counted else None
+    note = f"parties screened: refused on {first.list_code} entry {first.key} {first.name!r}" if first else ""
+    return ScreeningRecord(True, note, lists=version, hits=tuple(hit_summary(h) for h in counted), changed=True)
 
 
 @audit_app.command("verify")
@@ -957,6 +1017,7 @@ def demo() -> None:
         balances_file=None,
         packs=None,
         lists=None,
+        no_screening=False,
         denials_db=None,
     )
     book = _book(None)

@@ -18,7 +18,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from tiergate.catalog import EQUIPMENT_CATEGORIES, Catalogue, Chip, Die, Equipment, EquipmentCatalogue, load_equipment
 from tiergate.classify.model import Classification, Item, ModelWeights, System
-from tiergate.decide.model import Consignee, Decision, JurisdictionDecision, LineItem, Origin, Transaction
+from tiergate.decide.model import (
+    Consignee,
+    Decision,
+    JurisdictionDecision,
+    LineItem,
+    Origin,
+    ScreeningRecord,
+    Transaction,
+)
 from tiergate.errors import InputError, UnknownChipError, UnknownCountryError, UnknownEquipmentError
 from tiergate.rules.source import render_path
 
@@ -557,6 +565,20 @@ def decision_fields(decision: Decision, *, explain: bool = True) -> dict[str, An
     return out
 
 
+def screening_fields(record: ScreeningRecord) -> dict[str, Any]:
+    """A decision's ``screening``: screened or not (and why not), the lists' version, the hits that count, and
+    whether they changed the outcome (``outcome_before``)."""
+    return {
+        "screened": record.screened,
+        "note": record.note,
+        "reason": record.reason,
+        "lists": record.lists,
+        "changed_outcome": record.changed,
+        "outcome_before": record.outcome_before,
+        "hits": [dict(h) for h in record.hits],
+    }
+
+
 def jurisdiction_fields(j: JurisdictionDecision) -> dict[str, Any]:
     """One element of a decision's ``jurisdictions``: one law's own answer."""
     return {
@@ -599,6 +621,8 @@ def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, A
         del out["jurisdictions"]
     out["date"] = decision.date.isoformat()
     out["tpp_total"] = _number(decision.tpp_total)
+    if decision.screening is not None:
+        out["screening"] = screening_fields(decision.screening)
     for part in (*out["items"], *out["allocations"]):
         for name in _FIGURES:
             if name in part:

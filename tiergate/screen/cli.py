@@ -575,44 +575,51 @@ def screen_audit(
 
 # ---------------------------------------------------------------- hooks for `tiergate decide` and `tiergate ship`
 
-_SCREENERS: dict[str, Any] = {}
+_SCREENERS: dict[tuple[str | None, str | None], Any] = {}
 
 
-def _cached_screener(db: str) -> Any:
-    if db not in _SCREENERS:
-        _SCREENERS[db] = _screener(db, DEFAULT_THRESHOLD)
-    return _SCREENERS[db]
+def installed_screener(lists: str | None, ledger: str | None = None) -> Any:
+    """The screener of the installed list store (``--lists``, ``$TIERGATE_LISTS``, or the default place; see
+    ``tiergate.screen.store.lists_url``). No list store at all is an error saying how to install one."""
+    from tiergate.screen.service import Screener
+    from tiergate.screen.store import installed_store
+
+    key = (lists, ledger)
+    if key not in _SCREENERS:
+        _SCREENERS[key] = Screener.from_store(installed_store(lists, ledger), DEFAULT_THRESHOLD)
+    return _SCREENERS[key]
 
 
-def consignee_screening(records: Any, db: str) -> Any:
-    """``tiergate decide --lists DB``: screen each consignee and adjust its decision (see ``licensing``)."""
+def consignee_screening(records: Any, lists: str | None, ledger: str | None = None) -> Any:
+    """``tiergate decide``: screen each consignee and adjust its decision (see ``licensing``)."""
     from tiergate.screen.licensing import ConsigneeScreening
 
-    return ConsigneeScreening(records, _cached_screener(db))
+    screener = installed_screener(lists, ledger)
+    return ConsigneeScreening(records, screener, screener.store.data_version())
 
 
-def consignee_listings(txn: Any, db: str) -> tuple[Any, ...]:
-    """``tiergate ship --lists DB``: the consignee's hits on allied lists, which feed the law whose list it is."""
-    from tiergate.screen.licensing import allied_listings
+def consignee_hits(txn: Any, lists: str | None, ledger: str | None = None) -> tuple[list[Any], str]:
+    """``tiergate ship``: the consignee's hits (analyst decisions applied) and the lists' data version."""
     from tiergate.screen.service import party_id
 
     c = txn.consignee
-    hits = _cached_screener(db).screen(Query(c.name, None, c.country), party=party_id(c.name, c.country, c.id))
-    return allied_listings(hits)
-
-
-def ship_block(txn: Any, db: str, licensed: bool) -> str | None:
-    """``tiergate ship --lists DB``: why this transaction's consignee may not be shipped to, or None."""
-    from tiergate.screen.licensing import shipping_block
-    from tiergate.screen.service import party_id
-
-    c = txn.consignee
-    query = Query(c.name, None, c.country)
-    hits = _cached_screener(db).screen(query, party=party_id(c.name, c.country, c.id))
-    return shipping_block(hits, licensed)
+    screener = installed_screener(lists, ledger)
+    hits = screener.screen(Query(c.name, None, c.country), party=party_id(c.name, c.country, c.id))
+    return hits, screener.store.data_version()
 
 
 ListsOpt = Annotated[
     str | None,
-    typer.Option("--lists", help="Screen each consignee against this list store (URL); hits adjust the outcome."),
+    typer.Option(
+        "--lists",
+        help="Screen each consignee against this list store (URL; default $TIERGATE_LISTS, else tiergate-lists.db "
+        "beside the ledger); hits adjust the outcome.",
+    ),
+]
+NoScreeningOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-screening",
+        help="Do not screen the parties; each decision then says 'parties not screened' in its outcome record.",
+    ),
 ]

@@ -185,6 +185,9 @@ class Hit:
     status: str = "open"
     """``open`` (to review), ``cleared`` (an analyst's false positive) or ``confirmed`` (an analyst's true match)."""
     decision: dict[str, Any] | None = None
+    memberships: list[dict[str, Any]] = field(default_factory=list)
+    """The same party's entries on every list it is on (this hit's entry first), each ``{entry, list, dataset,
+    entry_hash, status, decision}``: one party, one hit. Empty for a hit not grouped."""
 
     def to_dict(self) -> dict[str, Any]:
         e = self.entry
@@ -209,4 +212,6 @@ class Hit:
             "status": self.status,
             "decision": self.decision,
             "explanation": {f.name: {"score": round(f.score, 4), "detail": f.detail} for f in self.features},
+            "lists": [m["list"] for m in self.memberships] if self.memberships else [e.list_code],
+            "memberships": [dict(m) for m in self.memberships],
         }

@@ -694,3 +694,61 @@ def _with_version(entry: ListEntry, versions: dict[str, tuple[str, str | None]])
         return entry
     sha256, date = versions[entry.dataset]
     return replace(entry, dataset_sha256=sha256, dataset_date=date)
+
+
+# ---------------------------------------------------------------- where the installed list store is
+
+LISTS_ENV = "TIERGATE_LISTS"
+"""The environment variable naming the list store (a URL), for every face."""
+LISTS_FILE = "tiergate-lists.db"
+DEFAULT_LISTS_URL = f"sqlite:///{LISTS_FILE}"
+BUNDLED_LISTS = (PurePath(__file__).parents[1] / "samples" / "trade_gov_csl_sample_2025.csv",)
+"""The list files a list store at the default place is filled from on its first use (a fresh install)."""
+
+
+def lists_url(given: str | None = None, ledger: str | None = None) -> tuple[str, bool]:
+    """The list store's URL and whether it was named (not the default place): ``given`` (``--lists``, a server's
+    ``lists`` setting), else ``$TIERGATE_LISTS``, else a SQLite file ``tiergate-lists.db`` beside a SQLite ledger
+    file ``ledger``, else ``tiergate-lists.db`` in the working folder. The one rule of the command line, the HTTP
+    API and the dashboard."""
+    if given is not None and given.strip():
+        return given.strip(), True
+    named = os.environ.get(LISTS_ENV, "").strip()
+    if named:
+        return named, True
+    prefix = "sqlite:///"
+    if ledger is not None and ledger.startswith(prefix) and ledger[len(prefix) :] not in ("", ":memory:"):
+        return prefix + str(PurePath(ledger[len(prefix) :]).parent / LISTS_FILE), False
+    return DEFAULT_LISTS_URL, False
+
+
+class NoListStore(ListStoreError):
+    """Screening asked of a list store that holds no lists: nothing was decided."""
+
+
+def installed_store(given: str | None = None, ledger: str | None = None) -> ListStore:
+    """The installed list store (see :func:`lists_url`). The store at the default place is filled from the bundled
+    lists on first use; a named store that holds no lists is :class:`NoListStore`, saying how to install one."""
+    from pathlib import Path
+
+    url, named = lists_url(given, ledger)
+    store = open_store(url)
+    try:
+        if store.status():
+            return store
+    except (ListStoreError, sa.exc.OperationalError, sa.exc.ProgrammingError):
+        pass
+    bundled = [Path(p) for p in BUNDLED_LISTS if Path(p).is_file()]
+    if named or not bundled:
+        store.close()
+        raise NoListStore(
+            f"no list store: {url} holds no restricted-party lists, so the parties cannot be screened",
+            hint=f"install one with `tiergate lists load LIST_FILES... --db {url}` (or name another with --lists or "
+            f"${LISTS_ENV}); to decide without screening, say --no-screening",
+        )
+    from tiergate.screen.ingest import read_lists
+
+    store.init()
+    if not store.status():
+        store.load(read_lists(bundled))
+    return store
