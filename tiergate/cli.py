@@ -33,6 +33,7 @@ from tiergate.batch import (
 )
 from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
+from tiergate.decide.model import ScreeningRecord
 from tiergate.denials.cli import denials_app
 from tiergate.errors import InputError, TiergateError
 from tiergate.interchange import screening_fields
@@ -891,38 +892,37 @@ def ship_command(
             worst = max(worst, 4)
             err.print(f"{txn.id or '-'}: not committed: {block}", markup=False)
             if format in (Format.json, Format.jsonl):
-                refused = {"id": txn.id, "committed": False, "reason": block, "reservations": []}
-                refused["screening"] = screening_fields(_screened(None, hits, txn, version))
+                refused: dict[str, Any] = {"id": txn.id, "committed": False, "reason": block, "reservations": []}
+                refusal = _screened(None, hits, txn, version)
+                refused["screening"] = screening_fields(refusal) if refusal else None
                 out.print(_dump(refused, indent=format == Format.json), markup=False)
             continue
         shipment = ship(txn, book, ledger, licence_id=licence_id, regime=regime, listings=allied_listings(hits))
         worst = max(worst, shipment.exit_code)
-        record = (
+        screened: ScreeningRecord | None = (
             not_screened(shipment.decision, "--no-screening").screening
             if no_screening
             else _screened(shipment.decision, hits, txn, version)
         )
         if format in (Format.json, Format.jsonl):
-            shown = {**shipment_to_dict(shipment), "screening": screening_fields(record) if record else None}
+            shown = {**shipment_to_dict(shipment), "screening": screening_fields(screened) if screened else None}
             out.print(_dump(shown, indent=format == Format.json), markup=False)
         else:
             shown = shipment_to_dict(shipment, explain=False)
             state = "[green]committed[/green]" if shipment.committed else "[red]not committed[/red]"
             label = f"{shown['id'] or '-'}: {shown['outcome']} ({shown['authorization'] or '-'})"
             out.print(f"{label}: {state}: {escape(shipment.reason)}")
-            if record is not None:
-                out.print(
-                    f"  screening: {record.note}" + (f" ({record.reason})" if record.reason else ""), markup=False
-                )
+            if screened is not None:
+                why = f" ({screened.reason})" if screened.reason else ""
+                out.print(f"  screening: {screened.note}{why}", markup=False)
             for a in shown["allocations"]:
                 out.print(f"  draws {fmt(a['tpp'])} TPP from {a['account']}", markup=False)
     if worst:
         raise typer.Exit(worst)
 
 
-def _screened(decision: Any, hits: list[Any], txn: Any, version: str | None) -> Any:
+def _screened(decision: Any, hits: list[Any], txn: Any, version: str | None) -> ScreeningRecord | None:
     """The screening record of a shipment's consignee (``decision``: the shipment's; None for a refusal)."""
-    from tiergate.decide.model import ScreeningRecord
     from tiergate.screen.licensing import counted_hits, hit_summary
 
     if decision is not None:

@@ -102,12 +102,8 @@ class Settings:
         return self.today()
 
     def lists_url(self) -> str:
-        """The list store's URL: ``lists``, else a SQLite file beside a SQLite ledger file, else the CLI's default."""
-        if self.lists:
-            return self.lists
-        from tiergate.screen.cli import DEFAULT_LISTS_DB
+        """The list store's URL: ``lists``, else ``$TIERGATE_LISTS``, else a SQLite file beside a SQLite ledger file,
+        else ``tiergate-lists.db`` in the working folder (``tiergate.screen.store.lists_url``, as the CLI)."""
+        from tiergate.screen.store import lists_url
 
-        prefix = "sqlite:///"
-        if self.db.startswith(prefix) and self.db[len(prefix) :] not in ("", ":memory:"):
-            return prefix + str(Path(self.db[len(prefix) :]).parent / LISTS_FILE)
-        return DEFAULT_LISTS_DB
+        return lists_url(self.lists, self.db)[0]

@@ -19,9 +19,10 @@ from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import json_body as body_doc
 from tiergate.api.schemas import ok, ref
 from tiergate.decide.model import Transaction
-from tiergate.interchange import decision_to_dict, parse_transaction
+from tiergate.interchange import decision_to_dict, parse_transaction, screening_fields
 from tiergate.ledger.ship import live_decision, ship, shipment_to_dict, transaction_hash
-from tiergate.screen.licensing import apply_screening, shipping_block
+from tiergate.screen.licensing import allied_listings, apply_screening, not_screened, shipping_block
+from tiergate.screen.model import Hit
 from tiergate.screen.model import Query as NameQuery
 from tiergate.screen.service import party_id
 
@@ -33,32 +34,62 @@ def ship_transaction(
 ) -> dict[str, Any]:
     """Ship one transaction as ``key``'s owner; the shipment in its interchange form."""
     txn = parse_transaction(data, ctx.book.catalogue, where=where, default_date=ctx.today())
-    refused = screening_refusal(ctx, key, txn, licence=licence, regime=regime, where=where)
+    hits, version = consignee_screening(ctx, txn, where)
+    refused = screening_refusal(ctx, key, txn, hits, version, licence=licence, regime=regime)
     if refused is not None:
         return refused
     # A retry after the database was busy is safe: a shipment is idempotent (a repeat changes nothing).
-    shipment = ctx.read(ship, txn, ctx.book, ctx.ledger_for(key), licence_id=licence, regime=regime)
-    return shipment_to_dict(shipment)
+    shipment = ctx.read(
+        ship, txn, ctx.book, ctx.ledger_for(key), licence_id=licence, regime=regime, listings=allied_listings(hits)
+    )
+    screened = (
+        apply_screening(shipment.decision, hits, party=txn.consignee.name, lists=version)
+        if version is not None
+        else not_screened(shipment.decision, ctx.unscreened_reason())
+    )
+    assert screened.screening is not None
+    return {**shipment_to_dict(shipment), "screening": screening_fields(screened.screening)}
+
+
+def consignee_screening(ctx: ApiContext, txn: Transaction, where: str) -> tuple[list[Hit], str | None]:
+    """The consignee's hits and the lists' data version (None: not screened, the server screens nothing)."""
+    lists = ctx.screening()
+    if lists is None:
+        return [], None
+    consignee = txn.consignee
+    query = NameQuery(consignee.name, None, consignee.country)
+    party = party_id(consignee.name, consignee.country, consignee.id)
+    return lists.consignee_hits(query, party=party, where=f"{where}: consignee.name"), lists.data_version()
 
 
 def screening_refusal(
-    ctx: ApiContext, key: ApiKey, txn: Transaction, *, licence: str | None, regime: str | None, where: str
+    ctx: ApiContext,
+    key: ApiKey,
+    txn: Transaction,
+    hits: list[Hit],
+    version: str | None,
+    *,
+    licence: str | None,
+    regime: str | None,
 ) -> dict[str, Any] | None:
     """As ``tiergate ship --lists``: a shipment to a consignee with an open or confirmed hit on the SDN list or
     the Denied Persons List, or on the Entity List without a licence, is refused before the ledger is drawn. The
     refusal (the live decision adjusted by the hits, and why) is the answer, and is in the audit log."""
-    lists = ctx.screening()
-    if lists is None:
+    if ctx.lists is None:  # the operator turned screening off: the shipment's record says 'parties not screened'
         return None
-    consignee = txn.consignee
-    query = NameQuery(consignee.name, None, consignee.country)
-    party = party_id(consignee.name, consignee.country, consignee.id)
-    hits = lists.consignee_hits(query, party=party, where=f"{where}: consignee.name")
-    block = shipping_block(hits, licence is not None)
+    block = (
+        f"parties not screened: {ctx.unscreened_reason()}"
+        if version is None
+        else shipping_block(hits, licence is not None)
+    )
     if block is None:
         return None
     decision, _ = ctx.read(live_decision, txn, ctx.book, ctx.ledger, regime=regime)
-    screened = apply_screening(decision, hits)
+    screened = (
+        apply_screening(decision, hits, party=txn.consignee.name, lists=version)
+        if version is not None
+        else not_screened(decision, ctx.unscreened_reason())
+    )
     digest = transaction_hash(txn)
     writer = ctx.ledger_for(key)
     payload = {"outcome": screened.outcome, "reason": block, "rules": list(screened.rules)}

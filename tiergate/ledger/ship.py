@@ -58,8 +58,15 @@ def allocation_refused(decision: Decision) -> bool:
 def live_balances(txn: Transaction, ruleset: Ruleset, ledger: Ledger) -> dict[str, float]:
     """The remaining TPP of every allocation account ``txn`` could draw, with a UVEU's headroom under its
     geographic allocation."""
-    candidates = [allocation_account(a, txn.consignee, txn.destination, txn.date) for a in ruleset.allocations.values()]
-    return {**ledger.remaining(candidates), **_uveu_headroom(txn, ruleset, ledger, None)}
+    candidates = {
+        allocation_account(a, txn.consignee, txn.destination, txn.date): a for a in ruleset.allocations.values()
+    }
+    found = ledger.remaining(candidates)
+    for account, allocation in candidates.items():  # an account nothing has drawn yet: its whole cap remains
+        cap = allocation.cap_for(txn.destination, txn.date.year)
+        if account not in found and cap is not None:
+            found[account] = cap
+    return {**found, **_uveu_headroom(txn, ruleset, ledger, None)}
 
 
 def live_decision(

@@ -35,6 +35,11 @@ ThresholdOpt = Annotated[
     float, typer.Option("--threshold", min=0.0, max=1.0, help=f"Match threshold (default {DEFAULT_THRESHOLD}).")
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]
+NameOpt = Annotated[
+    str | None, typer.Option("--name", help="The party's name as screened (default: its recorded screening's).")
+]
+CountryOpt = Annotated[str | None, typer.Option("--country", help="The party's country (ISO alpha-2).")]
+IdOpt = Annotated[list[str] | None, typer.Option("--id", help="The party's identifiers as screened; repeatable.")]
 
 
 def _dump(value: Any, indent: bool = True) -> str:
@@ -401,7 +406,7 @@ def screen_batch(
         for (where, party, query), outcome in zip(queries, found, strict=True):
             if isinstance(outcome, str):
                 raise InputError(outcome, where=f"{where}: name")
-            hits = apply_decisions(outcome, party, standing)
+            hits = apply_decisions(outcome, party, standing, query)
             hit_rows = [h.to_dict() for h in hits]
             matches = [h for h in hits if h.match and h.status != "cleared"]
             results.append(
@@ -470,9 +475,14 @@ def screen_clear(
     reason: Annotated[str, typer.Option("--reason", help="Why this hit is a false positive.")],
     author: Annotated[str, typer.Option("--author", help="Who decided.")],
     db: DbOpt = DEFAULT_LISTS_DB,
+    name: NameOpt = None,
+    country: CountryOpt = None,
+    identifier: IdOpt = None,
 ) -> None:
-    """Clear a hit as a false positive for this (party, entry) pair; re-opened when the entry changes."""
-    _decide(party, entry, "cleared", reason, author, db)
+    """Clear a hit as a false positive for this (party, entry) pair, and the same party's entries on other lists;
+    bound to the party's name, country and identifiers (given, or its recorded screening's) and the entry's
+    content: re-opened when any of them changes."""
+    _decide(party, entry, "cleared", reason, author, db, name, country, identifier)
 
 
 @screen_app.command("confirm")
@@ -482,9 +492,12 @@ def screen_confirm(
     reason: Annotated[str, typer.Option("--reason", help="Why this hit is a true match.")],
     author: Annotated[str, typer.Option("--author", help="Who decided.")],
     db: DbOpt = DEFAULT_LISTS_DB,
+    name: NameOpt = None,
+    country: CountryOpt = None,
+    identifier: IdOpt = None,
 ) -> None:
-    """Confirm a hit as a true match for this (party, entry) pair."""
-    _decide(party, entry, "confirmed", reason, author, db)
+    """Confirm a hit as a true match for this (party, entry) pair (and the same party's entries on other lists)."""
+    _decide(party, entry, "confirmed", reason, author, db, name, country, identifier)
 
 
 @screen_app.command("reopen")
@@ -501,17 +514,36 @@ def screen_reopen(
 
     store = open_store(db)
     store.check()
+    from tiergate.screen.service import party_entries
+
     try:
         decision = store.reopen(party, entry, reason, author)
     except NoStandingDecision as error:
         raise InputError(error.message, where="--party/--entry", hint=error.hint) from None
+    found = store.list_entries([entry])
+    for sibling in party_entries(store, found[0]) if found else []:  # the same party's other lists, as decided
+        try:
+            store.reopen(party, sibling, reason, author)
+        except NoStandingDecision:
+            continue
     out.print(
         f"reopened: {decision.party} / {decision.entry} (withdrew {decision.withdrawn}) by {decision.author}",
         markup=False,
     )
 
 
-def _decide(party: str, entry_key: str, verdict: str, reason: str, author: str, db: str) -> None:
+def _decide(
+    party: str,
+    entry_key: str,
+    verdict: str,
+    reason: str,
+    author: str,
+    db: str,
+    name: str | None = None,
+    country: str | None = None,
+    identifiers: list[str] | None = None,
+) -> None:
+    from tiergate.screen.service import decision_binding, party_entries
     from tiergate.screen.store import open_store
 
     store = open_store(db)
@@ -521,8 +553,15 @@ def _decide(party: str, entry_key: str, verdict: str, reason: str, author: str, 
         raise InputError(
             f"no list entry {entry_key!r}", where="--entry", hint="use the 'entry' value of a hit, DATASET:ID"
         )
-    decision = store.decide(party, entries[0], verdict, reason, author)
-    out.print(f"{verdict}: {party} / {entry_key} (entry hash {decision.entry_hash[:12]}) by {author}", markup=False)
+    code = _country(country, "--country")
+    bound = decision_binding(store, party, _name(name, "--name") if name else None, code, identifiers or ())
+    siblings = party_entries(store, entries[0])
+    decision = store.decide(party, entries[0], verdict, reason, author, bound_to=bound, siblings=siblings)
+    also = f", and {len(siblings)} other list(s) of the same party" if siblings else ""
+    out.print(
+        f"{verdict}: {party} / {entry_key}{also} (entry hash {decision.entry_hash[:12]}; for {bound}) by {author}",
+        markup=False,
+    )
 
 
 @screen_app.command("owners")

@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from tiergate.decide.model import OUTCOMES, POLICIES, Decision, Listing, ScreeningRecord
-from tiergate.screen.model import Hit
+from tiergate.screen.model import Hit, each_entry
 
 LIST_RULES = {
     "EL": ("screen/entity-list", "15 CFR 744.11; 15 CFR part 744, Supp. No. 4 (Entity List)"),
@@ -110,7 +110,7 @@ def apply_screening(
     screening: the licence rules' own outcome line is renamed, and when screening changed the outcome the hit is
     the explanation's first line."""
     counted = counted_hits(hits)
-    relevant = [h for h in counted if h.entry.list_code in LIST_RULES]
+    relevant = [h for h in counted_hits(each_entry(hits)) if h.entry.list_code in LIST_RULES]
     shown = tuple(hit_summary(h) for h in counted)
     who = f"consignee {party!r}" if party else "the consignee"
     if not relevant:
@@ -217,7 +217,7 @@ rules), not the US screening rules above."""
 def allied_listings(hits: Sequence[Hit]) -> tuple[Listing, ...]:
     """The hits on allied lists (matches not cleared), as the packs' catch-all rules see them."""
     found = []
-    for hit in hits:
+    for hit in each_entry(hits):
         if not hit.match or hit.status == "cleared" or hit.entry.list_code not in ALLIED_LISTS:
             continue
         listed = None
@@ -285,7 +285,7 @@ def unscreened(decisions: Iterable[Decision], reason: str) -> Iterator[Decision]
 def shipping_block(hits: Sequence[Hit], licensed: bool) -> str | None:
     """Why a shipment to a party with these hits may not be committed (None when it may): an SDN or Denied
     Persons hit always blocks; an Entity List hit blocks unless the shipment is under a licence."""
-    relevant = [h for h in hits if h.match and h.status != "cleared" and h.entry.list_code in LIST_RULES]
+    relevant = [h for h in each_entry(hits) if h.match and h.status != "cleared" and h.entry.list_code in LIST_RULES]
     for hit in relevant:
         if hit.entry.list_code in ("SDN", "DPL"):
             return f"the consignee matches {hit.entry.list_code} entry {hit.entry.key} {hit.entry.name!r}: prohibited"
