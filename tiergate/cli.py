@@ -369,6 +369,9 @@ def _screening_cell(screening: dict[str, Any] | None) -> str:
     return escape(text)
 
 
+UNSCREENED_NOTE = "note: parties not screened (--no-screening): restricted-party lists were not consulted"
+
+
 @app.command("decide")
 def decide_command(
     file: Annotated[Path, typer.Argument(help="Transactions: JSON, YAML, JSON lines, CSV or Parquet.")],
@@ -428,6 +431,7 @@ def decide_command(
         and not denials
         and file.suffix.lower() in (".parquet", ".pq")
     ):
+        err.print(UNSCREENED_NOTE, markup=False)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from tiergate.batch import decide_parquet_columnar
@@ -461,6 +465,8 @@ def decide_command(
         records = list(records)
         alone = len(records) == 1 and records[0].alone
     screening = None if no_screening else consignee_screening(records, lists, db)
+    if no_screening:
+        err.print(UNSCREENED_NOTE, markup=False)
     decided = decide_stream(
         screening.records() if screening is not None else records,
         book,

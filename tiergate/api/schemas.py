@@ -78,6 +78,21 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "top-level outcome is the strictest of them.",
                 "items": {"$ref": "#/components/schemas/JurisdictionAnswer"},
             },
+            "screening": {"$ref": "#/components/schemas/ScreeningRecord"},
+        },
+    },
+    "ScreeningRecord": {
+        "type": "object",
+        "description": "What restricted-party screening did to the decision (docs/screening.md).",
+        "required": ["screened", "note", "changed_outcome", "hits"],
+        "properties": {
+            "screened": {"type": "boolean", "description": "false: the note is 'parties not screened'."},
+            "note": {"type": "string"},
+            "reason": _STRING_OR_NULL,
+            "lists": _STRING_OR_NULL,
+            "changed_outcome": {"type": "boolean"},
+            "outcome_before": _STRING_OR_NULL,
+            "hits": {"type": "array", "items": {"type": "object"}},
         },
     },
     "JurisdictionAnswer": {
@@ -130,6 +145,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "committed": {"type": "boolean"},
             "reason": {"type": "string"},
             "reservations": {"type": "array", "items": {"type": "integer"}},
+            "screening": {"$ref": "#/components/schemas/ScreeningRecord"},
         },
     },
     "Classification": {
@@ -246,6 +262,17 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                     "properties": {"score": {"type": "number"}, "detail": {"type": "string"}},
                 },
             },
+            "lists": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Every list the party is on (one party, one hit).",
+            },
+            "memberships": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "One per list the party is on: entry, list, entry_hash, score, status, decision "
+                "(a change of one list's entry re-opens only its membership). Empty for a party on one list.",
+            },
         },
     },
     "Screening": {
@@ -282,6 +309,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "author": {"type": "string"},
             "decided_at": {"type": "string"},
             "withdrawn": {"type": "string", "description": "For a re-opening: the verdict withdrawn."},
+            "bound_to": {
+                "type": "string",
+                "description": "The party the decision holds for: its normalised name and country (and identifiers).",
+            },
         },
     },
     "Alert": {

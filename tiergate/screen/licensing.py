@@ -242,6 +242,8 @@ class ConsigneeScreening:
         self._last: list[Hit] = []
         self.screener = screener
         self.lists = lists
+        self._seen: dict[tuple[str, str | None, str | None], list[Hit]] = {}
+        """Hits per consignee already screened in this batch (batches repeat their consignees)."""
 
     def records(self) -> Iterator[Any]:
         for record in self._records:
@@ -265,9 +267,14 @@ class ConsigneeScreening:
         country = consignee.get("country")
         code = (country.strip().upper() or None) if isinstance(country, str) else None
         given = consignee.get("id")
+        known = (consignee["name"], code, given if isinstance(given, str) else None)
+        if known in self._seen:
+            return self._seen[known]
         query = Query(consignee["name"], None, code)
-        party = party_id(query.name, code, given if isinstance(given, str) else None)
+        party = party_id(query.name, code, known[2])
         hits: list[Hit] = self.screener.screen(query, party=party)
+        if len(self._seen) < 100_000:
+            self._seen[known] = hits
         return hits
 
     def adjust(self, decisions: Iterable[Decision]) -> Iterator[Decision]:
