@@ -209,7 +209,9 @@ def test_screening_adjusts_the_licence_decision(store, book) -> None:  # type: i
     sdn = apply_screening(decision, screener.screen(Query("Banco Nacional de Cuba")))
     assert sdn.outcome == "prohibited" and sdn.authorization is None
     cleared = [dataclasses.replace(h, status="cleared") for h in el_hits]
-    assert apply_screening(decision, cleared) == decision
+    unchanged = apply_screening(decision, cleared)
+    assert dataclasses.replace(unchanged, explanation=decision.explanation, screening=None) == decision
+    assert unchanged.screening is not None and unchanged.screening.note == "parties screened: no match"
     prohibited = dataclasses.replace(decision, outcome="prohibited", authorization=None, review_policy=None)
     assert apply_screening(prohibited, el_hits).outcome == "prohibited"  # never relaxed
 
