@@ -141,11 +141,14 @@ def _dashboard_batch(api: Api, rows: list[dict[str, Any]]) -> dict[str, tuple[st
         headers=HTML,
     )
     assert answer.status_code == 200, answer.text[:2000]
-    found = re.findall(
-        r'<tr><td>([\w-]+)</td><td>[^<]*</td><td><span class="outcome (\w+)">.*?<td class="screening">(.*?)</td>',
-        answer.text,
-        re.S,
-    )
+    table = answer.text[answer.text.index('id="batch"') :]
+    found = []
+    for row in table.split("<tr>")[2:]:  # the header row, then one row per decision
+        ident = re.search(r'class="decision-link">([\w-]+)</a>', row)
+        outcome = re.search(r'<span class="outcome (\w+)">', row)
+        note = re.search(r'<td class="screening">(.*?)</td>', row, re.S)
+        assert ident and outcome and note, row
+        found.append((ident.group(1), outcome.group(1), note.group(1)))
     client.close()
     return {tid: (outcome, html.unescape(re.sub(r"<[^>]+>", "", note)).strip()) for tid, outcome, note in found}
 
