@@ -349,7 +349,7 @@ def run_scan(
         party_table = ibis.memtable(an.parties_arrow(party_rows))
         f = an.features(ships, party_table, chips, d5, an.Inputs(as_of.isoformat()))
         # computed once: a temporary table on DuckDB, a cached frame on Spark
-        cached = con.create_table("diversion_features", f, temp=True) if engine == "duckdb" else f.cache()
+        cached = con.create_table("diversion_features", f, temp=True) if engine == "duckdb" else f
         flagged = _rows(an.flagged(cached))
         links = {name: _rows(expr) for name, expr in an.party_links(cached).items()}
         serials = _rows(an.repeated_serials(cached))
@@ -454,19 +454,21 @@ def _cases(
         u.union(node + a, node + b)
         edges[node + a].append((b, via, value))
 
-    for r in links["end_user"]:
+    for r in sorted(links["end_user"], key=lambda r: (r["a"], r["b"])):
         link(r["a"], r["b"], "end_user", r["b"])
     by_payer: dict[str, list[str]] = defaultdict(list)
     for r in links["payer"]:
         by_payer[r["b"]].append(r["a"])
-    for payer, who in by_payer.items():
+    for payer, unsorted in sorted(by_payer.items()):
+        who = sorted(set(unsorted))
         if 1 < len(who) <= SHARED_PAYER:
             for other in who[1:]:
                 link(who[0], other, "payer", payer)
     by_fwd: dict[str, list[str]] = defaultdict(list)
     for r in links["forwarder"]:
         by_fwd[r["b"]].append(r["a"])
-    for fwd, who in by_fwd.items():
+    for fwd, unsorted in sorted(by_fwd.items()):
+        who = sorted(set(unsorted))
         if 1 < len(who) <= SMALL_FORWARDER:
             for other in who[1:]:
                 link(who[0], other, "forwarder", fwd)
@@ -486,10 +488,12 @@ def _cases(
         domain = (p.get("email_domain") or "").lower()
         if domain and domain not in FREE_MAIL:
             by_domain[domain].append(pid)
-    for key, who in by_key.items():
+    for key, unsorted in sorted(by_key.items()):
+        who = sorted(set(unsorted))
         for other in who[1:]:
             link(who[0], other, "address", key)
-    for domain, who in by_domain.items():
+    for domain, unsorted in sorted(by_domain.items()):
+        who = sorted(set(unsorted))
         if len(who) <= SHARED_PAYER:
             for other in who[1:]:
                 link(who[0], other, "email_domain", domain)
@@ -535,14 +539,19 @@ def _cases(
             party = best["consignee_id"] or ""
             why = _why(code, best, facts.get(party, {}))
             shipments = sorted(r["id"] for r in fired)
-            if code == "f13":
-                seen = sorted({s for r in fired for s in serial_ids.get(r["id"], [])})
-                if seen:
-                    why = f"serial numbers seen in more than one shipment ({', '.join(seen[:8])})"
-                    shipments = sorted(set(shipments) | set(seen))
             if len(fired) > 1:
                 why += f" (and {len(fired) - 1} more shipment(s))"
             flags.append(Flag(kind.code, min(best[code], kind.cap), shipments, why, kind.citation))
+        seen = sorted({s for r in rows for s in serial_ids.get(r["id"], [])})
+        if seen:
+            kind = FLAGS["F13-relabel-serials"]
+            why = f"serial numbers seen in more than one shipment ({', '.join(seen[:8])})"
+            brand = next((f for f in flags if f.code == kind.code), None)
+            if brand is None:
+                flags.append(Flag(kind.code, kind.cap, seen, why, kind.citation))
+            else:
+                brand.shipments = sorted(set(brand.shipments) | set(seen))
+                brand.why += "; " + why
         flags.extend(_network_flags(lot_groups.get(root, []), flags))
         if not flags and not hard:
             continue
@@ -568,7 +577,7 @@ def _cases(
         for r in rows:
             if r["chip_id"] is not None and r["h100e"] and r["quantity"]:
                 at_risk += r["quantity"] * r["h100e"] * H100_VALUE_USD * (8 if r["hs6"] in an.SERVER_HS else 1)
-            elif r["relevant"] and r["value_usd"]:
+            elif (r["relevant"] or r["f20"] or r["f2"]) and r["value_usd"]:
                 at_risk += r["value_usd"]
         for r in lot_groups.get(root, []):
             if r["id"] not in {x["id"] for x in rows}:
@@ -582,7 +591,7 @@ def _cases(
         case_links = [
             {"a": a.removeprefix(node), "b": b, "via": via, "value": value}
             for a in sorted(node + p for p in party_ids)
-            for b, via, value in edges.get(a, [])
+            for b, via, value in sorted(edges.get(a, []))
         ]
         cases.append(
             Case(
