@@ -483,7 +483,10 @@ def _schemes(w: _World, instances: int) -> None:
         hub = rng.choice(("MY", "SG", "TH"))
         office = w.address(hub)
         firms = [
-            _front(w, hub, "Trading", address=office, address_type="virtual", website="", email_domain="gmail.com")
+            _front(
+                w, hub, "Trading", address=office, address_type="virtual", website="", email_domain="gmail.com",
+                incorporated=w.old_date(),
+            )
             for _ in range(4)
         ]
         start = rng.randint(0, SPAN_DAYS - 30)

@@ -103,7 +103,10 @@ def _parse(column: str, value: Any) -> Any:
     if column in _INT:
         if isinstance(value, bool):
             raise ValueError("a whole number")
-        number = float(text) if not text.lstrip("-").isdigit() else int(text)
+        try:
+            number = float(text) if not text.lstrip("-").isdigit() else int(text)
+        except ValueError:
+            raise ValueError("a whole number") from None
         if isinstance(number, float) and (not number.is_integer()):
             raise ValueError("a whole number")
         if int(number) < 0:
