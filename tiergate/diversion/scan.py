@@ -350,7 +350,7 @@ def run_scan(
         f = an.features(ships, party_table, chips, d5, an.Inputs(as_of.isoformat()))
         # computed once: a temporary table on DuckDB, a cached frame on Spark
         cached = con.create_table("diversion_features", f, temp=True) if engine == "duckdb" else f
-        flagged = _rows(an.flagged(cached))
+        flagged = sorted(_rows(an.flagged(cached)), key=lambda r: str(r["id"]))
         links = {name: _rows(expr) for name, expr in an.party_links(cached).items()}
         serials = _rows(an.repeated_serials(cached))
         lots = _rows(an.small_lots(cached))
