@@ -51,6 +51,7 @@ ROUTER_MODULES = (
     "tiergate.api.equipment",
     "tiergate.api.vault",
     "tiergate.api.verify",
+    "tiergate.api.diversion",
 )
 """Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``)."""
 
@@ -61,6 +62,7 @@ BATCH_PATHS = frozenset(
         "/v1/screen/batch",
         "/v1/screen/lists",
         "/v1/monitor/alerts",
+        "/v1/diversion/scan",
         "/monitoring",
         "/v1/replay",
         "/v1/replay/upload",
