@@ -63,6 +63,7 @@ BATCH_PATHS = frozenset(
         "/v1/screen/lists",
         "/v1/monitor/alerts",
         "/v1/diversion/scan",
+        "/diversion/scan",
         "/monitoring",
         "/v1/replay",
         "/v1/replay/upload",
