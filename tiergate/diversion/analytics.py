@@ -209,6 +209,14 @@ SHIPMENT_OUT = (
 )  # fmt: skip
 
 
+KEPT = (*SHIPMENT_OUT, "forwarder", "serials", "c_name", "gpus", "die_tpp", "chip_kw")
+"""The columns the scan reads back from the features (materialised once)."""
+
+
+def kept(f: ir.Table) -> ir.Table:
+    return f.select(*dict.fromkeys(KEPT))
+
+
 def flagged(f: ir.Table) -> ir.Table:
     """The shipments with a flag, a hard stop or missing facts (what cases and notes are made of)."""
     return f.filter((f.points > 0) | f.hard.notnull() | (f.missing != "")).select(*SHIPMENT_OUT)

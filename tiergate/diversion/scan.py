@@ -123,22 +123,24 @@ def load_lists(url: str | None) -> Lists | None:
     return Lists(Screener.from_store(store), dict(addresses), dict(tokens), version)
 
 
-def _d5(day: dt.date) -> tuple[str, ...]:
+def _d5(ruleset: Any, day: dt.date) -> tuple[str, ...]:
+    """Country Group D:5 and Macau on ``day`` (as ``tiergate.screen.d5_macau_test`` reads the rulebook)."""
     from tiergate.rules.book import iso_country_codes
-    from tiergate.screen.service import d5_macau_test
 
-    test = d5_macau_test(day)
-    return tuple(sorted(code for code in iso_country_codes() if test(code)))
+    found = []
+    for code in sorted(iso_country_codes()):
+        groups = ruleset.memberships(code, day)
+        if "D:5" in groups or "MO" in groups:
+            found.append(code)
+    return tuple(found)
 
 
-def _chip_rows(products: Iterable[str], day: dt.date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _chip_rows(products: Iterable[str], ruleset: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The catalogue facts of each product written as a catalogue id or alias; notes for unknown chip ids."""
     from tiergate.catalog import load_catalogue
     from tiergate.classify import classify_chip
-    from tiergate.rules import load_rulebook
 
     catalogue = load_catalogue()
-    ruleset, _ = load_rulebook().select(None, day)
     h100 = catalogue.get("nvidia-h100-sxm")
     h100_tpp = classify_chip(h100, ruleset).tpp if h100 is not None else None
     rows: list[dict[str, Any]] = []
@@ -330,7 +332,10 @@ def run_scan(
             }
         )
     products = [p for p in table.column("product").to_pylist() if p]
-    chip_rows, chip_notes = _chip_rows(products, as_of)
+    from tiergate.rules import load_rulebook
+
+    ruleset, _ = load_rulebook().select(None, as_of)
+    chip_rows, chip_notes = _chip_rows(products, ruleset)
     notes.extend(chip_notes)
     party_rows, facts = _party_rows(party_map, lists)
     referenced = {v for c in ("consignee_id", "end_user_id") for v in table.column(c).to_pylist() if v}
@@ -342,14 +347,15 @@ def run_scan(
                 "parties": unknown[:NOTE_LIMIT],
             }
         )
-    d5 = _d5(as_of)
+    d5 = _d5(ruleset, as_of)
     with engine_connection(engine, spark) as (con, _session):
         ships = ibis.memtable(table)
         chips = ibis.memtable(an.chips_arrow(chip_rows))
         party_table = ibis.memtable(an.parties_arrow(party_rows))
         f = an.features(ships, party_table, chips, d5, an.Inputs(as_of.isoformat()))
         # computed once: a temporary table on DuckDB, a cached frame on Spark
-        cached = con.create_table("diversion_features", f, temp=True) if engine == "duckdb" else f
+        narrow = an.kept(f)
+        cached = con.create_table("diversion_features", narrow, temp=True) if engine == "duckdb" else narrow
         flagged = sorted(_rows(an.flagged(cached)), key=lambda r: str(r["id"]))
         links = {name: _rows(expr) for name, expr in an.party_links(cached).items()}
         serials = _rows(an.repeated_serials(cached))
