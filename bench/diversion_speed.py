@@ -41,7 +41,7 @@ j AS (
 )
 SELECT count(*) AS shipments, sum(CASE WHEN
     (product LIKE 'nvidia-%' AND (hs6 NOT IN ('854231','847150','847180','847330','847141','847149','847130','847170')
-       OR regexp_matches(d, '(computer parts|electronic components|spare parts|components|accessories|parts|toys|tea|connectors)')))
+       OR regexp_matches(d, '{generic}')))
  OR (unit_value / product_median < 0.5) OR (per_kg / kg_median > 5)
  OR list_has_any(string_split(trim(tail, '>'), '>'), ['SG','MY','TH','HK','MO','AE','VN','ID','JP','TW'])
  OR fwd OR (end_user_id IS NOT NULL AND end_user_id <> consignee_id)
@@ -70,7 +70,9 @@ def _part(part: str, folder: Path) -> None:
         import duckdb
 
         con = duckdb.connect()
-        row = con.execute(HAND_SQL.format(ships=ships, parties=parties)).fetchone()
+        from tiergate.diversion.analytics import GENERIC
+
+        row = con.execute(HAND_SQL.format(ships=ships, parties=parties, generic=GENERIC)).fetchone()
         answer = {"shipments": row[0], "flagged": row[1]} if row else {}
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

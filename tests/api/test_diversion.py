@@ -50,7 +50,13 @@ def test_roles_and_errors(api: Api, tmp_path: Path) -> None:
     named = api.post("/v1/diversion/scan", files={"shipments": ("mine.csv", rows, "text/csv")})
     assert named.status_code == 200
     assert named.json()["problems"] == [
-        {"file": "mine.csv", "line": 3, "column": "quantity", "problem": "'lots' is not a whole number", "shipment": "B"}
+        {
+            "file": "mine.csv",
+            "line": 3,
+            "column": "quantity",
+            "problem": "'lots' is not a whole number",
+            "shipment": "B",
+        }
     ]
     api.post("/v1/diversion/scan?record=true", files=files)
     assert api.post("/v1/diversion/cases/C-0001/close", json={"reason": ""}).status_code == 422

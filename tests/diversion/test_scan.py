@@ -35,7 +35,10 @@ def test_every_flag_has_citation_shipments_and_why(scanned: Scanned) -> None:
 @pytest.mark.parametrize(
     ("scheme", "expected"),
     [
-        ("alx-forwarder", {"F2-declared-goods", "F4-hub-route", "F5-forwarder-consignee", "F6-new-entity", "F9-payer-mismatch"}),
+        (
+            "alx-forwarder",
+            {"F2-declared-goods", "F4-hub-route", "F5-forwarder-consignee", "F6-new-entity", "F9-payer-mismatch"},
+        ),
         ("janford-realtor", {"F18-business-fit", "F4-hub-route", "F9-payer-mismatch", "F15-documents"}),
         ("gatekeeper-relabel", {"F13-relabel-serials", "F2-declared-goods", "F5-forwarder-consignee", "F4-hub-route"}),
         ("supermicro-serials", {"F13-relabel-serials", "F4-hub-route"}),
@@ -57,13 +60,21 @@ def test_planted_scheme_is_a_case_with_its_flags(scanned: Scanned, scheme: str, 
 def test_serials_flag_cites_both_shipments(scanned: Scanned) -> None:
     for case in scanned.cases_of("supermicro-serials"):
         flag = next(f for f in case["flags"] if f["code"] == "F13-relabel-serials")
-        ids = {s for s, label in scanned.labels.items() if label["network"] in {scanned.labels[x]["network"] for x in case["shipments"]}}
+        ids = {
+            s
+            for s, label in scanned.labels.items()
+            if label["network"] in {scanned.labels[x]["network"] for x in case["shipments"]}
+        }
         assert len(set(flag["shipments"]) & ids) == 2
 
 
 @pytest.mark.parametrize(
     ("scheme", "code"),
-    [("listed-address", "H1-listed-address"), ("d5-no-licence", "H2-d5-no-licence"), ("failed-check", "H3-check-failed")],
+    [
+        ("listed-address", "H1-listed-address"),
+        ("d5-no-licence", "H2-d5-no-licence"),
+        ("failed-check", "H3-check-failed"),
+    ],
 )
 def test_hard_stops_block(scanned: Scanned, scheme: str, code: str) -> None:
     cases = scanned.cases_of(scheme)
@@ -172,7 +183,7 @@ def test_unreadable_inputs_stop_with_the_file_named(tmp_path: Path) -> None:
         run_scan(tmp_path / "absent.csv")
     bad = tmp_path / "s.xlsx"
     bad.write_text("x")
-    with pytest.raises(InputError, match="not a .csv"):
+    with pytest.raises(InputError, match=r"not a \.csv"):
         run_scan(bad)
     header = tmp_path / "h.csv"
     header.write_text("date,product\n2025-01-01,x\n")

@@ -213,7 +213,9 @@ async def post_scan(
     request: Request,
     key: Annotated[ApiKey, Depends(officer)],
     as_of: Annotated[str | None, Query(max_length=10, description="Scan date (YYYY-MM-DD).")] = None,
-    min_level: Annotated[str, Query(pattern="^(block|high|medium|low)$", description="Lowest level returned.")] = "medium",
+    min_level: Annotated[
+        str, Query(pattern="^(block|high|medium|low)$", description="Lowest level returned.")
+    ] = "medium",
     record: Annotated[bool, Query(description="Enter the cases in the case queue.")] = False,
 ) -> dict[str, Any]:
     day = None
@@ -277,7 +279,9 @@ def post_assign(
     summary="Add a note to a case",
     responses={**_ok(CASE_SCHEMA, QUEUED_EXAMPLE, "The case."), **responses(404)},
 )
-def post_note(request: Request, case: CaseId, body: NoteBody, key: Annotated[ApiKey, Depends(officer)]) -> dict[str, Any]:
+def post_note(
+    request: Request, case: CaseId, body: NoteBody, key: Annotated[ApiKey, Depends(officer)]
+) -> dict[str, Any]:
     ctx = context(request)
     queue = _queue(ctx, key)
     found: dict[str, Any] = _answer(lambda: queue.note(case, body.text, author=key.owner))

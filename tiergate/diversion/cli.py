@@ -89,7 +89,9 @@ def generate_cmd(
 def scan_cmd(
     shipments: Annotated[Path, typer.Argument(help="Shipments: .csv, .jsonl or .parquet.")],
     parties: Annotated[Path | None, typer.Option("--parties", help="Parties: .csv, .jsonl or .parquet.")] = None,
-    format: Annotated[Format, typer.Option("--format", help="table, jsonl (one case a line), json or html.")] = Format.table,
+    format: Annotated[
+        Format, typer.Option("--format", help="table, jsonl (one case a line), json or html.")
+    ] = Format.table,
     engine: Annotated[Engine, typer.Option("--engine", help="duckdb (default) or spark (local mode).")] = Engine.duckdb,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Scan date (default: the latest shipment date).")] = None,
     lists: Annotated[
@@ -210,7 +212,9 @@ def cases_show(case: Annotated[str, typer.Argument(help="Case id (C-0001).")], d
 def cases_assign(
     case: Annotated[str, typer.Argument(help="Case id.")],
     to: Annotated[str, typer.Option("--to", help="The analyst who takes the case.")],
-    author: Annotated[str | None, typer.Option("--author", help="Who assigns (default $TIERGATE_ACTOR or $USER).")] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Who assigns (default $TIERGATE_ACTOR or $USER).")
+    ] = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Assign a case to an analyst."""
@@ -225,7 +229,9 @@ def cases_assign(
 def cases_note(
     case: Annotated[str, typer.Argument(help="Case id.")],
     text: Annotated[str, typer.Option("--text", help="The note.")],
-    author: Annotated[str | None, typer.Option("--author", help="Who writes (default $TIERGATE_ACTOR or $USER).")] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Who writes (default $TIERGATE_ACTOR or $USER).")
+    ] = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Add an analyst's note to a case."""
@@ -240,7 +246,9 @@ def cases_note(
 def cases_close(
     case: Annotated[str, typer.Argument(help="Case id.")],
     reason: Annotated[str, typer.Option("--reason", help="Why the case is closed (required).")],
-    author: Annotated[str | None, typer.Option("--author", help="Who decides (default $TIERGATE_ACTOR or $USER).")] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Who decides (default $TIERGATE_ACTOR or $USER).")
+    ] = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Close a case with a reason; it stays closed on re-scans until its evidence changes."""

@@ -249,7 +249,8 @@ class _World:
     def address(self, country: str) -> str:
         number = self.rng.randint(1, 2000)
         unit = self.rng.randint(1, 40)
-        return f"{number} {self.rng.choice(_STREETS)}, #{unit:02d}-{self.rng.randint(1, 30):02d}, {CITY.get(country, country)}"
+        floor = self.rng.randint(1, 30)
+        return f"{number} {self.rng.choice(_STREETS)}, #{unit:02d}-{floor:02d}, {CITY.get(country, country)}"
 
     def party(self, prefix: str, country: str, suffix: str = "Ltd", **kw: Any) -> Party:
         name = kw.pop("name", None) or self.name(suffix)
@@ -315,7 +316,7 @@ class _World:
         row["exporter"], row["exporter_country"] = exporter
         row["consignee_id"] = consignee.id
         if chip == "server":
-            hs, desc, product, per, kg, price = SERVER
+            hs, desc, product, _per, kg, price = SERVER
             n = qty or rng.choice((1, 2, 4, 8))
             row.update(hs_code=hs, description=desc, product=product, brand="Supermicro", quantity=n)
             row["value_usd"] = round(n * price * rng.uniform(0.9, 1.15), 2)
@@ -484,7 +485,13 @@ def _schemes(w: _World, instances: int) -> None:
         office = w.address(hub)
         firms = [
             _front(
-                w, hub, "Trading", address=office, address_type="virtual", website="", email_domain="gmail.com",
+                w,
+                hub,
+                "Trading",
+                address=office,
+                address_type="virtual",
+                website="",
+                email_domain="gmail.com",
                 incorporated=w.old_date(),
             )
             for _ in range(4)
@@ -517,7 +524,6 @@ def _schemes(w: _World, instances: int) -> None:
             w.ship(
                 "planted", shell, scheme="listed-address", network=net, signals="hard-stop:address;F6",
                 chip=rng.choice(("nvidia-l40s", "nvidia-a100-sxm")), qty=rng.choice((8, 16)),
-                licence="" if country != "CN" else "",
             )  # fmt: skip
         # Megaspeed-like: a small documented site ordering far more than it can power, check inconclusive
         net = f"megaspeed-{k:03d}"
@@ -609,7 +615,7 @@ def generate(
         raise ValueError("counts must not be negative")
     if instances is None:  # about 1.2 % of the shipments planted, each scheme at least 20 times
         instances = max(20, round(shipments * 0.012 / 32))
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
     w = _World(rng)
     _schemes(w, instances)
     _decoys(w, decoys)

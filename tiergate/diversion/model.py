@@ -117,12 +117,17 @@ FLAGS: dict[str, FlagKind] = {
             20,
             "15 CFR 772.1 'total processing performance' and ECCN 3A090.a (TPP 4800); chiplet workaround",
         ),
-    )  # fmt: skip
+    )
 }
 HARD_STOPS: dict[str, str] = {
-    "H1-listed-party": "15 CFR Part 744 Supp. No. 4 (Entity List), 31 CFR 501 App. A (SDN), Supp. No. 6 (UVL), Supp. No. 7 (MEU)",
+    "H1-listed-party": (
+        "15 CFR Part 744 Supp. No. 4 (Entity List), 31 CFR 501 App. A (SDN), Supp. No. 6 (UVL), Supp. No. 7 (MEU)"
+    ),
     "H1-listed-address": ADDRESS_ONLY,
-    "H2-d5-no-licence": "15 CFR 742.6(a)(6)(iii) and 744.23: 3A090/4A090 items to Country Group D:5 or Macau, or to an entity headquartered there, need a licence",
+    "H2-d5-no-licence": (
+        "15 CFR 742.6(a)(6)(iii) and 744.23: 3A090/4A090 items to Country Group D:5 or Macau, or to an entity "
+        "headquartered there, need a licence"
+    ),
     "H3-check-failed": f"{SUPP3}; 15 CFR 744 (end-use check could not verify the end user)",
 }  # fmt: skip
 ALL_CODES = (*HARD_STOPS, *FLAGS)

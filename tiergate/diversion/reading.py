@@ -184,14 +184,17 @@ def _fast(path: Path) -> Any:
         return None
     try:
         if kind == "csv":
-            import pyarrow.csv as pcsv
-
             import csv
+
+            import pyarrow.csv as pcsv
 
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 names = [h.strip() for h in next(csv.reader(handle), [])]
             table = pcsv.read_csv(
-                path, convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False)
+                path,
+                convert_options=pcsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names}, strings_can_be_null=False
+                ),
             )
             first_line = 2
         else:
@@ -207,7 +210,16 @@ def _fast(path: Path) -> Any:
     columns: dict[str, Any] = {}
     for name in SHIPMENT_COLUMNS:
         if name not in table.column_names:
-            columns[name] = pa.nulls(n, pa.int64() if name == "quantity" else pa.float64() if name in _FLOAT else pa.date32() if name == "date" else pa.string())
+            columns[name] = pa.nulls(
+                n,
+                pa.int64()
+                if name == "quantity"
+                else pa.float64()
+                if name in _FLOAT
+                else pa.date32()
+                if name == "date"
+                else pa.string(),
+            )
             continue
         col = table.column(name).combine_chunks()
         try:

@@ -84,7 +84,9 @@ def html_page(cases: list[dict[str, Any]], title: str = "Diversion cases") -> st
             )
         parts.append("</table>")
         for note in case.get("notes", []):
-            parts.append(f"<p class=note>{html.escape(str(note.get('shipment')))}: {html.escape(str(note['note']))}</p>")
+            parts.append(
+                f"<p class=note>{html.escape(str(note.get('shipment')))}: {html.escape(str(note['note']))}</p>"
+            )
         if len(case["parties"]) > 1:
             parts.append(network_svg(case))
         parts.append("</section>")

@@ -33,7 +33,6 @@ from tiergate.diversion.model import (
     MEDIUM,
     Case,
     Flag,
-    Problem,
     ScanResult,
 )
 from tiergate.diversion.reading import read_parties, read_shipments
@@ -343,7 +342,8 @@ def run_scan(
     if unknown:
         notes.append(
             {
-                "note": f"insufficient data: {len(unknown)} part(ies) not in the parties file; their flags were not assessed",
+                "note": f"insufficient data: {len(unknown)} part(ies) not in the parties file; "
+                "their flags were not assessed",
                 "parties": unknown[:NOTE_LIMIT],
             }
         )
@@ -518,7 +518,7 @@ def _cases(
         if name.startswith(node):
             members[u.find(name)].add(name.removeprefix(node))
     serial_ids: dict[str, list[str]] = defaultdict(list)
-    for serial, rows in by_serial.items():
+    for rows in by_serial.values():
         ids = sorted({r["id"] for r in rows})
         for r in rows:
             serial_ids[r["id"]] = sorted(set(serial_ids[r["id"]]) | set(ids))
@@ -689,7 +689,8 @@ def _network_flags(lots: list[dict[str, Any]], flags: list[Flag]) -> list[Flag]:
             kind = FLAGS["F21-chiplet-sum"]
             why = (
                 f"dies of TPP {sorted({r['die_tpp'] for r in dies})} x {sum(r['quantity'] for r in dies)} shipped to "
-                f"linked firms add up to TPP {tpp:,.0f}: {packages} packages at the 3A090.a threshold ({CONTROLLED_TPP:g})"
+                f"linked firms add up to TPP {tpp:,.0f}: {packages} packages at the 3A090.a threshold "
+                f"({CONTROLLED_TPP:g})"
             )
             out.append(Flag(kind.code, kind.cap, sorted(r["id"] for r in dies), why, kind.citation))
     return out

@@ -184,7 +184,10 @@ class CaseQueue:
                         )
                     )
                     self.ledger.append_audit(
-                        conn, "diversion.case.open", case.case, {"level": case.level, "score": case.score, "evidence": case.evidence}
+                        conn,
+                        "diversion.case.open",
+                        case.case,
+                        {"level": case.level, "score": case.score, "evidence": case.evidence},
                     )
                     summary["new"] += 1
                     continue
@@ -222,7 +225,12 @@ class CaseQueue:
                         conn,
                         "diversion.case.update",
                         case.case,
-                        {"previous": before["evidence"], "evidence": case.evidence, "level": case.level, "score": case.score},
+                        {
+                            "previous": before["evidence"],
+                            "evidence": case.evidence,
+                            "level": case.level,
+                            "score": case.score,
+                        },
                     )
                     summary["updated"] += 1
                 else:
@@ -281,7 +289,13 @@ class CaseQueue:
 
         result: dict[str, Any] = self._read(work)
         result["history"] = [
-            {"seq": e["seq"], "at": e["at"], "actor": e["actor"], "action": e["action"], "payload": orjson.loads(e["payload"])}
+            {
+                "seq": e["seq"],
+                "at": e["at"],
+                "actor": e["actor"],
+                "action": e["action"],
+                "payload": orjson.loads(e["payload"]),
+            }
             for e in self.ledger.audit_entries()
             if e["subject"] == case_id and str(e["action"]).startswith("diversion.")
         ]
@@ -289,7 +303,9 @@ class CaseQueue:
 
     # ------------------------------------------------------------------ analyst actions
 
-    def _change(self, case_id: str, action: str, payload: dict[str, Any], values: dict[str, Any], note: str | None = None) -> dict[str, Any]:
+    def _change(
+        self, case_id: str, action: str, payload: dict[str, Any], values: dict[str, Any], note: str | None = None
+    ) -> dict[str, Any]:
         self.check()
         now = self.ledger.clock()
 
@@ -315,7 +331,9 @@ class CaseQueue:
     def assign(self, case_id: str, assignee: str, *, author: str | None = None) -> dict[str, Any]:
         who = _person(assignee, "--to")
         by = _person(author or self.actor, "--author")
-        return self._change(case_id, "diversion.case.assign", {"assignee": who, "author": by}, {"assignee": who, "status": "assigned"})
+        return self._change(
+            case_id, "diversion.case.assign", {"assignee": who, "author": by}, {"assignee": who, "status": "assigned"}
+        )
 
     def note(self, case_id: str, text: str, *, author: str | None = None) -> dict[str, Any]:
         if not text.strip():

@@ -136,5 +136,8 @@ async def diversion_scan(request: Request) -> Response:
         outcome = await run_in_threadpool(scan)
     except TiergateError as error:
         return _page(request, 422, error=error.render())
-    done = f"scanned: {outcome['cases']} case(s) entered the queue ({outcome['summary']}); {outcome['problems']} row(s) left out"
+    done = (
+        f"scanned: {outcome['cases']} case(s) entered the queue ({outcome['summary']}); "
+        f"{outcome['problems']} row(s) left out"
+    )
     return _page(request, done=done)
