@@ -25,7 +25,7 @@ COVER_HS_PREFIX = ("90", "8543", "8479")
 HUBS = ("SG", "MY", "TH", "HK", "MO", "AE", "VN", "ID", "JP", "TW")
 PAYER_RISK = ("CN", "HK", "MO")
 NEW_ENTITY_DATE = "2022-10-07"
-GENERIC = r"(computer parts|electronic components|spare parts|components|accessories|parts|toys|tea|connectors)"
+GENERIC = r"\b(computer parts|electronic components|spare parts|components|accessories|parts|toys|tea|connectors)\b"
 LEXICON = r"(gpu|accelerator|graphics|h100|h200|h800|h20|a100|a800|b200|b300|mi300|mi250|gaudi|tensor|hbm|ai server)"
 TPP_TEXT = r"tpp\s*([0-9]+)"
 IT_NAICS = ("334", "4234", "4236", "5112", "5132", "517", "518", "519", "5415", "5416", "5417", "6113")
@@ -217,9 +217,20 @@ def kept(f: ir.Table) -> ir.Table:
     return f.select(*dict.fromkeys(KEPT))
 
 
+FLOOR = 5
+"""Shipments of this many points or fewer (a hub as the end-use country, alone) are not read back: they make no
+case above ``low``, and at scale they are most of the compute traffic."""
+
+
 def flagged(f: ir.Table) -> ir.Table:
-    """The shipments with a flag, a hard stop or missing facts (what cases and notes are made of)."""
-    return f.filter((f.points > 0) | f.hard.notnull() | (f.missing != "")).select(*SHIPMENT_OUT)
+    """The shipments with more than :data:`FLOOR` points or a hard stop (what cases are made of)."""
+    return f.filter((f.points > FLOOR) | f.hard.notnull()).select(*SHIPMENT_OUT)
+
+
+def missing(f: ir.Table, limit: int) -> tuple[ir.Table, ir.Scalar]:
+    """The first ``limit`` shipments (by id) that lack a fact a flag needs, and how many do."""
+    t = f.filter(f.missing != "")
+    return t.select("id", "missing").order_by("id").limit(limit), t.count()
 
 
 def party_links(f: ir.Table) -> dict[str, ir.Table]:

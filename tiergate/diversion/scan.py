@@ -361,12 +361,14 @@ def run_scan(
         serials = _rows(an.repeated_serials(cached))
         lots = _rows(an.small_lots(cached))
         total = int(cached.count().to_pyarrow().as_py())
+        first_missing, missing_count = an.missing(cached, NOTE_LIMIT)
+        missing_rows = _rows(first_missing)
+        missing_total = int(missing_count.to_pyarrow().as_py())
     cases = _cases(flagged, links, serials, lots, party_map, facts, lists)
-    missing_rows = [r for r in flagged if r["missing"]]
-    if missing_rows:
+    if missing_total:
         notes.append(
             {
-                "note": f"insufficient data: {len(missing_rows)} shipment(s) lack facts a flag needs; those flags "
+                "note": f"insufficient data: {missing_total} shipment(s) lack facts a flag needs; those flags "
                 "were not assessed (no points)",
                 "shipments": [
                     {"shipment": r["id"], "missing": r["missing"].split()} for r in missing_rows[:NOTE_LIMIT]
