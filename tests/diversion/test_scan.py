@@ -189,3 +189,26 @@ def test_unreadable_inputs_stop_with_the_file_named(tmp_path: Path) -> None:
     header.write_text("date,product\n2025-01-01,x\n")
     with pytest.raises(InputError, match="missing column"):
         run_scan(header)
+
+
+def test_listed_name_blocks_until_an_analyst_clears_the_hit(scanned: Scanned, tmp_path: Path) -> None:
+    from tiergate.screen.store import ListStore
+
+    listed = json.loads(scanned.made.lists.read_text())["entities"][0]
+    party = {**PARTY, "id": "L1", "name": listed["name"], "country": "CN", "address": "9 Other Road, Beijing 100000"}
+    ship = {**SHIP, "id": "L-ship", "consignee_id": "L1", "value_usd": "640000", "licence": "D123456"}
+    s = write_csv(tmp_path / "s.csv", [ship], SHIPMENT_COLUMNS)
+    p = write_csv(tmp_path / "p.csv", [party], PARTY_COLUMNS)
+    store_url = f"sqlite:///{tmp_path / 'lists.db'}"
+    import shutil
+
+    shutil.copy(scanned.lists.removeprefix("sqlite:///"), tmp_path / "lists.db")
+    case = run_scan(s, p, lists_url=store_url).cases[0]
+    assert case.level == "block" and case.flags[0].code == "H1-listed-party"
+    assert listed["name"] in case.flags[0].why
+    store = ListStore(store_url)
+    entry = next(e for e in store.list_entries() if e.name == listed["name"])
+    store.decide("L1", entry, "cleared", "a different company (registry checked)", "analyst")
+    store.close()
+    after = run_scan(s, p, lists_url=store_url).cases
+    assert all(c.level != "block" for c in after)
