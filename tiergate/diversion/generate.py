@@ -344,7 +344,8 @@ class _World:
         return row
 
 
-def _legit(w: _World, n_compute: int, n_other: int) -> None:
+def _legit(w: _World, n_compute: int, n_other: int) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Legitimate traffic, one shipment at a time (not kept: 10^7 rows are written without holding them)."""
     rng = w.rng
     hub_dcs = [
         w.party(
@@ -391,6 +392,7 @@ def _legit(w: _World, n_compute: int, n_other: int) -> None:
             payer_name="" if missing else consignee.name,
             payer_country="" if missing else consignee.country,
         )
+        yield w.shipments.pop(), w.labels.pop()
     for _ in range(n_other):
         consignee, goods = rng.choice(others)
         hs, desc, kg, price, _naics = goods
@@ -410,6 +412,7 @@ def _legit(w: _World, n_compute: int, n_other: int) -> None:
             payer_name="" if missing else consignee.name,
             payer_country="" if missing else consignee.country,
         )
+        yield w.shipments.pop(), w.labels.pop()
 
 
 def _front(w: _World, country: str, suffix: str = "Ltd", **kw: Any) -> Party:
@@ -619,25 +622,40 @@ def generate(
     w = _World(rng)
     _schemes(w, instances)
     _decoys(w, decoys)
-    rest = max(0, shipments - len(w.shipments))
+    special = list(zip(w.shipments, w.labels, strict=True))
+    w.shipments, w.labels = [], []
+    rest = max(0, shipments - len(special))
     n_compute = int(rest * 0.4)
-    _legit(w, n_compute, rest - n_compute)
-    order = list(range(len(w.shipments)))
-    rng.shuffle(order)
+    rng.shuffle(special)
+    slots = sorted(rng.randint(0, rest) for _ in special)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "lists").mkdir(exist_ok=True)
-    rows = [w.shipments[i] for i in order]
-    labels = [w.labels[i] for i in order]
+    counts: dict[str, int] = {"shipments": 0}
+    label_path = out / "labels.csv"
+
+    def stream(labels: Any) -> Iterator[dict[str, Any]]:
+        """Legitimate shipments with the planted ones and decoys at random places; ids in file order; each
+        shipment's label written as it goes (neither is kept)."""
+        legit = _legit(w, n_compute, rest - n_compute)
+        k = 0
+        for i in range(rest + 1):
+            while k < len(special) and slots[k] == i:
+                yield _numbered(special[k], labels, counts)
+                k += 1
+            if i < rest:
+                yield _numbered(next(legit), labels, counts)
+
     ship_path = out / ("shipments.parquet" if parquet else "shipments.csv")
-    if parquet:
-        _write_parquet(ship_path, rows)
-    else:
-        _write_csv(ship_path, SHIPMENT_COLUMNS, iter(rows))
+    with atomic_output(label_path, "w") as handle:
+        labels = csv.DictWriter(handle, fieldnames=list(LABEL_COLUMNS), lineterminator="\n")
+        labels.writeheader()
+        if parquet:
+            _write_parquet(ship_path, stream(labels))
+        else:
+            _write_csv(ship_path, SHIPMENT_COLUMNS, stream(labels))
     party_path = out / "parties.csv"
     _write_csv(party_path, PARTY_COLUMNS, (p.row() for p in w.parties))
-    label_path = out / "labels.csv"
-    _write_csv(label_path, LABEL_COLUMNS, iter(labels))
     list_path = out / "lists" / "nsfreg_bis_entity_list.json"
     doc = {
         "list_id": "bis-entity-list",
@@ -648,11 +666,19 @@ def generate(
     }
     with atomic_output(list_path, "w") as handle:
         handle.write(json.dumps(doc, ensure_ascii=False, indent=1))
-    counts: dict[str, int] = {"shipments": len(rows), "parties": len(w.parties), "listed": len(w.listed)}
-    for label in labels:
-        key = label["scheme"] or label["kind"]
-        counts[key] = counts.get(key, 0) + 1
+    counts = {"parties": len(w.parties), "listed": len(w.listed), **counts}
     return Made(ship_path, party_path, label_path, list_path, counts)
+
+
+def _numbered(pair: tuple[dict[str, Any], dict[str, Any]], labels: Any, counts: dict[str, int]) -> dict[str, Any]:
+    """The shipment with its id (the next in file order), its label written."""
+    row, label = pair
+    counts["shipments"] += 1
+    row["id"] = label["shipment"] = f"S{counts['shipments']:08d}"
+    labels.writerow(label)
+    key = label["scheme"] or label["kind"]
+    counts[key] = counts.get(key, 0) + 1
+    return row
 
 
 def _write_csv(path: Path, columns: tuple[str, ...], rows: Iterator[dict[str, Any]]) -> None:
@@ -663,12 +689,12 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: Iterator[dict[str, An
             writer.writerow(row)
 
 
-def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_parquet(path: Path, rows: Iterator[dict[str, Any]], batch: int = 200_000) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    def col(name: str) -> Any:
-        values = [r[name] for r in rows]
+    def col(chunk: list[dict[str, Any]], name: str) -> Any:
+        values = [r[name] for r in chunk]
         if name == "quantity":
             return pa.array([int(v) if v != "" else None for v in values], pa.int64())
         if name in ("value_usd", "gross_kg"):
@@ -677,6 +703,27 @@ def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
             return pa.array([dt.date.fromisoformat(v) for v in values], pa.date32())
         return pa.array([str(v) if v != "" else None for v in values], pa.string())
 
-    table = pa.table({name: col(name) for name in SHIPMENT_COLUMNS})
-    with atomic_output(path, "wb") as handle:
-        pq.write_table(table, handle)
+    schema = pa.schema(
+        [
+            (
+                n,
+                pa.int64()
+                if n == "quantity"
+                else pa.float64()
+                if n in ("value_usd", "gross_kg")
+                else pa.date32()
+                if n == "date"
+                else pa.string(),
+            )
+            for n in SHIPMENT_COLUMNS
+        ]
+    )
+    with atomic_output(path, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
+        chunk: list[dict[str, Any]] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= batch:
+                writer.write_table(pa.table({n: col(chunk, n) for n in SHIPMENT_COLUMNS}, schema=schema))
+                chunk = []
+        if chunk:
+            writer.write_table(pa.table({n: col(chunk, n) for n in SHIPMENT_COLUMNS}, schema=schema))
