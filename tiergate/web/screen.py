@@ -79,6 +79,7 @@ async def _page(request: Request, values: dict[str, str], status: int = 200, **e
         except (ApiError, TiergateError) as found:
             error, status = error or _message(found), 422
     datasets = await run_in_threadpool(lists.status) if lists is not None else []
+    list_warnings = ctx.settings.list_warnings(datasets)
     decisions = await run_in_threadpool(standing_decisions, ctx, None) if lists is not None else []
     return render(
         request,
@@ -93,6 +94,8 @@ async def _page(request: Request, values: dict[str, str], status: int = 200, **e
         notice=extra.pop("notice", None),
         datasets=datasets,
         sample_loaded=any("sample" in d["dataset"] for d in datasets),
+        list_warnings=list_warnings,
+        stale_datasets={w["dataset"] for w in list_warnings},
         screening_on=lists is not None,
         decisions=decisions[-RECENT_DECISIONS:][::-1],
         can_decide=key.allows("officer"),
