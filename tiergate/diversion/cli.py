@@ -64,6 +64,19 @@ def _date(text: str | None, option: str) -> dt.date | None:
         raise InputError(f"{option}: {text!r} is not a date (use YYYY-MM-DD)") from None
 
 
+def _lists(given: str | None) -> str | None:
+    """The list store (``tiergate.screen.store.lists_url``, the one rule of every face): the one named (``--lists``
+    or ``$TIERGATE_LISTS``), else the default SQLite file when it exists (``tiergate lists load`` or ``tiergate
+    screen`` fill it); None when there is none (the scan then says listed parties were not checked)."""
+    from tiergate.screen.store import lists_url
+
+    url, named = lists_url(given)
+    if named:
+        return url
+    path = url.removeprefix("sqlite:///")
+    return url if url.startswith("sqlite:///") and Path(path).is_file() else None
+
+
 def _write(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -108,7 +121,7 @@ def scan_cmd(
     from tiergate.diversion.model import LEVEL_RANK
     from tiergate.diversion.scan import run_scan
 
-    result = run_scan(shipments, parties, engine=engine.value, as_of=_date(as_of, "--as-of"), lists_url=lists)
+    result = run_scan(shipments, parties, engine=engine.value, as_of=_date(as_of, "--as-of"), lists_url=_lists(lists))
     for problem in result.problems[:50]:
         err.print(f"warning: {problem}", markup=False)
     if len(result.problems) > 50:
