@@ -212,3 +212,17 @@ def test_listed_name_blocks_until_an_analyst_clears_the_hit(scanned: Scanned, tm
     store.close()
     after = run_scan(s, p, lists_url=store_url).cases
     assert all(c.level != "block" for c in after)
+
+
+def test_epoch_documented_capacity_counts_for_a_party_without_site_mw(tmp_path: Path) -> None:
+    party = {**PARTY, "id": "G1", "name": "G42 Cloud LLC", "country": "AE", "site_mw": ""}
+    ships = [
+        {**SHIP, "id": "small", "consignee_id": "G1", "value_usd": "640000", "payer_name": "G42 Cloud LLC",
+         "payer_country": "AE", "route": "US>AE"},
+        {**SHIP, "id": "large", "consignee_id": "G1", "quantity": "4096", "value_usd": "163840000",
+         "payer_name": "G42 Cloud LLC", "payer_country": "AE", "route": "US>AE"},
+    ]  # fmt: skip
+    result = _scan(tmp_path, ships, [party])
+    flags = [f for c in result.cases for f in c.flags if f.code == "F10-no-datacentre"]
+    assert [f.shipments for f in flags] == [["large"]]
+    assert "Epoch AI: G42" in flags[0].why

@@ -197,6 +197,14 @@ def _party_rows(parties: dict[str, dict[str, Any]], lists: Lists | None) -> tupl
         if not p.get("website") or domain in FREE_MAIL:
             f8 = 5
             fact["web"] = "no website" if not p.get("website") else f"free e-mail ({domain})"
+        site_mw = p.get("site_mw")
+        if site_mw is None:
+            from tiergate.diversion.sites import site_of
+
+            site = site_of(p.get("name"), p.get("country"))
+            if site is not None:
+                site_mw = site.mw
+                fact["epoch"] = {"owner": site.owner, "mw": round(site.mw, 3), "clusters": list(site.clusters[:5])}
         listed = ""
         f16 = 0
         if lists is not None:
@@ -208,7 +216,7 @@ def _party_rows(parties: dict[str, dict[str, Any]], lists: Lists | None) -> tupl
                 "p_name": p.get("name"),
                 "p_country": p.get("country"),
                 "p_is_forwarder": p.get("is_forwarder"),
-                "p_site_mw": p.get("site_mw"),
+                "p_site_mw": site_mw,
                 "p_naics": p.get("naics"),
                 "p_incorporated": p.get("incorporated"),
                 "p_parent_country": p.get("parent_country"),
@@ -419,7 +427,9 @@ def _why(code: str, r: dict[str, Any], fact: dict[str, Any]) -> str:
     if code == "f10":
         if r.get("site_mw") is None:
             return f"{r['product']} x{qty}: no documented data-centre capacity for the end user"
-        return f"{r['product']} x{qty} needs about {r['demand_mw']:.2f} MW; documented site {r['site_mw']:g} MW"
+        epoch = fact.get("epoch")
+        source = f" (Epoch AI: {epoch['owner']}'s existing clusters)" if epoch else ""
+        return f"{r['product']} x{qty} needs about {r['demand_mw']:.2f} MW; documented site {r['site_mw']:g} MW{source}"
     if code == "f13":
         return f"brand label {r['brand']!r} is not a known maker of {r['product']}"
     if code == "f14":
