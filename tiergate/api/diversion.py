@@ -263,7 +263,7 @@ def get_case(request: Request, case: CaseId, key: Annotated[ApiKey, Depends(view
 @router.post(
     "/cases/{case}/assign",
     summary="Assign a case",
-    responses={**_ok(CASE_SCHEMA, QUEUED_EXAMPLE, "The case."), **responses(404)},
+    responses={**_ok(CASE_SCHEMA, QUEUED_EXAMPLE, "The case."), **responses(404, 415)},
 )
 def post_assign(
     request: Request, case: CaseId, body: AssignBody, key: Annotated[ApiKey, Depends(officer)]
@@ -277,7 +277,7 @@ def post_assign(
 @router.post(
     "/cases/{case}/notes",
     summary="Add a note to a case",
-    responses={**_ok(CASE_SCHEMA, QUEUED_EXAMPLE, "The case."), **responses(404)},
+    responses={**_ok(CASE_SCHEMA, QUEUED_EXAMPLE, "The case."), **responses(404, 415)},
 )
 def post_note(
     request: Request, case: CaseId, body: NoteBody, key: Annotated[ApiKey, Depends(officer)]
@@ -292,7 +292,7 @@ def post_note(
     "/cases/{case}/close",
     summary="Close a case with a reason",
     description="It stays closed on re-scans until its evidence (flags, points, shipments) changes.",
-    responses={**_ok(CASE_SCHEMA, {**QUEUED_EXAMPLE, "status": "closed"}, "The case."), **responses(404)},
+    responses={**_ok(CASE_SCHEMA, {**QUEUED_EXAMPLE, "status": "closed"}, "The case."), **responses(404, 415)},
 )
 def post_close(
     request: Request, case: CaseId, body: CloseBody, key: Annotated[ApiKey, Depends(officer)]
