@@ -64,17 +64,17 @@ def _date(text: str | None, option: str) -> dt.date | None:
         raise InputError(f"{option}: {text!r} is not a date (use YYYY-MM-DD)") from None
 
 
-def _lists(given: str | None) -> str | None:
-    """The list store (``tiergate.screen.store.lists_url``, the one rule of every face): the one named (``--lists``
-    or ``$TIERGATE_LISTS``), else the default SQLite file when it exists (``tiergate lists load`` or ``tiergate
-    screen`` fill it); None when there is none (the scan then says listed parties were not checked)."""
-    from tiergate.screen.store import lists_url
+def _lists(given: str | None) -> str:
+    """The list store, by the one rule of every face (:func:`tiergate.screen.store.installed_store`): the one named
+    (``--lists`` or ``$TIERGATE_LISTS``), else the default store, filled from the bundled lists on first use, so a
+    listed name or address is a hard stop on a fresh install too."""
+    from tiergate.screen.store import installed_store
 
-    url, named = lists_url(given)
-    if named:
-        return url
-    path = url.removeprefix("sqlite:///")
-    return url if url.startswith("sqlite:///") and Path(path).is_file() else None
+    store = installed_store(given)
+    try:
+        return str(store.url)
+    finally:
+        store.close()
 
 
 def _write(text: str) -> None:
