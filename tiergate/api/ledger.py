@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from tiergate.api.auth import context, officer, viewer
 from tiergate.api.context import ApiContext
@@ -22,7 +22,15 @@ class NewLicence(BaseModel):
     """An issued licence, as ``tiergate ledger licence add`` records it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    licence_id: Annotated[str, Field(min_length=1, max_length=200, description="The licence number BIS issued.")]
+    license_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            validation_alias=AliasChoices("license_id", "licence_id"),
+            description="The licence number BIS issued (`licence_id` is accepted too).",
+        ),
+    ]
     quantity: Annotated[int, Field(gt=0, le=10_000_000_000, strict=True, description="Units it authorises.")]
     value_usd: Annotated[int | None, Field(gt=0, le=10**13, strict=True, description="US dollars it authorises.")] = (
         None
@@ -71,9 +79,9 @@ def get_history(
 
 
 @router.post(
-    "/licences",
+    "/licenses",
     summary="Record an issued licence",
-    description="Shipments under it (`POST /v1/ship?licence=ID`) deplete its quantity (and value). Entered in the "
+    description="Shipments under it (`POST /v1/ship?license=ID`) deplete its quantity (and value). Entered in the "
     "audit log under the key's owner.",
     status_code=201,
     responses={
@@ -83,5 +91,10 @@ def get_history(
 )
 def post_licence(request: Request, body: NewLicence, key: Annotated[ApiKey, Depends(officer)]) -> dict[str, Any]:
     ctx = context(request)
-    ctx.ledger_for(key).add_licence(body.licence_id, body.quantity, body.value_usd, body.note)
+    ctx.ledger_for(key).add_licence(body.license_id, body.quantity, body.value_usd, body.note)
     return body.model_dump()
+
+
+router.add_api_route(  # the other spelling, where it already was
+    "/licences", post_licence, methods=["POST"], status_code=201, include_in_schema=False
+)
