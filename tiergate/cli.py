@@ -769,7 +769,8 @@ audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log o
 licence_app = typer.Typer(no_args_is_help=True, help="Issued licences whose quantity (and value) shipments deplete.")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
-ledger_app.add_typer(licence_app, name="licence")
+ledger_app.add_typer(licence_app, name="licence", hidden=True)  # the other spelling, where it already was
+ledger_app.add_typer(licence_app, name="license")
 
 DbOpt = Annotated[
     str,
