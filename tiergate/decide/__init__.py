@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
@@ -194,16 +194,16 @@ class _Determination:
     domestic: bool
     totals: list[float | None]
     """TPP of each item line (TPP x quantity); None when the item's TPP is unknown."""
-    outcome: list[str] = field(default_factory=list)
-    auth: list[str | None] = field(default_factory=list)
-    review: list[str | None] = field(default_factory=list)
-    item_rules: list[list[str]] = field(default_factory=list)
-    pointer: list[int] = field(default_factory=list)
+    outcome: list[str]
+    auth: list[str | None]
+    review: list[str | None]
+    item_rules: list[list[str]]
+    pointer: list[int]
     """Each item's licence exception or authorisation under consideration (an index into its route's options)."""
-    draws: list[AllocationDraw] = field(default_factory=list)
-    pool_lines: list[str] = field(default_factory=list)
-    recalled: list[str] = field(default_factory=list)
-    conditions: list[str] = field(default_factory=list)
+    draws: list[AllocationDraw]
+    pool_lines: list[str]
+    recalled: list[str]
+    conditions: list[str]
 
     def waiting(self, i: int) -> bool:
         """Item ``i`` needs a licence so far and still has an exception or authorisation to try."""
@@ -265,13 +265,21 @@ def _classify_and_route(
             (cls.tpp * line.quantity) if cls.tpp is not None else None
             for cls, line in zip(classes, txn.items, strict=True)
         ],
+        outcome=[],
+        auth=[],
+        review=[],
+        item_rules=[],
+        pointer=[0] * len(classes),
+        draws=[],
+        pool_lines=[],
+        recalled=[],
+        conditions=[],
     )
 
 
 def _apply_requirements(work: _Determination) -> None:
     """Each item's first verdict: a prohibition that reaches it (even inside the US), no export at all, no
     licence requirement reaching it (NLR), or a licence required under its review policy."""
-    work.pointer = [0] * len(work.routes)
     for i, (cls, rt) in enumerate(zip(work.classes, work.routes, strict=True)):
         work.item_rules.append(list(cls.rules))
         if rt.prohibition is not None:  # a prohibition (GP10) reaches dealings inside the US too
