@@ -136,9 +136,14 @@ def test_decide_form_errors_name_the_field(web: Api) -> None:
     client = sign_in(web)
     fields = form_of(sample("demo-01"))
     response = decide_form(client, **{**fields, "quantity": "ten"})
-    assert response.status_code == 422 and "items[0].quantity" in response.text
-    response = decide_form(client, **{**fields, "destination": "QQ"})
-    assert response.status_code == 422 and "destination" in response.text
+    assert response.status_code == 422 and 'id="error-quantity"' in response.text
+    response = decide_form(client, **{**fields, "destination": "QQ"})  # the parser's error, on its field
+    assert response.status_code == 422 and 'id="error-destination"' in response.text
+    # Every field's problem at once, each on its field
+    response = decide_form(client, **{**fields, "quantity": "-3", "headquarters": "", "consignee_name": " "})
+    assert response.status_code == 422 and "3 field(s) need attention" in response.text
+    for name in ("quantity", "headquarters", "consignee_name"):
+        assert f'id="error-{name}"' in response.text, name
     no_csrf = client.post("/decide", data=fields, headers=HTML)
     assert no_csrf.status_code == 403
 

@@ -260,6 +260,23 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "query": {"type": "object"},
             "threshold": {"type": "number"},
             "data_version": {"type": "string", "description": "Every dataset's version and file hash."},
+            "list_warnings": {
+                "type": "array",
+                "description": "A warning for each list whose data is older than the server's maximum list age "
+                "(default 7 days) or of unknown date: which list, its data date and age.",
+                "items": {
+                    "type": "object",
+                    "required": ["dataset", "title", "file_date", "age_days", "max_age_days", "message"],
+                    "properties": {
+                        "dataset": {"type": "string"},
+                        "title": {"type": "string"},
+                        "file_date": _STRING_OR_NULL,
+                        "age_days": {"type": ["integer", "null"]},
+                        "max_age_days": {"type": "integer"},
+                        "message": {"type": "string"},
+                    },
+                },
+            },
             "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
         },
     },

@@ -14,7 +14,7 @@ import hashlib
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -608,9 +608,13 @@ class Ledger:
             row = conn.execute(query).mappings().first()
         return dict(row) if row is not None else None
 
-    def audit_entries(self) -> Iterator[dict[str, Any]]:
+    def audit_entries(self, actions: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        """The audit log's entries, oldest first (only those of the given actions, when named)."""
+        query = sa.select(audit).order_by(audit.c.seq)
+        if actions is not None:
+            query = query.where(audit.c.action.in_(sorted(actions)))
         with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(audit).order_by(audit.c.seq)).mappings():
+            for row in conn.execute(query).mappings():
                 yield {str(key): value for key, value in row.items()}
 
     # ------------------------------------------------------------------ operations
