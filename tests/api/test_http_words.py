@@ -63,7 +63,8 @@ def test_an_unknown_body_field_names_its_path_and_the_nearest(api: Api) -> None:
 
 
 def _error_texts() -> list[tuple[str, int, str]]:
-    """Every string given to an ``...Error(...)`` call outside the command lines: messages, hints, places."""
+    """Every string given to an error (a ``...Error(...)`` call, or any call with a ``hint``) outside the command
+    lines: messages, hints, places."""
     found = []
     for path in ROOT.rglob("*.py"):
         if path.name == "cli.py":
@@ -72,7 +73,7 @@ def _error_texts() -> list[tuple[str, int, str]]:
             if not isinstance(node, ast.Call):
                 continue
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if not name.endswith("Error"):
+            if not name.endswith("Error") and not any(k.arg == "hint" for k in node.keywords):
                 continue
             for arg in [*node.args, *(k.value for k in node.keywords)]:
                 for part in ast.walk(arg):

@@ -104,8 +104,11 @@ _HTTP_WORDS = (
     ("register it with `tiergate vault datacentre add FILE`", "register it: POST /v1/vault/datacentres"),
     ("(`tiergate screen decide`)", "(POST /v1/screen/decisions)"),
     ("see `tiergate equipment list`", "see GET /v1/equipment"),
+    ("update it with `tiergate lists update`", "the server's operator updates it"),
 )
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
+_COMMAND = re.compile(r"`tiergate [^`]*(?:`|$)")
+"""A command line not in the table (quoted whole, or the start of one a message completes)."""
 
 
 def for_http(text: str | None) -> str | None:
@@ -116,6 +119,7 @@ def for_http(text: str | None) -> str | None:
         return text
     for cli, http in _HTTP_WORDS:
         text = text.replace(cli, http)
+    text = _COMMAND.sub("the server's command line", text)
     return _FLAG.sub(lambda found: found.group(1).replace("-", "_"), text)
 
 
