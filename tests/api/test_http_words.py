@@ -11,6 +11,7 @@ from typing import Any
 
 from tiergate.api.errors import for_http
 
+from ..licences import licence_data
 from .conftest import Api, sample
 
 ROOT = Path(__file__).resolve().parents[2] / "tiergate"
@@ -24,16 +25,14 @@ def error_of(response: Any, status: int = 422) -> dict[str, Any]:
 
 
 def test_ship_under_license_or_licence(api: Api) -> None:
-    for spelling, number in (("license_id", "L-1"), ("licence_id", "L-2")):
-        recorded = api.post("/v1/ledger/licenses", json={spelling: number, "quantity": 3000})
-        assert recorded.status_code == 201 and recorded.json()["license_id"] == number, recorded.text
-    assert api.post("/v1/ledger/licences", json={"licence_id": "L-3", "quantity": 10}).status_code == 201
+    for number in ("L-1", "L-2"):
+        assert api.post("/v1/ledger/licences", json=licence_data(number)).status_code == 201
     first = api.post("/v1/ship", json={**sample("demo-02"), "id": "a"}, params={"license": "L-1"}).json()
     assert first["committed"] is True, first
     second = api.post("/v1/ship", json={**sample("demo-02"), "id": "b"}, params={"licence": "L-2"}).json()
     assert second["committed"] is True, second
     accounts = {b["allocation"]: b["used"] for b in api.get("/v1/ledger/balances").json()}
-    assert accounts["licence:L-1:quantity"] == accounts["licence:L-2:quantity"] == 2000
+    assert accounts["licence:L-1:1:quantity"] == accounts["licence:L-2:1:quantity"] == 2000
     both = error_of(api.post("/v1/ship", json=sample("demo-02"), params={"license": "L-1", "licence": "L-2"}))
     assert both["where"] == "query.licence"
 
@@ -58,8 +57,8 @@ def test_an_unknown_body_field_names_its_path_and_the_nearest(api: Api) -> None:
     found = error_of(api.post("/v1/decide", json=order))
     assert found["where"] == "body.items[0].qty" and "unknown field" in found["message"], found
     assert found["hint"] == "did you mean 'quantity'?"
-    licence = error_of(api.post("/v1/ledger/licenses", json={"license_id": "L-9", "quantty": 3}))
-    assert licence["where"] == "body.quantty" and licence["hint"] == "did you mean 'quantity'?", licence
+    licence = error_of(api.post("/v1/ledger/licences", json={**licence_data("L-9"), "destinaton": "IN"}))
+    assert licence["where"] == "body.destinaton" and licence["hint"] == "did you mean 'destination'?", licence
 
 
 def _error_texts() -> list[tuple[str, int, str]]:

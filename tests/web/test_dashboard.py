@@ -20,7 +20,10 @@ from tiergate.web.worldmap import WIDTH, antimeridian_pieces, country_polygons, 
 
 from ..api.conftest import Api, make_api, sample
 from ..api.conftest import usage_data as usage_data  # the session fixture, shared
+from ..licences import record
 from .test_pages import HOSTILE, HTML, csrf_of, decide_form, form_of, sign_in
+
+LINE = {"item": "nvidia-h100-sxm", "quantity": 5000, "value_usd": 150_000_000}
 
 LISTED = "China Electronics Technology Group Corporation 13th Research Institute"
 
@@ -95,8 +98,8 @@ def test_a_decision_changed_by_screening_shows_the_cause_beside_its_outcome(web:
     verdict = response.text.split('class="verdict"')[1].split("</p>")[0]
     cause = re.search(r'<span class="cause" id="cause">([^<]*)</span>', verdict)
     assert cause is not None and cause.group(1).startswith("screening: EL entry"), verdict
-    web.ctx.ledger.add_licence("L-2025-001", 5000)  # shipped under a licence: the licence is the cause
-    decided = decide_form(client, **form_of(sample("demo-02")))
+    record(web.ctx.ledger, "L-2025-001", lines=[LINE])  # shipped under a licence: the licence is the cause
+    decided = decide_form(client, **form_of(sample("demo-02")), value_usd="60,000,000")
     transaction = html.unescape(re.search(r'name="transaction" value="([^"]*)"', decided.text).group(1))  # type: ignore[union-attr]
     shipped = client.post(
         "/decide/ship",
@@ -195,8 +198,9 @@ def test_antarctica_and_greenland_are_not_coloured_as_tier_2(web: Api) -> None:
     assert classes["IN"] == "g1"  # Tier 2
     assert classes["AQ"] == "other" and classes["GL"] == "other"
     assert re.search(r'data-country="GL"><title>[^<]*a territory of DK \(Tier 1\)', page)
-    web.ctx.ledger.add_licence("L-2025-001", 5000)  # a licensed shipment to India draws its country allocation
-    assert web.post("/v1/ship", json=sample("demo-02"), params={"licence": "L-2025-001"}).json()["committed"]
+    record(web.ctx.ledger, "L-2025-001", lines=[LINE])  # a licensed shipment to India draws its country allocation
+    order = {**sample("demo-02"), "value_usd": 60_000_000}
+    assert web.post("/v1/ship", json=order, params={"licence": "L-2025-001"}).json()["committed"]
     use = client.get("/allocations", params={"view": "use"}, headers=HTML).text
     assert "Allocation use per country" in use and "% drawn" in use
     india = re.search(r'<path class="(r\d) allocated" d="[^"]+" data-country="IN"><title>([^<]*)</title>', use)

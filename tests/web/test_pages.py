@@ -20,6 +20,7 @@ import tiergate
 from tiergate.api import revoke_key
 
 from ..api.conftest import Api, make_api, sample
+from ..licences import record
 
 HTML = {"accept": "text/html"}
 
@@ -299,15 +300,17 @@ def test_hostile_query_strings_are_escaped(web: Api) -> None:
 
 
 def test_a_licensed_shipment_shows_in_the_country_and_licence_sections_and_on_the_map(web: Api) -> None:
-    web.ctx.ledger.add_licence("L-2025-001", 5000)
-    shipped = web.post("/v1/ship", json=sample("demo-02"), params={"licence": "L-2025-001"}).json()
+    line = {"item": "nvidia-h100-sxm", "quantity": 5000, "value_usd": 150_000_000}
+    record(web.ctx.ledger, "L-2025-001", lines=[line])
+    order = {**sample("demo-02"), "value_usd": 60_000_000}
+    shipped = web.post("/v1/ship", json=order, params={"licence": "L-2025-001"}).json()
     assert shipped["committed"] is True and shipped["reason"] == "shipped under licence L-2025-001"
     client = sign_in(web, "viewer")
     html = client.get("/allocations?regime=us-diffusion-2025", headers=HTML).text
     country = html.split('id="section-country"')[1].split("</section>")[0]
     licence = html.split('id="section-licence"')[1].split("</section>")[0]
     assert 'data-account="country:IN:2025-2027"' in country
-    assert 'data-account="licence:L-2025-001:quantity"' in licence
+    assert 'data-account="licence:L-2025-001:1:quantity"' in licence
     assert re.search(r'class="g1 allocated" d="[^"]+" data-country="IN"', html)
 
 

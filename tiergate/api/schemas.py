@@ -170,6 +170,41 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "remaining": _NUMBER_OR_NULL,
         },
     },
+    "Licence": {
+        "type": "object",
+        "description": "A licence as issued (docs/formats.md), each line with what it has left; `complete` is false "
+        "for a licence carried over from an older ledger without its terms (it covers nothing until completed).",
+        "required": ["id", "consignees", "lines", "conditions", "complete"],
+        "properties": {
+            "id": {"type": "string"},
+            "jurisdiction": _STRING_OR_NULL,
+            "exporter": _STRING_OR_NULL,
+            "consignees": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"name": {"type": "string"}, "country": {"type": "string"}}},
+            },
+            "destination": _STRING_OR_NULL,
+            "lines": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "item": {"type": "string"},
+                        "kind": {"enum": ["item", "family", "eccn"]},
+                        "quantity": {"type": "integer"},
+                        "value_usd": {"type": "number"},
+                        "quantity_remaining": {"type": "integer"},
+                        "value_usd_remaining": {"type": "number"},
+                    },
+                },
+            },
+            "issued": _STRING_OR_NULL,
+            "expires": _STRING_OR_NULL,
+            "conditions": {"type": "array", "items": {"type": "string"}},
+            "complete": {"type": "boolean"},
+            "note": {"type": "string"},
+        },
+    },
     "Movement": {
         "type": "object",
         "required": ["id", "at", "account", "op", "amount", "unit", "tpp", "reservation", "actor"],

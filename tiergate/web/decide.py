@@ -44,6 +44,7 @@ FIELDS = (
     "parent_headquarters",
     "veu",
     "end_use",
+    "value_usd",
 )
 
 
@@ -73,6 +74,7 @@ def form_from_transaction(txn: dict[str, Any]) -> dict[str, str]:
         "parent_headquarters": str(consignee.get("parent_headquarters") or ""),
         "veu": str(consignee.get("veu") or ""),
         "end_use": str(txn.get("end_use") or ""),
+        "value_usd": str(txn.get("value_usd") or ""),
     }
 
 
@@ -107,6 +109,12 @@ def transaction_from_form(values: dict[str, str], advanced: str) -> dict[str, An
     for name in ("id", "date", "end_use", "export_from"):
         if values.get(name, "").strip():
             txn[name] = values[name].strip()
+    value_text = values.get("value_usd", "").strip().replace(",", "")
+    if value_text:  # what a licence line's dollars are drawn by
+        try:
+            txn["value_usd"] = float(value_text)
+        except ValueError:
+            txn["value_usd"] = value_text  # the interchange parser names the field and the problem
     for form_name, name in (
         ("consignee_country", "country"),
         ("parent_headquarters", "parent_headquarters"),
@@ -121,6 +129,7 @@ LINK_LIMIT = 4000
 """A batch row links to its decision's page when its transaction's JSON is at most this long (a query string)."""
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_USD = re.compile(r"\d{1,13}(\.\d{1,2})?")
 _SCREENING_RULES = {rule: code for code, (rule, _) in LIST_RULES.items()}
 
 
@@ -152,6 +161,9 @@ def field_errors(values: dict[str, str], advanced: str) -> dict[str, str]:
     date = values.get("date", "").strip()
     if date and not _DATE.fullmatch(date):
         errors["date"] = f"{date[:20]!r} is not a date (YYYY-MM-DD)"
+    value = values.get("value_usd", "").strip().replace(",", "")
+    if value and not _USD.fullmatch(value):
+        errors["value_usd"] = f"{value[:20]!r} is not an amount of US dollars"
     return errors
 
 
@@ -171,6 +183,7 @@ def field_of(where: str | None) -> str | None:
         ("export_from", "export_from"),
         ("destination", "destination"),
         ("end_use", "end_use"),
+        ("value_usd", "value_usd"),
         ("date", "date"),
         ("regime", "regime"),
     ):
