@@ -27,9 +27,10 @@ def error_of(response: Any, status: int = 422) -> dict[str, Any]:
 def test_ship_under_license_or_licence(api: Api) -> None:
     for number in ("L-1", "L-2"):
         assert api.post("/v1/ledger/licences", json=licence_data(number)).status_code == 201
-    first = api.post("/v1/ship", json={**sample("demo-02"), "id": "a"}, params={"license": "L-1"}).json()
+    order = {**sample("demo-02"), "value_usd": 60_000_000}
+    first = api.post("/v1/ship", json={**order, "id": "a"}, params={"license": "L-1"}).json()
     assert first["committed"] is True, first
-    second = api.post("/v1/ship", json={**sample("demo-02"), "id": "b"}, params={"licence": "L-2"}).json()
+    second = api.post("/v1/ship", json={**order, "id": "b"}, params={"licence": "L-2"}).json()
     assert second["committed"] is True, second
     accounts = {b["allocation"]: b["used"] for b in api.get("/v1/ledger/balances").json()}
     assert accounts["licence:L-1:1:quantity"] == accounts["licence:L-2:1:quantity"] == 2000
