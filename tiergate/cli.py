@@ -34,6 +34,7 @@ from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
 from tiergate.console import Column, print_record, print_table
 from tiergate.denials.cli import denials_app
+from tiergate.diversion.cli import diversion_app
 from tiergate.errors import InputError, TiergateError
 from tiergate.monitor.cli import monitor_app
 from tiergate.replay.cli import propose_command, replay_command, timeline_command
@@ -85,6 +86,7 @@ packs_app.command("timeline")(timeline_command)
 app.add_typer(denials_app, name="denials")
 app.add_typer(vault_app, name="vault")
 app.add_typer(verify_app, name="verify")
+app.add_typer(diversion_app, name="diversion")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

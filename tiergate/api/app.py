@@ -52,6 +52,7 @@ ROUTER_MODULES = (
     "tiergate.api.equipment",
     "tiergate.api.vault",
     "tiergate.api.verify",
+    "tiergate.api.diversion",
 )
 """Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``)."""
 
@@ -62,6 +63,8 @@ BATCH_PATHS = frozenset(
         "/v1/screen/batch",
         "/v1/screen/lists",
         "/v1/monitor/alerts",
+        "/v1/diversion/scan",
+        "/diversion/scan",
         "/monitoring",
         "/v1/replay",
         "/v1/replay/upload",

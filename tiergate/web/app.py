@@ -30,6 +30,7 @@ PAGE_MODULES = (
     "tiergate.web.allocations",
     "tiergate.web.screen",
     "tiergate.web.monitor",
+    "tiergate.web.diversion",
     "tiergate.web.vault",
     "tiergate.web.verify",
     "tiergate.web.packs",
