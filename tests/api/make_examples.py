@@ -204,6 +204,36 @@ put(
 put("get", "/v1/vault", vaulted.get("/v1/vault"))
 approvers = {"approvers": ["approver-owner", "admin-owner", "erin"], "threshold": 2}
 put("post", "/v1/vault/approvers", vaulted.post("/v1/vault/approvers", role="admin", json=approvers), approvers)
+# ------------------------------------------------ diversion (a small generated set of shipments and parties)
+from tiergate.diversion import generate  # noqa: E402
+
+made = generate(Path(tempfile.mkdtemp()) / "g", 150, seed=5, instances=1, decoys=1)
+shipments = {
+    "shipments": ("shipments.csv", made.shipments.read_bytes(), "text/csv"),
+    "parties": ("parties.csv", made.parties.read_bytes(), "text/csv"),
+}
+scanned = plain.post("/v1/diversion/scan?record=true", files=shipments)
+put("post", "/v1/diversion/scan", scanned, {"shipments": "shipments.csv", "parties": "parties.csv"})
+case = scanned.json()["cases"][0]["case"]
+put("get", "/v1/diversion/cases", plain.get("/v1/diversion/cases"))
+assign = {"assignee": "alice"}
+put(
+    "post",
+    "/v1/diversion/cases/{case}/assign",
+    plain.post(f"/v1/diversion/cases/{case}/assign", json=assign),
+    assign,
+)
+note = {"text": "asked for the end-user statement"}
+put("post", "/v1/diversion/cases/{case}/notes", plain.post(f"/v1/diversion/cases/{case}/notes", json=note), note)
+closing = {"reason": "licence on file"}
+put(
+    "post",
+    "/v1/diversion/cases/{case}/close",
+    plain.post(f"/v1/diversion/cases/{case}/close", json=closing),
+    closing,
+)
+put("get", "/v1/diversion/cases/{case}", plain.get(f"/v1/diversion/cases/{case}"))
+
 target = Path(__file__).resolve().parents[2] / "tiergate" / "api" / "examples.json"
 target.write_text(json.dumps(ex, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 print(len(ex), "operations", target.stat().st_size, "bytes")
