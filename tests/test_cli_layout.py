@@ -52,7 +52,10 @@ def test_keys_list_prints_whole_ids_that_revoke_takes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("columns", [80, 200])
-def test_decisions_keep_outcome_tpp_and_account_whole(columns: int) -> None:
+def test_decisions_keep_outcome_tpp_and_account_whole(
+    columns: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # `decide` screens against the list store of the working folder
     decisions = json.loads(run("decide", str(TRANSACTIONS), "--format", "json"))
     text = run("decide", str(TRANSACTIONS), columns=columns)
     fits(text, columns)
