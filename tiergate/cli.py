@@ -1120,12 +1120,20 @@ def ship_command(
                 refused["screening"] = screening_fields(refusal) if refusal else None
                 out.print(_dump(refused, indent=format == Format.json), markup=False)
             continue
-        shipment = ship(txn, book, ledger, licence_id=licence_id, regime=regime, listings=allied_listings(hits))
+        shipment = ship(
+            txn,
+            book,
+            ledger,
+            licence_id=licence_id,
+            regime=regime,
+            listings=allied_listings(hits),
+            screening=None if no_screening else _screen_with(hits, txn, version),
+        )
         worst = max(worst, shipment.exit_code)
         screened: ScreeningRecord | None = (
             not_screened(shipment.decision, "--no-screening").screening
             if no_screening
-            else _screened(shipment.decision, hits, txn, version)
+            else shipment.decision.screening or _screened(shipment.decision, hits, txn, version)
         )
         if format in (Format.json, Format.jsonl):
             shown = {**shipment_to_dict(shipment), "screening": screening_fields(screened) if screened else None}
@@ -1142,6 +1150,15 @@ def ship_command(
                 out.print(f"  draws {fmt(a['tpp'])} TPP from {a['account']}", markup=False)
     if worst:
         raise typer.Exit(worst)
+
+
+def _screen_with(hits: list[Any], txn: Any, version: str | None) -> Any:
+    """What ``ship`` applies to its live decision before drawing: the consignee's hits."""
+
+    def screened(decision: Any) -> Any:
+        return apply_screening(decision, hits, party=txn.consignee.name, lists=version)
+
+    return screened
 
 
 def _screened(decision: Any, hits: list[Any], txn: Any, version: str | None) -> ScreeningRecord | None:

@@ -300,3 +300,48 @@ def test_one_party_on_four_lists_is_one_hit_cleared_once_and_reopened_per_list(
     finally:
         api.client.close()
         api.ctx.close()
+
+
+# ---------------------------------------------------------------- a licence never waives an Entity List hit
+
+
+def test_a_licence_for_someone_else_never_ships_to_an_entity_list_consignee(
+    tmp_path: Path, book: tiergate.Rulebook
+) -> None:
+    """An Entity List consignee needs a licence that covers it, even where the licence rules alone say NLR (H100s
+    to Germany): naming any recorded licence (one issued for an Indian consignee) must not commit the shipment.
+    Both faces screen the live decision before the ledger is drawn."""
+    lists = _store(tmp_path)
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert tg("ledger", "init", "--db", ledger, cwd=tmp_path).returncode == 0
+    licence = {
+        "id": "D7000001",
+        "jurisdiction": "US",
+        "exporter": "Example Exporter Inc",
+        "consignees": [{"name": "Example Compute Pvt Ltd", "country": "IN"}],
+        "destination": "IN",
+        "lines": [{"item": "nvidia-h100-sxm", "quantity": 1000, "value_usd": 30000000}],
+        "issued": "2025-01-01",
+        "expires": "2030-01-01",
+    }
+    (tmp_path / "licence.json").write_text(json.dumps(licence), encoding="utf-8")
+    assert tg("ledger", "license", "add", "licence.json", "--db", ledger, cwd=tmp_path).returncode == 0
+    order = tmp_path / "order.json"
+    order.write_text(json.dumps(TRANSACTIONS[1]), encoding="utf-8")
+    env = {"TIERGATE_LISTS": lists}
+    cli = tg("ship", str(order), "--db", ledger, "--license", "D7000001", "--format", "json", cwd=tmp_path, env=env)
+    assert cli.returncode == 4, cli
+    answer = json.loads(cli.stdout)
+    assert answer["committed"] is False and answer["outcome"] == "license_required"
+    assert "does not cover" in answer["reason"] and "consignee" in answer["reason"]
+
+    (tmp_path / "api").mkdir()
+    api = make_api(tmp_path / "api", book, lists=lists)
+    try:
+        assert api.post("/v1/ledger/licences", json=licence).status_code == 201
+        shipped = api.post("/v1/ship", json=TRANSACTIONS[1], params={"license": "D7000001"}).json()
+    finally:
+        api.client.close()
+        api.ctx.close()
+    assert shipped["committed"] is False and shipped["outcome"] == "license_required", shipped
+    assert "does not cover" in shipped["reason"]

@@ -18,7 +18,7 @@ from tiergate.api.errors import ApiError, for_http, responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import json_body as body_doc
 from tiergate.api.schemas import ok, ref
-from tiergate.decide.model import Transaction
+from tiergate.decide.model import Decision, Transaction
 from tiergate.interchange import decision_to_dict, parse_transaction, screening_fields
 from tiergate.ledger.ship import live_decision, ship, shipment_to_dict, transaction_hash
 from tiergate.screen.licensing import allied_listings, apply_screening, not_screened, shipping_block
@@ -38,12 +38,25 @@ def ship_transaction(
     refused = screening_refusal(ctx, key, txn, hits, version, licence=licence, regime=regime)
     if refused is not None:
         return refused
+
     # A retry after the database was busy is safe: a shipment is idempotent (a repeat changes nothing).
+    def screening(decision: Decision) -> Decision:  # before anything is drawn: an EL consignee needs a licence
+        return apply_screening(decision, hits, party=txn.consignee.name, lists=version)
+
     shipment = ctx.read(
-        ship, txn, ctx.book, ctx.ledger_for(key), licence_id=licence, regime=regime, listings=allied_listings(hits)
+        ship,
+        txn,
+        ctx.book,
+        ctx.ledger_for(key),
+        licence_id=licence,
+        regime=regime,
+        listings=allied_listings(hits),
+        screening=screening if version is not None else None,
     )
     screened = (
-        apply_screening(shipment.decision, hits, party=txn.consignee.name, lists=version)
+        shipment.decision
+        if version is not None and shipment.decision.screening is not None
+        else apply_screening(shipment.decision, hits, party=txn.consignee.name, lists=version)
         if version is not None
         else not_screened(shipment.decision, ctx.unscreened_reason())
     )

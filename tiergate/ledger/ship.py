@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,13 +129,20 @@ def ship(
     licence_id: str | None = None,
     regime: str | None = None,
     listings: Sequence[Listing] = (),
+    screening: Callable[[Decision], Decision] | None = None,
 ) -> Shipment:
     """Decide ``txn`` with live balances; when authorised (or licensed under ``licence_id``), reserve and
-    commit every allocation it draws atomically. The decision and the outcome are in the audit log."""
+    commit every allocation it draws atomically. The decision and the outcome are in the audit log.
+
+    ``screening`` makes the live decision as restrictive as the consignee's screening hits require, before
+    anything is drawn: an Entity List consignee needs a licence even where the licence rules alone say NLR, and
+    that licence must cover the shipment (its consignee among them) like any other."""
     digest = transaction_hash(txn)
     decision_id = txn.id or digest[:16]
     earlier = ledger.last_audit("ship", decision_id, digest)
     decision, ruleset = live_decision(txn, book, ledger, regime=regime, listings=listings)
+    if screening is not None:
+        decision = screening(decision)
     packs = ",".join(decision.packs)
     if earlier is not None:  # the same transaction was shipped before: a retry changes nothing
         stored = json.loads(earlier["payload"])
