@@ -13,9 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tiergate.batch import atomic_output
 from tiergate.errors import InputError
-from tiergate.interchange import spreadsheet_cell
 from tiergate.screen.model import DEFAULT_THRESHOLD, Query
 
 DEFAULT_LISTS_DB = "sqlite:///tiergate-lists.db"
@@ -57,6 +55,8 @@ def _name(value: str, where: str) -> str:
 
 
 def _country(value: str | None, where: str) -> str | None:
+    if value is None or value == "":
+        return None
     from tiergate.screen.service import _code
 
     return _code(value, where)
@@ -179,11 +179,14 @@ def lists_status(db: DbOpt = DEFAULT_LISTS_DB, format: FormatOpt = "table") -> N
 
 
 def _screener(db: str, threshold: float) -> Any:
+    """A screener of the store's lists, its index from the cache when the lists are unchanged (see
+    :meth:`tiergate.screen.index.ScreeningIndex.for_store`)."""
+    from tiergate.screen.index import ScreeningIndex
     from tiergate.screen.service import Screener
 
     store = _store(db)
     store.check()
-    return Screener.from_store(store, threshold)
+    return Screener(ScreeningIndex.for_store(store), store, threshold)
 
 
 @screen_app.command("name")
@@ -419,6 +422,9 @@ def screen_batch(
             progress.advance(task)
     if record:
         screener.store.record_screenings(recorded)
+    from tiergate.batch import atomic_output
+    from tiergate.interchange import spreadsheet_cell
+
     if suffix == ".jsonl":
         with atomic_output(out_path) as handle:
             for r in results:
@@ -568,6 +574,8 @@ def screen_audit(
     if out_path is None:
         sys.stdout.write(text)
         return
+    from tiergate.batch import atomic_output
+
     with atomic_output(out_path, "w") as handle:
         handle.write(text)
     err.print(f"wrote {len(entries)} audit entries to {out_path}", markup=False)

@@ -44,7 +44,7 @@ from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
-from tiergate.screen.normalize import NameForm, name_form
+from tiergate.screen.normalize import NameForm, name_form, name_readings
 
 TOKEN_FLOOR = 0.75
 LONG_FLOOR = 0.55
@@ -276,6 +276,8 @@ def score_names(
         ]
     else:
         features = [Feature("name", best.score, f"{query.name!r} against {best_name!r}: {best.detail()}")]
+    if qform.warnings:
+        features.append(Feature("evasion", 0.0, "; ".join(qform.warnings)))
     if qform.latinised or best_form.latinised:
         features.append(
             Feature(
@@ -364,5 +366,13 @@ def compare_names(name1: str, name2: str, schema: str | None = None) -> tuple[fl
     """The score of two names (the ``screen compare`` face): the same name score and name qualifiers as screening."""
     person = _is_person(schema)
     entry = ListEntry(dataset="pair", entry_id="2", list_code="-", schema=schema or "LegalEntity", name=name2)
-    score, _, features = score_names(Query(name1, schema=None), name_form(name1, person), entry)
-    return score, features
+    best: tuple[float, list[Feature]] | None = None
+    for reading in name_readings(name1):
+        form = name_form(reading, person)
+        if reading != name1:
+            form = form.as_reading_of(name1)
+        score, _, features = score_names(Query(name1, schema=None), form, entry)
+        if best is None or score > best[0]:
+            best = (score, features)
+    assert best is not None
+    return best
