@@ -41,23 +41,28 @@ import orjson
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from tiergate.screen.match import score_names, token_table
+from tiergate.screen.match import score_names, skeleton, token_table
 from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query
 from tiergate.screen.normalize import NameForm, check_name, fold, name_form, name_readings
 
 CANDIDATES = 40
-MIN_SHARE = 0.5
+MIN_SHARE = 0.65
 RERANK = 8
 DELETE_MIN = 4
 DELETE_MAX = 16
 """Keys of this many letters (from ``DELETE_MIN`` to ``DELETE_MAX``) are filed under their one-letter deletions."""
-PREFIX_MIN = 7
-PREFIX = 4
-PREFIX_SPAN = 400
+PREFIX_MIN = 6
+PREFIX = 3
+PREFIX_SPAN = 2000
 """A query token this long looks up the list tokens sharing its first :data:`PREFIX` letters (at most this many)."""
 TOKEN_MIN_SIM = 0.7
+SKELETON_MARK = "#"
+SKELETON_MIN = 4
+SKELETON_SIM = 0.8
+"""A token of four letters or more is also filed under its consonant outline (``#frdrk`` for Frederick and
+Friedrich, ``#mhmd`` for Muhammad and the unvowelled محمد), found at this similarity."""
 COMPACT_MAX_TOKENS = 5
-INDEX_FORMAT = "tiergate-screen-index-4"
+INDEX_FORMAT = "tiergate-screen-index-6"
 """Changes when the keys, the normalisation or the file layout change: an index on disk of another format is rebuilt."""
 
 
@@ -65,6 +70,10 @@ def _hash(key: str) -> int:
     """A stable 64-bit hash of a key (two C checksums: cheap, and the same in every process)."""
     raw = key.encode()
     return (zlib.crc32(raw) << 32) | zlib.adler32(raw)
+
+
+def _hashes(keys: Sequence[str]) -> np.ndarray:
+    return np.fromiter((_hash(k) for k in keys), dtype=np.uint64, count=len(keys))
 
 
 def _deletions(key: str) -> set[str]:
@@ -82,7 +91,26 @@ def _name_keys(form: NameForm) -> set[str]:
         keys.add(fold("".join(tokens)))
     for variant in form.variants:
         keys.add(variant)
+    for f in form.folds:
+        if len(f) >= SKELETON_MIN:
+            keys.add(SKELETON_MARK + skeleton(f))
     return keys
+
+
+def _outlines(key: str, han: bool) -> set[str]:
+    """The consonant outlines a query token is looked up under: its own, and for a name read from Chinese
+    characters (which have no r: ``bei-la-ke`` for Barack) those with its l's read as r's."""
+    outline = skeleton(key)
+    found = {outline}
+    if han and "l" in outline:
+        places = [i for i, ch in enumerate(outline) if ch == "l"][:3]
+        for mask in range(1, 1 << len(places)):
+            chars = list(outline)
+            for bit, i in enumerate(places):
+                if mask >> bit & 1:
+                    chars[i] = "r"
+            found.add("".join(chars))
+    return found
 
 
 class _Strings:
@@ -143,14 +171,18 @@ class _Entries(Sequence[ListEntry]):
             yield self[i]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Column:
-    """A query token (or adjacent pair, or the whole query written together) looked up: (weight, the list
-    vocabulary ids it found and their similarity)."""
+    """A query token (or adjacent pair, or the whole query written together) looked up: its weight, the list
+    names whose keys it found and each one's similarity (in rising order of similarity)."""
 
     weight: float
-    vocab: np.ndarray
-    sims: np.ndarray
+    names: np.ndarray
+    post_sims: np.ndarray
+
+
+_NO_COLUMN = _Column(0.0, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+COLUMN_CACHE = 50_000
 
 
 @dataclass
@@ -168,11 +200,15 @@ class ScreeningIndex:
     vocab_prefix: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=f"S{PREFIX}"))
     """The vocabulary is sorted: its keys' first letters, for the prefix look-up."""
     idf: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    name_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    """For each indexed name, the summed weight (inverse document frequency) of its tokens' keys."""
     post_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     post_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     del_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     del_vocab: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     _forms: dict[int, tuple[NameForm, ...]] = field(default_factory=dict, repr=False)
+    _vocab_words: list[str] | None = field(default=None, repr=False)
+    _columns: dict[tuple[str, bool], _Column] = field(default_factory=dict, repr=False)
 
     # ---------------------------------------------------------------- building
 
@@ -182,6 +218,7 @@ class ScreeningIndex:
         name_entry: list[int] = []
         name_slot: list[int] = []
         compact: list[bytes] = []
+        name_folds: list[tuple[str, ...]] = []
         postings: dict[str, list[int]] = {}
         forms_of: dict[int, tuple[NameForm, ...]] = {}
         for position, entry in enumerate(listed):
@@ -194,6 +231,7 @@ class ScreeningIndex:
                 name_entry.append(position)
                 name_slot.append(slot)
                 compact.append(form.compact.encode())
+                name_folds.append(form.folds)
                 for key in _name_keys(form):
                     postings.setdefault(key, []).append(name_id)
             forms_of[position] = tuple(forms)
@@ -205,9 +243,16 @@ class ScreeningIndex:
         ids = np.fromiter((i for k in vocab for i in postings[k]), dtype=np.int32, count=int(offsets[-1]))
         hashes = np.fromiter((_hash(k) for k in vocab), dtype=np.uint64, count=len(vocab))
         order = np.argsort(hashes, kind="stable")
+        idf = np.log1p(total / np.maximum(sizes, 1)).astype(np.float32)
+        where = {k: i for i, k in enumerate(vocab)}
+        name_weight = np.fromiter(
+            (sum(float(idf[where[f]]) for f in folds if f in where) for folds in name_folds),
+            dtype=np.float32,
+            count=len(name_folds),
+        )
         del_pairs: list[tuple[int, int]] = []
         for vid, key in enumerate(vocab):
-            if DELETE_MIN <= len(key) <= DELETE_MAX:
+            if DELETE_MIN <= len(key) <= DELETE_MAX and not key.startswith(SKELETON_MARK):
                 del_pairs.extend((_hash(d), vid) for d in _deletions(key))
         del_hash = np.fromiter((h for h, _ in del_pairs), dtype=np.uint64, count=len(del_pairs))
         del_vocab = np.fromiter((v for _, v in del_pairs), dtype=np.int32, count=len(del_pairs))
@@ -221,7 +266,8 @@ class ScreeningIndex:
             vocab_hash=hashes[order],
             vocab_hash_id=order.astype(np.int32),
             vocab_prefix=np.array([k[:PREFIX].encode() for k in vocab], dtype=f"S{PREFIX}"),
-            idf=np.log1p(total / np.maximum(sizes, 1)).astype(np.float32),
+            idf=idf,
+            name_weight=name_weight,
             post_offsets=offsets,
             post_ids=ids,
             del_hash=del_hash[del_order],
@@ -239,6 +285,7 @@ class ScreeningIndex:
         "vocab_hash_id",
         "vocab_prefix",
         "idf",
+        "name_weight",
         "post_offsets",
         "post_ids",
         "del_hash",
@@ -327,70 +374,92 @@ class ScreeningIndex:
             self._forms[position] = forms
         return forms
 
+    @property
+    def _words(self) -> list[str]:
+        """The vocabulary as Python strings (decoded once)."""
+        words = self._vocab_words
+        if words is None:
+            blob = self.vocab.blob.tobytes()
+            bounds = self.vocab.offsets.tolist()
+            words = [blob[bounds[i] : bounds[i + 1]].decode() for i in range(len(bounds) - 1)]
+            self._vocab_words = words
+        return words
+
+    def _vocab_ids(self, keys: Sequence[str], hashes: np.ndarray | None = None) -> list[int]:
+        """The vocabulary id of each key (-1 where it is not in the vocabulary)."""
+        if not len(self.vocab_hash):
+            return [-1] * len(keys)
+        if hashes is None:
+            hashes = _hashes(keys)
+        at = np.minimum(np.searchsorted(self.vocab_hash, hashes), len(self.vocab_hash) - 1)
+        hit = self.vocab_hash[at] == hashes
+        words = self._words
+        out = []
+        for key, ok, i in zip(keys, hit.tolist(), at.tolist(), strict=True):
+            vid = int(self.vocab_hash_id[i]) if ok else -1
+            out.append(vid if vid >= 0 and words[vid] == key else -1)
+        return out
+
     def _vocab_id(self, key: str) -> int:
-        h = np.uint64(_hash(key))
-        i = int(np.searchsorted(self.vocab_hash, h))
-        if i < len(self.vocab_hash) and self.vocab_hash[i] == h:
-            vid = int(self.vocab_hash_id[i])
-            if self.vocab[vid] == key:
-                return vid
-        return -1
+        return self._vocab_ids([key])[0]
 
-    def _deleted_from(self, key: str) -> np.ndarray:
-        """The vocabulary ids of keys one of whose one-letter deletions is ``key``."""
-        h = np.uint64(_hash(key))
-        lo = int(np.searchsorted(self.del_hash, h, "left"))
-        hi = int(np.searchsorted(self.del_hash, h, "right"))
-        return self.del_vocab[lo:hi]
+    def _deleted_from(self, hashes: np.ndarray) -> np.ndarray:
+        """The vocabulary ids of keys one of whose one-letter deletions has one of ``hashes``."""
+        lo = np.searchsorted(self.del_hash, hashes, "left")
+        hi = np.searchsorted(self.del_hash, hashes, "right")
+        spans = [self.del_vocab[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a]
+        return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int32)
 
-    def lookup(self, key: str) -> dict[int, float]:
+    def lookup(self, key: str, han: bool = False) -> dict[int, float]:
         """The vocabulary ids near ``key`` (a phonetic key) and their similarity to it (at least
         :data:`TOKEN_MIN_SIM`): equal, one letter transposed, missing, extra or changed, or (long keys) the same
-        first letters."""
-        found: set[int] = set()
-        exact = self._vocab_id(key)
-        if exact >= 0:
-            found.add(exact)
+        first letters; and those of its consonant outline (:data:`SKELETON_SIM`)."""
+        probes = [key, *_deletions(key)] if len(key) > DELETE_MIN else [key]
+        outlines = [SKELETON_MARK + o for o in _outlines(key, han)] if len(key) >= SKELETON_MIN - 1 else []
+        hashes = _hashes(probes + outlines)
+        ids = self._vocab_ids(probes + outlines, hashes)
+        exact = ids[0]
+        found = {v for v in ids[: len(probes)] if v >= 0}
         if len(key) >= DELETE_MIN - 1:
-            found.update(int(v) for v in self._deleted_from(key))
-        if len(key) > DELETE_MIN:
-            for d in _deletions(key):
-                v = self._vocab_id(d)
-                if v >= 0:
-                    found.add(v)
-                found.update(int(x) for x in self._deleted_from(d))
+            found.update(self._deleted_from(hashes[: len(probes)]).tolist())
         if len(key) >= PREFIX_MIN and len(self.vocab_prefix):
             p = key[:PREFIX].encode()
             lo = int(np.searchsorted(self.vocab_prefix, p, "left"))
             hi = int(np.searchsorted(self.vocab_prefix, p, "right"))
             if hi - lo <= PREFIX_SPAN:
                 found.update(range(lo, hi))
-        if not found:
-            return {}
-        ids = sorted(found)
-        if ids == [exact]:
-            return {exact: 1.0}
-        sims = cdist([key], [self.vocab[i] for i in ids], scorer=Indel.normalized_similarity)[0]
-        return {i: float(s) for i, s in zip(ids, sims, strict=True) if s >= TOKEN_MIN_SIM}
+        near: dict[int, float] = {}
+        if len(found) == 1 and exact in found:
+            near[exact] = 1.0
+        elif found:
+            ordered = sorted(found)
+            words = self._words
+            sims = cdist([key], [words[i] for i in ordered], scorer=Indel.normalized_similarity)[0]
+            near = {i: s for i, s in zip(ordered, sims.tolist(), strict=True) if s >= TOKEN_MIN_SIM}
+        for outline in ids[len(probes) :]:
+            if outline >= 0 and near.get(outline, 0.0) < SKELETON_SIM:
+                near[outline] = SKELETON_SIM
+        return near
 
-    def _column(self, key: str, weight: float | None = None) -> _Column:
-        near = self.lookup(key)
+    def _cached_column(self, key: str, han: bool) -> _Column:
+        cache = self._columns
+        found = cache.get((key, han))
+        if found is None:
+            if len(cache) >= COLUMN_CACHE:
+                cache.clear()
+            found = cache[(key, han)] = self._column(key, han)
+        return found
+
+    def _column(self, key: str, han: bool = False) -> _Column:
+        near = self.lookup(key, han)
         if not near:
-            return _Column(0.0, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
-        vocab = np.fromiter(near, dtype=np.int32, count=len(near))
-        sims = np.fromiter(near.values(), dtype=np.float32, count=len(near))
-        if weight is None:
-            best = vocab[np.argmax(sims)]
-            weight = float(self.idf[best])
-        return _Column(weight, vocab, sims)
-
-    def _credit(self, column: _Column, out: np.ndarray) -> None:
-        """``out[name] = the column's best credit (weight x similarity) among the name's keys``."""
-        if not len(column.vocab):
-            return
-        for vid, sim in sorted(zip(column.vocab.tolist(), column.sims.tolist(), strict=True), key=lambda x: x[1]):
-            ids = self.post_ids[self.post_offsets[vid] : self.post_offsets[vid + 1]]
-            out[ids] = column.weight * sim
+            return _NO_COLUMN
+        ranked = sorted(near.items(), key=lambda kv: kv[1])
+        weight = float(self.idf[ranked[-1][0]])
+        offsets = self.post_offsets
+        spans = [self.post_ids[offsets[v] : offsets[v + 1]] for v, _ in ranked]
+        sims = np.repeat(np.asarray([sim for _, sim in ranked], dtype=np.float32), [len(x) for x in spans])
+        return _Column(weight, np.concatenate(spans), sims)
 
     def candidates(self, form: NameForm, limit: int = CANDIDATES) -> list[int]:
         """Entry positions that share enough key weight with ``form``, best first."""
@@ -401,16 +470,9 @@ class ScreeningIndex:
         tokens = form.tokens
         if not tokens or not self.name_count:
             return []
-        singles = [self._column(f) for f in form.folds]
-        n = self.name_count
-        credit = np.zeros((len(singles), n), dtype=np.float32)
-        for i, col in enumerate(singles):
-            self._credit(col, credit[i])
+        singles = [self._cached_column(f, form.han) for f in form.folds]
         weights = [c.weight for c in singles]
-        base = credit.sum(axis=0)
-        possible = sum(weights)
-        share = base / possible if possible else np.zeros(n, dtype=np.float32)
-        # readings with two adjacent tokens, or all of them, written together
+        # readings with two adjacent tokens, or all of them, written together (and other romanisations)
         joined: list[tuple[list[int], str]] = [
             ([i, i + 1], fold(tokens[i] + tokens[i + 1])) for i in range(len(tokens) - 1)
         ]
@@ -418,22 +480,39 @@ class ScreeningIndex:
             joined.append((list(range(len(tokens))), fold("".join(tokens))))
         for variant in form.variants:
             joined.append(([], variant))
+        alternatives: list[tuple[list[int], _Column, float]] = []
         for covered, key in joined:
-            col = self._column(key)
-            if not len(col.vocab):
-                continue
+            col = self._cached_column(key, False)
+            if len(col.names):
+                alternatives.append((covered, col, max(col.weight, sum(weights[i] for i in covered))))
+        columns = [(c, c.weight) for c in singles] + [(c, w) for _, c, w in alternatives]
+        sizes = [len(c.names) for c, _ in columns]
+        if not sum(sizes):
+            return []
+        ids, inverse = np.unique(np.concatenate([c.names for c, _ in columns]), return_inverse=True)
+        credit = np.zeros((len(columns), len(ids)), dtype=np.float32)
+        at = 0
+        for row, ((col, weight), size) in enumerate(zip(columns, sizes, strict=True)):
+            if size:  # postings in order of rising similarity: a name's best one is written last
+                credit[row, inverse[at : at + size]] = col.post_sims * weight
+            at += size
+        k = len(singles)
+        base = credit[:k].sum(axis=0)
+        possible = sum(weights)
+        # the share of the shorter side's weight covered: the query's, or the name's when the name is shorter
+        own = self.name_weight[ids]
+        share = base / np.maximum(np.minimum(possible, own), 1e-6)
+        for j, (covered, _col, weight) in enumerate(alternatives):
             w_parts = sum(weights[i] for i in covered)
-            col.weight = max(col.weight, w_parts)
-            alt = np.zeros(n, dtype=np.float32)
-            self._credit(col, alt)
             rest = base - credit[covered].sum(axis=0) if covered else base
-            denominator = possible - w_parts + col.weight
+            denominator = possible - w_parts + weight
             if denominator > 0:
-                share = np.maximum(share, (rest + alt) / denominator)
-        ids = np.flatnonzero(share >= MIN_SHARE)
+                share = np.maximum(share, (rest + credit[k + j]) / np.maximum(np.minimum(denominator, own), 1e-6))
+        keep = share >= MIN_SHARE
+        ids, share = ids[keep], share[keep]
         if not len(ids):
             return []
-        scores = share[ids].astype(np.float64)
+        scores = share.astype(np.float64)
         wide = limit * RERANK
         if len(ids) > wide:
             top = np.argpartition(-scores, wide)[:wide]
