@@ -190,12 +190,16 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
     used_q: set[int] = set()
     used_e: set[int] = set()
     aligned = []
+    order_q: list[int] = []
+    order_e: list[int] = []
     num = den = 0.0
     for s, _w, i, j in cells:
         if i in used_q or j in used_e:
             continue
         used_q.add(i)
         used_e.add(j)
+        order_q.append(i)
+        order_e.append(j)
         w = (q.weights[i] + e.weights[j]) / 2
         num += s**SIM_POWER * w
         den += w
@@ -208,6 +212,11 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
     single = len(q.tokens if wq <= we else e.tokens) == 1
     floor = LONG_FLOOR_SINGLE if single else LONG_FLOOR
     score = mean * short**SHORT_POWER * (floor + (1 - floor) * long_)
+    if aligned and (len(used_q) < len(q.tokens) or len(used_e) < len(e.tokens)):
+        distinctive = any(q.weights[i] >= 1.0 and e.weights[j] >= 1.0 for i, j in zip(order_q, order_e, strict=True))
+        if not distinctive:
+            # only generic words (and place names) meet: the words either name has beyond them tell it apart
+            score *= len(aligned) / max(len(q.tokens), len(e.tokens))
     compact = 0.0
     if len(q.tokens) != len(e.tokens) and score < COMPACT_MIN:
         c = Indel.normalized_similarity(q.compact, e.compact)

@@ -26,6 +26,8 @@ MAX_NAME_CHARS = 1000
 # Legal forms: phrase (already normalised, space separated) -> class. Longest phrases first.
 _LEGAL = {
     "LLC": [
+        "youxian zeren gongsi",  # pinyin of 有限责任公司
+        "youxianzerengongsi",
         "limited liability company",
         "limited liability",
         "limited liability co",
@@ -64,6 +66,8 @@ _LEGAL = {
         "yugen kaisha",
     ],
     "JSC": [
+        "gufen youxian gongsi",  # 股份有限公司
+        "gufenyouxiangongsi",
         "open joint stock company",
         "closed joint stock company",
         "public joint stock company",
@@ -104,6 +108,8 @@ _LEGAL = {
         "k k",
     ],
     "LTD": [
+        "youxian gongsi",  # 有限公司
+        "youxiangongsi",
         "company limited",
         "co limited",
         "co ltd",
@@ -343,6 +349,46 @@ GENERIC_ORG = {
     "construction",
     "software",
     "semiconductor",
+} | {  # countries, their adjectives and the large cities that lead company names: they do not tell groups apart
+    "china",
+    "chinese",
+    "prc",
+    "russia",
+    "russian",
+    "iran",
+    "iranian",
+    "korea",
+    "korean",
+    "north",
+    "south",
+    "syria",
+    "syrian",
+    "cuba",
+    "cuban",
+    "belarus",
+    "venezuela",
+    "hong",
+    "kong",
+    "macau",
+    "pakistan",
+    "india",
+    "turkey",
+    "uae",
+    "emirates",
+    "beijing",
+    "shanghai",
+    "shenzhen",
+    "guangzhou",
+    "tianjin",
+    "wuhan",
+    "chengdu",
+    "hangzhou",
+    "nanjing",
+    "xian",
+    "harbin",
+    "moscow",
+    "tehran",
+    "pyongyang",
 }
 _TITLES = {
     "mr",
@@ -739,6 +785,61 @@ def _latin_tokens(text: str) -> list[str]:
     return tokens
 
 
+# Words as customs declarations and lists abbreviate them, and the pinyin of the generic words of Chinese company
+# names, read as the full English word (a company's name only: ``Eng`` is a title in a person's).
+ABBREVIATIONS = {
+    **dict.fromkeys(["tech", "techn", "technol", "technologies", "jishu", "keji"], "technology"),
+    **dict.fromkeys(["comm", "comms", "commun", "communication", "tongxin"], "communications"),
+    **dict.fromkeys(["grp", "jituan"], "group"),
+    **dict.fromkeys(["svc", "svcs", "srvc", "srvcs", "srvces", "servs", "service"], "services"),
+    **dict.fromkeys(["intl", "internat", "guoji"], "international"),
+    **dict.fromkeys(["mfg", "mfr", "manuf", "zhizao"], "manufacturing"),
+    **dict.fromkeys(["elec", "electr", "electronic", "dianzi"], "electronics"),
+    **dict.fromkeys(["eng", "engg", "gongcheng"], "engineering"),
+    **dict.fromkeys(["ind", "inds", "indus", "industries", "industry", "gongye", "shiye"], "industrial"),
+    **dict.fromkeys(["hldg", "hldgs", "holdings", "konggu"], "holding"),
+    **dict.fromkeys(["dev", "devt", "fazhan"], "development"),
+    **dict.fromkeys(["trdg", "maoyi"], "trading"),
+    **dict.fromkeys(["equip", "shebei"], "equipment"),
+    **dict.fromkeys(["sys", "system"], "systems"),
+    **dict.fromkeys(["natl"], "national"),
+    **dict.fromkeys(["inst"], "institute"),
+    **dict.fromkeys(["univ", "daxue"], "university"),
+    **dict.fromkeys(["acad"], "academy"),
+    **dict.fromkeys(["assn", "assoc"], "association"),
+    **dict.fromkeys(["invest", "touzi"], "investment"),
+    **dict.fromkeys(["yanjiusuo", "yanjiuyuan"], "research institute"),
+    **dict.fromkeys(["bandaoti"], "semiconductor"),
+    **dict.fromkeys(["hangkong"], "aviation"),
+    **dict.fromkeys(["hangtian"], "aerospace"),
+}
+_JOINED_PREFIXES = frozenset({"micro", "nano", "opto", "bio", "petro", "aero", "tele", "electro", "info", "radio"})
+
+
+def expand_abbreviations(tokens: list[str]) -> list[str]:
+    """A company name's abbreviated words written out (``COMM`` -> communications, ``Tech.`` -> technology), pinyin
+    syllables of a generic word joined and read in English (``Guo Ji`` -> international), and prefixes written
+    apart joined (``Micro Electronics`` -> microelectronics)."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if nxt is not None and (t + nxt) in ABBREVIATIONS and t not in ABBREVIATIONS:
+            out.extend(ABBREVIATIONS[t + nxt].split())
+            i += 2
+            continue
+        if nxt is not None and t in _JOINED_PREFIXES and nxt.isalpha() and len(nxt) > 3:
+            joined = t + ABBREVIATIONS.get(nxt, nxt)
+            out.append(joined)
+            i += 2
+            continue
+        full = ABBREVIATIONS.get(t)
+        out.extend(full.split() if full else [t])
+        i += 1
+    return out
+
+
 def _strip_legal(tokens: list[str], person: bool) -> tuple[list[str], set[str]]:
     """Legal forms taken off (anywhere in an organisation's name; at either end of a person's)."""
     found: set[str] = set()
@@ -800,6 +901,8 @@ def name_form(name: str, person: bool = False) -> NameForm:
         latinised = latinised or any(ord(ch) > 0x24F for ch in text)
         text = ascii_text
     tokens, found = _strip_legal(_latin_tokens(text), person)
+    if not person:
+        tokens = expand_abbreviations(tokens)
     legal |= found
     generic = GENERIC_PERSON if person else GENERIC_ORG
     weights = tuple(
