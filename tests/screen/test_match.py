@@ -57,7 +57,10 @@ def test_country_and_identifier_are_supporting_evidence() -> None:
 
 
 words = st.text(alphabet=st.characters(whitelist_categories=("Lu", "Ll")), min_size=2, max_size=10).filter(
-    lambda w: not name_form(f"zz {w}", True).legal  # a legal form (AB, SA) is taken off only at a name's ends
+    lambda w: (
+        not name_form(f"zz {w}", True).legal  # a legal form (AB, SA) is taken off only at a name's ends
+        and all(len(t) > 1 for t in name_form(w, True).tokens)
+    )  # nor letters that read as one (KӺ: the K of "K K")
 )
 
 

@@ -458,6 +458,51 @@ GENERIC_PERSON = _TITLES | {
     "syed",
     "amir",
 }
+# The commonest surnames (Korean, Chinese, Vietnamese, South Asian): shared by millions, they do not tell persons
+# apart; the given names must.
+GENERIC_PERSON |= {
+    "kim",
+    "lee",
+    "li",
+    "park",
+    "choi",
+    "jung",
+    "kang",
+    "cho",
+    "yoon",
+    "lim",
+    "han",
+    "oh",
+    "shin",
+    "kwon",
+    "wang",
+    "zhang",
+    "liu",
+    "chen",
+    "yang",
+    "huang",
+    "zhao",
+    "wu",
+    "zhou",
+    "xu",
+    "sun",
+    "ma",
+    "zhu",
+    "hu",
+    "guo",
+    "he",
+    "lin",
+    "gao",
+    "luo",
+    "zheng",
+    "liang",
+    "nguyen",
+    "tran",
+    "pham",
+    "khan",
+    "singh",
+    "kumar",
+}
 GENERIC_WEIGHT = 0.35
 TITLE_WEIGHT = 0.15
 
@@ -709,6 +754,47 @@ def hostile_text(name: str) -> tuple[str, tuple[str, ...]]:
     return text, (*notes, *mixed, *joined)
 
 
+_HANGUL = re.compile(r"[\uac00-\ud7a3]+")
+# Korean surnames in their usual English spellings: the Revised Romanization, McCune-Reischauer and the
+# spellings passports use read as one (Gim/Kim, I/Yi/Lee/Rhee/Ri, Bak/Pak/Park, Choe/Choi ...).
+KOREAN_SURNAMES = {
+    **dict.fromkeys(["gim", "kim"], "kim"),
+    **dict.fromkeys(["yi", "lee", "rhee", "ri", "rhie", "lie"], "lee"),
+    **dict.fromkeys(["bak", "pak", "park", "bag"], "park"),
+    **dict.fromkeys(["choe", "choi", "chwe"], "choi"),
+    **dict.fromkeys(["gang", "kang"], "kang"),
+    **dict.fromkeys(["yun", "yoon"], "yoon"),
+    **dict.fromkeys(["im", "lim", "rim"], "lim"),
+    **dict.fromkeys(["sin", "shin"], "shin"),
+    **dict.fromkeys(["gwon", "gweon", "kwon"], "kwon"),
+    **dict.fromkeys(["ryu", "yu", "yoo", "rhyu"], "yoo"),
+    **dict.fromkeys(["mun", "moon"], "moon"),
+    **dict.fromkeys(["baek", "paek", "paik", "baeg"], "baek"),
+    **dict.fromkeys(["no", "noh", "roh"], "roh"),
+    **dict.fromkeys(["gu", "ku", "koo"], "koo"),
+}
+
+
+def _hangul_syllable(ch: str) -> str:
+    """One Hangul syllable in the Revised Romanization's spelling (unidecode's, with ch and final k/p/t)."""
+    out = unidecode(ch)
+    if out.startswith("c"):
+        out = "ch" + out[1:]
+    if len(out) > 1 and out[-1] in "gbd" and not out.endswith("ng"):
+        out = out[:-1] + {"g": "k", "b": "p", "d": "t"}[out[-1]]
+    return out
+
+
+def _hangul_run(run: str, person: bool) -> str:
+    """A run of Hangul in Latin letters: a person's 2-4 syllable name as surname + one token per given-name
+    syllable (``김정은`` -> kim jeong eun, meeting Kim Jong Un, Kim Jong-un); other words written together."""
+    syllables = [_hangul_syllable(ch) for ch in run]
+    if person and 2 <= len(syllables) <= 4:
+        surname = KOREAN_SURNAMES.get(syllables[0], syllables[0])
+        return " " + " ".join([surname, *syllables[1:]]) + " "
+    return " " + "".join(syllables) + " "
+
+
 def _pinyin_run(run: str, person: bool) -> str:
     from pypinyin import lazy_pinyin
 
@@ -739,6 +825,8 @@ def fold(token: str) -> str:
         ("gh", "g"),
         ("dh", "d"),
         ("th", "t"),
+        ("eo", "o"),
+        ("eu", "u"),
         ("ou", "u"),
         ("oo", "u"),
         ("ee", "i"),
@@ -896,6 +984,10 @@ def name_form(name: str, person: bool = False) -> NameForm:
         whole = _HAN.fullmatch(text.replace(" ", "")) is not None  # a Chinese name, not a transcribed foreign one
         text = _HAN.sub(lambda m: _pinyin_run(m.group(0), person and whole), text)
         latinised = True
+    if _HANGUL.search(text):
+        whole = _HANGUL.fullmatch(text.replace(" ", "")) is not None
+        text = _HANGUL.sub(lambda m: _hangul_run(m.group(0), person and whole), text)
+        latinised = True
     if not text.isascii():
         ascii_text = unidecode(text)
         latinised = latinised or any(ord(ch) > 0x24F for ch in text)
@@ -903,6 +995,8 @@ def name_form(name: str, person: bool = False) -> NameForm:
     tokens, found = _strip_legal(_latin_tokens(text), person)
     if not person:
         tokens = expand_abbreviations(tokens)
+    else:
+        tokens = [KOREAN_SURNAMES.get(t, t) if len(t) > 1 else t for t in tokens]
     legal |= found
     generic = GENERIC_PERSON if person else GENERIC_ORG
     weights = tuple(
