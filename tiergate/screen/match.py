@@ -72,11 +72,11 @@ _VOWELS = frozenset("aeiouy")
 
 @lru_cache(maxsize=65536)
 def skeleton(token: str) -> str:
-    """A token's consonants (its first letter kept), doubled letters once: how abjad scripts (Arabic, Hebrew,
-    Persian) write it, so that ``mhmd`` (from محمد) meets ``muhammad``."""
+    """A token's consonants (its first letter kept; w, the written long u, left out), doubled letters once: how
+    abjad scripts (Arabic, Hebrew, Persian) write it, so that ``mhmd`` (from محمد) meets ``muhammad``."""
     out = [token[0]]
     for ch in token[1:]:
-        if ch not in _VOWELS and ch != out[-1]:
+        if ch not in _VOWELS and ch != "w" and ch != out[-1]:  # w: the long u that abjads write (منصور mnswr)
             out.append(ch)
     return "".join(out)
 
