@@ -74,12 +74,13 @@ def mine(entries: list[ListEntry], per_group: int, seed: int) -> list[dict[str, 
             entry = entries[i]
             rows.append(row(group, schema, alias, entry.name, True))
             # the most similar other entry's name, by the entry's own (Latin) name
+            known = {a.casefold() for a in entry.aliases}
             best = process.extract(entry.name, pool_names, scorer=fuzz.token_set_ratio, limit=5)
             for _name, _score, k in best:
-                if pool[k][1] != i and pool[k][0].casefold() != entry.name.casefold():
-                    if not any(a.casefold() == pool[k][0].casefold() for a in entry.aliases):
-                        rows.append(row(group, schema, alias, pool[k][0], False))
-                        break
+                other = pool[k][0].casefold()
+                if pool[k][1] != i and other != entry.name.casefold() and other not in known:
+                    rows.append(row(group, schema, alias, pool[k][0], False))
+                    break
     return rows
 
 
