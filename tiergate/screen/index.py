@@ -102,6 +102,8 @@ def _outlines(key: str, han: bool) -> set[str]:
     characters (which have no r: ``bei-la-ke`` for Barack) those with its l's read as r's."""
     outline = skeleton(key)
     found = {outline}
+    if "v" in outline[1:]:  # a w the abjad wrote for a long u (mhmwd, Mahmoud)
+        found.add(outline[0] + outline[1:].replace("v", ""))
     if han and "l" in outline:
         places = [i for i, ch in enumerate(outline) if ch == "l"][:3]
         for mask in range(1, 1 << len(places)):
