@@ -540,3 +540,37 @@ def test_listing_dates_are_respected_in_the_core(book: tiergate.Rulebook) -> Non
     tw = [{j.jurisdiction: j for j in d.jurisdictions}["TW"] for d in (before, after)]
     assert "tw-2023-10/entity-list-shtc" not in tw[0].rules and "tw-2023-10/entity-list-shtc" in tw[1].rules
     assert orjson.dumps(decision_to_dict(after))
+
+
+def test_a_callers_own_id_never_hides_the_very_name_an_ally_denied(book: tiergate.Rulebook) -> None:
+    """A denial names its end user by id and name; an order to the same name under the caller's own id for that
+    party is the same end user (as a clearance never follows a caller's id to another name)."""
+    from tiergate.decide.allied import matching_denials
+    from tiergate.denials.model import parse_denial
+
+    notice = {
+        "id": "NL-5",
+        "jurisdiction": "NL",
+        "date": "2024-06-01",
+        "control_keys": ["3B001.f.1"],
+        "destination": "CN",
+        "end_user": {"name": "Hua Hong Foundry Co", "id": "nl-register-118"},
+    }
+    denial = parse_denial(notice)
+    keys = frozenset({"3b001", "3b001.f", "3b001.f.1"})
+
+    def order(consignee: dict[str, str]) -> tiergate.Transaction:
+        data = {
+            "date": "2025-12-01",
+            "destination": "CN",
+            "consignee": consignee,
+            "items": [{"chip": "H100", "quantity": 1}],
+        }
+        return tiergate.parse_transaction(data, book.catalogue)
+
+    assert matching_denials([denial], order({**CN, "id": "cust-88"}), keys) == [denial]
+    assert matching_denials([denial], order({**CN, "id": "nl-register-118"}), keys) == [denial]
+    other = {"name": "Other Foundry Co", "country": "CN", "headquarters": "CN", "id": "nl-register-118"}
+    assert matching_denials([denial], order(other), keys) == [denial]  # the notice's own id still counts
+    stranger = {"name": "Other Foundry Co", "country": "CN", "headquarters": "CN", "id": "cust-9"}
+    assert matching_denials([denial], order(stranger), keys) == []

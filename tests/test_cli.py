@@ -553,6 +553,9 @@ def test_demo(runs: dict[str, Run]) -> None:
     assert run.returncode == 0, run
     assert "demo-12" in run.stdout
     assert "Traceback" not in run.stderr
+    # A refusal caused by a licence mismatch: the licence names another consignee, destination and item.
+    assert "demo-02 under licence D1234567: committed" in run.stdout
+    assert "demo-lic under licence D1234567: not committed" in run.stdout and "destination CN" in run.stdout
 
 
 # ---------------------------------------------------------------- 8. bad input

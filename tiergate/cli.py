@@ -702,7 +702,9 @@ ledger_app = typer.Typer(
     no_args_is_help=True, help="The allocation ledger (SQLite file by default, PostgreSQL by URL)."
 )
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log of the ledger.")
-licence_app = typer.Typer(no_args_is_help=True, help="Issued licences whose quantity (and value) shipments deplete.")
+licence_app = typer.Typer(
+    no_args_is_help=True, help="Issued licences: shipments they cover draw on their lines, in units and in USD."
+)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 ledger_app.add_typer(licence_app, name="licence")
@@ -784,17 +786,98 @@ def ledger_history(
 
 @licence_app.command("add")
 def licence_add(
-    licence_id: Annotated[str, typer.Argument(help="The licence number BIS issued.")],
-    quantity: Annotated[int, typer.Option("--quantity", min=1, help="Units the licence authorises.")],
-    value: Annotated[int | None, typer.Option("--value", min=1, help="US dollars the licence authorises.")] = None,
-    note: Annotated[str | None, typer.Option("--note")] = None,
+    file: Annotated[Path, typer.Argument(help="The licence as issued (JSON or YAML; docs/formats.md, Licence).")],
     db: DbOpt = DEFAULT_DB,
 ) -> None:
-    """Record an issued licence; shipments under it deplete its quantity (and value)."""
+    """Record an issued licence: number, jurisdiction, exporter, consignees, destination, lines of items with
+    a quantity and a value in USD, issue and expiry dates, conditions. Shipments draw on it only when it covers
+    them, per line. A licence carried over from an older ledger without its terms is completed this way."""
+    from tiergate.catalog import load_equipment
     from tiergate.ledger import open_ledger
+    from tiergate.ledger.licence import parse_licence
 
-    open_ledger(db).add_licence(licence_id, quantity, value, note)
-    out.print(f"licence {licence_id} recorded: {quantity} unit(s)" + (f", {value:,} USD" if value else ""))
+    records = list(read_records(file))
+    if len(records) != 1:
+        raise InputError(f"a licence file holds one licence; this one holds {len(records)}", where=str(file))
+    licence = parse_licence(records[0].data, _book(None).catalogue, load_equipment(), where=records[0].where)
+    ledger = open_ledger(db)
+    try:
+        done = ledger.add_licence(licence)
+    finally:
+        ledger.close()
+    lines = ", ".join(f"{line.quantity:,} x {line.item} ({line.value_usd:,.0f} USD)" for line in licence.lines)
+    out.print(
+        f"licence {licence.id} {done}: {licence.jurisdiction} licence to "
+        + "; ".join(f"{c.name} ({c.country})" for c in licence.consignees)
+        + f", destination {licence.destination}, {licence.issued} to {licence.expires}: {lines}",
+        markup=False,
+    )
+
+
+@licence_app.command("list")
+def licence_list(db: DbOpt = DEFAULT_DB, format: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
+    """Every licence recorded, with what each line has left."""
+    from tiergate.ledger import open_ledger
+    from tiergate.ledger.ship import licence_view
+
+    ledger = open_ledger(db)
+    try:
+        rows = [licence_view(ledger, licence) for licence in ledger.licences()]
+    finally:
+        ledger.close()
+    if format in (Format.json, Format.jsonl):
+        out.print(_dump(rows, indent=format == Format.json), markup=False)
+        return
+    _licence_table(rows, f"Licences in {db}")
+
+
+@licence_app.command("show")
+def licence_show(
+    licence_id: Annotated[str, typer.Argument(help="The licence number.")],
+    db: DbOpt = DEFAULT_DB,
+    format: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """One licence: its terms, and what each line has left."""
+    from tiergate.ledger import LedgerError, open_ledger
+    from tiergate.ledger.ship import licence_view
+
+    ledger = open_ledger(db)
+    try:
+        licence = ledger.licence(licence_id)
+        if licence is None:
+            raise LedgerError(f"licence {licence_id!r} is not recorded", hint="see `tiergate ledger licence list`")
+        row = licence_view(ledger, licence)
+    finally:
+        ledger.close()
+    if format in (Format.json, Format.jsonl):
+        out.print(_dump(row, indent=format == Format.json), markup=False)
+        return
+    _licence_table([row], f"Licence {licence_id}")
+    for condition in row["conditions"]:
+        out.print(f"  condition: {condition}", markup=False)
+
+
+def _licence_table(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for column in ("licence", "by", "consignees", "to", "valid", "line", "item", "units left", "USD left"):
+        table.add_column(column, justify="right" if column.endswith("left") else "left")
+    for row in rows:
+        if not row["complete"]:
+            note = f"covers nothing until completed ({row.get('note')})"
+            table.add_row(row["id"], "-", "-", "-", "-", "-", note, "-", "-")
+            continue
+        parties = "; ".join(f"{c['name']} ({c['country']})" for c in row["consignees"])
+        valid = f"{row['issued']} to {row['expires']}"
+        for n, line in enumerate(row["lines"], start=1):
+            head = (row["id"], row["jurisdiction"], parties, row["destination"], valid) if n == 1 else ("",) * 5
+            table.add_row(
+                *head,
+                str(n),
+                line["item"],
+                f"{line['quantity_remaining']:,} of {line['quantity']:,}",
+                f"{line['value_usd_remaining']:,.0f} of {line['value_usd']:,.0f}",
+            )
+    out.print(table)
 
 
 @ledger_app.command("installed")
@@ -842,7 +925,9 @@ def ship_command(
     """Decide with live balances and, when authorised, reserve and commit every allocation drawn, atomically.
 
     Exit code 0 when every transaction was committed, 3 when one was refused for lack of allocation,
-    4 when one is not authorised (a licence is needed, or it is prohibited)."""
+    4 when one is not authorised (a licence is needed and --license names none that covers it, or it is
+    prohibited). Under --license the licence must cover the consignee, the destination, every licensed item
+    and the date; each item draws on its licence line, in units and in USD (an exhausted line: exit 3)."""
     from tiergate.ledger import open_ledger
     from tiergate.ledger.ship import ship, shipment_to_dict
 
@@ -986,8 +1071,42 @@ def demo() -> None:
                 f"{shipment.reason}",
                 markup=False,
             )
+        from tiergate.catalog import load_equipment
+        from tiergate.ledger.licence import parse_licence
+
+        licence = parse_licence(
+            orjson.loads((samples / "licence.json").read_text(encoding="utf-8")), book.catalogue, load_equipment()
+        )
+        ledger.add_licence(licence)
+        out.print(
+            f"licence {licence.id} recorded: {licence.lines[0].quantity:,} x {licence.lines[0].item} to "
+            f"{licence.consignees[0].name} ({licence.destination}), valid to {licence.expires}",
+            markup=False,
+        )
+        demo_02 = next(r for r in read_records(samples / "transactions.jsonl") if r.data["id"] == "demo-02").data
+        other = {"name": "Other Compute Co", "country": "CN", "headquarters": "CN"}
+        for data in (
+            {**demo_02, "value_usd": 60_000_000},  # what the licence covers: drawn on its line
+            {
+                **demo_02,
+                "id": "demo-lic",
+                "destination": "CN",
+                "consignee": other,
+                "value_usd": 3_000_000,
+                "items": [{"chip": "nvidia-h200", "quantity": 100}],
+            },  # ships 100 H200 to another consignee in China: refused, the fields named
+        ):
+            txn = interchange.parse_transaction(data, book.catalogue)
+            shipment = ship(txn, book, ledger, licence_id=licence.id)
+            state = "committed" if shipment.committed else "not committed"
+            out.print(f"{txn.id} under licence {licence.id}: {state}: {shipment.reason}", markup=False)
         for balance in ledger.balances():
-            out.print(f"  {balance.account}: used {fmt(balance.used)} of {fmt(balance.cap or 0)} TPP", markup=False)
+            unit = (
+                "TPP"
+                if not balance.account.startswith("licence:")
+                else ("USD" if balance.kind.endswith("value") else "unit(s)")
+            )
+            out.print(f"  {balance.account}: used {fmt(balance.used)} of {fmt(balance.cap or 0)} {unit}", markup=False)
         problem = ledger.verify_audit()
         out.print("  audit chain " + ("intact" if problem is None else f"broken at entry {problem.seq}"), markup=False)
         ledger.close()

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 import tiergate
 from tiergate.api import Settings, create_app, create_key
 from tiergate.api.context import ApiContext
+from tiergate.api.settings import SAMPLE_LISTS
 
 TODAY = dt.date(2025, 3, 3)
 SAMPLES = Path(__file__).resolve().parents[2] / "tiergate" / "samples" / "transactions.jsonl"
@@ -48,6 +49,7 @@ class Api:
 def make_api(tmp_path: Path, book: tiergate.Rulebook, db: str | None = None, **settings: Any) -> Api:
     db = db or f"sqlite:///{tmp_path / 'ledger.db'}"
     settings.setdefault("lists", f"sqlite:///{tmp_path / 'lists.db'}")
+    settings.setdefault("sample_lists", SAMPLE_LISTS)  # 13 records: fast; the bundled lists have their own tests
     app = create_app(Settings(db=db, today=lambda: TODAY, **settings), book=book)
     ctx = app.state.tiergate
     tokens = {role: create_key(ctx.ledger, f"{role}-owner", role, who="test-setup")[0] for role in tiergate_roles()}

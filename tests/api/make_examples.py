@@ -45,8 +45,20 @@ put("post", "/v1/decide/batch", api.post("/v1/decide/batch?explain=false", json=
 put("post", "/v1/ship", api.post("/v1/ship", json=txn), txn)
 put("get", "/v1/ledger/balances", api.get("/v1/ledger/balances"))
 put("get", "/v1/ledger/history", api.get("/v1/ledger/history?limit=2"))
-lic = {"licence_id": "D1234567", "quantity": 2000, "value_usd": 60000000, "note": "issued 2025-02-01"}
+lic = {
+    "id": "D1234567",
+    "jurisdiction": "US",
+    "exporter": "Example Exporter Inc",
+    "consignees": [{"name": "Example Compute Pvt Ltd", "country": "IN"}],
+    "destination": "IN",
+    "lines": [{"item": "nvidia-h100-sxm", "quantity": 2000, "value_usd": 60000000}],
+    "issued": "2025-02-01",
+    "expires": "2027-02-01",
+    "conditions": ["no reexport without prior authorization"],
+}
 put("post", "/v1/ledger/licences", api.post("/v1/ledger/licences", json=lic), lic)
+put("get", "/v1/ledger/licences", api.get("/v1/ledger/licences"))
+put("get", "/v1/ledger/licences/{licence_id}", api.get("/v1/ledger/licences/D1234567"))
 put("get", "/v1/packs", api.get("/v1/packs"))
 put("get", "/v1/packs/diff", api.get("/v1/packs/diff?from=us-2024-12&to=us-diffusion-2025"))
 put("get", "/v1/packs/{name}", api.get("/v1/packs/us-diffusion-2025"))

@@ -16,6 +16,7 @@ import tiergate
 from tiergate.api import create_key, revoke_key
 from tiergate.interchange import decision_to_dict
 
+from ..licences import licence_data
 from .conftest import SAMPLES, Api, sample
 
 ERROR_KEYS = {"status", "code", "message", "where", "hint"}
@@ -401,20 +402,24 @@ def test_a_revocation_by_another_process_takes_effect_within_two_cache_periods(a
 
 
 def test_record_a_licence_and_ship_under_it(api: Api) -> None:
-    body = {"licence_id": "L-2025-007", "quantity": 3000, "note": "<b>issued</b>"}
+    line = {"item": "nvidia-h100-sxm", "quantity": 3000, "value_usd": 90_000_000}
+    body = licence_data("L-2025-007", lines=[line], conditions=["<b>issued</b>"])
     assert_error(api.post("/v1/ledger/licences", role="viewer", json=body), 403)
     assert api.post("/v1/ledger/licences", json=body).status_code == 201
     assert_error(api.post("/v1/ledger/licences", json=body), 409, "already recorded")
-    assert_error(api.post("/v1/ledger/licences", json={**body, "quantity": 0}), 422, "quantity")
-    assert_error(api.post("/v1/ledger/licences", json={**body, "quantity": "3000"}), 422, "quantity")
+    assert_error(api.post("/v1/ledger/licences", json={**body, "lines": [{**line, "quantity": 0}]}), 422, "quantity")
+    wrong = [{**line, "quantity": "3000"}]
+    assert_error(api.post("/v1/ledger/licences", json={**body, "lines": wrong}), 422, "lines[0].quantity")
     plain = api.post("/v1/ledger/licences", content=b"licence", headers={"content-type": "text/plain"})
     assert_error(plain, 422)
     refused = api.post("/v1/ship", json=sample("demo-02")).json()
     assert refused["committed"] is False and "licence is required" in refused["reason"]
-    shipped = api.post("/v1/ship", json={**sample("demo-02"), "id": "demo-02b"}, params={"licence": "L-2025-007"})
+    order = {**sample("demo-02"), "id": "demo-02b", "value_usd": 60_000_000}
+    shipped = api.post("/v1/ship", json=order, params={"licence": "L-2025-007"})
     assert shipped.json()["committed"] is True
     accounts = {b["allocation"]: b for b in api.get("/v1/ledger/balances").json()}
-    assert accounts["licence:L-2025-007:quantity"]["used"] == 2000
+    assert accounts["licence:L-2025-007:1:quantity"]["used"] == 2000
+    assert accounts["licence:L-2025-007:1:value"]["remaining"] == 30_000_000
     recorded = [e for e in _audit(api) if e["action"] == "licence"]
     assert len(recorded) == 1 and recorded[0]["actor"].startswith("officer-owner (api key")
     assert_error(api.post("/v1/ship", json=sample("demo-02"), params={"licence": ""}), 422, "licence")

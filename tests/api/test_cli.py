@@ -82,8 +82,11 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
         with urllib.request.urlopen(request, timeout=5) as response:
             assert len(json.load(response)) > 10
         lists = urllib.request.Request(f"{base}/v1/screen/lists", headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(lists, timeout=5) as response:  # a fresh machine screens the bundled sample
-            assert [d["entries"] for d in json.load(response)] == [13]
+        with urllib.request.urlopen(lists, timeout=5) as response:  # a fresh machine screens the bundled lists
+            found = {d["dataset"]: d for d in json.load(response)}
+        assert found["ofac-sdn"]["file_date"] == "2024-05-03" and found["ofac-sdn"]["entries"] == 14965
+        assert found["nsf-bis-entity-list"]["entries"] > 3000
+        assert "ofac-sdn" in found["ofac-sdn"]["warning"]  # the snapshot is stale, and says so
         assert (tmp_path / "tiergate-lists.db").exists()  # beside the ledger
         try:
             urllib.request.urlopen(f"{base}/v1/chips", timeout=5)

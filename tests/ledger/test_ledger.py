@@ -20,6 +20,7 @@ from tiergate.ledger import (
 )
 from tiergate.ledger.schema import accounts, audit, movements
 
+from ..licences import record
 from .race import race
 
 CAP = dict(kind="lpp:consignee", rule="us-diffusion-2025/lpp-allowance", cap_tpp=1000.0)
@@ -111,13 +112,14 @@ def test_releasing_more_than_reserved_or_an_unknown_reservation_is_refused(ledge
 
 
 def test_a_licence_cannot_be_used_beyond_its_quantity(ledger: Ledger) -> None:
-    ledger.add_licence("L-1", 5)
-    held = ledger.reserve("licence:L-1:quantity", 5, kind="licence:quantity", rule="licence/L-1", cap_tpp=5, key="a")
+    record(ledger, "L-1", lines=[{"item": "nvidia-h100-sxm", "quantity": 5, "value_usd": 100}])
+    line = dict(kind="licence:quantity", rule="licence/L-1/line-1", cap_tpp=5)
+    held = ledger.reserve("licence:L-1:1:quantity", 5, key="a", **line)
     ledger.commit(held, key="b")
     with pytest.raises(AllocationExceeded):
-        ledger.reserve("licence:L-1:quantity", 1, kind="licence:quantity", rule="licence/L-1", cap_tpp=5, key="c")
+        ledger.reserve("licence:L-1:1:quantity", 1, key="c", **line)
     with pytest.raises(LedgerError, match="already recorded"):
-        ledger.add_licence("L-1", 5)
+        record(ledger, "L-1")
 
 
 def test_balances_as_of_a_moment(ledger: Ledger) -> None:

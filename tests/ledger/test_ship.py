@@ -18,6 +18,8 @@ import tiergate
 from tiergate.ledger import Ledger
 from tiergate.ledger.ship import ship
 
+from ..licences import licence_data, record
+
 
 def _txn(tid: str, quantity: int, destination: str = "IN", **extra: Any) -> dict[str, Any]:
     return {
@@ -68,17 +70,22 @@ def test_ship_draws_lpp_then_refuses_then_ships_under_a_licence(tmp_path: Path) 
     assert second.returncode == 4 and json.loads(second.stdout)["committed"] is False
     assert json.loads(second.stdout)["outcome"] == "license_required"
 
-    assert _cli(tmp_path, "ledger", "licence", "add", "L-1", "--quantity", "1500").returncode == 0
+    line = {"item": "nvidia-h100-sxm", "quantity": 1500, "value_usd": 100_000_000}
+    _write(tmp_path, "l1.json", licence_data("L-1", lines=[line]))
+    assert _cli(tmp_path, "ledger", "licence", "add", "l1.json").returncode == 0
+    _write(tmp_path, "b.json", _txn("b", 1000, value_usd=30_000_000))
     licensed = _cli(tmp_path, "ship", "b.json", "--license", "L-1", "--format", "json")
     assert licensed.returncode == 0 and json.loads(licensed.stdout)["committed"] is True
-    # 1,000 more units need the licence again, which has 500 left: refused for lack of allocation.
-    over = _cli(tmp_path, "ship", _write(tmp_path, "c.json", _txn("c", 1000)), "--license", "L-1", "--format", "json")
+    # 1,000 more units need the licence again, whose line has 500 left: refused for lack of allocation.
+    c = _write(tmp_path, "c.json", _txn("c", 1000, value_usd=30_000_000))
+    over = _cli(tmp_path, "ship", c, "--license", "L-1", "--format", "json")
     assert over.returncode == 3 and "allocation exceeded" in json.loads(over.stdout)["reason"]
 
     balances = {b["allocation"]: b for b in json.loads(_cli(tmp_path, "ledger", "balances", "--format", "json").stdout)}
     assert balances["lpp:IN:example-compute-pvt-ltd:2025"]["used"] == 1000 * 15831.2
     assert balances["country:IN:2025-2027"]["used"] == 1000 * 15831.2
-    assert balances["licence:L-1:quantity"]["remaining"] == 500
+    assert balances["licence:L-1:1:quantity"]["remaining"] == 500
+    assert balances["licence:L-1:1:value"]["remaining"] == 70_000_000
     assert all(b["reserved"] == 0 for b in balances.values())
 
     history = json.loads(_cli(tmp_path, "ledger", "history", "--format", "json").stdout)
@@ -170,14 +177,28 @@ def test_the_csv_export_shows_formulas_as_text_and_jsonl_stays_exact(tmp_path: P
 
 def test_one_licence_does_not_ship_what_several_authorities_must_license(tmp_path: Path) -> None:
     """Review fix: a Dutch NXT:2000i to China with its US content unknown needs a Dutch licence and (review) a US
-    one; `ship --license L-1` committed it under the one licence. The ledger keeps a licence without its
-    authority, so a licence from one authority cannot be taken to cover another's."""
+    one; `ship --license L-1` committed it under the one licence. A licence is granted by one authority, so it
+    cannot be taken to cover another's."""
     book = tiergate.load_rulebook()
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", actor="officer")
     ledger.init()
-    ledger.add_licence("L-1", 5)
+    record(
+        ledger,
+        "L-1",
+        jurisdiction="NL",
+        consignees=[{"name": "Hua Hong Foundry Co", "country": "CN"}],
+        destination="CN",
+        lines=[{"item": "asml-nxt-2000i", "quantity": 5, "value_usd": 500_000_000}],
+    )
     cn = {"name": "Hua Hong Foundry Co", "country": "CN", "headquarters": "CN"}
-    both = {"id": "nl-1", "date": "2025-06-01", "export_from": "NL", "destination": "CN", "consignee": cn}
+    both = {
+        "id": "nl-1",
+        "date": "2025-06-01",
+        "export_from": "NL",
+        "destination": "CN",
+        "consignee": cn,
+        "value_usd": 80_000_000,
+    }
     txn = tiergate.parse_transaction(
         {**both, "items": [{"equipment": "asml-nxt-2000i", "quantity": 1}]}, book.catalogue
     )

@@ -133,6 +133,9 @@ def test_report_is_self_contained_html(generated: Path) -> None:
     assert "<script src=" not in page  # plotly.js is inlined: nothing is fetched when the page opens
     assert "Plotly.newPlot" in page
     assert "EU AI Act systemic-risk presumption" in page and "bo-ember" in page
+    assert page.index('<h2 id="alerts">') < page.index("Plotly.newPlot")  # the alerts first
+    assert '<tr class="high"><td>high</td><td>threshold_crossed</td>' in page
+    assert ": 1e+25 FLOP (" in page  # each threshold line is labelled with its value
     bad = tiergate(
         "monitor",
         "report",

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,10 @@ from hypothesis import strategies as st
 import tiergate
 from tiergate.alliance import determine_all
 from tiergate.batch import flat_to_transaction
+from tiergate.decide.model import Decision, Transaction
 from tiergate.interchange import parse_transaction
 from tiergate.ledger import Ledger
+from tiergate.ledger.licence import ECCN, Licence, LicenceLine, LicensedParty
 from tiergate.ledger.ship import ship
 from tiergate.replay.columns import replay_table
 from tiergate.replay.engine import HistoryRow, ReplayResult, replay_rows
@@ -107,11 +110,29 @@ def test_where_no_allowance_binds_each_side_is_decide_under_its_regime(
     assert all(not b for b in (result.sides[0].binds, result.sides[1].binds))
 
 
+def _covering_licence(ledger: Ledger, txn: Transaction, decision: Decision, n: int) -> str:
+    """A licence of the authority that must license ``txn``, for its consignee, destination, item and date."""
+    item = decision.items[0]
+    kind, named = ("eccn", item.eccn) if ECCN.match(item.eccn) else ("item", item.chip or item.eccn)
+    required = [j.jurisdiction for j in decision.jurisdictions if j.reached and j.outcome == "license_required"]
+    licence = Licence(
+        id=f"L-{n}",
+        jurisdiction=(required or ["US"])[0],
+        exporter="Example Exporter Inc",
+        consignees=(LicensedParty(txn.consignee.name, txn.consignee.country),),
+        destination=txn.destination,
+        lines=(LicenceLine(named, kind, 10_000_000_000, 1e13),),
+        issued=txn.date,
+        expires=txn.date,
+    )
+    ledger.add_licence(licence)
+    return licence.id
+
+
 def _shipped(book: tiergate.Rulebook, flat: list[dict[str, Any]], regime: str, folder: Path) -> dict[str, Any]:
     """Ship the rows in date order through a fresh ledger under ``regime``; each decision's state."""
     ledger = Ledger(f"sqlite:///{folder / (regime + '.db')}", actor="test")
     ledger.init()
-    ledger.add_licence("L-1", 10_000_000_000)
     states: dict[str, Any] = {}
     try:
         order = sorted(range(len(flat)), key=lambda i: flat[i]["date"])
@@ -119,7 +140,9 @@ def _shipped(book: tiergate.Rulebook, flat: list[dict[str, Any]], regime: str, f
             txn = parse_transaction(flat_to_transaction(flat[i], f"row {i + 1}"), book.catalogue)
             shipment = ship(txn, book, ledger, regime=regime)
             if shipment.decision.outcome == "license_required" and not shipment.committed:
-                again = ship(txn, book, ledger, regime=regime, licence_id="L-1")
+                licence_id = _covering_licence(ledger, txn, shipment.decision, i)
+                valued = replace(txn, value_usd=1.0)  # a licence line counts dollars too
+                again = ship(valued, book, ledger, regime=regime, licence_id=licence_id)
                 assert again.decision == shipment.decision
             d = shipment.decision
             states[flat[i]["id"]] = (d.outcome, d.authorization, d.review_policy)

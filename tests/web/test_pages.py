@@ -20,6 +20,7 @@ import tiergate
 from tiergate.api import revoke_key
 
 from ..api.conftest import Api, make_api, sample
+from ..licences import record
 
 HTML = {"accept": "text/html"}
 
@@ -136,9 +137,14 @@ def test_decide_form_errors_name_the_field(web: Api) -> None:
     client = sign_in(web)
     fields = form_of(sample("demo-01"))
     response = decide_form(client, **{**fields, "quantity": "ten"})
-    assert response.status_code == 422 and "items[0].quantity" in response.text
-    response = decide_form(client, **{**fields, "destination": "QQ"})
-    assert response.status_code == 422 and "destination" in response.text
+    assert response.status_code == 422 and 'id="error-quantity"' in response.text
+    response = decide_form(client, **{**fields, "destination": "QQ"})  # the parser's error, on its field
+    assert response.status_code == 422 and 'id="error-destination"' in response.text
+    # Every field's problem at once, each on its field
+    response = decide_form(client, **{**fields, "quantity": "-3", "headquarters": "", "consignee_name": " "})
+    assert response.status_code == 422 and "3 field(s) need attention" in response.text
+    for name in ("quantity", "headquarters", "consignee_name"):
+        assert f'id="error-{name}"' in response.text, name
     no_csrf = client.post("/decide", data=fields, headers=HTML)
     assert no_csrf.status_code == 403
 
@@ -294,15 +300,17 @@ def test_hostile_query_strings_are_escaped(web: Api) -> None:
 
 
 def test_a_licensed_shipment_shows_in_the_country_and_licence_sections_and_on_the_map(web: Api) -> None:
-    web.ctx.ledger.add_licence("L-2025-001", 5000)
-    shipped = web.post("/v1/ship", json=sample("demo-02"), params={"licence": "L-2025-001"}).json()
+    line = {"item": "nvidia-h100-sxm", "quantity": 5000, "value_usd": 150_000_000}
+    record(web.ctx.ledger, "L-2025-001", lines=[line])
+    order = {**sample("demo-02"), "value_usd": 60_000_000}
+    shipped = web.post("/v1/ship", json=order, params={"licence": "L-2025-001"}).json()
     assert shipped["committed"] is True and shipped["reason"] == "shipped under licence L-2025-001"
     client = sign_in(web, "viewer")
     html = client.get("/allocations?regime=us-diffusion-2025", headers=HTML).text
     country = html.split('id="section-country"')[1].split("</section>")[0]
     licence = html.split('id="section-licence"')[1].split("</section>")[0]
     assert 'data-account="country:IN:2025-2027"' in country
-    assert 'data-account="licence:L-2025-001:quantity"' in licence
+    assert 'data-account="licence:L-2025-001:1:quantity"' in licence
     assert re.search(r'class="g1 allocated" d="[^"]+" data-country="IN"', html)
 
 

@@ -125,7 +125,17 @@ def serve(
     lists: Annotated[
         str | None,
         typer.Option(
-            "--lists", help="Restricted-party list store URL (default: tiergate-lists.db beside a SQLite ledger)."
+            "--lists",
+            help="Restricted-party list store URL (default $TIERGATE_LISTS, else tiergate-lists.db beside a SQLite "
+            "ledger, filled from the bundled lists on first use).",
+        ),
+    ] = None,
+    max_list_age: Annotated[
+        int | None,
+        typer.Option(
+            "--max-list-age",
+            min=0,
+            help="Warn when a list's data is older than this many days (default $TIERGATE_MAX_LIST_AGE, else 7).",
         ),
     ] = None,
     no_screening: Annotated[
@@ -158,6 +168,7 @@ def serve(
         db=db,
         packs=tuple(packs or ()),
         lists=lists,
+        max_list_age_days=max_list_age,
         screening=not no_screening,
         monitor_usage=usage,
         monitor_customers=customers,

@@ -38,6 +38,9 @@ class ApiContext:
             self.ledger.check()
         self.lists: ServerLists | None = None
         if settings.screening:
+            from tiergate.screen.store import max_list_age
+
+            max_list_age(settings.max_list_age_days)  # a bad $TIERGATE_MAX_LIST_AGE stops the start, not a page
             self.lists = ServerLists(settings.lists_url(), settings.key_cache_seconds)
             self.lists.prepare(settings.sample_lists)
         self.monitoring = MonitorData(settings)

@@ -1,33 +1,22 @@
-"""``/v1/ledger``: allocation balances (now or as of a date) and the movement history."""
+"""``/v1/ledger``: allocation balances (now or as of a date), the movement history and the licences."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from tiergate.api.auth import context, officer, viewer
 from tiergate.api.context import ApiContext
-from tiergate.api.errors import responses
+from tiergate.api.errors import ApiError, responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import ok, ref
-from tiergate.ledger.ship import balances_rows
+from tiergate.catalog import load_equipment
+from tiergate.ledger.licence import LicenceIn, parse_licence
+from tiergate.ledger.ship import balances_rows, licence_view
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
-
-
-class NewLicence(BaseModel):
-    """An issued licence, as ``tiergate ledger licence add`` records it."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    licence_id: Annotated[str, Field(min_length=1, max_length=200, description="The licence number BIS issued.")]
-    quantity: Annotated[int, Field(gt=0, le=10_000_000_000, strict=True, description="Units it authorises.")]
-    value_usd: Annotated[int | None, Field(gt=0, le=10**13, strict=True, description="US dollars it authorises.")] = (
-        None
-    )
-    note: Annotated[str | None, Field(max_length=2000)] = None
 
 
 def balances(ctx: ApiContext, as_of: dt.date | None = None) -> list[dict[str, Any]]:
@@ -73,15 +62,52 @@ def get_history(
 @router.post(
     "/licences",
     summary="Record an issued licence",
-    description="Shipments under it (`POST /v1/ship?licence=ID`) deplete its quantity (and value). Entered in the "
-    "audit log under the key's owner.",
+    description="The licence as issued (docs/formats.md, Licence): number, issuing jurisdiction, exporter, "
+    "consignees and their countries, destination, lines (a catalogue id, a family or an ECCN, with a quantity and "
+    "a value in USD), issue and expiry dates, conditions. A shipment (`POST /v1/ship?licence=ID`) draws on it only "
+    "when the licence covers its consignee, destination, items and date, per line. Recording the terms of a "
+    "licence carried over from an older ledger completes it. Entered in the audit log under the key's owner.",
     status_code=201,
     responses={
-        201: {"description": "Recorded.", "content": {"application/json": {"schema": {"type": "object"}}}},
+        201: {
+            "description": "Recorded, with each line's balance.",
+            "content": {"application/json": {"schema": ref("Licence")}},
+        },
         **responses(409),
     },
 )
-def post_licence(request: Request, body: NewLicence, key: Annotated[ApiKey, Depends(officer)]) -> dict[str, Any]:
+def post_licence(request: Request, body: LicenceIn, key: Annotated[ApiKey, Depends(officer)]) -> dict[str, Any]:
     ctx = context(request)
-    ctx.ledger_for(key).add_licence(body.licence_id, body.quantity, body.value_usd, body.note)
-    return body.model_dump()
+    licence = parse_licence(body.model_dump(mode="json"), ctx.book.catalogue, load_equipment(), where="body")
+    ledger = ctx.ledger_for(key)
+    ledger.add_licence(licence)
+    return ctx.read(licence_view, ledger, licence)
+
+
+@router.get(
+    "/licences",
+    summary="Recorded licences",
+    description="Every licence recorded, with the units and dollars each line has left.",
+    responses={**ok({"type": "array", "items": ref("Licence")}, "The licences."), **responses()},
+)
+def get_licences(request: Request, key: Annotated[ApiKey, Depends(viewer)]) -> list[dict[str, Any]]:
+    ctx = context(request)
+    return [ctx.read(licence_view, ctx.ledger, licence) for licence in ctx.read(ctx.ledger.licences)]
+
+
+@router.get(
+    "/licences/{licence_id}",
+    summary="One licence",
+    description="A licence's terms, with the units and dollars each line has left.",
+    responses={**ok(ref("Licence"), "The licence."), **responses(404)},
+)
+def get_licence(
+    request: Request,
+    key: Annotated[ApiKey, Depends(viewer)],
+    licence_id: Annotated[str, Path(min_length=1, max_length=200)],
+) -> dict[str, Any]:
+    ctx = context(request)
+    licence = ctx.read(ctx.ledger.licence, licence_id)
+    if licence is None:
+        raise ApiError(404, f"licence {licence_id!r} is not recorded", where="path")
+    return ctx.read(licence_view, ctx.ledger, licence)

@@ -134,7 +134,7 @@ def replay_upload(
     suffix = Path(name).suffix.lower()
     if suffix not in SUFFIXES:
         raise ApiError(
-            422, f"cannot tell the format of {name[:100]!r}", where="body: history", hint=f"use {', '.join(SUFFIXES)}"
+            422, f"cannot tell the format of {name[:100]!r}", where="body.history", hint=f"use {', '.join(SUFFIXES)}"
         )
     with tempfile.TemporaryDirectory(prefix="tiergate-replay-") as folder:
         path = Path(folder) / f"history{suffix}"
@@ -149,8 +149,8 @@ def replay_upload(
                 today=ctx.today(),
             )
         except TiergateError as error:  # the temporary path is no business of the client: name the upload
-            where = (error.where or "").replace(str(path), name) or "body: history"
-            raise type(error)(error.message, where=where, hint=error.hint) from None
+            place = (error.where or "").replace(str(path), name) or name
+            raise type(error)(f"upload {place}: {error.message}", where="body.history", hint=error.hint) from None
         result.history_source = f"upload {name}"
         for entry in result.unreplayable:
             entry["where"] = entry["where"].replace(str(path), name)

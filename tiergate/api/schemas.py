@@ -170,6 +170,41 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "remaining": _NUMBER_OR_NULL,
         },
     },
+    "Licence": {
+        "type": "object",
+        "description": "A licence as issued (docs/formats.md), each line with what it has left; `complete` is false "
+        "for a licence carried over from an older ledger without its terms (it covers nothing until completed).",
+        "required": ["id", "consignees", "lines", "conditions", "complete"],
+        "properties": {
+            "id": {"type": "string"},
+            "jurisdiction": _STRING_OR_NULL,
+            "exporter": _STRING_OR_NULL,
+            "consignees": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"name": {"type": "string"}, "country": {"type": "string"}}},
+            },
+            "destination": _STRING_OR_NULL,
+            "lines": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "item": {"type": "string"},
+                        "kind": {"enum": ["item", "family", "eccn"]},
+                        "quantity": {"type": "integer"},
+                        "value_usd": {"type": "number"},
+                        "quantity_remaining": {"type": "integer"},
+                        "value_usd_remaining": {"type": "number"},
+                    },
+                },
+            },
+            "issued": _STRING_OR_NULL,
+            "expires": _STRING_OR_NULL,
+            "conditions": {"type": "array", "items": {"type": "string"}},
+            "complete": {"type": "boolean"},
+            "note": {"type": "string"},
+        },
+    },
     "Movement": {
         "type": "object",
         "required": ["id", "at", "account", "op", "tpp", "reservation", "actor"],
@@ -255,6 +290,23 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "query": {"type": "object"},
             "threshold": {"type": "number"},
             "data_version": {"type": "string", "description": "Every dataset's version and file hash."},
+            "list_warnings": {
+                "type": "array",
+                "description": "A warning for each list whose data is older than the server's maximum list age "
+                "(default 7 days) or of unknown date: which list, its data date and age.",
+                "items": {
+                    "type": "object",
+                    "required": ["dataset", "title", "file_date", "age_days", "max_age_days", "message"],
+                    "properties": {
+                        "dataset": {"type": "string"},
+                        "title": {"type": "string"},
+                        "file_date": _STRING_OR_NULL,
+                        "age_days": {"type": ["integer", "null"]},
+                        "max_age_days": {"type": "integer"},
+                        "message": {"type": "string"},
+                    },
+                },
+            },
             "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
         },
     },

@@ -134,6 +134,7 @@ def screen_party(ctx: ApiContext, key: ApiKey | None, body: ScreenIn, where: str
         "query": {"name": body.name, "country": query.country, "schema": body.schema_, "party": party},
         "threshold": body.threshold,
         "data_version": lists.data_version(),
+        "list_warnings": ctx.settings.list_warnings(lists.status()),
         "hits": rows,
     }
 
@@ -205,6 +206,8 @@ def standing_decisions(ctx: ApiContext, party: str | None) -> list[dict[str, Any
     return sorted((d.to_dict() for d in found.values()), key=lambda d: (d["decided_at"], d["party"], d["entry"]))
 
 
+STALE_HEADER = "Tiergate-Stale-Lists"
+"""The header of a batch screening naming each list older than the maximum list age (and its data date)."""
 BEARER: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
 """Routes that check the key in the handler (the role depends on the request) declare it here."""
 
@@ -228,7 +231,8 @@ async def post_screen(request: Request, key: Annotated[ApiKey, Depends(viewer)],
     "/batch",
     summary="Screen a batch of parties",
     description="A JSON array of parties (or JSON lines, `application/x-ndjson`); one result per party, in order, "
-    "as `tiergate screen batch` writes them. The first bad party fails the batch with its position in `where`.",
+    "as `tiergate screen batch` writes them. The first bad party fails the batch with its position in `where`. "
+    "The header `Tiergate-Stale-Lists` names each list older than the server's maximum list age.",
     response_class=Response,
     responses={**ok({"type": "array", "items": ref("ScreeningRow")}, "One result per party."), **responses(409, 415)},
     openapi_extra={
@@ -258,7 +262,11 @@ async def post_screen_batch(
         return encode_rows(results, ctx.settings.max_response_bytes, lines=lines, what="parties")
 
     body = await run_in_threadpool(answer)
-    return Response(body, media_type="application/x-ndjson" if lines else "application/json")
+    stale = await run_in_threadpool(lambda: ctx.settings.list_warnings(ctx.list_store().status()))
+    headers = {STALE_HEADER: ", ".join(f"{w['dataset']} ({w['file_date'] or 'date unknown'})" for w in stale)}
+    return Response(
+        body, media_type="application/x-ndjson" if lines else "application/json", headers=headers if stale else None
+    )
 
 
 @router.get(
@@ -295,11 +303,15 @@ async def post_decision(
 @router.get(
     "/lists",
     summary="The loaded lists",
-    description="Each dataset: entries, version, the files' SHA-256 and data date (`tiergate lists status`).",
+    description="Each dataset: entries, version, the files' SHA-256, its data date (the list's own date) and a "
+    "`warning` when it is older than the server's maximum list age (`tiergate lists status`).",
     responses={**ok({"type": "array", "items": {"type": "object"}}, "The datasets."), **responses(404)},
 )
 def get_lists(request: Request, key: Annotated[ApiKey, Depends(viewer)]) -> list[dict[str, Any]]:
-    return context(request).list_store().status()
+    ctx = context(request)
+    rows = ctx.list_store().status()
+    stale = {w["dataset"]: w["message"] for w in ctx.settings.list_warnings(rows)}
+    return [{**row, "warning": stale.get(row["dataset"])} for row in rows]
 
 
 _UPLOAD = multipart_body({"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}, ["files"])

@@ -21,7 +21,7 @@ from tiergate.screen.index import ScreeningIndex
 from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListStoreError, Query
 from tiergate.screen.normalize import UnscreenableName, check_name
 from tiergate.screen.service import Screener, apply_decisions, party_id, rescreen
-from tiergate.screen.store import Decision, ListStore, NoStandingDecision, open_store
+from tiergate.screen.store import Decision, ListStore, NoStandingDecision, fill, open_store
 
 log = logging.getLogger("tiergate.api")
 VERDICTS = ("cleared", "confirmed", "reopened")
@@ -55,12 +55,9 @@ class ServerLists:
         self.store.close()
 
     def prepare(self, samples: Sequence[Path]) -> None:
-        """Create the store's tables; load ``samples`` when it holds no list at all (a fresh machine)."""
-        self.store.init()
-        if samples and not self.store.status():
-            from tiergate.screen.ingest import read_lists
-
-            self.store.load(read_lists(list(samples)))
+        """Create the store's tables; load ``samples`` (the bundled lists) when it holds no list at all (a fresh
+        machine)."""
+        fill(self.store, samples)
         self.index()  # built now, not on a request
 
     # ---------------------------------------------------------------- reading

@@ -9,14 +9,17 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tiergate.batch import InputLimits
+from tiergate.screen import store
 
 DEFAULT_DB = "sqlite:///tiergate-ledger.db"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 SAMPLE_LISTS = (SAMPLES / "trade_gov_csl_sample_2025.csv",)
-"""Real list records (13 of the trade.gov Consolidated Screening List) loaded into an empty list store."""
-LISTS_FILE = "tiergate-lists.db"
+"""A test and demo sample (13 real records of the trade.gov Consolidated Screening List): never a default list
+store (a fresh one is filled from the bundled lists, ``tiergate.screen.store.BUNDLED_LISTS``)."""
+LISTS_FILE = store.LISTS_FILE
 
 
 def _today_from_environment() -> dt.date:
@@ -73,13 +76,18 @@ class Settings:
     init_db: bool = True
     """Create or upgrade the ledger's and the keys' tables at start-up."""
     lists: str | None = None
-    """The restricted-party list store (``tiergate lists load --db``): a URL, or None for the embedded default,
-    a SQLite file ``tiergate-lists.db`` beside a SQLite ledger (else the screening CLI's default)."""
+    """The restricted-party list store (``--lists``): a URL, or None for ``$TIERGATE_LISTS``, else a SQLite file
+    ``tiergate-lists.db`` beside a SQLite ledger, else in the working folder (``tiergate.screen.store.lists_url``,
+    the rule of every face)."""
     screening: bool = True
     """Screen (``/v1/screen``) and screen each consignee in ``/v1/decide`` and ``/v1/ship`` (as ``--lists``)
     while the list store holds lists."""
-    sample_lists: tuple[Path, ...] = SAMPLE_LISTS
-    """List files loaded into the list store when it holds no list at all (a fresh machine)."""
+    sample_lists: tuple[Path, ...] = store.BUNDLED_LISTS
+    """List files loaded into the list store when it holds no list at all (a fresh machine): the bundled dated
+    snapshot of the US and UN lists (``tiergate/screen/data/PROVENANCE.md``)."""
+    max_list_age_days: int | None = None
+    """Every screening answer warns of a list whose data is older than this many days (as ``--max-list-age``);
+    None: ``$TIERGATE_MAX_LIST_AGE``, else 7."""
     monitor_usage: Path | None = None
     """Usage records the monitoring routes scan (``tiergate monitor scan --usage``); None for a generated sample
     (``tiergate monitor generate``, seed 0, with the planted cases)."""
@@ -102,12 +110,9 @@ class Settings:
         return self.today()
 
     def lists_url(self) -> str:
-        """The list store's URL: ``lists``, else a SQLite file beside a SQLite ledger file, else the CLI's default."""
-        if self.lists:
-            return self.lists
-        from tiergate.screen.cli import DEFAULT_LISTS_DB
+        """The list store's URL (``tiergate.screen.store.lists_url``: the rule the command line follows too)."""
+        return store.lists_url(self.lists, self.db)[0]
 
-        prefix = "sqlite:///"
-        if self.db.startswith(prefix) and self.db[len(prefix) :] not in ("", ":memory:"):
-            return prefix + str(Path(self.db[len(prefix) :]).parent / LISTS_FILE)
-        return DEFAULT_LISTS_DB
+    def list_warnings(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The stale-list warnings of the lists ``rows`` (the store's status) as of today."""
+        return store.stale_lists(rows, self.today_date(), store.max_list_age(self.max_list_age_days))

@@ -158,11 +158,10 @@ def matching_denials(denials: Sequence[DenialNotice], txn: Transaction, keys: fr
             continue
         if keys.isdisjoint(k.lower() for k in denial.control_keys):
             continue
-        if denial.end_user_id and consignee.id:
-            same = denial.end_user_id == consignee.id
-        else:
-            same = _party(denial.end_user) == _party(consignee.name)
-        if same:
+        # The same end user by id, or by name: a caller's id that differs from the notice's never hides the
+        # very name the notice denied.
+        same_id = bool(denial.end_user_id) and denial.end_user_id == consignee.id
+        if same_id or _party(denial.end_user) == _party(consignee.name):
             found.append(denial)
     return found
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -63,10 +64,17 @@ licences = Table(
     "ledger_licences",
     metadata,
     Column("licence_id", String(200), primary_key=True),
-    Column("quantity", BigInteger, nullable=False),
+    Column("quantity", BigInteger, nullable=True),
     Column("value_usd", BigInteger, nullable=True),
     Column("note", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The licence as issued (schema 0002); a licence carried over from 0001 has none of these and covers nothing.
+    Column("jurisdiction", String(10), nullable=True),
+    Column("exporter", String(500), nullable=True),
+    Column("destination", String(2), nullable=True),
+    Column("issued", Date, nullable=True),
+    Column("expires", Date, nullable=True),
+    Column("terms", Text, nullable=True),
 )
 
 audit = Table(

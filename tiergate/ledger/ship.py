@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from tiergate.decide import allocation_account, uveu_headroom
 from tiergate.decide.model import Decision, Listing, Transaction
 from tiergate.interchange import canonical_transaction, decision_to_dict, transaction_to_dict
+from tiergate.ledger.licence import Licence, LineDraw, coverage, describe, dollars, line_account
 from tiergate.ledger.store import AllocationExceeded, Ledger
 from tiergate.rules.book import Rulebook
 from tiergate.rules.ruleset import Ruleset, UveuShares
@@ -30,6 +31,8 @@ class Shipment:
     reservations: tuple[int, ...] = ()
     repeated: dict[str, Any] | None = None
     """For a retried shipment: the decision as it was when the shipment was committed."""
+    licence_check: dict[str, Any] | None = None
+    """Under a licence: the lines drawn, or every field of the shipment the licence does not cover."""
 
     @property
     def exit_code(self) -> int:
@@ -138,6 +141,8 @@ def ship(
         )
     base_key = f"ship:{decision_id}:{digest[:16]}"
     outcome = decision.outcome
+    licence: Licence | None = None
+    licence_draws: list[LineDraw] = []
     if outcome == "prohibited":
         return _refuse(ledger, decision, packs, digest, decision_id, "not authorised: the transaction is prohibited")
     if outcome == "license_required":
@@ -151,7 +156,7 @@ def ship(
                 ledger, decision, packs, digest, decision_id, f"not authorised: licence {licence_id!r} is not recorded"
             )
         authorities = [j for j in decision.jurisdictions if j.reached and j.outcome == "license_required"]
-        if len(authorities) > 1:  # the ledger holds a licence without its authority: one cannot stand for all
+        if len(authorities) > 1:  # one licence is granted by one authority: it cannot stand for all
             needed = "; ".join(
                 f"{j.jurisdiction} ({j.authority}{', a review' if j.indeterminate else ''})" for j in authorities
             )
@@ -162,7 +167,19 @@ def ship(
                 digest,
                 decision_id,
                 f"not authorised: licences are required from several authorities ({needed}); licence "
-                f"{licence_id!r} is one licence, and the ledger does not record which authority granted it",
+                f"{licence_id!r} is one licence, granted by {licence.jurisdiction or 'an authority not recorded'}",
+            )
+        mismatches, licence_draws = coverage(licence, txn, decision)
+        if mismatches:
+            check = {"licence": licence_id, "covered": False, "mismatches": [m.to_dict() for m in mismatches]}
+            return _refuse(
+                ledger,
+                decision,
+                packs,
+                digest,
+                decision_id,
+                f"not authorised: licence {licence_id} does not cover this shipment: {describe(mismatches)}",
+                check,
             )
         if allocation_refused(decision):
             return _refuse(
@@ -176,39 +193,39 @@ def ship(
     draws: list[tuple[str, float, str, str, float | None]] = [
         (d.account, d.tpp, d.allocation, d.rule, d.cap) for d in decision.allocations
     ]
+    licence_check: dict[str, Any] | None = None
     if outcome == "license_required":
-        assert licence_id is not None
-        units = sum(item.quantity for item in decision.items if item.outcome == "license_required")
-        licence = ledger.licence(licence_id)
         assert licence is not None
-        draws.append(
-            (
-                f"licence:{licence_id}:quantity",
-                float(units),
-                LICENCE_KIND,
-                f"licence/{licence_id}",
-                float(licence["quantity"]),
-            )
-        )
-        if licence["value_usd"] is not None:
-            if txn.value_usd is None:
-                return _refuse(
-                    ledger,
-                    decision,
-                    packs,
-                    digest,
-                    decision_id,
-                    f"not authorised: licence {licence_id!r} limits value; give the transaction's value_usd",
-                )
+        for drawn in licence_draws:  # each line on its own accounts: units of two lines never add up
+            line = licence.lines[drawn.line - 1]
+            rule = f"licence/{licence.id}/line-{drawn.line}"
             draws.append(
                 (
-                    f"licence:{licence_id}:value",
-                    float(txn.value_usd),
-                    "licence:value",
-                    f"licence/{licence_id}",
-                    float(licence["value_usd"]),
+                    line_account(licence.id, drawn.line, "quantity"),
+                    float(drawn.units),
+                    LICENCE_KIND,
+                    rule,
+                    float(line.quantity),
                 )
             )
+            if drawn.value_usd is not None:
+                draws.append(
+                    (
+                        line_account(licence.id, drawn.line, "value"),
+                        drawn.value_usd,
+                        "licence:value",
+                        rule,
+                        line.value_usd,
+                    )
+                )
+        licence_check = {
+            "licence": licence.id,
+            "covered": True,
+            "lines": [
+                {"line": d.line, "item": d.item, "units": d.units, "value_usd": d.value_usd, "items": list(d.indexes)}
+                for d in licence_draws
+            ],
+        }
 
     def draw_all(conn: Connection) -> list[int]:
         ledger.note_packs(conn, packs)
@@ -243,11 +260,14 @@ def ship(
     try:
         reservations = ledger.run(draw_all)  # the whole shipment is one ledger transaction
     except AllocationExceeded as error:
-        return _refuse(ledger, decision, packs, digest, decision_id, f"allocation exceeded: {error.message}")
+        message = error.message
+        if message.startswith("licence:"):  # a licence line counts units and dollars, not TPP
+            message = message.replace(" TPP", " USD" if message.split(":", 4)[3].startswith("value") else " unit(s)")
+        return _refuse(ledger, decision, packs, digest, decision_id, f"allocation exceeded: {message}", licence_check)
     reason = "shipped under " + (
         f"licence {licence_id}" if outcome == "license_required" else str(decision.authorization)
     )
-    return Shipment(decision, True, reason, tuple(reservations))
+    return Shipment(decision, True, reason, tuple(reservations), licence_check=licence_check)
 
 
 def _draw(
@@ -274,15 +294,25 @@ def _draw(
     return reservations
 
 
-def _refuse(ledger: Ledger, decision: Decision, packs: str, digest: str, decision_id: str, reason: str) -> Shipment:
-    payload = {"outcome": decision.outcome, "reason": reason, "rules": list(decision.rules)}
+def _refuse(
+    ledger: Ledger,
+    decision: Decision,
+    packs: str,
+    digest: str,
+    decision_id: str,
+    reason: str,
+    licence_check: dict[str, Any] | None = None,
+) -> Shipment:
+    payload: dict[str, Any] = {"outcome": decision.outcome, "reason": reason, "rules": list(decision.rules)}
+    if licence_check is not None:
+        payload["licence_check"] = licence_check
 
     def record(conn: Connection) -> None:
         ledger.note_packs(conn, packs)
         ledger.append_audit(conn, "ship-refused", decision_id, payload, pack_revision=packs, input_hash=digest)
 
     ledger.run(record)
-    return Shipment(decision, False, reason)
+    return Shipment(decision, False, reason, licence_check=licence_check)
 
 
 def shipment_to_dict(shipment: Shipment, explain: bool = True) -> dict[str, Any]:
@@ -293,6 +323,23 @@ def shipment_to_dict(shipment: Shipment, explain: bool = True) -> dict[str, Any]
     out["committed"] = shipment.committed
     out["reason"] = shipment.reason
     out["reservations"] = list(shipment.reservations)
+    check = shipment.licence_check
+    if check is not None:
+        out["licence_check"] = check
+        if explain and isinstance(out.get("explanation"), list):  # the licence's answer, in the trace
+            lid = check["licence"]
+            out["explanation"] = [
+                *out["explanation"],
+                *(
+                    f"Licence {lid} does not cover {m['field']} [{m['rule']}]: {m['message']}."
+                    for m in check.get("mismatches", [])
+                ),
+                *(
+                    f"Draws on licence {lid} line {d['line']} ({d['item']}) [licence/{lid}/line-{d['line']}]: "
+                    f"{d['units']:,} unit(s), {d['value_usd']:,.2f} USD."
+                    for d in check.get("lines", [])
+                ),
+            ]
     return out
 
 
@@ -311,10 +358,24 @@ def balances_rows(ledger: Ledger, as_of: dt.datetime | None = None) -> list[dict
     ]
 
 
+def licence_view(ledger: Ledger, licence: Licence) -> dict[str, Any]:
+    """A licence in its interchange form, each line with the units and dollars drawn on it and left."""
+    out = licence.to_dict()
+    names = [line_account(licence.id, n, m) for n in range(1, len(licence.lines) + 1) for m in ("quantity", "value")]
+    left = ledger.remaining(names)
+    for n, line in enumerate(out["lines"], start=1):
+        units = left.get(line_account(licence.id, n, "quantity"), float(line["quantity"]))
+        money = dollars(left.get(line_account(licence.id, n, "value"), float(line["value_usd"])))
+        line["quantity_remaining"] = round(units)
+        line["value_usd_remaining"] = money
+    return out
+
+
 __all__ = [
     "Shipment",
     "allocation_refused",
     "balances_rows",
+    "licence_view",
     "live_balances",
     "live_decision",
     "ship",

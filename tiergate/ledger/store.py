@@ -14,7 +14,7 @@ import hashlib
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 
 from tiergate.errors import TiergateError
+from tiergate.ledger.licence import Licence, LicenceLine, LicensedParty
 from tiergate.ledger.schema import (
     GENESIS,
     UNITS_PER_TPP,
@@ -40,8 +41,8 @@ from tiergate.ledger.schema import (
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0001"
-KNOWN_REVISIONS = ("0001",)
+HEAD_REVISION = "0002"
+KNOWN_REVISIONS = ("0001", "0002")
 
 
 class LedgerError(TiergateError):
@@ -441,13 +442,13 @@ class Ledger:
             raise LedgerError(f"cannot open {self.url}: {error.orig}") from None
         return HEAD_REVISION
 
-    def _check_revision(self, *, allow_empty: bool = False) -> None:
+    def _check_revision(self, *, allow_empty: bool = False) -> str | None:
         try:
             with self.engine.connect() as conn:
                 inspector = sa.inspect(conn)
                 if not inspector.has_table("alembic_version"):
                     if allow_empty:
-                        return
+                        return None
                     raise LedgerError(
                         f"{self.url} is not a Tiergate ledger", hint="run `tiergate ledger init --db URL`"
                     )
@@ -459,10 +460,17 @@ class Ledger:
                 f"{self.url} has ledger schema {revision!r}, newer than this Tiergate knows ({HEAD_REVISION})",
                 hint="upgrade Tiergate; nothing was changed",
             )
+        return str(revision)
 
     def check(self) -> None:
-        """Fail clearly unless the database is a ledger of a schema this version knows."""
-        self._check_revision()
+        """Fail clearly unless the database is a ledger of this version's schema (an older one is upgraded by
+        ``ledger init``, which carries everything over)."""
+        revision = self._check_revision()
+        if revision != HEAD_REVISION:
+            raise LedgerError(
+                f"{self.url} has the older ledger schema {revision!r} (this Tiergate uses {HEAD_REVISION})",
+                hint="run `tiergate ledger init --db URL` to upgrade it; licences are carried over",
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -595,9 +603,13 @@ class Ledger:
             row = conn.execute(query).mappings().first()
         return dict(row) if row is not None else None
 
-    def audit_entries(self) -> Iterator[dict[str, Any]]:
+    def audit_entries(self, actions: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+        """The audit log's entries, oldest first (only those of the given actions, when named)."""
+        query = sa.select(audit).order_by(audit.c.seq)
+        if actions is not None:
+            query = query.where(audit.c.action.in_(sorted(actions)))
         with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(audit).order_by(audit.c.seq)).mappings():
+            for row in conn.execute(query).mappings():
                 yield {str(key): value for key, value in row.items()}
 
     # ------------------------------------------------------------------ operations
@@ -996,33 +1008,84 @@ class Ledger:
 
     # ------------------------------------------------------------------ licences
 
-    def add_licence(
-        self, licence_id: str, quantity: int, value_usd: int | None = None, note: str | None = None
-    ) -> None:
-        if not licence_id.strip():
-            raise LedgerError("licence id: empty")
-        if not 0 < quantity <= 10_000_000_000 or (value_usd is not None and not 0 < value_usd <= 10**13):
-            raise LedgerError(
-                f"licence {licence_id}: quantity (up to 1e10) and value (up to 1e13 USD) must be more than 0"
-            )
+    def add_licence(self, licence: Licence) -> str:
+        """Record a licence as issued (``recorded``), or the terms of one carried over from a ledger that kept
+        only its quantity and value (``completed``: what was drawn on it before is drawn on each of its lines,
+        since the old ledger did not say which line it was; nothing is forgotten). Nothing half-written."""
+        if not licence.complete:
+            raise LedgerError(f"licence {licence.id}: only a licence with its terms can be recorded")
+        terms = licence.terms()
 
-        def record(conn: Connection) -> None:
-            conn.execute(
-                licences.insert().values(
-                    licence_id=licence_id, quantity=quantity, value_usd=value_usd, note=note, created_at=self.clock()
-                )
+        def record(conn: Connection) -> str:
+            row = (
+                conn.execute(sa.select(licences).where(licences.c.licence_id == licence.id).with_for_update())
+                .mappings()
+                .first()
             )
-            self.append_audit(conn, "licence", licence_id, {"quantity": quantity, "value_usd": value_usd, "note": note})
+            values = {
+                "jurisdiction": licence.jurisdiction,
+                "exporter": licence.exporter,
+                "destination": licence.destination,
+                "issued": licence.issued,
+                "expires": licence.expires,
+                "terms": canonical(terms),
+            }
+            if row is None:
+                conn.execute(licences.insert().values(licence_id=licence.id, created_at=self.clock(), **values))
+                self.append_audit(conn, "licence", licence.id, terms)
+                return "recorded"
+            if row["terms"] is not None:
+                raise LedgerError(f"licence {licence.id!r} is already recorded", hint="nothing was changed")
+            conn.execute(licences.update().where(licences.c.licence_id == licence.id).values(**values))
+            carried = self._carry_earlier_draws(conn, licence)
+            self.append_audit(conn, "licence-completed", licence.id, {**terms, "carried": carried})
+            return "completed"
 
         try:
-            self.run(record)
+            return self.run(record)
         except IntegrityError:
-            raise LedgerError(f"licence {licence_id!r} is already recorded", hint="nothing was changed") from None
+            raise LedgerError(f"licence {licence.id!r} is already recorded", hint="nothing was changed") from None
 
-    def licence(self, licence_id: str) -> Mapping[str, Any] | None:
+    def _carry_earlier_draws(self, conn: Connection, licence: Licence) -> dict[str, float]:
+        """Units and dollars drawn on a carried-over licence (its ``licence:ID:quantity`` and ``:value``
+        accounts) are drawn on every line of its terms, up to each line's own limit."""
+        from tiergate.ledger.licence import line_account
+
+        earlier: dict[str, float] = {}
+        for measure in ("quantity", "value"):
+            row = conn.execute(_ACCOUNT, {"b_account": f"licence:{licence.id}:{measure}"}).mappings().first()
+            if row is not None and row["used"] + row["reserved"] > 0:
+                earlier[measure] = (row["used"] + row["reserved"]) / UNITS_PER_TPP
+        for n, line in enumerate(licence.lines, start=1):
+            for measure, cap in (("quantity", float(line.quantity)), ("value", float(line.value_usd))):
+                amount = min(earlier.get(measure, 0.0), cap)
+                if amount <= 0:
+                    continue
+                account = line_account(licence.id, n, measure)
+                key = f"licence-carried:{licence.id}:{n}:{measure}"
+                held = self.reserve(
+                    account,
+                    amount,
+                    kind=f"licence:{measure}",
+                    rule=f"licence/{licence.id}/line-{n}",
+                    cap_tpp=cap,
+                    key=key + ":reserve",
+                    conn=conn,
+                )
+                self.commit(held, key=key + ":commit", conn=conn)
+        return earlier
+
+    def licence(self, licence_id: str) -> Licence | None:
+        """The licence recorded under this number (an incomplete one for a licence carried over without terms)."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(licences).where(licences.c.licence_id == licence_id)).mappings().first()
-        return dict(row) if row is not None else None
+        return None if row is None else _licence_of(row)
+
+    def licences(self) -> list[Licence]:
+        """Every licence recorded, by number."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(licences).order_by(licences.c.licence_id)).mappings().all()
+        return [_licence_of(row) for row in rows]
 
     # ------------------------------------------------------------------ reading
 
@@ -1122,6 +1185,27 @@ def _sqlite_time(moment: dt.datetime) -> str:
 
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _licence_of(row: Any) -> Licence:
+    """A licence from its row: its terms, or (carried over from schema 0001) an incomplete licence."""
+    if row["terms"] is None:
+        value = "" if row["value_usd"] is None else f", {row['value_usd']:,} USD"
+        note = f"carried over: {row['quantity']} unit(s){value}" + (f"; {row['note']}" if row["note"] else "")
+        day = dt.date.min
+        return Licence(row["licence_id"], "", "", (), "", (), day, day, complete=False, note=note)
+    terms = orjson.loads(row["terms"])
+    return Licence(
+        id=row["licence_id"],
+        jurisdiction=terms["jurisdiction"],
+        exporter=terms["exporter"],
+        consignees=tuple(LicensedParty(c["name"], c["country"]) for c in terms["consignees"]),
+        destination=terms["destination"],
+        lines=tuple(LicenceLine(x["item"], x["kind"], x["quantity"], x["value_usd"]) for x in terms["lines"]),
+        issued=dt.date.fromisoformat(terms["issued"]),
+        expires=dt.date.fromisoformat(terms["expires"]),
+        conditions=tuple(terms["conditions"]),
+    )
 
 
 def open_ledger(url: str, *, actor: str | None = None) -> Ledger:

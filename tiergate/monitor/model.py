@@ -51,6 +51,20 @@ ALERT_KINDS = (
 )
 """Alert kinds, in the order alerts are printed."""
 
+ALERT_SEVERITY = {
+    "prohibited_use": "high",
+    "threshold_crossed": "high",
+    "cap_exceeded": "high",
+    "projected_crossing": "medium",
+    "cluster_threshold": "medium",
+    "threshold_possible": "medium",
+    "declared_gap": "low",
+    "kyc_gap": "low",
+}
+"""Each alert kind's severity: a control already reached (high), one that may be or will soon be (medium), a gap
+in what customers declared (low)."""
+SEVERITIES = ("high", "medium", "low")
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:

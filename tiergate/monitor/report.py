@@ -1,6 +1,7 @@
 """The monitoring report: one self-contained HTML file (Plotly charts with plotly.js inlined, so nothing is
-fetched when it is opened) with cumulative compute by owner over time against the threshold lines,
-compute by datacenter country and by customer headquarters, the alerts and the bad-input summary."""
+fetched when it is opened): the alerts first, by severity, then cumulative compute by owner over time against the
+threshold lines (each labelled with its name, value and standing), compute by datacenter country and by customer
+headquarters, and the bad-input summary."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from tiergate.classify.metrics import fmt
-from tiergate.monitor.model import ScanResult
+from tiergate.monitor.model import ALERT_SEVERITY, SEVERITIES, ScanResult
 
 
 def _owner_chart(result: ScanResult) -> Any:
@@ -34,7 +35,7 @@ def _owner_chart(result: ScanResult) -> Any:
             fig.add_hline(
                 y=t["value"],
                 line_dash="dash",
-                annotation_text=f"{t['label']} ({t['binding']})",
+                annotation_text=f"{t['label']}: {fmt(t['value'])} FLOP ({t['binding']})",
                 annotation_position="top left",
             )
     fig.update_layout(
@@ -67,9 +68,11 @@ def render_html(result: ScanResult) -> str:
     owner_html = _owner_chart(result).to_html(full_html=False, include_plotlyjs=True)
     country_html = _country_chart(result).to_html(full_html=False, include_plotlyjs=False)
     rows = []
-    for a in result.alerts:
+    ordered = sorted(result.alerts, key=lambda a: SEVERITIES.index(ALERT_SEVERITY.get(a.kind, "medium")))
+    for a in ordered:
+        severity = ALERT_SEVERITY.get(a.kind, "medium")
         rows.append(
-            "<tr>"
+            f'<tr class="{severity}"><td>{severity}</td>'
             + "".join(
                 f"<td>{html.escape(str(v))}</td>"
                 for v in (
@@ -93,17 +96,18 @@ def render_html(result: ScanResult) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Tiergate compute monitoring report</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 6px;vertical-align:top;font-size:13px}}th{{background:#eee}}</style>
+td,th{{border:1px solid #ccc;padding:4px 6px;vertical-align:top;font-size:13px}}th{{background:#eee}}
+tr.high td:first-child{{color:#b3261e;font-weight:600}}tr.medium td:first-child{{color:#b26b00;font-weight:600}}</style>
 </head><body>
 <h1>Compute monitoring report</h1>
 <p>Scan date {result.as_of:%Y-%m-%d %H:%M} UTC; regime {html.escape(result.regime)}; engine {result.engine};
 {result.records} records, {result.records_used} used; {len(result.alerts)} alert(s).</p>
+<h2 id="alerts">{len(result.alerts)} alert(s), by severity</h2>
+<table><tr><th>severity</th><th>kind</th><th>subject type</th><th>subject</th><th>FLOP</th><th>threshold</th>
+<th>projected crossing</th><th>reasons</th></tr>{"".join(rows) or '<tr><td colspan="8">none</td></tr>'}</table>
 <h2>Thresholds (from the rule packs)</h2><ul>{thresholds}</ul>
 {owner_html}
 {country_html}
-<h2>Alerts</h2>
-<table><tr><th>kind</th><th>subject type</th><th>subject</th><th>FLOP</th><th>threshold</th>
-<th>projected crossing</th><th>reasons</th></tr>{"".join(rows)}</table>
 <h2>Bad input</h2><table><tr><th>problem</th><th>rows</th></tr>{problems or "<tr><td>none</td><td>0</td></tr>"}</table>
 </body></html>
 """

@@ -17,7 +17,8 @@ from tiergate.errors import InputError
 from tiergate.screen.model import DEFAULT_THRESHOLD, Query
 
 DEFAULT_LISTS_DB = "sqlite:///tiergate-lists.db"
-LIST_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".xml")
+"""The list store at the default place (``tiergate.screen.store.lists_url`` is the rule every face follows)."""
+LIST_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".xml", ".gz")
 """The files taken from a folder given to ``lists load`` (others there, such as a README, are left alone)."""
 
 lists_app = typer.Typer(no_args_is_help=True, help="Restricted-party lists: load list files into a store, status.")
@@ -26,7 +27,23 @@ screen_app = typer.Typer(no_args_is_help=True, help="Restricted-party screening 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DbOpt = Annotated[str, typer.Option("--db", help="List store URL: sqlite:///FILE (default) or postgresql://...")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        "--lists",
+        help="List store URL: sqlite:///FILE or postgresql://... (default $TIERGATE_LISTS, else sqlite:///"
+        "tiergate-lists.db here, filled from the bundled lists on first use).",
+    ),
+]
+MaxAgeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-list-age",
+        min=0,
+        help="Warn when a list's data is older than this many days (default $TIERGATE_MAX_LIST_AGE, else 7).",
+    ),
+]
 PartyOpt = Annotated[str, typer.Option("--party", help="The party id (as screened).")]
 EntryOpt = Annotated[str, typer.Option("--entry", help="The list entry, DATASET:ID (a hit's 'entry').")]
 ThresholdOpt = Annotated[
@@ -73,10 +90,29 @@ def _birth_date(value: Any, where: str) -> str | None:
     return text
 
 
-def _store(db: str) -> Any:
-    from tiergate.screen.store import open_store
+def _store(db: str | None) -> Any:
+    """The list store to write to (``lists load``, decisions, the audit trail): ``--db``, else the installed one."""
+    from tiergate.screen.store import lists_url, open_store
 
-    return open_store(db)
+    return open_store(lists_url(db)[0])
+
+
+def _installed(db: str | None) -> Any:
+    """The list store to read lists from: the one at the default place is filled from the bundled lists on first
+    use; a named one without lists is an error saying how to install them."""
+    from tiergate.screen.store import installed_store
+
+    return installed_store(db)
+
+
+def _warn(store: Any, max_age: int | None, console: Console) -> list[dict[str, Any]]:
+    """The stale-list warnings of ``store``, printed on ``console``."""
+    from tiergate.screen.store import list_warnings
+
+    found = list_warnings(store, max_age)
+    for w in found:
+        console.print(f"WARNING stale list: {w['message']}", markup=False)
+    return found
 
 
 # ---------------------------------------------------------------- lists
@@ -85,7 +121,7 @@ def _store(db: str) -> Any:
 @lists_app.command("load")
 def lists_load(
     paths: Annotated[list[Path], typer.Argument(help="List files (or folders of them).")],
-    db: DbOpt = DEFAULT_LISTS_DB,
+    db: DbOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Load even if a list drops more than 10 % of its entries.")
     ] = False,
@@ -148,14 +184,23 @@ def lists_load(
 
 
 @lists_app.command("status")
-def lists_status(db: DbOpt = DEFAULT_LISTS_DB, format: FormatOpt = "table") -> None:
-    """The loaded lists: entries, version, the files' hash and data date, and (for operators) the paths the files
-    were loaded from and who loaded them."""
+def lists_status(db: DbOpt = None, format: FormatOpt = "table", max_age: MaxAgeOpt = None) -> None:
+    """The loaded lists: entries, version, the files' hash and data date (the list's own date), a warning for each
+    list older than --max-list-age days, and (for operators) the paths the files were loaded from and who loaded
+    them."""
+    from tiergate.screen.store import max_list_age, stale_lists, today
+
     _format(format)
-    rows = _store(db).status(paths=True)
+    store = _installed(db)
+    rows = store.status(paths=True)
+    stale = {w["dataset"]: w for w in stale_lists(rows, today(), max_list_age(max_age))}
     if format == "json":
+        for r in rows:
+            r["warning"] = stale[r["dataset"]]["message"] if r["dataset"] in stale else None
         out.print(_dump(rows), markup=False)
         return
+    for w in stale.values():
+        out.print(f"WARNING stale list: {w['message']}", markup=False)
     table = Table("dataset", "entries", "version", "data date", "sha256", "loaded at", "loaded by", "title")
     for r in rows:
         table.add_row(
@@ -175,17 +220,87 @@ def lists_status(db: DbOpt = DEFAULT_LISTS_DB, format: FormatOpt = "table") -> N
             out.print(f"  {r['dataset']}: {path}", markup=False)
 
 
+@lists_app.command("update")
+def lists_update(
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Fetch the files from this base URL or folder (under their official names) instead of the official "
+            "addresses (trade.gov's Consolidated Screening List and the UN Security Council list).",
+        ),
+    ] = None,
+    bundled: Annotated[
+        bool, typer.Option("--bundled", help="Load the snapshot bundled with Tiergate instead (no network).")
+    ] = False,
+    db: DbOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace even if a list drops more than 10 % of its entries.")
+    ] = False,
+    format: FormatOpt = "table",
+    max_age: MaxAgeOpt = None,
+) -> None:
+    """Fetch the official lists, verify them (read completely, expected format and lists, sizes) and swap them into
+    the store in one transaction, replacing the bundled snapshot; on any failure the store is left as it was. Each
+    list keeps the data date its file (or its publisher) states."""
+    from tiergate.screen.service import Screener
+    from tiergate.screen.service import rescreen as do_rescreen
+    from tiergate.screen.store import BUNDLED_LISTS, bundled_dates, list_warnings
+
+    _format(format)
+    store = _store(db)
+    if bundled:
+        from tiergate.screen.ingest import read_lists
+
+        if source is not None:
+            raise InputError("--bundled and --source together", hint="give one of them")
+        store.init()
+        reports = store.load(read_lists(list(BUNDLED_LISTS), bundled_dates()), force=force)
+    else:
+        from tiergate.screen.update import update
+
+        reports = update(store, source, force=force)
+    result: dict[str, Any] = {"loaded": [r.to_dict() for r in reports]}
+    dates = {r["dataset"]: r["file_date"] for r in store.status()}
+    for item in result["loaded"]:
+        item["file_date"] = dates.get(item["dataset"])
+        item["retired"] = item["dataset"] not in dates
+    if any(r.added or r.changed or r.removed for r in reports) and store.screened_parties():
+        result["rescreen"] = do_rescreen(Screener.from_store(store), store, reports).to_dict()
+    result["list_warnings"] = list_warnings(store, max_age)
+    if format == "json":
+        out.print(_dump(result), markup=False)
+        return
+    for item in result["loaded"]:
+        if item["retired"]:
+            out.print(f"{item['dataset']}: replaced (removed {item['removed']:,} entries)", markup=False)
+        elif item["unchanged_file"]:
+            out.print(
+                f"{item['dataset']}: unchanged, {item['entries']:,} entries, data of {item['file_date']}", markup=False
+            )
+        else:
+            out.print(
+                f"{item['dataset']}: version {item['version']}, {item['entries']:,} entries, data of "
+                f"{item['file_date'] or 'unknown date'} (+{item['added']} ~{item['changed']} -{item['removed']})",
+                markup=False,
+            )
+    if "rescreen" in result:
+        rs = result["rescreen"]
+        out.print(f"re-screened {len(rs['screened'])} part(ies): {len(rs['new_hits'])} new hit(s)", markup=False)
+    for w in result["list_warnings"]:
+        out.print(f"WARNING stale list: {w['message']}", markup=False)
+
+
 # ---------------------------------------------------------------- screen
 
 
-def _screener(db: str, threshold: float) -> Any:
+def _screener(db: str | None, threshold: float) -> Any:
     """A screener of the store's lists, its index from the cache when the lists are unchanged (see
     :meth:`tiergate.screen.index.ScreeningIndex.for_store`)."""
     from tiergate.screen.index import ScreeningIndex
     from tiergate.screen.service import Screener
 
-    store = _store(db)
-    store.check()
+    store = _installed(db)
     return Screener(ScreeningIndex.for_store(store), store, threshold)
 
 
@@ -203,12 +318,14 @@ def screen_name(
     dob: Annotated[
         str | None, typer.Option("--dob", help="A person's date of birth: YYYY, YYYY-MM or YYYY-MM-DD.")
     ] = None,
-    db: DbOpt = DEFAULT_LISTS_DB,
+    db: DbOpt = None,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 10,
     format: FormatOpt = "table",
+    max_age: MaxAgeOpt = None,
 ) -> None:
-    """Ranked hits for a name, each with its score and the features behind it. Exit 1 when there is an open match."""
+    """Ranked hits for a name, each with its score and the features behind it, and a warning for each list older
+    than --max-list-age days. Exit 1 when there is an open match."""
     from tiergate.screen.service import party_id
 
     _format(format)
@@ -222,18 +339,22 @@ def screen_name(
     )
     rows = [h.to_dict() for h in hits]
     if format == "json":
+        from tiergate.screen.store import list_warnings
+
         out.print(
             _dump(
                 {
                     "query": {"name": name, "country": query.country, "schema": schema, "party": key},
                     "threshold": threshold,
                     "data_version": screener.store.data_version(),
+                    "list_warnings": list_warnings(screener.store, max_age),
                     "hits": rows,
                 }
             ),
             markup=False,
         )
     else:
+        _warn(screener.store, max_age, out)
         if not rows:
             out.print(f"no hit at or above {threshold}", markup=False)
         for h in rows:
@@ -353,13 +474,14 @@ def screen_batch(
         Path, typer.Argument(help="CSV or Parquet with columns id,name[,country,schema,identifiers,birth_date].")
     ],
     out_path: Annotated[Path, typer.Option("--out", help="Results: .jsonl, .csv or .parquet (whole or not at all).")],
-    db: DbOpt = DEFAULT_LISTS_DB,
+    db: DbOpt = None,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Hits kept per party.")] = 5,
     record: Annotated[
         bool, typer.Option("--record/--no-record", help="Record each party's result (for re-screening).")
     ] = True,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes sharing the index.")] = 1,
+    max_age: MaxAgeOpt = None,
 ) -> None:
     """Screen every row; one result per row (hits with scores, statuses and explanations), with a progress bar."""
     from tiergate.screen.service import party_id
@@ -386,6 +508,7 @@ def screen_batch(
     from tiergate.screen.service import apply_decisions, query_to_dict
 
     screener = _screener(db, threshold)
+    _warn(screener.store, max_age, err)
     standing = screener.decisions()
     results: list[dict[str, Any]] = []
     recorded: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
@@ -475,7 +598,7 @@ def screen_clear(
     entry: EntryOpt,
     reason: Annotated[str, typer.Option("--reason", help="Why this hit is a false positive.")],
     author: Annotated[str, typer.Option("--author", help="Who decided.")],
-    db: DbOpt = DEFAULT_LISTS_DB,
+    db: DbOpt = None,
 ) -> None:
     """Clear a hit as a false positive for this (party, entry) pair; re-opened when the entry changes."""
     _decide(party, entry, "cleared", reason, author, db)
@@ -487,7 +610,7 @@ def screen_confirm(
     entry: EntryOpt,
     reason: Annotated[str, typer.Option("--reason", help="Why this hit is a true match.")],
     author: Annotated[str, typer.Option("--author", help="Who decided.")],
-    db: DbOpt = DEFAULT_LISTS_DB,
+    db: DbOpt = None,
 ) -> None:
     """Confirm a hit as a true match for this (party, entry) pair."""
     _decide(party, entry, "confirmed", reason, author, db)
@@ -499,13 +622,13 @@ def screen_reopen(
     entry: EntryOpt,
     reason: Annotated[str, typer.Option("--reason", help="Why the decision no longer stands.")],
     author: Annotated[str, typer.Option("--author", help="Who re-opens it.")],
-    db: DbOpt = DEFAULT_LISTS_DB,
+    db: DbOpt = None,
 ) -> None:
     """Re-open a hit: withdraw the standing clearance or confirmation of this (party, entry) pair (kept in the
     history and the audit trail); the hit is open again until an analyst decides again."""
-    from tiergate.screen.store import NoStandingDecision, open_store
+    from tiergate.screen.store import NoStandingDecision, lists_url, open_store
 
-    store = open_store(db)
+    store = open_store(lists_url(db)[0])
     store.check()
     try:
         decision = store.reopen(party, entry, reason, author)
@@ -517,10 +640,8 @@ def screen_reopen(
     )
 
 
-def _decide(party: str, entry_key: str, verdict: str, reason: str, author: str, db: str) -> None:
-    from tiergate.screen.store import open_store
-
-    store = open_store(db)
+def _decide(party: str, entry_key: str, verdict: str, reason: str, author: str, db: str | None) -> None:
+    store = _store(db)
     store.check()
     entries = store.list_entries([entry_key])
     if not entries:
@@ -537,7 +658,7 @@ def screen_owners(
         Path,
         typer.Argument(help="A party (JSON): {name, country, headquarters, owners: [{name, percent, owners...}]}."),
     ],
-    db: DbOpt = DEFAULT_LISTS_DB,
+    db: DbOpt = None,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Country groups as of this date (YYYY-MM-DD).")] = None,
 ) -> None:
@@ -565,7 +686,7 @@ def screen_owners(
 
 @screen_app.command("audit")
 def screen_audit(
-    db: DbOpt = DEFAULT_LISTS_DB,
+    db: DbOpt = None,
     out_path: Annotated[Path | None, typer.Option("--out", help="Write JSON lines here (whole or not at all).")] = None,
 ) -> None:
     """The screening audit trail: list loads (hash, version), screenings (query, hits, data version) and decisions."""

@@ -32,9 +32,9 @@ import io
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from tiergate.screen.countries import codes, country_code, trailing_country
@@ -81,8 +81,8 @@ _DATE = re.compile(r"[_\-.]?(?:\d{4}-\d\d-\d\d|\d{8})(?=[_\-.]|$)")
 
 
 def dataset_name(path: Path) -> str:
-    """A dataset's default name: the file name without suffixes, full dates and ``prim`` (so that the next
-    version of ``ofac_sdn_2024-05-03.csv`` replaces it)."""
+    """A dataset's default name: the file name without suffixes (``.csv.gz`` included), full dates and ``prim``
+    (so that the next version of ``ofac_sdn_2024-05-03.csv`` replaces it)."""
     stem = path.name.split(".")[0]
     stem = _DATE.sub("", stem)
     stem = re.sub(r"[_\-]prim$", "", stem)
@@ -92,17 +92,48 @@ def dataset_name(path: Path) -> str:
 def _sha256(paths: Sequence[Path]) -> str:
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(path.read_bytes())
+        digest.update(_read_bytes(path))
     return digest.hexdigest()
 
 
-def _mtime_date(path: Path) -> str:
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).date().isoformat()
+MAX_GZIP_BYTES = 1 << 30
+"""The most a gzip-compressed list file may decompress to."""
+
+
+def _plain_name(path: Path) -> str:
+    """The file's name without a ``.gz`` suffix (a compressed list is read as the file it holds)."""
+    name = path.name
+    return name[:-3] if name.lower().endswith(".gz") else name
+
+
+_NAME_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d\d)-?(\d\d)(?!\d)")
+
+
+def name_date(name: str) -> str | None:
+    """A full date written in a file name (``ofac_sdn_2024-05-03.csv``, ``dpl_20260414.csv``), else None."""
+    for found in _NAME_DATE.finditer(name):
+        try:
+            return dt.date(int(found.group(1)), int(found.group(2)), int(found.group(3))).isoformat()
+        except ValueError:
+            continue
+    return None
 
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
+        if path.name.lower().endswith(".gz"):
+            import gzip
+            import zlib
+
+            try:
+                with gzip.GzipFile(fileobj=io.BytesIO(data)) as packed:
+                    data = packed.read(MAX_GZIP_BYTES + 1)
+            except (OSError, EOFError, zlib.error) as error:
+                raise ListFileError(f"not a readable gzip file: {error}", where=str(path)) from None
+            if len(data) > MAX_GZIP_BYTES:
+                raise ListFileError(f"decompresses to more than {MAX_GZIP_BYTES:,} bytes", where=str(path))
+        return data
     except FileNotFoundError:
         raise ListFileError("no such file", where=str(path)) from None
     except IsADirectoryError:
@@ -152,8 +183,8 @@ def _iso_date(text: str | None) -> str | None:
 
 def detect(path: Path, head: bytes) -> str:
     """The format of a file: ``ofac``, ``ofac-alt``, ``ofac-add``, ``ofac-comments``, ``csl``, ``un-xml``,
-    ``nsf``, ``nsf-meta`` or ``ftm``."""
-    name = path.name.lower()
+    ``nsf``, ``nsf-meta`` or ``ftm`` (a ``.gz`` file: the format of the file it holds)."""
+    name = _plain_name(path).lower()
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"%PDF"):
         return "jp-eul"
@@ -198,8 +229,12 @@ def detect(path: Path, head: bytes) -> str:
     )
 
 
-def read_lists(paths: Sequence[Path]) -> list[Dataset]:
-    """Every dataset in ``paths`` (files; OFAC sibling files are joined to their primary file)."""
+def read_lists(paths: Sequence[Path], dates: Mapping[str, str] | None = None) -> list[Dataset]:
+    """Every dataset in ``paths`` (files; OFAC sibling files are joined to their primary file), each with its data
+    date: the date its file states (UN ``dateGenerated``, NSF snapshot or ``extracted``, EU/UK generation date),
+    else a full date in the file's name (``ofac_sdn_2024-05-03.csv``), else ``dates[file name]`` (a documented
+    snapshot date, or the publisher's ``Last-Modified`` of a download), else the latest listing date of its entries,
+    else None (unknown, never the day it was loaded)."""
     heads: dict[Path, str] = {}
     for path in paths:
         data = _read_bytes(path)
@@ -239,7 +274,19 @@ def read_lists(paths: Sequence[Path]) -> list[Dataset]:
                 hint="load one version of a list at a time",
             )
         seen[ds.dataset] = ds
-    return [_versioned(ds) for ds in out]
+    return [_versioned(_dated(ds, dates or {})) for ds in out]
+
+
+def _dated(ds: Dataset, dates: Mapping[str, str]) -> Dataset:
+    """``ds`` with its data date when its file states none (see :func:`read_lists`)."""
+    if ds.file_date:
+        return ds
+    name = PurePath(ds.files[0]).name
+    date = name_date(name) or dates.get(name) or dates.get(_plain_name(Path(name)))
+    if not date:
+        listed = [e.listed_on for e in ds.entries if e.listed_on and re.fullmatch(r"\d{4}-\d\d-\d\d", e.listed_on)]
+        date = max(listed) if listed else None
+    return replace(ds, file_date=date)
 
 
 def _versioned(ds: Dataset) -> Dataset:
@@ -441,9 +488,7 @@ def _ofac(path: Path) -> Dataset:
             )
         )
     title = "OFAC Specially Designated Nationals (SDN) list" if sdn else "OFAC Consolidated (non-SDN) list"
-    return Dataset(
-        dataset, "ofac-legacy-csv", title, tuple(map(str, files)), _sha256(files), _mtime_date(path), tuple(entries)
-    )
+    return Dataset(dataset, "ofac-legacy-csv", title, tuple(map(str, files)), _sha256(files), None, tuple(entries))
 
 
 # ---------------------------------------------------------------- trade.gov CSL
@@ -531,14 +576,13 @@ def _csl(path: Path) -> Dataset:
             )
     except csv.Error as error:
         raise ListFileError(f"malformed CSV: {error}", where=f"{path}:{reader.line_num}") from None
-    dates = [e.listed_on for e in entries if e.listed_on and re.match(r"\d{4}-\d\d-\d\d$", e.listed_on)]
     return Dataset(
         dataset,
         "trade-gov-csl-csv",
         "trade.gov Consolidated Screening List",
         (str(path),),
         _sha256([path]),
-        max(dates) if dates else _mtime_date(path),
+        None,  # the CSV states no date: the documented one, else its latest listing date (read_lists)
         tuple(entries),
     )
 
@@ -642,7 +686,7 @@ def _un(path: Path) -> Dataset:
         "UN Security Council Consolidated List",
         (str(path),),
         hashlib.sha256(data).hexdigest(),
-        generated[:10] if generated else _mtime_date(path),
+        generated[:10] if generated else None,
         tuple(entries),
     )
 
@@ -666,6 +710,20 @@ def _json(path: Path) -> tuple[str, Any]:
         raise ListFileError(f"not valid JSON: {error.msg} (truncated file?)", where=f"{path}:{error.lineno}") from None
     except RecursionError:
         raise ListFileError("nested too deeply", where=str(path)) from None
+
+
+_WRITTEN_DATE = re.compile(
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December) \d{1,2}, \d{4}|\d{4}-\d\d-\d\d"
+)
+
+
+def _snapshot_date(text: Any) -> str | None:
+    """The full date in an NSF list's ``snapshot`` description ("BIS export of April 14, 2026"), else None (a
+    month alone, "July 2026", is not a date: the file's ``extracted`` date is taken)."""
+    found = _WRITTEN_DATE.search(text) if isinstance(text, str) else None
+    date = _iso_date(found.group(0)) if found else None
+    return date if date and re.fullmatch(r"\d{4}-\d\d-\d\d", date) else None
 
 
 def _nsf_meta(path: Path) -> dict[str, dict[str, Any]]:
@@ -737,7 +795,7 @@ def _nsf(path: Path, meta: dict[str, dict[str, Any]]) -> Dataset:
         str(info.get("official_name") or info.get("short_name") or list_id),
         (str(path),),
         _sha256([path]),
-        _iso_date(data.get("extracted")) or _mtime_date(path),
+        _snapshot_date(info.get("snapshot")) or _iso_date(data.get("extracted")),
         tuple(entries),
     )
 
@@ -857,7 +915,7 @@ def _ftm(path: Path) -> Dataset:
         f"OpenSanctions FtM entities ({path.name})",
         (str(path),),
         hashlib.sha256(data).hexdigest(),
-        last[-1] if last else _mtime_date(path),
+        last[-1] if last else None,
         tuple(entries),
     )
 
@@ -955,7 +1013,7 @@ def _eu_fsf(path: Path) -> Dataset:
         "EU Financial Sanctions File (consolidated list)",
         (str(path),),
         hashlib.sha256(data).hexdigest(),
-        generated[:10] if generated else _mtime_date(path),
+        generated[:10] if generated else None,
         tuple(entries),
     )
 
@@ -1038,7 +1096,7 @@ def _uk_sl(path: Path) -> Dataset:
         "UK Sanctions List (FCDO)",
         (str(path),),
         hashlib.sha256(data).hexdigest(),
-        stated or (max(updated) if updated else _mtime_date(path)),
+        stated or (max(updated) if updated else None),
         tuple(entries),
     )
 
@@ -1099,7 +1157,7 @@ def _jp_eul(path: Path) -> Dataset:
         "Japan METI End User List",
         (str(path),),
         hashlib.sha256(data).hexdigest(),
-        stated or _mtime_date(path),
+        stated or None,
         tuple(entries),
     )
 
@@ -1178,7 +1236,7 @@ def _tw_shtc(path: Path) -> Dataset:
         "Taiwan SHTC Entity List (MOEA/ITA)",
         (str(path),),
         hashlib.sha256(data).hexdigest(),
-        _mtime_date(path),
+        None,
         tuple(entries),
     )
 

@@ -151,7 +151,8 @@ class Dataset:
     sha256: str
     """Of the files' bytes, in order."""
     file_date: str | None
-    """The data date the file states (UN ``dateGenerated``, NSF ``extracted``), else the file's mtime date."""
+    """The list's own data date (``ingest.read_lists``: stated in the file, in its name, documented, or its latest
+    listing date); None when unknown. Never the day the file was read."""
     entries: tuple[ListEntry, ...]
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 import orjson
@@ -259,9 +259,18 @@ class ListStore:
 
     # ---------------------------------------------------------------- loading
 
-    def load(self, sets: Sequence[Dataset], *, force: bool = False, actor: str | None = None) -> list[LoadReport]:
+    def load(
+        self,
+        sets: Sequence[Dataset],
+        *,
+        force: bool = False,
+        actor: str | None = None,
+        retire: Sequence[str] = (),
+    ) -> list[LoadReport]:
         """Store ``sets`` in one transaction (all or nothing); refuse a >10 % drop unless ``force``. ``actor``: who
-        the load record and the trail name (default ``$TIERGATE_ACTOR`` or the process's user).
+        the load record and the trail name (default ``$TIERGATE_ACTOR`` or the process's user). ``retire``: datasets
+        the new ones supersede (``tiergate lists update`` replacing the bundled snapshot), removed in the same
+        transaction; each list (by list code) of the retired and replaced datasets is held to the same 10 %.
 
         The files' full paths are kept in the load record only (for operators); the dataset and its entries name
         each file by its name."""
@@ -270,6 +279,11 @@ class ListStore:
         actor = _actor(actor)
         now = _now()
         with self.transaction() as conn:
+            retired = [name for name in dict.fromkeys(retire) if name not in {ds.dataset for ds in sets}]
+            if retired and not force:
+                self._check_retired_drops(conn, sets, retired)
+            for name in retired:
+                reports.extend(self._retire(conn, name, actor, now))
             for ds in sets:
                 prev = conn.execute(sa.select(datasets).where(datasets.c.dataset == ds.dataset)).mappings().first()
                 old = {
@@ -352,6 +366,56 @@ class ListStore:
                 reports.append(report)
         self._entries_cache = None
         return reports
+
+    def _retire(self, conn: Connection, name: str, actor: str, now: dt.datetime) -> list[LoadReport]:
+        prev = conn.execute(sa.select(datasets).where(datasets.c.dataset == name)).mappings().first()
+        if prev is None:
+            return []
+        gone = sorted(str(k) for k in conn.execute(sa.select(entries.c.entry_id).where(entries.c.dataset == name)))
+        conn.execute(entries.delete().where(entries.c.dataset == name))
+        conn.execute(datasets.delete().where(datasets.c.dataset == name))
+        conn.execute(
+            loads.insert().values(
+                dataset=name,
+                version=prev["version"] + 1,
+                sha256="",
+                file_date=None,
+                files="[]",
+                entries=0,
+                added=0,
+                changed=0,
+                removed=len(gone),
+                forced=False,
+                actor=actor,
+                loaded_at=now,
+            )
+        )
+        self._audit(conn, "retire", name, {"entries": len(gone), "version": prev["version"]}, actor=actor)
+        return [LoadReport(name, 0, prev["entries"], removed=gone, version=prev["version"] + 1)]
+
+    def _check_retired_drops(self, conn: Connection, sets: Sequence[Dataset], retired: Sequence[str]) -> None:
+        """Each list (list code) of the retired and replaced datasets keeps at least 90 % of its entries in ``sets``."""
+        names = [*retired, *(ds.dataset for ds in sets)]
+        before = {
+            str(code): int(n)
+            for code, n in conn.execute(
+                sa.select(entries.c.list_code, sa.func.count())
+                .where(entries.c.dataset.in_(names))
+                .group_by(entries.c.list_code)
+            )
+        }
+        after: dict[str, int] = {}
+        for ds in sets:
+            for e in ds.entries:
+                after[e.list_code] = after.get(e.list_code, 0) + 1
+        for code, n in sorted(before.items()):
+            now = after.get(code, 0)
+            if n >= MIN_LIST_FOR_DROP and now < (1 - MAX_DROP) * n:
+                raise ListStoreError(
+                    f"list {code} would have {now:,} entries against {n:,} in the lists replaced "
+                    f"({', '.join(retired)}): a drop of {1 - now / n:.0%}, over {MAX_DROP:.0%}; nothing was loaded",
+                    hint="check the new files are complete; replace anyway with --force",
+                )
 
     def _check_list_drops(self, conn: Connection, ds: Dataset) -> None:
         """A file that merges lists (the CSL) must not lose most of one of them silently (a feed that dropped
@@ -694,3 +758,156 @@ def _with_version(entry: ListEntry, versions: dict[str, tuple[str, str | None]])
         return entry
     sha256, date = versions[entry.dataset]
     return replace(entry, dataset_sha256=sha256, dataset_date=date)
+
+
+# ---------------------------------------------------------------- where the installed list store is, and its lists
+
+LISTS_ENV = "TIERGATE_LISTS"
+"""The environment variable naming the list store (a URL), for every face."""
+LISTS_FILE = "tiergate-lists.db"
+DEFAULT_LISTS_URL = f"sqlite:///{LISTS_FILE}"
+BUNDLED_FOLDER = Path(__file__).resolve().parent / "data"
+BUNDLED_LISTS: tuple[Path, ...] = tuple(sorted(BUNDLED_FOLDER.glob("*.gz")))
+"""The dated snapshot of the US and UN lists shipped with Tiergate (``data/PROVENANCE.md``): what a list store at
+the default place is filled from on its first use (a fresh install)."""
+MAX_LIST_AGE_ENV = "TIERGATE_MAX_LIST_AGE"
+"""The environment variable giving the age (days) beyond which a list is stale, for every face."""
+DEFAULT_MAX_LIST_AGE = 7
+
+
+def lists_url(given: str | None = None, ledger: str | None = None) -> tuple[str, bool]:
+    """The list store's URL and whether it was named (not the default place): ``given`` (``--lists``/``--db``, a
+    server's ``lists`` setting), else ``$TIERGATE_LISTS``, else a SQLite file ``tiergate-lists.db`` beside a SQLite
+    ledger file ``ledger``, else ``tiergate-lists.db`` in the working folder. The one rule of the command line, the
+    HTTP API and the dashboard."""
+    if given is not None and given.strip():
+        return given.strip(), True
+    named = os.environ.get(LISTS_ENV, "").strip()
+    if named:
+        return named, True
+    prefix = "sqlite:///"
+    if ledger is not None and ledger.startswith(prefix) and ledger[len(prefix) :] not in ("", ":memory:"):
+        return prefix + str(PurePath(ledger[len(prefix) :]).parent / LISTS_FILE), False
+    return DEFAULT_LISTS_URL, False
+
+
+class NoListStore(ListStoreError):
+    """Screening asked of a list store that holds no lists: nothing was decided."""
+
+
+def bundled_dates() -> dict[str, str]:
+    """The documented data date of each bundled file (``data/lists.json``), for the files that state none."""
+    manifest = orjson.loads((BUNDLED_FOLDER / "lists.json").read_bytes())
+    return {str(item["file"]): str(item["published"]) for item in manifest["files"]}
+
+
+SAMPLE_FILES = frozenset({"trade_gov_csl_sample_2025.csv"})
+"""The 13-record demo sample earlier versions filled a fresh store with: a store holding nothing else is filled
+from the bundled lists (the sample retired), never left screening against 13 records."""
+
+
+def _sample_only(rows: Sequence[dict[str, Any]]) -> bool:
+    return bool(rows) and all(r["files"] and set(r["files"]) <= SAMPLE_FILES for r in rows)
+
+
+def fill(store: ListStore, paths: Sequence[Path] = BUNDLED_LISTS) -> list[LoadReport]:
+    """Load ``paths`` (default: the bundled lists, with their documented dates) into ``store`` when it holds no list
+    at all (or, for the bundled lists, only the demo sample of earlier versions, which they replace); nothing
+    otherwise (another process may have filled it meanwhile: the load is one transaction, and a second load of the
+    same files changes nothing)."""
+    from tiergate.screen.ingest import read_lists
+
+    store.init()
+    rows = store.status()
+    upgrade = tuple(paths) == BUNDLED_LISTS and _sample_only(rows)
+    if not paths or (rows and not upgrade):
+        return []
+    retire = [r["dataset"] for r in rows] if upgrade else []
+    return store.load(read_lists(list(paths), bundled_dates()), retire=retire)
+
+
+def installed_store(given: str | None = None, ledger: str | None = None) -> ListStore:
+    """The installed list store (see :func:`lists_url`). The store at the default place is filled from the bundled
+    lists on first use; a named store that holds no lists is :class:`NoListStore`, saying how to install one."""
+    url, named = lists_url(given, ledger)
+    store = open_store(url)
+    try:
+        rows = store.status()
+    except (ListStoreError, sa.exc.OperationalError, sa.exc.ProgrammingError):
+        rows = []
+    if rows and (named or not _sample_only(rows)):
+        return store
+    if named or not BUNDLED_LISTS:
+        store.close()
+        raise NoListStore(
+            f"no list store: {url} holds no restricted-party lists, so the parties cannot be screened",
+            hint=f"install the bundled lists with `tiergate lists update --bundled --db {url}`, the official ones with "
+            f"`tiergate lists update --db {url}`, or your files with `tiergate lists load FILES... --db {url}` (or "
+            f"name another store with --lists or ${LISTS_ENV})",
+        )
+    fill(store)
+    return store
+
+
+# ---------------------------------------------------------------- how old the lists are
+
+
+def max_list_age(given: int | None = None) -> int:
+    """The age in days beyond which a list is stale: ``given`` (``--max-list-age``, a server's setting), else
+    ``$TIERGATE_MAX_LIST_AGE``, else 7."""
+    if given is not None:
+        if given < 0:
+            raise ListStoreError(f"a list age of {given} days", where="--max-list-age", hint="give 0 days or more")
+        return given
+    text = os.environ.get(MAX_LIST_AGE_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_LIST_AGE
+    if not text.isdigit():
+        raise ListStoreError(f"{text[:40]!r} is not a number of days", where=f"${MAX_LIST_AGE_ENV}", hint="e.g. 7")
+    return int(text)
+
+
+def today() -> dt.date:
+    """Today, or ``$TIERGATE_TODAY`` (YYYY-MM-DD) when set (as the server's settings take it)."""
+    text = os.environ.get("TIERGATE_TODAY", "").strip()
+    try:
+        return dt.date.fromisoformat(text) if text else dt.date.today()
+    except ValueError:
+        raise ListStoreError(f"{text[:40]!r} is not a date", where="$TIERGATE_TODAY", hint="YYYY-MM-DD") from None
+
+
+def stale_lists(rows: Sequence[dict[str, Any]], day: dt.date, max_age: int) -> list[dict[str, Any]]:
+    """A warning for each list (a ``status`` row) whose data date is more than ``max_age`` days before ``day``, or
+    unknown: ``{dataset, title, file_date, age_days, max_age_days, message}``."""
+    found: list[dict[str, Any]] = []
+    for row in rows:
+        date = row.get("file_date")
+        try:
+            age: int | None = (day - dt.date.fromisoformat(str(date)[:10])).days if date else None
+        except ValueError:
+            age = None
+        if age is not None and age <= max_age:
+            continue
+        title = row.get("title") or row["dataset"]
+        message = (
+            f"{title} ({row['dataset']}): data of {date}, {age} days old (over {max_age} days)"
+            if age is not None
+            else f"{title} ({row['dataset']}): data date unknown"
+        )
+        found.append(
+            {
+                "dataset": row["dataset"],
+                "title": title,
+                "file_date": date,
+                "age_days": age,
+                "max_age_days": max_age,
+                "message": message + "; update it with `tiergate lists update`",
+            }
+        )
+    return found
+
+
+def list_warnings(store: ListStore, max_age: int | None = None, day: dt.date | None = None) -> list[dict[str, Any]]:
+    """The stale-list warnings of ``store`` (:func:`stale_lists`), as every face shows them: as of ``day`` (default
+    :func:`today`), beyond ``max_age`` days (default :func:`max_list_age`)."""
+    return stale_lists(store.status(), day or today(), max_list_age(max_age))

@@ -17,7 +17,6 @@ import orjson
 import typer
 
 from tiergate.errors import InputError
-from tiergate.screen.cli import DEFAULT_LISTS_DB
 
 if TYPE_CHECKING:
     from tiergate.vault.store import Outcome, Vault
@@ -49,9 +48,12 @@ DbOpt = Annotated[
     ),
 ]
 ListsOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--lists", envvar="TIERGATE_LISTS", help="Restricted-party list store the recipient is screened against."
+        "--lists",
+        envvar="TIERGATE_LISTS",
+        help="Restricted-party list store the recipient is screened against (default tiergate-lists.db here, "
+        "filled from the bundled lists on first use).",
     ),
 ]
 RegimeOpt = Annotated[
@@ -218,7 +220,7 @@ def request_cmd(
     ] = None,
     export_from: Annotated[str, typer.Option("--export-from", help="Where the weights are now.")] = "US",
     regime: RegimeOpt = None,
-    lists: ListsOpt = DEFAULT_LISTS_DB,
+    lists: ListsOpt = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Ask to transfer an artefact: denied (Tier 3 floor, screening), license_required, or pending approvals."""
@@ -292,7 +294,7 @@ def status_cmd(
 def release_cmd(
     request: Annotated[str, typer.Argument(help="The request's id.")],
     shards: Annotated[Path, typer.Option("--shards", help="The folder holding the artefact's shard files.")],
-    lists: ListsOpt = DEFAULT_LISTS_DB,
+    lists: ListsOpt = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Release an eligible transfer: screen the recipient again and recompute every shard's hash against the

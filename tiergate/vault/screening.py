@@ -39,29 +39,36 @@ def result(party: str, hits: Sequence[Hit], data_version: str, entries: int) -> 
     return ScreeningResult(party, blocking, data_version, entries)
 
 
-def from_lists(url: str) -> Screen:
-    """A screen over the list store at ``url`` (``tiergate lists load --db URL``), analyst decisions applied."""
-    from tiergate.screen import Query, Screener, open_store, party_id
+def from_lists(url: str | None) -> Screen:
+    """A screen over the list store at ``url`` (``tiergate lists load --db URL``; None: the installed one,
+    ``tiergate.screen.store.installed_store``), analyst decisions applied."""
+    from tiergate.screen import Query, Screener, party_id
+    from tiergate.screen.store import NoListStore, installed_store, lists_url
 
     state: dict[str, Any] = {}
 
     def screen(name: str, country: str | None) -> ScreeningResult:
         if "screener" not in state:
             try:
-                store = open_store(url)
-                store.check()
+                store = installed_store(url)
                 screener = Screener.from_store(store)
                 version = store.data_version()
+            except NoListStore as error:
+                raise ScreeningUnavailable(
+                    "cannot screen the recipient: the list store holds no list",
+                    where=lists_url(url)[0],
+                    hint=error.hint,
+                ) from None
             except TiergateError as error:
                 raise ScreeningUnavailable(
                     f"cannot screen the recipient: {error.message}",
-                    where=error.where or url,
+                    where=error.where or lists_url(url)[0],
                     hint="load the restricted-party lists with `tiergate lists load --db URL` and pass --lists URL",
                 ) from None
             if len(screener.index) == 0:
                 raise ScreeningUnavailable(
                     "cannot screen the recipient: the list store holds no list",
-                    where=url,
+                    where=lists_url(url)[0],
                     hint="load the restricted-party lists with `tiergate lists load --db URL`",
                 )
             state["screener"], state["version"] = screener, version

@@ -78,29 +78,76 @@ def map_regime(ctx: ApiContext, wanted: str | None) -> tuple[Ruleset, str]:
     return ctx.book.full(chosen), f"The regime in force today ({today.regime}) has no tiers; the map shows {chosen}."
 
 
+NO_COUNTRY = {"AQ": "no country (Antarctic Treaty area): not a destination the rules name"}
+"""Areas of the map that are no country's territory: never coloured as a tier."""
+TERRITORIES = {"GL": "DK", "FK": "GB", "NC": "FR", "TF": "FR", "PR": "US"}
+"""Territories drawn apart on the map, and the state they belong to (ISO 3166-1 gives them codes of their own)."""
+
+
 def country_colours(ruleset: Ruleset, ctx: ApiContext) -> tuple[list[tuple[str, str]], dict[str, tuple[str, str]]]:
     """The legend (class, label) and each country's (class, label) under the ruleset's tiers, or, for a regime
-    without tiers, its country groups D:5 / D:4 / D:1."""
+    without tiers, its country groups D:5 / D:4 / D:1. A group defined as "everyone else" (Tier 2) does not
+    colour Antarctica (no country), nor a territory whose state is in another group than its own code: those are
+    drawn as "other", with a note saying both."""
     day = ctx.today()
     groups = TIER_GROUPS if "tier1" in ruleset.groups else CONTROL_GROUPS
-    legend = [(f"g{index}", label) for index, (_, label) in enumerate(groups)] + [("none", "none of these")]
+    legend = [(f"g{index}", label) for index, (_, label) in enumerate(groups)] + [
+        ("none", "none of these"),
+        ("other", "no country, or a territory whose state is in another group: see its note"),
+    ]
+
+    def group_of(code: str) -> tuple[str, str]:
+        member = ruleset.memberships(code, day)
+        return next(((f"g{i}", label) for i, (gid, label) in enumerate(groups) if gid in member), ("none", "—"))
+
     colours: dict[str, tuple[str, str]] = {}
     for shape in country_shapes():
-        member = ruleset.memberships(shape.code, day)
-        found = next(((f"g{i}", label) for i, (gid, label) in enumerate(groups) if gid in member), ("none", "—"))
-        colours[shape.code] = found
+        colours[shape.code] = group_of(shape.code)
+        if shape.code in NO_COUNTRY:
+            colours[shape.code] = ("other", NO_COUNTRY[shape.code])
+        elif shape.code in TERRITORIES:
+            state = TERRITORIES[shape.code]
+            own, of_state = colours[shape.code], group_of(state)
+            if own[0] != of_state[0]:
+                colours[shape.code] = (
+                    "other",
+                    f"a territory of {state} ({of_state[1]}); decided under its own code {shape.code}: {own[1]}",
+                )
+    return legend, colours
+
+
+USE_BINS = (0.0, 20.0, 40.0, 60.0, 80.0, 100.0)
+"""The classes of the allocation-use map: r0 for under 20 % of the cap drawn ... r5 for 100 % (exhausted)."""
+
+
+def use_colours(with_allocation: dict[str, dict[str, Any]]) -> tuple[list[tuple[str, str]], dict[str, tuple[str, str]]]:
+    """The legend and each country's (class, label) by the share of its country allocation used and reserved."""
+    legend = [("none", "no country allocation account")] + [
+        (f"r{index}", f"{low:.0f}–{high:.0f} % drawn" if index < 5 else "exhausted")
+        for index, (low, high) in enumerate(zip(USE_BINS, (*USE_BINS[1:], 100.0), strict=True))
+    ]
+    colours: dict[str, tuple[str, str]] = {}
+    for shape in country_shapes():
+        row = with_allocation.get(shape.code)
+        if row is None:
+            colours[shape.code] = ("none", "no country allocation account")
+            continue
+        drawn = bar(row).used_pct + bar(row).reserved_pct
+        index = 5 if drawn >= 100.0 else max(i for i, low in enumerate(USE_BINS[:5]) if drawn >= low)
+        colours[shape.code] = (f"r{index}", f"{drawn:.1f} % of its country allocation drawn")
     return legend, colours
 
 
 @router.get("/allocations")
-async def allocations_page(request: Request, regime: str | None = None) -> Response:
+async def allocations_page(request: Request, regime: str | None = None, view: str | None = None) -> Response:
     page_key(request, NAV.role)
     ctx = context(request)
     rows = balances(ctx)
     ruleset, note = map_regime(ctx, regime)
-    legend, colours = country_colours(ruleset, ctx)
     country_rows = [r for r in rows if section_of(r["kind"]) == "country"]
     with_allocation = {r["allocation"].split(":")[1]: r for r in country_rows if len(r["allocation"].split(":")) > 2}
+    use = view == "use"
+    legend, colours = use_colours(with_allocation) if use else country_colours(ruleset, ctx)
     shapes = [
         {
             "code": s.code,
@@ -121,6 +168,7 @@ async def allocations_page(request: Request, regime: str | None = None) -> Respo
         map_regime=ruleset.regime,
         note=note,
         regimes=list(ctx.book.regimes),
+        view="use" if use else "tiers",
         width=WIDTH,
         height=HEIGHT,
     )

@@ -1,7 +1,12 @@
 """The Monitoring page: the alerts of a scan of the server's usage data (or of uploaded files, for officers), the
 beneficial owners near a training-compute threshold, and a chart (server-side SVG, like the allocation bars) of
 their cumulative compute over time on a log scale with the thresholds and each projected crossing.
-It calls the API's functions (``tiergate.api.monitoring``)."""
+It calls the API's functions (``tiergate.api.monitoring``).
+
+Officers triage the alerts as they do screening hits: each alert (known by its kind, subject and threshold, so the
+same alert of a later scan keeps its state) is open until it is dismissed with a reason or escalated, and may be
+assigned to someone. Every step is an entry of the hash-chained audit log (``alert-dismissed``, ``alert-escalated``,
+``alert-reopened``, ``alert-assigned``), and the latest step of each alert is its state."""
 
 from __future__ import annotations
 
@@ -11,16 +16,21 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from tiergate.api.context import ApiContext
 from tiergate.api.errors import ApiError, for_http
+from tiergate.api.keys import ApiKey
 from tiergate.api.monitor import moment
 from tiergate.api.monitoring import scan_to_dict
 from tiergate.errors import TiergateError
+from tiergate.monitor.model import ALERT_SEVERITY, SEVERITIES
 from tiergate.web.app import NavEntry, check_csrf, context, page_key, render
 
 router = APIRouter()
@@ -30,6 +40,71 @@ NEAR = 0.01
 WIDTH, HEIGHT = 900, 360
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 20, 40
 DAY = 86400.0
+TRIAGE = {"dismissed": "alert-dismissed", "escalated": "alert-escalated", "reopened": "alert-reopened"}
+ASSIGN = "alert-assigned"
+
+
+def alert_key(alert: dict[str, Any]) -> str:
+    """The alert's identity across scans: kind, subject and threshold."""
+    threshold = alert.get("threshold")
+    return f"{alert['kind']}:{alert['subject_type']}:{alert['subject_id']}:{'' if threshold is None else threshold}"
+
+
+def alert_states(ctx: ApiContext) -> dict[str, dict[str, Any]]:
+    """Each triaged alert's state (status, reason, by, at, assignee) from the audit log, latest step last."""
+    states: dict[str, dict[str, Any]] = {}
+    steps = ctx.read(lambda: list(ctx.ledger.audit_entries(actions={ASSIGN, *TRIAGE.values()})))
+    for entry in steps:
+        action = entry["action"]
+        try:
+            payload = orjson.loads(entry["payload"]) if isinstance(entry["payload"], str) else entry["payload"]
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(payload, dict):
+            continue
+        state = states.setdefault(entry["subject"], {"status": "open", "assignee": None})
+        if action == ASSIGN:
+            state["assignee"] = payload.get("assignee") or None
+            continue
+        status = action.removeprefix("alert-")
+        state.update(
+            status="open" if status == "reopened" else status,
+            reason=payload.get("reason"),
+            by=entry["actor"],
+            at=str(entry["at"])[:19],
+            reopened=status == "reopened",
+        )
+    return states
+
+
+def triaged(alerts: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts with their key, severity and state; open ones first, then by severity (the scan's order kept
+    within)."""
+    out = []
+    for index, alert in enumerate(alerts):
+        key = alert_key(alert)
+        state = states.get(key, {"status": "open", "assignee": None})
+        out.append(
+            {**alert, "key": key, "severity": ALERT_SEVERITY.get(alert["kind"], "medium"), "state": state, "n": index}
+        )
+    return sorted(out, key=lambda a: (a["state"]["status"] != "open", SEVERITIES.index(a["severity"]), a["n"]))
+
+
+def triage(ctx: ApiContext, key: ApiKey, alert: str, action: str, reason: str, assignee: str) -> None:
+    """Record one step of an alert's triage in the audit log (a 422 naming the field when one is missing)."""
+    if not alert.strip():
+        raise ApiError(422, "which alert? (the form lost it)", where="alert")
+    writer = ctx.ledger_for(key)
+    if action == "assigned":
+        payload: dict[str, Any] = {"assignee": assignee.strip()}
+        name = ASSIGN
+    elif action in TRIAGE:
+        if not reason.strip():
+            raise ApiError(422, "say why (a reason is required)", where="reason")
+        payload, name = {"reason": reason.strip()}, TRIAGE[action]
+    else:
+        raise ApiError(422, f"unknown step {action[:40]!r}: dismissed, escalated, reopened or assigned", where="action")
+    ctx.read(writer.run, lambda conn: writer.append_audit(conn, name, alert[:500], payload))
 
 
 @dataclass
@@ -135,7 +210,7 @@ def crossing_chart(scan: dict[str, Any], owner_days: list[dict[str, Any]], near:
             {"owner": owner, "points": " ".join(coords), "cls": f"s{index % 8}", "total": total, "last": coords[-1]}
         )
     for t in training:
-        chart.thresholds.append({"y": y(t["value"]), "label": t["label"], "binding": t["binding"]})
+        chart.thresholds.append({"y": y(t["value"]), "label": t["label"], "binding": t["binding"], "value": t["value"]})
     for a in projections:
         when = _parse_when(a["projected_crossing"])
         if when is None:
@@ -176,6 +251,8 @@ def _page(
     key = page_key(request, NAV.role)
     ctx = context(request)
     near = near_owners(scan, owners) if scan else []
+    if scan:
+        scan = {**scan, "alerts": triaged(scan["alerts"], alert_states(ctx))}
     return render(
         request,
         "monitor.html",
@@ -185,6 +262,8 @@ def _page(
         chart=crossing_chart(scan, owner_days, near) if scan else None,
         regimes=list(ctx.book.regimes),
         can_upload=key.allows("officer"),
+        can_triage=key.allows("officer"),
+        severities=SEVERITIES,
         error=values.get("error"),
         regime=values.get("regime") or "",
         as_of=values.get("as_of") or "",
@@ -241,3 +320,22 @@ async def monitoring_upload(request: Request) -> Response:
     except (ApiError, TiergateError) as error:
         return _page(request, {}, [], [], 422, error=_message(error), regime=regime, as_of=as_of)
     return _page(request, scan, scan.pop("owners", []), scan.pop("owner_days", []), regime=regime, as_of=as_of)
+
+
+@router.post("/monitoring/alert")
+async def monitoring_triage(request: Request) -> Response:
+    """Dismiss (with a reason), escalate, re-open or assign an alert; back to the scan it was read in."""
+    key = page_key(request, "officer")
+    form = await request.form()
+    check_csrf(request, form)
+    fields = {name: str(form.get(name) or "")[:2000] for name in ("alert", "action", "reason", "assignee")}
+    regime = str(form.get("regime") or "")[:100]
+    as_of = str(form.get("as_of") or "")[:40]
+    try:
+        await run_in_threadpool(
+            triage, context(request), key, fields["alert"], fields["action"], fields["reason"], fields["assignee"]
+        )
+    except ApiError as error:
+        return _page(request, {}, [], [], 422, error=_message(error), regime=regime, as_of=as_of)
+    query = urlencode({k: v for k, v in (("regime", regime), ("as_of", as_of)) if v})
+    return RedirectResponse(f"/monitoring{'?' + query if query else ''}#alerts", status_code=303)

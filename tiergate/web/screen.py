@@ -44,6 +44,24 @@ def _query(values: dict[str, str]) -> ScreenIn:
         raise ApiError(422, f"{field}: {first['msg']}", where=field) from None
 
 
+def entities(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hits grouped by the entity they name (the listed name, case and spacing aside), best score first: one
+    card per entity, with the lists it is on and each list entry's hit."""
+    groups: dict[str, dict[str, Any]] = {}
+    for hit in hits:
+        key = " ".join(str(hit["name"]).casefold().split())
+        group = groups.setdefault(key, {"name": hit["name"], "hits": [], "lists": [], "countries": []})
+        group["hits"].append(hit)
+        if hit["list"] not in group["lists"]:
+            group["lists"].append(hit["list"])
+        group["countries"] = sorted({*group["countries"], *hit.get("countries", [])})
+    out = list(groups.values())
+    for group in out:
+        group["score"] = max(h["score"] for h in group["hits"])
+        group["open"] = sum(1 for h in group["hits"] if h["status"] == "open" and h["match"])
+    return sorted(out, key=lambda g: -g["score"])
+
+
 def _message(error: ApiError | TiergateError) -> str:
     text = f"{error.where}: {error.message}" if error.where else error.message
     return for_http(f"{text} ({error.hint})" if error.hint else text) or ""
@@ -61,6 +79,7 @@ async def _page(request: Request, values: dict[str, str], status: int = 200, **e
         except (ApiError, TiergateError) as found:
             error, status = error or _message(found), 422
     datasets = await run_in_threadpool(lists.status) if lists is not None else []
+    list_warnings = ctx.settings.list_warnings(datasets)
     decisions = await run_in_threadpool(standing_decisions, ctx, None) if lists is not None else []
     return render(
         request,
@@ -70,10 +89,13 @@ async def _page(request: Request, values: dict[str, str], status: int = 200, **e
         schemas=SCHEMAS,
         default_threshold=DEFAULT_THRESHOLD,
         screening=screening,
+        entities=entities(screening["hits"]) if screening else [],
         error=error,
         notice=extra.pop("notice", None),
         datasets=datasets,
         sample_loaded=any("sample" in d["dataset"] for d in datasets),
+        list_warnings=list_warnings,
+        stale_datasets={w["dataset"] for w in list_warnings},
         screening_on=lists is not None,
         decisions=decisions[-RECENT_DECISIONS:][::-1],
         can_decide=key.allows("officer"),
