@@ -52,8 +52,13 @@ def __getattr__(name: str) -> Any:
     """The public names are imported on first use, so that a command that needs one capability (``tiergate screen
     name``) does not pay for loading all of them."""
     module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tiergate' has no attribute {name!r}")
+    if module is None:  # a subpackage used as an attribute (``tiergate.interchange.decision_to_dict``)
+        try:
+            return importlib.import_module(f"tiergate.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"tiergate.{name}":
+                raise
+            raise AttributeError(f"module 'tiergate' has no attribute {name!r}") from None
     return getattr(importlib.import_module(module), name)
 
 

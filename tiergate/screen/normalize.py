@@ -775,6 +775,15 @@ KOREAN_SURNAMES = {
 }
 
 
+_SURNAME_SPELLINGS = {
+    k: v
+    for k, v in KOREAN_SURNAMES.items()
+    if k not in {"bag", "baeg", "im", "sin", "no", "mun", "gang", "gu", "yu", "lie", "ku"}
+}
+"""The surname spellings read as one in every name, whatever its schema (a query's schema is often unknown):
+those that are not also common words."""
+
+
 def _hangul_syllable(ch: str) -> str:
     """One Hangul syllable in the Revised Romanization's spelling (unidecode's, with ch and final k/p/t)."""
     out = unidecode(ch)
@@ -1016,8 +1025,7 @@ def name_form(name: str, person: bool = False) -> NameForm:
     tokens, found = _strip_legal(_latin_tokens(text), person)
     if not person:
         tokens = expand_abbreviations(tokens)
-    else:
-        tokens = [KOREAN_SURNAMES.get(t, t) if len(t) > 1 else t for t in tokens]
+    tokens = [_SURNAME_SPELLINGS.get(t, t) for t in tokens]
     legal |= found
     generic = GENERIC_PERSON if person else GENERIC_ORG
     weights = tuple(
