@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib
+import sys
+import types
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,21 @@ _WHERE = {
     "Ruleset": "tiergate.rules",
     "load_rulebook": "tiergate.rules",
 }
+
+
+_FUNCTIONS = frozenset({"classify", "decide"})
+"""Public functions named as their subpackage: the name is the function's, as ``from tiergate.decide import decide``
+made it, even after the subpackage is imported (which would otherwise set the package's attribute to it)."""
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FUNCTIONS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:
