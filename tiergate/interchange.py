@@ -318,7 +318,26 @@ def nearest_field(name: str, known: Sequence[str]) -> str | None:
     import difflib
 
     close = difflib.get_close_matches(lowered, [field.lower() for field in known], n=1, cutoff=0.6)
-    return next((field for field in known if close and field.lower() == close[0]), None)
+    found = next((field for field in known if close and field.lower() == close[0]), None)
+    if found is None and len(lowered) >= 4:  # two letters swapped or mistyped (``lisence``)
+        near = [(_edits(lowered, field.lower()), field) for field in known]
+        best = min(near, default=(3, ""))
+        found = best[1] if best[0] <= 2 else None
+    return found
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], previous2[j - 2] + 1)
+        previous2, previous = previous, row
+    return previous[-1]
 
 
 def unknown_field_hint(model: type[BaseModel], loc: Sequence[int | str]) -> str | None:

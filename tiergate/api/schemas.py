@@ -207,13 +207,18 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     },
     "Movement": {
         "type": "object",
-        "required": ["id", "at", "account", "op", "tpp", "reservation", "actor"],
+        "required": ["id", "at", "account", "op", "amount", "unit", "tpp", "reservation", "actor"],
         "properties": {
             "id": {"type": "integer"},
             "at": {"type": "string"},
             "account": {"type": "string"},
             "op": {"enum": ["reserve", "commit", "release"]},
-            "tpp": {"type": "number"},
+            "amount": {"type": "number", "description": "How much moved, in `unit`."},
+            "unit": {
+                "enum": ["TPP", "units", "USD"],
+                "description": "TPP for an allocation; units or USD for a licence.",
+            },
+            "tpp": {**_NUMBER_OR_NULL, "description": "The amount when it is TPP, else null."},
             "reservation": {"type": "integer"},
             "key": {"type": "string"},
             "decision": _STRING_OR_NULL,
@@ -485,8 +490,9 @@ def finish_document(document: dict[str, Any]) -> dict[str, Any]:
         for method, operation in operations.items():
             example = examples.get(f"{method} {path}", {})
             body = operation.get("requestBody", {}).get("content", {})
-            if "request" in example and "application/json" in body:
-                body["application/json"]["example"] = example["request"]
+            if "request" in example and body:  # the JSON body, else the only one (a CSV text, a form)
+                media = "application/json" if "application/json" in body else next(iter(body))
+                body[media]["example"] = example["request"]
             for status, answer in operation.get("responses", {}).items():
                 for media, content in answer.get("content", {}).items():
                     schema = content.get("schema", {})

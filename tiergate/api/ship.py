@@ -76,7 +76,7 @@ def screening_refusal(
     "",
     summary="Ship one transaction against the ledger",
     description="Decides with the ledger's live balances; when the transaction is authorised (or licensed under "
-    "`licence`), reserves and commits every allocation it draws in one database transaction. A refusal "
+    "`license`), reserves and commits every allocation it draws in one database transaction. A refusal "
     "(not authorised, allocation exceeded) is an answer, not an error: `committed` is false and `reason` "
     "says why; it is in the audit log too. A retry of the same transaction changes nothing.",
     response_class=Response,
@@ -86,11 +86,18 @@ def screening_refusal(
 async def ship_one(
     request: Request,
     key: Annotated[ApiKey, Depends(officer)],
-    licence: Annotated[
+    license: Annotated[
         str | None, Query(min_length=1, max_length=200, description="A recorded licence to ship under.")
+    ] = None,
+    licence: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="The same as `license` (the other spelling).", deprecated=True),
     ] = None,
     regime: Annotated[str | None, Query(max_length=100, description="Decide under this regime.")] = None,
 ) -> Response:
+    if license is not None and licence is not None and license != licence:
+        raise ApiError(422, "give license or licence, not two different licences", where="query.licence")
+    licence = license or licence
     data = await json_body(request)
     if not isinstance(data, dict):
         raise ApiError(422, f"expected a transaction object, got {type(data).__name__}", where="body")

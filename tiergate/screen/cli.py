@@ -11,8 +11,8 @@ import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
+from tiergate.console import Column, print_table
 from tiergate.errors import InputError
 from tiergate.screen.model import DEFAULT_THRESHOLD, Query
 
@@ -201,19 +201,33 @@ def lists_status(db: DbOpt = None, format: FormatOpt = "table", max_age: MaxAgeO
         return
     for w in stale.values():
         out.print(f"WARNING stale list: {w['message']}", markup=False)
-    table = Table("dataset", "entries", "version", "data date", "sha256", "loaded at", "loaded by", "title")
-    for r in rows:
-        table.add_row(
-            r["dataset"],
-            f"{r['entries']:,}",
-            str(r["version"]),
-            r["file_date"] or "-",
-            r["sha256"][:16],
-            r["loaded_at"][:19],
-            r["loaded_by"] or "-",
-            r["title"],
-        )
-    out.print(table)
+    print_table(
+        out,
+        f"{len(rows)} list(s) loaded (sha256 shortened; --format json for all of it)",
+        [
+            Column("dataset", key=True),
+            Column("entries", key=True, justify="right"),
+            Column("version", key=True),
+            "data date",
+            "sha256",
+            "loaded at",
+            "loaded by",
+            "title",
+        ],
+        (
+            [
+                r["dataset"],
+                f"{r['entries']:,}",
+                str(r["version"]),
+                r["file_date"] or "-",
+                r["sha256"][:16],
+                r["loaded_at"][:19],
+                r["loaded_by"] or "-",
+                r["title"],
+            ]
+            for r in rows
+        ),
+    )
     out.print("loaded from:", markup=False)
     for r in rows:
         for path in r["paths"]:
