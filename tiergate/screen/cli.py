@@ -12,10 +12,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tiergate.batch import atomic_output
 from tiergate.console import Column, print_table
 from tiergate.errors import InputError
-from tiergate.interchange import spreadsheet_cell
 from tiergate.screen.model import DEFAULT_THRESHOLD, Query
 
 DEFAULT_LISTS_DB = "sqlite:///tiergate-lists.db"
@@ -79,6 +77,8 @@ def _name(value: str, where: str) -> str:
 
 
 def _country(value: str | None, where: str) -> str | None:
+    if value is None or value == "":
+        return None
     from tiergate.screen.service import _code
 
     return _code(value, where)
@@ -314,9 +314,13 @@ def lists_update(
 
 
 def _screener(db: str | None, threshold: float) -> Any:
+    """A screener of the store's lists, its index from the cache when the lists are unchanged (see
+    :meth:`tiergate.screen.index.ScreeningIndex.for_store`)."""
+    from tiergate.screen.index import ScreeningIndex
     from tiergate.screen.service import Screener
 
-    return Screener.from_store(_installed(db), threshold)
+    store = _installed(db)
+    return Screener(ScreeningIndex.for_store(store), store, threshold)
 
 
 @screen_app.command("name")
@@ -560,6 +564,9 @@ def screen_batch(
             progress.advance(task)
     if record:
         screener.store.record_screenings(recorded)
+    from tiergate.batch import atomic_output
+    from tiergate.interchange import spreadsheet_cell
+
     if suffix == ".jsonl":
         with atomic_output(out_path) as handle:
             for r in results:
@@ -742,6 +749,8 @@ def screen_audit(
     if out_path is None:
         sys.stdout.write(text)
         return
+    from tiergate.batch import atomic_output
+
     with atomic_output(out_path, "w") as handle:
         handle.write(text)
     err.print(f"wrote {len(entries)} audit entries to {out_path}", markup=False)
