@@ -137,7 +137,7 @@ def baseline(index: ScreeningIndex, qs: list[Query]) -> dict[str, Any]:
 
     for q, form, cands in work:
         for pos in cands:
-            score_names(q, form, index.entries[pos], index.entry_forms[pos])
+            score_names(q, form, index.entries[pos], index.entry_forms(pos))
     out["tiergate"] = len(qs) / (time.perf_counter() - t)
     n = iter(range(10**9))
     proxies = {}

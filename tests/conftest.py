@@ -5,11 +5,18 @@ from its memo of pure results)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 import pytest
 
 import tiergate
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _index_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Screening indexes kept on disk go to a temporary folder, not the user's cache (``tiergate screen``)."""
+    os.environ["TIERGATE_INDEX_CACHE"] = str(tmp_path_factory.mktemp("index-cache"))
 
 
 @pytest.fixture(scope="session")

@@ -372,8 +372,12 @@ def _cli(*args: str) -> Any:
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
-def test_denials_add_list_import_and_a_decision_that_must_consult(tmp_path: Path) -> None:
+def test_denials_add_list_import_and_a_decision_that_must_consult(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tiergate.cli import main  # noqa: F401  (the entry point the console script runs)
+
+    monkeypatch.chdir(tmp_path)  # `decide` screens against the list store of the working folder
 
     db = f"sqlite:///{tmp_path / 'store.db'}"
     added = _cli(

@@ -13,15 +13,71 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib
+import sys
+import types
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from tiergate.catalog import Catalogue, Chip, load_catalogue
-from tiergate.classify import Classification, classify
-from tiergate.decide import Decision, Transaction, decide
-from tiergate.decide.model import DenialNotice, Listing
 from tiergate.errors import InputError, PackError, RegimeError, TiergateError, UnknownChipError, UnknownCountryError
-from tiergate.interchange import classification_to_dict, decision_to_dict, parse_item, parse_transaction
-from tiergate.rules import Rulebook, Ruleset, load_rulebook
+
+if TYPE_CHECKING:
+    from tiergate.catalog import Catalogue, Chip, load_catalogue
+    from tiergate.classify import Classification, classify
+    from tiergate.decide import Decision, Transaction, decide
+    from tiergate.decide.model import DenialNotice, Listing
+    from tiergate.interchange import classification_to_dict, decision_to_dict, parse_item, parse_transaction
+    from tiergate.rules import Rulebook, Ruleset, load_rulebook
+
+_WHERE = {
+    "Catalogue": "tiergate.catalog",
+    "Chip": "tiergate.catalog",
+    "load_catalogue": "tiergate.catalog",
+    "Classification": "tiergate.classify",
+    "classify": "tiergate.classify",
+    "Decision": "tiergate.decide",
+    "Transaction": "tiergate.decide",
+    "decide": "tiergate.decide",
+    "DenialNotice": "tiergate.decide.model",
+    "Listing": "tiergate.decide.model",
+    "classification_to_dict": "tiergate.interchange",
+    "decision_to_dict": "tiergate.interchange",
+    "parse_item": "tiergate.interchange",
+    "parse_transaction": "tiergate.interchange",
+    "Rulebook": "tiergate.rules",
+    "Ruleset": "tiergate.rules",
+    "load_rulebook": "tiergate.rules",
+}
+
+
+_FUNCTIONS = frozenset({"classify", "decide"})
+"""Public functions named as their subpackage: the name is the function's, as ``from tiergate.decide import decide``
+made it, even after the subpackage is imported (which would otherwise set the package's attribute to it)."""
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FUNCTIONS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str) -> Any:
+    """The public names are imported on first use, so that a command that needs one capability (``tiergate screen
+    name``) does not pay for loading all of them."""
+    module = _WHERE.get(name)
+    if module is None:  # a subpackage used as an attribute (``tiergate.interchange.decision_to_dict``)
+        try:
+            return importlib.import_module(f"tiergate.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"tiergate.{name}":
+                raise
+            raise AttributeError(f"module 'tiergate' has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "Catalogue",

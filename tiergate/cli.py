@@ -17,7 +17,8 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.text import Text
 
 from tiergate import interchange
 from tiergate.api.cli import keys_app, serve
@@ -32,14 +33,26 @@ from tiergate.batch import (
 )
 from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
+from tiergate.console import Column, print_record, print_table
+from tiergate.decide.model import ScreeningRecord
 from tiergate.denials.cli import denials_app
+from tiergate.diversion.cli import diversion_app
 from tiergate.errors import InputError, TiergateError
+from tiergate.interchange import screening_fields
 from tiergate.monitor.cli import monitor_app
 from tiergate.replay.cli import propose_command, replay_command, timeline_command
 from tiergate.rules import Rulebook, load_rulebook
 from tiergate.rules.describe import regimes_and_packs, rules_of
 from tiergate.rules.diff import diff_rulesets, render_diff
-from tiergate.screen.cli import ListsOpt, consignee_listings, consignee_screening, lists_app, screen_app, ship_block
+from tiergate.screen.cli import (
+    ListsOpt,
+    NoScreeningOpt,
+    consignee_hits,
+    consignee_screening,
+    lists_app,
+    screen_app,
+)
+from tiergate.screen.licensing import allied_listings, apply_screening, not_screened, shipping_block, unscreened
 from tiergate.vault.cli import vault_app
 from tiergate.verify.cli import verify_app
 
@@ -50,6 +63,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Export controls on advanced AI compute: classify chips, decide licences, inspect rule packs.",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from tiergate import __version__
+
+        typer.echo(f"tiergate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Export controls on advanced AI compute: classify chips, decide licences, inspect rule packs."""
+
+
 chips_app = typer.Typer(no_args_is_help=True, help="The accelerator catalogue.")
 packs_app = typer.Typer(no_args_is_help=True, help="Rule packs and regimes.")
 app.add_typer(chips_app, name="chips")
@@ -65,6 +97,7 @@ packs_app.command("timeline")(timeline_command)
 app.add_typer(denials_app, name="denials")
 app.add_typer(vault_app, name="vault")
 app.add_typer(verify_app, name="verify")
+app.add_typer(diversion_app, name="diversion")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -137,21 +170,33 @@ def chips_list(
     if format == Format.json:
         out.print(_dump(rows), markup=False)
         return
-    table = Table(title=f"Accelerator catalogue ({len(rows)} chips; ECCN under {ruleset.regime})")
-    for column in ("id", "name", "year", "DC", "TPP", "PD", "mem GB/s", "ECCN"):
-        table.add_column(column, justify="right" if column in ("TPP", "PD", "mem GB/s", "year") else "left")
-    for r in rows:
-        table.add_row(
-            r["id"],
-            r["name"],
-            str(r["year"] or ""),
-            {True: "yes", False: "no", None: "?"}[r["datacenter"]],
-            fmt(r["tpp"]) if r["tpp"] is not None else "?",
-            fmt(r["performance_density"]) if r["performance_density"] else "?",
-            fmt(r["memory_bandwidth_gbps"]) if r["memory_bandwidth_gbps"] else "?",
-            r["eccn"],
-        )
-    out.print(table)
+    print_table(
+        out,
+        f"Accelerator catalogue ({len(rows)} chips; ECCN under {ruleset.regime})",
+        [
+            Column("id", key=True),
+            "name",
+            Column("year", justify="right"),
+            "DC",
+            Column("TPP", key=True, justify="right"),
+            Column("PD", justify="right"),
+            Column("mem GB/s", justify="right"),
+            Column("ECCN", key=True),
+        ],
+        (
+            [
+                r["id"],
+                r["name"],
+                str(r["year"] or ""),
+                {True: "yes", False: "no", None: "?"}[r["datacenter"]],
+                fmt(r["tpp"]) if r["tpp"] is not None else "?",
+                fmt(r["performance_density"]) if r["performance_density"] else "?",
+                fmt(r["memory_bandwidth_gbps"]) if r["memory_bandwidth_gbps"] else "?",
+                r["eccn"],
+            ]
+            for r in rows
+        ),
+    )
 
 
 @chips_app.command("show")
@@ -173,35 +218,48 @@ def chips_show(
     if format == Format.json:
         out.print(_dump(record), markup=False)
         return
-    out.print(f"[bold]{found.name}[/bold] ({found.id})")
-    for key in (
-        "vendor",
-        "year",
-        "datacenter",
-        "designer_country",
-        "dense_tops",
-        "dies",
-        "die_area_mm2",
-        "memory_gb",
-        "memory_bandwidth_gbps",
-        "tdp_w",
-        "reported_tpp",
-        "reported_tpp_source",
-        "aliases",
-        "recalled",
-    ):
-        out.print(f"  {key}: {record[key]}", markup=False)
-    out.print("  sources:", markup=False)
-    for source in found.sources:
-        out.print(f"    - {source}", markup=False)
-    out.print(f"  notes: {found.notes}", markup=False)
     cls = record["classification"]
-    out.print(
-        f"[bold]ECCN {cls['eccn']}[/bold] under {ruleset.regime}; "
-        f"TPP {fmt(cls['tpp']) if cls['tpp'] is not None else '?'}"
-    )
-    for line in cls["explanation"]:
-        out.print(f"  {line}", markup=False)
+    fields = [
+        (label, _readable(record[key]))
+        for label, key in (
+            ("vendor", "vendor"),
+            ("year", "year"),
+            ("data centre", "datacenter"),
+            ("designed in", "designer_country"),
+            ("dense TOPS", "dense_tops"),
+            ("dies", "dies"),
+            ("die area mm2", "die_area_mm2"),
+            ("memory GB", "memory_gb"),
+            ("memory GB/s", "memory_bandwidth_gbps"),
+            ("TDP W", "tdp_w"),
+            ("reported TPP", "reported_tpp"),
+            ("reported by", "reported_tpp_source"),
+            ("aliases", "aliases"),
+            ("recalled", "recalled"),
+        )
+    ]
+    fields += [("sources", "\n".join(found.sources) or "-"), ("notes", found.notes or "-")]
+    fields += [
+        ("ECCN", f"{cls['eccn']} (under {ruleset.regime})"),
+        ("TPP", fmt(cls["tpp"]) if cls["tpp"] is not None else "?"),
+        ("how", "\n".join(cls["explanation"]) or "-"),
+    ]
+    print_record(out, f"{found.name} ({found.id})", fields)
+
+
+def _readable(value: Any) -> str:
+    """A field's value as a person reads it: no Python reprs (None, True, lists in brackets)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_readable(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_readable(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, float):
+        return fmt(value)
+    return str(value)
 
 
 # ---------------------------------------------------------------- equipment
@@ -223,18 +281,18 @@ def equipment_list(format: Annotated[Format, typer.Option("--format", help="tabl
     if format == Format.json:
         out.print(_dump({"equipment": rows, "hbm_stacks": stacks}), markup=False)
         return
-    table = Table(title=f"Equipment catalogue ({len(rows)} tools)")
-    for column in ("id", "name", "category", "made in", "US ECCN"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(r["id"], r["name"], r["category"], r["made_in"] or "?", r["us_eccn"] or "not established")
-    out.print(table)
-    table = Table(title=f"HBM stacks ({len(stacks)}; give them as chips)")
-    for column in ("id", "name", "GB/s", "mm2"):
-        table.add_column(column)
-    for r in stacks:
-        table.add_row(r["id"], r["name"], fmt(r["memory_bandwidth_gbps"]), fmt(r["package_area_mm2"]))
-    out.print(table)
+    print_table(
+        out,
+        f"Equipment catalogue ({len(rows)} tools)",
+        [Column("id", key=True), "name", "category", "made in", Column("US ECCN", key=True)],
+        ([r["id"], r["name"], r["category"], r["made_in"] or "?", r["us_eccn"] or "not established"] for r in rows),
+    )
+    print_table(
+        out,
+        f"HBM stacks ({len(stacks)}; give them as chips)",
+        [Column("id", key=True), "name", Column("GB/s", justify="right"), Column("mm2", justify="right")],
+        ([r["id"], r["name"], fmt(r["memory_bandwidth_gbps"]), fmt(r["package_area_mm2"])] for r in stacks),
+    )
 
 
 @equipment_app.command("show")
@@ -301,33 +359,52 @@ def classify_command(
 
 
 def _print_table(decisions: list[dict[str, Any]], explain: bool) -> None:
-    table = Table(title=f"{len(decisions)} decision(s)")
-    for column in ("id", "regime", "outcome", "authorization", "review policy", "ECCN", "TPP total", "draws", "laws"):
-        table.add_column(column, justify="right" if column == "TPP total" else "left")
-    for d in decisions:
-        colour = {
-            "no_license_required": "green",
-            "authorized": "cyan",
-            "license_required": "yellow",
-            "prohibited": "red",
-        }[d["outcome"]]
-        table.add_row(
-            str(d["id"] or ""),
-            d["regime"],
-            f"[{colour}]{d['outcome']}[/{colour}]",
-            str(d["authorization"] or "-"),
-            str(d["review_policy"] or "-"),
-            ", ".join(dict.fromkeys(i["eccn"] for i in d["items"])),
-            fmt(d["tpp_total"]),
-            "; ".join(f"{a['account']} {fmt(a['tpp'])}" for a in d["allocations"]) or "-",
-            "; ".join(
-                f"{j['jurisdiction']}: {j['outcome'] if j['reached'] else 'not reached'}"
-                + (" (review)" if j["indeterminate"] else "")
-                for j in d.get("jurisdictions", [])
-            )
-            or "US",
-        )
-    out.print(table)
+    for d in decisions:  # a decision that screening changed shows the hit first
+        screening = d.get("screening") or {}
+        if screening.get("changed_outcome"):
+            out.print(f"{d['id'] or '-'}: {screening['note']}", markup=False, style="bold red")
+    colours = {
+        "no_license_required": "green",
+        "authorized": "cyan",
+        "license_required": "yellow",
+        "prohibited": "red",
+    }
+    print_table(
+        out,
+        f"{len(decisions)} decision(s)",
+        [
+            Column("id", key=True),
+            "regime",
+            Column("outcome", key=True),
+            Column("authorization", key=True),
+            "review policy",
+            Column("ECCN", key=True),
+            Column("TPP total", key=True, justify="right"),
+            "draws",
+            "laws",
+            "screening",
+        ],
+        (
+            [
+                str(d["id"] or ""),
+                d["regime"],
+                Text(d["outcome"], style=colours[d["outcome"]]),
+                str(d["authorization"] or "-"),
+                str(d["review_policy"] or "-"),
+                ", ".join(dict.fromkeys(i["eccn"] for i in d["items"])),
+                fmt(d["tpp_total"]),
+                "; ".join(f"{a['account']} {fmt(a['tpp'])}" for a in d["allocations"]) or "-",
+                "; ".join(
+                    f"{j['jurisdiction']}: {j['outcome'] if j['reached'] else 'not reached'}"
+                    + (" (review)" if j["indeterminate"] else "")
+                    for j in d.get("jurisdictions", [])
+                )
+                or "US",
+                _screening_cell(d.get("screening")),
+            ]
+            for d in decisions
+        ),
+    )
     if explain:
         for d in decisions:
             out.rule(f"{d['id'] or ''} {d['outcome']}")
@@ -335,6 +412,24 @@ def _print_table(decisions: list[dict[str, Any]], explain: bool) -> None:
                 out.print(line, markup=False)
             for line in d["conditions"]:
                 out.print(f"Condition: {line}", markup=False)
+
+
+def _screening_cell(screening: dict[str, Any] | None) -> Text:
+    """The table's screening column: not screened, no match, or the hits (and whether they changed the outcome)."""
+    if not screening:
+        return Text("-")
+    if not screening["screened"]:
+        return Text("parties not screened", style="bold")
+    hits = screening["hits"]
+    if not hits:
+        return Text("no match")
+    text = "; ".join(f"{h['list']} {h['name']} ({h['status']})" for h in hits[:3]) + (" ..." if len(hits) > 3 else "")
+    if screening["changed_outcome"]:
+        return Text(f"{screening['outcome_before']} -> changed by {text}", style="red")
+    return Text(text)
+
+
+UNSCREENED_NOTE = "note: parties not screened (--no-screening): restricted-party lists were not consulted"
 
 
 @app.command("decide")
@@ -360,6 +455,7 @@ def decide_command(
     ] = None,
     packs: PacksOpt = None,
     lists: ListsOpt = None,
+    no_screening: NoScreeningOpt = False,
     denials_db: Annotated[
         str | None,
         typer.Option(
@@ -391,10 +487,11 @@ def decide_command(
         and out_path is not None
         and not explain
         and balances is None
-        and lists is None
+        and no_screening
         and not denials
         and file.suffix.lower() in (".parquet", ".pq")
     ):
+        err.print(UNSCREENED_NOTE, markup=False)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from tiergate.batch import decide_parquet_columnar
@@ -427,7 +524,9 @@ def decide_command(
     if out_path is None:  # everything is decided before anything is printed
         records = list(records)
         alone = len(records) == 1 and records[0].alone
-    screening = consignee_screening(records, lists) if lists is not None else None
+    screening = None if no_screening else consignee_screening(records, lists, db)
+    if no_screening:
+        err.print(UNSCREENED_NOTE, markup=False)
     decided = decide_stream(
         screening.records() if screening is not None else records,
         book,
@@ -439,8 +538,7 @@ def decide_command(
         denials=denials,
         listings_of=screening.listings_of if screening is not None else None,
     )
-    if screening is not None:
-        decided = screening.adjust(decided)
+    decided = screening.adjust(decided) if screening is not None else unscreened(decided, "--no-screening")
     if format == Format.parquet:
         assert out_path is not None
         count = write_parquet(out_path, decided, explain=explain)
@@ -544,30 +642,36 @@ def packs_list(format: Annotated[Format, typer.Option("--format")] = Format.tabl
     if format == Format.json:
         out.print(_dump({"regimes": regimes, "packs": pack_rows}), markup=False)
         return
-    table = Table(title="Regimes")
-    for column in ("name", "in force", "packs", "title"):
-        table.add_column(column)
-    for r in regimes:
-        table.add_row(
-            r["name"],
-            f"{r['effective_from'] or '-'} .. {r['effective_until'] or ''}",
-            " + ".join(r["packs"]),
-            r["title"],
-        )
-    out.print(table)
-    table = Table(title="Packs")
-    for column in ("id", "rev", "effective", "citation", "status", "title"):
-        table.add_column(column)
-    for p in pack_rows:
-        table.add_row(
-            p["id"],
-            str(p["revision"]),
-            f"{p['effective_from']} .. {p['effective_until']}",
-            p["citation"],
-            p["status"],
-            p["title"],
-        )
-    out.print(table)
+    print_table(
+        out,
+        "Regimes",
+        [Column("name", key=True), "in force", "packs", "title"],
+        (
+            [
+                r["name"],
+                f"{r['effective_from'] or '-'} .. {r['effective_until'] or ''}",
+                " + ".join(r["packs"]),
+                r["title"],
+            ]
+            for r in regimes
+        ),
+    )
+    print_table(
+        out,
+        "Packs",
+        [Column("id", key=True), "rev", "effective", "citation", "status", "title"],
+        (
+            [
+                p["id"],
+                str(p["revision"]),
+                f"{p['effective_from']} .. {p['effective_until']}",
+                p["citation"],
+                p["status"],
+                p["title"],
+            ]
+            for p in pack_rows
+        ),
+    )
 
 
 @packs_app.command("show")
@@ -707,7 +811,8 @@ licence_app = typer.Typer(
 )
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
-ledger_app.add_typer(licence_app, name="licence")
+ledger_app.add_typer(licence_app, name="licence", hidden=True)  # the other spelling, where it already was
+ledger_app.add_typer(licence_app, name="license")
 
 DbOpt = Annotated[
     str,
@@ -730,27 +835,60 @@ def ledger_init(db: DbOpt = DEFAULT_DB) -> None:
 @ledger_app.command("balances")
 def ledger_balances(
     db: DbOpt = DEFAULT_DB,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Balances at the end of this date (YYYY-MM-DD).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Balances at a moment: a date (YYYY-MM-DD, its end) or a date-time (2026-03-02T12:00, UTC "
+            "unless it names its offset).",
+        ),
+    ] = None,
     format: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
-    """Every allocation account: cap, used, reserved and remaining TPP."""
+    """Every allocation account: cap, used, reserved and remaining (TPP; units or USD for a licence)."""
     from tiergate.ledger import open_ledger
     from tiergate.ledger.ship import balances_rows
+    from tiergate.ledger.store import unit_of
 
-    day = _date(as_of, "--as-of")
-    moment = None if day is None else dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    moment = _moment(as_of, "--as-of")
     rows = balances_rows(open_ledger(db), moment)
     if format in (Format.json, Format.jsonl):
         out.print(_dump(rows, indent=format == Format.json), markup=False)
         return
-    table = Table(title=f"Allocations in {db}" + (f" as of {day}" if day else ""))
-    for column in ("allocation", "cap", "used", "reserved", "remaining"):
-        table.add_column(column, justify="left" if column == "allocation" else "right")
-    for r in rows:
-        table.add_row(
-            r["allocation"], *("-" if r[k] is None else fmt(r[k]) for k in ("cap", "used", "reserved", "remaining"))
-        )
-    out.print(table)
+    print_table(
+        out,
+        f"Allocations in {db}" + (f" as of {moment:%Y-%m-%d %H:%M:%S %Z}" if moment else ""),
+        [
+            Column("allocation", key=True),
+            Column("unit", key=True),
+            *(Column(k, key=True, justify="right") for k in ("cap", "used", "reserved", "remaining")),
+        ],
+        (
+            [
+                r["allocation"],
+                unit_of(r["allocation"]),
+                *("-" if r[k] is None else fmt(r[k]) for k in ("cap", "used", "reserved", "remaining")),
+            ]
+            for r in rows
+        ),
+    )
+
+
+def _moment(text: str | None, option: str) -> dt.datetime | None:
+    """A moment given as a date (its last instant, UTC) or an ISO date-time (UTC unless it names an offset)."""
+    if text is None:
+        return None
+    if len(text.strip()) == 10:
+        day = _date(text.strip(), option)
+        assert day is not None
+        return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(
+            f"{option}: {text!r} is not a date or a date-time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 @ledger_app.command("history")
@@ -759,7 +897,7 @@ def ledger_history(
     account: Annotated[str | None, typer.Option("--account", help="Only this allocation account.")] = None,
     format: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
-    """Every reserve, commit and release, oldest first."""
+    """Every reserve, commit and release, oldest first, each in its unit (TPP; units or USD for a licence)."""
     from tiergate.ledger import open_ledger
 
     moves = open_ledger(db).history(account)
@@ -767,21 +905,35 @@ def ledger_history(
     if format in (Format.json, Format.jsonl):
         out.print(_dump(rows, indent=format == Format.json), markup=False)
         return
-    table = Table(title=f"Ledger history ({len(rows)} movements)")
-    for column in ("id", "at", "account", "op", "tpp", "reservation", "decision", "actor"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            r["at"],
-            r["account"],
-            r["op"],
-            fmt(r["tpp"]),
-            str(r["reservation"]),
-            str(r["decision"] or ""),
-            r["actor"],
-        )
-    out.print(table)
+    print_table(
+        out,
+        f"Ledger history ({len(rows)} movements)",
+        [
+            Column("id", key=True, justify="right"),
+            "at",
+            Column("account", key=True),
+            Column("op", key=True),
+            Column("amount", key=True, justify="right"),
+            Column("unit", key=True),
+            Column("reservation", justify="right"),
+            Column("decision", key=True),
+            "actor",
+        ],
+        (
+            [
+                str(r["id"]),
+                r["at"],
+                r["account"],
+                r["op"],
+                fmt(r["amount"]),
+                r["unit"],
+                str(r["reservation"]),
+                str(r["decision"] or ""),
+                r["actor"],
+            ]
+            for r in rows
+        ),
+    )
 
 
 @licence_app.command("add")
@@ -858,26 +1010,44 @@ def licence_show(
 
 
 def _licence_table(rows: list[dict[str, Any]], title: str) -> None:
-    table = Table(title=title)
-    for column in ("licence", "by", "consignees", "to", "valid", "line", "item", "units left", "USD left"):
-        table.add_column(column, justify="right" if column.endswith("left") else "left")
+    body: list[list[str]] = []
     for row in rows:
         if not row["complete"]:
             note = f"covers nothing until completed ({row.get('note')})"
-            table.add_row(row["id"], "-", "-", "-", "-", "-", note, "-", "-")
+            body.append([row["id"], "-", "-", "-", "-", "-", note, "-", "-"])
             continue
         parties = "; ".join(f"{c['name']} ({c['country']})" for c in row["consignees"])
         valid = f"{row['issued']} to {row['expires']}"
         for n, line in enumerate(row["lines"], start=1):
-            head = (row["id"], row["jurisdiction"], parties, row["destination"], valid) if n == 1 else ("",) * 5
-            table.add_row(
-                *head,
-                str(n),
-                line["item"],
-                f"{line['quantity_remaining']:,} of {line['quantity']:,}",
-                f"{line['value_usd_remaining']:,.0f} of {line['value_usd']:,.0f}",
+            body.append(
+                [
+                    row["id"],  # on every line: the id a reader acts on is never left out
+                    row["jurisdiction"] if n == 1 else "",
+                    parties if n == 1 else "",
+                    row["destination"] if n == 1 else "",
+                    valid if n == 1 else "",
+                    str(n),
+                    line["item"],
+                    f"{line['quantity_remaining']:,} of {line['quantity']:,}",
+                    f"{line['value_usd_remaining']:,.0f} of {line['value_usd']:,.0f}",
+                ]
             )
-    out.print(table)
+    print_table(
+        out,
+        title,
+        [
+            Column("licence", key=True),
+            "by",
+            "consignees",
+            Column("to", key=True),
+            "valid",
+            Column("line", key=True),
+            Column("item", key=True),
+            Column("units left", key=True, justify="right"),
+            Column("USD left", key=True, justify="right"),
+        ],
+        body,
+    )
 
 
 @ledger_app.command("installed")
@@ -921,6 +1091,7 @@ def ship_command(
     format: Annotated[Format, typer.Option("--format")] = Format.table,
     packs: PacksOpt = None,
     lists: ListsOpt = None,
+    no_screening: NoScreeningOpt = False,
     backfill: Annotated[
         bool,
         typer.Option(
@@ -933,7 +1104,8 @@ def ship_command(
     """Record real shipments: decide with live balances under the regime in force on each shipment's date and,
     when authorised, reserve and commit every allocation drawn, atomically. A shipment is dated from 30 days
     before today to today (see --backfill); a repeat of one already shipped (same id, else same content) draws
-    nothing and is reported as a duplicate.
+    nothing and is reported as a duplicate. The consignee is screened first against the installed list store
+    (unless --no-screening).
 
     Exit code 0 when every transaction was committed, 3 when one was refused for lack of allocation,
     4 when one is not authorised (a licence is needed and --license names none that covers it, or it is
@@ -949,37 +1121,73 @@ def ship_command(
     worst = 0
     for record in records:
         txn = interchange.parse_transaction(record.data, book.catalogue, where=record.where, default_date=_today())
-        block = ship_block(txn, lists, licence_id is not None) if lists is not None else None
+        hits, version = ([], None) if no_screening else consignee_hits(txn, lists, db)
+        block = None if no_screening else shipping_block(hits, licence_id is not None)
         if block is not None:  # restricted-party screening refuses it before the ledger is touched
             worst = max(worst, 4)
             err.print(f"{txn.id or '-'}: not committed: {block}", markup=False)
+            if format in (Format.json, Format.jsonl):
+                refused: dict[str, Any] = {"id": txn.id, "committed": False, "reason": block, "reservations": []}
+                refusal = _screened(None, hits, txn, version)
+                refused["screening"] = screening_fields(refusal) if refusal else None
+                out.print(_dump(refused, indent=format == Format.json), markup=False)
             continue
-        listings = consignee_listings(txn, lists) if lists is not None else ()
         shipment = ship(
             txn,
             book,
             ledger,
             licence_id=licence_id,
             regime=regime,
-            listings=listings,
+            listings=allied_listings(hits),
+            screening=None if no_screening else _screen_with(hits, txn, version),
             today=_today(),
             window=window,
             backfill=backfill,
         )
         worst = max(worst, shipment.exit_code)
+        screened: ScreeningRecord | None = (
+            not_screened(shipment.decision, "--no-screening").screening
+            if no_screening
+            else shipment.decision.screening or _screened(shipment.decision, hits, txn, version)
+        )
         if format in (Format.json, Format.jsonl):
-            out.print(_dump(shipment_to_dict(shipment), indent=format == Format.json), markup=False)
+            shown = {**shipment_to_dict(shipment), "screening": screening_fields(screened) if screened else None}
+            out.print(_dump(shown, indent=format == Format.json), markup=False)
         else:
             shown = shipment_to_dict(shipment, explain=False)
             state = "[green]committed[/green]" if shipment.committed else "[red]not committed[/red]"
             if shipment.duplicate:
                 state = "[yellow]duplicate[/yellow] (committed before)"
             label = f"{shown['id'] or '-'}: {shown['outcome']} ({shown['authorization'] or '-'})"
-            out.print(f"{label}: {state}: {shipment.reason}")
+            out.print(f"{label}: {state}: {escape(shipment.reason)}")
+            if screened is not None:
+                why = f" ({screened.reason})" if screened.reason else ""
+                out.print(f"  screening: {screened.note}{why}", markup=False)
             for a in shown["allocations"]:
                 out.print(f"  draws {fmt(a['tpp'])} TPP from {a['account']}", markup=False)
     if worst:
         raise typer.Exit(worst)
+
+
+def _screen_with(hits: list[Any], txn: Any, version: str | None) -> Any:
+    """What ``ship`` applies to its live decision before drawing: the consignee's hits."""
+
+    def screened(decision: Any) -> Any:
+        return apply_screening(decision, hits, party=txn.consignee.name, lists=version)
+
+    return screened
+
+
+def _screened(decision: Any, hits: list[Any], txn: Any, version: str | None) -> ScreeningRecord | None:
+    """The screening record of a shipment's consignee (``decision``: the shipment's; None for a refusal)."""
+    from tiergate.screen.licensing import counted_hits, hit_summary
+
+    if decision is not None:
+        return apply_screening(decision, hits, party=txn.consignee.name, lists=version).screening
+    counted = counted_hits(hits)
+    first = counted[0].entry if counted else None
+    note = f"parties screened: refused on {first.list_code} entry {first.key} {first.name!r}" if first else ""
+    return ScreeningRecord(True, note, lists=version, hits=tuple(hit_summary(h) for h in counted), changed=True)
 
 
 @audit_app.command("verify")
@@ -1144,6 +1352,7 @@ def demo() -> None:
         balances_file=None,
         packs=None,
         lists=None,
+        no_screening=False,
         denials_db=None,
     )
     book = _book(None)

@@ -453,6 +453,397 @@ class Grouping:
     chip_of_row: np.ndarray
 
 
+class _Vouching:
+    """The vectorised checks of a table's rows: a row is decided column-wise only when every check holds; any
+    other row goes to the row-by-row parser, which decides it or raises the exact error. The checks mirror
+    tiergate.interchange.TransactionIn (and flat_to_transaction) so that both paths agree."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.n = table.num_rows
+        self.ok = pa.array(np.ones(self.n, dtype=bool))
+        self.iso = pa.array(sorted(iso_codes()))
+
+    def vouch(self, condition: pa.Array) -> None:
+        self.ok = pc.and_(self.ok, pc.fill_null(condition, False))
+
+    def column(self, name: str) -> pa.Array:
+        """A column as one array, all nulls when the table has none."""
+        return self.table.column(name).combine_chunks() if name in self.table.column_names else pa.nulls(self.n)
+
+    def text(self, name: str, *, integers: bool = False) -> pa.Array:
+        """A text column with "" as null; values of another type are not vouched for."""
+        n = self.n
+        if name not in self.table.column_names:
+            return pa.nulls(n, pa.string())
+        array = self.table.column(name).combine_chunks()
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        if pa.types.is_null(array.type):
+            return pa.nulls(n, pa.string())
+        if pa.types.is_large_string(array.type):
+            array = pc.cast(array, pa.string())
+        if not pa.types.is_string(array.type):
+            if integers and pa.types.is_integer(array.type):
+                return pc.cast(array, pa.string())
+            self.vouch(pc.is_null(array))
+            return pa.nulls(n, pa.string())
+        return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+
+    def trimmed(self, values: pa.Array) -> None:
+        """The row parser strips texts: only already-stripped values are vouched for."""
+        self.vouch(pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim_whitespace(values), values)))
+
+    def at_most(self, values: pa.Array, length: int, *, required: bool = False) -> None:
+        fits = pc.less_equal(pc.utf8_length(values), length)
+        self.vouch(fits if required else pc.or_kleene(pc.is_null(values), fits))
+
+    def country(self, name: str, required: bool, default: pa.Array | None = None) -> pa.Array:
+        values = pc.utf8_upper(pc.utf8_trim_whitespace(self.text(name)))
+        if default is not None:
+            values = pc.coalesce(values, default)
+        valid = pc.is_in(values, value_set=self.iso)  # null is never "in" (is_in gives false, not null)
+        self.vouch(valid if required else pc.or_kleene(pc.is_null(values), valid))
+        return values
+
+
+@dataclass
+class _Rows:
+    """A table's rows as the vouched columns the contexts are made of (null where absent)."""
+
+    n: int
+    ok: pa.Array
+    destination: pa.Array
+    export_from: pa.Array
+    located: pa.Array
+    headquarters: pa.Array
+    parent: pa.Array
+    name: pa.Array
+    ids: pa.Array
+    consignee_id: pa.Array
+    veu: pa.Array
+    end_use: pa.Array
+    regime: pa.Array
+    quantity: pa.Array
+    chip_ids: list[Any]
+    chip_index: pa.Array
+    days: pa.Array
+
+
+def _vouched_rows(table: pa.Table, book: Rulebook, regime: str | None, as_of: dt.date | None, today: dt.date) -> _Rows:
+    """The parties, item, quantity and date of each row, and whether the column-wise path may decide it."""
+    v = _Vouching(table)
+    n = v.n
+    destination = v.country("destination", True)
+    export_from = v.country("export_from", False, pa.array(["US"] * n))
+    located = v.country("consignee_country", False, destination)
+    headquarters = v.country("consignee_headquarters", True)
+    parent = v.country("consignee_parent_headquarters", False)
+    name = v.text("consignee_name")
+    v.vouch(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(name)), 0))
+    v.at_most(name, 500, required=True)
+    ids = v.text("id", integers=True)
+    consignee_id, veu, end_use = v.text("consignee_id"), v.text("consignee_veu"), v.text("end_use")
+    row_regime, chip_text = v.text("regime"), v.text("chip")
+    for values in (ids, consignee_id, veu, end_use, row_regime, chip_text):
+        v.trimmed(values)
+    v.at_most(ids, 200)
+    v.at_most(consignee_id, 200)
+    v.at_most(end_use, 100)
+    v.at_most(chip_text, 200, required=True)
+    v.vouch(pc.or_kleene(pc.is_null(veu), pc.is_in(veu, value_set=pa.array(["UVEU", "NVEU"]))))
+    _vouch_single_chip_rows(v)
+    if regime is not None:
+        row_regime = pa.array([regime] * n, pa.string())
+    v.vouch(pc.or_kleene(pc.is_null(row_regime), pc.is_in(row_regime, value_set=pa.array(list(book.regimes)))))
+    quantity = _vouched_quantity(v)
+    chip_dict = pc.dictionary_encode(chip_text)
+    chip_ids = [book.catalogue.get(c) if c is not None else None for c in chip_dict.dictionary.to_pylist()]
+    v.vouch(pc.take(pa.array([c is not None for c in chip_ids], pa.bool_()), chip_dict.indices))
+    chip_index = pc.fill_null(chip_dict.indices, 0)  # rows without a chip are not vouched for
+    days = _vouched_days(v, as_of, today)
+    return _Rows(
+        n,
+        v.ok,
+        destination,
+        export_from,
+        located,
+        headquarters,
+        parent,
+        name,
+        ids,
+        consignee_id,
+        veu,
+        end_use,
+        row_regime,
+        quantity,
+        chip_ids,
+        chip_index,
+        days,
+    )
+
+
+def _vouch_single_chip_rows(v: _Vouching) -> None:
+    """Multi-item rows, tools and origin facts go row by row; a value is a number in (0, 1e13] as the row
+    parser checks it."""
+    for column in ("items", "equipment", "origin", "us_content_pct", "made_with_us_technology"):
+        if column in v.table.column_names:
+            v.vouch(pc.is_null(v.column(column)))
+    if "value_usd" in v.table.column_names:
+        value_raw = v.column("value_usd")
+        if pa.types.is_integer(value_raw.type) or pa.types.is_floating(value_raw.type):
+            as_float = pc.cast(value_raw, pa.float64())
+            v.vouch(
+                pc.or_kleene(
+                    pc.is_null(as_float),
+                    pc.and_(pc.greater(as_float, 0.0), pc.less_equal(as_float, 1e13)),
+                )
+            )
+        elif not pa.types.is_null(value_raw.type):
+            v.vouch(pc.is_null(value_raw))
+
+
+def _vouched_quantity(v: _Vouching) -> pa.Array:
+    """Whole units from 1 to 10^10 (1 where not vouched for)."""
+    quantity_raw = v.column("quantity")
+    if pa.types.is_integer(quantity_raw.type):
+        in_range = pc.and_(pc.greater(quantity_raw, 0), pc.less_equal(quantity_raw, 10_000_000_000))
+        v.vouch(in_range)
+        return pc.cast(pc.if_else(pc.fill_null(in_range, False), quantity_raw, 1), pa.int64())
+    v.vouch(pa.array(np.zeros(v.n, dtype=bool)))
+    return pa.array(np.ones(v.n, dtype=np.int64))
+
+
+def _vouched_days(v: _Vouching, as_of: dt.date | None, today: dt.date) -> pa.Array:
+    """Each row's date: checked even with ``as_of`` (the row parser checks it), then replaced by it; today
+    where absent."""
+    n = v.n
+    date_raw = v.column("date")
+    lowest, highest = (dt.date(1, 1, 1) - _EPOCH).days, (dt.date(9999, 12, 31) - _EPOCH).days
+    if pa.types.is_date32(date_raw.type):
+        numbers = pc.cast(date_raw, pa.int32())
+        v.vouch(
+            pc.or_kleene(
+                pc.is_null(numbers), pc.and_(pc.greater_equal(numbers, lowest), pc.less_equal(numbers, highest))
+            )
+        )
+        parsed = pc.if_else(pc.fill_null(v.ok, False), date_raw, pa.scalar(None, pa.date32()))
+    else:
+        strings = v.text("date")
+        good = pc.match_substring_regex(strings, r"^\d{4}-\d{2}-\d{2}$")
+        safe = pc.if_else(pc.fill_null(good, False), strings, pa.scalar(None, pa.string()))
+        try:
+            parsed = pc.cast(pc.strptime(safe, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
+        except pa.ArrowInvalid:
+            parsed = pa.nulls(n, pa.date32())
+        # strptime rolls impossible days over (2025-02-30 -> 2025-03-02): the day must be the one written.
+        written_day = pc.cast(pc.utf8_slice_codeunits(safe, 8, 10), pa.int64())
+        v.vouch(pc.or_kleene(pc.is_null(strings), pc.equal(pc.day(parsed), written_day)))
+    if as_of is not None:
+        return pa.array([as_of] * n, pa.date32())
+    return pc.fill_null(
+        pc.if_else(pc.fill_null(v.ok, False), parsed, pa.scalar(today, pa.date32())), pa.scalar(today, pa.date32())
+    )
+
+
+@dataclass
+class _Selections:
+    """The ruleset of each row: rows of one regime (named, or the one in force) and one epoch (a span of days with
+    the same regime, packs and group memberships) share a *selection*."""
+
+    ok: np.ndarray
+    """The vouched rows, less those whose regime could not be chosen."""
+    day_numbers: np.ndarray
+    regime_index: np.ndarray
+    regime_names: list[str]
+    selection_of_row: np.ndarray
+    first_of_selection: np.ndarray
+    rulesets: list[tuple[Ruleset, frozenset[str], frozenset[str]] | None]
+    """Per selection: the ruleset and the group references its party tests and origin tests make."""
+
+
+def _select_rulesets(
+    rows: _Rows, book: Rulebook, choose: Callable[[str | None, dt.date], tuple[Ruleset, Any]]
+) -> _Selections:
+    day_numbers = np.asarray(pc.cast(rows.days, pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    bound_numbers = _epoch_bounds(book)
+    epoch = np.searchsorted(bound_numbers, day_numbers, side="right")
+    regime_codes = pc.dictionary_encode(pc.fill_null(rows.regime, pa.scalar("", pa.string())))
+    regime_index = np.asarray(regime_codes.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    selections_found, selection_of_row = np.unique(regime_index * (len(bound_numbers) + 2) + epoch, return_inverse=True)
+    regime_names = regime_codes.dictionary.to_pylist()
+    first_of_selection = np.full(len(selections_found), -1, dtype=np.int64)
+    ok_np = np.asarray(rows.ok.to_numpy(zero_copy_only=False), dtype=bool)
+    good_rows = np.flatnonzero(ok_np)
+    first_of_selection[selection_of_row[good_rows][::-1]] = good_rows[::-1]
+    rulesets: list[tuple[Ruleset, frozenset[str], frozenset[str]] | None] = []
+    for sel, row in enumerate(first_of_selection.tolist()):
+        if row < 0:
+            rulesets.append(None)
+            continue
+        try:
+            ruleset, _ = choose(regime_names[int(regime_index[row])] or None, _day(int(day_numbers[row])))
+        except TiergateError:  # e.g. no regime in force: these rows go row by row, which says where
+            ok_np[selection_of_row == sel] = False
+            rulesets.append(None)
+            continue
+        party_refs, origin_refs = _visible_refs(ruleset)
+        rulesets.append((ruleset, party_refs, origin_refs))
+    return _Selections(ok_np, day_numbers, regime_index, regime_names, selection_of_row, first_of_selection, rulesets)
+
+
+@dataclass
+class _Memberships:
+    """What the rules can see of each country code in the rows, per selection: a number per distinct set of
+    memberships of the groups its tests name (0 for no code)."""
+
+    codes: list[str]
+    destination: np.ndarray
+    origin: np.ndarray
+    located: np.ndarray
+    headquarters: np.ndarray
+    parent: np.ndarray
+    """Each row's code of each party, as an index into ``codes``."""
+    party: np.ndarray
+    origin_signature: np.ndarray
+    allied_slot: dict[str, int]
+    """Countries whose own law Tiergate encodes: rows exported from them are decided by every law they engage."""
+    allied_law: np.ndarray
+    allied: np.ndarray
+
+
+def _memberships(rows: _Rows, sel: _Selections, book: Rulebook) -> _Memberships:
+    code_values: dict[str, int] = {}
+
+    def code_index(values: pa.Array) -> np.ndarray:
+        encoded = pc.dictionary_encode(pc.fill_null(values, pa.scalar("", pa.string())))
+        mapping = np.array(
+            [code_values.setdefault(v, len(code_values)) for v in encoded.dictionary.to_pylist()], dtype=np.int64
+        )
+        return mapping[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+
+    dest_code, origin_code = code_index(rows.destination), code_index(rows.export_from)
+    located_code, hq_code, parent_code = (
+        code_index(rows.located),
+        code_index(rows.headquarters),
+        code_index(rows.parent),
+    )
+    codes = list(code_values)
+    iso_set = iso_codes()
+    count = len(sel.rulesets)
+    signatures: dict[frozenset[str], int] = {}
+    party_sig = np.zeros((count, len(codes)), dtype=np.int64)
+    origin_sig = np.zeros((count, len(codes)), dtype=np.int64)
+    # Rows exported from a country whose own law Tiergate encodes are decided by every law they engage:
+    # their contexts also keep which of those laws are in force and the memberships those laws test.
+    territory = frozenset(book.territory_laws)
+    allied_slot = {code: i for i, code in enumerate(code for code in codes if code in territory)}
+    allied_sig = np.zeros((count, max(1, len(allied_slot)), len(codes)), dtype=np.int64)
+    allied_law = np.zeros((count, max(1, len(allied_slot))), dtype=np.int64)
+    allied_ids: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
+    for s, entry in enumerate(sel.rulesets):
+        if entry is None:
+            continue
+        ruleset, party_refs, origin_refs = entry
+        day = _day(int(sel.day_numbers[sel.first_of_selection[s]]))
+        for k, code in enumerate(codes):
+            if not code or code not in iso_set:
+                continue
+            members = ruleset.memberships(code, day)
+            party_sig[s, k] = signatures.setdefault(members & party_refs, len(signatures)) + 1
+            origin_sig[s, k] = (
+                signatures.setdefault(frozenset({"origin"}) | (members & origin_refs), len(signatures)) + 1
+            )
+        for origin, slot in allied_slot.items():
+            stacks, allied_members = _allied_signature(book, origin, day)
+            laws = book.territory_laws.get(origin, ())
+            allied_law[s, slot] = allied_ids.setdefault((laws, stacks), len(allied_ids)) + 1
+            for k, code in enumerate(codes):
+                if code and code in iso_set:
+                    allied_sig[s, slot, k] = signatures.setdefault(allied_members(code), len(signatures)) + 1
+    return _Memberships(
+        codes,
+        dest_code,
+        origin_code,
+        located_code,
+        hq_code,
+        parent_code,
+        party_sig,
+        origin_sig,
+        allied_slot,
+        allied_law,
+        allied_sig,
+    )
+
+
+def _context_key(rows: _Rows, sel: _Selections, m: _Memberships, book: Rulebook, by_year: bool) -> np.ndarray:
+    """A number per row, the same for rows of one decision context: what the rules can see (for each party,
+    its memberships of the groups and codes the regime's tests name; the end uses the packs name; the transfer
+    kind; whether the consignee is located in the destination) and the ruleset. Rows of one context differ only
+    in quantity, consignee identity and date within the epoch, which the per-row columns carry."""
+    n = rows.n
+    # Rows of different epochs share a context when the ruleset is the same one (group memberships
+    # are in the signatures); the calendar year counts only where a cap depends on it.
+    ruleset_ids: dict[int, int] = {}
+    ruleset_of_selection = np.zeros(len(sel.rulesets), dtype=np.int64)
+    yearly = np.zeros(len(sel.rulesets), dtype=bool)
+    for s, entry in enumerate(sel.rulesets):
+        if entry is not None:
+            ruleset_of_selection[s] = ruleset_ids.setdefault(id(entry[0]), len(ruleset_ids))
+            yearly[s] = by_year and any(a.cap_tpp_by_year is not None for a in entry[0].allocations.values())
+    of_row = sel.selection_of_row
+    years = np.asarray(pc.year(rows.days).to_numpy(zero_copy_only=False), dtype=np.int64)
+    year_key = np.where(yearly[of_row], years - years.min() + 1 if n else 0, 0)
+    us = m.codes.index("US") if "US" in m.codes else -1
+    dest, origin = m.destination, m.origin
+    transfer = np.where(origin == dest, 0, np.where(origin == us, 1, 2))
+    domestic = (origin == us) & (dest == us)
+    end_use_key = _position(rows.end_use, sorted(_visible_end_uses(book)))
+    veu_key = _position(rows.veu, ["UVEU", "NVEU"])
+    chip_of_row = np.asarray(rows.chip_index.to_numpy(zero_copy_only=False), dtype=np.int64)
+    slot_of_code = np.array([m.allied_slot.get(c, -1) for c in m.codes] or [-1], dtype=np.int64)
+    row_slot = slot_of_code[origin] if len(m.codes) else np.full(n, -1, dtype=np.int64)
+    allied_row = row_slot >= 0
+    safe_slot = np.maximum(row_slot, 0)
+
+    def allied(values: np.ndarray) -> np.ndarray:
+        return np.where(allied_row, values, 0)
+
+    columns = [
+        ruleset_of_selection[of_row],
+        year_key,
+        chip_of_row,
+        m.party[of_row, dest],
+        m.origin_signature[of_row, origin],
+        transfer,
+        domestic.astype(np.int64),
+        m.party[of_row, m.located],
+        (m.located == dest).astype(np.int64),
+        m.party[of_row, m.headquarters],
+        m.party[of_row, m.parent],
+        veu_key,
+        end_use_key,
+        allied(m.allied_law[of_row, safe_slot]),
+        allied(m.allied[of_row, safe_slot, dest]),
+        allied(m.allied[of_row, safe_slot, m.located]),
+        allied(m.allied[of_row, safe_slot, m.headquarters]),
+        allied(m.allied[of_row, safe_slot, m.parent]),
+    ]
+    context = np.zeros(n, dtype=np.int64)
+    for column in columns:
+        radix = int(column.max()) + 1 if n else 1
+        if n and (int(context.max()) + 1) * radix >= 2**62:  # renumber before the key could overflow
+            context = np.unique(context, return_inverse=True)[1].astype(np.int64)
+        context = context * radix + column
+    return context
+
+
+def _position(values: pa.Array, known: list[str]) -> np.ndarray:
+    """1 + the index of each value in ``known``; 0 for null or a value not there."""
+    found = pc.fill_null(pc.index_in(values, value_set=pa.array(known, pa.string())), -1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64) + 1
+
+
 def group_contexts(
     table: pa.Table,
     book: Rulebook,
@@ -466,357 +857,63 @@ def group_contexts(
     """Vouch for the rows of a table of flat transactions and group them into decision contexts. ``select``
     chooses the ruleset of a regime (or None) on a date (default ``book.select``); ``by_year=False`` leaves the
     calendar year out of the context (for a caller that takes each row's caps itself, as the replay does)."""
-    choose = select or book.select
-    n = table.num_rows
-
-    # Vouching: a row is decided column-wise only when every check below holds; any other row goes
-    # to the row-by-row parser, which decides it or raises the exact error. The checks mirror
-    # tiergate.interchange.TransactionIn (and flat_to_transaction) so that both paths agree.
-    ok = pa.array(np.ones(n, dtype=bool))
-
-    def vouch(condition: pa.Array) -> None:
-        nonlocal ok
-        ok = pc.and_(ok, pc.fill_null(condition, False))
-
-    def text(name: str, *, integers: bool = False) -> pa.Array:
-        """A text column with "" as null; values of another type are not vouched for."""
-        if name not in table.column_names:
-            return pa.nulls(n, pa.string())
-        array = table.column(name).combine_chunks()
-        if pa.types.is_dictionary(array.type):
-            array = array.dictionary_decode()
-        if pa.types.is_null(array.type):
-            return pa.nulls(n, pa.string())
-        if pa.types.is_large_string(array.type):
-            array = pc.cast(array, pa.string())
-        if not pa.types.is_string(array.type):
-            if integers and pa.types.is_integer(array.type):
-                return pc.cast(array, pa.string())
-            vouch(pc.is_null(array))
-            return pa.nulls(n, pa.string())
-        return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
-
-    def trimmed(name: str, values: pa.Array) -> None:
-        """The row parser strips texts: only already-stripped values are vouched for."""
-        vouch(pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim_whitespace(values), values)))
-
-    def at_most(values: pa.Array, length: int, *, required: bool = False) -> None:
-        fits = pc.less_equal(pc.utf8_length(values), length)
-        vouch(fits if required else pc.or_kleene(pc.is_null(values), fits))
-
-    iso_set = iso_codes()
-    iso = pa.array(sorted(iso_set))
-
-    def country(name: str, required: bool, default: pa.Array | None = None) -> pa.Array:
-        values = pc.utf8_upper(pc.utf8_trim_whitespace(text(name)))
-        if default is not None:
-            values = pc.coalesce(values, default)
-        valid = pc.is_in(values, value_set=iso)  # null is never "in" (is_in gives false, not null)
-        vouch(valid if required else pc.or_kleene(pc.is_null(values), valid))
-        return values
-
-    destination = country("destination", True)
-    export_from = country("export_from", False, pa.array(["US"] * n))
-    located = country("consignee_country", False, destination)
-    headquarters = country("consignee_headquarters", True)
-    parent = country("consignee_parent_headquarters", False)
-    name = text("consignee_name")
-    vouch(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(name)), 0))
-    at_most(name, 500, required=True)
-    ids = text("id", integers=True)
-    consignee_id = text("consignee_id")
-    veu = text("consignee_veu")
-    end_use = text("end_use")
-    row_regime = text("regime")
-    chip_text = text("chip")
-    for field, values in (
-        ("id", ids),
-        ("consignee_id", consignee_id),
-        ("consignee_veu", veu),
-        ("end_use", end_use),
-        ("regime", row_regime),
-        ("chip", chip_text),
-    ):
-        trimmed(field, values)
-    at_most(ids, 200)
-    at_most(consignee_id, 200)
-    at_most(end_use, 100)
-    at_most(chip_text, 200, required=True)
-    vouch(pc.or_kleene(pc.is_null(veu), pc.is_in(veu, value_set=pa.array(["UVEU", "NVEU"]))))
-    for column in ("items", "equipment", "origin", "us_content_pct", "made_with_us_technology"):
-        if column in table.column_names:  # multi-item rows, tools and origin facts go row by row
-            vouch(pc.is_null(table.column(column).combine_chunks()))
-    if "value_usd" in table.column_names:  # checked as the row parser checks it: a number in (0, 1e13]
-        value_raw = table.column("value_usd").combine_chunks()
-        if pa.types.is_integer(value_raw.type) or pa.types.is_floating(value_raw.type):
-            as_float = pc.cast(value_raw, pa.float64())
-            vouch(
-                pc.or_kleene(
-                    pc.is_null(as_float),
-                    pc.and_(pc.greater(as_float, 0.0), pc.less_equal(as_float, 1e13)),
-                )
-            )
-        elif not pa.types.is_null(value_raw.type):
-            vouch(pc.is_null(value_raw))
-    if regime is not None:
-        row_regime = pa.array([regime] * n, pa.string())
-    vouch(pc.or_kleene(pc.is_null(row_regime), pc.is_in(row_regime, value_set=pa.array(list(book.regimes)))))
-
-    quantity_raw = table.column("quantity").combine_chunks() if "quantity" in table.column_names else pa.nulls(n)
-    if pa.types.is_integer(quantity_raw.type):
-        in_range = pc.and_(pc.greater(quantity_raw, 0), pc.less_equal(quantity_raw, 10_000_000_000))
-        vouch(in_range)
-        quantity = pc.cast(pc.if_else(pc.fill_null(in_range, False), quantity_raw, 1), pa.int64())
-    else:
-        quantity = pa.array(np.ones(n, dtype=np.int64))
-        vouch(pa.array(np.zeros(n, dtype=bool)))
-
-    chip_dict = pc.dictionary_encode(chip_text)
-    chip_ids = [book.catalogue.get(v) if v is not None else None for v in chip_dict.dictionary.to_pylist()]
-    known_chip = pa.array([c is not None for c in chip_ids], pa.bool_())
-    vouch(pc.take(known_chip, chip_dict.indices))
-    chip_index = pc.fill_null(chip_dict.indices, 0)  # rows without a chip are not vouched for
-
-    # Dates: checked even with --as-of (the row parser checks them), then replaced by it.
-    date_raw = table.column("date").combine_chunks() if "date" in table.column_names else pa.nulls(n)
-    lowest, highest = (dt.date(1, 1, 1) - _EPOCH).days, (dt.date(9999, 12, 31) - _EPOCH).days
-    if pa.types.is_date32(date_raw.type):
-        numbers = pc.cast(date_raw, pa.int32())
-        vouch(
-            pc.or_kleene(
-                pc.is_null(numbers), pc.and_(pc.greater_equal(numbers, lowest), pc.less_equal(numbers, highest))
-            )
-        )
-        parsed = pc.if_else(pc.fill_null(ok, False), date_raw, pa.scalar(None, pa.date32()))
-    else:
-        strings = text("date")
-        good = pc.match_substring_regex(strings, r"^\d{4}-\d{2}-\d{2}$")
-        safe = pc.if_else(pc.fill_null(good, False), strings, pa.scalar(None, pa.string()))
-        try:
-            parsed = pc.cast(pc.strptime(safe, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
-        except pa.ArrowInvalid:
-            parsed = pa.nulls(n, pa.date32())
-        # strptime rolls impossible days over (2025-02-30 -> 2025-03-02): the day must be the one written.
-        written_day = pc.cast(pc.utf8_slice_codeunits(safe, 8, 10), pa.int64())
-        vouch(pc.or_kleene(pc.is_null(strings), pc.equal(pc.day(parsed), written_day)))
-    if as_of is not None:
-        days = pa.array([as_of] * n, pa.date32())
-    else:
-        days = pc.fill_null(
-            pc.if_else(pc.fill_null(ok, False), parsed, pa.scalar(today, pa.date32())), pa.scalar(today, pa.date32())
-        )
-
-    # Epochs: spans of days with the same regime, packs and group memberships.
-    day_numbers = np.asarray(pc.cast(days, pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64)
-    bound_numbers = _epoch_bounds(book)
-    epoch = np.searchsorted(bound_numbers, day_numbers, side="right")
-
-    # A context keeps only what the rules can see: for each party, its memberships of the groups
-    # (and codes) the regime's tests name; the end uses the packs name; the transfer kind; and whether
-    # the consignee is located in the destination. Rows of one context differ only in quantity,
-    # consignee identity and date within the epoch, which the per-row columns below carry.
-    regime_codes = pc.dictionary_encode(pc.fill_null(row_regime, pa.scalar("", pa.string())))
-    regime_index = np.asarray(regime_codes.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    selection_key = regime_index * (len(bound_numbers) + 2) + epoch
-    selections_found, selection_of_row = np.unique(selection_key, return_inverse=True)
-    selection_rulesets: list[tuple[Ruleset, frozenset[str], frozenset[str]] | None] = []
-    regime_names = regime_codes.dictionary.to_pylist()
-    first_of_selection = np.full(len(selections_found), -1, dtype=np.int64)
-    ok_np = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
-    good_rows = np.flatnonzero(ok_np)
-    first_of_selection[selection_of_row[good_rows][::-1]] = good_rows[::-1]
-    for sel, row in enumerate(first_of_selection.tolist()):
-        if row < 0:
-            selection_rulesets.append(None)
-            continue
-        day = _day(int(day_numbers[row]))
-        regime_name = regime_names[int(regime_index[row])] or None
-        try:
-            ruleset, _ = choose(regime_name, day)
-        except TiergateError:  # e.g. no regime in force: these rows go row by row, which says where
-            ok_np[selection_of_row == sel] = False
-            selection_rulesets.append(None)
-            continue
-        party_refs, origin_refs = _visible_refs(ruleset)
-        selection_rulesets.append((ruleset, party_refs, origin_refs))
-
-    good_rows = np.flatnonzero(ok_np)
-
-    code_values: dict[str, int] = {}
-
-    def code_index(values: pa.Array) -> np.ndarray:
-        encoded = pc.dictionary_encode(pc.fill_null(values, pa.scalar("", pa.string())))
-        mapping = np.array(
-            [code_values.setdefault(v, len(code_values)) for v in encoded.dictionary.to_pylist()], dtype=np.int64
-        )
-        return mapping[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
-
-    dest_code, origin_code = code_index(destination), code_index(export_from)
-    located_code, hq_code, parent_code = code_index(located), code_index(headquarters), code_index(parent)
-    codes = list(code_values)
-    signatures: dict[frozenset[str], int] = {}
-    party_sig = np.zeros((len(selections_found), len(codes)), dtype=np.int64)
-    origin_sig = np.zeros((len(selections_found), len(codes)), dtype=np.int64)
-    # Rows exported from a country whose own law Tiergate encodes are decided by every law they engage:
-    # their contexts also keep which of those laws are in force and the memberships those laws test.
-    territory = frozenset(book.territory_laws)
-    allied_origins = [code for code in codes if code in territory]
-    allied_slot = {code: i for i, code in enumerate(allied_origins)}
-    allied_sig = np.zeros((len(selections_found), max(1, len(allied_origins)), len(codes)), dtype=np.int64)
-    allied_law = np.zeros((len(selections_found), max(1, len(allied_origins))), dtype=np.int64)
-    allied_ids: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
-    for sel, entry in enumerate(selection_rulesets):
-        if entry is None:
-            continue
-        ruleset, party_refs, origin_refs = entry
-        day = _day(int(day_numbers[first_of_selection[sel]]))
-        for k, code in enumerate(codes):
-            if not code or code not in iso_set:
-                continue
-            members = ruleset.memberships(code, day)
-            party_sig[sel, k] = signatures.setdefault(members & party_refs, len(signatures)) + 1
-            origin_sig[sel, k] = (
-                signatures.setdefault(frozenset({"origin"}) | (members & origin_refs), len(signatures)) + 1
-            )
-        for origin, slot in allied_slot.items():
-            stacks, allied_members = _allied_signature(book, origin, day)
-            laws = book.territory_laws.get(origin, ())
-            allied_law[sel, slot] = allied_ids.setdefault((laws, stacks), len(allied_ids)) + 1
-            for k, code in enumerate(codes):
-                if code and code in iso_set:
-                    allied_sig[sel, slot, k] = signatures.setdefault(allied_members(code), len(signatures)) + 1
-    # Rows of different epochs share a context when the ruleset is the same one (group memberships
-    # are in the signatures); the calendar year counts only where a cap depends on it.
-    ruleset_ids: dict[int, int] = {}
-    ruleset_of_selection = np.zeros(len(selections_found), dtype=np.int64)
-    yearly = np.zeros(len(selections_found), dtype=bool)
-    for sel, entry in enumerate(selection_rulesets):
-        if entry is not None:
-            ruleset_of_selection[sel] = ruleset_ids.setdefault(id(entry[0]), len(ruleset_ids))
-            yearly[sel] = by_year and any(a.cap_tpp_by_year is not None for a in entry[0].allocations.values())
-    years = np.asarray(pc.year(days).to_numpy(zero_copy_only=False), dtype=np.int64)
-    year_key = np.where(yearly[selection_of_row], years - years.min() + 1 if n else 0, 0)
-    us = code_values.get("US", -1)
-    transfer = np.where(origin_code == dest_code, 0, np.where(origin_code == us, 1, 2))
-    domestic = (origin_code == us) & (dest_code == us)
-    seen_end_uses = sorted(_visible_end_uses(book))
-    end_use_key = (
-        np.asarray(
-            pc.fill_null(pc.index_in(end_use, value_set=pa.array(seen_end_uses, pa.string())), -1).to_numpy(
-                zero_copy_only=False
-            ),
-            dtype=np.int64,
-        )
-        + 1
-    )
-    veu_key = (
-        np.asarray(
-            pc.fill_null(pc.index_in(veu, value_set=pa.array(["UVEU", "NVEU"])), -1).to_numpy(zero_copy_only=False),
-            dtype=np.int64,
-        )
-        + 1
-    )
-    chip_of_row = np.asarray(chip_index.to_numpy(zero_copy_only=False), dtype=np.int64)
-    slot_of_code = np.array([allied_slot.get(c, -1) for c in codes] or [-1], dtype=np.int64)
-    row_slot = slot_of_code[origin_code] if len(codes) else np.full(n, -1, dtype=np.int64)
-    allied_row = row_slot >= 0
-    safe_slot = np.maximum(row_slot, 0)
-
-    def allied(values: np.ndarray) -> np.ndarray:
-        return np.where(allied_row, values, 0)
-
-    columns = [
-        ruleset_of_selection[selection_of_row],
-        year_key,
-        np.asarray(chip_of_row, dtype=np.int64),
-        party_sig[selection_of_row, dest_code],
-        origin_sig[selection_of_row, origin_code],
-        transfer,
-        domestic.astype(np.int64),
-        party_sig[selection_of_row, located_code],
-        (located_code == dest_code).astype(np.int64),
-        party_sig[selection_of_row, hq_code],
-        party_sig[selection_of_row, parent_code],
-        veu_key,
-        end_use_key,
-        allied(allied_law[selection_of_row, safe_slot]),
-        allied(allied_sig[selection_of_row, safe_slot, dest_code]),
-        allied(allied_sig[selection_of_row, safe_slot, located_code]),
-        allied(allied_sig[selection_of_row, safe_slot, hq_code]),
-        allied(allied_sig[selection_of_row, safe_slot, parent_code]),
-    ]
-    context = np.zeros(n, dtype=np.int64)
-    for column in columns:
-        radix = int(column.max()) + 1 if n else 1
-        if n and (int(context.max()) + 1) * radix >= 2**62:  # renumber before the key could overflow
-            context = np.unique(context, return_inverse=True)[1].astype(np.int64)
-        context = context * radix + column
+    rows = _vouched_rows(table, book, regime, as_of, today)
+    sel = _select_rulesets(rows, book, select or book.select)
+    context = _context_key(rows, sel, _memberships(rows, sel, book), book, by_year)
     contexts, group = np.unique(context, return_inverse=True)
-    qty = np.asarray(quantity.to_numpy(zero_copy_only=False), dtype=np.int64)
+    good_rows = np.flatnonzero(sel.ok)
     first_row = np.full(len(contexts), -1, dtype=np.int64)
     first_row[group[good_rows][::-1]] = good_rows[::-1]
-
-    col_py = {
-        "destination": destination.to_pylist(),
-        "export_from": export_from.to_pylist(),
-        "located": located.to_pylist(),
-        "headquarters": headquarters.to_pylist(),
-        "parent": parent.to_pylist(),
-        "veu": veu.to_pylist(),
-        "end_use": end_use.to_pylist(),
+    chip_of_row = np.asarray(rows.chip_index.to_numpy(zero_copy_only=False), dtype=np.int64)
+    arrays = {
+        "destination": rows.destination,
+        "export_from": rows.export_from,
+        "located": rows.located,
+        "headquarters": rows.headquarters,
+        "parent": rows.parent,
+        "veu": rows.veu,
+        "end_use": rows.end_use,
+        "name": rows.name,
+        "consignee_id": rows.consignee_id,
     }
+    col_py = {key: values.to_pylist() for key, values in arrays.items()}
     jobs: list[_Context] = []
     for g, row in enumerate(first_row.tolist()):
         if row < 0:
             continue
-        chip = chip_ids[int(chip_of_row[row])]
+        chip = rows.chip_ids[int(chip_of_row[row])]
         assert chip is not None and chip.id is not None
         jobs.append(
             _Context(
                 g,
-                regime_names[int(regime_index[row])] or None,
-                int(day_numbers[row]),
+                sel.regime_names[int(sel.regime_index[row])] or None,
+                int(sel.day_numbers[row]),
                 chip.id,
-                col_py["export_from"][row],
-                col_py["destination"][row],
-                col_py["located"][row],
-                col_py["headquarters"][row],
-                col_py["parent"][row],
-                col_py["veu"][row],
-                col_py["end_use"][row],
+                *(col_py[key][row] for key in _CONTEXT_PARTIES),
             )
         )
-    col_py["name"] = name.to_pylist()
-    col_py["consignee_id"] = consignee_id.to_pylist()
-    arrays = {
-        "destination": destination,
-        "export_from": export_from,
-        "located": located,
-        "headquarters": headquarters,
-        "parent": parent,
-        "veu": veu,
-        "end_use": end_use,
-        "name": name,
-        "consignee_id": consignee_id,
-    }
     return Grouping(
-        n,
-        ok_np,
+        rows.n,
+        sel.ok,
         group,
         first_row,
         jobs,
-        qty,
-        quantity,
-        days,
-        day_numbers,
-        selection_of_row,
-        selection_rulesets,
+        np.asarray(rows.quantity.to_numpy(zero_copy_only=False), dtype=np.int64),
+        rows.quantity,
+        rows.days,
+        sel.day_numbers,
+        sel.selection_of_row,
+        sel.rulesets,
         col_py,
         arrays,
-        ids,
-        chip_ids,
+        rows.ids,
+        rows.chip_ids,
         chip_of_row,
     )
+
+
+_CONTEXT_PARTIES = ("export_from", "destination", "located", "headquarters", "parent", "veu", "end_use")
+"""The per-row values a context's first row gives its job, in ``_Context``'s order."""
 
 
 def _decide_table(
@@ -829,153 +926,182 @@ def _decide_table(
     row_fallback: Callable[[list[int]], list[Decision]],
     workers: int,
 ) -> pa.Table:
+    """Group the rows into contexts, decide each context once per quantity bracket (the templates), give every
+    row its template's determination with its own figures, and put the rows decided one by one in place."""
     n = table.num_rows
     schema = decision_schema(False)
     if n == 0:
         return schema.empty_table()
     grouping = group_contexts(table, book, regime=regime, as_of=as_of, today=today)
-    ok_np, group, first_row, jobs, qty = grouping.ok, grouping.group, grouping.first_row, grouping.jobs, grouping.qty
-    quantity, days, day_numbers = grouping.quantity, grouping.days, grouping.day_numbers
-    selection_of_row, selection_rulesets = grouping.selection_of_row, grouping.selection_rulesets
-    col_py, ids = grouping.columns, grouping.ids
     # Rows not vouched for are decided one by one now, in file order: the first bad one raises.
-    bad = np.flatnonzero(~ok_np).tolist()
+    bad = np.flatnonzero(~grouping.ok).tolist()
     fallback_rows: dict[int, Decision] = dict(zip(bad, row_fallback(bad), strict=True)) if bad else {}
-    results = _context_templates(book, jobs, workers)
+    templates, template_of_row = _templates_of_rows(grouping, _context_templates(book, grouping.jobs, workers))
+    rows = _TemplateRows(grouping, templates, template_of_row)
+    result = pa.table(
+        {
+            "id": grouping.ids,
+            "regime": rows.column(lambda d: d.regime, pa.string()),
+            "packs": rows.column(lambda d: list(d.packs), pa.list_(pa.string())),
+            "date": grouping.days,
+            "outcome": rows.column(lambda d: d.outcome, pa.string()),
+            "authorization": rows.column(lambda d: d.authorization, pa.string()),
+            "review_policy": rows.column(lambda d: d.review_policy, pa.string()),
+            "items": rows.items(),
+            "tpp_total": pa.array(np.nan_to_num(rows.tpp_total, nan=0.0), pa.float64()),
+            "allocations": rows.allocations(),
+            "rules": rows.column(lambda d: list(d.rules), pa.list_(pa.string())),
+            "citations": rows.column(lambda d: list(d.citations), pa.list_(pa.string())),
+            "conditions": rows.column(lambda d: list(d.conditions), pa.list_(pa.string())),
+            "recalled": rows.column(lambda d: list(d.recalled), pa.list_(pa.string())),
+            "provisional": rows.column(lambda d: d.provisional, pa.bool_()),
+            "jurisdictions": pc.take(
+                pa.array(
+                    [[jurisdiction_fields(j) for j in t.jurisdictions] for t in templates] or [[]],
+                    pa.list_(JURISDICTION_TYPE),
+                ),
+                rows.row_template,
+            ),
+        },
+        schema=schema,
+    )
+    return _with_rows_decided_alone(result, fallback_rows)
+
+
+def _templates_of_rows(
+    grouping: Grouping, results: list[tuple[list[int], list[Decision]]]
+) -> tuple[list[Decision], np.ndarray]:
+    """Every context's templates in one list, and each row's: its context's template for the bracket its
+    quantity falls in between the context's breakpoints (0 for a row not vouched for)."""
+    n, group, first_row = grouping.n, grouping.group, grouping.first_row
     templates: list[Decision] = []
     base = np.zeros(len(first_row), dtype=np.int64)
     points_by_group: list[list[int]] = [[] for _ in range(len(first_row))]
-    for job, (points, decisions) in zip(jobs, results, strict=True):
+    for job, (points, decisions) in zip(grouping.jobs, results, strict=True):
         points_by_group[job.group] = points
         base[job.group] = len(templates)
         templates.extend(decisions)
-
-    # Bracket of each row's quantity between its context's breakpoints.
     width = max((len(p) for p in points_by_group), default=0)
     bracket = np.zeros(n, dtype=np.int64)
     if width:
         table_points = np.full((len(points_by_group), width), np.iinfo(np.int64).max, dtype=np.int64)
         for g, points in enumerate(points_by_group):
             table_points[g, : len(points)] = points
-        bracket = (qty[:, None] > table_points[group]).sum(axis=1)
+        bracket = (grouping.qty[:, None] > table_points[group]).sum(axis=1)
     template_of_row = base[group] + bracket
-    template_of_row[~ok_np] = 0
+    template_of_row[~grouping.ok] = 0
+    return templates, template_of_row
 
-    row_template = pa.array(template_of_row)
 
-    def template_column(getter: Callable[[Decision], Any], typ: pa.DataType) -> pa.Array:
-        return pc.take(_encoded_array([getter(t) for t in templates] or [None], typ), row_template)
+class _TemplateRows:
+    """Each row's template's determination, with the row's own figures: quantity, TPP totals, and the
+    allocation accounts of its consignee, destination and date."""
 
-    def item(d: Decision) -> ItemDecision:
-        return d.items[0]
+    def __init__(self, grouping: Grouping, templates: list[Decision], template_of_row: np.ndarray) -> None:
+        self.grouping = grouping
+        self.templates = templates
+        self.template_of_row = template_of_row
+        self.row_template = pa.array(template_of_row)
+        self.tpp_unit = np.array([_item(t).tpp if _item(t).tpp is not None else np.nan for t in templates] or [np.nan])
+        self.tpp_total = self.tpp_unit[template_of_row] * grouping.qty
 
-    tpp_unit = np.array([item(t).tpp if item(t).tpp is not None else np.nan for t in templates] or [np.nan])
-    tpp_total = tpp_unit[template_of_row] * qty
-    tpp_total_arr = pa.array(tpp_total, mask=np.isnan(tpp_total))
+    def column(self, getter: Callable[[Decision], Any], typ: pa.DataType) -> pa.Array:
+        """A field of each row's template."""
+        return pc.take(_encoded_array([getter(t) for t in self.templates] or [None], typ), self.row_template)
 
-    items_struct = pa.StructArray.from_arrays(
-        [
-            pa.array(np.zeros(n, dtype=np.int32)),
-            template_column(lambda d: item(d).kind, pa.string()),
-            template_column(lambda d: item(d).name, pa.string()),
-            template_column(lambda d: item(d).chip, pa.string()),
-            template_column(lambda d: item(d).eccn, pa.string()),
-            template_column(lambda d: item(d).paragraph, pa.string()),
-            template_column(lambda d: item(d).tpp, pa.float64()),
-            template_column(lambda d: item(d).performance_density, pa.float64()),
-            quantity,
-            tpp_total_arr,
-            template_column(lambda d: item(d).outcome, pa.string()),
-            template_column(lambda d: item(d).authorization, pa.string()),
-            template_column(lambda d: item(d).review_policy, pa.string()),
-            template_column(lambda d: item(d).provisional, pa.bool_()),
-            template_column(lambda d: list(item(d).rules), pa.list_(pa.string())),
-        ],
-        fields=list(ITEM_TYPE),
-    )
-    items_column = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), items_struct)
+    def items(self) -> pa.Array:
+        """The one item of each row: the template's, with the row's quantity and TPP total."""
+        n = self.grouping.n
+        tpp_total = pa.array(self.tpp_total, mask=np.isnan(self.tpp_total))
+        items_struct = pa.StructArray.from_arrays(
+            [
+                pa.array(np.zeros(n, dtype=np.int32)),
+                self.column(lambda d: _item(d).kind, pa.string()),
+                self.column(lambda d: _item(d).name, pa.string()),
+                self.column(lambda d: _item(d).chip, pa.string()),
+                self.column(lambda d: _item(d).eccn, pa.string()),
+                self.column(lambda d: _item(d).paragraph, pa.string()),
+                self.column(lambda d: _item(d).tpp, pa.float64()),
+                self.column(lambda d: _item(d).performance_density, pa.float64()),
+                self.grouping.quantity,
+                tpp_total,
+                self.column(lambda d: _item(d).outcome, pa.string()),
+                self.column(lambda d: _item(d).authorization, pa.string()),
+                self.column(lambda d: _item(d).review_policy, pa.string()),
+                self.column(lambda d: _item(d).provisional, pa.bool_()),
+                self.column(lambda d: list(_item(d).rules), pa.list_(pa.string())),
+            ],
+            fields=list(ITEM_TYPE),
+        )
+        return pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), items_struct)
 
-    # Allocations: per row, the template's draws with the row's own account and TPP.
-    counts = np.array([len(t.allocations) for t in templates] or [0], dtype=np.int64)
-    per_row = counts[template_of_row]
-    per_row[~ok_np] = 0
-    offsets = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int32)
-    total = int(offsets[-1])
-    alloc_rows = np.repeat(np.arange(n), per_row)
-    within = np.arange(total) - np.repeat(offsets[:-1], per_row)
-    alloc_start = np.concatenate([[0], np.cumsum(counts)])[:-1]
-    flat = alloc_start[template_of_row[alloc_rows]] + within
-    draws = [draw for t in templates for draw in t.allocations]
+    def allocations(self) -> pa.Array:
+        """Per row, the template's draws with the row's own account and TPP."""
+        grouping, template_of_row = self.grouping, self.template_of_row
+        counts = np.array([len(t.allocations) for t in self.templates] or [0], dtype=np.int64)
+        per_row = counts[template_of_row]
+        per_row[~grouping.ok] = 0
+        offsets = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int32)
+        total = int(offsets[-1])
+        alloc_rows = np.repeat(np.arange(grouping.n), per_row)
+        within = np.arange(total) - np.repeat(offsets[:-1], per_row)
+        alloc_start = np.concatenate([[0], np.cumsum(counts)])[:-1]
+        flat = alloc_start[template_of_row[alloc_rows]] + within
+        draws = [draw for t in self.templates for draw in t.allocations]
 
-    def draw_column(getter: Callable[[AllocationDraw], Any], typ: pa.DataType) -> pa.Array:
-        values = _encoded_array([getter(d) for d in draws] or [None], typ)
-        return pc.take(values, pa.array(flat, type=pa.int64())) if total else pa.array([], type=_encoded(typ))
+        def draw_column(getter: Callable[[AllocationDraw], Any], typ: pa.DataType) -> pa.Array:
+            values = _encoded_array([getter(d) for d in draws] or [None], typ)
+            return pc.take(values, pa.array(flat, type=pa.int64())) if total else pa.array([], type=_encoded(typ))
 
-    names = col_py["name"]
-    ids_py = col_py["consignee_id"]
-    rule_of_draw = draw_column(lambda d: d.rule, pa.string()).to_pylist()
+        accounts = _accounts(grouping, alloc_rows.tolist(), draw_column(lambda d: d.rule, pa.string()).to_pylist())
+        draw_tpp = self.tpp_unit[template_of_row[alloc_rows]] * grouping.qty[alloc_rows] if total else np.array([])
+        alloc_struct = pa.StructArray.from_arrays(
+            [
+                draw_column(lambda d: d.allocation, pa.string()),
+                pa.array(accounts, pa.string()),
+                draw_column(lambda d: d.rule, pa.string()),
+                pa.array(draw_tpp, pa.float64()),
+                draw_column(lambda d: d.cap, pa.float64()),
+                pa.nulls(total, pa.float64()),
+            ],
+            fields=list(ALLOCATION_TYPE),
+        )
+        return pa.ListArray.from_arrays(pa.array(offsets), alloc_struct)
+
+
+def _item(d: Decision) -> ItemDecision:
+    return d.items[0]
+
+
+def _accounts(grouping: Grouping, alloc_rows: list[int], rule_of_draw: list[str]) -> list[str]:
+    """The ledger account of each draw: its allocation for the row's consignee, destination and date."""
+    col_py = grouping.columns
     consignees: dict[tuple[str, str, str, str | None], Consignee] = {}
     accounts: list[str] = []
-    for k, row in enumerate(alloc_rows.tolist()):
-        entry = selection_rulesets[int(selection_of_row[row])]
+    for k, row in enumerate(alloc_rows):
+        entry = grouping.selection_rulesets[int(grouping.selection_of_row[row])]
         assert entry is not None
         allocation = entry[0].allocations[rule_of_draw[k].split("/", 1)[1]]
-        who = (col_py["located"][row], col_py["headquarters"][row], names[row], ids_py[row])
+        who = (col_py["located"][row], col_py["headquarters"][row], col_py["name"][row], col_py["consignee_id"][row])
         consignee = consignees.get(who)
         if consignee is None:
             consignee = consignees[who] = Consignee(name=who[2].strip(), country=who[0], headquarters=who[1], id=who[3])
-        accounts.append(
-            allocation_account(allocation, consignee, col_py["destination"][row], _day(int(day_numbers[row])))
-        )
-    draw_tpp = tpp_unit[template_of_row[alloc_rows]] * qty[alloc_rows] if total else np.array([], dtype=float)
-    alloc_struct = pa.StructArray.from_arrays(
-        [
-            draw_column(lambda d: d.allocation, pa.string()),
-            pa.array(accounts, pa.string()),
-            draw_column(lambda d: d.rule, pa.string()),
-            pa.array(draw_tpp, pa.float64()),
-            draw_column(lambda d: d.cap, pa.float64()),
-            pa.nulls(total, pa.float64()),
-        ],
-        fields=list(ALLOCATION_TYPE),
-    )
-    allocations_column = pa.ListArray.from_arrays(pa.array(offsets), alloc_struct)
+        day = _day(int(grouping.day_numbers[row]))
+        accounts.append(allocation_account(allocation, consignee, col_py["destination"][row], day))
+    return accounts
 
-    result = pa.table(
-        {
-            "id": ids,
-            "regime": template_column(lambda d: d.regime, pa.string()),
-            "packs": template_column(lambda d: list(d.packs), pa.list_(pa.string())),
-            "date": days,
-            "outcome": template_column(lambda d: d.outcome, pa.string()),
-            "authorization": template_column(lambda d: d.authorization, pa.string()),
-            "review_policy": template_column(lambda d: d.review_policy, pa.string()),
-            "items": items_column,
-            "tpp_total": pa.array(np.nan_to_num(tpp_total, nan=0.0), pa.float64()),
-            "allocations": allocations_column,
-            "rules": template_column(lambda d: list(d.rules), pa.list_(pa.string())),
-            "citations": template_column(lambda d: list(d.citations), pa.list_(pa.string())),
-            "conditions": template_column(lambda d: list(d.conditions), pa.list_(pa.string())),
-            "recalled": template_column(lambda d: list(d.recalled), pa.list_(pa.string())),
-            "provisional": template_column(lambda d: d.provisional, pa.bool_()),
-            "jurisdictions": pc.take(
-                pa.array(
-                    [[jurisdiction_fields(j) for j in t.jurisdictions] for t in templates] or [[]],
-                    pa.list_(JURISDICTION_TYPE),
-                ),
-                row_template,
-            ),
-        },
-        schema=schema,
-    )
-    if fallback_rows:
-        indices = sorted(fallback_rows)
-        patch = rows_to_table([fallback_rows[i] for i in indices], False)
-        keep = np.ones(n, dtype=bool)
-        keep[indices] = False
-        order = np.concatenate([np.flatnonzero(keep), np.array(indices, dtype=np.int64)])
-        merged = pa.concat_tables([result.filter(pa.array(keep)), patch])
-        inverse = np.empty(n, dtype=np.int64)
-        inverse[order] = np.arange(n)
-        result = merged.take(pa.array(inverse))
-    return result
+
+def _with_rows_decided_alone(result: pa.Table, fallback_rows: dict[int, Decision]) -> pa.Table:
+    """The table with the rows decided one by one put in their places."""
+    if not fallback_rows:
+        return result
+    n = result.num_rows
+    indices = sorted(fallback_rows)
+    patch = rows_to_table([fallback_rows[i] for i in indices], False)
+    keep = np.ones(n, dtype=bool)
+    keep[indices] = False
+    order = np.concatenate([np.flatnonzero(keep), np.array(indices, dtype=np.int64)])
+    merged = pa.concat_tables([result.filter(pa.array(keep)), patch])
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.arange(n)
+    return merged.take(pa.array(inverse))

@@ -18,7 +18,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from tiergate.catalog import EQUIPMENT_CATEGORIES, Catalogue, Chip, Die, Equipment, EquipmentCatalogue, load_equipment
 from tiergate.classify.model import Classification, Item, ModelWeights, System
-from tiergate.decide.model import Consignee, Decision, JurisdictionDecision, LineItem, Origin, Transaction
+from tiergate.decide.model import (
+    Consignee,
+    Decision,
+    JurisdictionDecision,
+    LineItem,
+    Origin,
+    ScreeningRecord,
+    Transaction,
+)
 from tiergate.errors import InputError, UnknownChipError, UnknownCountryError, UnknownEquipmentError
 from tiergate.rules.source import render_path
 
@@ -318,7 +326,26 @@ def nearest_field(name: str, known: Sequence[str]) -> str | None:
     import difflib
 
     close = difflib.get_close_matches(lowered, [field.lower() for field in known], n=1, cutoff=0.6)
-    return next((field for field in known if close and field.lower() == close[0]), None)
+    found = next((field for field in known if close and field.lower() == close[0]), None)
+    if found is None and len(lowered) >= 4:  # two letters swapped or mistyped (``lisence``)
+        near = [(_edits(lowered, field.lower()), field) for field in known]
+        best = min(near, default=(3, ""))
+        found = best[1] if best[0] <= 2 else None
+    return found
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], previous2[j - 2] + 1)
+        previous2, previous = previous, row
+    return previous[-1]
 
 
 def unknown_field_hint(model: type[BaseModel], loc: Sequence[int | str]) -> str | None:
@@ -557,6 +584,20 @@ def decision_fields(decision: Decision, *, explain: bool = True) -> dict[str, An
     return out
 
 
+def screening_fields(record: ScreeningRecord) -> dict[str, Any]:
+    """A decision's ``screening``: screened or not (and why not), the lists' version, the hits that count, and
+    whether they changed the outcome (``outcome_before``)."""
+    return {
+        "screened": record.screened,
+        "note": record.note,
+        "reason": record.reason,
+        "lists": record.lists,
+        "changed_outcome": record.changed,
+        "outcome_before": record.outcome_before,
+        "hits": [dict(h) for h in record.hits],
+    }
+
+
 def jurisdiction_fields(j: JurisdictionDecision) -> dict[str, Any]:
     """One element of a decision's ``jurisdictions``: one law's own answer."""
     return {
@@ -599,6 +640,8 @@ def decision_to_dict(decision: Decision, *, explain: bool = True) -> dict[str, A
         del out["jurisdictions"]
     out["date"] = decision.date.isoformat()
     out["tpp_total"] = _number(decision.tpp_total)
+    if decision.screening is not None:
+        out["screening"] = screening_fields(decision.screening)
     for part in (*out["items"], *out["allocations"]):
         for name in _FIGURES:
             if name in part:

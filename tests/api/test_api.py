@@ -45,7 +45,10 @@ def test_decide_gives_the_python_api_answer(api: Api, book: tiergate.Rulebook) -
         expected = decision_to_dict(tiergate.determine(tiergate.parse_transaction(txn, book.catalogue), book))
         response = api.post("/v1/decide", json=txn)
         assert response.status_code == 200, response.text
-        assert response.json() == orjson.loads(orjson.dumps(expected)), ident
+        answer = response.json()
+        assert answer.pop("screening")["screened"] is True
+        answer["explanation"] = [line for line in answer["explanation"] if not line.startswith("Screening:")]
+        assert answer == orjson.loads(orjson.dumps(expected)), ident
 
 
 def test_decide_batch_keeps_input_order_in_json_and_json_lines(api: Api) -> None:

@@ -122,7 +122,7 @@ def test_for_http_and_field_path() -> None:
         "date: required field is missing (or decide as of a date: ?as_of=)"
     )
     assert for_http("not authorised: a licence is required (--license ID)") == (
-        "not authorised: a licence is required (give a recorded licence: ?licence=ID)"
+        "not authorised: a licence is required (give a recorded licence: ?license=ID)"
     )
     assert for_http("use --dry-run") == "use dry_run"
     assert for_http("a - b and x--y stay") == "a - b and x--y stay"

@@ -120,6 +120,11 @@ def test_bad_input_is_one_error_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "--dob" in r.stderr and "YYYY-MM-DD" in r.stderr
 
 
+def _outcome(decision: dict[str, object]) -> dict[str, object]:
+    """A decision without its explanation and screening record (what the licence rules decided)."""
+    return {k: v for k, v in decision.items() if k not in ("explanation", "screening")}
+
+
 def test_decide_and_ship_take_screening_into_account(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'lists.db'}"
     assert tg("lists", "load", str(DATA / "lists"), "--db", db, cwd=tmp_path).returncode == 0
@@ -143,12 +148,14 @@ def test_decide_and_ship_take_screening_into_account(tmp_path: Path) -> None:
         {**base, "id": "sdn", "consignee": {"name": "Banco Nacional de Cuba", "country": "DE", "headquarters": "DE"}},
     ]
     txns.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    plain = tg("decide", str(txns), "--format", "jsonl", cwd=tmp_path)
+    plain = tg("decide", str(txns), "--format", "jsonl", "--no-screening", cwd=tmp_path)
     screened = tg("decide", str(txns), "--format", "jsonl", "--lists", db, cwd=tmp_path)
     assert plain.returncode == 0 and screened.returncode == 0, screened.stderr
     before = {d["id"]: d for d in map(json.loads, plain.stdout.splitlines())}
     after = {d["id"]: d for d in map(json.loads, screened.stdout.splitlines())}
-    assert after["clean"] == before["clean"]
+    assert _outcome(after["clean"]) == _outcome(before["clean"])
+    assert before["clean"]["screening"]["note"] == "parties not screened"
+    assert after["clean"]["screening"] == {**after["clean"]["screening"], "screened": True, "hits": []}
     assert before["el"]["outcome"] != "license_required"
     assert after["el"]["outcome"] == "license_required" and after["el"]["review_policy"] == "presumption_of_denial"
     assert any("Entity List" in line or "EL entry" in line for line in after["el"]["explanation"])
@@ -221,12 +228,12 @@ def test_a_hit_cleared_from_screen_name_is_cleared_in_decide_lists_and_can_be_re
         assert done.returncode == 0, done.stderr
         return dict(json.loads(done.stdout))
 
-    plain = tg("decide", str(txns), "--format", "jsonl", cwd=tmp_path)
+    plain = tg("decide", str(txns), "--format", "jsonl", "--no-screening", cwd=tmp_path)
     open_hit = decided()
     assert "screen/entity-list" in open_hit["rules"]  # type: ignore[operator]
     clear = ("--party", party, "--entry", entry, "--reason", "another institute", "--author", "ana", "--db", db)
     assert tg("screen", "clear", *clear, cwd=tmp_path).returncode == 0
-    assert decided() == json.loads(plain.stdout)  # the clearance made in `screen name` holds in `decide --lists`
+    assert _outcome(decided()) == _outcome(json.loads(plain.stdout))  # the clearance holds in `decide --lists`
 
     reopen = ("--party", party, "--entry", entry, "--reason", "new information", "--author", "ben", "--db", db)
     reopened = tg("screen", "reopen", *reopen, cwd=tmp_path)

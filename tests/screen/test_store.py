@@ -16,7 +16,7 @@ from tests.ledger.conftest import pg_database
 from tiergate.screen import ListFileError, ListStore, ListStoreError, Party, Query, Screener, read_lists, rescreen
 from tiergate.screen import open_store as _open_store
 from tiergate.screen.licensing import apply_screening
-from tiergate.screen.service import Owner, d5_macau_test, ownership_flags
+from tiergate.screen.service import Owner, d5_macau_test, ownership_flags, query_form
 
 DATA = Path(__file__).parent / "data" / "lists"
 
@@ -128,7 +128,9 @@ def test_decisions_reapply_and_reopen_when_the_entry_changes(
     assert hits[0].match and hits[0].status == "open"
     with pytest.raises(ListStoreError, match="reason"):
         s.decide("p1", hits[0].entry, "cleared", " ", "ana")
-    s.decide("p1", hits[0].entry, "cleared", "different company, registration checked", "ana")
+    s.decide(
+        "p1", hits[0].entry, "cleared", "different company, registration checked", "ana", bound_to=query_form(query)
+    )
     again = Screener.from_store(s).screen(query, party="p1")
     assert again[0].status == "cleared" and again[0].decision and again[0].decision["author"] == "ana"
     assert Screener.from_store(s).screen(query, party="p2")[0].status == "open"  # per (party, entry)
@@ -207,7 +209,9 @@ def test_screening_adjusts_the_licence_decision(store, book) -> None:  # type: i
     sdn = apply_screening(decision, screener.screen(Query("Banco Nacional de Cuba")))
     assert sdn.outcome == "prohibited" and sdn.authorization is None
     cleared = [dataclasses.replace(h, status="cleared") for h in el_hits]
-    assert apply_screening(decision, cleared) == decision
+    unchanged = apply_screening(decision, cleared)
+    assert dataclasses.replace(unchanged, explanation=decision.explanation, screening=None) == decision
+    assert unchanged.screening is not None and unchanged.screening.note == "parties screened: no match"
     prohibited = dataclasses.replace(decision, outcome="prohibited", authorization=None, review_policy=None)
     assert apply_screening(prohibited, el_hits).outcome == "prohibited"  # never relaxed
 
@@ -259,7 +263,7 @@ def test_reopen_withdraws_the_standing_decision_keeps_history_and_audits(
     with pytest.raises(NoStandingDecision, match="no standing decision"):
         s.reopen("p1", entry, "recheck", "ana")  # nothing to withdraw: nothing changes
     assert s.decision_history("p1", entry.key) == []
-    s.decide("p1", entry, "cleared", "different company", "ana")
+    s.decide("p1", entry, "cleared", "different company", "ana", bound_to=query_form(query))
     with pytest.raises(ListStoreError, match="reason"):
         s.reopen("p1", entry, "  ", "ben")
     reopened = s.reopen(" p1 ", entry.key, "new adverse media", "ben", actor="ben (api key k1)")
@@ -283,7 +287,7 @@ def test_reopen_withdraws_the_standing_decision_keeps_history_and_audits(
         "author": "ben",
         "withdrawn": "cleared",
     }
-    s.decide("p1", entry, "confirmed", "same registration number", "cy")  # deciding again after a re-opening
+    s.decide("p1", entry, "confirmed", "same registration number", "cy", bound_to=query_form(query))  # again
     assert Screener.from_store(s).screen(query, party="p1")[0].status == "confirmed"
     assert [d.verdict for d in s.decision_history("p1", entry.key)] == ["cleared", "reopened", "confirmed"]
     assert s.reopen("p1", entry, "recheck", "dee").withdrawn == "confirmed"

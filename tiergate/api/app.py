@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,7 @@ ROUTER_MODULES = (
     "tiergate.api.equipment",
     "tiergate.api.vault",
     "tiergate.api.verify",
+    "tiergate.api.diversion",
 )
 """Each module defines ``router`` (an ``APIRouter`` under ``/v1/<capability>``)."""
 
@@ -61,6 +63,8 @@ BATCH_PATHS = frozenset(
         "/v1/screen/batch",
         "/v1/screen/lists",
         "/v1/monitor/alerts",
+        "/v1/diversion/scan",
+        "/diversion/scan",
         "/monitoring",
         "/v1/replay",
         "/v1/replay/upload",
@@ -108,15 +112,22 @@ class Guard:
     """Outermost ASGI layer of every HTTP request:
 
     - refuses a body over the limit (before reading it when Content-Length says so), or one that does not arrive
-      within ``body_timeout_seconds`` (408);
+      within ``body_timeout_seconds`` (408), and a query parameter the ``/v1`` operation does not declare (422);
     - gives the request its :class:`~tiergate.api.limits.RequestBudget` (``request_timeout_seconds``), and marks
       it when the client closes the connection, so that the work in progress stops between two records;
     - adds the security headers, and turns anything that escaped the handlers into the 500 error shape."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, context: ApiContext | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        context: ApiContext | None = None,
+        queries: DeclaredQueries | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
         self.context = context
+        self.queries = queries
 
     async def _authenticate(self, scope: Scope) -> None:
         """Every ``/v1`` route needs a key: check it before anything of the request is read or validated, so
@@ -156,6 +167,11 @@ class Guard:
                 await self._authenticate(scope)
             except ApiError as error:
                 await _send_error(send, error)
+                return
+            query = scope.get("query_string", b"")
+            unknown = self.queries.unknown(scope["method"], path, query) if query and self.queries else None
+            if unknown is not None:
+                await _send_error(send, unknown)
                 return
         budget = RequestBudget(self.settings.request_timeout_seconds)
         token = limits.enter(budget)
@@ -312,6 +328,53 @@ def _body_field_hint(request: Request, loc: list[str | int]) -> str | None:
     return unknown_field_hint(model, loc)
 
 
+class DeclaredQueries:
+    """The query parameters each ``/v1`` operation declares in the OpenAPI document, to refuse one it does not
+    (422, ``where`` = ``query.NAME``, with the nearest declared one) instead of ignoring it: an option is never
+    silently dropped. Read from the document (built once, on the first request with a query) so that what is
+    refused is exactly what is not documented."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._routes: list[tuple[re.Pattern[str], str, frozenset[str], list[str]]] | None = None
+
+    @property
+    def routes(self) -> list[tuple[re.Pattern[str], str, frozenset[str], list[str]]]:
+        """Each operation: its path pattern, method, query parameters, and those to suggest (not deprecated)."""
+        if self._routes is None:
+            found = []
+            for path, operations in self.app.openapi().get("paths", {}).items():
+                if not path.startswith("/v1"):
+                    continue
+                pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
+                for method, operation in operations.items():
+                    query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+                    names = frozenset(p["name"] for p in query)
+                    suggested = sorted(p["name"] for p in query if not p.get("deprecated"))
+                    found.append((pattern, method.upper(), names, suggested))
+            self._routes = found
+        return self._routes
+
+    def unknown(self, method: str, path: str, query: bytes) -> ApiError | None:
+        """The error for the first undeclared parameter of ``query``, or None."""
+        from urllib.parse import parse_qsl
+
+        from tiergate.interchange import nearest_field
+
+        for regex, declared_method, known, suggested in self.routes:
+            if method == declared_method and regex.match(path):
+                for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+                    if name not in known:
+                        near = nearest_field(name, suggested)
+                        hint = f"did you mean {near!r}?" if near else None
+                        if hint is None:
+                            hint = "known here: " + ", ".join(suggested) if known else "this operation takes none"
+                        shown = name[:50]
+                        return ApiError(422, f"unknown query parameter {shown!r}", where=f"query.{shown}", hint=hint)
+                return None
+        return None
+
+
 def install_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
@@ -377,6 +440,7 @@ def create_app(settings: Settings | None = None, *, book: Rulebook | None = None
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
 
+    queries = DeclaredQueries(app)
     install_docs(app)
 
     @app.get("/healthz", include_in_schema=False)
@@ -398,5 +462,5 @@ def create_app(settings: Settings | None = None, *, book: Rulebook | None = None
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(Guard, settings=settings, context=context)
+    app.add_middleware(Guard, settings=settings, context=context, queries=queries)
     return app

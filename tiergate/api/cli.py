@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from tiergate.api.settings import DEFAULT_DB
+from tiergate.console import Column, print_table
 from tiergate.errors import InputError
 
 if TYPE_CHECKING:
@@ -78,28 +80,65 @@ def keys_create(
     sys.stdout.write(token + "\n")
 
 
+class KeysFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
 @keys_app.command("list")
-def keys_list(db: DbOpt = DEFAULT_DB) -> None:
-    """Every key: id, owner, role, state (active, revoked, expired), dates. Never the secrets."""
+def keys_list(
+    db: DbOpt = DEFAULT_DB,
+    format: Annotated[KeysFormat, typer.Option("--format", help="table or json")] = KeysFormat.table,
+) -> None:
+    """Every key: id (whole, as `keys revoke` takes it), owner, role, state, dates. Never the secrets."""
     from tiergate.api.keys import list_keys
 
     ledger = _ledger(db)
     now = ledger.clock()
-    table = Table(title="API keys")
-    for column in ("id", "owner", "role", "state", "created", "expires", "revoked"):
-        table.add_column(column)
-    for key in list_keys(ledger):
-        table.add_row(
-            key.id,
-            key.owner,
-            key.role,
-            key.state(now),
-            f"{key.created_at:%Y-%m-%d %H:%M} by {key.created_by}",
-            "" if key.expires_at is None else f"{key.expires_at:%Y-%m-%d %H:%M}",
-            "" if key.revoked_at is None else f"{key.revoked_at:%Y-%m-%d %H:%M} by {key.revoked_by}",
-        )
+    keys = list_keys(ledger)
     ledger.close()
-    out.print(table)
+    if format == KeysFormat.json:
+        rows = [
+            {
+                "id": key.id,
+                "owner": key.owner,
+                "role": key.role,
+                "state": key.state(now),
+                "created_at": key.created_at.isoformat(),
+                "created_by": key.created_by,
+                "expires_at": None if key.expires_at is None else key.expires_at.isoformat(),
+                "revoked_at": None if key.revoked_at is None else key.revoked_at.isoformat(),
+                "revoked_by": key.revoked_by,
+            }
+            for key in keys
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    print_table(
+        out,
+        f"API keys ({len(keys)})",
+        [
+            Column("id", key=True),
+            "owner",
+            Column("role", key=True),
+            Column("state", key=True),
+            "created",
+            "expires",
+            "revoked",
+        ],
+        (
+            [
+                key.id,
+                key.owner,
+                key.role,
+                key.state(now),
+                f"{key.created_at:%Y-%m-%d %H:%M} by {key.created_by}",
+                "" if key.expires_at is None else f"{key.expires_at:%Y-%m-%d %H:%M}",
+                "" if key.revoked_at is None else f"{key.revoked_at:%Y-%m-%d %H:%M} by {key.revoked_by}",
+            ]
+            for key in keys
+        ),
+    )
 
 
 @keys_app.command("revoke")
@@ -116,7 +155,15 @@ def keys_revoke(
 
 
 def serve(
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1.")] = 8000,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every interface: "
+            "put TLS in front of it).",
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     db: DbOpt = DEFAULT_DB,
     packs: Annotated[
         list[Path] | None, typer.Option("--packs", help="An extra folder of packs (with an optional regimes.yaml).")
@@ -154,7 +201,7 @@ def serve(
         typer.Option("--signing-key", help="The operator's Ed25519 key: the vault's checkpoints are signed with it."),
     ] = None,
 ) -> None:
-    """Serve the HTTP API (/v1, OpenAPI at /openapi.json) and the dashboard on 127.0.0.1."""
+    """Serve the HTTP API (/v1, OpenAPI at /openapi.json) and the dashboard (on 127.0.0.1 unless --host)."""
     import uvicorn
 
     from tiergate.api import Settings, create_app
@@ -182,11 +229,12 @@ def serve(
             markup=False,
         )
     lists_note = "screening off" if no_screening else f"lists {settings.lists_url()}"
-    err.print(f"Tiergate on http://127.0.0.1:{port}/ (ledger {db}; {lists_note})", markup=False)
+    shown = f"[{host}]" if ":" in host else host
+    err.print(f"Tiergate on http://{shown}:{port}/ (ledger {db}; {lists_note})", markup=False)
     import gc
 
     gc.collect()
     gc.freeze()  # the rulebook and catalogue live as long as the server: keep them out of every collection
     from tiergate.api.server import server_config
 
-    uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port, log_level=log_level)).run()
+    uvicorn.Server(server_config(app, settings, host=host, port=port, log_level=log_level)).run()

@@ -78,6 +78,15 @@ class ApiContext:
             return None
         return self.lists
 
+    def unscreened_reason(self) -> str:
+        """Why this server does not screen the parties now (its decisions then say ``parties not screened``)."""
+        if self.lists is None:
+            return "screening is off in this server's settings"
+        return (
+            f"no list store: {self.lists.url} holds no restricted-party lists; install one with "
+            f"`tiergate lists load LIST_FILES... --db {self.lists.url}` or POST /v1/screen/lists"
+        )
+
     def list_store(self) -> ServerLists:
         """The list store, or a 404 when this server screens nothing."""
         if self.lists is None:

@@ -27,7 +27,7 @@ from tiergate.batch import Record, decide_stream
 from tiergate.decide.model import Decision
 from tiergate.interchange import decision_to_dict, parse_transaction
 from tiergate.ledger.ship import live_balances
-from tiergate.screen.licensing import ConsigneeScreening
+from tiergate.screen.licensing import ConsigneeScreening, unscreened
 from tiergate.screen.model import Hit
 from tiergate.screen.model import Query as NameQuery
 
@@ -89,7 +89,7 @@ def iter_decisions(
     balances = ledger_balances(ctx, records, regime, as_of) if live else None
     items: Iterable[Record] = within_budget([Record(data, where) for data, where in records])
     lists = ctx.screening()
-    screening = ConsigneeScreening(items, ConsigneeScreener(lists)) if lists is not None else None
+    screening = ConsigneeScreening(items, ConsigneeScreener(lists), lists.data_version()) if lists is not None else None
     decided: Iterable[Decision] = decide_stream(
         screening.records() if screening is not None else items,
         ctx.book,
@@ -101,8 +101,8 @@ def iter_decisions(
         denials=ctx.denials(),
         listings_of=screening.listings_of if screening is not None else None,
     )
-    if screening is not None:  # as `tiergate decide --lists`: hits make a decision more restrictive, never less
-        decided = screening.adjust(decided)
+    # as `tiergate decide`: hits make a decision more restrictive, never less; unscreened, the record says so
+    decided = screening.adjust(decided) if screening is not None else unscreened(decided, ctx.unscreened_reason())
     return (decision_to_dict(d, explain=explain) for d in decided)
 
 

@@ -70,8 +70,8 @@ class ApiError(Exception):
 
 
 _HTTP_WORDS = (
-    ("(--license ID)", "(give a recorded licence: ?licence=ID)"),
-    ("ship with --license", "ship under a recorded licence: ?licence=ID"),
+    ("(--license ID)", "(give a recorded licence: ?license=ID)"),
+    ("ship with --license", "ship under a recorded licence: ?license=ID"),
     ("name one with --regime", "name one with ?regime="),
     ("--as-of could not choose", "a date could not choose"),
     ("(or pass --as-of)", "(or decide as of a date: ?as_of=)"),
@@ -84,8 +84,31 @@ _HTTP_WORDS = (
     ("run `tiergate lists load PATH... --db URL`", "an admin loads them: POST /v1/screen/lists"),
     ("`tiergate lists load`", "the command line's lists load"),
     ("run `tiergate ledger init --db URL`", "the server's ledger is not initialised"),
+    ("run `tiergate vault init --db URL` first", "an admin sets one up: POST /v1/vault/approvers"),
+    ("run `tiergate vault init --db URL`", "an admin sets one up: POST /v1/vault/approvers"),
+    (
+        "load the restricted-party lists with `tiergate lists load --db URL` and pass --lists URL",
+        "an admin loads the restricted-party lists: POST /v1/screen/lists",
+    ),
+    (
+        "load the restricted-party lists with `tiergate lists load --db URL`",
+        "an admin loads the restricted-party lists: POST /v1/screen/lists",
+    ),
+    (
+        "start it with --vault-shards DIR, or release with `tiergate vault release`",
+        "the server's operator names a shard folder when starting it",
+    ),
+    ("run `tiergate vault log verify`", "see GET /v1/vault/log/verify"),
+    ("see `tiergate vault status`", "see GET /v1/vault/requests/{id}"),
+    ("sign one with `tiergate vault log checkpoint`", "sign one: POST /v1/vault/log/checkpoint"),
+    ("register it with `tiergate vault datacentre add FILE`", "register it: POST /v1/vault/datacentres"),
+    ("(`tiergate screen decide`)", "(POST /v1/screen/decisions)"),
+    ("see `tiergate equipment list`", "see GET /v1/equipment"),
+    ("update it with `tiergate lists update`", "the server's operator updates it"),
 )
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
+_COMMAND = re.compile(r"`tiergate [^`]*(?:`|$)")
+"""A command line not in the table (quoted whole, or the start of one a message completes)."""
 
 
 def for_http(text: str | None) -> str | None:
@@ -96,7 +119,14 @@ def for_http(text: str | None) -> str | None:
         return text
     for cli, http in _HTTP_WORDS:
         text = text.replace(cli, http)
+    text = _COMMAND.sub("the server's command line", text)
     return _FLAG.sub(lambda found: found.group(1).replace("-", "_"), text)
+
+
+def page_message(error: ApiError | TiergateError) -> str:
+    """An error as a page shows it: where, what and the hint, in the words of HTTP and pages (no flags)."""
+    text = f"{error.where}: {error.message}" if error.where else error.message
+    return for_http(f"{text} ({error.hint})" if error.hint else text) or ""
 
 
 PARTS = ("body", "query", "path", "header")

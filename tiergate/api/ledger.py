@@ -64,7 +64,7 @@ def get_history(
     summary="Record an issued licence",
     description="The licence as issued (docs/formats.md, Licence): number, issuing jurisdiction, exporter, "
     "consignees and their countries, destination, lines (a catalogue id, a family or an ECCN, with a quantity and "
-    "a value in USD), issue and expiry dates, conditions. A shipment (`POST /v1/ship?licence=ID`) draws on it only "
+    "a value in USD), issue and expiry dates, conditions. A shipment (`POST /v1/ship?license=ID`) draws on it only "
     "when the licence covers its consignee, destination, items and date, per line. Recording the terms of a "
     "licence carried over from an older ledger completes it. Entered in the audit log under the key's owner.",
     status_code=201,

@@ -21,12 +21,22 @@ from tiergate.api.context import ApiContext
 from tiergate.api.errors import ApiError, responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import json_body as body_doc
-from tiergate.api.schemas import multipart_body, ok, ref
+from tiergate.api.schemas import multipart_body, ref
 from tiergate.api.screen import uploaded
 from tiergate.errors import TiergateError
 from tiergate.interchange import validation_error
 
 router = APIRouter(prefix="/v1/replay", tags=["replay"])
+
+_REPORT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The Replay report (JSON; with `format=html`, the offline HTML report as a download).",
+        "content": {
+            "application/json": {"schema": ref("Replay")},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 SUFFIXES = (".parquet", ".pq", ".csv", ".json", ".jsonl", ".ndjson", ".yaml", ".yml")
 
@@ -182,7 +192,7 @@ _BODY = body_doc(
     "report as a download). Rows that cannot be replayed are listed in `unreplayable`.",
     response_class=Response,
     responses={
-        **ok(ref("Replay"), "The Replay report."),
+        **_REPORT,
         **responses(413, 415),
     },
     openapi_extra=_BODY,
@@ -213,7 +223,7 @@ async def post_replay(request: Request, key: Annotated[ApiKey, Depends(officer)]
     description="The history as a file (multipart field `history`: .parquet, .csv, .json, .jsonl or .yaml); "
     "Parquet is replayed column-wise. Nothing is kept.",
     response_class=Response,
-    responses={**ok(ref("Replay"), "The Replay report."), **responses(413, 415)},
+    responses={**_REPORT, **responses(413, 415)},
     openapi_extra=multipart_body(
         {"history": {"type": "string", "format": "binary", "description": "The history file."}}, ["history"]
     ),

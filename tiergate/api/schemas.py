@@ -78,6 +78,21 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "top-level outcome is the strictest of them.",
                 "items": {"$ref": "#/components/schemas/JurisdictionAnswer"},
             },
+            "screening": {"$ref": "#/components/schemas/ScreeningRecord"},
+        },
+    },
+    "ScreeningRecord": {
+        "type": "object",
+        "description": "What restricted-party screening did to the decision (docs/screening.md).",
+        "required": ["screened", "note", "changed_outcome", "hits"],
+        "properties": {
+            "screened": {"type": "boolean", "description": "false: the note is 'parties not screened'."},
+            "note": {"type": "string"},
+            "reason": _STRING_OR_NULL,
+            "lists": _STRING_OR_NULL,
+            "changed_outcome": {"type": "boolean"},
+            "outcome_before": _STRING_OR_NULL,
+            "hits": {"type": "array", "items": {"type": "object"}},
         },
     },
     "JurisdictionAnswer": {
@@ -134,6 +149,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             },
             "reason": {"type": "string"},
             "reservations": {"type": "array", "items": {"type": "integer"}},
+            "screening": {"$ref": "#/components/schemas/ScreeningRecord"},
         },
     },
     "Classification": {
@@ -211,13 +227,18 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     },
     "Movement": {
         "type": "object",
-        "required": ["id", "at", "account", "op", "tpp", "reservation", "actor"],
+        "required": ["id", "at", "account", "op", "amount", "unit", "tpp", "reservation", "actor"],
         "properties": {
             "id": {"type": "integer"},
             "at": {"type": "string"},
             "account": {"type": "string"},
             "op": {"enum": ["reserve", "commit", "release"]},
-            "tpp": {"type": "number"},
+            "amount": {"type": "number", "description": "How much moved, in `unit`."},
+            "unit": {
+                "enum": ["TPP", "units", "USD"],
+                "description": "TPP for an allocation; units or USD for a licence.",
+            },
+            "tpp": {**_NUMBER_OR_NULL, "description": "The amount when it is TPP, else null."},
             "reservation": {"type": "integer"},
             "key": {"type": "string"},
             "decision": _STRING_OR_NULL,
@@ -290,6 +311,17 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                     "properties": {"score": {"type": "number"}, "detail": {"type": "string"}},
                 },
             },
+            "lists": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Every list the party is on (one party, one hit).",
+            },
+            "memberships": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "One per list the party is on: entry, list, entry_hash, score, status, decision "
+                "(a change of one list's entry re-opens only its membership). Empty for a party on one list.",
+            },
         },
     },
     "Screening": {
@@ -343,6 +375,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "author": {"type": "string"},
             "decided_at": {"type": "string"},
             "withdrawn": {"type": "string", "description": "For a re-opening: the verdict withdrawn."},
+            "bound_to": {
+                "type": "string",
+                "description": "The party the decision holds for: its normalised name and country (and identifiers).",
+            },
         },
     },
     "Alert": {
@@ -494,8 +530,9 @@ def finish_document(document: dict[str, Any]) -> dict[str, Any]:
         for method, operation in operations.items():
             example = examples.get(f"{method} {path}", {})
             body = operation.get("requestBody", {}).get("content", {})
-            if "request" in example and "application/json" in body:
-                body["application/json"]["example"] = example["request"]
+            if "request" in example and body:  # the JSON body, else the only one (a CSV text, a form)
+                media = "application/json" if "application/json" in body else next(iter(body))
+                body[media]["example"] = example["request"]
             for status, answer in operation.get("responses", {}).items():
                 for media, content in answer.get("content", {}).items():
                     schema = content.get("schema", {})

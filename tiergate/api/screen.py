@@ -83,6 +83,16 @@ class DecisionIn(BaseModel):
         Field(description="cleared (a false positive), confirmed (a true match) or reopened (withdraw the decision)."),
     ]
     reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why; kept with the decision.")]
+    name: Annotated[
+        str | None,
+        Field(
+            max_length=1000,
+            description="The party's name as screened (default: its recorded screening's). The decision holds only "
+            "for this name, country and identifiers: a change of any re-opens it.",
+        ),
+    ] = None
+    country: Annotated[str | None, Field(max_length=2, description="The party's country as screened.")] = None
+    identifiers: Annotated[list[str], Field(max_length=20, description="The party's identifiers as screened.")] = []
 
 
 def country_code(value: str | None, where: str) -> str | None:
@@ -190,7 +200,16 @@ def screen_batch(
 def decide_hit(ctx: ApiContext, key: ApiKey, body: DecisionIn) -> dict[str, Any]:
     """Clear, confirm or re-open a hit for (party, entry) as the key's owner."""
     lists = ctx.list_store()
-    decision = lists.decide(body.party, body.entry, body.verdict, body.reason, key.actor)
+    decision = lists.decide(
+        body.party,
+        body.entry,
+        body.verdict,
+        body.reason,
+        key.actor,
+        name=body.name,
+        country=country_code(body.country, "body.country"),
+        identifiers=body.identifiers,
+    )
     _audit(
         ctx,
         key,

@@ -140,7 +140,7 @@ class ServerLists:
         query, as the CLI makes it) applied. An unscreenable name is a 422 naming ``where``."""
         query = Query(screenable(query.name, where), query.schema, query.country, query.identifiers)
         hits = self.index().screen(query, threshold=threshold, limit=limit)
-        return apply_decisions(hits, party or party_id(query.name, query.country), self.decisions())
+        return apply_decisions(hits, party or party_id(query.name, query.country), self.decisions(), query)
 
     def consignee_hits(self, query: Query, *, party: str | None, where: str) -> list[Hit]:
         """The hits of a transaction's consignee. A name without a letter or digit matches no list entry (no hits);
@@ -177,13 +177,41 @@ class ServerLists:
             )
         return found[0]
 
-    def decide(self, party: str, entry_key: str, verdict: str, reason: str, author: str) -> dict[str, Any]:
+    def decide(
+        self,
+        party: str,
+        entry_key: str,
+        verdict: str,
+        reason: str,
+        author: str,
+        *,
+        name: str | None = None,
+        country: str | None = None,
+        identifiers: Sequence[str] = (),
+    ) -> dict[str, Any]:
         """Clear or confirm a hit for (party, entry), or re-open it (withdraw the standing decision), as ``author``
-        (the key's owner: the decision's author and the actor the store's trail names)."""
+        (the key's owner: the decision's author and the actor the store's trail names). The decision is bound to
+        the party's name, country and identifiers (``name``... when given, else the party's recorded screening) and
+        made for the same party's entries on every list (one party, one hit)."""
+        from tiergate.screen.service import decision_binding, party_entries
+
         if verdict == "reopened":
             return self.reopen(party, entry_key, reason, author)
         entry = self.entry(entry_key)
-        decision = self.store.decide(party, entry, verdict, reason, author, actor=author)
+        try:
+            bound = decision_binding(self.store, party, name, country, identifiers)
+        except ListStoreError as error:
+            raise ApiError(409, error.message, where="body.party", hint=error.hint) from None
+        decision = self.store.decide(
+            party,
+            entry,
+            verdict,
+            reason,
+            author,
+            actor=author,
+            bound_to=bound,
+            siblings=party_entries(self.store, entry),
+        )
         self.forget()
         return decision.to_dict()
 
@@ -191,10 +219,18 @@ class ServerLists:
         """Withdraw the standing decision on (party, entry) (``ListStore.reopen``): the hit is open again (it counts
         in decisions and blocks shipments until an officer decides again); the withdrawn decision stays in the
         store's history and the re-opening is in its trail. A 409 when the pair has no standing decision."""
+        from tiergate.screen.service import party_entries
+
         try:
             decision = self.store.reopen(party, entry_key, reason, author, actor=author)
         except NoStandingDecision as error:
             raise ApiError(409, error.message, where="body", hint=error.hint) from None
+        found = self.store.list_entries([entry_key])
+        for sibling in party_entries(self.store, found[0]) if found else []:  # re-opened for every list, as decided
+            try:
+                self.store.reopen(party, sibling, reason, author, actor=author)
+            except NoStandingDecision:
+                continue
         self.forget()
         return decision.to_dict()
 

@@ -114,5 +114,8 @@ class Settings:
         return store.lists_url(self.lists, self.db)[0]
 
     def list_warnings(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The stale-list warnings of the lists ``rows`` (the store's status) as of today."""
-        return store.stale_lists(rows, self.today_date(), store.max_list_age(self.max_list_age_days))
+        """The stale-list warnings of the lists ``rows`` (the store's status) as of today, in the words of HTTP."""
+        from tiergate.api.errors import for_http
+
+        found = store.stale_lists(rows, self.today_date(), store.max_list_age(self.max_list_age_days))
+        return [{**w, "message": for_http(w["message"])} for w in found]

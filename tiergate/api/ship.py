@@ -18,9 +18,9 @@ from tiergate.api.errors import ApiError, for_http, responses
 from tiergate.api.keys import ApiKey
 from tiergate.api.schemas import json_body as body_doc
 from tiergate.api.schemas import ok, ref
-from tiergate.decide.model import Transaction
+from tiergate.decide.model import Decision, Transaction
 from tiergate.errors import TiergateError
-from tiergate.interchange import decision_to_dict, parse_transaction
+from tiergate.interchange import decision_to_dict, parse_transaction, screening_fields
 from tiergate.ledger.ship import (
     ShipWindow,
     live_decision,
@@ -29,7 +29,8 @@ from tiergate.ledger.ship import (
     shipment_to_dict,
     transaction_hash,
 )
-from tiergate.screen.licensing import apply_screening, shipping_block
+from tiergate.screen.licensing import allied_listings, apply_screening, not_screened, shipping_block
+from tiergate.screen.model import Hit
 from tiergate.screen.model import Query as NameQuery
 from tiergate.screen.service import party_id
 
@@ -58,10 +59,15 @@ def ship_transaction(
     except TiergateError as error:
         field = f"{where}.date" if error.where == "date" else error.where
         raise ApiError(422, error.message, where=field, hint=error.hint) from None
-    refused = screening_refusal(ctx, key, checked, licence=licence, regime=None, where=where)
+    hits, version = consignee_screening(ctx, checked, where)
+    refused = screening_refusal(ctx, key, checked, hits, version, licence=licence, regime=None)
     if refused is not None:
         return refused
+
     # A retry after the database was busy is safe: a shipment is idempotent (a repeat changes nothing).
+    def screening(decision: Decision) -> Decision:  # before anything is drawn: an EL consignee needs a licence
+        return apply_screening(decision, hits, party=txn.consignee.name, lists=version)
+
     shipment = ctx.read(
         ship,
         txn,
@@ -72,28 +78,59 @@ def ship_transaction(
         today=today,
         window=window,
         backfill=backfill,
+        listings=allied_listings(hits),
+        screening=screening if version is not None else None,
     )
-    return shipment_to_dict(shipment)
+    screened = (
+        shipment.decision
+        if version is not None and shipment.decision.screening is not None
+        else apply_screening(shipment.decision, hits, party=txn.consignee.name, lists=version)
+        if version is not None
+        else not_screened(shipment.decision, ctx.unscreened_reason())
+    )
+    assert screened.screening is not None
+    return {**shipment_to_dict(shipment), "screening": screening_fields(screened.screening)}
+
+
+def consignee_screening(ctx: ApiContext, txn: Transaction, where: str) -> tuple[list[Hit], str | None]:
+    """The consignee's hits and the lists' data version (None: not screened, the server screens nothing)."""
+    lists = ctx.screening()
+    if lists is None:
+        return [], None
+    consignee = txn.consignee
+    query = NameQuery(consignee.name, None, consignee.country)
+    party = party_id(consignee.name, consignee.country, consignee.id)
+    return lists.consignee_hits(query, party=party, where=f"{where}: consignee.name"), lists.data_version()
 
 
 def screening_refusal(
-    ctx: ApiContext, key: ApiKey, txn: Transaction, *, licence: str | None, regime: str | None, where: str
+    ctx: ApiContext,
+    key: ApiKey,
+    txn: Transaction,
+    hits: list[Hit],
+    version: str | None,
+    *,
+    licence: str | None,
+    regime: str | None,
 ) -> dict[str, Any] | None:
     """As ``tiergate ship --lists``: a shipment to a consignee with an open or confirmed hit on the SDN list or
     the Denied Persons List, or on the Entity List without a licence, is refused before the ledger is drawn. The
     refusal (the live decision adjusted by the hits, and why) is the answer, and is in the audit log."""
-    lists = ctx.screening()
-    if lists is None:
+    if ctx.lists is None:  # the operator turned screening off: the shipment's record says 'parties not screened'
         return None
-    consignee = txn.consignee
-    query = NameQuery(consignee.name, None, consignee.country)
-    party = party_id(consignee.name, consignee.country, consignee.id)
-    hits = lists.consignee_hits(query, party=party, where=f"{where}: consignee.name")
-    block = shipping_block(hits, licence is not None)
+    block = (
+        f"parties not screened: {ctx.unscreened_reason()}"
+        if version is None
+        else shipping_block(hits, licence is not None)
+    )
     if block is None:
         return None
     decision, _ = ctx.read(live_decision, txn, ctx.book, ctx.ledger, regime=regime)
-    screened = apply_screening(decision, hits)
+    screened = (
+        apply_screening(decision, hits, party=txn.consignee.name, lists=version)
+        if version is not None
+        else not_screened(decision, ctx.unscreened_reason())
+    )
     digest = transaction_hash(txn)
     writer = ctx.ledger_for(key)
     payload = {"outcome": screened.outcome, "reason": block, "rules": list(screened.rules)}
@@ -111,7 +148,7 @@ def screening_refusal(
     "",
     summary="Ship one transaction against the ledger",
     description="Decides with the ledger's live balances; when the transaction is authorised (or licensed under "
-    "`licence`), reserves and commits every allocation it draws in one database transaction. A refusal "
+    "`license`), reserves and commits every allocation it draws in one database transaction. A refusal "
     "(not authorised, allocation exceeded) is an answer, not an error: `committed` is false and `reason` "
     "says why; it is in the audit log too. The shipment is decided under the regime in force on its date, which "
     "must lie from 30 days before today to today (`backfill` for older ones). A repeat of a shipment (same id, "
@@ -124,8 +161,12 @@ def screening_refusal(
 async def ship_one(
     request: Request,
     key: Annotated[ApiKey, Depends(officer)],
-    licence: Annotated[
+    license: Annotated[
         str | None, Query(min_length=1, max_length=200, description="A recorded licence to ship under.")
+    ] = None,
+    licence: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="The same as `license` (the other spelling).", deprecated=True),
     ] = None,
     regime: Annotated[
         str | None,
@@ -142,6 +183,9 @@ async def ship_one(
         ),
     ] = False,
 ) -> Response:
+    if license is not None and licence is not None and license != licence:
+        raise ApiError(422, "give license or licence, not two different licences", where="query.licence")
+    licence = license or licence
     data = await json_body(request)
     if not isinstance(data, dict):
         raise ApiError(422, f"expected a transaction object, got {type(data).__name__}", where="body")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from tiergate.classify import classify
 from tiergate.classify.metrics import fmt
@@ -179,6 +180,47 @@ def _pool_verdict(
     return text
 
 
+@dataclass(slots=True)
+class _Determination:
+    """The determination of one transaction as it proceeds, item by item (index ``i`` throughout): each step of
+    :func:`decide` reads and completes it."""
+
+    txn: Transaction
+    rules: Ruleset
+    balances: Mapping[str, float] | None
+    explain: bool
+    classes: list[Classification]
+    routes: list[Route]
+    domestic: bool
+    totals: list[float | None]
+    """TPP of each item line (TPP x quantity); None when the item's TPP is unknown."""
+    outcome: list[str]
+    auth: list[str | None]
+    review: list[str | None]
+    item_rules: list[list[str]]
+    pointer: list[int]
+    """Each item's licence exception or authorisation under consideration (an index into its route's options)."""
+    draws: list[AllocationDraw]
+    pool_lines: list[str]
+    recalled: list[str]
+    conditions: list[str]
+
+    def waiting(self, i: int) -> bool:
+        """Item ``i`` needs a licence so far and still has an exception or authorisation to try."""
+        return self.outcome[i] == "license_required" and self.pointer[i] < len(self.routes[i].options)
+
+    def allocation_state(self, allocation: Allocation) -> tuple[str, float | None, float | None, float | None]:
+        """The account an allocation draws for this transaction, its cap, the balance given, and the room left."""
+        account = _account(allocation, self.txn)
+        cap = allocation.cap_for(self.txn.destination, self.txn.date.year)
+        remaining = self.balances.get(account) if self.balances is not None else None
+        return account, cap, remaining, remaining if remaining is not None else cap
+
+    def note_recalled_cap(self, allocation: Allocation) -> None:
+        if allocation.provenance.recalled:
+            self.recalled.append(f"{allocation.provenance.rule_id}: {allocation.provenance.citation} (cap)")
+
+
 def decide(
     txn: Transaction,
     rules: Ruleset,
@@ -187,7 +229,7 @@ def decide(
     selection: str | None = None,
     explain: bool = True,
 ) -> Decision:
-    """The licence determination for ``txn`` under ``rules``.
+    """The licence determination for ``txn`` under ``rules``, in the order of the module's docstring.
 
     ``balances`` maps allocation accounts (see :class:`AllocationDraw`) to the TPP remaining in
     them; without it only the caps themselves are checked, and the explanation says so.
@@ -196,177 +238,214 @@ def decide(
     """
     if not txn.items:
         raise InputError("a transaction needs at least one item", where=f"transaction {txn.id or ''}".strip())
+    work = _classify_and_route(txn, rules, balances, explain)
+    _apply_requirements(work)  # steps 1, 2 and 4: prohibited, not reached (NLR), or a licence is required
+    _try_exceptions(work)  # step 3: the first exception or authorisation whose pooled limit fits
+    _authorise(work)
+    _draw_licence_allocations(work)  # step 4: what a licence would draw, and the review beyond the cap
+    items = _item_decisions(work)
+    return _transaction_decision(work, items, selection)
+
+
+def _classify_and_route(
+    txn: Transaction, rules: Ruleset, balances: Mapping[str, float] | None, explain: bool
+) -> _Determination:
+    """Classify each item and find which rules reach it for these parties (its route)."""
     classes = [classify(line.item, rules) for line in txn.items]
-    domestic = txn.export_from == "US" and txn.destination == "US"
     party = parties_of(txn, rules)
-    routes: list[Route] = [route(cls, party, rules) for cls in classes]
-    count = len(routes)
+    return _Determination(
+        txn=txn,
+        rules=rules,
+        balances=balances,
+        explain=explain,
+        classes=classes,
+        routes=[route(cls, party, rules) for cls in classes],
+        domestic=txn.export_from == "US" and txn.destination == "US",
+        totals=[
+            (cls.tpp * line.quantity) if cls.tpp is not None else None
+            for cls, line in zip(classes, txn.items, strict=True)
+        ],
+        outcome=[],
+        auth=[],
+        review=[],
+        item_rules=[],
+        pointer=[0] * len(classes),
+        draws=[],
+        pool_lines=[],
+        recalled=[],
+        conditions=[],
+    )
 
-    outcome: list[str] = []
-    auth: list[str | None] = []
-    review: list[str | None] = []
-    item_rules: list[list[str]] = []
-    pointer = [0] * count
-    for i, (cls, rt) in enumerate(zip(classes, routes, strict=True)):
-        item_rules.append(list(cls.rules))
+
+def _apply_requirements(work: _Determination) -> None:
+    """Each item's first verdict: a prohibition that reaches it (even inside the US), no export at all, no
+    licence requirement reaching it (NLR), or a licence required under its review policy."""
+    for i, (cls, rt) in enumerate(zip(work.classes, work.routes, strict=True)):
+        work.item_rules.append(list(cls.rules))
         if rt.prohibition is not None:  # a prohibition (GP10) reaches dealings inside the US too
-            outcome.append("prohibited")
-            auth.append(None)
-            review.append(None)
-            item_rules[i].append(rt.prohibition.rule_id)
-        elif domestic:
-            outcome.append("no_license_required")
-            auth.append("NLR")
-            review.append(None)
-            item_rules[i].append(NOT_AN_EXPORT[0])
+            verdict: tuple[str, str | None, str | None] = ("prohibited", None, None)
+            work.item_rules[i].append(rt.prohibition.rule_id)
+        elif work.domestic:
+            verdict = ("no_license_required", "NLR", None)
+            work.item_rules[i].append(NOT_AN_EXPORT[0])
         elif not rt.requirements:
-            outcome.append("no_license_required")
-            auth.append("NLR")
-            review.append(None)
+            verdict = ("no_license_required", "NLR", None)
         else:
-            outcome.append("license_required")
-            auth.append("license")
-            review.append(rt.review.policy if rt.review else DEFAULT_POLICY)
-            item_rules[i].extend(p.rule_id for p in rt.requirements)
+            verdict = ("license_required", "license", rt.review.policy if rt.review else DEFAULT_POLICY)
+            work.item_rules[i].extend(p.rule_id for p in rt.requirements)
+        work.outcome.append(verdict[0])
+        work.auth.append(verdict[1])
+        work.review.append(verdict[2])
 
-    totals = [
-        (cls.tpp * line.quantity) if cls.tpp is not None else None for cls, line in zip(classes, txn.items, strict=True)
-    ]
-    draws: list[AllocationDraw] = []
-    pool_lines: list[str] = []
-    recalled: list[str] = []
-    conditions: list[str] = []
 
-    # Exceptions and authorisations; quantity limits are pooled over the transaction. An option whose
-    # pool does not fit is passed over for every item in the pool, and the pools are formed again.
+def _try_exceptions(work: _Determination) -> None:
+    """Exceptions and authorisations, in precedence order; quantity limits are pooled over the transaction. An
+    option whose pool does not fit is passed over for every item in the pool, and the pools are formed again."""
     while True:
         pools: dict[str, list[int]] = {}
-        for i, rt in enumerate(routes):
-            if outcome[i] != "license_required" or pointer[i] >= len(rt.options):
-                continue
-            limited = _limiting_allocation(rt.options[pointer[i]], rules)
-            if limited is not None:
-                pools.setdefault(limited.id, []).append(i)
+        for i, rt in enumerate(work.routes):
+            if work.waiting(i):
+                limited = _limiting_allocation(rt.options[work.pointer[i]], work.rules)
+                if limited is not None:
+                    pools.setdefault(limited.id, []).append(i)
         failed = False
         for allocation_id, members in pools.items():
-            allocation = rules.allocations[allocation_id]
-            account = _account(allocation, txn)
-            cap = allocation.cap_for(txn.destination, txn.date.year)
-            remaining = balances.get(account) if balances is not None else None
-            room = remaining if remaining is not None else cap
-            need = [totals[i] for i in members]
-            draw = None if any(v is None for v in need) else sum(v for v in need if v is not None)
-            fits = draw is not None and (room is None or compare(draw, "<=", room))
-            if fits and draw is not None:
-                draws.append(
-                    AllocationDraw(allocation.label, account, allocation.provenance.rule_id, draw, cap, remaining)
-                )
-            if explain:
-                symbol = routes[members[0]].options[pointer[members[0]]].symbol
-                single = members[0] if len(members) == 1 else None
-                pool_lines.append(
-                    _pool_verdict(
-                        f"{symbol} ({allocation.provenance.rule_id}, account {account})",
-                        draw,
-                        room,
-                        cap,
-                        remaining,
-                        fits,
-                        classes[members[0]].tpp if single is not None else None,
-                        single,
-                    )
-                )
-            if allocation.provenance.recalled:
-                recalled.append(f"{allocation.provenance.rule_id}: {allocation.provenance.citation} (cap)")
-            if not fits:
+            if not _pool_fits(work, work.rules.allocations[allocation_id], members):
                 failed = True
                 for i in members:
-                    pointer[i] += 1
+                    work.pointer[i] += 1
         if not failed:
-            break
+            return
 
-    for i, rt in enumerate(routes):
-        if outcome[i] != "license_required" or pointer[i] >= len(rt.options):
+
+def _pool_fits(work: _Determination, allocation: Allocation, members: list[int]) -> bool:
+    """Whether the items of a pool, together, fit the allocation limiting the option they are trying (drawn if
+    so); the verdict is explained either way."""
+    account, cap, remaining, room = work.allocation_state(allocation)
+    need = [work.totals[i] for i in members]
+    draw = None if any(v is None for v in need) else sum(v for v in need if v is not None)
+    fits = draw is not None and (room is None or compare(draw, "<=", room))
+    if fits and draw is not None:
+        work.draws.append(
+            AllocationDraw(allocation.label, account, allocation.provenance.rule_id, draw, cap, remaining)
+        )
+    if work.explain:
+        symbol = work.routes[members[0]].options[work.pointer[members[0]]].symbol
+        single = members[0] if len(members) == 1 else None
+        work.pool_lines.append(
+            _pool_verdict(
+                f"{symbol} ({allocation.provenance.rule_id}, account {account})",
+                draw,
+                room,
+                cap,
+                remaining,
+                fits,
+                work.classes[members[0]].tpp if single is not None else None,
+                single,
+            )
+        )
+    work.note_recalled_cap(allocation)
+    return fits
+
+
+def _authorise(work: _Determination) -> None:
+    """An item with an exception or authorisation left is authorised under it, with its conditions."""
+    for i, rt in enumerate(work.routes):
+        if not work.waiting(i):
             continue
-        chosen = rt.options[pointer[i]]
-        outcome[i] = "authorized"
-        auth[i] = chosen.symbol
-        review[i] = None
-        item_rules[i].append(chosen.provenance.rule_id)
+        chosen = rt.options[work.pointer[i]]
+        work.outcome[i] = "authorized"
+        work.auth[i] = chosen.symbol
+        work.review[i] = None
+        work.item_rules[i].append(chosen.provenance.rule_id)
         if chosen.notification:
-            conditions.append(f"{chosen.symbol}: {chosen.notification}")
-        conditions.extend(f"{chosen.symbol}: {text}" for text in chosen.conditions)
-        limited = _limiting_allocation(chosen, rules)
+            work.conditions.append(f"{chosen.symbol}: {chosen.notification}")
+        work.conditions.extend(f"{chosen.symbol}: {text}" for text in chosen.conditions)
+        limited = _limiting_allocation(chosen, work.rules)
         if limited is not None:
-            item_rules[i].append(limited.provenance.rule_id)
+            work.item_rules[i].append(limited.provenance.rule_id)
 
-    # Allocations a licence would draw (the Tier 2 country allocation).
+
+def _draw_licence_allocations(work: _Determination) -> None:
+    """Allocations a licence would draw (the Tier 2 country allocation); beyond the cap or balance, the
+    application is reviewed under the allocation's ``on_exceed`` policy."""
     licensed_pools: dict[str, list[int]] = {}
-    for i, rt in enumerate(routes):
-        if outcome[i] == "license_required":
+    for i, rt in enumerate(work.routes):
+        if work.outcome[i] == "license_required":
             for allocation in rt.licence_allocations:
                 licensed_pools.setdefault(allocation.id, []).append(i)
             if rt.review is not None:
-                item_rules[i].append(rt.review.provenance.rule_id)
-                conditions.extend(f"Licence: {text}" for text in rt.review.conditions)
+                work.item_rules[i].append(rt.review.provenance.rule_id)
+                work.conditions.extend(f"Licence: {text}" for text in rt.review.conditions)
     for allocation_id, members in licensed_pools.items():
-        allocation = rules.allocations[allocation_id]
-        account = _account(allocation, txn)
-        cap = allocation.cap_for(txn.destination, txn.date.year)
-        remaining = balances.get(account) if balances is not None else None
-        known = [totals[i] for i in members if totals[i] is not None]
+        allocation = work.rules.allocations[allocation_id]
+        account, cap, remaining, room = work.allocation_state(allocation)
+        known = [work.totals[i] for i in members if work.totals[i] is not None]
         draw = sum(v for v in known if v is not None)
-        room = remaining if remaining is not None else cap
         fits = room is None or (len(known) == len(members) and compare(draw, "<=", room))
         for i in members:
-            item_rules[i].append(allocation.provenance.rule_id)
+            work.item_rules[i].append(allocation.provenance.rule_id)
         if fits:
-            draws.append(AllocationDraw(allocation.label, account, allocation.provenance.rule_id, draw, cap, remaining))
+            work.draws.append(
+                AllocationDraw(allocation.label, account, allocation.provenance.rule_id, draw, cap, remaining)
+            )
         elif allocation.on_exceed in POLICIES:
             for i in members:
-                review[i] = allocation.on_exceed
-        if allocation.provenance.recalled:
-            recalled.append(f"{allocation.provenance.rule_id}: {allocation.provenance.citation} (cap)")
-        if explain:
-            doubled = (
-                " (doubled under a government-to-government agreement)"
-                if txn.destination in allocation.doubled_for
-                else ""
-            )
-            basis = (
-                f"remaining balance {fmt(remaining)} of cap {fmt(cap) if cap is not None else 'n/a'}{doubled}"
-                if remaining is not None
-                else f"cap {fmt(room) if room is not None else 'n/a'}{doubled} (balances not consulted)"
-            )
-            text = (
-                f"A licence would draw the {allocation.label} allocation ({allocation.provenance.rule_id}, account "
-                f"{account}): {fmt(draw)} TPP against the {basis}"
-            )
-            pool_lines.append(
-                text + "."
-                if fits
-                else text
-                + f": exceeds it, so the application would be reviewed under {allocation.on_exceed.replace('_', ' ')}."
-            )
-            if allocation.provenance.recalled:
-                pool_lines.append(
-                    f"The cap of {allocation.provenance.rule_id} is recalled: {allocation.provenance.summary}"
-                )
+                work.review[i] = allocation.on_exceed
+        work.note_recalled_cap(allocation)
+        if work.explain:
+            work.pool_lines.extend(_licence_draw_lines(work.txn, allocation, account, draw, cap, remaining, fits))
 
+
+def _licence_draw_lines(
+    txn: Transaction,
+    allocation: Allocation,
+    account: str,
+    draw: float,
+    cap: float | None,
+    remaining: float | None,
+    fits: bool,
+) -> list[str]:
+    room = remaining if remaining is not None else cap
+    doubled = (
+        " (doubled under a government-to-government agreement)" if txn.destination in allocation.doubled_for else ""
+    )
+    basis = (
+        f"remaining balance {fmt(remaining)} of cap {fmt(cap) if cap is not None else 'n/a'}{doubled}"
+        if remaining is not None
+        else f"cap {fmt(room) if room is not None else 'n/a'}{doubled} (balances not consulted)"
+    )
+    text = (
+        f"A licence would draw the {allocation.label} allocation ({allocation.provenance.rule_id}, account "
+        f"{account}): {fmt(draw)} TPP against the {basis}"
+    )
+    lines = [
+        text + "."
+        if fits
+        else text
+        + f": exceeds it, so the application would be reviewed under {allocation.on_exceed.replace('_', ' ')}."
+    ]
+    if allocation.provenance.recalled:
+        lines.append(f"The cap of {allocation.provenance.rule_id} is recalled: {allocation.provenance.summary}")
+    return lines
+
+
+def _item_decisions(work: _Determination) -> list[ItemDecision]:
+    """Each item's decision, and the recalled (unverified) facts each relies on."""
     items: list[ItemDecision] = []
     refs: set[str] = set()
-    for i, (line, cls, rt) in enumerate(zip(txn.items, classes, routes, strict=True)):
-        recalled.extend(cls.recalled)
-        recalled.extend(f"{p.rule_id}: {p.citation}" for p in rt.recalled_rules)
+    for i, (line, cls, rt) in enumerate(zip(work.txn.items, work.classes, work.routes, strict=True)):
+        work.recalled.extend(cls.recalled)
+        work.recalled.extend(f"{p.rule_id}: {p.citation}" for p in rt.recalled_rules)
         refs |= rt.group_refs
-        if outcome[i] == "authorized":
-            chosen = rt.options[pointer[i]]
+        if work.outcome[i] == "authorized":
+            chosen = rt.options[work.pointer[i]]
             if chosen.provenance.recalled:
-                recalled.append(f"{chosen.provenance.rule_id}: {chosen.provenance.citation}")
+                work.recalled.append(f"{chosen.provenance.rule_id}: {chosen.provenance.citation}")
             if chosen.destinations is not None:
                 refs |= chosen.destinations.refs()
-        elif outcome[i] == "license_required" and rt.review is not None and rt.review.provenance.recalled:
-            recalled.append(f"{rt.review.provenance.rule_id}: {rt.review.provenance.citation}")
+        elif work.outcome[i] == "license_required" and rt.review is not None and rt.review.provenance.recalled:
+            work.recalled.append(f"{rt.review.provenance.rule_id}: {rt.review.provenance.citation}")
         items.append(
             ItemDecision(
                 index=i,
@@ -378,63 +457,54 @@ def decide(
                 tpp=cls.tpp,
                 performance_density=cls.performance_density,
                 quantity=line.quantity,
-                tpp_total=totals[i],
-                outcome=outcome[i],
-                authorization=auth[i],
-                review_policy=review[i],
+                tpp_total=work.totals[i],
+                outcome=work.outcome[i],
+                authorization=work.auth[i],
+                review_policy=work.review[i],
                 provisional=cls.provisional,
-                rules=tuple(dict.fromkeys(item_rules[i])),
+                rules=tuple(dict.fromkeys(work.item_rules[i])),
             )
         )
-    recalled.extend(_recalled_groups(rules, frozenset(refs)))
-    recalled = list(dict.fromkeys(recalled))
+    work.recalled.extend(_recalled_groups(work.rules, frozenset(refs)))
+    work.recalled = list(dict.fromkeys(work.recalled))
+    return items
 
+
+def _transaction_decision(work: _Determination, items: list[ItemDecision], selection: str | None) -> Decision:
+    """The transaction's outcome is the most restrictive of its items'; its authorisation that of the first item
+    with that outcome; its review policy the most restrictive among licence-required items."""
+    count = len(items)
+    outcome, review = work.outcome, work.review
     worst = max(range(count), key=lambda k: OUTCOMES.index(outcome[k]))
     final = outcome[worst]
     first = next(k for k in range(count) if outcome[k] == final)
     policies = [review[k] for k in range(count) if outcome[k] == "license_required" and review[k]]
     final_review = max(policies, key=POLICIES.index) if final == "license_required" and policies else None
     all_rules = tuple(dict.fromkeys(rule for item in items for rule in item.rules))
-    notices = {n.provenance.rule_id: n for rt in routes for n in rt.notices}
-
-    lines: list[str] = []
-    if explain:
-        lines = _explanation(
-            txn,
-            rules,
-            selection,
-            classes,
-            routes,
-            outcome,
-            auth,
-            review,
-            pointer,
-            pool_lines,
-            final,
-            auth[first],
-            final_review,
-            list(notices.values()),
-            recalled,
-            domestic,
-        )
+    notices = {n.provenance.rule_id: n for rt in work.routes for n in rt.notices}
+    lines = (
+        _explanation(work, selection, final, work.auth[first], final_review, list(notices.values()))
+        if work.explain
+        else []
+    )
     return Decision(
-        id=txn.id,
-        regime=rules.regime,
-        packs=rules.pack_labels,
-        date=txn.date,
+        id=work.txn.id,
+        regime=work.rules.regime,
+        packs=work.rules.pack_labels,
+        date=work.txn.date,
         outcome=final,
-        authorization=auth[first],
+        authorization=work.auth[first],
         review_policy=final_review,
         items=tuple(items),
-        tpp_total=sum(t for t in totals if t is not None),
-        allocations=tuple(draws),
+        tpp_total=sum(t for t in work.totals if t is not None),
+        allocations=tuple(work.draws),
         rules=all_rules,
-        citations=_citations(rules, all_rules, domestic),
+        citations=_citations(work.rules, all_rules, work.domestic),
         explanation=tuple(lines),
-        conditions=tuple(dict.fromkeys(conditions)),
-        recalled=tuple(recalled),
+        conditions=tuple(dict.fromkeys(work.conditions)),
+        recalled=tuple(work.recalled),
         provisional=any(it.provisional for it in items)
-        or any(t is None and cls.kind != "model_weights" for t, cls in zip(totals, classes, strict=True)),
+        or any(t is None and cls.kind != "model_weights" for t, cls in zip(work.totals, work.classes, strict=True)),
     )
 
 
@@ -479,23 +549,18 @@ def _citations(rules: Ruleset, rule_ids: tuple[str, ...], domestic: bool) -> tup
 
 
 def _explanation(
-    txn: Transaction,
-    rules: Ruleset,
+    work: _Determination,
     selection: str | None,
-    classes: list[Classification],
-    routes: list[Route],
-    outcome: list[str],
-    auth: list[str | None],
-    review: list[str | None],
-    pointer: list[int],
-    pool_lines: list[str],
     final: str,
     final_auth: str | None,
     final_review: str | None,
     notices: list[Notice],
-    recalled: list[str],
-    domestic: bool,
 ) -> list[str]:
+    """The explanation a compliance officer files: the transaction, why this regime, each item's classification,
+    route and verdict, the allocations, the outcome, notices and the recalled facts relied on."""
+    txn, rules, classes, routes = work.txn, work.rules, work.classes, work.routes
+    outcome, auth, review, pointer = work.outcome, work.auth, work.review, work.pointer
+    pool_lines, recalled, domestic = work.pool_lines, work.recalled, work.domestic
     c = txn.consignee
     lines = [
         f"Transaction {txn.id or '(no id)'}: {txn.transfer.replace('_', '-')} from {txn.export_from} to "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from tiergate.classify.model import Item
 
@@ -206,6 +207,27 @@ class AllocationDraw:
 
 
 @dataclass(frozen=True, slots=True)
+class ScreeningRecord:
+    """The screening part of a decision's outcome record: whether the parties were screened, against which lists,
+    the hits that count, and whether they changed the outcome."""
+
+    screened: bool
+    note: str
+    """``parties screened: no match``, ``parties screened: N hit(s) ...`` or ``parties not screened``."""
+    lists: str | None = None
+    """The lists' data version screened against (datasets, versions, file hashes)."""
+    reason: str | None = None
+    """Why the parties were not screened (``--no-screening``, no list store)."""
+    hits: tuple[dict[str, Any], ...] = ()
+    """The matches that count (open or confirmed), each ``{entry, list, name, matched_name, score, status,
+    lists}``."""
+    outcome_before: str | None = None
+    """The outcome of the licence rules before screening was applied."""
+    changed: bool = False
+    """Whether screening changed the outcome (the hit is then shown first, on every face)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     id: str | None
     regime: str
@@ -228,3 +250,6 @@ class Decision:
     jurisdictions: tuple[JurisdictionDecision, ...] = ()
     """Each jurisdiction's own answer when the transaction engages more than US law alone (empty for a
     US-only decision); the top-level outcome is then the strictest of them."""
+    screening: ScreeningRecord | None = None
+    """What restricted-party screening did to this decision (set by the faces that screen: ``decide``, ``ship``,
+    the API and the dashboard); None where screening was not part of the question (the pure core)."""

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from tiergate.console import Column, print_table
 from tiergate.decide.model import DenialNotice
 from tiergate.denials.model import denial_to_dict, jurisdiction_aliases, parse_denial
 from tiergate.errors import InputError
@@ -187,18 +187,30 @@ def denials_list(
     if format == Format.jsonl:
         sys.stdout.write("".join(orjson.dumps(r).decode() + "\n" for r in rows))
         return
-    table = Table(title=f"{len(rows)} denial notice(s)")
-    for column in ("id", "by", "date", "expires", "items", "destination", "end user", "reason"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(
-            r["id"],
-            r["jurisdiction"],
-            r["date"],
-            r["expires"],
-            ", ".join(r["control_keys"]),
-            r["destination"],
-            r["end_user"]["name"],
-            r["reason"],
-        )
-    out.print(table)
+    print_table(
+        out,
+        f"{len(rows)} denial notice(s)",
+        [
+            Column("id", key=True),
+            "by",
+            "date",
+            "expires",
+            "items",
+            Column("destination", key=True),
+            "end user",
+            "reason",
+        ],
+        (
+            [
+                r["id"],
+                r["jurisdiction"],
+                r["date"],
+                r["expires"],
+                ", ".join(r["control_keys"]),
+                r["destination"],
+                r["end_user"]["name"],
+                r["reason"],
+            ]
+            for r in rows
+        ),
+    )

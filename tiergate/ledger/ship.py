@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,8 +126,15 @@ def allocation_refused(decision: Decision) -> bool:
 def live_balances(txn: Transaction, ruleset: Ruleset, ledger: Ledger) -> dict[str, float]:
     """The remaining TPP of every allocation account ``txn`` could draw, with a UVEU's headroom under its
     geographic allocation."""
-    candidates = [allocation_account(a, txn.consignee, txn.destination, txn.date) for a in ruleset.allocations.values()]
-    return {**ledger.remaining(candidates), **_uveu_headroom(txn, ruleset, ledger, None)}
+    candidates = {
+        allocation_account(a, txn.consignee, txn.destination, txn.date): a for a in ruleset.allocations.values()
+    }
+    found = ledger.remaining(candidates)
+    for account, allocation in candidates.items():  # an account nothing has drawn yet: its whole cap remains
+        cap = allocation.cap_for(txn.destination, txn.date.year)
+        if account not in found and cap is not None:
+            found[account] = cap
+    return {**found, **_uveu_headroom(txn, ruleset, ledger, None)}
 
 
 def live_decision(
@@ -190,9 +197,14 @@ def ship(
     today: dt.date | None = None,
     window: ShipWindow | None = None,
     backfill: bool = False,
+    screening: Callable[[Decision], Decision] | None = None,
 ) -> Shipment:
     """Decide ``txn`` with live balances; when authorised (or licensed under ``licence_id``), reserve and
     commit every allocation it draws atomically. The decision and the outcome are in the audit log.
+
+    ``screening`` makes the live decision as restrictive as the consignee's screening hits require, before
+    anything is drawn: an Entity List consignee needs a licence even where the licence rules alone say NLR, and
+    that licence must cover the shipment (its consignee among them) like any other.
 
     With ``today`` (the command line, the API and the dashboard always give it) the shipment is a real one: see
     ``recorded_shipment``. Without it (a replay, a simulation) the date and ``regime`` are taken as given.
@@ -205,6 +217,8 @@ def ship(
     digest = transaction_hash(txn)
     decision_id = txn.id or digest[:16]
     decision, ruleset = live_decision(txn, book, ledger, regime=regime, listings=listings)
+    if screening is not None:
+        decision = screening(decision)
     packs = ",".join(decision.packs)
     # Looked up after the decision: a concurrent first shipment whose draws the decision saw is seen here too.
     with ledger.engine.connect() as conn:

@@ -132,6 +132,13 @@ class Balance:
         return None if self.cap is None else self.cap - self.used - self.reserved
 
 
+def unit_of(account: str) -> str:
+    """What an account counts: a licence's quantity counts units, its value USD; an allocation counts TPP."""
+    if account.startswith("licence:"):
+        return "USD" if account.endswith(":value") else "units"
+    return "TPP"
+
+
 @dataclass(frozen=True, slots=True)
 class Movement:
     id: int
@@ -145,13 +152,19 @@ class Movement:
     actor: str
 
     def to_dict(self) -> dict[str, Any]:
-        """The movement as `tiergate ledger history --format json` and `/v1/ledger/history` give it."""
+        """The movement as `tiergate ledger history --format json` and `/v1/ledger/history` give it.
+
+        ``amount`` is in ``unit`` (TPP for an allocation, units or USD for a licence); ``tpp`` is the amount
+        when it is TPP, else null (it was the amount whatever its unit before ``unit`` was added)."""
+        unit = unit_of(self.account)
         return {
             "id": self.id,
             "at": self.at.isoformat(),
             "account": self.account,
             "op": self.op,
-            "tpp": self.amount,
+            "amount": self.amount,
+            "unit": unit,
+            "tpp": self.amount if unit == "TPP" else None,
             "reservation": self.reservation_id,
             "key": self.idempotency_key,
             "decision": self.decision_id,

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from tiergate.batch import atomic_output
 from tiergate.classify.metrics import fmt
+from tiergate.console import Column, print_table
 from tiergate.errors import InputError
 
 if TYPE_CHECKING:
@@ -146,19 +147,29 @@ def scan_cmd(
     if format == Format.json:
         out.print(_dump([a.to_dict() for a in result.alerts]), markup=False)
         return
-    table = Table(title=f"{len(result.alerts)} alert(s) as of {result.as_of:%Y-%m-%d %H:%M} UTC under {result.regime}")
-    for column in ("kind", "subject", "FLOP", "threshold", "projected", "first reason"):
-        table.add_column(column)
-    for a in result.alerts:
-        table.add_row(
-            a.kind,
-            f"{a.subject_type} {a.subject_id}",
-            fmt(a.flop) if a.flop is not None else "",
-            fmt(a.threshold) if a.threshold is not None else "",
-            a.projected_crossing or "",
-            a.reasons[0],
-        )
-    out.print(table)
+    print_table(
+        out,
+        f"{len(result.alerts)} alert(s) as of {result.as_of:%Y-%m-%d %H:%M} UTC under {result.regime}",
+        [
+            Column("kind", key=True),
+            Column("subject", key=True),
+            Column("FLOP", justify="right"),
+            Column("threshold", justify="right"),
+            "projected",
+            "first reason",
+        ],
+        (
+            [
+                a.kind,
+                f"{a.subject_type} {a.subject_id}",
+                fmt(a.flop) if a.flop is not None else "",
+                fmt(a.threshold) if a.threshold is not None else "",
+                a.projected_crossing or "",
+                a.reasons[0],
+            ]
+            for a in result.alerts
+        ),
+    )
 
 
 @monitor_app.command("clusters")

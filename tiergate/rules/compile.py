@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tiergate.catalog import Catalogue
-from tiergate.classify.metrics import tpp
+from tiergate.catalog.metrics import tpp
 from tiergate.errors import PackError
 from tiergate.rules import expr, schema
 from tiergate.rules import ruleset as rs
@@ -296,7 +296,7 @@ def compile_ruleset(
                 shown = "[" + ", ".join(cond.value) + "]"
             else:
                 value = threshold(cond.value, where)
-                from tiergate.classify.metrics import fmt
+                from tiergate.catalog.metrics import fmt
 
                 shown = fmt(value) if not isinstance(cond.value, str) else f"{cond.value} = {fmt(value)}"
             conditions.append(rs.Condition(cond.metric, cond.op, value, f"{cond.metric} {cond.op} {shown}"))

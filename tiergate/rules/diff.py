@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from tiergate.classify.metrics import fmt
+from tiergate.catalog.metrics import fmt
 from tiergate.rules import ruleset as rs
 
 

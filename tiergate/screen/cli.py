@@ -11,11 +11,9 @@ import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from tiergate.batch import atomic_output
+from tiergate.console import Column, print_table
 from tiergate.errors import InputError
-from tiergate.interchange import spreadsheet_cell
 from tiergate.screen.model import DEFAULT_THRESHOLD, Query
 
 DEFAULT_LISTS_DB = "sqlite:///tiergate-lists.db"
@@ -52,6 +50,11 @@ ThresholdOpt = Annotated[
     float, typer.Option("--threshold", min=0.0, max=1.0, help=f"Match threshold (default {DEFAULT_THRESHOLD}).")
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="table or json")]
+NameOpt = Annotated[
+    str | None, typer.Option("--name", help="The party's name as screened (default: its recorded screening's).")
+]
+CountryOpt = Annotated[str | None, typer.Option("--country", help="The party's country (ISO alpha-2).")]
+IdOpt = Annotated[list[str] | None, typer.Option("--id", help="The party's identifiers as screened; repeatable.")]
 
 
 def _dump(value: Any, indent: bool = True) -> str:
@@ -74,6 +77,8 @@ def _name(value: str, where: str) -> str:
 
 
 def _country(value: str | None, where: str) -> str | None:
+    if value is None or value == "":
+        return None
     from tiergate.screen.service import _code
 
     return _code(value, where)
@@ -201,19 +206,33 @@ def lists_status(db: DbOpt = None, format: FormatOpt = "table", max_age: MaxAgeO
         return
     for w in stale.values():
         out.print(f"WARNING stale list: {w['message']}", markup=False)
-    table = Table("dataset", "entries", "version", "data date", "sha256", "loaded at", "loaded by", "title")
-    for r in rows:
-        table.add_row(
-            r["dataset"],
-            f"{r['entries']:,}",
-            str(r["version"]),
-            r["file_date"] or "-",
-            r["sha256"][:16],
-            r["loaded_at"][:19],
-            r["loaded_by"] or "-",
-            r["title"],
-        )
-    out.print(table)
+    print_table(
+        out,
+        f"{len(rows)} list(s) loaded (sha256 shortened; --format json for all of it)",
+        [
+            Column("dataset", key=True),
+            Column("entries", key=True, justify="right"),
+            Column("version", key=True),
+            "data date",
+            "sha256",
+            "loaded at",
+            "loaded by",
+            "title",
+        ],
+        (
+            [
+                r["dataset"],
+                f"{r['entries']:,}",
+                str(r["version"]),
+                r["file_date"] or "-",
+                r["sha256"][:16],
+                r["loaded_at"][:19],
+                r["loaded_by"] or "-",
+                r["title"],
+            ]
+            for r in rows
+        ),
+    )
     out.print("loaded from:", markup=False)
     for r in rows:
         for path in r["paths"]:
@@ -295,9 +314,13 @@ def lists_update(
 
 
 def _screener(db: str | None, threshold: float) -> Any:
+    """A screener of the store's lists, its index from the cache when the lists are unchanged (see
+    :meth:`tiergate.screen.index.ScreeningIndex.for_store`)."""
+    from tiergate.screen.index import ScreeningIndex
     from tiergate.screen.service import Screener
 
-    return Screener.from_store(_installed(db), threshold)
+    store = _installed(db)
+    return Screener(ScreeningIndex.for_store(store), store, threshold)
 
 
 @screen_app.command("name")
@@ -523,7 +546,7 @@ def screen_batch(
         for (where, party, query), outcome in zip(queries, found, strict=True):
             if isinstance(outcome, str):
                 raise InputError(outcome, where=f"{where}: name")
-            hits = apply_decisions(outcome, party, standing)
+            hits = apply_decisions(outcome, party, standing, query)
             hit_rows = [h.to_dict() for h in hits]
             matches = [h for h in hits if h.match and h.status != "cleared"]
             results.append(
@@ -541,6 +564,9 @@ def screen_batch(
             progress.advance(task)
     if record:
         screener.store.record_screenings(recorded)
+    from tiergate.batch import atomic_output
+    from tiergate.interchange import spreadsheet_cell
+
     if suffix == ".jsonl":
         with atomic_output(out_path) as handle:
             for r in results:
@@ -592,9 +618,14 @@ def screen_clear(
     reason: Annotated[str, typer.Option("--reason", help="Why this hit is a false positive.")],
     author: Annotated[str, typer.Option("--author", help="Who decided.")],
     db: DbOpt = None,
+    name: NameOpt = None,
+    country: CountryOpt = None,
+    identifier: IdOpt = None,
 ) -> None:
-    """Clear a hit as a false positive for this (party, entry) pair; re-opened when the entry changes."""
-    _decide(party, entry, "cleared", reason, author, db)
+    """Clear a hit as a false positive for this (party, entry) pair, and the same party's entries on other lists;
+    bound to the party's name, country and identifiers (given, or its recorded screening's) and the entry's
+    content: re-opened when any of them changes."""
+    _decide(party, entry, "cleared", reason, author, db, name, country, identifier)
 
 
 @screen_app.command("confirm")
@@ -604,9 +635,12 @@ def screen_confirm(
     reason: Annotated[str, typer.Option("--reason", help="Why this hit is a true match.")],
     author: Annotated[str, typer.Option("--author", help="Who decided.")],
     db: DbOpt = None,
+    name: NameOpt = None,
+    country: CountryOpt = None,
+    identifier: IdOpt = None,
 ) -> None:
-    """Confirm a hit as a true match for this (party, entry) pair."""
-    _decide(party, entry, "confirmed", reason, author, db)
+    """Confirm a hit as a true match for this (party, entry) pair (and the same party's entries on other lists)."""
+    _decide(party, entry, "confirmed", reason, author, db, name, country, identifier)
 
 
 @screen_app.command("reopen")
@@ -623,17 +657,37 @@ def screen_reopen(
 
     store = open_store(lists_url(db)[0])
     store.check()
+    from tiergate.screen.service import party_entries
+
     try:
         decision = store.reopen(party, entry, reason, author)
     except NoStandingDecision as error:
         raise InputError(error.message, where="--party/--entry", hint=error.hint) from None
+    found = store.list_entries([entry])
+    for sibling in party_entries(store, found[0]) if found else []:  # the same party's other lists, as decided
+        try:
+            store.reopen(party, sibling, reason, author)
+        except NoStandingDecision:
+            continue
     out.print(
         f"reopened: {decision.party} / {decision.entry} (withdrew {decision.withdrawn}) by {decision.author}",
         markup=False,
     )
 
 
-def _decide(party: str, entry_key: str, verdict: str, reason: str, author: str, db: str | None) -> None:
+def _decide(
+    party: str,
+    entry_key: str,
+    verdict: str,
+    reason: str,
+    author: str,
+    db: str | None,
+    name: str | None = None,
+    country: str | None = None,
+    identifiers: list[str] | None = None,
+) -> None:
+    from tiergate.screen.service import decision_binding, party_entries
+
     store = _store(db)
     store.check()
     entries = store.list_entries([entry_key])
@@ -641,8 +695,15 @@ def _decide(party: str, entry_key: str, verdict: str, reason: str, author: str, 
         raise InputError(
             f"no list entry {entry_key!r}", where="--entry", hint="use the 'entry' value of a hit, DATASET:ID"
         )
-    decision = store.decide(party, entries[0], verdict, reason, author)
-    out.print(f"{verdict}: {party} / {entry_key} (entry hash {decision.entry_hash[:12]}) by {author}", markup=False)
+    code = _country(country, "--country")
+    bound = decision_binding(store, party, _name(name, "--name") if name else None, code, identifiers or ())
+    siblings = party_entries(store, entries[0])
+    decision = store.decide(party, entries[0], verdict, reason, author, bound_to=bound, siblings=siblings)
+    also = f", and {len(siblings)} other list(s) of the same party" if siblings else ""
+    out.print(
+        f"{verdict}: {party} / {entry_key}{also} (entry hash {decision.entry_hash[:12]}; for {bound}) by {author}",
+        markup=False,
+    )
 
 
 @screen_app.command("owners")
@@ -688,6 +749,8 @@ def screen_audit(
     if out_path is None:
         sys.stdout.write(text)
         return
+    from tiergate.batch import atomic_output
+
     with atomic_output(out_path, "w") as handle:
         handle.write(text)
     err.print(f"wrote {len(entries)} audit entries to {out_path}", markup=False)
@@ -695,44 +758,56 @@ def screen_audit(
 
 # ---------------------------------------------------------------- hooks for `tiergate decide` and `tiergate ship`
 
-_SCREENERS: dict[str, Any] = {}
+_SCREENERS: dict[tuple[str | None, str | None], Any] = {}
 
 
-def _cached_screener(db: str) -> Any:
-    if db not in _SCREENERS:
-        _SCREENERS[db] = _screener(db, DEFAULT_THRESHOLD)
-    return _SCREENERS[db]
+def installed_screener(lists: str | None, ledger: str | None = None) -> Any:
+    """The screener of the installed list store (``--lists``, ``$TIERGATE_LISTS``, or the default place; see
+    ``tiergate.screen.store.lists_url``). No list store at all is an error saying how to install one."""
+    from tiergate.screen.service import Screener
+    from tiergate.screen.store import NoListStore, installed_store
+
+    key = (lists, ledger)
+    if key not in _SCREENERS:
+        try:
+            store = installed_store(lists, ledger)
+        except NoListStore as error:
+            hint = f"{error.hint}; to decide without screening, say --no-screening"
+            raise NoListStore(error.message, hint=hint) from None
+        _SCREENERS[key] = Screener.from_store(store, DEFAULT_THRESHOLD)
+    return _SCREENERS[key]
 
 
-def consignee_screening(records: Any, db: str) -> Any:
-    """``tiergate decide --lists DB``: screen each consignee and adjust its decision (see ``licensing``)."""
+def consignee_screening(records: Any, lists: str | None, ledger: str | None = None) -> Any:
+    """``tiergate decide``: screen each consignee and adjust its decision (see ``licensing``)."""
     from tiergate.screen.licensing import ConsigneeScreening
 
-    return ConsigneeScreening(records, _cached_screener(db))
+    screener = installed_screener(lists, ledger)
+    return ConsigneeScreening(records, screener, screener.store.data_version())
 
 
-def consignee_listings(txn: Any, db: str) -> tuple[Any, ...]:
-    """``tiergate ship --lists DB``: the consignee's hits on allied lists, which feed the law whose list it is."""
-    from tiergate.screen.licensing import allied_listings
+def consignee_hits(txn: Any, lists: str | None, ledger: str | None = None) -> tuple[list[Any], str]:
+    """``tiergate ship``: the consignee's hits (analyst decisions applied) and the lists' data version."""
     from tiergate.screen.service import party_id
 
     c = txn.consignee
-    hits = _cached_screener(db).screen(Query(c.name, None, c.country), party=party_id(c.name, c.country, c.id))
-    return allied_listings(hits)
-
-
-def ship_block(txn: Any, db: str, licensed: bool) -> str | None:
-    """``tiergate ship --lists DB``: why this transaction's consignee may not be shipped to, or None."""
-    from tiergate.screen.licensing import shipping_block
-    from tiergate.screen.service import party_id
-
-    c = txn.consignee
-    query = Query(c.name, None, c.country)
-    hits = _cached_screener(db).screen(query, party=party_id(c.name, c.country, c.id))
-    return shipping_block(hits, licensed)
+    screener = installed_screener(lists, ledger)
+    hits = screener.screen(Query(c.name, None, c.country), party=party_id(c.name, c.country, c.id))
+    return hits, screener.store.data_version()
 
 
 ListsOpt = Annotated[
     str | None,
-    typer.Option("--lists", help="Screen each consignee against this list store (URL); hits adjust the outcome."),
+    typer.Option(
+        "--lists",
+        help="Screen each consignee against this list store (URL; default $TIERGATE_LISTS, else tiergate-lists.db "
+        "beside the ledger); hits adjust the outcome.",
+    ),
+]
+NoScreeningOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-screening",
+        help="Do not screen the parties; each decision then says 'parties not screened' in its outcome record.",
+    ),
 ]

@@ -1,87 +1,364 @@
-"""An in-memory screening index: token blocking so that a query is scored against a few candidates, not every name.
+"""The screening index: candidate generation that survives typos, spacing and script changes, so that a query is
+scored in full against a few candidates, not every name; kept on disk so that a command answers at once.
 
-Every name and alias of every entry is normalised once. Each token contributes two keys: its
-phonetic key and that key's first three letters (a typo after the third letter still finds the
-name). A query looks up its own keys; each name found accumulates the inverse document frequency
-of the keys it shares (generic tokens such as ``company`` weigh little); names sharing at least half
-the query's key weight are kept, the best ``8 x candidates`` of them re-ranked by how alike their
-phonetic keys are spelled (one C call, rapidfuzz), and the names of the best ``candidates`` entries
-(by default 40) scored in full (:func:`tiergate.screen.match.score_names`), the token similarities
-of the query against all of them computed at once. Postings are NumPy arrays, so gathering them
-costs little even on a list of a million names. A hit's score is that of the entry's best name
-among those retrieved.
+Vocabulary. Every name and alias of every entry is normalised once (:func:`tiergate.screen.normalize.name_form`:
+any script to Latin, look-alike letters folded, legal forms off) and contributes the phonetic keys of its tokens,
+of each pair of adjacent tokens written together (``Hua Wei`` is also ``huawei``) and of the whole name written
+together (short names). Each key of four letters or more is also filed under every form with one letter deleted
+(a deletion neighbourhood), so a query token finds the list tokens one transposed, missing, extra or changed
+letter away; a long token also finds those sharing its first four letters (two typos further on). Doubled
+letters and the spellings transliteration varies (``kh``/``h``, ``w``/``v``, ``c``/``k``...) are one key already.
+
+Blocking. Each query token (and each adjacent pair of them written together, and the whole query written
+together) is looked up; the list tokens found weigh their inverse document frequency times their similarity to
+the query token (generic tokens such as ``company`` weigh little). A name's share is the weight it covers over
+the weight the query could cover, under the best reading (split or joined); names with at least
+:data:`MIN_SHARE` are kept, the best ``RERANK x candidates`` of them re-ranked by how alike their phonetic keys
+are spelled (one C call, rapidfuzz), and the names of the best ``candidates`` entries (default 40) scored in
+full (:func:`tiergate.screen.match.score_names`). A hit's score is that of the entry's best name among those
+retrieved.
+
+Persistence. :meth:`ScreeningIndex.for_store` keeps the index in one NumPy file in a cache folder, named by the
+hash of the lists' content (the store's datasets, versions and file hashes) and of this index's format: it is
+rebuilt only when a list changes. Entries are decoded from it only when they are candidates.
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
+import itertools
 import multiprocessing
-from collections import defaultdict
+import os
+import tempfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
+import orjson
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from tiergate.screen.match import score_names, token_table
+from tiergate.screen.match import score_names, skeleton, token_table
 from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query
-from tiergate.screen.normalize import NameForm, check_name, name_form
+from tiergate.screen.normalize import NameForm, check_name, fold, name_form, name_readings
 
 CANDIDATES = 40
-MIN_SHARE = 0.5
+MIN_SHARE = 0.65
 RERANK = 8
+DELETE_MIN = 4
+DELETE_MAX = 16
+"""Keys of this many letters (from ``DELETE_MIN`` to ``DELETE_MAX``) are filed under their one-letter deletions."""
+PREFIX_MIN = 6
+PREFIX = 3
+PREFIX_SPAN = 2000
+"""A query token this long looks up the list tokens sharing its first :data:`PREFIX` letters (at most this many)."""
+TOKEN_MIN_SIM = 0.7
+SKELETON_MARK = "#"
+SKELETON_MIN = 4
+SKELETON_SIM = 0.8
+"""A token of four letters or more is also filed under its consonant outline (``#frdrk`` for Frederick and
+Friedrich, ``#mhmd`` for Muhammad and the unvowelled محمد), found at this similarity."""
+COMPACT_MAX_TOKENS = 5
+INDEX_FORMAT = "tiergate-screen-index-10"
+"""Changes when the keys, the normalisation or the file layout change: an index on disk of another format is rebuilt."""
 
 
-def _keys(form: NameForm) -> set[str]:
-    keys: set[str] = set()
+def _hash(key: str) -> int:
+    """A stable 64-bit hash of a key (two C checksums: cheap, and the same in every process)."""
+    raw = key.encode()
+    return (zlib.crc32(raw) << 32) | zlib.adler32(raw)
+
+
+def _hashes(keys: Sequence[str]) -> np.ndarray:
+    return np.fromiter((_hash(k) for k in keys), dtype=np.uint64, count=len(keys))
+
+
+def _deletions(key: str) -> set[str]:
+    return {key[:i] + key[i + 1 :] for i in range(len(key))}
+
+
+def _name_keys(form: NameForm) -> set[str]:
+    """The vocabulary keys of a list name: its tokens' phonetic keys, adjacent pairs and (short names) the whole
+    name written together."""
+    tokens = form.tokens
+    keys = {f for f in form.folds if f}
+    for a, b in itertools.pairwise(tokens):
+        keys.add(fold(a + b))
+    if 2 < len(tokens) <= COMPACT_MAX_TOKENS:
+        keys.add(fold("".join(tokens)))
+    for variant in form.variants:
+        keys.add(variant)
     for f in form.folds:
-        keys.add(f)
-        if len(f) > 3:
-            keys.add(f[:3] + "*")
-    if form.compact and len(form.folds) > 1:
-        keys.add(form.compact[:3] + "*")
+        if len(f) >= SKELETON_MIN:
+            keys.add(SKELETON_MARK + skeleton(f))
     return keys
+
+
+def _outlines(key: str, han: bool) -> set[str]:
+    """The consonant outlines a query token is looked up under: its own, and for a name read from Chinese
+    characters (which have no r: ``bei-la-ke`` for Barack) those with its l's read as r's."""
+    outline = skeleton(key)
+    found = {outline}
+    if "v" in outline[1:]:  # a w the abjad wrote for a long u (mhmwd, Mahmoud)
+        found.add(outline[0] + outline[1:].replace("v", ""))
+    if han and "l" in outline:
+        places = [i for i, ch in enumerate(outline) if ch == "l"][:3]
+        for mask in range(1, 1 << len(places)):
+            chars = list(outline)
+            for bit, i in enumerate(places):
+                if mask >> bit & 1:
+                    chars[i] = "r"
+            found.add("".join(chars))
+    return found
+
+
+class _Strings:
+    """Strings kept as one UTF-8 blob and offsets (cheap to save and load; decoded one at a time)."""
+
+    __slots__ = ("blob", "offsets")
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self.blob = blob
+        self.offsets = offsets
+
+    @classmethod
+    def of(cls, items: Sequence[bytes]) -> _Strings:
+        offsets = np.zeros(len(items) + 1, dtype=np.int64)
+        if items:
+            offsets[1:] = np.cumsum([len(b) for b in items])
+        return cls(np.frombuffer(b"".join(items), dtype=np.uint8).copy(), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def raw(self, i: int) -> bytes:
+        return self.blob[int(self.offsets[i]) : int(self.offsets[i + 1])].tobytes()
+
+    def __getitem__(self, i: int) -> str:
+        return self.raw(i).decode()
+
+
+class _Entries(Sequence[ListEntry]):
+    """The entries of an index, decoded from their JSON on first use."""
+
+    def __init__(self, source: _Strings | list[ListEntry]) -> None:
+        self._source = source
+        self._decoded: dict[int, ListEntry] = {}
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    @overload
+    def __getitem__(self, i: int) -> ListEntry: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ListEntry]: ...
+    def __getitem__(self, i: int | slice) -> ListEntry | list[ListEntry]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if isinstance(self._source, list):
+            return self._source[i]
+        if i < 0:
+            i += len(self)
+        found = self._decoded.get(i)
+        if found is None:
+            found = ListEntry.from_dict(orjson.loads(self._source.raw(i)))
+            self._decoded[i] = found
+        return found
+
+    def __iter__(self) -> Iterator[ListEntry]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A query token (or adjacent pair, or the whole query written together) looked up: its weight, the list
+    names whose keys it found and each one's similarity (in rising order of similarity)."""
+
+    weight: float
+    names: np.ndarray
+    post_sims: np.ndarray
+
+
+_NO_COLUMN = _Column(0.0, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+COLUMN_CACHE = 50_000
 
 
 @dataclass
 class ScreeningIndex:
-    entries: list[ListEntry] = field(default_factory=list)
-    name_entry: list[int] = field(default_factory=list)
+    entries: Sequence[ListEntry] = field(default_factory=list)
+    name_entry: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     """For each indexed name, the position of its entry."""
-    name_compact: list[str] = field(default_factory=list)
-    """For each indexed name, its phonetic keys written together (for the cheap re-ranking of candidates)."""
-    name_slot: list[int] = field(default_factory=list)
+    name_slot: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     """For each indexed name, its place among its entry's names (0 the name, then the aliases)."""
-    entry_forms: list[tuple[NameForm, ...]] = field(default_factory=list)
-    postings: dict[str, np.ndarray] = field(default_factory=dict)
-    idf: dict[str, float] = field(default_factory=dict)
+    name_compact: _Strings = field(default_factory=lambda: _Strings.of([]))
+    """For each indexed name, its phonetic keys written together (for the cheap re-ranking of candidates)."""
+    vocab: _Strings = field(default_factory=lambda: _Strings.of([]))
+    vocab_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    vocab_hash_id: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    vocab_prefix: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=f"S{PREFIX}"))
+    """The vocabulary is sorted: its keys' first letters, for the prefix look-up."""
+    idf: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    name_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    """For each indexed name, the summed weight (inverse document frequency) of its tokens' keys."""
+    post_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    post_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    del_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    del_vocab: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    _forms: dict[int, tuple[NameForm, ...]] = field(default_factory=dict, repr=False)
+    _vocab_words: list[str] | None = field(default=None, repr=False)
+    _columns: dict[tuple[str, bool], _Column] = field(default_factory=dict, repr=False)
+
+    # ---------------------------------------------------------------- building
 
     @classmethod
     def build(cls, entries: Iterable[ListEntry]) -> ScreeningIndex:
-        index = cls()
-        lists: dict[str, list[int]] = defaultdict(list)
-        for entry in entries:
-            position = len(index.entries)
-            index.entries.append(entry)
+        listed = list(entries)
+        name_entry: list[int] = []
+        name_slot: list[int] = []
+        compact: list[bytes] = []
+        name_folds: list[tuple[str, ...]] = []
+        postings: dict[str, list[int]] = {}
+        forms_of: dict[int, tuple[NameForm, ...]] = {}
+        for position, entry in enumerate(listed):
             person = entry.schema == "Person"
             forms = []
             for slot, name in enumerate(entry.names):
                 form = name_form(name, person)
                 forms.append(form)
-                name_id = len(index.name_entry)
-                index.name_entry.append(position)
-                index.name_slot.append(slot)
-                index.name_compact.append(form.compact)
-                for key in _keys(form):
-                    lists[key].append(name_id)
-            index.entry_forms.append(tuple(forms))
-        total = max(1, len(index.name_entry))
-        for key, ids in lists.items():
-            index.postings[key] = np.asarray(ids, dtype=np.int32)
-            index.idf[key] = math.log(1 + total / len(ids))
+                name_id = len(name_entry)
+                name_entry.append(position)
+                name_slot.append(slot)
+                compact.append(form.compact.encode())
+                name_folds.append(form.folds)
+                for key in _name_keys(form):
+                    postings.setdefault(key, []).append(name_id)
+            forms_of[position] = tuple(forms)
+        vocab = sorted(postings)
+        total = max(1, len(name_entry))
+        sizes = np.array([len(postings[k]) for k in vocab], dtype=np.int64)
+        offsets = np.zeros(len(vocab) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(sizes)
+        ids = np.fromiter((i for k in vocab for i in postings[k]), dtype=np.int32, count=int(offsets[-1]))
+        hashes = np.fromiter((_hash(k) for k in vocab), dtype=np.uint64, count=len(vocab))
+        order = np.argsort(hashes, kind="stable")
+        idf = np.log1p(total / np.maximum(sizes, 1)).astype(np.float32)
+        where = {k: i for i, k in enumerate(vocab)}
+        name_weight = np.fromiter(
+            (sum(float(idf[where[f]]) for f in folds if f in where) for folds in name_folds),
+            dtype=np.float32,
+            count=len(name_folds),
+        )
+        del_pairs: list[tuple[int, int]] = []
+        for vid, key in enumerate(vocab):
+            if DELETE_MIN <= len(key) <= DELETE_MAX and not key.startswith(SKELETON_MARK):
+                del_pairs.extend((_hash(d), vid) for d in _deletions(key))
+        del_hash = np.fromiter((h for h, _ in del_pairs), dtype=np.uint64, count=len(del_pairs))
+        del_vocab = np.fromiter((v for _, v in del_pairs), dtype=np.int32, count=len(del_pairs))
+        del_order = np.argsort(del_hash, kind="stable")
+        index = cls(
+            entries=_Entries(listed),
+            name_entry=np.asarray(name_entry, dtype=np.int32),
+            name_slot=np.asarray(name_slot, dtype=np.int32),
+            name_compact=_Strings.of(compact),
+            vocab=_Strings.of([k.encode() for k in vocab]),
+            vocab_hash=hashes[order],
+            vocab_hash_id=order.astype(np.int32),
+            vocab_prefix=np.array([k[:PREFIX].encode() for k in vocab], dtype=f"S{PREFIX}"),
+            idf=idf,
+            name_weight=name_weight,
+            post_offsets=offsets,
+            post_ids=ids,
+            del_hash=del_hash[del_order],
+            del_vocab=del_vocab[del_order],
+        )
+        index._forms = forms_of
         return index
+
+    # ---------------------------------------------------------------- persistence
+
+    _ARRAYS = (
+        "name_entry",
+        "name_slot",
+        "vocab_hash",
+        "vocab_hash_id",
+        "vocab_prefix",
+        "idf",
+        "name_weight",
+        "post_offsets",
+        "post_ids",
+        "del_hash",
+        "del_vocab",
+    )
+
+    def save(self, path: Path) -> None:
+        """Write the index to ``path`` (whole or not at all: a temporary file renamed into place)."""
+        arrays: dict[str, np.ndarray] = {name: getattr(self, name) for name in self._ARRAYS}
+        entries = _Strings.of([orjson.dumps(e.to_dict()) for e in self.entries])
+        for name, strings in (("compact", self.name_compact), ("vocab", self.vocab), ("entries", entries)):
+            arrays[f"{name}_blob"] = strings.blob
+            arrays[f"{name}_offsets"] = strings.offsets
+        arrays["format"] = np.frombuffer(INDEX_FORMAT.encode(), dtype=np.uint8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".index-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)  # type: ignore[arg-type]
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> ScreeningIndex:
+        """An index written by :meth:`save`; ``ValueError`` when the file is not one of this format."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if bytes(data["format"]).decode() != INDEX_FORMAT:
+                    raise ValueError(f"{path.name}: not an index of format {INDEX_FORMAT}")
+                arrays = {name: data[name] for name in cls._ARRAYS}
+                strings = {
+                    name: _Strings(data[f"{name}_blob"], data[f"{name}_offsets"])
+                    for name in ("compact", "vocab", "entries")
+                }
+        except (OSError, KeyError, EOFError) as error:
+            raise ValueError(f"{path.name}: unreadable index ({error})") from error
+        return cls(
+            entries=_Entries(strings["entries"]),
+            name_compact=strings["compact"],
+            vocab=strings["vocab"],
+            **arrays,
+        )
+
+    @classmethod
+    def for_store(cls, store: Any, cache: Path | None = None) -> ScreeningIndex:
+        """The index of ``store``'s lists, from the cache folder (see :func:`cache_dir`) when one was built for
+        the same store and the same list content (its datasets' versions and file hashes), else built, saved there
+        (replacing the store's older one) and returned. A cache that cannot be written is skipped."""
+        version = store.data_version()
+        folder = cache if cache is not None else cache_dir()
+        where = hashlib.sha256(str(getattr(store, "url", "")).encode()).hexdigest()[:16]
+        key = hashlib.sha256(f"{INDEX_FORMAT}\n{version}".encode()).hexdigest()[:32]
+        path = folder / f"screen-index-{where}-{key}.npz"
+        if path.exists():
+            try:
+                return cls.load(path)
+            except ValueError:
+                pass
+        index = cls.build(store.list_entries())
+        try:
+            index.save(path)
+            for old in folder.glob(f"screen-index-{where}-*.npz"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return index
+
+    # ---------------------------------------------------------------- reading
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -90,28 +367,154 @@ class ScreeningIndex:
     def name_count(self) -> int:
         return len(self.name_entry)
 
+    def entry_forms(self, position: int) -> tuple[NameForm, ...]:
+        forms = self._forms.get(position)
+        if forms is None:
+            entry = self.entries[position]
+            person = entry.schema == "Person"
+            forms = tuple(name_form(n, person) for n in entry.names)
+            self._forms[position] = forms
+        return forms
+
+    @property
+    def _words(self) -> list[str]:
+        """The vocabulary as Python strings (decoded once)."""
+        words = self._vocab_words
+        if words is None:
+            blob = self.vocab.blob.tobytes()
+            bounds = self.vocab.offsets.tolist()
+            words = [blob[bounds[i] : bounds[i + 1]].decode() for i in range(len(bounds) - 1)]
+            self._vocab_words = words
+        return words
+
+    def _vocab_ids(self, keys: Sequence[str], hashes: np.ndarray | None = None) -> list[int]:
+        """The vocabulary id of each key (-1 where it is not in the vocabulary)."""
+        if not len(self.vocab_hash):
+            return [-1] * len(keys)
+        if hashes is None:
+            hashes = _hashes(keys)
+        at = np.minimum(np.searchsorted(self.vocab_hash, hashes), len(self.vocab_hash) - 1)
+        hit = self.vocab_hash[at] == hashes
+        words = self._words
+        out = []
+        for key, ok, i in zip(keys, hit.tolist(), at.tolist(), strict=True):
+            vid = int(self.vocab_hash_id[i]) if ok else -1
+            out.append(vid if vid >= 0 and words[vid] == key else -1)
+        return out
+
+    def _vocab_id(self, key: str) -> int:
+        return self._vocab_ids([key])[0]
+
+    def _deleted_from(self, hashes: np.ndarray) -> np.ndarray:
+        """The vocabulary ids of keys one of whose one-letter deletions has one of ``hashes``."""
+        lo = np.searchsorted(self.del_hash, hashes, "left")
+        hi = np.searchsorted(self.del_hash, hashes, "right")
+        spans = [self.del_vocab[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a]
+        return np.concatenate(spans) if spans else np.zeros(0, dtype=np.int32)
+
+    def lookup(self, key: str, han: bool = False) -> dict[int, float]:
+        """The vocabulary ids near ``key`` (a phonetic key) and their similarity to it (at least
+        :data:`TOKEN_MIN_SIM`): equal, one letter transposed, missing, extra or changed, or (long keys) the same
+        first letters; and those of its consonant outline (:data:`SKELETON_SIM`)."""
+        probes = [key, *_deletions(key)] if len(key) > DELETE_MIN else [key]
+        outlines = [SKELETON_MARK + o for o in _outlines(key, han)] if len(key) >= SKELETON_MIN - 1 else []
+        hashes = _hashes(probes + outlines)
+        ids = self._vocab_ids(probes + outlines, hashes)
+        exact = ids[0]
+        found = {v for v in ids[: len(probes)] if v >= 0}
+        if len(key) >= DELETE_MIN - 1:
+            found.update(self._deleted_from(hashes[: len(probes)]).tolist())
+        if len(key) >= PREFIX_MIN and len(self.vocab_prefix):
+            p = key[:PREFIX].encode()
+            lo = int(np.searchsorted(self.vocab_prefix, p, "left"))
+            hi = int(np.searchsorted(self.vocab_prefix, p, "right"))
+            if hi - lo <= PREFIX_SPAN:
+                found.update(range(lo, hi))
+        near: dict[int, float] = {}
+        if len(found) == 1 and exact in found:
+            near[exact] = 1.0
+        elif found:
+            ordered = sorted(found)
+            words = self._words
+            sims = cdist([key], [words[i] for i in ordered], scorer=Indel.normalized_similarity)[0]
+            near = {i: s for i, s in zip(ordered, sims.tolist(), strict=True) if s >= TOKEN_MIN_SIM}
+        for outline in ids[len(probes) :]:
+            if outline >= 0 and near.get(outline, 0.0) < SKELETON_SIM:
+                near[outline] = SKELETON_SIM
+        return near
+
+    def _cached_column(self, key: str, han: bool) -> _Column:
+        cache = self._columns
+        found = cache.get((key, han))
+        if found is None:
+            if len(cache) >= COLUMN_CACHE:
+                cache.clear()
+            found = cache[(key, han)] = self._column(key, han)
+        return found
+
+    def _column(self, key: str, han: bool = False) -> _Column:
+        near = self.lookup(key, han)
+        if not near:
+            return _NO_COLUMN
+        ranked = sorted(near.items(), key=lambda kv: kv[1])
+        weight = float(self.idf[ranked[-1][0]])
+        offsets = self.post_offsets
+        spans = [self.post_ids[offsets[v] : offsets[v + 1]] for v, _ in ranked]
+        sims = np.repeat(np.asarray([sim for _, sim in ranked], dtype=np.float32), [len(x) for x in spans])
+        return _Column(weight, np.concatenate(spans), sims)
+
     def candidates(self, form: NameForm, limit: int = CANDIDATES) -> list[int]:
         """Entry positions that share enough key weight with ``form``, best first."""
         return [position for position, _ in self.candidate_names(form, limit)]
 
     def candidate_names(self, form: NameForm, limit: int = CANDIDATES) -> list[tuple[int, list[int]]]:
         """(entry position, the places of its names that share enough key weight with ``form``), best first."""
-        keys = [k for k in _keys(form) if k in self.postings]
-        if not keys:
+        tokens = form.tokens
+        if not tokens or not self.name_count:
             return []
-        arrays = [self.postings[k] for k in keys]
-        weights = [self.idf[k] for k in keys]
-        possible = sum(self.idf.get(k, 0.0) for k in _keys(form)) or 1.0
-        if len(arrays) == 1:
-            ids = arrays[0]
-            scores = np.full(len(ids), weights[0])
-        else:
-            joined = np.concatenate(arrays)
-            w = np.repeat(np.asarray(weights), [len(a) for a in arrays])
-            ids, inverse = np.unique(joined, return_inverse=True)
-            scores = np.bincount(inverse, weights=w)
-        keep = scores >= MIN_SHARE * possible
-        ids, scores = ids[keep], scores[keep]
+        singles = [self._cached_column(f, form.han) for f in form.folds]
+        weights = [c.weight for c in singles]
+        # readings with two adjacent tokens, or all of them, written together (and other romanisations)
+        joined: list[tuple[list[int], str]] = [
+            ([i, i + 1], fold(tokens[i] + tokens[i + 1])) for i in range(len(tokens) - 1)
+        ]
+        if 2 < len(tokens) <= COMPACT_MAX_TOKENS:
+            joined.append((list(range(len(tokens))), fold("".join(tokens))))
+        for variant in form.variants:
+            joined.append(([], variant))
+        alternatives: list[tuple[list[int], _Column, float]] = []
+        for covered, key in joined:
+            col = self._cached_column(key, False)
+            if len(col.names):
+                alternatives.append((covered, col, max(col.weight, sum(weights[i] for i in covered))))
+        columns = [(c, c.weight) for c in singles] + [(c, w) for _, c, w in alternatives]
+        sizes = [len(c.names) for c, _ in columns]
+        if not sum(sizes):
+            return []
+        ids, inverse = np.unique(np.concatenate([c.names for c, _ in columns]), return_inverse=True)
+        credit = np.zeros((len(columns), len(ids)), dtype=np.float32)
+        at = 0
+        for row, ((col, weight), size) in enumerate(zip(columns, sizes, strict=True)):
+            if size:  # postings in order of rising similarity: a name's best one is written last
+                credit[row, inverse[at : at + size]] = col.post_sims * weight
+            at += size
+        k = len(singles)
+        base = credit[:k].sum(axis=0)
+        possible = sum(weights)
+        # the share of the shorter side's weight covered: the query's, or the name's when the name is shorter
+        own = self.name_weight[ids]
+        share = base / np.maximum(np.minimum(possible, own), 1e-6)
+        for j, (covered, _col, weight) in enumerate(alternatives):
+            w_parts = sum(weights[i] for i in covered)
+            rest = base - credit[covered].sum(axis=0) if covered else base
+            denominator = possible - w_parts + weight
+            if denominator > 0:
+                share = np.maximum(share, (rest + credit[k + j]) / np.maximum(np.minimum(denominator, own), 1e-6))
+        keep = share >= MIN_SHARE
+        ids, share = ids[keep], share[keep]
+        if not len(ids):
+            return []
+        scores = share.astype(np.float64)
         wide = limit * RERANK
         if len(ids) > wide:
             top = np.argpartition(-scores, wide)[:wide]
@@ -120,7 +523,7 @@ class ScreeningIndex:
             # among names sharing as much key weight, those spelled most alike first (one C call)
             compact = self.name_compact
             alike = cdist([form.compact], [compact[int(i)] for i in ids], scorer=Indel.normalized_similarity)[0]
-            scores = scores / possible + alike
+            scores = scores + alike
         order = np.argsort(-scores, kind="stable")
         entry_of = self.name_entry
         slot_of = self.name_slot
@@ -128,11 +531,11 @@ class ScreeningIndex:
         seen: dict[int, list[int]] = {}
         for i in order:
             name_id = int(ids[i])
-            e = entry_of[name_id]
+            e = int(entry_of[name_id])
             if e in seen:
-                seen[e].append(slot_of[name_id])
+                seen[e].append(int(slot_of[name_id]))
             elif len(out) < limit:
-                seen[e] = [slot_of[name_id]]
+                seen[e] = [int(slot_of[name_id])]
                 out.append((e, seen[e]))
         return out
 
@@ -146,18 +549,34 @@ class ScreeningIndex:
         candidates: int = CANDIDATES,
     ) -> list[Hit]:
         """Hits for ``query``, best first: every candidate scoring at least ``floor`` (default: the
-        threshold), at most ``limit``; ``match`` says whether each reaches the threshold."""
-        name = check_name(query.name)
-        form = name_form(name, query.schema == "Person")
+        threshold), at most ``limit``; ``match`` says whether each reaches the threshold. A name that can be read
+        two ways (look-alike letters that could be Latin or not) is screened under both; an entry's hit is its
+        better one."""
+        check_name(query.name)
+        name = query.name
+        person = query.schema == "Person"
+        best: dict[int, Hit] = {}
+        for reading in name_readings(name):
+            form = name_form(reading, person)
+            if reading != name:
+                form = form.as_reading_of(name)
+            for position, hit in self._screen_form(query, form, threshold, floor, candidates):
+                if position not in best or hit.score > best[position].score:
+                    best[position] = hit
+        hits = sorted(best.values(), key=lambda h: (-h.score, h.entry.key))
+        return hits[:limit]
+
+    def _screen_form(
+        self, query: Query, form: NameForm, threshold: float, floor: float | None, candidates: int
+    ) -> list[tuple[int, Hit]]:
         cutoff = threshold if floor is None else floor
-        hits: list[Hit] = []
         found = self.candidate_names(form, candidates)
         if not found or not form.tokens:
-            return hits
+            return []
         vocabulary: dict[str, str] = {}
         han = False
         for position, slots in found:
-            forms = self.entry_forms[position]
+            forms = self.entry_forms(position)
             for f in (forms[k] for k in slots):
                 han = han or f.han != form.han
                 for t, fo in zip(f.tokens, f.folds, strict=True):
@@ -166,15 +585,24 @@ class ScreeningIndex:
         folds = list(vocabulary.values())
         plain = token_table(form, tokens, folds, False)
         tables = (plain, token_table(form, tokens, folds, True) if han else plain)
+        out: list[tuple[int, Hit]] = []
         for position, slots in found:
             entry = self.entries[position]
             score, matched, features = score_names(
-                query, form, entry, self.entry_forms[position], tables, min_score=cutoff, only=sorted(slots)
+                query, form, entry, self.entry_forms(position), tables, min_score=cutoff, only=sorted(slots)
             )
             if score >= cutoff:
-                hits.append(Hit(entry, score, matched, score >= threshold, features))
-        hits.sort(key=lambda h: (-h.score, h.entry.key))
-        return hits[:limit]
+                out.append((position, Hit(entry, score, matched, score >= threshold, features)))
+        return out
+
+
+def cache_dir() -> Path:
+    """Where indexes are kept: ``$TIERGATE_INDEX_CACHE``, else ``$XDG_CACHE_HOME/tiergate`` (``~/.cache/tiergate``)."""
+    given = os.environ.get("TIERGATE_INDEX_CACHE")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tiergate"
 
 
 _WORKER_INDEX: ScreeningIndex | None = None

@@ -44,7 +44,7 @@ from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
-from tiergate.screen.normalize import NameForm, name_form
+from tiergate.screen.normalize import NameForm, name_form, name_readings
 
 TOKEN_FLOOR = 0.75
 LONG_FLOOR = 0.55
@@ -72,11 +72,11 @@ _VOWELS = frozenset("aeiouy")
 
 @lru_cache(maxsize=65536)
 def skeleton(token: str) -> str:
-    """A token's consonants (its first letter kept), doubled letters once: how abjad scripts (Arabic, Hebrew,
-    Persian) write it, so that ``mhmd`` (from محمد) meets ``muhammad``."""
+    """A token's consonants (its first letter kept; w, the written long u, left out), doubled letters once: how
+    abjad scripts (Arabic, Hebrew, Persian) write it, so that ``mhmd`` (from محمد) meets ``muhammad``."""
     out = [token[0]]
     for ch in token[1:]:
-        if ch not in _VOWELS and ch != out[-1]:
+        if ch not in _VOWELS and ch != "w" and ch != out[-1]:  # w: the long u that abjads write (منصور mnswr)
             out.append(ch)
     return "".join(out)
 
@@ -190,12 +190,16 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
     used_q: set[int] = set()
     used_e: set[int] = set()
     aligned = []
+    order_q: list[int] = []
+    order_e: list[int] = []
     num = den = 0.0
     for s, _w, i, j in cells:
         if i in used_q or j in used_e:
             continue
         used_q.add(i)
         used_e.add(j)
+        order_q.append(i)
+        order_e.append(j)
         w = (q.weights[i] + e.weights[j]) / 2
         num += s**SIM_POWER * w
         den += w
@@ -208,6 +212,11 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
     single = len(q.tokens if wq <= we else e.tokens) == 1
     floor = LONG_FLOOR_SINGLE if single else LONG_FLOOR
     score = mean * short**SHORT_POWER * (floor + (1 - floor) * long_)
+    if aligned and (len(used_q) < len(q.tokens) or len(used_e) < len(e.tokens)):
+        distinctive = any(q.weights[i] >= 1.0 and e.weights[j] >= 1.0 for i, j in zip(order_q, order_e, strict=True))
+        if not distinctive:
+            # only generic words (and place names) meet: the words either name has beyond them tell it apart
+            score *= len(aligned) / max(len(q.tokens), len(e.tokens))
     compact = 0.0
     if len(q.tokens) != len(e.tokens) and score < COMPACT_MIN:
         c = Indel.normalized_similarity(q.compact, e.compact)
@@ -276,6 +285,8 @@ def score_names(
         ]
     else:
         features = [Feature("name", best.score, f"{query.name!r} against {best_name!r}: {best.detail()}")]
+    if qform.warnings:
+        features.append(Feature("evasion", 0.0, "; ".join(qform.warnings)))
     if qform.latinised or best_form.latinised:
         features.append(
             Feature(
@@ -364,5 +375,13 @@ def compare_names(name1: str, name2: str, schema: str | None = None) -> tuple[fl
     """The score of two names (the ``screen compare`` face): the same name score and name qualifiers as screening."""
     person = _is_person(schema)
     entry = ListEntry(dataset="pair", entry_id="2", list_code="-", schema=schema or "LegalEntity", name=name2)
-    score, _, features = score_names(Query(name1, schema=None), name_form(name1, person), entry)
-    return score, features
+    best: tuple[float, list[Feature]] | None = None
+    for reading in name_readings(name1):
+        form = name_form(reading, person)
+        if reading != name1:
+            form = form.as_reading_of(name1)
+        score, _, features = score_names(Query(name1, schema=None), form, entry)
+        if best is None or score > best[0]:
+            best = (score, features)
+    assert best is not None
+    return best

@@ -9,6 +9,7 @@ programmes, addresses, licence text): a cleared hit is re-opened when it changes
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -186,6 +187,11 @@ class Hit:
     status: str = "open"
     """``open`` (to review), ``cleared`` (an analyst's false positive) or ``confirmed`` (an analyst's true match)."""
     decision: dict[str, Any] | None = None
+    members: list[Hit] = field(default_factory=list, repr=False)
+    """The grouped hits, one per list entry (this one first); empty for a hit not grouped."""
+    memberships: list[dict[str, Any]] = field(default_factory=list)
+    """The same party's entries on every list it is on (this hit's entry first), each ``{entry, list, dataset,
+    entry_hash, status, decision}``: one party, one hit. Empty for a hit not grouped."""
 
     def to_dict(self) -> dict[str, Any]:
         e = self.entry
@@ -210,4 +216,11 @@ class Hit:
             "status": self.status,
             "decision": self.decision,
             "explanation": {f.name: {"score": round(f.score, 4), "detail": f.detail} for f in self.features},
+            "lists": [m["list"] for m in self.memberships] if self.memberships else [e.list_code],
+            "memberships": [dict(m) for m in self.memberships],
         }
+
+
+def each_entry(hits: Sequence[Hit]) -> list[Hit]:
+    """The hits one per list entry: a grouped hit's members (each with its own status and decision), else the hit."""
+    return [member for hit in hits for member in (hit.members or [hit])]

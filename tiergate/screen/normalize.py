@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from unidecode import unidecode
@@ -26,6 +26,8 @@ MAX_NAME_CHARS = 1000
 # Legal forms: phrase (already normalised, space separated) -> class. Longest phrases first.
 _LEGAL = {
     "LLC": [
+        "youxian zeren gongsi",  # pinyin of 有限责任公司
+        "youxianzerengongsi",
         "limited liability company",
         "limited liability",
         "limited liability co",
@@ -64,6 +66,8 @@ _LEGAL = {
         "yugen kaisha",
     ],
     "JSC": [
+        "gufen youxian gongsi",  # 股份有限公司
+        "gufenyouxiangongsi",
         "open joint stock company",
         "closed joint stock company",
         "public joint stock company",
@@ -104,6 +108,8 @@ _LEGAL = {
         "k k",
     ],
     "LTD": [
+        "youxian gongsi",  # 有限公司
+        "youxiangongsi",
         "company limited",
         "co limited",
         "co ltd",
@@ -123,6 +129,13 @@ _LEGAL = {
         "b v",
         "lp",
         "llp",
+    ],
+    "STATE": [
+        "state corporation",
+        "goskorporatsiia",
+        "goskorporatsiya",
+        "gosudarstvennaia korporatsiia",
+        "gosudarstvennaya korporatsiya",
     ],
     "CORP": ["corporation", "corp", "incorporated", "inc", "company", "co", "cie", "gk", "godo kaisha"],
 }
@@ -336,6 +349,46 @@ GENERIC_ORG = {
     "construction",
     "software",
     "semiconductor",
+} | {  # countries, their adjectives and the large cities that lead company names: they do not tell groups apart
+    "china",
+    "chinese",
+    "prc",
+    "russia",
+    "russian",
+    "iran",
+    "iranian",
+    "korea",
+    "korean",
+    "north",
+    "south",
+    "syria",
+    "syrian",
+    "cuba",
+    "cuban",
+    "belarus",
+    "venezuela",
+    "hong",
+    "kong",
+    "macau",
+    "pakistan",
+    "india",
+    "turkey",
+    "uae",
+    "emirates",
+    "beijing",
+    "shanghai",
+    "shenzhen",
+    "guangzhou",
+    "tianjin",
+    "wuhan",
+    "chengdu",
+    "hangzhou",
+    "nanjing",
+    "xian",
+    "harbin",
+    "moscow",
+    "tehran",
+    "pyongyang",
 }
 _TITLES = {
     "mr",
@@ -405,6 +458,51 @@ GENERIC_PERSON = _TITLES | {
     "syed",
     "amir",
 }
+# The commonest surnames (Korean, Chinese, Vietnamese, South Asian): shared by millions, they do not tell persons
+# apart; the given names must.
+GENERIC_PERSON |= {
+    "kim",
+    "lee",
+    "li",
+    "park",
+    "choi",
+    "jung",
+    "kang",
+    "cho",
+    "yoon",
+    "lim",
+    "han",
+    "oh",
+    "shin",
+    "kwon",
+    "wang",
+    "zhang",
+    "liu",
+    "chen",
+    "yang",
+    "huang",
+    "zhao",
+    "wu",
+    "zhou",
+    "xu",
+    "sun",
+    "ma",
+    "zhu",
+    "hu",
+    "guo",
+    "he",
+    "lin",
+    "gao",
+    "luo",
+    "zheng",
+    "liang",
+    "nguyen",
+    "tran",
+    "pham",
+    "khan",
+    "singh",
+    "kumar",
+}
 GENERIC_WEIGHT = 0.35
 TITLE_WEIGHT = 0.15
 
@@ -459,23 +557,270 @@ class NameForm:
     compact: str = ""
     """The phonetic keys written together (for names written without spaces)."""
     total_weight: float = 0.0
+    warnings: tuple[str, ...] = ()
+    """Evasion found in the name and undone (bidi controls, invisible characters, look-alike letters, spaced
+    letters): named in a hit's explanation."""
+    variants: tuple[str, ...] = ()
+    """Further phonetic keys the name is indexed and looked up under (other romanisations of its script)."""
+
+    def as_reading_of(self, name: str) -> NameForm:
+        """This form as another reading of ``name`` (the explanation says so)."""
+        note = f"{name!r} read as {self.original!r} (every letter a look-alike of a Latin one)"
+        return replace(self, original=name, warnings=(*self.warnings, note))
+
+
+_LRE, _RLE, _PDF, _LRO, _RLO = "\u202a\u202b\u202c\u202d\u202e"
+_LRI, _RLI, _FSI, _PDI = "\u2066\u2067\u2068\u2069"
+_OPENERS = frozenset((_LRE, _RLE, _LRO, _RLO, _LRI, _RLI, _FSI))
+_CLOSERS = frozenset((_PDF, _PDI))
+_MARKS = frozenset("\u200e\u200f\u061c")
+BIDI_CONTROLS = _OPENERS | _CLOSERS | _MARKS
+"""The explicit bidirectional formatting characters (embeddings, overrides, isolates, marks)."""
+INVISIBLE = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180e\u2800\u3164\uffa0"  # grapheme joiner, fillers, braille blank
+)
+"""Characters that show nothing but are not format characters (a format character, Unicode category Cf, such as
+a zero-width space or joiner, is removed too)."""
+_MIRROR = str.maketrans("()[]{}<>", ")(][}{><")
+_RTL = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+
+
+def _display_order(text: str) -> str:
+    """``text`` in the order a reader sees it, its bidirectional controls removed: a run under a right-to-left
+    override (U+202E ... U+202C) of left-to-right letters is shown reversed, so it is read reversed (and a run of
+    right-to-left letters under a left-to-right override likewise); embeddings, isolates and marks change no
+    letter's order within a word and are dropped. An unterminated run ends with the text."""
+    stack: list[tuple[str, list[str]]] = [("", [])]
+    for ch in text:
+        if ch in _OPENERS:
+            stack.append((ch, []))
+        elif ch in _CLOSERS:
+            if len(stack) > 1:
+                kind, parts = stack.pop()
+                stack[-1][1].append(_render_run(kind, parts))
+        elif ch not in _MARKS:
+            stack[-1][1].append(ch)
+    while len(stack) > 1:
+        kind, parts = stack.pop()
+        stack[-1][1].append(_render_run(kind, parts))
+    return "".join(stack[0][1])
+
+
+def _render_run(kind: str, parts: list[str]) -> str:
+    run = "".join(parts)
+    rtl = _RTL.search(run) is not None
+    if (kind == _RLO and not rtl) or (kind == _LRO and rtl):
+        return run[::-1].translate(_MIRROR)
+    return run
 
 
 def clean_text(name: str) -> str:
-    """NFKC, control and format characters removed, whitespace collapsed."""
+    """NFKC; bidirectional controls resolved to the order a reader sees, then removed; control, format
+    (zero-width) and invisible characters removed; whitespace collapsed."""
     if name.isascii() and name.isprintable():  # the common case: NFKC changes nothing, no control characters
         return " ".join(name.split())
     text = unicodedata.normalize("NFKC", name)
+    if not BIDI_CONTROLS.isdisjoint(text):
+        text = _display_order(text)
     out = []
     for ch in text:
         cat = unicodedata.category(ch)
         if cat == "Cc":
             out.append(" ")
-        elif cat == "Cf":
+        elif cat == "Cf" or ch in INVISIBLE or "\ufe00" <= ch <= "\ufe0f":
             continue
         else:
             out.append(ch)
     return " ".join("".join(out).split())
+
+
+def _script(ch: str) -> str:
+    """The script of a letter, by its Unicode name's first word (LATIN, CYRILLIC, GREEK, CJK, HANGUL, ...)."""
+    if ch.isascii():
+        return "LATIN"
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0] if name else "UNKNOWN"
+
+
+_LOOKALIKE_SCRIPTS = frozenset({"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC", "LISU", "GEORGIAN"})
+_WORD = re.compile(r"\w+")
+
+
+def fold_lookalikes(text: str) -> tuple[str, tuple[str, ...]]:
+    """Letters of other scripts that look like Latin ones (UTS #39 confusables: Cyrillic ``с``, Greek ``Ο``)
+    read as those Latin letters where the reader would take them for Latin: in a word that mixes them with Latin
+    letters, and in a word made only of look-alikes inside a name written otherwise in Latin script. A name
+    wholly in Cyrillic or Greek is left to transliteration. Also returns what was found (for the explanation)."""
+    if text.isascii():
+        return text, ()
+    from tiergate.screen.confusables import LATIN_LOOKALIKES
+
+    scripts: set[str] = set()
+    for ch in text:
+        if ch.isalpha():
+            scripts.add(_script(ch))
+    if "LATIN" not in scripts or scripts.isdisjoint(_LOOKALIKE_SCRIPTS):
+        return text, ()
+    folded: dict[str, int] = {}
+
+    def word(m: re.Match[str]) -> str:
+        w = m.group(0)
+        letters = [ch for ch in w if ch.isalpha()]
+        kinds = {_script(ch) for ch in letters}
+        if not (kinds & _LOOKALIKE_SCRIPTS):
+            return w
+        if "LATIN" not in kinds and not all(ch in LATIN_LOOKALIKES for ch in letters):
+            return w
+        out = []
+        for ch in w:
+            latin = LATIN_LOOKALIKES.get(ch)
+            if latin is not None:
+                folded[ch] = folded.get(ch, 0) + 1
+                out.append(latin)
+            else:
+                out.append(ch)
+        return "".join(out)
+
+    result = _WORD.sub(word, text)
+    names = ", ".join(sorted(s.title() for s in scripts))
+    if not folded:
+        return result, (f"letters of several scripts in one name ({names})",)
+    shown = ", ".join(
+        f"{ch} (U+{ord(ch):04X}) as {LATIN_LOOKALIKES[ch]}" + (f" x{n}" if n > 1 else "")
+        for ch, n in sorted(folded.items())
+    )
+    return result, (f"letters of several scripts in one name ({names}); look-alike letters read as Latin: {shown}",)
+
+
+_SPACED_LETTERS = re.compile(r"(?<![^\W_])(?:[^\W_](?:[.\-_·•*|/+~:,]|\s)+){3,}[^\W_](?![^\W_])")
+_GAP = re.compile(r"[.\-_·•*|/+~:,\s]+")
+
+
+def join_spaced_letters(text: str) -> tuple[str, tuple[str, ...]]:
+    """Four or more single letters separated by punctuation or spaces (``H.u.a.w.e.i``, ``H u a w e i``) written
+    as the word they spell, and what was joined (for the explanation)."""
+    found: list[str] = []
+    run = longest = 0
+    for piece in _GAP.split(text):
+        run = run + 1 if len(piece) == 1 else 0
+        longest = max(longest, run)
+    if longest < 4:
+        return text, ()
+
+    def join(m: re.Match[str]) -> str:
+        word = _GAP.sub("", m.group(0))
+        found.append(f"{m.group(0).strip()!r} read as {word!r}")
+        return word
+
+    result = _SPACED_LETTERS.sub(join, text)
+    return result, tuple(f"separated letters joined: {f}" for f in found)
+
+
+def name_readings(name: str) -> list[str]:
+    """The ways to read ``name``: itself, and, when every letter of it is a letter of another script that looks
+    like a Latin one (``НАУЕ`` in Cyrillic), those Latin letters too (such a name is screened both ways)."""
+    if name.isascii():
+        return [name]
+    from tiergate.screen.confusables import LATIN_LOOKALIKES
+
+    letters = [ch for ch in name if ch.isalpha()]
+    if letters and all(ch in LATIN_LOOKALIKES for ch in letters):
+        folded = "".join(LATIN_LOOKALIKES.get(ch, ch) for ch in name)
+        if folded != name:
+            return [name, folded]
+    return [name]
+
+
+def hostile_text(name: str) -> tuple[str, tuple[str, ...]]:
+    """``name`` cleaned against evasion (:func:`clean_text`, :func:`fold_lookalikes`, :func:`join_spaced_letters`)
+    and a line for each trick found: bidirectional controls, invisible characters, mixed scripts, spaced letters."""
+    notes: list[str] = []
+    if not (name.isascii() and name.isprintable()):
+        bidi = sorted({f"U+{ord(ch):04X}" for ch in name if ch in BIDI_CONTROLS})
+        if bidi:
+            notes.append(f"bidirectional controls ({', '.join(bidi)}) resolved to the order a reader sees and removed")
+        hidden = sorted(
+            {
+                f"U+{ord(ch):04X}"
+                for ch in name
+                if ch not in BIDI_CONTROLS and (unicodedata.category(ch) == "Cf" or ch in INVISIBLE)
+            }
+        )
+        if hidden:
+            notes.append(f"invisible characters ({', '.join(hidden)}) removed")
+    text = clean_text(name)
+    text, mixed = fold_lookalikes(text)
+    text, joined = join_spaced_letters(text)
+    return text, (*notes, *mixed, *joined)
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]+")
+# Korean surnames in their usual English spellings: the Revised Romanization, McCune-Reischauer and the
+# spellings passports use read as one (Gim/Kim, I/Yi/Lee/Rhee/Ri, Bak/Pak/Park, Choe/Choi ...).
+KOREAN_SURNAMES = {
+    **dict.fromkeys(["gim", "kim"], "kim"),
+    **dict.fromkeys(["yi", "lee", "rhee", "ri", "rhie", "lie"], "lee"),
+    **dict.fromkeys(["bak", "pak", "park", "bag"], "park"),
+    **dict.fromkeys(["choe", "choi", "chwe"], "choi"),
+    **dict.fromkeys(["gang", "kang"], "kang"),
+    **dict.fromkeys(["yun", "yoon"], "yoon"),
+    **dict.fromkeys(["im", "lim", "rim"], "lim"),
+    **dict.fromkeys(["sin", "shin"], "shin"),
+    **dict.fromkeys(["gwon", "gweon", "kwon"], "kwon"),
+    **dict.fromkeys(["ryu", "yu", "yoo", "rhyu"], "yoo"),
+    **dict.fromkeys(["mun", "moon"], "moon"),
+    **dict.fromkeys(["baek", "paek", "paik", "baeg"], "baek"),
+    **dict.fromkeys(["no", "noh", "roh"], "roh"),
+    **dict.fromkeys(["gu", "ku", "koo"], "koo"),
+}
+
+
+_SURNAME_SPELLINGS = {
+    k: v
+    for k, v in KOREAN_SURNAMES.items()
+    if k not in {"bag", "baeg", "im", "sin", "no", "mun", "gang", "gu", "yu", "lie", "ku"}
+}
+"""The surname spellings read as one in every name, whatever its schema (a query's schema is often unknown):
+those that are not also common words."""
+
+
+def _hangul_syllable(ch: str) -> str:
+    """One Hangul syllable in the Revised Romanization's spelling (unidecode's, with ch and final k/p/t)."""
+    out = unidecode(ch)
+    if out.startswith("c"):
+        out = "ch" + out[1:]
+    if len(out) > 1 and out[-1] in "gbd" and not out.endswith("ng"):
+        out = out[:-1] + {"g": "k", "b": "p", "d": "t"}[out[-1]]
+    return out
+
+
+def _hangul_run(run: str, person: bool) -> str:
+    """A run of Hangul in Latin letters: a person's 2-4 syllable name as surname + one token per given-name
+    syllable (``김정은`` -> kim jeong eun, meeting Kim Jong Un, Kim Jong-un); other words written together."""
+    syllables = [_hangul_syllable(ch) for ch in run]
+    if person and 2 <= len(syllables) <= 4:
+        surname = KOREAN_SURNAMES.get(syllables[0], syllables[0])
+        return " " + " ".join([surname, *syllables[1:]]) + " "
+    return " " + "".join(syllables) + " "
+
+
+_ARABIC_WORD = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff]+")
+_ARABIC_INITIAL = frozenset("اأإآعٱ")
+_ARABIC_LETTERS = str.maketrans({"ة": "a", "ى": "a", "ء": "", "ئ": "y", "ؤ": "w"})
+
+
+def _arabic_word(m: re.Match[str]) -> str:
+    """An Arabic-script word made ready for transliteration: the article ال written apart (``al``), a word's
+    initial alef or ayin read as its vowel (``a``: عبد -> abd, not bd), taa marbuta and alef maqsura as ``a``."""
+    word = m.group(0)
+    if word in ("الله", "لله"):
+        return "allah"
+    article = ""
+    if word.startswith("ال") and len(word) > 3:
+        article, word = "al ", word[2:]
+    if word[0] in _ARABIC_INITIAL:
+        word = "a" + word[1:]
+    return article + word.translate(_ARABIC_LETTERS)
 
 
 def _pinyin_run(run: str, person: bool) -> str:
@@ -487,6 +832,7 @@ def _pinyin_run(run: str, person: bool) -> str:
     return " " + "".join(syllables) + " "
 
 
+_DOUBLED = re.compile(r"(.)\1+")
 _FOLD_LETTERS = str.maketrans("ywqcz", "ivkks", "") | {ord("x"): "ks"}
 
 
@@ -507,6 +853,8 @@ def fold(token: str) -> str:
         ("gh", "g"),
         ("dh", "d"),
         ("th", "t"),
+        ("eo", "o"),
+        ("eu", "u"),
         ("ou", "u"),
         ("oo", "u"),
         ("ee", "i"),
@@ -521,12 +869,7 @@ def fold(token: str) -> str:
         ("dj", "j"),
     ):
         t = t.replace(a, b)
-    t = t.translate(_FOLD_LETTERS)
-    out: list[str] = []
-    for ch in t:
-        if not out or out[-1] != ch:
-            out.append(ch)
-    folded = "".join(out)
+    folded = _DOUBLED.sub(r"\1", t.translate(_FOLD_LETTERS))
     if len(folded) > 3 and folded.endswith("h"):
         folded = folded[:-1]
     return folded
@@ -556,6 +899,61 @@ def _latin_tokens(text: str) -> list[str]:
             raw = raw.translate(_LEET)
         tokens.append(raw)
     return tokens
+
+
+# Words as customs declarations and lists abbreviate them, and the pinyin of the generic words of Chinese company
+# names, read as the full English word (a company's name only: ``Eng`` is a title in a person's).
+ABBREVIATIONS = {
+    **dict.fromkeys(["tech", "techn", "technol", "technologies", "jishu", "keji"], "technology"),
+    **dict.fromkeys(["comm", "comms", "commun", "communication", "tongxin"], "communications"),
+    **dict.fromkeys(["grp", "jituan"], "group"),
+    **dict.fromkeys(["svc", "svcs", "srvc", "srvcs", "srvces", "servs", "service"], "services"),
+    **dict.fromkeys(["intl", "internat", "guoji"], "international"),
+    **dict.fromkeys(["mfg", "mfr", "manuf", "zhizao"], "manufacturing"),
+    **dict.fromkeys(["elec", "electr", "electronic", "dianzi"], "electronics"),
+    **dict.fromkeys(["eng", "engg", "gongcheng"], "engineering"),
+    **dict.fromkeys(["ind", "inds", "indus", "industries", "industry", "gongye", "shiye"], "industrial"),
+    **dict.fromkeys(["hldg", "hldgs", "holdings", "konggu"], "holding"),
+    **dict.fromkeys(["dev", "devt", "fazhan"], "development"),
+    **dict.fromkeys(["trdg", "maoyi"], "trading"),
+    **dict.fromkeys(["equip", "shebei"], "equipment"),
+    **dict.fromkeys(["sys", "system"], "systems"),
+    **dict.fromkeys(["natl"], "national"),
+    **dict.fromkeys(["inst"], "institute"),
+    **dict.fromkeys(["univ", "daxue"], "university"),
+    **dict.fromkeys(["acad"], "academy"),
+    **dict.fromkeys(["assn", "assoc"], "association"),
+    **dict.fromkeys(["invest", "touzi"], "investment"),
+    **dict.fromkeys(["yanjiusuo", "yanjiuyuan"], "research institute"),
+    **dict.fromkeys(["bandaoti"], "semiconductor"),
+    **dict.fromkeys(["hangkong"], "aviation"),
+    **dict.fromkeys(["hangtian"], "aerospace"),
+}
+_JOINED_PREFIXES = frozenset({"micro", "nano", "opto", "bio", "petro", "aero", "tele", "electro", "info", "radio"})
+
+
+def expand_abbreviations(tokens: list[str]) -> list[str]:
+    """A company name's abbreviated words written out (``COMM`` -> communications, ``Tech.`` -> technology), pinyin
+    syllables of a generic word joined and read in English (``Guo Ji`` -> international), and prefixes written
+    apart joined (``Micro Electronics`` -> microelectronics)."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if nxt is not None and (t + nxt) in ABBREVIATIONS and t not in ABBREVIATIONS:
+            out.extend(ABBREVIATIONS[t + nxt].split())
+            i += 2
+            continue
+        if nxt is not None and t in _JOINED_PREFIXES and nxt.isalpha() and len(nxt) > 3:
+            joined = t + ABBREVIATIONS.get(nxt, nxt)
+            out.append(joined)
+            i += 2
+            continue
+        full = ABBREVIATIONS.get(t)
+        out.extend(full.split() if full else [t])
+        i += 1
+    return out
 
 
 def _strip_legal(tokens: list[str], person: bool) -> tuple[list[str], set[str]]:
@@ -598,7 +996,7 @@ def check_name(name: str) -> str:
 @lru_cache(maxsize=131072)
 def name_form(name: str, person: bool = False) -> NameForm:
     """The normalised form of ``name`` (``person``: read a name in Chinese characters as surname + given name)."""
-    text = clean_text(name)
+    text, warnings = hostile_text(name)
     legal: set[str] = set()
     for phrase, cls in _CJK_LEGAL:
         if phrase in text and text.replace(phrase, "").strip():
@@ -614,11 +1012,20 @@ def name_form(name: str, person: bool = False) -> NameForm:
         whole = _HAN.fullmatch(text.replace(" ", "")) is not None  # a Chinese name, not a transcribed foreign one
         text = _HAN.sub(lambda m: _pinyin_run(m.group(0), person and whole), text)
         latinised = True
+    if _HANGUL.search(text):
+        whole = _HANGUL.fullmatch(text.replace(" ", "")) is not None
+        text = _HANGUL.sub(lambda m: _hangul_run(m.group(0), person and whole), text)
+        latinised = True
+    if _ARABIC_WORD.search(text):
+        text = _ARABIC_WORD.sub(_arabic_word, text)
     if not text.isascii():
         ascii_text = unidecode(text)
         latinised = latinised or any(ord(ch) > 0x24F for ch in text)
         text = ascii_text
     tokens, found = _strip_legal(_latin_tokens(text), person)
+    if not person:
+        tokens = expand_abbreviations(tokens)
+    tokens = [_SURNAME_SPELLINGS.get(t, t) for t in tokens]
     legal |= found
     generic = GENERIC_PERSON if person else GENERIC_ORG
     weights = tuple(
@@ -636,4 +1043,5 @@ def name_form(name: str, person: bool = False) -> NameForm:
         han=han,
         compact="".join(fold(t) for t in tokens),
         total_weight=sum(weights),
+        warnings=warnings,
     )

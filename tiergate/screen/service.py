@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tiergate.screen.index import ScreeningIndex
-from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, Query
+from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query, each_entry
 from tiergate.screen.normalize import clean_text
 from tiergate.screen.store import Decision, ListStore, LoadReport
 
@@ -43,20 +43,137 @@ def party_key(query: Query) -> str:
     return party_id(query.name, query.country)
 
 
-def apply_decisions(hits: list[Hit], party: str, standing: dict[tuple[str, str], Decision]) -> list[Hit]:
-    """Each hit's analyst decision for ``party``: re-applied while the entry is unchanged, re-opened when it changed."""
+_MADE_ID = re.compile(r"(?:[A-Z]{2}|-):[^|]+")
+
+
+def party_form(name: str, country: str | None = None, identifiers: Sequence[str] = ()) -> str:
+    """What an analyst's decision is bound to: the party's normalised name and country (as :func:`party_id` makes
+    them from the name, never from a given id) and its identifiers. A decision holds only for a party of the same
+    form: a caller's id never carries a clearance to another name, country or identifier."""
+    form = party_id(name, country)
+    ids = sorted({_NOT_WORD.sub("", str(i)).upper() for i in identifiers if str(i).strip()})
+    return f"{form}|{','.join(ids)}" if ids else form
+
+
+def query_form(query: Query) -> str:
+    return party_form(query.name, query.country, query.identifiers)
+
+
+def decision_binding(
+    store: ListStore, party: str, name: str | None = None, country: str | None = None, identifiers: Sequence[str] = ()
+) -> str:
+    """The party form an analyst's decision on ``party`` is bound to: the name (and country, identifiers) given
+    with the decision, else those of the party's last recorded screening, else the party id itself when it was made
+    from a name (``COUNTRY:slug``). A given id with neither is refused: a decision must say whom it clears."""
+    from tiergate.screen.model import ListStoreError
+
+    if name is not None and name.strip():
+        return party_form(name, country, identifiers)
+    recorded = store.screened_query(party)
+    if recorded is not None:
+        return query_form(query_from_dict(recorded))
+    if _MADE_ID.fullmatch(party.strip()):
+        return party.strip()
+    raise ListStoreError(
+        f"party {party[:100]!r} has no recorded screening, so the decision would not say which name it is for",
+        hint="screen the party first with --party (or record=true), or give the party's name and country",
+    )
+
+
+def _binding_of(decision: Decision) -> str | None:
+    if decision.bound_to is not None:
+        return decision.bound_to
+    return decision.party if _MADE_ID.fullmatch(decision.party) else None
+
+
+def apply_decisions(
+    hits: list[Hit], party: str, standing: dict[tuple[str, str], Decision], query: Query | None = None
+) -> list[Hit]:
+    """Each hit's analyst decision for ``party``: re-applied while the entry and the party are unchanged (the entry's
+    content hash; the party's name, country and identifiers, when ``query`` is given), re-opened when either changed.
+    Then the hits of one party listed on several lists are grouped into one hit with its memberships."""
+    form = query_form(query) if query is not None else None
     for hit in hits:
         decision = standing.get((party, hit.entry.key))
         if decision is None:
             continue
         record = decision.to_dict()
-        if decision.entry_hash == hit.entry.content_hash:
-            hit.status = decision.verdict
-        else:
+        bound = _binding_of(decision)
+        if decision.entry_hash != hit.entry.content_hash:
             hit.status = "open"
             record["reopened"] = "the list entry changed after this decision"
+        elif form is not None and bound != form:
+            hit.status = "open"
+            record["reopened"] = (
+                f"the decision was made for party {bound!r}, not for {form!r} (name, country or identifiers differ)"
+                if bound is not None
+                else "the decision is not bound to a party's name: decide again for this party"
+            )
+        else:
+            hit.status = decision.verdict
         hit.decision = record
-    return hits
+    return group_hits(hits)
+
+
+def _names(entry: ListEntry) -> set[str]:
+    return {party_id(n) for n in (entry.name, *entry.aliases)}
+
+
+def same_party(a: ListEntry, b: ListEntry) -> bool:
+    """Whether two list entries name one party: the primary name of one is a name of the other (spacing, case and
+    punctuation aside), and their countries agree (or one states none)."""
+    if a.key == b.key:
+        return True
+    named = party_id(a.name) in _names(b) or party_id(b.name) in _names(a)
+    countries = not a.countries or not b.countries or bool(set(a.countries) & set(b.countries))
+    return named and countries and (a.schema == b.schema or "LegalEntity" in (a.schema, b.schema))
+
+
+def membership(hit: Hit) -> dict[str, Any]:
+    return {
+        "entry": hit.entry.key,
+        "list": hit.entry.list_code,
+        "dataset": hit.entry.dataset,
+        "entry_hash": hit.entry.content_hash,
+        "score": round(hit.score, 4),
+        "match": hit.match,
+        "status": hit.status,
+        "decision": hit.decision,
+        "source": hit.entry.source,
+    }
+
+
+def group_hits(hits: list[Hit]) -> list[Hit]:
+    """One hit per party: the hits (ranked) whose entries name the same party on several lists become the best
+    one's, with a membership per list (each with its own entry hash and analyst decision, so that a change on one
+    list re-opens only that membership). The group is open while any membership is open."""
+    groups: list[list[Hit]] = []
+    for hit in hits:
+        for group in groups:
+            if any(same_party(hit.entry, other.entry) for other in group):
+                group.append(hit)
+                break
+        else:
+            groups.append([hit])
+    out = []
+    for group in groups:
+        lead = group[0]
+        if len(group) > 1:
+            states = {h.status for h in group if h.match} or {h.status for h in group}
+            lead = replace(
+                lead,
+                members=group,
+                memberships=[membership(h) for h in group],
+                match=any(h.match for h in group),
+                status="open" if "open" in states else ("confirmed" if "confirmed" in states else "cleared"),
+            )
+        out.append(lead)
+    return out
+
+
+def party_entries(store: ListStore, entry: ListEntry) -> list[ListEntry]:
+    """The same party's entries on the other lists (see :func:`same_party`), for deciding once for all of them."""
+    return [e for e in store.list_entries() if e.key != entry.key and same_party(entry, e)]
 
 
 @dataclass
@@ -81,7 +198,7 @@ class Screener:
         self, query: Query, *, party: str | None = None, limit: int = 10, floor: float | None = None
     ) -> list[Hit]:
         hits = self.index.screen(query, threshold=self.threshold, limit=limit, floor=floor)
-        return apply_decisions(hits, party or party_key(query), self.decisions())
+        return apply_decisions(hits, party or party_key(query), self.decisions(), query)
 
     def screen_and_record(self, query: Query, party: str, *, limit: int = 10, actor: str | None = None) -> list[Hit]:
         """Screen and record the result under ``party`` (``actor``: who the store's trail names)."""
@@ -151,6 +268,7 @@ def rescreen(
     for party, qdata, old_hits in store.screened_parties():
         query = query_from_dict(qdata)
         old = {h["entry"]: h for h in old_hits}
+        old.update({m["entry"]: m for h in old_hits for m in h.get("memberships") or ()})
         could = any(k in touched for k in old) or (
             len(small) > 0 and bool(small.screen(query, threshold=screener.threshold, floor=floor, limit=1))
         )
@@ -159,7 +277,7 @@ def rescreen(
             continue
         screened.append(party)
         hits = screener.screen_and_record(query, party, actor=actor)
-        now = {h.entry.key: h for h in hits}
+        now = {h.entry.key: h for h in each_entry(hits)}
         for key, hit in now.items():
             if not hit.match or hit.status == "cleared":
                 continue

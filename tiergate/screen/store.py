@@ -116,6 +116,16 @@ audit = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
 )
 
+bindings = sa.Table(
+    "screen_decision_bindings",
+    metadata,
+    sa.Column("decision_id", sa.Integer, primary_key=True),
+    sa.Column("party_form", sa.Text, nullable=False),
+)
+"""What each decision was made for: the party's normalised name, country and identifiers (``party_form`` of
+``tiergate.screen.service``); a decision applies only to a party of the same form. A table of its own, so that a
+store made before it gains it with ``create_all``."""
+
 VERDICTS = ("cleared", "confirmed")
 REOPENED = "reopened"
 """The verdict of a re-opening: the standing decision withdrawn, the hit open again (never a standing verdict)."""
@@ -182,6 +192,9 @@ class Decision:
     decided_at: str
     withdrawn: str | None = None
     """For a re-opening: the verdict it withdrew."""
+    bound_to: str | None = None
+    """The party form the decision was made for (its normalised name, country and identifiers); None for a
+    decision recorded before decisions were bound (it holds only for a party id made from the name)."""
 
     def to_dict(self) -> dict[str, Any]:
         found = {
@@ -195,6 +208,8 @@ class Decision:
         }
         if self.withdrawn is not None:
             found["withdrawn"] = self.withdrawn
+        if self.bound_to is not None:
+            found["bound_to"] = self.bound_to
         return found
 
 
@@ -504,10 +519,21 @@ class ListStore:
     # ---------------------------------------------------------------- analyst decisions
 
     def decide(
-        self, party: str, entry: ListEntry, verdict: str, reason: str, author: str, *, actor: str | None = None
+        self,
+        party: str,
+        entry: ListEntry,
+        verdict: str,
+        reason: str,
+        author: str,
+        *,
+        actor: str | None = None,
+        bound_to: str | None = None,
+        siblings: Sequence[ListEntry] = (),
     ) -> Decision:
         """Clear or confirm the hit of ``entry`` for ``party``; a standing decision on the pair is superseded (kept in
-        the history). ``actor``: who the trail names (default ``$TIERGATE_ACTOR`` or the process's user)."""
+        the history). ``actor``: who the trail names (default ``$TIERGATE_ACTOR`` or the process's user).
+        ``bound_to``: the party form decided on (the decision holds only for a party of that form); ``siblings``:
+        the same party's entries on other lists, decided alike in the same transaction (one party, one hit)."""
         party = party.strip()
         if verdict not in VERDICTS:
             raise ListStoreError(f"verdict {verdict!r}", hint=f"one of {', '.join(VERDICTS)}")
@@ -519,31 +545,43 @@ class ListStore:
             raise ListStoreError("a decision needs a party id")
         now = _now()
         with self.transaction() as conn:
-            conn.execute(
-                decisions.update()
-                .where(decisions.c.party == party, decisions.c.entry == entry.key, decisions.c.superseded.is_(False))
-                .values(superseded=True)
-            )
-            conn.execute(
-                decisions.insert().values(
-                    party=party,
-                    entry=entry.key,
-                    entry_hash=entry.content_hash,
-                    verdict=verdict,
-                    reason=reason.strip(),
-                    author=author.strip(),
-                    decided_at=now,
-                    superseded=False,
+            bindings.create(conn, checkfirst=True)  # a store made before decisions were bound
+            for one in dict.fromkeys((entry, *siblings)):
+                conn.execute(
+                    decisions.update()
+                    .where(decisions.c.party == party, decisions.c.entry == one.key, decisions.c.superseded.is_(False))
+                    .values(superseded=True)
                 )
-            )
-            self._audit(
-                conn,
-                verdict,
-                f"{party} / {entry.key}",
-                {"entry_hash": entry.content_hash, "reason": reason.strip(), "author": author.strip()},
-                actor=actor,
-            )
-        return Decision(party, entry.key, entry.content_hash, verdict, reason.strip(), author.strip(), now.isoformat())
+                made = conn.execute(
+                    decisions.insert().values(
+                        party=party,
+                        entry=one.key,
+                        entry_hash=one.content_hash,
+                        verdict=verdict,
+                        reason=reason.strip(),
+                        author=author.strip(),
+                        decided_at=now,
+                        superseded=False,
+                    )
+                )
+                if bound_to is not None:
+                    made_id = made.inserted_primary_key
+                    assert made_id is not None
+                    conn.execute(bindings.insert().values(decision_id=made_id[0], party_form=bound_to))
+                detail = {"entry_hash": one.content_hash, "reason": reason.strip(), "author": author.strip()}
+                if bound_to is not None:
+                    detail["bound_to"] = bound_to
+                self._audit(conn, verdict, f"{party} / {one.key}", detail, actor=actor)
+        return Decision(
+            party,
+            entry.key,
+            entry.content_hash,
+            verdict,
+            reason.strip(),
+            author.strip(),
+            now.isoformat(),
+            bound_to=bound_to,
+        )
 
     def reopen(
         self, party: str, entry: ListEntry | str, reason: str, author: str, *, actor: str | None = None
@@ -640,13 +678,24 @@ class ListStore:
         """The standing decision (cleared or confirmed; a re-opening leaves none) for each (party, entry)."""
         try:
             with self.engine.connect() as conn:
-                query = sa.select(decisions).where(decisions.c.superseded.is_(False), decisions.c.verdict.in_(VERDICTS))
+                bound = sa.inspect(conn).has_table("screen_decision_bindings")
+                form = bindings.c.party_form if bound else sa.null().label("party_form")
+                query = sa.select(decisions, form)
+                if bound:
+                    query = query.select_from(decisions.outerjoin(bindings, bindings.c.decision_id == decisions.c.id))
+                query = query.where(decisions.c.superseded.is_(False), decisions.c.verdict.in_(VERDICTS))
                 if party is not None:
                     query = query.where(decisions.c.party == party)
                 rows = conn.execute(query).mappings().all()
         except sa.exc.OperationalError:
             return {}
-        return {(r["party"], r["entry"]): _decision(r) for r in rows}
+        return {(r["party"], r["entry"]): replace(_decision(r), bound_to=r["party_form"]) for r in rows}
+
+    def screened_query(self, party: str) -> dict[str, Any] | None:
+        """The query of ``party``'s last recorded screening (None when none was recorded)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(parties.c.query).where(parties.c.party == party.strip())).scalar()
+        return orjson.loads(row) if row is not None else None
 
     # ---------------------------------------------------------------- screened parties and audit
 

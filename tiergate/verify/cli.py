@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tiergate.batch import atomic_output
+from tiergate.console import Column, print_table
 from tiergate.errors import InputError
 
 verify_app = typer.Typer(
@@ -229,15 +230,13 @@ def fleet(
 
         _emit(fleet_page(rows), out_path)
     else:
-        table = Table("serial", "declared", "claim", "status", "location", "probe", "ratio", title="Fleet")
-        for row in rows:
-            table.add_row(
-                *(
-                    str(row[k]) if row[k] is not None else "–"
-                    for k in ("serial", "declared", "claim", "status", "location", "probe", "ratio")
-                )
-            )
-        out.print(table)
+        keys = ("serial", "declared", "claim", "status", "location", "probe", "ratio")
+        print_table(
+            out,
+            "Fleet",
+            [Column(k, key=k in ("serial", "claim", "status")) for k in keys],
+            ([str(row[k]) if row[k] is not None else "–" for k in keys] for row in rows),
+        )
         flagged = sum(1 for row in rows if row["status"] != "verified")
         out.print(f"{flagged} of {len(rows)} chip(s) ruled out, rejected, inconsistent or unverified", markup=False)
     if any(row["status"] in ("ruled_out", "rejected", "inconsistent") for row in rows):

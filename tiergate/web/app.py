@@ -8,7 +8,6 @@ navigation lists every module's ``NAV`` entry that the signed-in key's role may 
 from __future__ import annotations
 
 import hmac
-import importlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import Request
 from starlette.datastructures import FormData
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.staticfiles import StaticFiles
 
 from tiergate.api.context import ApiContext
 from tiergate.api.errors import ApiError, for_http
 from tiergate.api.keys import ApiKey
-from tiergate.api.settings import Settings
 from tiergate.classify.metrics import fmt
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +30,7 @@ PAGE_MODULES = (
     "tiergate.web.allocations",
     "tiergate.web.screen",
     "tiergate.web.monitor",
+    "tiergate.web.diversion",
     "tiergate.web.vault",
     "tiergate.web.verify",
     "tiergate.web.packs",
@@ -144,25 +141,3 @@ def error_page(request: Request, error: ApiError) -> Response:
             environment.get_template("error.html").render(request_path="", key=None, nav=[], csrf="", error=error),
             status_code=error.status,
         )
-
-
-def install_dashboard(app: FastAPI, settings: Settings) -> None:
-    """Mount the pages, the static files and the session on ``app``."""
-    from tiergate.web import session
-
-    nav: list[NavEntry] = []
-    app.include_router(session.router, include_in_schema=False)
-    for name in PAGE_MODULES:
-        module = importlib.import_module(name)
-        app.include_router(module.router, include_in_schema=False)
-        nav.append(module.NAV)
-    app.state.nav = nav
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.session_secret,
-        session_cookie="tiergate_session",
-        max_age=settings.session_max_age,
-        same_site="strict",
-        https_only=settings.secure_cookies,
-    )

@@ -197,6 +197,10 @@ def cause_of(decision: dict[str, Any], shipment: dict[str, Any] | None = None) -
     (the list and entry) or the licence it ships under; None when neither did."""
     listed = [_SCREENING_RULES[r] for r in decision.get("rules") or [] if r in _SCREENING_RULES]
     if listed:
+        screening = decision.get("screening") if isinstance(decision.get("screening"), dict) else {}
+        for hit in (screening or {}).get("hits") or []:  # the decision's screening record names the hit
+            if isinstance(hit, dict) and {"EL", "SDN", "DPL"} & set(hit.get("lists") or [hit.get("list")]):
+                return f"screening: {hit.get('list')} entry {hit.get('entry')} {hit.get('name')!r}"
         for line in decision.get("explanation") or []:
             if isinstance(line, str) and line.startswith("Screening: consignee matches "):
                 return "screening: " + line.removeprefix("Screening: consignee matches ").split(" (score", 1)[0]

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from tiergate.api.errors import ApiError
+from tiergate.api.errors import ApiError, page_message
 from tiergate.api.replay import answer, check_regimes, replay_upload
 from tiergate.errors import TiergateError
 from tiergate.web.app import NavEntry, check_csrf, context, page_key, render
@@ -101,8 +101,7 @@ async def replay_page(request: Request) -> Response:
 
 
 def _message(error: ApiError | TiergateError) -> str:
-    text = f"{error.where}: {error.message}" if error.where else error.message
-    return f"{text} ({error.hint})" if error.hint else text
+    return page_message(error)
 
 
 @router.post("/replay")

@@ -114,7 +114,12 @@ async def screening_decide(request: Request) -> Response:
     form = await request.form()
     check_csrf(request, form)
     values = _search_values(form)
-    fields = {name: str(form.get(name) or "")[:2500] for name in ("party", "entry", "verdict", "reason")}
+    fields: dict[str, Any] = {
+        name: str(form.get(name) or "")[:2500] for name in ("party", "entry", "verdict", "reason")
+    }
+    if values["name"].strip():  # the decision is bound to the name and country screened
+        fields["name"] = values["name"][:1000]
+        fields["country"] = values["country"].strip() or None
     ctx = context(request)
     try:
         body = DecisionIn.model_validate(fields)

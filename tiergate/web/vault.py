@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from tiergate.api.errors import ApiError
+from tiergate.api.errors import ApiError, page_message
 from tiergate.api.vault import vault_of
 from tiergate.errors import TiergateError
 from tiergate.web.app import NavEntry, check_csrf, context, page_key, render
@@ -75,8 +75,7 @@ async def vault_approve(request: Request) -> Response:
     try:
         outcome = await run_in_threadpool(lambda: vault_of(ctx, key).approve(rid, key.owner))
     except (ApiError, TiergateError) as found:
-        text = f"{found.where}: {found.message}" if found.where else found.message
-        return await _page(request, status=422, error=text)
+        return await _page(request, status=422, error=page_message(found))
     view = outcome.view
     if outcome.refused:
         return await _page(

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from tiergate.api.errors import ApiError
+from tiergate.api.errors import ApiError, page_message
 from tiergate.api.verify import LocateIn, ProbeIn, locate_report, probe_body
 from tiergate.errors import TiergateError
 from tiergate.verify.report import svg
@@ -25,8 +25,7 @@ EXAMPLE = "landmark,lat,lon,rtt_ms\nSIN,1.3521,103.8198,2.0\nKUL,3.139,101.6869,
 
 
 def _message(error: ApiError | TiergateError) -> str:
-    text = f"{error.where}: {error.message}" if error.where else error.message
-    return f"{text} ({error.hint})" if error.hint else text
+    return page_message(error)
 
 
 def _invalid(error: ValidationError) -> str:

@@ -1,0 +1,184 @@
+"""A labelled name-pair set mined from the restricted-party lists themselves, scored by Tiergate and by nomenklatura's
+matchers in the same run: F1 per script group (Arabic, Cyrillic, CJK, Hangul, Latin) and per schema (person,
+organisation), plus nomenklatura's public name cases.
+
+    python bench/screen_pairs.py [--shared PATH] [--per-group 150] [--threshold 0.7] [--seed 3] [--write FILE]
+
+Positives: a list entry's name against one of its own aliases (the lists give many in other scripts and in
+abbreviated forms). Hard negatives: the same alias against the name of the *most similar other entry* (rapidfuzz
+token-set ratio over every primary name of the same schema), so each negative shares words or sounds with the
+query. The mining is deterministic for a given seed and list files; ``--write`` keeps the pairs as CSV (the columns
+of nomenklatura's name cases). nomenklatura is a benchmark-only dependency (``pip install -e '.[bench]'``).
+Aliases the lists call weak and aliases no longer than three letters are left out; the labels are the lists' own,
+so a few positives are an entry's former or unrelated names (they cap every matcher's recall alike).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from tiergate.screen import ListEntry, read_lists
+from tiergate.screen.match import compare_names
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CASES = "data/name_matching/nomenklatura_name_bench_cases.csv"
+GROUPS = ("Arabic", "Cyrillic", "CJK", "Hangul", "Latin")
+
+
+def script_group(text: str) -> str:
+    if re.search(r"[\uac00-\ud7a3]", text):
+        return "Hangul"
+    if re.search(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]", text):
+        return "CJK"
+    if re.search(r"[\u0600-\u06ff\u0750-\u077f]", text):
+        return "Arabic"
+    if re.search(r"[\u0400-\u04ff]", text):
+        return "Cyrillic"
+    return "Latin"
+
+
+def schema_of(entry: ListEntry) -> str:
+    return "Person" if entry.schema == "Person" else "Organization"
+
+
+def mine(entries: list[ListEntry], per_group: int, seed: int) -> list[dict[str, str]]:
+    """Positive and hard-negative pairs, up to ``per_group`` of each per script group and schema."""
+    rnd = random.Random(seed)
+    names_by_schema: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for i, e in enumerate(entries):
+        names_by_schema[schema_of(e)].append((e.name, i))
+    candidates: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    for i, e in enumerate(entries):
+        seen = {e.name.casefold()}
+        for alias in e.aliases:
+            if len(alias) <= 3 or alias.casefold() in seen:
+                continue
+            seen.add(alias.casefold())
+            candidates[(script_group(alias), schema_of(e))].append((i, alias))
+    rows: list[dict[str, str]] = []
+    for (group, schema), found in sorted(candidates.items()):
+        rnd.shuffle(found)
+        pool = names_by_schema[schema]
+        pool_names = [n for n, _ in pool]
+        for i, alias in found[:per_group]:
+            entry = entries[i]
+            rows.append(row(group, schema, alias, entry.name, True))
+            # the most similar other entry's name, by the entry's own (Latin) name
+            known = {a.casefold() for a in entry.aliases}
+            best = process.extract(entry.name, pool_names, scorer=fuzz.token_set_ratio, limit=5)
+            for _name, _score, k in best:
+                other = pool[k][0].casefold()
+                if pool[k][1] != i and other != entry.name.casefold() and other not in known:
+                    rows.append(row(group, schema, alias, pool[k][0], False))
+                    break
+    return rows
+
+
+def row(group: str, schema: str, query: str, listed: str, match: bool) -> dict[str, str]:
+    return {
+        "case_group": f"mined-{group}",
+        "schema": schema,
+        "name1": query,
+        "name2": listed,
+        "is_match": "true" if match else "false",
+        "quality": "",
+        "category": group,
+        "notes": "",
+    }
+
+
+def f1(rows: list[dict[str, str]], scores: list[float], threshold: float) -> tuple[float, float, float]:
+    tp = fp = fn = 0
+    for r, s in zip(rows, scores, strict=True):
+        hit, truth = s >= threshold, r["is_match"] == "true"
+        tp += hit and truth
+        fp += hit and not truth
+        fn += truth and not hit
+    p = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    return (2 * p * rec / (p + rec) if p + rec else 0.0), p, rec
+
+
+def scorers() -> dict[str, Callable[[dict[str, str]], float]]:
+    out: dict[str, Callable[[dict[str, str]], float]] = {
+        "Tiergate": lambda r: compare_names(r["name1"], r["name2"], r["schema"])[0]
+    }
+    try:
+        from followthemoney import EntityProxy
+        from nomenklatura.matching import LogicV1, LogicV2, NameMatcher
+    except ImportError:
+        print("nomenklatura is not installed (pip install -e '.[bench]'): Tiergate alone")
+        return out
+    counter = iter(range(10**9))
+
+    def entity(key: str, schema: str, name: str) -> Any:
+        return EntityProxy.from_dict({"id": key, "schema": schema, "properties": {"name": [name]}})
+
+    for algorithm in (LogicV2, LogicV1, NameMatcher):
+        config = algorithm.default_config()
+
+        def score(r: dict[str, str], algorithm: Any = algorithm, config: Any = config) -> float:
+            n = next(counter)
+            schema = r["schema"] if r["schema"] in ("Person", "Organization", "Company") else "LegalEntity"
+            left, right = entity(f"q{n}", schema, r["name1"]), entity(f"r{n}", schema, r["name2"])
+            return float(algorithm.compare(left, right, config).score)
+
+        out[f"nomenklatura {algorithm.NAME}"] = score
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--per-group", type=int, default=150)
+    parser.add_argument("--threshold", type=float, default=0.7)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--write", type=Path)
+    args = parser.parse_args()
+
+    files = sorted(p for p in (args.shared / "data" / "restricted_parties").rglob("*") if p.is_file())
+    entries = [e for ds in read_lists(files) for e in ds.entries]
+    started = time.perf_counter()
+    mined = mine(entries, args.per_group, args.seed)
+    print(f"mined {len(mined)} pairs from {len(entries):,} entries in {time.perf_counter() - started:.1f} s")
+    if args.write:
+        with args.write.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(mined[0]))
+            writer.writeheader()
+            writer.writerows(mined)
+    with (args.shared / CASES).open(encoding="utf-8") as handle:
+        public = list(csv.DictReader(handle))
+    sets: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in mined:
+        sets[f"{r['category']} / {r['schema']}"].append(r)
+        sets[f"{r['category']} (all)"].append(r)
+        sets[f"{r['schema']} (all)"].append(r)
+    sets["mined, all"] = mined
+    sets["public name cases"] = public
+    matchers = scorers()
+    scored = {name: [fn(r) for r in mined + public] for name, fn in matchers.items()}
+    index = {id(r): k for k, r in enumerate(mined + public)}
+    header = "| set | pairs | " + " | ".join(f"{m} F1" for m in matchers) + " |"
+    print(header)
+    print("|" + "---|" * (len(matchers) + 2))
+    for label in sorted(sets, key=lambda s: (s.startswith("public"), s)):
+        rows = sets[label]
+        cells = []
+        for m in matchers:
+            scores = [scored[m][index[id(r)]] for r in rows]
+            cells.append(f"{f1(rows, scores, args.threshold)[0]:.3f}")
+        print(f"| {label} | {len(rows)} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

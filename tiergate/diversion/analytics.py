@@ -1,0 +1,302 @@
+"""The per-shipment red flags, written once as Ibis expressions; DuckDB (default) and PySpark run the same code.
+
+Each shipment gets the points of each flag (0 when it does not fire), the hard stops that need only the shipment
+and its parties (controlled items to D:5 or Macau without a licence, a failed end-use check), and what was
+missing to assess a flag. The party-level facts (address shared by several firms, listed address, web
+presence, ownership) are computed once per party in Python and joined in. Only small results leave the engine:
+the flagged shipments, the links between parties, repeated serial numbers, small lots and dies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+COMPUTE_HS = ("854231", "847150", "847180", "847330", "847141", "847149", "851762")
+"""The gate (digest §5, step 2): HS-6 codes where accelerators, GPU servers and cards are declared."""
+GPU_HS = ("854231", "847150", "847180", "847330", "847141", "847149", "847130", "847170")
+"""The HS-6 codes a catalogue accelerator, card or server may honestly be declared under."""
+SERVER_HS = ("847150", "847141", "847149")
+GPUS_PER_SERVER = 8
+COVER_HS_PREFIX = ("90", "8543", "8479")
+HUBS = ("SG", "MY", "TH", "HK", "MO", "AE", "VN", "ID", "JP", "TW")
+PAYER_RISK = ("CN", "HK", "MO")
+NEW_ENTITY_DATE = "2022-10-07"
+GENERIC = r"\b(computer parts|electronic components|spare parts|components|accessories|parts|toys|tea|connectors)\b"
+LEXICON = r"(gpu|accelerator|graphics|h100|h200|h800|h20|a100|a800|b200|b300|mi300|mi250|gaudi|tensor|hbm|ai server)"
+TPP_TEXT = r"tpp\s*([0-9]+)"
+IT_NAICS = ("334", "4234", "4236", "5112", "5132", "517", "518", "519", "5415", "5416", "5417", "6113")
+RESELLER_NAICS = ("4234", "4236", "5415")
+KNOWN_BRANDS = (
+    "nvidia", "amd", "intel", "supermicro", "dell", "hpe", "hewlett packard enterprise", "lenovo", "asus",
+    "gigabyte", "msi", "pny", "inspur", "aivres", "quanta", "wiwynn", "foxconn", "zotac", "evga", "palit", "galax",
+    "colorful", "h3c", "xfusion", "google", "aws", "huawei", "cisco", "ibm", "oracle", "leadtek", "inno3d",
+)  # fmt: skip
+KW_OVERHEAD = 1.5
+"""Site power per chip: the chip's power times 1.5 (host, network and cooling)."""
+SMALL_LOT_GPUS = 8
+"""A lot under this many accelerators (and under $1M) is under the review threshold (first large order: 8)."""
+SMALL_LOT_VALUE = 1_000_000.0
+
+FLAG_COLUMNS = ("f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f13", "f14", "f15", "f16", "f17", "f18", "f20")
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    as_of: str
+    """ISO date: shipments after it are left out."""
+
+
+def _contains(tail: ir.StringValue, code: str) -> ir.BooleanValue:
+    return tail.contains(f">{code}>")
+
+
+def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str, ...], inputs: Inputs) -> ir.Table:
+    """Every shipment on or before the scan date with its flag points, hard stops and missing facts."""
+    s = ships.filter(ships.date.isnull() | (ships.date <= ibis.date(inputs.as_of)))
+    s = s.mutate(hs6=s.hs_code.substr(0, 6), desc_low=s.description.lower().fill_null(""))
+    s = s.left_join(chips, s["product"] == chips.chip_name).drop("chip_name")
+    c = parties.rename(lambda name: "c_" + name.removeprefix("p_"))
+    s = s.left_join(c, s.consignee_id == c.c_id).drop("c_id")
+    e = parties.rename(lambda name: "e_" + name.removeprefix("p_"))
+    s = s.left_join(e, s.end_user_id == e.e_id).drop("e_id")
+
+    has_user = s.end_user_id.notnull() & (s.end_user_id != s.consignee_id)
+    forwarder = s.c_is_forwarder.fill_null(False)
+    eu_country = ibis.ifelse(has_user, s.e_country, ibis.ifelse(forwarder, ibis.null("string"), s.c_country))
+    site_mw = ibis.ifelse(has_user, s.e_site_mw, s.c_site_mw)
+    die_tpp = s["product"].lower().fill_null("").re_extract(TPP_TEXT, 1).nullif("").cast("float64")
+    chip = s.chip_id.notnull()
+    relevant = s.hs6.isin(COMPUTE_HS) | chip | s.desc_low.re_search(LEXICON).fill_null(False) | die_tpp.notnull()
+    generic = s.desc_low.re_search(GENERIC).fill_null(False)
+    qty = s.quantity.cast("float64")
+    gpus = qty * ibis.ifelse(s.hs6.isin(SERVER_HS), float(GPUS_PER_SERVER), 1.0)
+    s = s.mutate(
+        has_user=has_user,
+        forwarder=forwarder,
+        eu_country=eu_country,
+        site_mw=site_mw,
+        die_tpp=die_tpp,
+        relevant=relevant,
+        generic=generic,
+        gpus=ibis.ifelse(chip, gpus, ibis.null("float64")),
+        unit_value=ibis.ifelse(qty > 0, s.value_usd / qty, ibis.null("float64")),
+        per_kg=ibis.ifelse(s.gross_kg > 0, s.value_usd / s.gross_kg, ibis.null("float64")),
+        first_date=s.date.min().over(ibis.window(group_by=s.consignee_id)),
+    )
+    # references from the data itself: median unit value per product, median value per kg per HS-6 x origin
+    by_product = (
+        s.filter(s.unit_value.notnull()).group_by("product").aggregate(product_median=ibis._.unit_value.median())
+    )
+    by_product = by_product.rename(ref_product="product")
+    s = s.left_join(by_product, s["product"] == by_product.ref_product).drop("ref_product")
+    by_hs = (
+        s.filter(s.per_kg.notnull() & s.hs6.notnull())
+        .group_by(["hs6", "exporter_country"])
+        .aggregate(kg_median=ibis._.per_kg.median())
+    )
+    by_hs = by_hs.rename(ref_hs6="hs6", ref_origin="exporter_country")
+    s = s.left_join(by_hs, [s.hs6.identical_to(by_hs.ref_hs6), s.exporter_country.identical_to(by_hs.ref_origin)]).drop(
+        "ref_hs6", "ref_origin"
+    )
+
+    has_user, forwarder, eu_country, site_mw, chip = (
+        s.has_user,
+        s.forwarder,
+        s.eu_country,
+        s.site_mw,
+        s.chip_id.notnull(),
+    )
+    reference = s.price_ref.fill_null(s.product_median)
+    ratio = ibis.ifelse(chip & (reference > 0), s.unit_value / reference, ibis.null("float64"))
+    kg_ratio = ibis.ifelse(s.kg_median > 0, s.per_kg / s.kg_median, ibis.null("float64"))
+    tail = ">" + s.route.substr(2).fill_null("") + ">"
+    hub_any = ibis.literal(False)
+    hub_other = ibis.literal(False)
+    for code in HUBS:
+        hub_any = hub_any | _contains(tail, code)
+        hub_other = hub_other | (_contains(tail, code) & (eu_country.fill_null("") != code))
+    hub_end_use = s.eu_country.isin(HUBS).fill_null(False)
+    cover_hs = ibis.literal(False)
+    for prefix in COVER_HS_PREFIX:
+        cover_hs = cover_hs | s.hs6.startswith(prefix).fill_null(False)
+    naics = s.c_naics.fill_null("")
+    it_naics = ibis.literal(False)
+    for prefix in IT_NAICS:
+        it_naics = it_naics | naics.startswith(prefix)
+    reseller = ibis.literal(False)
+    for prefix in RESELLER_NAICS:
+        reseller = reseller | naics.startswith(prefix)
+    new_entity = s.c_incorporated.notnull() & (
+        (s.c_incorporated >= ibis.date(NEW_ENTITY_DATE)) | ((s.date - s.c_incorporated).cast("int64") < 365)
+    )
+    first_large = (s.date == s.first_date) & ((s.gpus >= SMALL_LOT_GPUS) | (s.value_usd >= SMALL_LOT_VALUE))
+    demand_mw = s.gpus * s.chip_kw * KW_OVERHEAD / 1000.0
+    brand = s.brand.lower().strip().fill_null("")
+    known_brand = brand.isin(KNOWN_BRANDS) | (brand == s.chip_vendor.lower().fill_null(""))
+    destination = ibis.ifelse(has_user, s.e_country, ibis.ifelse(forwarder, ibis.null("string"), s.c_country))
+    risky = (
+        s.eu_country.isin(d5).fill_null(False)
+        | s.c_country.isin(d5).fill_null(False)
+        | s.c_parent_country.isin(d5).fill_null(False)
+        | s.e_parent_country.isin(d5).fill_null(False)
+    )
+
+    pts = {
+        "f2": ibis.ifelse(chip & (~s.hs6.isin(GPU_HS).fill_null(False) | s.generic), 25, 0),
+        "f3": ibis.cases((ratio < 0.2, 20), (ratio < 0.5, 10), (~s.relevant & (kg_ratio > 5), 20), else_=0),
+        "f4": ibis.cases((hub_other, 15), (hub_any | hub_end_use, 5), else_=0),
+        "f5": ibis.ifelse(forwarder | has_user, 15, 0),
+        "f6": ibis.ifelse(new_entity, ibis.ifelse(first_large, 20, 10), 0),
+        "f7": s.c_f7.fill_null(0),
+        "f8": s.c_f8.fill_null(0),
+        "f9": ibis.cases(
+            (s.payer_country.isin(PAYER_RISK).fill_null(False), 20),
+            (s.payer_country.notnull() & s.c_country.notnull() & (s.payer_country != s.c_country), 10),
+            else_=0,
+        ),
+        "f10": ibis.cases(
+            (~chip | s.gpus.isnull(), 0),
+            (site_mw.isnull() & (s.gpus >= SMALL_LOT_GPUS), 15),
+            (demand_mw > 2 * site_mw, 25),
+            (demand_mw > site_mw, 15),
+            else_=0,
+        ),
+        "f13": ibis.ifelse(chip & (brand != "") & ~known_brand, 25, 0),
+        "f14": ibis.ifelse(s.end_use_check == "inconclusive", 20, 0),
+        "f15": ibis.ifelse(
+            s.route.notnull() & destination.notnull() & (s.route.right(2) != destination.fill_null("")), 10, 0
+        ),
+        "f16": ibis.greatest(s.c_f16.fill_null(0), s.e_f16.fill_null(0)),
+        "f17": ibis.ifelse(
+            s.c_parent_country.isin(d5).fill_null(False) | s.e_parent_country.isin(d5).fill_null(False), 15, 0
+        ),
+        "f18": ibis.ifelse(s.relevant & (naics != "") & ~it_naics & ~forwarder, 15, 0),
+        "f20": ibis.ifelse(cover_hs & (s.per_kg > 2000) & (kg_ratio > 5), ibis.ifelse(reseller, 25, 15), 0),
+    }
+    s = s.mutate(**{k: v.cast("int64") for k, v in pts.items()}, ratio=ratio, kg_ratio=kg_ratio, demand_mw=demand_mw)
+    hard = ibis.cases(
+        (s.c_listed.fill_null("") != "", "listed"),
+        (s.e_listed.fill_null("") != "", "listed-user"),
+        (s.chip_controlled.fill_null(False) & risky & s.licence.isnull(), "d5"),
+        (s.end_use_check == "failed", "check"),
+        else_=ibis.null("string"),
+    )
+    total = s.f2
+    for name in FLAG_COLUMNS[1:]:
+        total = total + s[name]
+    gated = ibis.ifelse(s.relevant | (s.f2 + s.f3 + s.f20 > 0), ibis.least(total, 100), ibis.least(total, 30))
+    missing = (
+        ibis.ifelse(s.payer_country.isnull(), "payer_country ", "")
+        + ibis.ifelse(s.c_country.isnull(), "consignee ", "")
+        + ibis.ifelse(s.route.isnull(), "route ", "")
+        + ibis.ifelse(s.quantity.isnull() | s.value_usd.isnull(), "quantity/value_usd ", "")
+        + ibis.ifelse(s.c_country.notnull() & s.c_incorporated.isnull(), "incorporated ", "")
+        + ibis.ifelse(s.relevant & s.c_country.notnull() & s.c_naics.isnull(), "naics ", "")
+        + ibis.ifelse(s.date.isnull(), "date ", "")
+    )
+    return s.mutate(hard=hard, points=gated.cast("int64"), missing=missing.strip())
+
+
+SHIPMENT_OUT = (
+    "id", "date", "consignee_id", "end_user_id", "hs6", "description", "product", "brand", "quantity",
+    "value_usd", "gross_kg", "route", "payer_name", "payer_country", "end_use_check", "licence", "chip_id",
+    "h100e", "relevant", "ratio", "kg_ratio", "demand_mw", "site_mw", "eu_country", "c_country", "c_naics",
+    "c_incorporated", "hard", "points", "missing", *FLAG_COLUMNS,
+)  # fmt: skip
+
+
+KEPT = (*SHIPMENT_OUT, "forwarder", "serials", "c_name", "gpus", "die_tpp", "chip_kw")
+"""The columns the scan reads back from the features (materialised once)."""
+
+
+def kept(f: ir.Table) -> ir.Table:
+    return f.select(*dict.fromkeys(KEPT))
+
+
+FLOOR = 5
+"""Shipments of this many points or fewer (a hub as the end-use country, alone) are not read back: they make no
+case above ``low``, and at scale they are most of the compute traffic."""
+
+
+def flagged(f: ir.Table) -> ir.Table:
+    """The shipments with more than :data:`FLOOR` points or a hard stop (what cases are made of)."""
+    return f.filter((f.points > FLOOR) | f.hard.notnull()).select(*SHIPMENT_OUT)
+
+
+def missing(f: ir.Table, limit: int) -> tuple[ir.Table, ir.Scalar]:
+    """The first ``limit`` shipments (by id) that lack a fact a flag needs, and how many do."""
+    t = f.filter(f.missing != "")
+    return t.select("id", "missing").order_by("id").limit(limit), t.count()
+
+
+def party_links(f: ir.Table) -> dict[str, ir.Table]:
+    """Distinct pairs that link parties: consignee and end user, consignee and payer, consignee and forwarder."""
+    users = f.filter(f.end_user_id.notnull() & (f.end_user_id != f.consignee_id))
+    payers = f.filter(f.payer_name.notnull() & f.consignee_id.notnull())
+    fwd = f.filter(f.forwarder.notnull() & f.consignee_id.notnull())
+    return {
+        "end_user": users.select(a="consignee_id", b="end_user_id").distinct(),
+        "payer": payers.select(a="consignee_id", b="payer_name", own=payers.c_name.identical_to(payers.payer_name))
+        .filter(~ibis._.own)
+        .select("a", "b")
+        .distinct(),
+        "forwarder": fwd.select(a="consignee_id", b="forwarder").distinct(),
+    }
+
+
+def repeated_serials(f: ir.Table) -> ir.Table:
+    """(serial, shipment, consignee) for every serial number that appears in more than one shipment."""
+    t = f.filter(f.serials.notnull()).select("id", "consignee_id", serial=f.serials.split(";").unnest())
+    t = t.mutate(serial=t.serial.strip()).filter(ibis._.serial != "")
+    counts = t.group_by("serial").aggregate(n=t.id.nunique())
+    many = counts.filter(counts.n > 1).select(dup="serial")
+    return t.join(many, t.serial == many.dup).select("serial", "id", "consignee_id")
+
+
+def small_lots(f: ir.Table) -> ir.Table:
+    """Compute shipments under the review threshold, and dies whose TPP the product text states."""
+    lots = f.filter(
+        (f.relevant & f.gpus.notnull() & (f.gpus < SMALL_LOT_GPUS) & (f.value_usd.fill_null(0) < SMALL_LOT_VALUE))
+        | f.die_tpp.notnull()
+    )
+    return lots.select("id", "date", "consignee_id", "gpus", "value_usd", "quantity", "die_tpp", "chip_kw", "site_mw")
+
+
+def chips_arrow(rows: list[dict[str, Any]]) -> Any:
+    import pyarrow as pa
+
+    types = {
+        "chip_name": pa.string(),
+        "chip_id": pa.string(),
+        "chip_vendor": pa.string(),
+        "chip_controlled": pa.bool_(),
+        "chip_kw": pa.float64(),
+        "price_ref": pa.float64(),
+        "h100e": pa.float64(),
+        "chip_tpp": pa.float64(),
+    }
+    return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in types.items()})
+
+
+def parties_arrow(rows: list[dict[str, Any]]) -> Any:
+    import pyarrow as pa
+
+    types = {
+        "p_id": pa.string(),
+        "p_name": pa.string(),
+        "p_country": pa.string(),
+        "p_is_forwarder": pa.bool_(),
+        "p_site_mw": pa.float64(),
+        "p_naics": pa.string(),
+        "p_incorporated": pa.date32(),
+        "p_parent_country": pa.string(),
+        "p_f7": pa.int64(),
+        "p_f8": pa.int64(),
+        "p_f16": pa.int64(),
+        "p_listed": pa.string(),
+    }
+    return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in types.items()})

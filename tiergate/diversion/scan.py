@@ -1,0 +1,708 @@
+"""A diversion scan: shipments and parties in, cases out (ordered by priority).
+
+Steps: read the inputs; resolve products in the catalogue (unknown chip ids get suggestions); compute each
+party's facts (address shared with other firms, a listed name or address in the screening store, web presence,
+ownership); run the per-shipment flags on the engine (:mod:`tiergate.diversion.analytics`); link parties into
+networks (shared normalised address, payer, small forwarder, serial numbers, corporate e-mail domain, end user);
+add the network flags (lots split under the review threshold within 30 days, dies adding up to controlled
+packages, capacity for the summed lots); and make one case per network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tiergate.diversion import analytics as an
+from tiergate.diversion.addresses import address_key, similarity
+from tiergate.diversion.model import (
+    FLAGS,
+    GATE_CAP,
+    H100_VALUE_USD,
+    HARD_STOPS,
+    HIGH,
+    LEVEL_RANK,
+    MEDIUM,
+    Case,
+    Flag,
+    ScanResult,
+)
+from tiergate.diversion.reading import read_parties, read_shipments
+from tiergate.errors import InputError
+
+ENGINES = ("duckdb", "spark")
+WINDOW_DAYS = 30
+"""The rolling window over which a network's small lots are summed."""
+MIN_SPLIT_LOTS = 3
+MANY_FIRMS = 3
+"""Firms at one normalised address from which the address counts against them (F7)."""
+ADDRESS_MATCH = 0.85
+"""Token similarity of a party's address to a listed address from which it is a near match (F16)."""
+SMALL_FORWARDER = 5
+"""A forwarder that serves at most this many consignees links them (a carrier serving many does not)."""
+SHARED_PAYER = 50
+DIE_PACKAGES = 10
+"""Controlled packages (TPP 4800 each) the dies shipped to one network must make up before F21 fires."""
+CONTROLLED_TPP = 4800.0
+FREE_MAIL = frozenset(
+    {"gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "163.com", "qq.com", "126.com", "live.com", "proton.me"}
+)
+NOTE_LIMIT = 20
+_CHIP_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9.]+)+$")
+_CODE = {
+    "f2": "F2-declared-goods",
+    "f3": "F3-unit-value",
+    "f4": "F4-hub-route",
+    "f5": "F5-forwarder-consignee",
+    "f6": "F6-new-entity",
+    "f7": "F7-address",
+    "f8": "F8-web-presence",
+    "f9": "F9-payer-mismatch",
+    "f10": "F10-no-datacentre",
+    "f13": "F13-relabel-serials",
+    "f14": "F14-check-inconclusive",
+    "f15": "F15-documents",
+    "f16": "F16-fuzzy-listed",
+    "f17": "F17-ownership",
+    "f18": "F18-business-fit",
+    "f20": "F20-cover-goods",
+}
+
+
+@dataclass
+class Lists:
+    """What the screening store gives a scan: name hits and listed addresses."""
+
+    screener: Any
+    addresses: dict[str, list[tuple[str, str, str]]]
+    """Address key -> (entry key, list code, entry name) for the lists that stop a shipment."""
+    tokens: dict[str, list[str]]
+    version: str
+
+
+STOP_LISTS = frozenset({"EL", "SDN", "UVL", "MEU"})
+
+
+def load_lists(url: str | None) -> Lists | None:
+    """The screening store at ``url`` (None when no URL, or the store holds no lists)."""
+    if not url:
+        return None
+    from tiergate.screen.model import ListStoreError
+    from tiergate.screen.service import Screener
+    from tiergate.screen.store import ListStore
+
+    store = ListStore(url)
+    try:
+        store.check()
+        entries = store.list_entries()
+        version = store.data_version()
+    except ListStoreError:
+        store.close()
+        return None
+    addresses: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for entry in entries:
+        if entry.list_code not in STOP_LISTS:
+            continue
+        for text in entry.addresses:
+            key = address_key(text)
+            if key is not None:
+                addresses[key].append((entry.key, entry.list_code, entry.name))
+    tokens: dict[str, list[str]] = defaultdict(list)
+    for key in addresses:
+        for token in set(key.split()):
+            tokens[token].append(key)
+    return Lists(Screener.from_store(store), dict(addresses), dict(tokens), version)
+
+
+def _d5(ruleset: Any, day: dt.date) -> tuple[str, ...]:
+    """Country Group D:5 and Macau on ``day`` (as ``tiergate.screen.d5_macau_test`` reads the rulebook)."""
+    from tiergate.rules.book import iso_country_codes
+
+    found = []
+    for code in sorted(iso_country_codes()):
+        groups = ruleset.memberships(code, day)
+        if "D:5" in groups or "MO" in groups:
+            found.append(code)
+    return tuple(found)
+
+
+def _chip_rows(products: Iterable[str], ruleset: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The catalogue facts of each product written as a catalogue id or alias; notes for unknown chip ids."""
+    from tiergate.catalog import load_catalogue
+    from tiergate.classify import classify_chip
+
+    catalogue = load_catalogue()
+    h100 = catalogue.get("nvidia-h100-sxm")
+    h100_tpp = classify_chip(h100, ruleset).tpp if h100 is not None else None
+    rows: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    for name in sorted(set(products)):
+        chip = catalogue.get(name)
+        if chip is None:
+            if _CHIP_ID.match(name.strip().lower()) and catalogue.suggest(name):
+                notes.append(
+                    {
+                        "product": name,
+                        "note": f"unknown chip id {name!r}: not in the catalogue; the product is scored as text",
+                        "suggestions": catalogue.suggest(name),
+                    }
+                )
+            continue
+        result = classify_chip(chip, ruleset)
+        price = chip.price_usd
+        rows.append(
+            {
+                "chip_name": name,
+                "chip_id": chip.id,
+                "chip_vendor": chip.vendor or "",
+                "chip_controlled": result.eccn != "not_controlled",
+                "chip_kw": (chip.tdp_w or 700.0) / 1000.0,
+                "price_ref": (price.low + price.high) / 2 if price is not None else None,
+                "h100e": (result.tpp / h100_tpp) if result.tpp and h100_tpp else None,
+                "chip_tpp": result.tpp,
+            }
+        )
+    return rows, notes
+
+
+def _party_rows(parties: dict[str, dict[str, Any]], lists: Lists | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each party's row for the engine, and per party the facts behind its party-level flags."""
+    keys = {pid: address_key(p.get("address")) for pid, p in parties.items()}
+    at: dict[str, list[str]] = defaultdict(list)
+    for pid, key in keys.items():
+        if key is not None:
+            at[key].append(pid)
+    facts: dict[str, Any] = {}
+    rows = []
+    for pid, p in parties.items():
+        key = keys[pid]
+        fact: dict[str, Any] = {}
+        f7 = 0
+        if p.get("address_type") in ("residential", "virtual"):
+            f7 += 10
+            fact["address_type"] = p["address_type"]
+        if key is not None and len(at[key]) >= MANY_FIRMS:
+            f7 += 10
+            fact["firms_at_address"] = sorted(at[key])
+        f8 = 0
+        domain = (p.get("email_domain") or "").lower()
+        if not p.get("website") or domain in FREE_MAIL:
+            f8 = 5
+            fact["web"] = "no website" if not p.get("website") else f"free e-mail ({domain})"
+        site_mw = p.get("site_mw")
+        if site_mw is None:
+            from tiergate.diversion.sites import site_of
+
+            site = site_of(p.get("name"), p.get("country"))
+            if site is not None:
+                site_mw = site.mw
+                fact["epoch"] = {"owner": site.owner, "mw": round(site.mw, 3), "clusters": list(site.clusters[:5])}
+        listed = ""
+        f16 = 0
+        if lists is not None:
+            listed, f16 = _screen_party(p, key, lists, fact)
+        facts[pid] = fact
+        rows.append(
+            {
+                "p_id": pid,
+                "p_name": p.get("name"),
+                "p_country": p.get("country"),
+                "p_is_forwarder": p.get("is_forwarder"),
+                "p_site_mw": site_mw,
+                "p_naics": p.get("naics"),
+                "p_incorporated": p.get("incorporated"),
+                "p_parent_country": p.get("parent_country"),
+                "p_f7": min(f7, 25),
+                "p_f8": f8,
+                "p_f16": f16,
+                "p_listed": listed,
+            }
+        )
+    return rows, facts
+
+
+def _screen_party(p: dict[str, Any], key: str | None, lists: Lists, fact: dict[str, Any]) -> tuple[str, int]:
+    from tiergate.screen.model import Query
+
+    listed = ""
+    f16 = 0
+    if p.get("name"):
+        hits = lists.screener.screen(Query(p["name"], country=p.get("country")), party=p["id"], limit=3)
+        for hit in hits:
+            if hit.status == "cleared" or hit.entry.list_code not in STOP_LISTS:
+                continue
+            if hit.match:
+                listed = "name"
+                fact["listed"] = {
+                    "entry": hit.entry.key,
+                    "list": hit.entry.list_code,
+                    "name": hit.entry.name,
+                    "score": round(hit.score, 3),
+                    "source": hit.entry.source,
+                }
+                break
+            if hit.score >= 0.85 and not f16:
+                f16 = 15
+                fact["near_name"] = {"entry": hit.entry.key, "name": hit.entry.name, "score": round(hit.score, 3)}
+    if not listed and key is not None:
+        found = lists.addresses.get(key)
+        if found:
+            entry, code, name = found[0]
+            listed = "address"
+            fact["listed"] = {"entry": entry, "list": code, "name": name, "address": p.get("address"), "by": "address"}
+        else:
+            counts: dict[str, int] = defaultdict(int)
+            for token in set(key.split()):
+                bucket = lists.tokens.get(token, [])
+                if len(bucket) > 200:
+                    continue
+                for other in bucket:
+                    counts[other] += 1
+            best = max(counts, key=lambda k: (similarity(key, k), k), default=None)
+            if best is not None and similarity(key, best) >= ADDRESS_MATCH:
+                f16 = max(f16, 15)
+                entry, code, name = lists.addresses[best][0]
+                fact["near_address"] = {
+                    "entry": entry,
+                    "list": code,
+                    "name": name,
+                    "similarity": round(similarity(key, best), 3),
+                }
+    return listed, f16
+
+
+class _Union:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            if ra < rb:
+                self.parent[rb] = ra
+            else:
+                self.parent[ra] = rb
+
+
+def _rows(expr: Any) -> list[dict[str, Any]]:
+    return list(expr.to_pyarrow().to_pylist())
+
+
+def run_scan(
+    shipments: Path,
+    parties: Path | None = None,
+    *,
+    engine: str = "duckdb",
+    as_of: dt.date | None = None,
+    lists_url: str | None = None,
+    spark: Any = None,
+) -> ScanResult:
+    """Scan ``shipments`` (with ``parties``) for diversion; every case, low ones included."""
+    import ibis
+
+    from tiergate.monitor.scan import engine_connection
+
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}", hint="use duckdb or spark")
+    table, problems = read_shipments(Path(shipments))
+    party_map: dict[str, dict[str, Any]] = {}
+    if parties is not None:
+        party_map, party_problems = read_parties(Path(parties))
+        problems.extend(party_problems)
+    if as_of is None:
+        dates = [d for d in table.column("date").to_pylist() if d is not None]
+        as_of = max(dates) if dates else dt.date.today()
+    notes: list[dict[str, Any]] = []
+    lists = load_lists(lists_url)
+    if lists is None:
+        notes.append(
+            {
+                "note": "no restricted-party lists: listed names and addresses were not checked",
+                "hint": "load lists with `tiergate lists load` and pass --lists URL",
+            }
+        )
+    products = [p for p in table.column("product").to_pylist() if p]
+    from tiergate.rules import load_rulebook
+
+    ruleset, _ = load_rulebook().select(None, as_of)
+    chip_rows, chip_notes = _chip_rows(products, ruleset)
+    notes.extend(chip_notes)
+    party_rows, facts = _party_rows(party_map, lists)
+    referenced = {v for c in ("consignee_id", "end_user_id") for v in table.column(c).to_pylist() if v}
+    unknown = sorted(referenced - set(party_map))
+    if unknown:
+        notes.append(
+            {
+                "note": f"insufficient data: {len(unknown)} part(ies) not in the parties file; "
+                "their flags were not assessed",
+                "parties": unknown[:NOTE_LIMIT],
+            }
+        )
+    d5 = _d5(ruleset, as_of)
+    with engine_connection(engine, spark) as (con, _session):
+        ships = ibis.memtable(table)
+        chips = ibis.memtable(an.chips_arrow(chip_rows))
+        party_table = ibis.memtable(an.parties_arrow(party_rows))
+        f = an.features(ships, party_table, chips, d5, an.Inputs(as_of.isoformat()))
+        # computed once: a temporary table on DuckDB, a cached frame on Spark
+        narrow = an.kept(f)
+        cached = con.create_table("diversion_features", narrow, temp=True) if engine == "duckdb" else narrow
+        flagged = sorted(_rows(an.flagged(cached)), key=lambda r: str(r["id"]))
+        links = {name: _rows(expr) for name, expr in an.party_links(cached).items()}
+        serials = _rows(an.repeated_serials(cached))
+        lots = _rows(an.small_lots(cached))
+        total = int(cached.count().to_pyarrow().as_py())
+        first_missing, missing_count = an.missing(cached, NOTE_LIMIT)
+        missing_rows = _rows(first_missing)
+        missing_total = int(missing_count.to_pyarrow().as_py())
+    cases = _cases(flagged, links, serials, lots, party_map, facts, lists)
+    if missing_total:
+        notes.append(
+            {
+                "note": f"insufficient data: {missing_total} shipment(s) lack facts a flag needs; those flags "
+                "were not assessed (no points)",
+                "shipments": [
+                    {"shipment": r["id"], "missing": r["missing"].split()} for r in missing_rows[:NOTE_LIMIT]
+                ],
+            }
+        )
+    scores = {s: (c.case, c.score if c.level != "block" else 101) for c in cases for s in c.shipments}
+    return ScanResult(cases, problems, notes, as_of.isoformat(), total, scores)
+
+
+def _why(code: str, r: dict[str, Any], fact: dict[str, Any]) -> str:
+    qty = r.get("quantity")
+    if code == "f2":
+        return f"{r['product']} declared as HS {r['hs6']} {r['description']!r}: not how an accelerator is declared"
+    if code == "f3":
+        if r.get("ratio") is not None and r["ratio"] < 0.5:
+            return f"unit value ${r['value_usd'] / qty:,.0f} is {r['ratio']:.2f} of the reference for {r['product']}"
+        return f"value per kg is {r['kg_ratio']:.1f} times the median for HS {r['hs6']} from this origin"
+    if code == "f4":
+        return f"route {r['route']} passes a transshipment hub" + (
+            (
+                f" that is not the end-use country ({r['eu_country']})"
+                if r["eu_country"]
+                else " and the end use is unknown"
+            )
+            if r["f4"] >= 15
+            else " (hub as end-use country)"
+        )
+    if code == "f5":
+        return "the consignee is a forwarder or an intermediary, not the end user"
+    if code == "f6":
+        return f"consignee incorporated {r['c_incorporated']}" + (
+            " and this is its first, large order" if r["f6"] >= 20 else ""
+        )
+    if code == "f7":
+        parts = []
+        if "address_type" in fact:
+            parts.append(f"{fact['address_type']} address")
+        if "firms_at_address" in fact:
+            parts.append(
+                f"{len(fact['firms_at_address'])} firms at one address ({', '.join(fact['firms_at_address'][:6])})"
+            )
+        return "; ".join(parts) or "address"
+    if code == "f8":
+        return str(fact.get("web", "thin web presence"))
+    if code == "f9":
+        return f"paid by {r['payer_name']!r} in {r['payer_country']}; consignee in {r['c_country']}"
+    if code == "f10":
+        if r.get("site_mw") is None:
+            return f"{r['product']} x{qty}: no documented data-centre capacity for the end user"
+        epoch = fact.get("epoch")
+        source = f" (Epoch AI: {epoch['owner']}'s existing clusters)" if epoch else ""
+        return f"{r['product']} x{qty} needs about {r['demand_mw']:.2f} MW; documented site {r['site_mw']:g} MW{source}"
+    if code == "f13":
+        return f"brand label {r['brand']!r} is not a known maker of {r['product']}"
+    if code == "f14":
+        return "the end-use check was inconclusive"
+    if code == "f15":
+        return f"route {r['route']} ends outside the consignee's or end user's country"
+    if code == "f16":
+        near = fact.get("near_name") or fact.get("near_address") or {}
+        return f"close to restricted-party entry {near.get('name')!r} ({near.get('entry')})"
+    if code == "f17":
+        return "the party's parent is headquartered in Country Group D:5 or Macau"
+    if code == "f18":
+        return f"the consignee's business (NAICS {r['c_naics']}) does not fit accelerators"
+    if code == "f20":
+        return (
+            f"HS {r['hs6']} {r['description']!r} at ${r['value_usd'] / max(r['gross_kg'], 1e-9):,.0f}/kg (compute-like)"
+        )
+    return code
+
+
+def _evidence(flags: list[Flag], shipments: list[str]) -> str:
+    body = orjson.dumps([[f.code, f.points, sorted(f.shipments)] for f in flags] + [sorted(shipments)])
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def _cases(
+    flagged: list[dict[str, Any]],
+    links: dict[str, list[dict[str, Any]]],
+    serials: list[dict[str, Any]],
+    lots: list[dict[str, Any]],
+    parties: dict[str, dict[str, Any]],
+    facts: dict[str, Any],
+    lists: Lists | None,
+) -> list[Case]:
+    u = _Union()
+    edges: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    node = "party:"
+
+    def link(a: str, b: str, via: str, value: str) -> None:
+        u.union(node + a, node + b)
+        edges[node + a].append((b, via, value))
+
+    for r in sorted(links["end_user"], key=lambda r: (r["a"], r["b"])):
+        link(r["a"], r["b"], "end_user", r["b"])
+    by_payer: dict[str, list[str]] = defaultdict(list)
+    for r in links["payer"]:
+        by_payer[r["b"]].append(r["a"])
+    for payer, unsorted in sorted(by_payer.items()):
+        who = sorted(set(unsorted))
+        if 1 < len(who) <= SHARED_PAYER:
+            for other in who[1:]:
+                link(who[0], other, "payer", payer)
+    by_fwd: dict[str, list[str]] = defaultdict(list)
+    for r in links["forwarder"]:
+        by_fwd[r["b"]].append(r["a"])
+    for fwd, unsorted in sorted(by_fwd.items()):
+        who = sorted(set(unsorted))
+        if 1 < len(who) <= SMALL_FORWARDER:
+            for other in who[1:]:
+                link(who[0], other, "forwarder", fwd)
+    by_serial: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in serials:
+        by_serial[r["serial"]].append(r)
+    for serial, rows in by_serial.items():
+        who = sorted({r["consignee_id"] for r in rows if r["consignee_id"]})
+        for other in who[1:]:
+            link(who[0], other, "serial", serial)
+    by_key: dict[str, list[str]] = defaultdict(list)
+    by_domain: dict[str, list[str]] = defaultdict(list)
+    for pid, p in parties.items():
+        key = address_key(p.get("address"))
+        if key is not None:
+            by_key[key].append(pid)
+        domain = (p.get("email_domain") or "").lower()
+        if domain and domain not in FREE_MAIL:
+            by_domain[domain].append(pid)
+    for key, unsorted in sorted(by_key.items()):
+        who = sorted(set(unsorted))
+        for other in who[1:]:
+            link(who[0], other, "address", key)
+    for domain, unsorted in sorted(by_domain.items()):
+        who = sorted(set(unsorted))
+        if len(who) <= SHARED_PAYER:
+            for other in who[1:]:
+                link(who[0], other, "email_domain", domain)
+
+    def group(pid: str | None, sid: str) -> str:
+        return u.find(node + pid) if pid else "shipment:" + sid
+
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in flagged:
+        groups[group(r["consignee_id"], r["id"])].append(r)
+    lot_groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in lots:
+        lot_groups[group(r["consignee_id"], r["id"])].append(r)
+    members: dict[str, set[str]] = defaultdict(set)
+    for name in list(u.parent):
+        if name.startswith(node):
+            members[u.find(name)].add(name.removeprefix(node))
+    serial_ids: dict[str, list[str]] = defaultdict(list)
+    for rows in by_serial.values():
+        ids = sorted({r["id"] for r in rows})
+        for r in rows:
+            serial_ids[r["id"]] = sorted(set(serial_ids[r["id"]]) | set(ids))
+
+    cases: list[Case] = []
+    for root in set(groups) | set(lot_groups):
+        rows = sorted(groups.get(root, []), key=lambda r: r["id"])
+        flags: list[Flag] = []
+        hard: list[Flag] = []
+        for r in rows:
+            if r["hard"]:
+                found = _hard_flag(r, facts, parties)
+                same = next((h for h in hard if h.code == found.code and h.why == found.why), None)
+                if same is None:
+                    hard.append(found)
+                else:
+                    same.shipments.append(r["id"])
+        for code in an.FLAG_COLUMNS:
+            fired = [r for r in rows if r[code] > 0]
+            if not fired:
+                continue
+            best = max(fired, key=lambda r: (r[code], r["id"]))
+            kind = FLAGS[_CODE[code]]
+            party = best["consignee_id"] or ""
+            why = _why(code, best, facts.get(party, {}))
+            shipments = sorted(r["id"] for r in fired)
+            if len(fired) > 1:
+                why += f" (and {len(fired) - 1} more shipment(s))"
+            flags.append(Flag(kind.code, min(best[code], kind.cap), shipments, why, kind.citation))
+        seen = sorted({s for r in rows for s in serial_ids.get(r["id"], [])})
+        if seen:
+            kind = FLAGS["F13-relabel-serials"]
+            why = f"serial numbers seen in more than one shipment ({', '.join(seen[:8])})"
+            brand = next((f for f in flags if f.code == kind.code), None)
+            if brand is None:
+                flags.append(Flag(kind.code, kind.cap, seen, why, kind.citation))
+            else:
+                brand.shipments = sorted(set(brand.shipments) | set(seen))
+                brand.why += "; " + why
+        flags.extend(_network_flags(lot_groups.get(root, []), flags))
+        if not flags and not hard:
+            continue
+        relevant = any(r["relevant"] for r in rows) or bool(lot_groups.get(root))
+        total = sum(f.points for f in flags)
+        cover = any(f.code in ("F2-declared-goods", "F3-unit-value", "F20-cover-goods") for f in flags)
+        score = min(100, total if relevant or cover else min(total, GATE_CAP))
+        if hard:
+            level, score = "block", 100
+        elif score >= HIGH:
+            level = "high"
+        elif score >= MEDIUM:
+            level = "medium"
+        else:
+            level = "low"
+        ship_ids = sorted({r["id"] for r in rows} | {s for f in flags for s in f.shipments})
+        party_ids = sorted(
+            members.get(root, set())
+            | {r["consignee_id"] for r in rows if r["consignee_id"]}
+            | {r["end_user_id"] for r in rows if r["end_user_id"]}
+        )
+        at_risk = 0.0
+        for r in rows:
+            if r["chip_id"] is not None and r["h100e"] and r["quantity"]:
+                at_risk += r["quantity"] * r["h100e"] * H100_VALUE_USD * (8 if r["hs6"] in an.SERVER_HS else 1)
+            elif (r["relevant"] or r["f20"] or r["f2"]) and r["value_usd"]:
+                at_risk += r["value_usd"]
+        for r in lot_groups.get(root, []):
+            if r["id"] not in {x["id"] for x in rows}:
+                at_risk += r["value_usd"] or 0.0
+        notes = [
+            {"shipment": r["id"], "note": "insufficient data: " + ", ".join(r["missing"].split()) + " missing"}
+            for r in rows
+            if r["missing"]
+        ]
+        all_flags = hard + sorted(flags, key=lambda f: (-f.points, f.code))
+        case_links = [
+            {"a": a.removeprefix(node), "b": b, "via": via, "value": value}
+            for a in sorted(node + p for p in party_ids)
+            for b, via, value in sorted(edges.get(a, []))
+        ]
+        cases.append(
+            Case(
+                case="",
+                level=level,
+                score=score,
+                shipments=ship_ids,
+                parties=party_ids,
+                value_at_risk_usd=round(at_risk, 2),
+                flags=all_flags,
+                notes=notes,
+                links=case_links,
+                key=party_ids[0] if party_ids else ship_ids[0],
+                evidence=_evidence(all_flags, ship_ids),
+            )
+        )
+    cases.sort(key=lambda c: (LEVEL_RANK[c.level], -c.score * max(c.value_at_risk_usd, 1.0), c.key))
+    for i, c in enumerate(cases, start=1):
+        c.case = f"C-{i:04d}"
+    return cases
+
+
+def _hard_flag(r: dict[str, Any], facts: dict[str, Any], parties: dict[str, dict[str, Any]]) -> Flag:
+    kind = r["hard"]
+    if kind in ("listed", "listed-user"):
+        party = r["consignee_id"] if kind == "listed" else r["end_user_id"]
+        fact = facts.get(party, {}).get("listed", {})
+        by_address = fact.get("by") == "address"
+        code = "H1-listed-address" if by_address else "H1-listed-party"
+        name = parties.get(party, {}).get("name")
+        if by_address:
+            why = (
+                f"{name!r} ({party}) is at the address of {fact.get('list')} entry {fact.get('name')!r} "
+                f"({fact.get('entry')}): {fact.get('address')!r}"
+            )
+        else:
+            why = f"{name!r} ({party}) matches {fact.get('list')} entry {fact.get('name')!r} ({fact.get('entry')})"
+        return Flag(code, 100, [r["id"]], why, HARD_STOPS[code])
+    if kind == "d5":
+        why = (
+            f"{r['product']} is controlled (3A090/4A090) and goes to {r['eu_country'] or r['c_country']} (Country "
+            "Group D:5 or Macau, or a party headquartered there) without a licence"
+        )
+        return Flag("H2-d5-no-licence", 100, [r["id"]], why, HARD_STOPS["H2-d5-no-licence"])
+    return Flag("H3-check-failed", 100, [r["id"]], "the end-use check failed", HARD_STOPS["H3-check-failed"])
+
+
+def _network_flags(lots: list[dict[str, Any]], flags: list[Flag]) -> list[Flag]:
+    """Split lots over a rolling window; dies adding up to controlled packages; capacity for the summed lots."""
+    out: list[Flag] = []
+    gpu_lots = sorted(
+        (r for r in lots if r["gpus"] is not None and r["date"] is not None), key=lambda r: (r["date"], r["id"])
+    )
+    best: list[dict[str, Any]] = []
+    start = 0
+    for end in range(len(gpu_lots)):
+        while (gpu_lots[end]["date"] - gpu_lots[start]["date"]).days >= WINDOW_DAYS:
+            start += 1
+        window = gpu_lots[start : end + 1]
+        if len(window) > len(best):
+            best = window
+    if len(best) >= MIN_SPLIT_LOTS:
+        gpus = sum(r["gpus"] for r in best)
+        value = sum(r["value_usd"] or 0.0 for r in best)
+        if gpus >= an.SMALL_LOT_GPUS or value >= an.SMALL_LOT_VALUE:
+            firms = sorted({r["consignee_id"] for r in best if r["consignee_id"]})
+            kind = FLAGS["F12-split-lots"]
+            why = (
+                f"{len(best)} lots of under {an.SMALL_LOT_GPUS} accelerators within {WINDOW_DAYS} days to "
+                f"{len(firms)} linked firm(s), {gpus:.0f} accelerators (${value:,.0f}) in all"
+            )
+            out.append(Flag(kind.code, kind.cap, sorted(r["id"] for r in best), why, kind.citation))
+            if not any(f.code == "F10-no-datacentre" for f in flags):
+                sites = {r["consignee_id"]: r["site_mw"] for r in best}
+                documented = sum(v for v in sites.values() if v is not None)
+                demand = sum(r["gpus"] * (r["chip_kw"] or 0.7) * an.KW_OVERHEAD / 1000.0 for r in best)
+                if documented < demand:
+                    kind = FLAGS["F10-no-datacentre"]
+                    why = (
+                        f"the linked firms received {gpus:.0f} accelerators (about {demand:.2f} MW) against "
+                        f"{documented:g} MW of documented data-centre capacity"
+                    )
+                    out.append(Flag(kind.code, 15, sorted(r["id"] for r in best), why, kind.citation))
+    dies = [r for r in lots if r["die_tpp"] is not None and r["quantity"]]
+    if dies:
+        tpp = sum(r["die_tpp"] * r["quantity"] for r in dies)
+        packages = int(tpp // CONTROLLED_TPP)
+        if packages >= DIE_PACKAGES:
+            kind = FLAGS["F21-chiplet-sum"]
+            why = (
+                f"dies of TPP {sorted({r['die_tpp'] for r in dies})} x {sum(r['quantity'] for r in dies)} shipped to "
+                f"linked firms add up to TPP {tpp:,.0f}: {packages} packages at the 3A090.a threshold "
+                f"({CONTROLLED_TPP:g})"
+            )
+            out.append(Flag(kind.code, kind.cap, sorted(r["id"] for r in dies), why, kind.citation))
+    return out
