@@ -556,6 +556,7 @@ def test_demo(runs: dict[str, Run]) -> None:
     # A refusal caused by a licence mismatch: the licence names another consignee, destination and item.
     assert "demo-02 under licence D1234567: committed" in run.stdout
     assert "demo-lic under licence D1234567: not committed" in run.stdout and "destination CN" in run.stdout
+    assert "demo-el: not committed: refused by screening" in run.stdout and "Entity List" in run.stdout
 
 
 # ---------------------------------------------------------------- 8. bad input

@@ -1411,6 +1411,24 @@ def demo() -> None:
             shipment = ship(txn, book, ledger, licence_id=licence.id)
             state = "committed" if shipment.committed else "not committed"
             out.print(f"{txn.id} under licence {licence.id}: {state}: {shipment.reason}", markup=False)
+        # The same H100s to a German company the licence rules alone would let go (NLR), but whose name is on the
+        # Entity List: the bundled lists refuse it before anything is drawn.
+        listed = {
+            "id": "demo-el",
+            "date": "2026-03-02",
+            "destination": "DE",
+            "items": [{"chip": "nvidia-h100-sxm", "quantity": 8}],
+            "consignee": {"name": "Huawei Technologies Duesseldorf GmbH", "country": "DE", "headquarters": "DE"},
+        }
+        txn = interchange.parse_transaction(listed, book.catalogue)
+        hits, version = consignee_hits(txn, None, None)
+        block = shipping_block(hits, False)
+        if block is not None:
+            out.print(f"{txn.id}: not committed: refused by screening: {block}", markup=False)
+        else:
+            shipment = ship(txn, book, ledger, screening=_screen_with(hits, txn, version))
+            state = "committed" if shipment.committed else "not committed"
+            out.print(f"{txn.id}: {shipment.decision.outcome}: {state}: {shipment.reason}", markup=False)
         for balance in ledger.balances():
             unit = (
                 "TPP"
