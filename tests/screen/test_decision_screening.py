@@ -345,3 +345,31 @@ def test_a_licence_for_someone_else_never_ships_to_an_entity_list_consignee(
         api.ctx.close()
     assert shipped["committed"] is False and shipped["outcome"] == "license_required", shipped
     assert "does not cover" in shipped["reason"]
+
+
+def test_an_entity_list_consignee_needs_a_us_licence_not_another_countrys(
+    tmp_path: Path, book: tiergate.Rulebook
+) -> None:
+    """Exported from Germany, German law alone says no licence; the consignee's Entity List entry makes a BIS
+    licence necessary, so a Japanese licence naming the same consignee and items does not cover it."""
+    lists = _store(tmp_path)
+    licence = {
+        "id": "JP-1",
+        "jurisdiction": "JP",
+        "exporter": "X GmbH",
+        "consignees": [{"name": DUESSELDORF, "country": "DE"}],
+        "destination": "DE",
+        "lines": [{"item": "nvidia-h100-sxm", "quantity": 2000, "value_usd": 60000000}],
+        "issued": "2025-01-01",
+        "expires": "2030-01-01",
+    }
+    api = make_api(tmp_path, book, lists=lists)
+    try:
+        assert api.post("/v1/ledger/licences", json=licence).status_code == 201
+        order = {**TRANSACTIONS[1], "export_from": "DE", "value_usd": 100000}
+        shipped = api.post("/v1/ship", json=order, params={"license": "JP-1"}).json()
+    finally:
+        api.client.close()
+        api.ctx.close()
+    assert shipped["committed"] is False, shipped
+    assert "a licence of US is required" in shipped["reason"]

@@ -263,7 +263,7 @@ def coverage(licence: Licence, txn: Transaction, decision: Decision) -> tuple[li
         out.append(
             Mismatch("date", "licence/expires", f"licence {lid} expired on {licence.expires}; shipped {txn.date}")
         )
-    required = _authorities(decision)
+    required = required_authorities(decision)
     if len(required) == 1 and not _same_authority(licence.jurisdiction, required[0], txn.export_from):
         out.append(
             Mismatch(
@@ -359,11 +359,22 @@ def coverage(licence: Licence, txn: Transaction, decision: Decision) -> tuple[li
     return out, (draws if not out else [])
 
 
-def _authorities(decision: Decision) -> list[str]:
-    """The jurisdictions whose licence the shipment needs (US alone for a US-only decision)."""
+SCREENING_US_LICENCE = "screen/entity-list"
+"""The rule a consignee's Entity List hit adds to a decision: a licence of BIS (the US) is required, whatever the
+other laws the export engages say (15 CFR 744.11)."""
+
+
+def required_authorities(decision: Decision) -> list[str]:
+    """The jurisdictions whose licence the shipment needs: US alone for a US-only decision; every law engaged that
+    requires one; and the US whenever the consignee is on the Entity List (screening raises the outcome, not the
+    US law's own answer, so it is read from the decision's rules)."""
     if not decision.jurisdictions:
-        return ["US"] if decision.outcome == "license_required" else []
-    return [j.jurisdiction for j in decision.jurisdictions if j.reached and j.outcome == "license_required"]
+        found = ["US"] if decision.outcome == "license_required" else []
+    else:
+        found = [j.jurisdiction for j in decision.jurisdictions if j.reached and j.outcome == "license_required"]
+    if "US" not in found and any(rule.startswith(SCREENING_US_LICENCE) for rule in decision.rules):
+        found.append("US")
+    return found
 
 
 def _same_authority(issued_by: str, required: str, export_from: str) -> bool:

@@ -20,7 +20,15 @@ from tiergate.decide import allocation_account, uveu_headroom
 from tiergate.decide.model import Decision, Listing, Transaction
 from tiergate.errors import InputError
 from tiergate.interchange import canonical_transaction, decision_to_dict, transaction_to_dict
-from tiergate.ledger.licence import Licence, LineDraw, coverage, describe, dollars, line_account
+from tiergate.ledger.licence import (
+    Licence,
+    LineDraw,
+    coverage,
+    describe,
+    dollars,
+    line_account,
+    required_authorities,
+)
 from tiergate.ledger.schema import audit
 from tiergate.ledger.store import AllocationExceeded, IdempotencyConflict, Ledger, LedgerError
 from tiergate.rules.book import Rulebook
@@ -241,10 +249,14 @@ def ship(
             return _refuse(
                 ledger, decision, packs, digest, decision_id, f"not authorised: licence {licence_id!r} is not recorded"
             )
-        authorities = [j for j in decision.jurisdictions if j.reached and j.outcome == "license_required"]
+        authorities = required_authorities(decision)
         if len(authorities) > 1:  # one licence is granted by one authority: it cannot stand for all
+            said = {j.jurisdiction: j for j in decision.jurisdictions}
             needed = "; ".join(
-                f"{j.jurisdiction} ({j.authority}{', a review' if j.indeterminate else ''})" for j in authorities
+                f"{code} ({said[code].authority}{', a review' if said[code].indeterminate else ''})"
+                if code in said
+                else f"{code} (BIS: the consignee is on the Entity List)"
+                for code in authorities
             )
             return _refuse(
                 ledger,
