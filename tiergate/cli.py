@@ -1139,16 +1139,16 @@ def ship_command(
             licence_id=licence_id,
             regime=regime,
             listings=allied_listings(hits),
-            screening=None if no_screening else _screen_with(hits, txn, version),
+            screening=_not_screened_with("--no-screening") if no_screening else _screen_with(hits, txn, version),
             today=_today(),
             window=window,
             backfill=backfill,
         )
         worst = max(worst, shipment.exit_code)
-        screened: ScreeningRecord | None = (
+        screened: ScreeningRecord | None = shipment.decision.screening or (
             not_screened(shipment.decision, "--no-screening").screening
             if no_screening
-            else shipment.decision.screening or _screened(shipment.decision, hits, txn, version)
+            else _screened(shipment.decision, hits, txn, version)
         )
         if format in (Format.json, Format.jsonl):
             shown = {**shipment_to_dict(shipment), "screening": screening_fields(screened) if screened else None}
@@ -1167,6 +1167,15 @@ def ship_command(
                 out.print(f"  draws {fmt(a['tpp'])} TPP from {a['account']}", markup=False)
     if worst:
         raise typer.Exit(worst)
+
+
+def _not_screened_with(reason: str) -> Any:
+    """What ``ship`` applies when told not to screen: the decision it records says "parties not screened"."""
+
+    def unscreened(decision: Any) -> Any:
+        return not_screened(decision, reason)
+
+    return unscreened
 
 
 def _screen_with(hits: list[Any], txn: Any, version: str | None) -> Any:

@@ -373,3 +373,28 @@ def test_an_entity_list_consignee_needs_a_us_licence_not_another_countrys(
         api.ctx.close()
     assert shipped["committed"] is False, shipped
     assert "a licence of US is required" in shipped["reason"]
+
+
+def test_a_name_in_enclosed_letters_is_screened_never_waved_through(tmp_path: Path, book: tiergate.Rulebook) -> None:
+    """Letters written as symbols (circled, squared) are not "a name without a letter": such a consignee is screened
+    and refused, or refused as unscreenable; never shipped as "no match". A name of punctuation alone has no hits."""
+    lists = _store(tmp_path)
+    circled = "ⒽⓊⒶⓌⒺⒾ ⓉⒺⒸⒽⓃⓄⓁⓄⒼⒾⒺⓈ ⒹⓊⓈⓈⒺⓁⒹⓄⓇⒻ ⒼⓂⒷⒽ"
+    squared = "🅗🅤🅐🅦🅔🅘 🅣🅔🅒🅗🅝🅞🅛🅞🅖🅘🅔🅢"
+    api = make_api(tmp_path, book, lists=lists)
+    try:
+        for name in (circled, squared):
+            answer = api.post("/v1/ship", json=_txn(f"x-{len(name)}", name))
+            assert answer.status_code in (200, 422), answer.text
+            if answer.status_code == 200:
+                assert answer.json()["committed"] is False, answer.json()
+        assert api.post("/v1/decide", json=_txn("p", "--- ...")).status_code == 200
+    finally:
+        api.client.close()
+        api.ctx.close()
+    order = tmp_path / "squared.json"
+    order.write_text(json.dumps(_txn("sq", squared)), encoding="utf-8")
+    ledger = f"sqlite:///{tmp_path / 'cli-ledger.db'}"
+    assert tg("ledger", "init", "--db", ledger, cwd=tmp_path).returncode == 0
+    shipped = tg("ship", str(order), "--db", ledger, cwd=tmp_path, env={"TIERGATE_LISTS": lists})
+    assert shipped.returncode in (2, 4) and "internal error" not in shipped.stderr, shipped

@@ -119,7 +119,8 @@ class ConsigneeScreener:
     def __init__(self, lists: ServerLists) -> None:
         self.lists = lists
 
-    def screen(self, query: NameQuery, *, party: str | None = None) -> list[Hit]:
+    def screen(self, query: NameQuery, *, party: str | None = None, limit: int | None = None) -> list[Hit]:
+        """``limit`` is the server's own (every hit of a consignee weighs)."""
         return self.lists.consignee_hits(query, party=party, where="consignee.name")
 
 

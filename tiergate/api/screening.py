@@ -19,13 +19,17 @@ from tiergate.api.errors import ApiError
 from tiergate.errors import InputError, TiergateError
 from tiergate.screen.index import ScreeningIndex
 from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListStoreError, Query
-from tiergate.screen.normalize import UnscreenableName, check_name
+from tiergate.screen.normalize import UnscreenableName, check_name, names_no_one
 from tiergate.screen.service import Screener, apply_decisions, party_id, rescreen
 from tiergate.screen.store import Decision, ListStore, NoStandingDecision, fill, open_store
 
 log = logging.getLogger("tiergate.api")
 VERDICTS = ("cleared", "confirmed", "reopened")
 """What an officer can say about a hit: a false positive, a true match, or neither any more (re-opened)."""
+
+
+CONSIGNEE_HITS = 200
+"""How many hits of a consignee a decision or a shipment weighs (a search shows fewer)."""
 
 
 def screenable(name: str, where: str) -> str:
@@ -143,11 +147,13 @@ class ServerLists:
         return apply_decisions(hits, party or party_id(query.name, query.country), self.decisions(), query)
 
     def consignee_hits(self, query: Query, *, party: str | None, where: str) -> list[Hit]:
-        """The hits of a transaction's consignee. A name without a letter or digit matches no list entry (no hits);
-        any other name that cannot be screened (over the length screened) is a 422, never waved through."""
-        if not any(ch.isalnum() for ch in query.name):
+        """The hits of a transaction's consignee. A name of ASCII punctuation and spaces alone matches no list
+        entry (no hits); any other name that cannot be screened (letters written as symbols such as enclosed
+        alphanumerics, over the length screened) is a 422, never waved through as "no match". The hits are not
+        cut to the ten a search shows: a hit an analyst cleared must not hide an open one ranked below it."""
+        if names_no_one(query.name):
             return []
-        return self.screen(query, party=party, where=where)
+        return self.screen(query, party=party, where=where, limit=CONSIGNEE_HITS)
 
     def record(
         self, results: Sequence[tuple[str, dict[str, Any], list[dict[str, Any]]]], *, actor: str | None = None

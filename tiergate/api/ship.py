@@ -79,11 +79,11 @@ def ship_transaction(
         window=window,
         backfill=backfill,
         listings=allied_listings(hits),
-        screening=screening if version is not None else None,
+        screening=screening if version is not None else lambda d: not_screened(d, ctx.unscreened_reason()),
     )
     screened = (
         shipment.decision
-        if version is not None and shipment.decision.screening is not None
+        if shipment.decision.screening is not None
         else apply_screening(shipment.decision, hits, party=txn.consignee.name, lists=version)
         if version is not None
         else not_screened(shipment.decision, ctx.unscreened_reason())

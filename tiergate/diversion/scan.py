@@ -88,7 +88,7 @@ class Lists:
     version: str
 
 
-STOP_LISTS = frozenset({"EL", "SDN", "UVL", "MEU"})
+STOP_LISTS = frozenset({"EL", "SDN", "DPL", "UVL", "MEU"})
 
 
 def load_lists(url: str | None) -> Lists | None:
@@ -230,13 +230,13 @@ def _party_rows(parties: dict[str, dict[str, Any]], lists: Lists | None) -> tupl
 
 
 def _screen_party(p: dict[str, Any], key: str | None, lists: Lists, fact: dict[str, Any]) -> tuple[str, int]:
-    from tiergate.screen.model import Query
+    from tiergate.screen.model import Query, each_entry
 
     listed = ""
     f16 = 0
     if p.get("name"):
-        hits = lists.screener.screen(Query(p["name"], country=p.get("country")), party=p["id"], limit=3)
-        for hit in hits:
+        hits = lists.screener.screen(Query(p["name"], country=p.get("country")), party=p["id"], limit=20)
+        for hit in each_entry(hits):  # every membership of a grouped hit, not only its lead's list
             if hit.status == "cleared" or hit.entry.list_code not in STOP_LISTS:
                 continue
             if hit.match:

@@ -788,11 +788,17 @@ def consignee_screening(records: Any, lists: str | None, ledger: str | None = No
 
 def consignee_hits(txn: Any, lists: str | None, ledger: str | None = None) -> tuple[list[Any], str]:
     """``tiergate ship``: the consignee's hits (analyst decisions applied) and the lists' data version."""
+    from tiergate.screen.normalize import UnscreenableName, names_no_one
     from tiergate.screen.service import party_id
 
     c = txn.consignee
     screener = installed_screener(lists, ledger)
-    hits = screener.screen(Query(c.name, None, c.country), party=party_id(c.name, c.country, c.id))
+    if names_no_one(c.name):  # punctuation alone names no one
+        return [], screener.store.data_version()
+    try:  # every hit weighs (not the ten a search shows): a cleared hit must not hide an open one below it
+        hits = screener.screen(Query(c.name, None, c.country), party=party_id(c.name, c.country, c.id), limit=200)
+    except UnscreenableName as error:  # never waved through as "no match"
+        raise InputError(f"consignee.name: {error}", hint="give the party's name as written, in letters") from None
     return hits, screener.store.data_version()
 
 

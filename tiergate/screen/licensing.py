@@ -26,7 +26,9 @@ from dataclasses import replace
 from typing import Any
 
 from tiergate.decide.model import OUTCOMES, POLICIES, Decision, Listing, ScreeningRecord
+from tiergate.errors import InputError
 from tiergate.screen.model import Hit, each_entry
+from tiergate.screen.normalize import UnscreenableName, names_no_one
 
 LIST_RULES = {
     "EL": ("screen/entity-list", "15 CFR 744.11; 15 CFR part 744, Supp. No. 4 (Entity List)"),
@@ -272,7 +274,12 @@ class ConsigneeScreening:
             return self._seen[known]
         query = Query(consignee["name"], None, code)
         party = party_id(query.name, code, known[2])
-        hits: list[Hit] = self.screener.screen(query, party=party)
+        if names_no_one(query.name):  # punctuation alone names no one
+            return []
+        try:  # every hit weighs (not the ten a search shows): a cleared hit must not hide an open one below it
+            hits: list[Hit] = self.screener.screen(query, party=party, limit=200)
+        except UnscreenableName as error:  # never waved through as "no match"
+            raise InputError(f"consignee.name: {error}", hint="give the party's name as written, in letters") from None
         if len(self._seen) < 100_000:
             self._seen[known] = hits
         return hits

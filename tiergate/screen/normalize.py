@@ -1045,3 +1045,10 @@ def name_form(name: str, person: bool = False) -> NameForm:
         total_weight=sum(weights),
         warnings=warnings,
     )
+
+
+def names_no_one(name: str) -> bool:
+    """Whether ``name`` is nothing but punctuation, spaces and control or format characters (it names no one, so a
+    consignee written so has no hits). Letters, digits and symbols (an enclosed letter such as U+24BD or U+1F157 is
+    a symbol) name someone: such a name is screened, and refused when it cannot be, never waved through."""
+    return all(unicodedata.category(ch)[0] in "PZC" for ch in name)

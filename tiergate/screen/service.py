@@ -120,10 +120,14 @@ def _names(entry: ListEntry) -> set[str]:
 
 
 def same_party(a: ListEntry, b: ListEntry) -> bool:
-    """Whether two list entries name one party: the primary name of one is a name of the other (spacing, case and
-    punctuation aside), and their countries agree (or one states none)."""
+    """Whether two list entries name one party: entries of two different lists where the primary name of one is a
+    name of the other (spacing, case and punctuation aside), and their countries agree (or one states none). Two
+    entries of one list are two listings (two people named I. Ash on the Denied Persons List): never one party,
+    so a clearance of one never clears the other."""
     if a.key == b.key:
         return True
+    if a.list_code == b.list_code:
+        return False
     named = party_id(a.name) in _names(b) or party_id(b.name) in _names(a)
     countries = not a.countries or not b.countries or bool(set(a.countries) & set(b.countries))
     return named and countries and (a.schema == b.schema or "LegalEntity" in (a.schema, b.schema))
