@@ -398,3 +398,29 @@ def test_a_name_in_enclosed_letters_is_screened_never_waved_through(tmp_path: Pa
     assert tg("ledger", "init", "--db", ledger, cwd=tmp_path).returncode == 0
     shipped = tg("ship", str(order), "--db", ledger, cwd=tmp_path, env={"TIERGATE_LISTS": lists})
     assert shipped.returncode in (2, 4) and "internal error" not in shipped.stderr, shipped
+
+
+def test_the_dashboard_refuses_a_look_alike_or_reversed_listed_name(tmp_path: Path, book: tiergate.Rulebook) -> None:
+    """Issue 21: a listed name written with Cyrillic look-alikes, or reversed inside a right-to-left override, is
+    refused by the dashboard's Ship button as it is by the CLI and the API."""
+    lists = _store(tmp_path)
+    look_alike = CETC.replace("c", "\u0441").replace("p", "\u0440")  # Cyrillic es and er
+    reversed_ = "\u202e" + DUESSELDORF[::-1] + "\u202c"
+    api = make_api(tmp_path, book, lists=lists)
+    try:
+        client = sign_in(api)
+        for tid, name in (("cyr", look_alike), ("rlo", reversed_)):
+            page = client.get("/decide", headers=HTML)
+            text = json.dumps(_txn(tid, name))
+            shipped = client.post(
+                "/decide/ship", data={"csrf": csrf_of(page.text), "transaction": text, "regime": ""}, headers=HTML
+            )
+            assert shipped.status_code == 200, shipped.text[:500]
+            assert "Shipped: allocations drawn." not in shipped.text
+            assert "Entity List" in html.unescape(shipped.text)
+        assert api.get("/v1/ledger/balances").json() == [] or all(
+            b["used"] == 0 for b in api.get("/v1/ledger/balances").json()
+        )
+    finally:
+        api.client.close()
+        api.ctx.close()
