@@ -78,9 +78,14 @@ def inputs(writer: Callable[[Path], None]) -> Callable[[Path], None]:
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiergate.screen.store import LISTS_FILE, fill, open_store
+
     folder = tmp_path_factory.mktemp("cli")
     for writer in INPUT_WRITERS:
         writer(folder)
+    store = open_store(f"sqlite:///{folder / LISTS_FILE}")  # the installed lists, filled once before the runs race
+    fill(store)
+    store.close()
     return folder
 
 
