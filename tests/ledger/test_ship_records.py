@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,9 @@ import tiergate
 from tiergate.errors import InputError
 from tiergate.ledger import IdempotencyConflict, Ledger
 from tiergate.ledger.ship import Shipment, ShipWindow, ship, shipment_to_dict
+
+from .test_ship import _cli as ship_cli
+from .test_ship import _write
 
 TODAY = dt.date(2025, 3, 3)
 LPP = "lpp:IN:example-compute-pvt-ltd:"
@@ -37,25 +39,7 @@ def _txn(tid: str | None, quantity: int, date: str = "2025-03-03") -> dict[str, 
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "TIERGATE_TODAY": TODAY.isoformat(),
-        "TIERGATE_DB": f"sqlite:///{tmp_path / 'l.db'}",
-        "TIERGATE_ACTOR": "officer@example",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "tiergate.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def _write(tmp_path: Path, name: str, value: Any) -> str:
-    (tmp_path / name).write_text(json.dumps(value))
-    return name
+    return ship_cli(tmp_path, *args, today=TODAY.isoformat())
 
 
 def test_the_allowance_of_other_years_cannot_be_drawn_under_a_scenario(tmp_path: Path) -> None:
