@@ -1,6 +1,6 @@
 """Diversion scan speed against hand-written DuckDB SQL computing the same per-shipment features.
 
-    PYTHONPATH=. python bench/diversion_speed.py [--shipments 200000] [--seed 7]
+    PYTHONPATH=. python bench/diversion_speed.py [--shipments 200000] [--seed 7] [--data DIR] [--repeat N]
 
 Generates the shipments as Parquet, then times, each in its own process (so that peak memory is measured
 separately): ``tiergate diversion scan`` end to end (reading, party facts, the Ibis features on DuckDB, networks,
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HAND_SQL = """
 WITH s AS NOT MATERIALIZED (
@@ -197,10 +199,20 @@ def _part(part: str, folder: Path) -> None:
     sys.stdout.write(json.dumps({"part": part, "seconds": seconds, "peak_mb": peak_mb, **answer}) + "\n")
 
 
+def _run(part: str, folder: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--part", part, "--folder", str(folder)], check=True, capture_output=True, text=True
+    )
+    answer: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return answer
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shipments", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data", type=Path, help="keep the generated files here (and reuse them when present)")
+    parser.add_argument("--repeat", type=int, default=1, help="timed pairs (SQL then scan), side by side")
     parser.add_argument("--part", choices=("tiergate", "sql"))
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args(argv)
@@ -210,26 +222,23 @@ def main(argv: list[str] | None = None) -> int:
     from tiergate.diversion.generate import generate
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        start = time.perf_counter()
-        generate(folder, args.shipments, seed=args.seed, parquet=True)
-        made = time.perf_counter() - start
+        folder = args.data or Path(tmp)
+        made = 0.0
+        if not (folder / "shipments.parquet").exists():
+            start = time.perf_counter()
+            generate(folder, args.shipments, seed=args.seed, parquet=True)
+            made = time.perf_counter() - start
         (folder / "d5.json").write_text(json.dumps(write_references(folder)))
-        runs = {}
-        for part in ("sql", "tiergate"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--part", part, "--folder", str(folder)],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            runs[part] = json.loads(out.stdout.strip().splitlines()[-1])
+        pairs = [(_run("sql", folder), _run("tiergate", folder)) for _ in range(max(1, args.repeat))]
+    ratios = sorted(scan["seconds"] / sql["seconds"] for sql, scan in pairs)
     report = {
-        "shipments": args.shipments,
+        "shipments": pairs[0][1]["shipments"],
         "generate_seconds": round(made, 1),
-        "tiergate": runs["tiergate"],
-        "hand_sql": runs["sql"],
-        "ratio": round(runs["tiergate"]["seconds"] / runs["sql"]["seconds"], 2),
+        "tiergate": [scan for _, scan in pairs],
+        "hand_sql": [sql for sql, _ in pairs],
+        "ratios": [round(r, 2) for r in ratios],
+        "ratio": round(ratios[len(ratios) // 2], 2),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
     }
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
     return 0

@@ -56,8 +56,8 @@ def _contains(tail: ir.StringValue, code: str) -> ir.BooleanValue:
 
 def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) -> ir.Table:
     """Every shipment on or before the scan date joined to its catalogue chip, consignee and end user, with the
-    facts that need nothing beyond its own row (no references, no windows): what the party links, serial numbers,
-    small lots and the insufficient-data notes are read from."""
+    facts that need nothing beyond its own row (no references, no windows): what the party links, serial numbers
+    and small lots are read from."""
     s = _in_scope(ships, inputs)
     s = s.mutate(hs6=s.hs_code.substr(0, 6), desc_low=s.description.lower().fill_null(""))
     s = s.left_join(chips, s["product"] == chips.chip_name).drop("chip_name")
@@ -84,6 +84,12 @@ def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) ->
         relevant=relevant,
         gpus=ibis.ifelse(chip, gpus, ibis.null("float64")),
     )
+    return s
+
+
+def with_missing(s: ir.Table) -> ir.Table:
+    """``s`` (of :func:`base`) with what each shipment lacks to assess a flag (empty when nothing): computed for
+    the rows that are read back, after any filter, not for every shipment."""
     missing = (
         ibis.ifelse(s.payer_country.isnull(), "payer_country ", "")
         + ibis.ifelse(s.c_country.isnull(), "consignee ", "")
@@ -264,7 +270,7 @@ case above ``low``, and at scale they are most of the compute traffic."""
 
 def flagged(f: ir.Table) -> ir.Table:
     """The shipments with more than :data:`FLOOR` points or a hard stop (what cases are made of)."""
-    return f.filter((f.points > FLOOR) | f.hard.notnull()).select(*SHIPMENT_OUT)
+    return with_missing(f.filter((f.points > FLOOR) | f.hard.notnull())).select(*SHIPMENT_OUT)
 
 
 def missing(f: ir.Table, limit: int) -> ir.Table:

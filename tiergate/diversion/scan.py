@@ -398,7 +398,7 @@ def _scan(
     f = an.features(ships, party_table, chips, refs, d5, inputs)
     flagged = sorted(_rows(an.flagged(f)), key=lambda r: str(r["id"]))
     # the rest needs no references: each is one scan of the joined shipments that returns few rows
-    b = an.base(ships, party_table, chips, inputs)
+    b = an.with_missing(an.base(ships, party_table, chips, inputs))
     if engine == "duckdb":  # the few columns they read, joined and computed once (not once per query)
         b = con.create_table("diversion_base", b.select(*an.BASE_OUT), temp=True)
     links = {name: _rows(expr) for name, expr in an.party_links(b).items()}
