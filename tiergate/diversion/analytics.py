@@ -42,9 +42,10 @@ SMALL_LOT_GPUS = 8
 SMALL_LOT_VALUE = 1_000_000.0
 
 FLAG_COLUMNS = (
-    "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f13", "f14", "f15", "f16", "f17", "f18", "f19",
-    "f20",
+    "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20",
 )  # fmt: skip
+"""The per-shipment flags the engine computes. F11 (the mirror-gap prior, F4 x 1.5 on a scan-wide aggregate) is
+added in Python to the shipments read back (:mod:`tiergate.diversion.mirror`)."""
 THIRD_PARTY_PAYER = 5
 """F9: points added when the payer is neither the consignee nor the end user (the parties of the end-user
 statement), on top of a payer in another country (tri-seal note: a third-country payer not on the statement)."""
@@ -57,8 +58,6 @@ ODD_ROUTE_LEGS = 5
 class Inputs:
     as_of: str
     """ISO date: shipments after it are left out."""
-    mirror: tuple[tuple[int, str], ...] = ()
-    """F11: (month index, '>SG>MY>'): the hubs with a mirror gap in each month (:mod:`tiergate.diversion.mirror`)."""
     present: frozenset[str] = frozenset()
     """The optional shipment columns the file holds (``payment_terms``, ``support``): a shipment that lacks one of
     them is noted as insufficient data; a file without the column gets one scan note instead."""
@@ -171,17 +170,13 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
         & (payer != s.c_name.lower().strip())
         & (~has_user | (payer != s.e_name.lower().strip().fill_null("")))
     )
-    f4 = ibis.cases((hub_other, 15), (hub_any | hub_end_use, 5), else_=0)
-    f11: ir.IntegerValue = ibis.literal(0)
-    if inputs.mirror:  # F4 x 1.5 (rounded up) through a hub with a mirror gap that month
-        month = s.date.year().cast("int64") * 12 + s.date.month().cast("int64") - 1
-        gap = ibis.cases(*((month == m, codes) for m, codes in inputs.mirror), else_="")
-        in_gap = ibis.literal(False)
-        for code in HUBS:
-            in_gap = in_gap | (gap.contains(f">{code}>") & (_contains(tail, code) | (eu_country.fill_null("") == code)))
-        f11 = ibis.ifelse(in_gap.fill_null(False) & (f4 > 0), (f4 + 1) // 2, 0)
-    legs = s.route.split(">")
-    odd_route = s.route.notnull() & ((legs.length() >= ODD_ROUTE_LEGS) | (legs.unique().length() < legs.length()))
+    # an odd route: many legs, or a country twice (the reader writes routes as two-letter codes joined by '>')
+    n_legs = (s.route.length() + 1) // 3
+    twice = ibis.literal(False)
+    for j in range(1, ODD_ROUTE_LEGS - 1):
+        for i in range(j):
+            twice = twice | ((n_legs > j) & (s.route.substr(3 * i, 2) == s.route.substr(3 * j, 2)))
+    odd_route = (n_legs >= ODD_ROUTE_LEGS) | twice
     odd = (
         s.payment_terms.isin(ODD_PAYMENT).fill_null(False)
         | (s.support == "declined").fill_null(False)
@@ -190,12 +185,12 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
     pts = {
         "f2": ibis.ifelse(chip & (~s.hs6.isin(GPU_HS).fill_null(False) | s.generic), 25, 0),
         "f3": ibis.cases((ratio < 0.2, 20), (ratio < 0.5, 10), (~s.relevant & (kg_ratio > 5), 20), else_=0),
-        "f4": f4,
+        "f4": ibis.cases((hub_other, 15), (hub_any | hub_end_use, 5), else_=0),
         "f5": ibis.ifelse(forwarder | has_user, 15, 0),
         "f6": ibis.ifelse(new_entity, ibis.ifelse(first_large, 20, 10), 0),
         "f7": s.c_f7.fill_null(0),
         "f8": s.c_f8.fill_null(0),
-        "f9": f9 + ibis.ifelse((f9 > 0) & third_party, THIRD_PARTY_PAYER, 0),
+        "f9": ibis.ifelse(f9 > 0, f9 + ibis.ifelse(third_party, THIRD_PARTY_PAYER, 0), 0),
         "f10": ibis.cases(
             (~chip | s.gpus.isnull(), 0),
             (site_mw.isnull() & (s.gpus >= SMALL_LOT_GPUS), 15),
@@ -213,7 +208,6 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
             s.c_parent_country.isin(d5).fill_null(False) | s.e_parent_country.isin(d5).fill_null(False), 15, 0
         ),
         "f18": ibis.ifelse(s.relevant & (naics != "") & ~it_naics & ~forwarder, 15, 0),
-        "f11": f11,
         "f19": ibis.ifelse(odd, 5, 0),
         "f20": ibis.ifelse(cover_hs & (s.per_kg > 2000) & (kg_ratio > 5), ibis.ifelse(reseller, 25, 15), 0),
     }
@@ -262,14 +256,13 @@ def kept(f: ir.Table) -> ir.Table:
 
 
 FLOOR = 5
-"""Shipments of this many points or fewer, F11 aside (a hub as the end-use country, alone, with its mirror-gap
-prior), are not read back: they make no
+"""Shipments of this many points or fewer (a hub as the end-use country, alone) are not read back: they make no
 case above ``low``, and at scale they are most of the compute traffic."""
 
 
 def flagged(f: ir.Table) -> ir.Table:
     """The shipments with more than :data:`FLOOR` points or a hard stop (what cases are made of)."""
-    return f.filter((f.points - f.f11 > FLOOR) | f.hard.notnull()).select(*SHIPMENT_OUT)
+    return f.filter((f.points > FLOOR) | f.hard.notnull()).select(*SHIPMENT_OUT)
 
 
 def missing(f: ir.Table, limit: int) -> tuple[ir.Table, ir.Scalar]:

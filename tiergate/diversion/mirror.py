@@ -219,9 +219,14 @@ def gaps(imports: Imports, hubs: tuple[str, ...]) -> tuple[dict[tuple[str, int],
     return out, no_prior
 
 
-def by_month(found: dict[tuple[str, int], Gap]) -> tuple[tuple[int, str], ...]:
-    """(month index, '>SG>MY>'): the hubs with a gap in each month, as the engine matches them on routes."""
-    months: dict[int, list[str]] = {}
-    for country, month in sorted(found):
-        months.setdefault(month, []).append(country)
-    return tuple((m, ">" + ">".join(codes) + ">") for m, codes in sorted(months.items()))
+def prior(r: dict[str, Any], found: dict[tuple[str, int], Gap], hubs: tuple[str, ...]) -> int:
+    """F11's points for a shipment read back: half its F4 (rounded up) when a hub on its route, or its end-use
+    country, had a mirror gap in the shipment's month; else 0."""
+    day = r.get("date")
+    if not r.get("f4") or not found or not isinstance(day, dt.date):
+        return 0
+    month = month_index(day)
+    places = set(str(r.get("route") or "").split(">")[1:]) | {str(r.get("eu_country") or "")}
+    if any((code, month) in found for code in places if code in hubs):
+        return (int(r["f4"]) + 1) // 2
+    return 0

@@ -305,8 +305,10 @@ class _Union:
                 self.parent[ra] = rb
 
 
-def _rows(expr: Any) -> list[dict[str, Any]]:
-    return list(expr.to_pyarrow().to_pylist())
+def _rows(con: Any, expr: Any) -> list[dict[str, Any]]:
+    """The rows of ``expr`` run on ``con`` (an expression of in-memory tables alone would run on Ibis's default
+    backend, DuckDB, whatever the engine)."""
+    return list(con.to_pyarrow(expr).to_pylist())
 
 
 def run_scan(
@@ -381,21 +383,23 @@ def run_scan(
         ships = ibis.memtable(table)
         chips = ibis.memtable(an.chips_arrow(chip_rows))
         party_table = ibis.memtable(an.parties_arrow(party_rows))
-        mirror.add_shipments(hub_imports, _rows(mirror.hub_imports(ships, as_of.isoformat())), an.HUBS)
+        mirror.add_shipments(hub_imports, _rows(con, mirror.hub_imports(ships, as_of.isoformat())), an.HUBS)
         gaps, no_prior = mirror.gaps(hub_imports, an.HUBS)
-        inputs = an.Inputs(as_of.isoformat(), mirror.by_month(gaps), present)
+        inputs = an.Inputs(as_of.isoformat(), present=present)
         f = an.features(ships, party_table, chips, d5, inputs)
         # computed once: a temporary table on DuckDB, a cached frame on Spark
         narrow = an.kept(f)
         cached = con.create_table("diversion_features", narrow, temp=True) if engine == "duckdb" else narrow
-        flagged = sorted(_rows(an.flagged(cached)), key=lambda r: str(r["id"]))
-        links = {name: _rows(expr) for name, expr in an.party_links(cached).items()}
-        serials = _rows(an.repeated_serials(cached))
-        lots = _rows(an.small_lots(cached))
-        total = int(cached.count().to_pyarrow().as_py())
+        flagged = sorted(_rows(con, an.flagged(cached)), key=lambda r: str(r["id"]))
+        for r in flagged:
+            r["f11"] = mirror.prior(r, gaps, an.HUBS)
+        links = {name: _rows(con, expr) for name, expr in an.party_links(cached).items()}
+        serials = _rows(con, an.repeated_serials(cached))
+        lots = _rows(con, an.small_lots(cached))
+        total = int(con.to_pyarrow(cached.count()).as_py())
         first_missing, missing_count = an.missing(cached, NOTE_LIMIT)
-        missing_rows = _rows(first_missing)
-        missing_total = int(missing_count.to_pyarrow().as_py())
+        missing_rows = _rows(con, first_missing)
+        missing_total = int(con.to_pyarrow(missing_count).as_py())
     cases = _cases(flagged, links, serials, lots, party_map, facts, lists, gaps)
     if no_prior:
         notes.append(
@@ -604,7 +608,7 @@ def _cases(
                     hard.append(found)
                 else:
                     same.shipments.append(r["id"])
-        for code in an.FLAG_COLUMNS:
+        for code in (*an.FLAG_COLUMNS, "f11"):
             fired = [r for r in rows if r[code] > 0]
             if not fired:
                 continue
