@@ -66,9 +66,9 @@ def test_roles_and_errors(api: Api, tmp_path: Path) -> None:
 
 def test_an_imports_upload_feeds_the_mirror_gap_prior_and_its_bad_rows_are_named(api: Api) -> None:
     ship = (
-        "id,date,exporter_country,consignee_id,hs_code,product,quantity,value_usd,route,payer_name,payer_country\n"
-        "S1,2025-06-10,US,X1,854231,nvidia-h100-sxm,16,608000,US>MY>SG,Example Pte Ltd,SG\n"
-    ).encode()
+        b"id,date,exporter_country,consignee_id,hs_code,product,quantity,value_usd,route,payer_name,payer_country\n"
+        b"S1,2025-06-10,US,X1,854231,nvidia-h100-sxm,16,608000,US>MY>SG,Example Pte Ltd,SG\n"
+    )
     imports = b"country,month,value_usd,documented_h100e\nMY,2025-06,600000000,1000\nMY,June,1,\n"
     answer = api.post(
         "/v1/diversion/scan?min_level=low",

@@ -200,8 +200,9 @@ def _scan(
     "/scan",
     summary="Scan uploaded shipments for diversion",
     description="Multipart `shipments` (.csv, .jsonl or .parquet in the documented columns) and optional "
-    "`parties` and `imports` (hub imports by country and month, for the mirror-gap prior F11). Returns the cases ordered by priority (from `min_level` up), the rows that did not parse (named by "
-    "the uploaded file, line and column) and the notes (insufficient data, unknown chip ids with suggestions). "
+    "`parties` and `imports` (hub imports by country and month, for the mirror-gap prior F11). Returns the cases "
+    "ordered by priority (from `min_level` up), the rows that did not parse (named by the uploaded file, line and "
+    "column) and the notes (insufficient data, unknown chip ids with suggestions). "
     "With `record=true` the cases enter the case queue; a closed case stays closed while its evidence is unchanged.",
     responses={**_ok({"type": "object"}, SCAN_EXAMPLE, "The scan."), **responses(415)},
     openapi_extra=multipart_body(
