@@ -25,7 +25,7 @@ HAND_SQL = """
 WITH s AS NOT MATERIALIZED (
   SELECT id, date, exporter_country, consignee_id, end_user_id, substr(hs_code, 1, 6) AS hs6,
          lower(coalesce(description, '')) AS d, product, lower(trim(coalesce(brand, ''))) AS brand, quantity,
-         value_usd, route, payer_country, end_use_check, licence,
+         value_usd, route, payer_name, payer_country, end_use_check, licence, payment_terms, support,
          CASE WHEN quantity > 0 THEN value_usd / quantity END AS unit_value,
          CASE WHEN gross_kg > 0 THEN value_usd / gross_kg END AS per_kg
   FROM read_parquet('{ships}') WHERE date IS NULL OR date <= (SELECT max(date) FROM read_parquet('{ships}'))
@@ -39,7 +39,7 @@ WITH s AS NOT MATERIALIZED (
             END AS addr FROM raw
 ), shared AS (SELECT addr, count(*) AS firms FROM pk WHERE addr IS NOT NULL GROUP BY addr),
 p AS (
-  SELECT pk.id, pk.country, pk.naics, try_cast(pk.incorporated AS DATE) AS inc, pk.parent_country,
+  SELECT pk.id, pk.name, pk.country, pk.naics, try_cast(pk.incorporated AS DATE) AS inc, pk.parent_country,
          coalesce(lower(pk.is_forwarder) IN ('true', '1', 'yes'), false) AS fwd, try_cast(pk.site_mw AS DOUBLE) AS site,
          least(CASE WHEN pk.address_type IN ('residential', 'virtual') THEN 10 ELSE 0 END
                + CASE WHEN coalesce(shared.firms, 0) >= 3 THEN 10 ELSE 0 END, 25) AS f7,
@@ -54,7 +54,7 @@ by_hs AS (
 j AS (
   SELECT s.*, ch.chip_id, ch.chip_vendor, ch.chip_controlled, ch.chip_kw, ch.price_ref,
          c.country AS c_country, c.naics AS c_naics, c.inc AS c_inc, c.parent_country AS c_parent, c.fwd,
-         c.f7, c.f8, e.country AS e_country, e.parent_country AS e_parent,
+         c.f7, c.f8, e.country AS e_country, e.parent_country AS e_parent, c.name AS c_name, e.name AS e_name,
          s.end_user_id IS NOT NULL AND s.end_user_id <> s.consignee_id AS has_user,
          CASE WHEN s.end_user_id IS NOT NULL AND s.end_user_id <> s.consignee_id THEN e.site ELSE c.site END AS site,
          CASE WHEN s.end_user_id IS NOT NULL AND s.end_user_id <> s.consignee_id THEN e.country
@@ -95,7 +95,13 @@ j AS (
     coalesce(f7, 0) AS f7p, coalesce(f8, 0) AS f8p,
     CASE WHEN coalesce(payer_country IN ('CN', 'HK', 'MO'), false) THEN 20
          WHEN payer_country IS NOT NULL AND c_country IS NOT NULL AND payer_country <> c_country THEN 10
-         ELSE 0 END AS f9,
+         ELSE 0 END AS f9_base,
+    payer_name IS NOT NULL AND c_name IS NOT NULL AND lower(trim(payer_name)) <> lower(trim(c_name))
+      AND (NOT has_user OR lower(trim(payer_name)) <> coalesce(lower(trim(e_name)), '')) AS third_party,
+    CASE WHEN coalesce(payment_terms IN ('prepaid', 'cash'), false) OR coalesce(support = 'declined', false)
+              OR coalesce(len(string_split(route, '>')) >= 5
+                 OR len(list_distinct(string_split(route, '>')[1:4])) < len(string_split(route, '>')[1:4]), false)
+         THEN 5 ELSE 0 END AS f19,
     CASE WHEN chip_id IS NULL OR gpus IS NULL THEN 0 WHEN site IS NULL AND gpus >= 8 THEN 15
          WHEN demand > 2 * site THEN 25 WHEN demand > site THEN 15 ELSE 0 END AS f10,
     CASE WHEN chip_id IS NOT NULL AND brand <> ''
@@ -113,8 +119,10 @@ j AS (
               OR coalesce(e_parent IN ({d5}), false)) THEN 'd5'
          WHEN end_use_check = 'failed' THEN 'check' END AS hard
   FROM k
+), g AS (
+  SELECT *, CASE WHEN f9_base > 0 THEN f9_base + CASE WHEN third_party THEN 5 ELSE 0 END ELSE 0 END AS f9 FROM f
 ), scored AS (
-  SELECT *, f2 + f3 + f4 + f5 + f6 + f7p + f8p + f9 + f10 + f13 + f14 + f15 + f17 + f18 + f20 AS total FROM f
+  SELECT *, f2 + f3 + f4 + f5 + f6 + f7p + f8p + f9 + f10 + f13 + f14 + f15 + f17 + f18 + f19 + f20 AS total FROM g
 )
 SELECT count(*) AS shipments,
        count(*) FILTER (WHERE least(total, CASE WHEN relevant OR f2 + f3 + f20 > 0 THEN 100 ELSE 30 END) > 5
