@@ -43,7 +43,7 @@ from rapidfuzz.process import cdist
 
 from tiergate.screen.match import score_names, skeleton, token_table
 from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query
-from tiergate.screen.normalize import NameForm, check_name, fold, name_form, name_readings
+from tiergate.screen.normalize import NameForm, alternate_forms, check_name, fold, name_form, name_readings
 
 CANDIDATES = 40
 MIN_SHARE = 0.65
@@ -557,12 +557,12 @@ class ScreeningIndex:
         person = query.schema == "Person"
         best: dict[int, Hit] = {}
         for reading in name_readings(name):
-            form = name_form(reading, person)
-            if reading != name:
-                form = form.as_reading_of(name)
-            for position, hit in self._screen_form(query, form, threshold, floor, candidates):
-                if position not in best or hit.score > best[position].score:
-                    best[position] = hit
+            for form in (name_form(reading, person), *alternate_forms(reading, person)):
+                if reading != name:
+                    form = form.as_reading_of(name)
+                for position, hit in self._screen_form(query, form, threshold, floor, candidates):
+                    if position not in best or hit.score > best[position].score:
+                        best[position] = hit
         hits = sorted(best.values(), key=lambda h: (-h.score, h.entry.key))
         return hits[:limit]
 

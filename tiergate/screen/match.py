@@ -44,7 +44,7 @@ from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
-from tiergate.screen.normalize import NameForm, name_form, name_readings
+from tiergate.screen.normalize import NameForm, alternate_forms, name_form, name_readings
 
 TOKEN_FLOOR = 0.75
 LONG_FLOOR = 0.55
@@ -266,6 +266,11 @@ def score_names(
         form = forms[slot]
         table = None if tables is None else tables[1 if form.han != qform.han else 0]
         ns = name_score(qform, form, table)
+        if form.latinised and ns.score < 0.999:  # a name in Chinese characters or Hangul: its other readings too
+            for other in alternate_forms(names[slot], person, japanese=False):
+                alt = name_score(qform, other)
+                if alt.score > ns.score:
+                    ns, form = alt, other
         if entry.is_weak(slot):
             ns = dataclasses.replace(ns, score=ns.score - WEAK_ALIAS)
         if best is None or ns.score > best.score:
@@ -377,11 +382,12 @@ def compare_names(name1: str, name2: str, schema: str | None = None) -> tuple[fl
     entry = ListEntry(dataset="pair", entry_id="2", list_code="-", schema=schema or "LegalEntity", name=name2)
     best: tuple[float, list[Feature]] | None = None
     for reading in name_readings(name1):
-        form = name_form(reading, person)
-        if reading != name1:
-            form = form.as_reading_of(name1)
-        score, _, features = score_names(Query(name1, schema=None), form, entry)
-        if best is None or score > best[0]:
-            best = (score, features)
+        first = name_form(reading, person)
+        for form in (first, *alternate_forms(reading, person)):
+            if reading != name1:
+                form = form.as_reading_of(name1)
+            score, _, features = score_names(Query(name1, schema=None), form, entry)
+            if best is None or score > best[0]:
+                best = (score, features)
     assert best is not None
     return best
