@@ -1,4 +1,4 @@
-"""Write ``tiergate/screen/data/hanja_readings.txt.gz``: the Korean (Sino-Korean) reading of each Chinese character,
+"""Write ``tiergate/screen/readings/hanja.txt.gz``: the Korean (Sino-Korean) reading of each Chinese character,
 from the table of the ``hanja`` package (Sumin Byeon, WTFPL; https://github.com/suminb/hanja).
 
     pip download hanja==0.15.1 --no-deps -d /tmp/hanja && python bench/make_hanja_readings.py /tmp/hanja/hanja-*.whl
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-OUT = Path(__file__).resolve().parents[1] / "tiergate" / "screen" / "data" / "hanja_readings.txt.gz"
+OUT = Path(__file__).resolve().parents[1] / "tiergate" / "screen" / "readings" / "hanja.txt.gz"
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ One written name has several readings, and the lists spell each one their own wa
 - **Hangul** is read syllable by syllable in the Revised Romanization (a person's name as surname + one token per
   given-name syllable: ``김정은`` -> kim jeong eun, meeting Kim Jong Un and Kim Jong-un), the surname in its usual
   English spelling (:data:`KOREAN_SURNAMES`); McCune-Reischauer, the spelling of North Korean names on the lists
-  (``Pak Pong Ju``, ``Kim Chol``), is an alternative reading (:func:`hangul_run` with ``mccune=True``).
+  (``Pak Pong Ju``, ``Kim Chol``), and the passport spelling of eo as u (``Lee Byung-chul``) are alternative
+  readings (:func:`hangul_run` with ``mccune`` or ``passport``).
 - **Kana** (with any kanji among it) is Japanese: read in Hepburn romaji, long vowels written once as passports
   and lists do (``とうしば`` -> toshiba); katakana loanwords common in company names (グループ, システム...) in English.
 """
@@ -174,7 +175,7 @@ those that are not also common words."""
 
 # A surname's own Sino-Korean reading where it differs from the character's usual one (金 is geum, but Kim).
 _HANJA_SURNAMES = {"金": "김", "李": "이", "林": "임", "柳": "유", "劉": "유", "刘": "유", "盧": "노", "卢": "노"}
-_READINGS = Path(__file__).parent / "data" / "hanja_readings.txt.gz"
+_READINGS = Path(__file__).parent / "readings" / "hanja.txt.gz"
 
 
 @cache
@@ -201,6 +202,19 @@ def strip_legal_forms(text: str) -> tuple[str, set[str]]:
             text = text.replace(phrase, " ")
             found.add(cls)
     return text, found
+
+
+_ENUMERATION = re.compile(r"[、､;；]")
+_AKA = re.compile(r"^\s*[(（]?\s*(?:別称|別名|又名|亦称|亦稱|별칭)?\s*|\s*[)）]?\s*$")
+
+
+def listed_names(text: str) -> list[str]:
+    """The names a text lists with the ideographic comma (``（別称、有限会社TsST、有限会社CST）``: also known as
+    TsST LLC, CST LLC), a leading "also known as" and the brackets taken off; empty when it lists none."""
+    if "、" not in text and "､" not in text:
+        return []
+    parts = [_AKA.sub("", p) for p in _ENUMERATION.split(text)]
+    return [p for p in parts if p and any(ch.isalnum() for ch in p)]
 
 
 def _generic_words(text: str) -> str:
@@ -263,15 +277,23 @@ def hangul_syllable(ch: str, mccune: bool = False, initial: bool = True) -> str:
     return head + _VOWEL_MR[vowel] + _FINAL[final]
 
 
-def hangul_run(run: str, person: bool, mccune: bool = False) -> str:
+def _passport(syllable: str) -> str:
+    """A syllable as South Korean passports write eo (``myeong`` -> myung, ``cheol`` -> chul, ``seong`` -> sung)."""
+    return syllable.replace("eo", "u")
+
+
+def hangul_run(run: str, person: bool, mccune: bool = False, passport: bool = False) -> str:
     """A run of Hangul in Latin letters: a person's 2-4 syllable name as surname + given-name syllables joined by
     hyphens (``김정은`` -> kim jeong-eun, meeting Kim Jong Un, Kim Jong-un and Kim Jongun); other words written
     together."""
     if person and 2 <= len(run) <= 4:
         surname = hangul_syllable(run[0])
         given = [hangul_syllable(ch, mccune, initial=i == 0) for i, ch in enumerate(run[1:])]
+        if passport:
+            given = [_passport(g) for g in given]
         return f" {KOREAN_SURNAMES.get(surname, surname)} {'-'.join(given)} "
-    return " " + "".join(hangul_syllable(ch, mccune, initial=i == 0) for i, ch in enumerate(run)) + " "
+    word = "".join(hangul_syllable(ch, mccune, initial=i == 0) for i, ch in enumerate(run))
+    return f" {_passport(word) if passport else word} "
 
 
 def pinyin_run(run: str, person: bool) -> str:
@@ -356,15 +378,16 @@ def latin_reading(text: str, person: bool) -> tuple[str, bool, bool]:
     return text, latinised, loose
 
 
-def _hangul_reader(person: bool, mccune: bool) -> Callable[[re.Match[str]], str]:
-    return lambda m: hangul_run(m.group(0), person, mccune)
+def _hangul_reader(person: bool, mccune: bool, passport: bool) -> Callable[[re.Match[str]], str]:
+    return lambda m: hangul_run(m.group(0), person, mccune, passport)
 
 
 @lru_cache(maxsize=16384)
 def alternate_readings(text: str, person: bool, japanese: bool = True) -> tuple[str, ...]:
     """The other readings of ``text``'s East Asian runs (legal forms already taken off), in Latin letters:
     Chinese characters without kana in Sino-Korean (Revised Romanization and McCune-Reischauer) and, with
-    ``japanese``, in Japanese; Hangul in McCune-Reischauer. Empty for a name without such runs."""
+    ``japanese``, in Japanese; Hangul in McCune-Reischauer and as South Korean passports write it (eo as u:
+    Myung, Chul, Sung). Empty for a name without such runs."""
     if not east_asian(text) or KANA.search(text):
         return ()
     out: list[str] = []
@@ -377,8 +400,9 @@ def alternate_readings(text: str, person: bool, japanese: bool = True) -> tuple[
         korean = base
     if has_han or HANGUL.search(text):
         whole = HANGUL.fullmatch(korean.replace(" ", "")) is not None
-        for mccune in (False, True) if has_han else (True,):
-            reading = HANGUL.sub(_hangul_reader(person and whole, mccune), korean)
+        styles = [(False, False), (True, False), (False, True)] if has_han else [(True, False), (False, True)]
+        for mccune, passport in styles:
+            reading = HANGUL.sub(_hangul_reader(person and whole, mccune, passport), korean)
             if HAN.search(reading):  # characters without a Korean reading
                 reading = HAN.sub(lambda m: pinyin_run(m.group(0), False), reading)
             out.append(reading)

@@ -497,6 +497,9 @@ class NameForm:
     letters): named in a hit's explanation."""
     variants: tuple[str, ...] = ()
     """Further phonetic keys the name is indexed and looked up under (other romanisations of its script)."""
+    given_names: tuple[tuple[int, int], ...] = ()
+    """The places of token pairs that are the two syllables of one East Asian given name written with a hyphen
+    (``Myung-bak``, ``Jong-un``): one of them alone does not name the person."""
 
     def as_reading_of(self, name: str) -> NameForm:
         """This form as another reading of ``name`` (the explanation says so)."""
@@ -872,19 +875,26 @@ def check_name(name: str) -> str:
 @lru_cache(maxsize=131072)
 def name_form(name: str, person: bool = False) -> NameForm:
     """The normalised form of ``name`` (``person``: read a name in Chinese characters or Hangul as surname + given
-    name). East Asian scripts get their first reading (:func:`tiergate.screen.cjk.latin_reading`); the form's
-    ``variants`` are the keys of the others, without the Japanese reading of kanji (see :func:`alternate_forms`)."""
+    name). East Asian scripts get their first reading (:func:`tiergate.screen.cjk.latin_reading`); the others are
+    :func:`alternate_forms`, indexed under :func:`reading_keys`."""
     text, warnings = hostile_text(name)
     text, legal = cjk.strip_legal_forms(text)
     text, latinised, han = cjk.latin_reading(text, person)
-    form = _latin_form(name, text, person, legal, latinised, han, warnings)
-    if latinised:
-        keys: dict[str, None] = {}
-        for other in alternate_forms(name, person, japanese=False):
-            keys.update(dict.fromkeys(f for f in other.folds if f))
-            keys.update(dict.fromkeys(fold(a + b) for a, b in zip(other.tokens, other.tokens[1:], strict=False)))
-        form = replace(form, variants=tuple(k for k in keys if k not in form.folds))
-    return form
+    return _latin_form(name, text, person, legal, latinised, han, warnings)
+
+
+def reading_keys(name: str, person: bool = False) -> tuple[str, ...]:
+    """The phonetic keys of a name's other readings (:func:`alternate_forms`) that its first reading lacks: its
+    tokens' and each adjacent pair's written together. A list name is indexed under them too."""
+    others = alternate_forms(name, person)
+    if not others:
+        return ()
+    keys: dict[str, None] = {}
+    for other in others:
+        keys.update(dict.fromkeys(f for f in other.folds if f))
+        keys.update(dict.fromkeys(fold(a + b) for a, b in zip(other.tokens, other.tokens[1:], strict=False)))
+    own = set(name_form(name, person).folds)
+    return tuple(k for k in keys if k not in own)
 
 
 _SCRIPT_ASIDE = re.compile(r"(?P<outside>[^()]+?)\s*\((?P<inside>[^()]+)\)\s*")
@@ -895,7 +905,8 @@ def alternate_forms(name: str, person: bool = False, japanese: bool = True) -> t
     """The other readings of a name written in Chinese characters or Hangul, normalised
     (:func:`tiergate.screen.cjk.alternate_readings`: Sino-Korean readings of Chinese characters, McCune-Reischauer
     for Hangul and, with ``japanese``, Japanese readings of kanji); empty for any other name. A name given with its
-    form in an East Asian script in parentheses (``Jin Tiesan (金铁三)``) is also read as each of the two alone."""
+    form in an East Asian script in parentheses (``Jin Tiesan (金铁三)``) is also read as each of the two alone, and
+    names listed in one with the ideographic comma (``別称、有限会社CST、ザラ・アエロ``) each alone."""
     if name.isascii():
         return ()
     text, warnings = hostile_text(name)
@@ -903,6 +914,7 @@ def alternate_forms(name: str, person: bool = False, japanese: bool = True) -> t
     aside = _SCRIPT_ASIDE.fullmatch(text)
     if aside is not None and cjk.east_asian(aside["outside"]) != cjk.east_asian(aside["inside"]):
         parts += [aside["outside"], aside["inside"]]
+    parts += cjk.listed_names(text)
     out: list[NameForm] = []
     first: tuple[str, ...] | None = None
     for part in parts:
@@ -918,6 +930,19 @@ def alternate_forms(name: str, person: bool = False, japanese: bool = True) -> t
             if form.tokens and form.tokens != first and all(form.tokens != o.tokens for o in out):
                 out.append(form)
     return tuple(out)
+
+
+_SYLLABLE = re.compile(r"(?:ch|sh|zh|kk|tt|pp|ss|jj|ts|[bcdfghjklmnpqrstxz])?[wy]?[aeiou]{1,3}(?:ng|[nmlkpt])?")
+_HYPHEN_PAIR = re.compile(r"(?<![A-Za-z-])([A-Za-z]+)-([A-Za-z]+)(?![A-Za-z-])")
+
+
+def _syllable_pairs(text: str, tokens: list[str]) -> tuple[tuple[int, int], ...]:
+    """The places of adjacent tokens written as one hyphenated word of two East Asian syllables (``Myung-bak``)."""
+    words = {(a.lower(), b.lower()) for a, b in _HYPHEN_PAIR.findall(text)}
+    words = {(a, b) for a, b in words if _SYLLABLE.fullmatch(a) and _SYLLABLE.fullmatch(b)}
+    if not words:
+        return ()
+    return tuple((i, i + 1) for i in range(len(tokens) - 1) if (tokens[i], tokens[i + 1]) in words)
 
 
 def _given_syllables(text: str, tokens: list[str], person: bool) -> set[int]:
@@ -955,9 +980,17 @@ def _latin_form(
         latinised = latinised or any(ord(ch) > 0x24F for ch in text)
         text = ascii_text
     tokens, found = _strip_legal(_latin_tokens(text), person)
+    pairs = _syllable_pairs(text, tokens) if person and "-" in text else ()
     if not person:
         tokens = expand_abbreviations(tokens)
     given = _given_syllables(text, tokens, person)
+    if person and given:  # Lee Myung Bak: Bak, a surname's spelling after the surname, ends the given name
+        spaced = (
+            (i - 1, i)
+            for i in sorted(given)
+            if i > 0 and tokens[i - 1] not in _SURNAME_LIKE and _SYLLABLE.fullmatch(tokens[i - 1])
+        )
+        pairs = tuple(sorted({*pairs, *(p for p in spaced if _SYLLABLE.fullmatch(tokens[p[1]]))}))
     tokens = [t if i in given else SURNAME_SPELLINGS.get(t, t) for i, t in enumerate(tokens)]
     legal = legal | found
     generic = GENERIC_PERSON if person else GENERIC_ORG
@@ -979,6 +1012,7 @@ def _latin_form(
         compact="".join(fold(t) for t in tokens),
         total_weight=sum(weights),
         warnings=warnings,
+        given_names=pairs,
     )
 
 
