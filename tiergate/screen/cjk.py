@@ -339,13 +339,23 @@ def _kana_reading(run: str) -> str:
     return str(jaconv.kana2alphabet(jaconv.kata2hira(run.replace("ー", ""))))
 
 
-def japanese_run(run: str, person: bool) -> str:
+_EPENTHETIC = re.compile(r"(?<=[bcdfghjkmnprstvwz])u\b")
+
+
+def japanese_run(run: str, person: bool, foreign: bool = False) -> str:
     """A run of kanji and kana in Hepburn romaji (kana alone by ``jaconv``; kanji by ``pykakasi``'s dictionary).
     A person's name of 2-4 kanji read as one word is split family name + given name (most family names have
-    two kanji; one of a two-kanji name)."""
+    two kanji; one of a two-kanji name). ``foreign``: kana alone transcribe a foreign word, whose final consonant
+    Japanese follows with a u that the word lacks (``イジュマシュ`` -> ijumash, for Izhmash)."""
     if not HAN.search(run):
-        return " " + _hepburn(_kana_reading(run)) + " "
-    words = [_hepburn(item["hepburn"]) for item in _kakasi().convert(run.replace("ー", ""))]
+        word = _hepburn(_kana_reading(run))
+        return f" {_EPENTHETIC.sub('', word) if foreign else word} "
+    words = [
+        _EPENTHETIC.sub("", _hepburn(item["hepburn"]))
+        if foreign and not HAN.search(item["orig"])
+        else _hepburn(item["hepburn"])
+        for item in _kakasi().convert(run.replace("ー", ""))
+    ]
     words = [w for w in words if w.strip()]
     if person and len(words) == 1 and 2 <= len(run) <= 4 and HAN.fullmatch(run):
         cut = 1 if len(run) == 2 else 2
@@ -353,7 +363,7 @@ def japanese_run(run: str, person: bool) -> str:
     return " " + " ".join(words) + " "
 
 
-def latin_reading(text: str, person: bool) -> tuple[str, bool, bool]:
+def latin_reading(text: str, person: bool, foreign: bool = False) -> tuple[str, bool, bool]:
     """The first reading of ``text``'s East Asian runs (legal forms already taken off): Japanese where it has kana,
     else pinyin for Chinese characters; Hangul in the Revised Romanization. Returns (text, whether anything was
     read, whether the name is read from characters whose sounds transcribe a foreign name loosely: Han or kana)."""
@@ -365,7 +375,7 @@ def latin_reading(text: str, person: bool) -> tuple[str, bool, bool]:
         text = _generic_words(text)
     if KANA.search(text):
         whole = _JAPANESE_RUN.fullmatch(text.replace(" ", "")) is not None
-        text = _JAPANESE_RUN.sub(lambda m: japanese_run(m.group(0), person and whole), text)
+        text = _JAPANESE_RUN.sub(lambda m: japanese_run(m.group(0), person and whole, foreign), text)
         latinised = True
     if HAN.search(text):
         whole = HAN.fullmatch(text.replace(" ", "")) is not None  # a Chinese name, not a transcribed foreign one
@@ -387,9 +397,12 @@ def alternate_readings(text: str, person: bool, japanese: bool = True) -> tuple[
     """The other readings of ``text``'s East Asian runs (legal forms already taken off), in Latin letters:
     Chinese characters without kana in Sino-Korean (Revised Romanization and McCune-Reischauer) and, with
     ``japanese``, in Japanese; Hangul in McCune-Reischauer and as South Korean passports write it (eo as u:
-    Myung, Chul, Sung). Empty for a name without such runs."""
-    if not east_asian(text) or KANA.search(text):
+    Myung, Chul, Sung); kana without the u Japanese adds after a foreign word's final consonant. Empty for a name
+    without such runs."""
+    if not east_asian(text):
         return ()
+    if KANA.search(text):
+        return (latin_reading(text, person, foreign=True)[0],)
     out: list[str] = []
     has_han = HAN.search(text) is not None
     base = _generic_words(text) if has_han and not person else text
