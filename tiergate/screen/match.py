@@ -274,7 +274,7 @@ def score_names(
         form = forms[slot]
         table = None if tables is None else tables[1 if form.han != qform.han else 0]
         ns = name_score(qform, form, table)
-        if form.latinised and ns.score < 0.999:  # a name in Chinese characters or Hangul: its other readings too
+        if form.latinised and ns.score < 0.999:  # a name in Chinese characters, kana or Hangul: its other readings
             for other in alternate_forms(names[slot], person):
                 alt = name_score(qform, other)
                 if alt.score > ns.score:

@@ -907,7 +907,7 @@ def alternate_forms(name: str, person: bool = False, japanese: bool = True) -> t
     for Hangul and, with ``japanese``, Japanese readings of kanji); empty for any other name. A name given with its
     form in an East Asian script in parentheses (``Jin Tiesan (金铁三)``) is also read as each of the two alone, and
     names listed in one with the ideographic comma (``別称、有限会社CST、ザラ・アエロ``) each alone."""
-    if name.isascii():
+    if not cjk.east_asian(name):
         return ()
     text, warnings = hostile_text(name)
     parts = [text]
