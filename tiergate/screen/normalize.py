@@ -948,7 +948,7 @@ def _syllable_pairs(text: str, tokens: list[str]) -> tuple[tuple[int, int], ...]
 def _given_syllables(text: str, tokens: list[str], person: bool) -> set[int]:
     """The places of tokens spelled like a common surname that are syllables of a given name: one written after
     a hyphen (Lee Myung-bak) and, in a person's name, every one after the first (Lee Myung Bak: one surname).
-    They are kept as written and weigh as any given name."""
+    They weigh as any given name (their spelling is read as one all the same: Bak as Park)."""
     after_hyphen = {w.lower() for w in _HYPHENATED.findall(text)} if "-" in text else set()
     places: set[int] = set()
     surname = False
@@ -991,7 +991,7 @@ def _latin_form(
             if i > 0 and tokens[i - 1] not in _SURNAME_LIKE and _SYLLABLE.fullmatch(tokens[i - 1])
         )
         pairs = tuple(sorted({*pairs, *(p for p in spaced if _SYLLABLE.fullmatch(tokens[p[1]]))}))
-    tokens = [t if i in given else SURNAME_SPELLINGS.get(t, t) for i, t in enumerate(tokens)]
+    tokens = [SURNAME_SPELLINGS.get(t, t) for t in tokens]
     legal = legal | found
     generic = GENERIC_PERSON if person else GENERIC_ORG
     weights = tuple(
