@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
+TODAY = "2026-03-02"  # the shipments' date: a fixed today, so the tests never depend on the calendar
 
 
 def tg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -19,6 +21,7 @@ def tg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "TIERGATE_TODAY": TODAY},
     )
 
 
