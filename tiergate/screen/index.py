@@ -334,11 +334,12 @@ class ScreeningIndex:
         )
 
     @classmethod
-    def for_store(cls, store: Any, cache: Path | None = None) -> ScreeningIndex:
+    def for_store(cls, store: Any, cache: Path | None = None, version: str | None = None) -> ScreeningIndex:
         """The index of ``store``'s lists, from the cache folder (see :func:`cache_dir`) when one was built for
         the same store and the same list content (its datasets' versions and file hashes), else built, saved there
-        (replacing the store's older one) and returned. A cache that cannot be written is skipped."""
-        version = store.data_version()
+        (replacing the store's older one) and returned. A cache that cannot be written is skipped. ``version``:
+        the store's :meth:`data_version`, when the caller has just read it."""
+        version = version if version is not None else store.data_version()
         folder = cache if cache is not None else cache_dir()
         where = hashlib.sha256(str(getattr(store, "url", "")).encode()).hexdigest()[:16]
         key = hashlib.sha256(f"{INDEX_FORMAT}\n{version}".encode()).hexdigest()[:32]
