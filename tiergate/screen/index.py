@@ -185,6 +185,9 @@ class _Column:
 
 _NO_COLUMN = _Column(0.0, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
 COLUMN_CACHE = 50_000
+WORD_DICT_AFTER = 200
+"""After this many tokens looked up, an index reads its vocabulary, postings and name keys as Python objects
+(decoded once, some tens of milliseconds: worth it for a batch, not for one query from a cold shell)."""
 
 
 @dataclass
@@ -215,6 +218,7 @@ class ScreeningIndex:
     _word_id_map: dict[str, int] | None = field(default=None, repr=False)
     _offset_list: list[int] | None = field(default=None, repr=False)
     _compact_list: list[str] | None = field(default=None, repr=False)
+    _misses: int = field(default=0, repr=False)
 
     # ---------------------------------------------------------------- building
 
@@ -464,12 +468,21 @@ class ScreeningIndex:
             found = self._word_id_map = {w: i for i, w in enumerate(self._words)}
         return found
 
+    def _key_ids(self, keys: list[str]) -> list[int | None]:
+        """The vocabulary id of each key (None where it is not in the vocabulary): from a dict of the vocabulary
+        once this index has looked up enough tokens to pay for building it (a batch), else by hash (one query)."""
+        if self._word_id_map is None and self._misses < WORD_DICT_AFTER:
+            return [None if v < 0 else v for v in self._vocab_ids(keys)]
+        return list(map(self._word_ids.get, keys))
+
     def _near(self, key: str, han: bool = False) -> dict[int, float]:
         """:meth:`lookup` (plain Python for the few keys of a probe: cheaper than NumPy calls)."""
-        word_ids = self._word_ids
+        self._misses += 1
         probes = [key, *_deletions(key)] if len(key) > DELETE_MIN else [key]
-        found = {v for v in map(word_ids.get, probes) if v is not None}
-        exact = word_ids.get(key, -1)
+        outlines = [SKELETON_MARK + o for o in _outlines(key, han)] if len(key) >= SKELETON_MIN - 1 else []
+        ids = self._key_ids(probes + outlines)
+        found = {v for v in ids[: len(probes)] if v is not None}
+        exact = ids[0] if ids[0] is not None else -1
         if len(key) >= DELETE_MIN - 1:
             found.update(self._deleted_from(_hashes(probes)).tolist())
         lo = hi = 0
@@ -488,11 +501,9 @@ class ScreeningIndex:
             choices = [words[i] for i in before] + words[lo:hi] + [words[i] for i in after]
             sims = cdist([key], choices, scorer=Indel.normalized_similarity)[0].tolist()
             near = {i: s for i, s in zip(ordered, sims, strict=True) if s >= TOKEN_MIN_SIM}
-        if len(key) >= SKELETON_MIN - 1:
-            for outline in _outlines(key, han):
-                vid = word_ids.get(SKELETON_MARK + outline)
-                if vid is not None and near.get(vid, 0.0) < SKELETON_SIM:
-                    near[vid] = SKELETON_SIM
+        for vid in ids[len(probes) :]:
+            if vid is not None and near.get(vid, 0.0) < SKELETON_SIM:
+                near[vid] = SKELETON_SIM
         return near
 
     def _cached_column(self, key: str, han: bool) -> _Column:
@@ -510,7 +521,7 @@ class ScreeningIndex:
             return _NO_COLUMN
         ranked = sorted(near.items(), key=lambda kv: kv[1])
         weight = float(self.idf[ranked[-1][0]])
-        offsets = self._offsets
+        offsets = self._offsets if self._misses >= WORD_DICT_AFTER else self.post_offsets
         post_ids = self.post_ids
         spans = [post_ids[offsets[v] : offsets[v + 1]] for v, _ in ranked]
         sizes = [offsets[v + 1] - offsets[v] for v, _ in ranked]
@@ -575,8 +586,11 @@ class ScreeningIndex:
             ids, scores = ids[top], scores[top]
         if len(ids) > limit:
             # among names sharing as much key weight, those spelled most alike first (one C call)
-            compact = self._compacts
-            alike = cdist([form.compact], [compact[i] for i in ids.tolist()], scorer=Indel.normalized_similarity)[0]
+            if self._misses >= WORD_DICT_AFTER:
+                names = [self._compacts[i] for i in ids.tolist()]
+            else:
+                names = [self.name_compact[i] for i in ids.tolist()]
+            alike = cdist([form.compact], names, scorer=Indel.normalized_similarity)[0]
             scores = scores + alike
         ranked = ids[np.argsort(-scores, kind="stable")]
         out: list[tuple[int, list[int]]] = []
