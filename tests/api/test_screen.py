@@ -416,3 +416,47 @@ def test_responses_reveal_no_server_path(api: Api, tmp_path: Path) -> None:
     assert uploaded.json()["rescreen"]["new_hits"][0]["hit"]["source"].startswith("csl.csv:")
     assert_no_path(api.get("/v1/screen/lists"))
     assert api.get("/v1/screen/lists").json()[0]["files"] == ["csl.csv"]
+
+
+def test_the_server_answers_from_the_kept_index(
+    tmp_path: Path, book: tiergate.Rulebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's index is the one the command line keeps on disk (``ScreeningIndex.for_store``): built once per
+    list content, loaded by a server started again on the same lists, built anew when a load changes them."""
+    from tiergate.screen.index import ScreeningIndex
+
+    cache = tmp_path / "index-cache"
+    monkeypatch.setenv("TIERGATE_INDEX_CACHE", str(cache))
+    builds: list[int] = []
+    build = ScreeningIndex.build.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[ScreeningIndex], entries: Any) -> ScreeningIndex:
+        index: ScreeningIndex = build(cls, list(entries))
+        builds.append(len(index))
+        return index
+
+    monkeypatch.setattr(ScreeningIndex, "build", classmethod(counted))
+    api = make_api(tmp_path, book)
+    try:
+        first = screen(api, name=LISTED, country="CN").json()["hits"]
+        assert builds == [13]
+        kept = list(cache.glob("screen-index-*.npz"))
+        assert len(kept) == 1
+    finally:
+        api.client.close()
+        api.ctx.close()
+    again = make_api(tmp_path, book, db=api.db)
+    try:
+        assert screen(api=again, name=LISTED, country="CN").json()["hits"] == first
+        assert builds == [13]  # loaded from the cache, not built
+        lines = SAMPLE_LISTS[0].read_text().splitlines(keepends=True)
+        files = {"files": ("trade_gov_csl_sample_2025.csv", "".join(lines[:-1]).encode())}
+        assert again.post("/v1/screen/lists", role="admin", files=files, params={"force": "true"}).status_code == 200
+        assert again.get("/v1/screen/lists").json()[0]["entries"] == 12
+        screen(api=again, name=LISTED)
+        assert builds == [13, 12]
+        now = list(cache.glob("screen-index-*.npz"))
+        assert len(now) == 1 and now != kept
+    finally:
+        again.client.close()
+        again.ctx.close()

@@ -98,7 +98,7 @@ class ServerLists:
 
     def rebuild(self, version: str | None = None) -> ScreeningIndex:
         version = version if version is not None else self.store.data_version()
-        built = ScreeningIndex.build(self.store.list_entries())
+        built = ScreeningIndex.for_store(self.store, version=version)  # from the kept index when the lists are the same
         with self._lock:
             self._index = (version, built)
             self._version_checked = time.monotonic()

@@ -22,12 +22,13 @@ from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError
 
-from tiergate.errors import TiergateError
+from tiergate.database import WRITE_OPTION as WRITE_OPTION
+from tiergate.database import LedgerError as LedgerError
+from tiergate.database import create_engine as create_engine
 from tiergate.ledger.licence import Licence, LicenceLine, LicensedParty
 from tiergate.ledger.schema import (
     UNITS_PER_TPP,
@@ -44,10 +45,6 @@ HEAD_REVISION = "0002"
 KNOWN_REVISIONS = ("0001", "0002")
 
 
-class LedgerError(TiergateError):
-    """A ledger operation that cannot be done as asked; nothing was changed."""
-
-
 class _Busy(Exception):
     """Another writer holds the database's write lock (SQLite): the operation is tried again."""
 
@@ -57,8 +54,6 @@ INIT_LOCK = 0x7469_6572_6761_7465
 """The PostgreSQL advisory lock that ``Ledger.init`` holds while it creates or upgrades the tables."""
 KEPT_IDLE = 2
 """Pool connections a ledger keeps checked out between one-step reservations."""
-WRITE_OPTION = "tiergate_write"
-"""The execution option that makes a SQLite transaction take the write lock at its start."""
 T = TypeVar("T")
 
 
@@ -182,64 +177,9 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _sqlite_file(url: sa.URL) -> Path | None:
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return Path(url.database)
-
-
 def _closed(driver: Any) -> bool:
     """Whether a DBAPI connection is closed (psycopg says so; a sqlite3 connection is closed only by us)."""
     return bool(getattr(driver, "closed", False))
-
-
-def _sha256_hex(text: str) -> str:
-    """SHA-256 of a text's UTF-8 bytes, as SQLite's ``tiergate_sha256`` (PostgreSQL has its own)."""
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def create_engine(url: str) -> Engine:
-    """An engine for a ledger URL: a SQLite file (WAL, waits for the write lock) or PostgreSQL."""
-    try:
-        parsed = sa.make_url(url)
-    except Exception:
-        raise LedgerError(
-            f"not a database URL: {url!r}", hint="e.g. sqlite:///ledger.db or postgresql://host/db"
-        ) from None
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        file = _sqlite_file(parsed)
-        if file is not None and not file.parent.exists():
-            raise LedgerError(f"cannot open {url}: folder {file.parent} does not exist")
-        engine = sa.create_engine(parsed, connect_args={"timeout": 0.005})
-
-        @event.listens_for(engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we issue BEGIN IMMEDIATE ourselves
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # Every commit is flushed to disk before it returns, as PostgreSQL's commits are: under WAL's
-            # NORMAL a power cut may undo the last committed shipments, and the cap would be overspent later.
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-            dbapi_connection.create_function("tiergate_sha256", 1, _sha256_hex, deterministic=True)
-
-        @event.listens_for(engine, "begin")
-        def _begin(connection: Connection) -> None:
-            # A write transaction takes the write lock now (no lost updates); a read begins deferred, so
-            # readers never wait for writers (WAL).
-            write = connection.get_execution_options().get(WRITE_OPTION, False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-        return engine
-    if backend == "postgresql":
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        # No ping per checkout (a round trip per operation): a connection found broken is invalidated by
-        # SQLAlchemy and the operation is tried again (see Ledger.transaction).
-        return sa.create_engine(parsed, pool_recycle=3600)
-    raise LedgerError(f"unsupported database {backend!r} in {url!r}", hint="use sqlite:///FILE or postgresql://...")
 
 
 def _insert_if_absent(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> None:

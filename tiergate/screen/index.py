@@ -193,6 +193,9 @@ class _Column:
 
 _NO_COLUMN = _Column(0.0, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
 COLUMN_CACHE = 50_000
+WORD_DICT_AFTER = 200
+"""After this many tokens looked up, an index reads its vocabulary, postings and name keys as Python objects
+(decoded once, some tens of milliseconds: worth it for a batch, not for one query from a cold shell)."""
 
 
 @dataclass
@@ -219,6 +222,11 @@ class ScreeningIndex:
     _forms: dict[int, tuple[NameForm, ...]] = field(default_factory=dict, repr=False)
     _vocab_words: list[str] | None = field(default=None, repr=False)
     _columns: dict[tuple[str, bool], _Column] = field(default_factory=dict, repr=False)
+    _prefix_numbers: np.ndarray | None = field(default=None, repr=False)
+    _word_id_map: dict[str, int] | None = field(default=None, repr=False)
+    _offset_list: list[int] | None = field(default=None, repr=False)
+    _compact_list: list[str] | None = field(default=None, repr=False)
+    _misses: int = field(default=0, repr=False)
 
     # ---------------------------------------------------------------- building
 
@@ -342,11 +350,12 @@ class ScreeningIndex:
         )
 
     @classmethod
-    def for_store(cls, store: Any, cache: Path | None = None) -> ScreeningIndex:
+    def for_store(cls, store: Any, cache: Path | None = None, version: str | None = None) -> ScreeningIndex:
         """The index of ``store``'s lists, from the cache folder (see :func:`cache_dir`) when one was built for
         the same store and the same list content (its datasets' versions and file hashes), else built, saved there
-        (replacing the store's older one) and returned. A cache that cannot be written is skipped."""
-        version = store.data_version()
+        (replacing the store's older one) and returned. A cache that cannot be written is skipped. ``version``:
+        the store's :meth:`data_version`, when the caller has just read it."""
+        version = version if version is not None else store.data_version()
         folder = cache if cache is not None else cache_dir()
         where = hashlib.sha256(str(getattr(store, "url", "")).encode()).hexdigest()[:16]
         key = hashlib.sha256(f"{INDEX_FORMAT}\n{version}".encode()).hexdigest()[:32]
@@ -424,31 +433,85 @@ class ScreeningIndex:
         """The vocabulary ids near ``key`` (a phonetic key) and their similarity to it (at least
         :data:`TOKEN_MIN_SIM`): equal, one letter transposed, missing, extra or changed, or (long keys) the same
         first letters; and those of its consonant outline (:data:`SKELETON_SIM`)."""
+        return self._near(key, han)
+
+    def _prefix_span(self, key: str) -> tuple[int, int]:
+        """The vocabulary ids (a range: the vocabulary is sorted) whose keys begin with ``key``'s first letters."""
+        prefixes = self._prefix_numbers
+        if prefixes is None:  # the S3 prefixes as big-endian numbers: the same order, a cheaper search
+            raw = self.vocab_prefix.view(np.uint8).reshape(-1, PREFIX).astype(np.uint32)
+            prefixes = self._prefix_numbers = (raw[:, 0] << 16) | (raw[:, 1] << 8) | raw[:, 2]
+        p = key[:PREFIX].encode()
+        if len(p) != PREFIX:  # not three one-byte letters: the byte-string search
+            return (
+                int(np.searchsorted(self.vocab_prefix, p, "left")),
+                int(np.searchsorted(self.vocab_prefix, p, "right")),
+            )
+        number = np.uint32((p[0] << 16) | (p[1] << 8) | p[2])
+        return int(np.searchsorted(prefixes, number, "left")), int(np.searchsorted(prefixes, number, "right"))
+
+    @property
+    def _compacts(self) -> list[str]:
+        """The names' phonetic keys written together, as Python strings (decoded once, for the re-ranking)."""
+        found = self._compact_list
+        if found is None:
+            blob = self.name_compact.blob.tobytes()
+            bounds = self.name_compact.offsets.tolist()
+            found = self._compact_list = [blob[bounds[i] : bounds[i + 1]].decode() for i in range(len(bounds) - 1)]
+        return found
+
+    @property
+    def _offsets(self) -> list[int]:
+        """The postings' offsets as Python numbers (slicing with them costs no NumPy scalar)."""
+        found = self._offset_list
+        if found is None:
+            found = self._offset_list = self.post_offsets.tolist()
+        return found
+
+    @property
+    def _word_ids(self) -> dict[str, int]:
+        """The vocabulary id of each key (a dict: a probe costs a hash, not a NumPy call)."""
+        found = self._word_id_map
+        if found is None:
+            found = self._word_id_map = {w: i for i, w in enumerate(self._words)}
+        return found
+
+    def _key_ids(self, keys: list[str]) -> list[int | None]:
+        """The vocabulary id of each key (None where it is not in the vocabulary): from a dict of the vocabulary
+        once this index has looked up enough tokens to pay for building it (a batch), else by hash (one query)."""
+        if self._word_id_map is None and self._misses < WORD_DICT_AFTER:
+            return [None if v < 0 else v for v in self._vocab_ids(keys)]
+        return list(map(self._word_ids.get, keys))
+
+    def _near(self, key: str, han: bool = False) -> dict[int, float]:
+        """:meth:`lookup` (plain Python for the few keys of a probe: cheaper than NumPy calls)."""
+        self._misses += 1
         probes = [key, *_deletions(key)] if len(key) > DELETE_MIN else [key]
         outlines = [SKELETON_MARK + o for o in _outlines(key, han)] if len(key) >= SKELETON_MIN - 1 else []
-        hashes = _hashes(probes + outlines)
-        ids = self._vocab_ids(probes + outlines, hashes)
-        exact = ids[0]
-        found = {v for v in ids[: len(probes)] if v >= 0}
+        ids = self._key_ids(probes + outlines)
+        found = {v for v in ids[: len(probes)] if v is not None}
+        exact = ids[0] if ids[0] is not None else -1
         if len(key) >= DELETE_MIN - 1:
-            found.update(self._deleted_from(hashes[: len(probes)]).tolist())
+            found.update(self._deleted_from(_hashes(probes)).tolist())
+        lo = hi = 0
         if len(key) >= PREFIX_MIN and len(self.vocab_prefix):
-            p = key[:PREFIX].encode()
-            lo = int(np.searchsorted(self.vocab_prefix, p, "left"))
-            hi = int(np.searchsorted(self.vocab_prefix, p, "right"))
-            if hi - lo <= PREFIX_SPAN:
-                found.update(range(lo, hi))
+            lo, hi = self._prefix_span(key)
+            if hi - lo > PREFIX_SPAN:
+                lo = hi = 0
         near: dict[int, float] = {}
-        if len(found) == 1 and exact in found:
+        if hi == lo and len(found) == 1 and exact in found:
             near[exact] = 1.0
-        elif found:
-            ordered = sorted(found)
+        elif found or hi > lo:
             words = self._words
-            sims = cdist([key], [words[i] for i in ordered], scorer=Indel.normalized_similarity)[0]
-            near = {i: s for i, s in zip(ordered, sims.tolist(), strict=True) if s >= TOKEN_MIN_SIM}
-        for outline in ids[len(probes) :]:
-            if outline >= 0 and near.get(outline, 0.0) < SKELETON_SIM:
-                near[outline] = SKELETON_SIM
+            before = sorted(v for v in found if v < lo)
+            after = sorted(v for v in found if v >= hi)
+            ordered = [*before, *range(lo, hi), *after]
+            choices = [words[i] for i in before] + words[lo:hi] + [words[i] for i in after]
+            sims = cdist([key], choices, scorer=Indel.normalized_similarity)[0].tolist()
+            near = {i: s for i, s in zip(ordered, sims, strict=True) if s >= TOKEN_MIN_SIM}
+        for vid in ids[len(probes) :]:
+            if vid is not None and near.get(vid, 0.0) < SKELETON_SIM:
+                near[vid] = SKELETON_SIM
         return near
 
     def _cached_column(self, key: str, han: bool) -> _Column:
@@ -461,14 +524,16 @@ class ScreeningIndex:
         return found
 
     def _column(self, key: str, han: bool = False) -> _Column:
-        near = self.lookup(key, han)
+        near = self._near(key, han)
         if not near:
             return _NO_COLUMN
         ranked = sorted(near.items(), key=lambda kv: kv[1])
         weight = float(self.idf[ranked[-1][0]])
-        offsets = self.post_offsets
-        spans = [self.post_ids[offsets[v] : offsets[v + 1]] for v, _ in ranked]
-        sims = np.repeat(np.asarray([sim for _, sim in ranked], dtype=np.float32), [len(x) for x in spans])
+        offsets = self._offsets if self._misses >= WORD_DICT_AFTER else self.post_offsets
+        post_ids = self.post_ids
+        spans = [post_ids[offsets[v] : offsets[v + 1]] for v, _ in ranked]
+        sizes = [offsets[v + 1] - offsets[v] for v, _ in ranked]
+        sims = np.repeat(np.asarray([sim for _, sim in ranked], dtype=np.float32), sizes)
         return _Column(weight, np.concatenate(spans), sims)
 
     def candidates(self, form: NameForm, limit: int = CANDIDATES) -> list[int]:
@@ -529,21 +594,20 @@ class ScreeningIndex:
             ids, scores = ids[top], scores[top]
         if len(ids) > limit:
             # among names sharing as much key weight, those spelled most alike first (one C call)
-            compact = self.name_compact
-            alike = cdist([form.compact], [compact[int(i)] for i in ids], scorer=Indel.normalized_similarity)[0]
+            if self._misses >= WORD_DICT_AFTER:
+                names = [self._compacts[i] for i in ids.tolist()]
+            else:
+                names = [self.name_compact[i] for i in ids.tolist()]
+            alike = cdist([form.compact], names, scorer=Indel.normalized_similarity)[0]
             scores = scores + alike
-        order = np.argsort(-scores, kind="stable")
-        entry_of = self.name_entry
-        slot_of = self.name_slot
+        ranked = ids[np.argsort(-scores, kind="stable")]
         out: list[tuple[int, list[int]]] = []
         seen: dict[int, list[int]] = {}
-        for i in order:
-            name_id = int(ids[i])
-            e = int(entry_of[name_id])
+        for e, slot in zip(self.name_entry[ranked].tolist(), self.name_slot[ranked].tolist(), strict=True):
             if e in seen:
-                seen[e].append(int(slot_of[name_id]))
+                seen[e].append(slot)
             elif len(out) < limit:
-                seen[e] = [int(slot_of[name_id])]
+                seen[e] = [slot]
                 out.append((e, seen[e]))
         return out
 

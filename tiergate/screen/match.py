@@ -117,6 +117,8 @@ class TokenTable:
 
     values: np.ndarray
     column: dict[str, int]
+    rows: list[list[float]]
+    """``values`` as Python lists (a name's few cells are read from them without NumPy calls)."""
 
 
 def token_table(q: NameForm, tokens: Sequence[str], folds: Sequence[str], han: bool) -> TokenTable:
@@ -149,7 +151,7 @@ def token_table(q: NameForm, tokens: Sequence[str], folds: Sequence[str], han: b
     e_digit = np.array([t.isdigit() for t in tokens])
     best = np.where(q_digit[:, None] | e_digit[None, :], 0.0, best)
     best = np.where(np.array(qt, dtype=object)[:, None] == np.array(tokens, dtype=object)[None, :], 1.0, best)
-    return TokenTable(best, {t: j for j, t in enumerate(tokens)})
+    return TokenTable(best, {t: j for j, t in enumerate(tokens)}, best.tolist())
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +178,13 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
     """How alike two normalised names are, in [0, 1] (``table``: the query's token similarities, precomputed)."""
     if not q.tokens or not e.tokens:
         return NameScore(0.0, (), q.tokens, e.tokens, 0.0)
-    cells = []
+    cells: list[tuple[float, float, int, int]] = []
     if table is not None:
-        sub = table.values[:, [table.column[b] for b in e.tokens]]
-        for i, j in zip(*np.nonzero(sub >= TOKEN_FLOOR), strict=True):
-            cells.append((float(sub[i, j]), min(q.weights[i], e.weights[j]), int(i), int(j)))
+        columns = [table.column[b] for b in e.tokens]
+        for i, row in enumerate(table.rows):
+            for j, col in enumerate(columns):
+                if row[col] >= TOKEN_FLOOR:
+                    cells.append((row[col], min(q.weights[i], e.weights[j]), i, j))
     else:
         han = q.han != e.han
         for i, (a, fa) in enumerate(zip(q.tokens, q.folds, strict=True)):

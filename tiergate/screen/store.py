@@ -1,7 +1,7 @@
 """The list store: list entries, load history, analyst decisions, screened parties and the audit trail.
 
 SQLAlchemy Core on a SQLite file by default or PostgreSQL by URL, through the ledger's engine
-handling (:func:`tiergate.ledger.store.create_engine`). A load is one transaction: the datasets'
+handling (:func:`tiergate.database.create_engine`). A load is one transaction: the datasets'
 entries are replaced, the load is recorded with the files' SHA-256 and data date, and the entries
 added, changed (by content hash) and removed are returned so that only the parties they concern
 are screened again. A load that would drop more than :data:`MAX_DROP` of a dataset's entries
@@ -25,14 +25,14 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tiergate import database
 from tiergate.errors import TiergateError
-from tiergate.ledger import store as ledger_store
 from tiergate.screen.model import Dataset, ListEntry, ListStoreError
 
 LOCK_WAIT_SECONDS = 60.0
 # The ledger's engine takes SQLite's write lock at BEGIN for connections marked as writers (its option
 # name, where the ledger defines one); list-store transactions are all writes.
-_WRITE = {getattr(ledger_store, "WRITE_OPTION", "tiergate_write"): True}
+_WRITE = {database.WRITE_OPTION: True}
 MAX_DROP = 0.10
 MIN_LIST_FOR_DROP = 20
 SCHEMA_VERSION = "1"
@@ -217,7 +217,7 @@ class ListStore:
     def __init__(self, url: str) -> None:
         self.url = url
         try:
-            self.engine = ledger_store.create_engine(url)
+            self.engine = database.create_engine(url)
         except TiergateError as error:
             raise ListStoreError(error.message, hint=error.hint) from None
         self._entries_cache: tuple[str, list[ListEntry]] | None = None
