@@ -41,13 +41,26 @@ SMALL_LOT_GPUS = 8
 """A lot under this many accelerators (and under $1M) is under the review threshold (first large order: 8)."""
 SMALL_LOT_VALUE = 1_000_000.0
 
-FLAG_COLUMNS = ("f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f13", "f14", "f15", "f16", "f17", "f18", "f20")
+FLAG_COLUMNS = (
+    "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20",
+)  # fmt: skip
+"""The per-shipment flags the engine computes. F11 (the mirror-gap prior, F4 x 1.5 on a scan-wide aggregate) is
+added in Python to the shipments read back (:mod:`tiergate.diversion.mirror`)."""
+THIRD_PARTY_PAYER = 5
+"""F9: points added when the payer is neither the consignee nor the end user (the parties of the end-user
+statement), on top of a payer in another country (tri-seal note: a third-country payer not on the statement)."""
+ODD_PAYMENT = ("prepaid", "cash")
+ODD_ROUTE_LEGS = 5
+"""F19: a route of this many legs or more (three transit countries) is odd, as is one that visits a country twice."""
 
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
     as_of: str
     """ISO date: shipments after it are left out."""
+    present: frozenset[str] = frozenset()
+    """The optional shipment columns the file holds (``payment_terms``, ``support``): a shipment that lacks one of
+    them is noted as insufficient data; a file without the column gets one scan note instead."""
 
 
 def _contains(tail: ir.StringValue, code: str) -> ir.BooleanValue:
@@ -145,6 +158,30 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
         | s.e_parent_country.isin(d5).fill_null(False)
     )
 
+    f9 = ibis.cases(
+        (s.payer_country.isin(PAYER_RISK).fill_null(False), 20),
+        (s.payer_country.notnull() & s.c_country.notnull() & (s.payer_country != s.c_country), 10),
+        else_=0,
+    )
+    payer = s.payer_name.lower().strip()
+    third_party = (
+        s.payer_name.notnull()
+        & s.c_name.notnull()
+        & (payer != s.c_name.lower().strip())
+        & (~has_user | (payer != s.e_name.lower().strip().fill_null("")))
+    )
+    # an odd route: many legs, or a country twice (the reader writes routes as two-letter codes joined by '>')
+    n_legs = (s.route.length() + 1) // 3
+    twice = ibis.literal(False)
+    for j in range(1, ODD_ROUTE_LEGS - 1):
+        for i in range(j):
+            twice = twice | ((n_legs > j) & (s.route.substr(3 * i, 2) == s.route.substr(3 * j, 2)))
+    odd_route = (n_legs >= ODD_ROUTE_LEGS) | twice
+    odd = (
+        s.payment_terms.isin(ODD_PAYMENT).fill_null(False)
+        | (s.support == "declined").fill_null(False)
+        | odd_route.fill_null(False)
+    )
     pts = {
         "f2": ibis.ifelse(chip & (~s.hs6.isin(GPU_HS).fill_null(False) | s.generic), 25, 0),
         "f3": ibis.cases((ratio < 0.2, 20), (ratio < 0.5, 10), (~s.relevant & (kg_ratio > 5), 20), else_=0),
@@ -153,11 +190,7 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
         "f6": ibis.ifelse(new_entity, ibis.ifelse(first_large, 20, 10), 0),
         "f7": s.c_f7.fill_null(0),
         "f8": s.c_f8.fill_null(0),
-        "f9": ibis.cases(
-            (s.payer_country.isin(PAYER_RISK).fill_null(False), 20),
-            (s.payer_country.notnull() & s.c_country.notnull() & (s.payer_country != s.c_country), 10),
-            else_=0,
-        ),
+        "f9": ibis.ifelse(f9 > 0, f9 + ibis.ifelse(third_party, THIRD_PARTY_PAYER, 0), 0),
         "f10": ibis.cases(
             (~chip | s.gpus.isnull(), 0),
             (site_mw.isnull() & (s.gpus >= SMALL_LOT_GPUS), 15),
@@ -175,6 +208,7 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
             s.c_parent_country.isin(d5).fill_null(False) | s.e_parent_country.isin(d5).fill_null(False), 15, 0
         ),
         "f18": ibis.ifelse(s.relevant & (naics != "") & ~it_naics & ~forwarder, 15, 0),
+        "f19": ibis.ifelse(odd, 5, 0),
         "f20": ibis.ifelse(cover_hs & (s.per_kg > 2000) & (kg_ratio > 5), ibis.ifelse(reseller, 25, 15), 0),
     }
     s = s.mutate(**{k: v.cast("int64") for k, v in pts.items()}, ratio=ratio, kg_ratio=kg_ratio, demand_mw=demand_mw)
@@ -197,7 +231,11 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
         + ibis.ifelse(s.c_country.notnull() & s.c_incorporated.isnull(), "incorporated ", "")
         + ibis.ifelse(s.relevant & s.c_country.notnull() & s.c_naics.isnull(), "naics ", "")
         + ibis.ifelse(s.date.isnull(), "date ", "")
+        + ibis.ifelse(s.payer_country.notnull() & s.payer_name.isnull(), "payer_name ", "")
     )
+    for column in ("payment_terms", "support"):
+        if column in inputs.present:
+            missing = missing + ibis.ifelse(s.relevant & s[column].isnull(), column + " ", "")
     return s.mutate(hard=hard, points=gated.cast("int64"), missing=missing.strip())
 
 
@@ -205,7 +243,7 @@ SHIPMENT_OUT = (
     "id", "date", "consignee_id", "end_user_id", "hs6", "description", "product", "brand", "quantity",
     "value_usd", "gross_kg", "route", "payer_name", "payer_country", "end_use_check", "licence", "chip_id",
     "h100e", "relevant", "ratio", "kg_ratio", "demand_mw", "site_mw", "eu_country", "c_country", "c_naics",
-    "c_incorporated", "hard", "points", "missing", *FLAG_COLUMNS,
+    "c_incorporated", "hard", "points", "missing", *FLAG_COLUMNS, "payment_terms", "support",
 )  # fmt: skip
 
 

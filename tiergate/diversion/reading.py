@@ -21,6 +21,11 @@ from tiergate.errors import InputError
 
 CHECKS = ("passed", "failed", "inconclusive", "none")
 ADDRESS_TYPES = ("commercial", "residential", "virtual")
+PAYMENT_TERMS = ("prepaid", "cash", "deposit", "letter_of_credit", "open_account", "other")
+"""``payment_terms``: how the buyer pays. ``prepaid`` (in full before shipment) and ``cash`` are F19 oddities."""
+SUPPORT = ("accepted", "declined", "not_offered")
+"""``support``: whether the buyer took the installation, training or maintenance offered. ``declined`` is F19."""
+_CHOICES = {"end_use_check": CHECKS, "payment_terms": PAYMENT_TERMS, "support": SUPPORT}
 _INT = ("quantity",)
 _FLOAT = ("value_usd", "gross_kg")
 _FLAT_FLOAT = _FLOAT
@@ -39,7 +44,9 @@ def _suffix(path: Path) -> str:
     )
 
 
-def _records(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def _records(
+    path: Path, columns: tuple[str, ...], required: tuple[str, ...] = ("id",)
+) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line, values by column) per row; (line, why) for a row that is not a record at all."""
     if not path.exists():
         raise InputError("no such file", where=str(path))
@@ -49,7 +56,7 @@ def _records(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[s
     if kind == "csv":
         from tiergate.monitor.usage import csv_rows
 
-        for line, raw in csv_rows(path, ("id",)):
+        for line, raw in csv_rows(path, required):
             if isinstance(raw, tuple):
                 yield line, f"{raw[0]} fields, expected {raw[1]}"
             else:
@@ -80,8 +87,9 @@ def _records(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[s
             table = pq.read_table(path)
         except Exception as error:
             raise InputError(f"not a readable Parquet file: {error}", where=str(path)) from None
-        if "id" not in table.column_names:
-            raise InputError("missing column id", where=str(path))
+        absent = [c for c in required if c not in table.column_names]
+        if absent:
+            raise InputError(f"missing column(s) {', '.join(absent)}", where=str(path))
         names = [c for c in columns if c in table.column_names]
         for number, row in enumerate(table.select(names).to_pylist(), start=1):
             yield number, row
@@ -130,10 +138,10 @@ def _parse(column: str, value: Any) -> Any:
             return dt.date.fromisoformat(text[:10])
         except ValueError:
             raise ValueError("an ISO 8601 date (YYYY-MM-DD)") from None
-    if column == "end_use_check":
+    if column in _CHOICES:
         low = text.lower()
-        if low not in CHECKS:
-            raise ValueError(f"one of {', '.join(CHECKS)}")
+        if low not in _CHOICES[column]:
+            raise ValueError(f"one of {', '.join(_CHOICES[column])}")
         return low
     if column in ("exporter_country", "payer_country", "country", "parent_country"):
         code = text.upper()
@@ -250,9 +258,10 @@ def _fast(path: Path) -> Any:
                     col = pc.replace_substring_regex(col, "[. ]", "")
                     if pc.any(pc.invert(pc.match_substring_regex(col, "^[0-9]{4,}$"))).as_py():
                         return None
-                elif name == "end_use_check":
+                elif name in _CHOICES:
                     col = pc.utf8_lower(col)
-                    if pc.any(pc.invert(pc.is_in(col, pa.array(CHECKS)))).as_py():
+                    outside = pc.invert(pc.is_in(col, pa.array(_CHOICES[name])))
+                    if pc.any(pc.and_(pc.is_valid(col), outside)).as_py():  # empty is unknown, not bad
                         return None
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             return None

@@ -56,6 +56,8 @@ FREE_MAIL = frozenset(
     {"gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "163.com", "qq.com", "126.com", "live.com", "proton.me"}
 )
 NOTE_LIMIT = 20
+OPTIONAL_COLUMNS = ("payment_terms", "support")
+"""Shipment columns a file may lack: F19's prepayment and support checks need them."""
 _CHIP_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9.]+)+$")
 _CODE = {
     "f2": "F2-declared-goods",
@@ -67,12 +69,14 @@ _CODE = {
     "f8": "F8-web-presence",
     "f9": "F9-payer-mismatch",
     "f10": "F10-no-datacentre",
+    "f11": "F11-mirror-gap",
     "f13": "F13-relabel-serials",
     "f14": "F14-check-inconclusive",
     "f15": "F15-documents",
     "f16": "F16-fuzzy-listed",
     "f17": "F17-ownership",
     "f18": "F18-business-fit",
+    "f19": "F19-commercial-oddities",
     "f20": "F20-cover-goods",
 }
 
@@ -303,8 +307,10 @@ class _Union:
                 self.parent[ra] = rb
 
 
-def _rows(expr: Any) -> list[dict[str, Any]]:
-    return list(expr.to_pyarrow().to_pylist())
+def _rows(con: Any, expr: Any) -> list[dict[str, Any]]:
+    """The rows of ``expr`` run on ``con`` (an expression of in-memory tables alone would run on Ibis's default
+    backend, DuckDB, whatever the engine)."""
+    return list(con.to_pyarrow(expr).to_pylist())
 
 
 def run_scan(
@@ -315,10 +321,14 @@ def run_scan(
     as_of: dt.date | None = None,
     lists_url: str | None = None,
     spark: Any = None,
+    imports: Path | None = None,
 ) -> ScanResult:
-    """Scan ``shipments`` (with ``parties``) for diversion; every case, low ones included."""
+    """Scan ``shipments`` (with ``parties``) for diversion; every case, low ones included. ``imports``: hub imports
+    by country and month for F11 (:func:`tiergate.diversion.mirror.read_imports`); the shipments' own are used for
+    the country-months it does not give."""
     import ibis
 
+    from tiergate.diversion import mirror
     from tiergate.monitor.scan import engine_connection
 
     if engine not in ENGINES:
@@ -358,23 +368,49 @@ def run_scan(
             }
         )
     d5 = _d5(ruleset, as_of)
+    hub_imports = mirror.Imports()
+    if imports is not None:
+        hub_imports, import_problems = mirror.read_imports(Path(imports))
+        problems.extend(import_problems)
+    present = frozenset(c for c in OPTIONAL_COLUMNS if table.column(c).null_count < table.num_rows)
+    absent = [c for c in OPTIONAL_COLUMNS if c not in present]
+    if absent and table.num_rows:
+        notes.append(
+            {
+                "note": f"insufficient data: no {' or '.join(absent)} in the shipments; F19 assessed the route only",
+                "columns": absent,
+            }
+        )
     with engine_connection(engine, spark) as (con, _session):
         ships = ibis.memtable(table)
         chips = ibis.memtable(an.chips_arrow(chip_rows))
         party_table = ibis.memtable(an.parties_arrow(party_rows))
-        f = an.features(ships, party_table, chips, d5, an.Inputs(as_of.isoformat()))
+        mirror.add_shipments(hub_imports, _rows(con, mirror.hub_imports(ships, as_of.isoformat())), an.HUBS)
+        gaps, no_prior = mirror.gaps(hub_imports, an.HUBS)
+        inputs = an.Inputs(as_of.isoformat(), present=present)
+        f = an.features(ships, party_table, chips, d5, inputs)
         # computed once: a temporary table on DuckDB, a cached frame on Spark
         narrow = an.kept(f)
         cached = con.create_table("diversion_features", narrow, temp=True) if engine == "duckdb" else narrow
-        flagged = sorted(_rows(an.flagged(cached)), key=lambda r: str(r["id"]))
-        links = {name: _rows(expr) for name, expr in an.party_links(cached).items()}
-        serials = _rows(an.repeated_serials(cached))
-        lots = _rows(an.small_lots(cached))
-        total = int(cached.count().to_pyarrow().as_py())
+        flagged = sorted(_rows(con, an.flagged(cached)), key=lambda r: str(r["id"]))
+        for r in flagged:
+            r["f11"] = mirror.prior(r, gaps, an.HUBS)
+        links = {name: _rows(con, expr) for name, expr in an.party_links(cached).items()}
+        serials = _rows(con, an.repeated_serials(cached))
+        lots = _rows(con, an.small_lots(cached))
+        total = int(con.to_pyarrow(cached.count()).as_py())
         first_missing, missing_count = an.missing(cached, NOTE_LIMIT)
-        missing_rows = _rows(first_missing)
-        missing_total = int(missing_count.to_pyarrow().as_py())
-    cases = _cases(flagged, links, serials, lots, party_map, facts, lists)
+        missing_rows = _rows(con, first_missing)
+        missing_total = int(con.to_pyarrow(missing_count).as_py())
+    cases = _cases(flagged, links, serials, lots, party_map, facts, lists, gaps)
+    if no_prior:
+        notes.append(
+            {
+                "note": f"insufficient data: F11's year-on-year test was not assessed for {len(no_prior)} hub "
+                "country-month(s) with no imports a year before (give them with --imports)",
+                "months": no_prior[:NOTE_LIMIT],
+            }
+        )
     if missing_total:
         notes.append(
             {
@@ -425,7 +461,10 @@ def _why(code: str, r: dict[str, Any], fact: dict[str, Any]) -> str:
     if code == "f8":
         return str(fact.get("web", "thin web presence"))
     if code == "f9":
-        return f"paid by {r['payer_name']!r} in {r['payer_country']}; consignee in {r['c_country']}"
+        third = r["f9"] in (10 + an.THIRD_PARTY_PAYER, 20 + an.THIRD_PARTY_PAYER)
+        return f"paid by {r['payer_name']!r} in {r['payer_country']}; consignee in {r['c_country']}" + (
+            "; the payer is neither the consignee nor the end user of the end-user statement" if third else ""
+        )
     if code == "f10":
         if r.get("site_mw") is None:
             return f"{r['product']} x{qty}: no documented data-centre capacity for the end user"
@@ -445,11 +484,31 @@ def _why(code: str, r: dict[str, Any], fact: dict[str, Any]) -> str:
         return "the party's parent is headquartered in Country Group D:5 or Macau"
     if code == "f18":
         return f"the consignee's business (NAICS {r['c_naics']}) does not fit accelerators"
+    if code == "f19":
+        odd = []
+        if r.get("payment_terms") in an.ODD_PAYMENT:
+            odd.append("paid in full before shipment" if r["payment_terms"] == "prepaid" else "paid in cash")
+        if r.get("support") == "declined":
+            odd.append("installation and support declined")
+        legs = str(r.get("route") or "").split(">")
+        if r.get("route") and (len(legs) >= an.ODD_ROUTE_LEGS or len(set(legs)) < len(legs)):
+            odd.append(f"odd route {r['route']}")
+        return "; ".join(odd)
     if code == "f20":
         return (
             f"HS {r['hs6']} {r['description']!r} at ${r['value_usd'] / max(r['gross_kg'], 1e-9):,.0f}/kg (compute-like)"
         )
     return code
+
+
+def _mirror_why(r: dict[str, Any], gaps: dict[tuple[str, int], Any]) -> str:
+    from tiergate.diversion.mirror import month_index
+
+    day = r.get("date")
+    month = month_index(day) if isinstance(day, dt.date) else -1
+    legs = set(str(r.get("route") or "").split(">")[1:]) | {str(r.get("eu_country") or "")}
+    found = [gaps[(code, month)].why for code in sorted(c for c in legs if c) if (code, month) in gaps]
+    return f"route {r['route']} through a hub with a mirror gap (F4 x 1.5): " + "; ".join(found)
 
 
 def _evidence(flags: list[Flag], shipments: list[str]) -> str:
@@ -465,6 +524,7 @@ def _cases(
     parties: dict[str, dict[str, Any]],
     facts: dict[str, Any],
     lists: Lists | None,
+    gaps: dict[tuple[str, int], Any] | None = None,
 ) -> list[Case]:
     u = _Union()
     edges: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
@@ -550,14 +610,14 @@ def _cases(
                     hard.append(found)
                 else:
                     same.shipments.append(r["id"])
-        for code in an.FLAG_COLUMNS:
+        for code in (*an.FLAG_COLUMNS, "f11"):
             fired = [r for r in rows if r[code] > 0]
             if not fired:
                 continue
             best = max(fired, key=lambda r: (r[code], r["id"]))
             kind = FLAGS[_CODE[code]]
             party = best["consignee_id"] or ""
-            why = _why(code, best, facts.get(party, {}))
+            why = _mirror_why(best, gaps or {}) if code == "f11" else _why(code, best, facts.get(party, {}))
             shipments = sorted(r["id"] for r in fired)
             if len(fired) > 1:
                 why += f" (and {len(fired) - 1} more shipment(s))"
