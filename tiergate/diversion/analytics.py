@@ -67,9 +67,11 @@ def _contains(tail: ir.StringValue, code: str) -> ir.BooleanValue:
     return tail.contains(f">{code}>")
 
 
-def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str, ...], inputs: Inputs) -> ir.Table:
-    """Every shipment on or before the scan date with its flag points, hard stops and missing facts."""
-    s = ships.filter(ships.date.isnull() | (ships.date <= ibis.date(inputs.as_of)))
+def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) -> ir.Table:
+    """Every shipment on or before the scan date joined to its catalogue chip, consignee and end user, with the
+    facts that need nothing beyond its own row (no references, no windows): what the party links, serial numbers
+    and small lots are read from."""
+    s = _in_scope(ships, inputs)
     s = s.mutate(hs6=s.hs_code.substr(0, 6), desc_low=s.description.lower().fill_null(""))
     s = s.left_join(chips, s["product"] == chips.chip_name).drop("chip_name")
     c = parties.rename(lambda name: "c_" + name.removeprefix("p_"))
@@ -84,7 +86,6 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
     die_tpp = s["product"].lower().fill_null("").re_extract(TPP_TEXT, 1).nullif("").cast("float64")
     chip = s.chip_id.notnull()
     relevant = s.hs6.isin(COMPUTE_HS) | chip | s.desc_low.re_search(LEXICON).fill_null(False) | die_tpp.notnull()
-    generic = s.desc_low.re_search(GENERIC).fill_null(False)
     qty = s.quantity.cast("float64")
     gpus = qty * ibis.ifelse(s.hs6.isin(SERVER_HS), float(GPUS_PER_SERVER), 1.0)
     s = s.mutate(
@@ -94,24 +95,83 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
         site_mw=site_mw,
         die_tpp=die_tpp,
         relevant=relevant,
-        generic=generic,
         gpus=ibis.ifelse(chip, gpus, ibis.null("float64")),
+    )
+    return s
+
+
+def with_missing(s: ir.Table, inputs: Inputs) -> ir.Table:
+    """``s`` (of :func:`base`) with what each shipment lacks to assess a flag (empty when nothing): computed for
+    the rows that are read back, after any filter, not for every shipment."""
+    missing = (
+        ibis.ifelse(s.payer_country.isnull(), "payer_country ", "")
+        + ibis.ifelse(s.c_country.isnull(), "consignee ", "")
+        + ibis.ifelse(s.route.isnull(), "route ", "")
+        + ibis.ifelse(s.quantity.isnull() | s.value_usd.isnull(), "quantity/value_usd ", "")
+        + ibis.ifelse(s.c_country.notnull() & s.c_incorporated.isnull(), "incorporated ", "")
+        + ibis.ifelse(s.relevant & s.c_country.notnull() & s.c_naics.isnull(), "naics ", "")
+        + ibis.ifelse(s.date.isnull(), "date ", "")
+        + ibis.ifelse(s.payer_country.notnull() & s.payer_name.isnull(), "payer_name ", "")
+    )
+    for column in ("payment_terms", "support"):
+        if column in inputs.present:
+            missing = missing + ibis.ifelse(s.relevant & s[column].isnull(), column + " ", "")
+    return s.mutate(missing=missing.strip())
+
+
+def _in_scope(ships: ir.Table, inputs: Inputs) -> ir.Table:
+    return ships.filter(ships.date.isnull() | (ships.date <= ibis.date(inputs.as_of)))
+
+
+def _valued(s: ir.Table) -> ir.Table:
+    qty = s.quantity.cast("float64")
+    return s.mutate(
+        hs6=s.hs_code.substr(0, 6),
         unit_value=ibis.ifelse(qty > 0, s.value_usd / qty, ibis.null("float64")),
         per_kg=ibis.ifelse(s.gross_kg > 0, s.value_usd / s.gross_kg, ibis.null("float64")),
-        first_date=s.date.min().over(ibis.window(group_by=s.consignee_id)),
     )
-    # references from the data itself: median unit value per product, median value per kg per HS-6 x origin
+
+
+def references(ships: ir.Table, inputs: Inputs) -> dict[str, ir.Table]:
+    """What the flags compare a shipment with, from the data itself: the median unit value per product, the median
+    value per kg per HS-6 x origin, and each consignee's first shipment date. Each is a small table: the scan
+    computes them first, each from the shipment columns it needs, and joins them into :func:`features`."""
+    s = _valued(_in_scope(ships, inputs))
     by_product = (
         s.filter(s.unit_value.notnull()).group_by("product").aggregate(product_median=ibis._.unit_value.median())
     )
-    by_product = by_product.rename(ref_product="product")
-    s = s.left_join(by_product, s["product"] == by_product.ref_product).drop("ref_product")
     by_hs = (
         s.filter(s.per_kg.notnull() & s.hs6.notnull())
         .group_by(["hs6", "exporter_country"])
         .aggregate(kg_median=ibis._.per_kg.median())
     )
-    by_hs = by_hs.rename(ref_hs6="hs6", ref_origin="exporter_country")
+    first = s.group_by("consignee_id").aggregate(first_date=s.date.min())
+    return {"by_product": by_product, "by_hs": by_hs, "first": first}
+
+
+def features(
+    ships: ir.Table,
+    parties: ir.Table,
+    chips: ir.Table,
+    refs: dict[str, ir.Table],
+    d5: tuple[str, ...],
+    inputs: Inputs,
+) -> ir.Table:
+    """Every shipment on or before the scan date with its flag points, hard stops and missing facts (``refs``: the
+    tables of :func:`references`, computed)."""
+    s = base(ships, parties, chips, inputs)
+    qty = s.quantity.cast("float64")
+    s = s.mutate(
+        generic=s.desc_low.re_search(GENERIC).fill_null(False),
+        unit_value=ibis.ifelse(qty > 0, s.value_usd / qty, ibis.null("float64")),
+        per_kg=ibis.ifelse(s.gross_kg > 0, s.value_usd / s.gross_kg, ibis.null("float64")),
+    )
+    # NULL consignees are one group (as a window's partition would make them)
+    first = refs["first"].rename(ref_consignee="consignee_id")
+    s = s.left_join(first, s.consignee_id.identical_to(first.ref_consignee)).drop("ref_consignee")
+    by_product = refs["by_product"].rename(ref_product="product")
+    s = s.left_join(by_product, s["product"] == by_product.ref_product).drop("ref_product")
+    by_hs = refs["by_hs"].rename(ref_hs6="hs6", ref_origin="exporter_country")
     s = s.left_join(by_hs, [s.hs6.identical_to(by_hs.ref_hs6), s.exporter_country.identical_to(by_hs.ref_origin)]).drop(
         "ref_hs6", "ref_origin"
     )
@@ -223,20 +283,7 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
     for name in FLAG_COLUMNS[1:]:
         total = total + s[name]
     gated = ibis.ifelse(s.relevant | (s.f2 + s.f3 + s.f20 > 0), ibis.least(total, 100), ibis.least(total, 30))
-    missing = (
-        ibis.ifelse(s.payer_country.isnull(), "payer_country ", "")
-        + ibis.ifelse(s.c_country.isnull(), "consignee ", "")
-        + ibis.ifelse(s.route.isnull(), "route ", "")
-        + ibis.ifelse(s.quantity.isnull() | s.value_usd.isnull(), "quantity/value_usd ", "")
-        + ibis.ifelse(s.c_country.notnull() & s.c_incorporated.isnull(), "incorporated ", "")
-        + ibis.ifelse(s.relevant & s.c_country.notnull() & s.c_naics.isnull(), "naics ", "")
-        + ibis.ifelse(s.date.isnull(), "date ", "")
-        + ibis.ifelse(s.payer_country.notnull() & s.payer_name.isnull(), "payer_name ", "")
-    )
-    for column in ("payment_terms", "support"):
-        if column in inputs.present:
-            missing = missing + ibis.ifelse(s.relevant & s[column].isnull(), column + " ", "")
-    return s.mutate(hard=hard, points=gated.cast("int64"), missing=missing.strip())
+    return s.mutate(hard=hard, points=gated.cast("int64"))
 
 
 SHIPMENT_OUT = (
@@ -247,12 +294,11 @@ SHIPMENT_OUT = (
 )  # fmt: skip
 
 
-KEPT = (*SHIPMENT_OUT, "forwarder", "serials", "c_name", "gpus", "die_tpp", "chip_kw")
-"""The columns the scan reads back from the features (materialised once)."""
-
-
-def kept(f: ir.Table) -> ir.Table:
-    return f.select(*dict.fromkeys(KEPT))
+BASE_OUT = (
+    "id", "date", "consignee_id", "end_user_id", "payer_name", "c_name", "forwarder", "serials", "relevant", "gpus",
+    "value_usd", "quantity", "die_tpp", "chip_kw", "site_mw", "missing",
+)  # fmt: skip
+"""The columns of :func:`base` that the party links, serial numbers, small lots and counts read."""
 
 
 FLOOR = 5
@@ -260,15 +306,19 @@ FLOOR = 5
 case above ``low``, and at scale they are most of the compute traffic."""
 
 
-def flagged(f: ir.Table) -> ir.Table:
+def flagged(f: ir.Table, inputs: Inputs) -> ir.Table:
     """The shipments with more than :data:`FLOOR` points or a hard stop (what cases are made of)."""
-    return f.filter((f.points > FLOOR) | f.hard.notnull()).select(*SHIPMENT_OUT)
+    return with_missing(f.filter((f.points > FLOOR) | f.hard.notnull()), inputs).select(*SHIPMENT_OUT)
 
 
-def missing(f: ir.Table, limit: int) -> tuple[ir.Table, ir.Scalar]:
-    """The first ``limit`` shipments (by id) that lack a fact a flag needs, and how many do."""
-    t = f.filter(f.missing != "")
-    return t.select("id", "missing").order_by("id").limit(limit), t.count()
+def missing(f: ir.Table, limit: int) -> ir.Table:
+    """The first ``limit`` shipments (by id) that lack a fact a flag needs."""
+    return f.filter(f.missing != "").select("id", "missing").order_by("id").limit(limit)
+
+
+def counts(f: ir.Table) -> ir.Table:
+    """One row: how many shipments were scanned, and how many lack a fact a flag needs."""
+    return f.aggregate(total=f.count(), missing=ibis.ifelse(f.missing != "", 1, 0).sum().fill_null(0))
 
 
 def party_links(f: ir.Table) -> dict[str, ir.Table]:

@@ -137,6 +137,8 @@ EXPORTERS = (
 CARRIERS = ("Global Freight Lines", "Oceanic Logistics", "Skybridge Cargo", "Continental Express")
 FREE_MAIL = ("gmail.com", "yahoo.com", "outlook.com", "163.com", "qq.com")
 
+_NAME_TRIES = 200
+"""Random names tried before a name is numbered (never reached below a few million shipments)."""
 _SYL = (
     "ar", "bel", "cor", "dan", "el", "fen", "gar", "hol", "ir", "jun", "kel", "lor", "mar", "nor", "or", "pel",
     "quin", "ros", "sel", "tor", "ul", "var", "wen", "xan", "yor", "zel",
@@ -234,22 +236,35 @@ class _World:
     # ------------------------------------------------------------ parties
 
     def name(self, suffix: str) -> str:
-        while True:
+        for _ in range(_NAME_TRIES):
             stem = "".join(self.rng.choice(_SYL) for _ in range(self.rng.randint(2, 3))).capitalize()
             word = self.rng.choice(("Tech", "Compute", "Trading", "Digital", "Global", "Systems", "Data", "Link"))
             text = f"{stem} {word} {suffix}"
             if text not in self.names:
                 self.names.add(text)
                 return text
+        return self._numbered(f"{stem} {word}", suffix)
+
+    def _numbered(self, stem: str, suffix: str) -> str:
+        """A name when the syllables are nearly used up (millions of shipments): the last one tried, numbered."""
+        n = 2
+        while f"{stem} {n} {suffix}" in self.names:
+            n += 1
+        text = f"{stem} {n} {suffix}"
+        self.names.add(text)
+        return text
 
     def listed_name(self) -> str:
         """A name for a synthetic Entity List entry, from other syllables than the parties' names."""
-        while True:
+        for _ in range(_NAME_TRIES):
             stem = "".join(self.rng.choice(_PINYIN) for _ in range(2)).capitalize()
-            text = f"{self.rng.choice(('Shenzhen', 'Beijing', 'Shanghai', 'Hefei'))} {stem} Microelectronics Co Ltd"
+            city = self.rng.choice(("Shenzhen", "Beijing", "Shanghai", "Hefei"))
+            text = f"{city} {stem} Microelectronics Co Ltd"
             if text not in self.names:
                 self.names.add(text)
                 return text
+        # 784 such names: 10^7 shipments plant thousands of listed entries
+        return self._numbered(f"{city} {stem} Microelectronics", "Co Ltd")
 
     def address(self, country: str) -> str:
         number = self.rng.randint(1, 2000)

@@ -33,9 +33,10 @@ from tiergate.diversion.model import (
     MEDIUM,
     Case,
     Flag,
+    Problem,
     ScanResult,
 )
-from tiergate.diversion.reading import read_parties, read_shipments
+from tiergate.diversion.reading import duckdb_shipments, read_parties, read_shipments
 from tiergate.errors import InputError
 
 ENGINES = ("duckdb", "spark")
@@ -179,8 +180,11 @@ def _chip_rows(products: Iterable[str], ruleset: Any) -> tuple[list[dict[str, An
     return rows, notes
 
 
-def _party_rows(parties: dict[str, dict[str, Any]], lists: Lists | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Each party's row for the engine, and per party the facts behind its party-level flags."""
+def _party_rows(
+    parties: dict[str, dict[str, Any]], lists: Lists | None, on_chips: set[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each party's row for the engine, and per party the facts behind its party-level flags (documented capacity
+    from Epoch's clusters only for the parties ``on_chips``: the only ones it counts for)."""
     keys = {pid: address_key(p.get("address")) for pid, p in parties.items()}
     at: dict[str, list[str]] = defaultdict(list)
     for pid, key in keys.items():
@@ -204,7 +208,7 @@ def _party_rows(parties: dict[str, dict[str, Any]], lists: Lists | None) -> tupl
             f8 = 5
             fact["web"] = "no website" if not p.get("website") else f"free e-mail ({domain})"
         site_mw = p.get("site_mw")
-        if site_mw is None:
+        if site_mw is None and pid in on_chips:
             from tiergate.diversion.sites import site_of
 
             site = site_of(p.get("name"), p.get("country"))
@@ -313,6 +317,17 @@ def _rows(con: Any, expr: Any) -> list[dict[str, Any]]:
     return list(con.to_pyarrow(expr).to_pylist())
 
 
+def _parties_on_chips(con: Any, ships: Any, names: list[str], inputs: Any) -> set[str]:
+    """The consignees and end users of the shipments of catalogue chips (the only ones whose data-centre capacity
+    a flag weighs)."""
+    import ibis
+
+    s = ships.filter(ships.date.isnull() | (ships.date <= ibis.date(inputs.as_of)))
+    s = s.filter(s["product"].isin(names))
+    ids = s.select(pid=s.consignee_id).union(s.select(pid=s.end_user_id)).distinct()
+    return {r["pid"] for r in _rows(con, ids) if r["pid"] is not None}
+
+
 def run_scan(
     shipments: Path,
     parties: Path | None = None,
@@ -326,21 +341,50 @@ def run_scan(
     """Scan ``shipments`` (with ``parties``) for diversion; every case, low ones included. ``imports``: hub imports
     by country and month for F11 (:func:`tiergate.diversion.mirror.read_imports`); the shipments' own are used for
     the country-months it does not give."""
-    import ibis
-
-    from tiergate.diversion import mirror
     from tiergate.monitor.scan import engine_connection
 
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}", hint="use duckdb or spark")
-    table, problems = read_shipments(Path(shipments))
+    with engine_connection(engine, spark) as (con, _session):
+        return _scan(con, engine, Path(shipments), parties, as_of, lists_url, imports)
+
+
+def _scan(
+    con: Any,
+    engine: str,
+    shipments: Path,
+    parties: Path | None,
+    as_of: dt.date | None,
+    lists_url: str | None,
+    imports: Path | None,
+) -> ScanResult:
+    """The scan on an open engine. A clean Parquet file on DuckDB is read by DuckDB itself, query by query, and
+    never held in Python; anything else is read (and checked row by row when it must be) into Arrow first."""
+    import ibis
+    import pyarrow.compute as pc
+
+    from tiergate.diversion import mirror
+
+    source = duckdb_shipments(con.con, shipments) if engine == "duckdb" else None
+    problems: list[Problem] = []
+    if source is not None:
+        ships = con.sql(source.sql)
+        last_date, products, referenced = source.last_date, source.products, source.parties
+        rows, present = source.rows, source.present
+    else:
+        table, problems = read_shipments(shipments)
+        ships = ibis.memtable(table)
+        last_date = pc.max(table.column("date")).as_py() if table.num_rows else None
+        products = [p for p in pc.unique(table.column("product")).to_pylist() if p]
+        referenced = {v for c in ("consignee_id", "end_user_id") for v in pc.unique(table.column(c)).to_pylist() if v}
+        rows = table.num_rows
+        present = frozenset(c for c in OPTIONAL_COLUMNS if table.column(c).null_count < table.num_rows)
     party_map: dict[str, dict[str, Any]] = {}
     if parties is not None:
         party_map, party_problems = read_parties(Path(parties))
         problems.extend(party_problems)
     if as_of is None:
-        dates = [d for d in table.column("date").to_pylist() if d is not None]
-        as_of = max(dates) if dates else dt.date.today()
+        as_of = last_date if last_date is not None else dt.date.today()
     notes: list[dict[str, Any]] = []
     lists = load_lists(lists_url)
     if lists is None:
@@ -350,14 +394,16 @@ def run_scan(
                 "hint": "load lists with `tiergate lists load` and pass --lists URL",
             }
         )
-    products = [p for p in table.column("product").to_pylist() if p]
     from tiergate.rules import load_rulebook
 
     ruleset, _ = load_rulebook().select(None, as_of)
     chip_rows, chip_notes = _chip_rows(products, ruleset)
     notes.extend(chip_notes)
-    party_rows, facts = _party_rows(party_map, lists)
-    referenced = {v for c in ("consignee_id", "end_user_id") for v in table.column(c).to_pylist() if v}
+    chips = ibis.memtable(an.chips_arrow(chip_rows))
+    inputs = an.Inputs(as_of.isoformat(), present=present)
+    # documented capacity (Epoch) is looked up only for the parties it can count for: those on catalogue chips
+    on_chips = _parties_on_chips(con, ships, [r["chip_name"] for r in chip_rows], inputs) if chip_rows else set()
+    party_rows, facts = _party_rows(party_map, lists, on_chips)
     unknown = sorted(referenced - set(party_map))
     if unknown:
         notes.append(
@@ -372,36 +418,33 @@ def run_scan(
     if imports is not None:
         hub_imports, import_problems = mirror.read_imports(Path(imports))
         problems.extend(import_problems)
-    present = frozenset(c for c in OPTIONAL_COLUMNS if table.column(c).null_count < table.num_rows)
     absent = [c for c in OPTIONAL_COLUMNS if c not in present]
-    if absent and table.num_rows:
+    if absent and rows:
         notes.append(
             {
                 "note": f"insufficient data: no {' or '.join(absent)} in the shipments; F19 assessed the route only",
                 "columns": absent,
             }
         )
-    with engine_connection(engine, spark) as (con, _session):
-        ships = ibis.memtable(table)
-        chips = ibis.memtable(an.chips_arrow(chip_rows))
-        party_table = ibis.memtable(an.parties_arrow(party_rows))
-        mirror.add_shipments(hub_imports, _rows(con, mirror.hub_imports(ships, as_of.isoformat())), an.HUBS)
-        gaps, no_prior = mirror.gaps(hub_imports, an.HUBS)
-        inputs = an.Inputs(as_of.isoformat(), present=present)
-        f = an.features(ships, party_table, chips, d5, inputs)
-        # computed once: a temporary table on DuckDB, a cached frame on Spark
-        narrow = an.kept(f)
-        cached = con.create_table("diversion_features", narrow, temp=True) if engine == "duckdb" else narrow
-        flagged = sorted(_rows(con, an.flagged(cached)), key=lambda r: str(r["id"]))
-        for r in flagged:
-            r["f11"] = mirror.prior(r, gaps, an.HUBS)
-        links = {name: _rows(con, expr) for name, expr in an.party_links(cached).items()}
-        serials = _rows(con, an.repeated_serials(cached))
-        lots = _rows(con, an.small_lots(cached))
-        total = int(con.to_pyarrow(cached.count()).as_py())
-        first_missing, missing_count = an.missing(cached, NOTE_LIMIT)
-        missing_rows = _rows(con, first_missing)
-        missing_total = int(con.to_pyarrow(missing_count).as_py())
+    party_table = ibis.memtable(an.parties_arrow(party_rows))
+    mirror.add_shipments(hub_imports, _rows(con, mirror.hub_imports(ships, as_of.isoformat())), an.HUBS)
+    gaps, no_prior = mirror.gaps(hub_imports, an.HUBS)
+    # the per-shipment flags with their references: only the shipments that can make a case come back
+    refs = {name: ibis.memtable(con.to_pyarrow(expr)) for name, expr in an.references(ships, inputs).items()}
+    f = an.features(ships, party_table, chips, refs, d5, inputs)
+    flagged = sorted(_rows(con, an.flagged(f, inputs)), key=lambda r: str(r["id"]))
+    for r in flagged:
+        r["f11"] = mirror.prior(r, gaps, an.HUBS)
+    # the rest needs no references: each reads a narrow table of the joined shipments and returns few rows
+    b = an.with_missing(an.base(ships, party_table, chips, inputs), inputs)
+    if engine == "duckdb":  # the few columns they read, joined and computed once (not once per query)
+        b = con.create_table("diversion_base", b.select(*an.BASE_OUT), temp=True)
+    links = {name: _rows(con, expr) for name, expr in an.party_links(b).items()}
+    serials = _rows(con, an.repeated_serials(b))
+    lots = _rows(con, an.small_lots(b))
+    counted = _rows(con, an.counts(b))[0]
+    total, missing_total = int(counted["total"]), int(counted["missing"])
+    missing_rows = _rows(con, an.missing(b, NOTE_LIMIT)) if missing_total else []
     cases = _cases(flagged, links, serials, lots, party_map, facts, lists, gaps)
     if no_prior:
         notes.append(
@@ -659,8 +702,9 @@ def _cases(
                 at_risk += r["quantity"] * r["h100e"] * H100_VALUE_USD * (8 if r["hs6"] in an.SERVER_HS else 1)
             elif (r["relevant"] or r["f20"] or r["f2"]) and r["value_usd"]:
                 at_risk += r["value_usd"]
+        row_ids = {x["id"] for x in rows}
         for r in lot_groups.get(root, []):
-            if r["id"] not in {x["id"] for x in rows}:
+            if r["id"] not in row_ids:
                 at_risk += r["value_usd"] or 0.0
         notes = [
             {"shipment": r["id"], "note": "insufficient data: " + ", ".join(r["missing"].split()) + " missing"}
