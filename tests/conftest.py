@@ -1,11 +1,16 @@
 """Shared fixtures. Tests build what they need from the packaged packs and catalogue; nothing is
 fetched. A rulebook takes ~0.3 s to load, so it is shared per session (it is read-only apart
-from its memo of pure results)."""
+from its memo of pure results). So are the bundled restricted-party lists, filled into a list store and indexed
+once per session (:func:`bundled_lists`): filling ~20,000 entries and indexing them takes tens of seconds, and
+every ``decide`` and ``ship`` screens against them in a fresh working folder."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +22,57 @@ import tiergate
 def _index_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Screening indexes kept on disk go to a temporary folder, not the user's cache (``tiergate screen``)."""
     os.environ["TIERGATE_INDEX_CACHE"] = str(tmp_path_factory.mktemp("index-cache"))
+
+
+@dataclass(frozen=True)
+class BundledLists:
+    """A list store filled from the bundled lists (as a first run fills one) and its screening index."""
+
+    db: Path
+    index: Path
+    version: str
+
+    def install(self, folder: Path) -> str:
+        """Put a copy of the filled store at ``folder``'s default place (``tiergate-lists.db``, where the first
+        ``decide`` or ``ship`` run there would fill it, and beside a ledger file in ``folder``), with its index in
+        the session's index cache under each URL a command may name it by; returns the store's URL."""
+        from tiergate.screen.index import index_path
+        from tiergate.screen.store import DEFAULT_LISTS_URL, LISTS_FILE
+
+        target = folder / LISTS_FILE
+        shutil.copyfile(self.db, target)
+        url = f"sqlite:///{target}"
+        for named in (url, DEFAULT_LISTS_URL):
+            path = index_path(named, self.version)
+            if not path.exists():
+                try:
+                    os.link(self.index, path)
+                except OSError:  # another file system
+                    shutil.copyfile(self.index, path)
+        return url
+
+
+@pytest.fixture(scope="session")
+def bundled_lists(_index_cache: None, tmp_path_factory: pytest.TempPathFactory) -> BundledLists:
+    from tiergate.screen.index import ScreeningIndex, index_path
+    from tiergate.screen.store import fill, open_store
+
+    db = tmp_path_factory.mktemp("bundled-lists") / "tiergate-lists.db"
+    store = open_store(f"sqlite:///{db}")
+    fill(store)
+    version = store.data_version()
+    index = index_path(f"sqlite:///{db}", version)
+    ScreeningIndex.for_store(store)
+    store.close()
+    assert index.exists()
+    return BundledLists(db, index, version)
+
+
+@pytest.fixture
+def installed_lists(tmp_path: Path, bundled_lists: BundledLists) -> str:
+    """The bundled lists installed in ``tmp_path`` (see :meth:`BundledLists.install`), for a test that runs
+    ``decide`` or ``ship`` there and is not about filling a fresh store; returns the store's URL."""
+    return bundled_lists.install(tmp_path)
 
 
 @pytest.fixture(scope="session")

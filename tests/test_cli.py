@@ -1,16 +1,23 @@
-"""End-to-end tests of the ``tiergate`` command line, run as subprocesses.
+"""End-to-end tests of the ``tiergate`` command line.
 
 Every CLI invocation is declared once, at module level, with ``cli(key, *args)`` next to the test
 that reads it; the input files are written by the functions decorated with ``@inputs``. The
-``runs`` fixture writes the inputs into a temporary folder and runs all the commands there in
-parallel (each costs about a second of start-up), with TIERGATE_TODAY fixed so that "today" is
-2026-03-02. Tests then assert on the exit code, stdout, stderr and the files written.
+``runs`` fixture writes the inputs into a temporary folder (with the bundled lists installed there,
+as a first run leaves them) and runs all the commands there with TIERGATE_TODAY fixed so that
+"today" is 2026-03-02. Tests then assert on the exit code, stdout, stderr and the files written.
+
+The commands run in this process, through the same entry point as ``python -m tiergate.cli``
+(:func:`tiergate.cli.main`, with its own argv, environment, working folder, stdout and stderr, and
+the screeners of earlier commands forgotten): a process per command costs a second or more of start-up
+each and tells nothing more. ``test_a_process_prints_what_the_in_process_run_printed`` runs a
+sample of them as real processes and checks that they print the same.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -18,12 +25,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .conftest import BundledLists
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tiergate"
@@ -77,38 +85,69 @@ def inputs(writer: Callable[[Path], None]) -> Callable[[Path], None]:
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tiergate.screen.store import LISTS_FILE, fill, open_store
-
+def ws(tmp_path_factory: pytest.TempPathFactory, bundled_lists: BundledLists) -> Path:
     folder = tmp_path_factory.mktemp("cli")
     for writer in INPUT_WRITERS:
         writer(folder)
-    store = open_store(f"sqlite:///{folder / LISTS_FILE}")  # the installed lists, filled once before the runs race
-    fill(store)
-    store.close()
+    bundled_lists.install(folder)  # each decide screens against the installed lists by default
     return folder
+
+
+def _environment(mp: pytest.MonkeyPatch) -> None:
+    mp.setenv("TIERGATE_TODAY", TODAY)
+    mp.setenv("NO_COLOR", "1")
+    for name in ("TIERGATE_DEBUG", "FORCE_COLOR", "TIERGATE_LISTS", "TIERGATE_DB"):
+        mp.delenv(name, raising=False)
+
+
+def run_in_process(args: tuple[str, ...]) -> Run:
+    """``tiergate ARGS`` as :func:`tiergate.cli.main` runs it, in the working folder and environment as they are."""
+    from tiergate.cli import main
+    from tiergate.screen.cli import _SCREENERS
+
+    _SCREENERS.clear()  # a process starts with no screener: each command opens the installed lists itself
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
+    stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
+    code: int
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["tiergate", *args])
+        mp.setattr(sys, "stdout", stdout)
+        mp.setattr(sys, "stderr", stderr)
+        try:
+            main()
+            code = 0
+        except SystemExit as stop:
+            if stop.code is None or isinstance(stop.code, int):
+                code = stop.code or 0
+            else:  # as the interpreter does: the message to stderr, exit 1
+                print(stop.code, file=stderr)
+                code = 1
+    _SCREENERS.clear()
+    printed = []
+    for stream in (stdout, stderr):
+        stream.flush()
+        raw = stream.buffer
+        assert isinstance(raw, io.BytesIO)
+        printed.append(raw.getvalue().decode("utf-8"))
+    return Run(args, code, printed[0], printed[1])
+
+
+def run_as_process(args: tuple[str, ...], cwd: Path) -> Run:
+    env = {**os.environ, "TIERGATE_TODAY": TODAY, "NO_COLOR": "1"}
+    for name in ("TIERGATE_DEBUG", "FORCE_COLOR", "TIERGATE_LISTS", "TIERGATE_DB"):
+        env.pop(name, None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tiergate.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    return Run(args, proc.returncode, proc.stdout, proc.stderr)
 
 
 @pytest.fixture(scope="module")
 def runs(ws: Path) -> dict[str, Run]:
-    env = {**os.environ, "TIERGATE_TODAY": TODAY, "NO_COLOR": "1"}
-    for name in ("TIERGATE_DEBUG", "FORCE_COLOR"):
-        env.pop(name, None)
-
-    def run(item: tuple[str, tuple[str, ...]]) -> tuple[str, Run]:
-        key, args = item
-        proc = subprocess.run(
-            [sys.executable, "-m", "tiergate.cli", *args],
-            cwd=ws,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        return key, Run(args, proc.returncode, proc.stdout, proc.stderr)
-
-    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as pool:
-        return dict(pool.map(run, COMMANDS.items()))
+    with pytest.MonkeyPatch.context() as mp:
+        _environment(mp)
+        mp.chdir(ws)
+        return {key: run_in_process(args) for key, args in COMMANDS.items()}
 
 
 def transaction(**changes: Any) -> dict[str, Any]:
@@ -867,3 +906,18 @@ def test_parquet_output_strips_whitespace_like_jsonl(runs: dict[str, Run], ws: P
 def test_csv_with_byte_order_mark_is_read(runs: dict[str, Run]) -> None:
     decisions = runs[BOM_CSV].jsonl()
     assert [d["id"] for d in decisions] == ["c-1"]
+
+
+# ---------------------------------------------------------------- the commands as real processes
+
+
+@pytest.mark.parametrize("key", [DECIDE_SAMPLES, DECIDE_ONE_TABLE, "bad-chip"])
+def test_a_process_prints_what_the_in_process_run_printed(runs: dict[str, Run], ws: Path, key: str) -> None:
+    """``python -m tiergate.cli`` in its own process (its own start-up, the lists and index read from disk)
+    exits with the code and prints the stdout and stderr of the same command run in this process."""
+    process = run_as_process(COMMANDS[key], ws)
+    assert (process.returncode, process.stdout, process.stderr) == (
+        runs[key].returncode,
+        runs[key].stdout,
+        runs[key].stderr,
+    ), f"as a process: {process!r}\nin this process: {runs[key]!r}"

@@ -1,4 +1,5 @@
-"""``tiergate keys create|list|revoke`` and ``tiergate serve``, as subprocesses."""
+"""``tiergate keys create|list|revoke`` and ``tiergate serve``: the server as a subprocess, the other commands
+through the command line's entry point in this process (``tests/test_cli.py``'s ``run_in_process``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
+
+from ..test_cli import Run, run_in_process
 
 TIERGATE = [sys.executable, "-m", "tiergate.cli"]
 ENV = {**os.environ, "TIERGATE_ACTOR": "cli-tester", "NO_COLOR": "1", "COLUMNS": "200"}
@@ -20,36 +26,43 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*TIERGATE, *args], capture_output=True, text=True, env=ENV, timeout=60)
 
 
-def test_keys_create_list_revoke(tmp_path: Path) -> None:
+@pytest.fixture
+def here(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
+    for name in ("TIERGATE_ACTOR", "NO_COLOR", "COLUMNS"):
+        monkeypatch.setenv(name, ENV[name])
+    return lambda *args: run_in_process(args)
+
+
+def test_keys_create_list_revoke(tmp_path: Path, here: Callable[..., Run]) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
-    made = run("keys", "create", "--owner", "dana@example.com", "--role", "officer", "--db", db)
+    made = here("keys", "create", "--owner", "dana@example.com", "--role", "officer", "--db", db)
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     assert token.startswith("tg_") and "shown once" in made.stderr
     key_id = token.split("_")[1]
-    listed = run("keys", "list", "--db", db)
+    listed = here("keys", "list", "--db", db)
     assert listed.returncode == 0 and key_id in listed.stdout and "dana@example.com" in listed.stdout
     assert token.split("_", 2)[2] not in listed.stdout
     assert "active" in listed.stdout
-    revoked = run("keys", "revoke", key_id, "--db", db)
+    revoked = here("keys", "revoke", key_id, "--db", db)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
-    assert "revoked" in run("keys", "list", "--db", db).stdout
-    audit = run("audit", "export", "--db", db)
+    assert "revoked" in here("keys", "list", "--db", db).stdout
+    audit = here("audit", "export", "--db", db)
     actions = [(e["action"], e["actor"]) for e in map(json.loads, audit.stdout.splitlines())]
     assert actions == [("api-key-create", "cli-tester"), ("api-key-revoke", "cli-tester")]
 
 
-def test_keys_bad_input(tmp_path: Path) -> None:
+def test_keys_bad_input(tmp_path: Path, here: Callable[..., Run]) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
-    bad_role = run("keys", "create", "--owner", "x", "--role", "root", "--db", db)
+    bad_role = here("keys", "create", "--owner", "x", "--role", "root", "--db", db)
     assert bad_role.returncode == 2 and "error: role: 'root' is not a role" in bad_role.stderr
-    bad_owner = run("keys", "create", "--owner", "<script>", "--role", "viewer", "--db", db)
+    bad_owner = here("keys", "create", "--owner", "<script>", "--role", "viewer", "--db", db)
     assert bad_owner.returncode == 2 and "owner" in bad_owner.stderr
-    past = run("keys", "create", "--owner", "x", "--role", "viewer", "--expires", "2020-01-01", "--db", db)
+    past = here("keys", "create", "--owner", "x", "--role", "viewer", "--expires", "2020-01-01", "--db", db)
     assert past.returncode == 2 and "not in the future" in past.stderr
-    garbled = run("keys", "create", "--owner", "x", "--role", "viewer", "--expires", "soon", "--db", db)
+    garbled = here("keys", "create", "--owner", "x", "--role", "viewer", "--expires", "soon", "--db", db)
     assert garbled.returncode == 2 and "--expires" in garbled.stderr
-    unknown = run("keys", "revoke", "0123456789ab", "--db", db)
+    unknown = here("keys", "revoke", "0123456789ab", "--db", db)
     assert unknown.returncode == 2 and "no API key" in unknown.stderr
 
 
@@ -99,9 +112,9 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{port}/" in stderr
 
 
-def test_serve_bad_monitoring_options(tmp_path: Path) -> None:
+def test_serve_bad_monitoring_options(tmp_path: Path, here: Callable[..., Run]) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
-    alone = run("serve", "--db", db, "--usage", str(tmp_path / "u.parquet"))
+    alone = here("serve", "--db", db, "--usage", str(tmp_path / "u.parquet"))
     assert alone.returncode == 2 and "--usage and --customers together" in alone.stderr
-    missing = run("serve", "--db", db, "--usage", str(tmp_path / "u.parquet"), "--customers", str(tmp_path / "c.csv"))
+    missing = here("serve", "--db", db, "--usage", str(tmp_path / "u.parquet"), "--customers", str(tmp_path / "c.csv"))
     assert missing.returncode == 2 and "no such file" in missing.stderr

@@ -23,6 +23,7 @@ import pytest
 import tiergate
 from tiergate.api import Settings, create_app, create_key
 from tiergate.api.server import server_config
+from tiergate.api.settings import SAMPLE_LISTS
 from tiergate.batch import InputLimits, parquet_footprint, read_records
 from tiergate.errors import InputError
 
@@ -268,6 +269,7 @@ def served(tmp_path: Path, book: tiergate.Rulebook, request: pytest.FixtureReque
     settings = Settings(
         db=f"sqlite:///{tmp_path / 'ledger.db'}",
         lists=f"sqlite:///{tmp_path / 'lists.db'}",
+        sample_lists=SAMPLE_LISTS,  # 13 records, as make_api's: filling the bundled lists takes seconds per server
         today=lambda: TODAY,
         **getattr(request, "param", {}),
     )

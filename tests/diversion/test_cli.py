@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tiergate.cli import app
 
+from ..conftest import BundledLists
 from .conftest import Scanned
 
 runner = CliRunner()
 
 
-def test_generate_scan_and_work_a_case(scanned: Scanned, tmp_path: Path) -> None:
+def test_generate_scan_and_work_a_case(
+    scanned: Scanned, tmp_path: Path, bundled_lists: BundledLists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default list store is the working folder's, as a first run leaves it
+    bundled_lists.install(tmp_path)
     out = tmp_path / "g"
     made = runner.invoke(app, ["diversion", "generate", "--shipments", "50", "--out", str(out), "--instances", "1"])
     assert made.exit_code == 0, made.output
@@ -43,7 +49,11 @@ def test_generate_scan_and_work_a_case(scanned: Scanned, tmp_path: Path) -> None
     assert page.exit_code == 0 and "<svg" in page.stdout and "<script" not in page.stdout
 
 
-def test_scan_names_a_malformed_row(tmp_path: Path) -> None:
+def test_scan_names_a_malformed_row(
+    tmp_path: Path, bundled_lists: BundledLists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bundled_lists.install(tmp_path)
     bad = tmp_path / "s.csv"
     bad.write_text("id,date,quantity\nA,2025-01-01,3\nB,2025-01-02,lots\n")
     result = runner.invoke(app, ["diversion", "scan", str(bad), "--format", "json"])

@@ -99,6 +99,7 @@ def _ship(book: tiergate.Rulebook, ledger: Ledger, data: dict[str, Any], licence
 # ---------------------------------------------------------------------- the failure of the issue, on every face
 
 
+@pytest.mark.usefixtures("installed_lists")  # decide/ship screen against them
 def test_the_issue_through_the_cli_is_refused_naming_each_field(tmp_path: Path) -> None:
     _new_ledger(tmp_path).close()
     added = _cli(tmp_path, "ledger", "licence", "add", _write(tmp_path, "licence.json", ISSUE_LICENCE))

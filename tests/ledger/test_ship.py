@@ -54,6 +54,7 @@ def _write(tmp_path: Path, name: str, value: Any) -> str:
     return name
 
 
+@pytest.mark.usefixtures("installed_lists")  # decide/ship screen against them
 def test_ship_draws_lpp_then_refuses_then_ships_under_a_licence(tmp_path: Path) -> None:
     assert _cli(tmp_path, "ledger", "init").returncode == 0
     first = _cli(tmp_path, "ship", _write(tmp_path, "a.json", _txn("a", 1000)), "--format", "json")
@@ -115,6 +116,7 @@ def test_ship_draws_lpp_then_refuses_then_ships_under_a_licence(tmp_path: Path) 
     assert broken.returncode == 1 and "entry 2" in broken.stderr
 
 
+@pytest.mark.usefixtures("installed_lists")  # decide/ship screen against them
 def test_decide_reads_live_balances_without_writing(tmp_path: Path) -> None:
     _cli(tmp_path, "ledger", "init")
     _cli(tmp_path, "ship", _write(tmp_path, "a.json", _txn("a", 1600)))

@@ -42,6 +42,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return ship_cli(tmp_path, *args, today=TODAY.isoformat())
 
 
+@pytest.mark.usefixtures("installed_lists")  # decide/ship screen against them
 def test_the_allowance_of_other_years_cannot_be_drawn_under_a_scenario(tmp_path: Path) -> None:
     """The exploit: with the 2025 LPP allowance used, the same consignee shipped 1,699 H100s three more times,
     under the Diffusion scenario dated 2024, 2026 and 2031, each against a new year's allowance."""
@@ -67,6 +68,7 @@ def test_the_allowance_of_other_years_cannot_be_drawn_under_a_scenario(tmp_path:
     assert "Traceback" not in refused.stderr
 
 
+@pytest.mark.usefixtures("installed_lists")  # decide/ship screen against them
 def test_a_backfill_needs_the_flag_and_is_audited(tmp_path: Path) -> None:
     book = tiergate.load_rulebook()
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", actor="t")

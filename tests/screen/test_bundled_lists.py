@@ -118,7 +118,7 @@ def test_store_location_is_one_rule(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _tiergate(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIERGATE_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TIERGATE_") or k == "TIERGATE_INDEX_CACHE"}
     environ["PYTHONPATH"] = str(ROOT)
     environ["TIERGATE_TODAY"] = "2026-12-03"
     environ.update(env or {})

@@ -16,9 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import tiergate
 from tiergate.ledger import open_ledger
 from tiergate.screen.ingest import read_lists
+from tiergate.screen.model import Query
 from tiergate.screen.store import open_store
 
 from ..api.conftest import TODAY, Api, make_api
@@ -132,6 +135,36 @@ def test_no_list_store_says_so_and_how_to_install_one(tmp_path: Path) -> None:
         assert "--no-screening" in done.stderr
     env = tg("decide", str(order), cwd=tmp_path, env={"TIERGATE_LISTS": empty})
     assert env.returncode == 2 and "no list store" in env.stderr
+
+
+def test_decisions_screen_with_the_index_kept_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`decide` and `ship` build the lists' index once and then load it (as `tiergate screen` does), until the
+    lists change."""
+    from tiergate.screen import index as index_module
+    from tiergate.screen.cli import _SCREENERS, installed_screener
+
+    monkeypatch.setenv("TIERGATE_INDEX_CACHE", str(tmp_path / "cache"))
+    lists = _store(tmp_path)
+    saved = dict(_SCREENERS)  # restored below: the test leaves no screener behind
+    _SCREENERS.clear()
+    try:
+        first = installed_screener(lists)
+        kept = index_module.index_path(lists, first.store.data_version())
+        assert [p.name for p in (tmp_path / "cache").iterdir()] == [kept.name]
+        first.store.close()
+        _SCREENERS.clear()
+
+        def no_build(entries: Any) -> Any:
+            raise AssertionError("the index was built again")
+
+        monkeypatch.setattr(index_module.ScreeningIndex, "build", staticmethod(no_build))
+        again = installed_screener(lists)
+        hits = again.screen(Query(DUESSELDORF, None, "DE"))
+        assert any(h.match and h.entry.list_code == "EL" for h in hits)
+        again.store.close()
+    finally:
+        _SCREENERS.clear()
+        _SCREENERS.update(saved)
 
 
 # ---------------------------------------------------------------- every face, the same answer

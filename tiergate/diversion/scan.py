@@ -97,9 +97,11 @@ STOP_LISTS = frozenset({"EL", "SDN", "DPL", "UVL", "MEU"})
 
 
 def load_lists(url: str | None) -> Lists | None:
-    """The screening store at ``url`` (None when no URL, or the store holds no lists)."""
+    """The screening store at ``url`` (None when no URL, or the store holds no lists), its names indexed from the
+    index cache while the lists are unchanged."""
     if not url:
         return None
+    from tiergate.screen.index import ScreeningIndex
     from tiergate.screen.model import ListStoreError
     from tiergate.screen.service import Screener
     from tiergate.screen.store import ListStore
@@ -124,7 +126,7 @@ def load_lists(url: str | None) -> Lists | None:
     for key in addresses:
         for token in set(key.split()):
             tokens[token].append(key)
-    return Lists(Screener.from_store(store), dict(addresses), dict(tokens), version)
+    return Lists(Screener(ScreeningIndex.for_store(store), store), dict(addresses), dict(tokens), version)
 
 
 def _d5(ruleset: Any, day: dt.date) -> tuple[str, ...]:

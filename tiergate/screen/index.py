@@ -356,10 +356,8 @@ class ScreeningIndex:
         (replacing the store's older one) and returned. A cache that cannot be written is skipped. ``version``:
         the store's :meth:`data_version`, when the caller has just read it."""
         version = version if version is not None else store.data_version()
-        folder = cache if cache is not None else cache_dir()
-        where = hashlib.sha256(str(getattr(store, "url", "")).encode()).hexdigest()[:16]
-        key = hashlib.sha256(f"{INDEX_FORMAT}\n{version}".encode()).hexdigest()[:32]
-        path = folder / f"screen-index-{where}-{key}.npz"
+        path = index_path(str(getattr(store, "url", "")), version, cache)
+        store_files = path.name.rsplit("-", 1)[0] + "-*.npz"  # this store's indexes, of any content
         if path.exists():
             try:
                 return cls.load(path)
@@ -368,7 +366,7 @@ class ScreeningIndex:
         index = cls.build(store.list_entries())
         try:
             index.save(path)
-            for old in folder.glob(f"screen-index-{where}-*.npz"):
+            for old in path.parent.glob(store_files):
                 if old != path:
                     old.unlink(missing_ok=True)
         except OSError:
@@ -675,6 +673,16 @@ def cache_dir() -> Path:
         return Path(given)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "tiergate"
+
+
+def index_path(url: str, version: str, cache: Path | None = None) -> Path:
+    """The file that keeps the index of the list store at ``url`` holding the lists of ``version`` (its
+    ``data_version``), in ``cache`` (default :func:`cache_dir`): named by the hash of the store's URL and of the
+    lists' content, so a store's index is rebuilt only when its lists change."""
+    folder = cache if cache is not None else cache_dir()
+    where = hashlib.sha256(url.encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{INDEX_FORMAT}\n{version}".encode()).hexdigest()[:32]
+    return folder / f"screen-index-{where}-{key}.npz"
 
 
 _WORKER_INDEX: ScreeningIndex | None = None
