@@ -43,6 +43,7 @@ import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
+from tiergate.screen.arabic import NASAB_CUT, abjad_form
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
 from tiergate.screen.normalize import NameForm, name_form, name_readings
 
@@ -157,10 +158,14 @@ class NameScore:
     unaligned_query: tuple[str, ...]
     unaligned_entry: tuple[str, ...]
     compact: float
+    outline: bool = False
+    """The tokens met by consonant outline (one name was written in Arabic script)."""
 
     def detail(self) -> str:
         pairs = ", ".join(f"{a}~{b} {s:.2f}" for a, b, s in self.aligned) or "none"
         text = f"aligned {pairs}"
+        if self.outline:
+            text = f"by consonant outline (Arabic script), {text}"
         if self.unaligned_query:
             text += f"; query only: {' '.join(self.unaligned_query)}"
         if self.unaligned_entry:
@@ -171,7 +176,33 @@ class NameScore:
 
 
 def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> NameScore:
-    """How alike two normalised names are, in [0, 1] (``table``: the query's token similarities, precomputed)."""
+    """How alike two normalised names are, in [0, 1] (``table``: the query's token similarities, precomputed).
+    When one of them was written in Arabic script, the better of this and their consonant outlines' score
+    (:mod:`tiergate.screen.arabic`)."""
+    plain = _name_score(q, e, table)
+    if q.abjad == e.abjad or plain.score >= 0.999:
+        return plain
+    qa, ea = abjad_form(q), abjad_form(e)
+    outlined = _name_score(qa, ea, None)
+    longer, shorter = (outlined.unaligned_query, outlined.unaligned_entry)
+    lform = qa
+    if len(qa.tokens) < len(ea.tokens):
+        longer, shorter, lform = outlined.unaligned_entry, outlined.unaligned_query, ea
+    if (
+        not shorter
+        and lform.weights[0] >= 1.0
+        and lform.tokens[0] in longer
+        and len(longer) < len(lform.tokens) - 1
+        and "," not in lform.original
+    ):
+        outlined = dataclasses.replace(outlined, score=outlined.score * NASAB_CUT)
+        plain = dataclasses.replace(plain, score=min(plain.score, outlined.score))
+    if outlined.score <= plain.score:
+        return plain
+    return dataclasses.replace(outlined, outline=True)
+
+
+def _name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> NameScore:
     if not q.tokens or not e.tokens:
         return NameScore(0.0, (), q.tokens, e.tokens, 0.0)
     cells = []

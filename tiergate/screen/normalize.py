@@ -21,6 +21,8 @@ from functools import lru_cache
 
 from unidecode import unidecode
 
+from tiergate.screen.arabic import has_arabic, read_arabic
+
 MAX_NAME_CHARS = 1000
 
 # Legal forms: phrase (already normalised, space separated) -> class. Longest phrases first.
@@ -562,6 +564,9 @@ class NameForm:
     letters): named in a hit's explanation."""
     variants: tuple[str, ...] = ()
     """Further phonetic keys the name is indexed and looked up under (other romanisations of its script)."""
+    abjad: bool = False
+    """The name was written in Arabic script (:mod:`tiergate.screen.arabic` reads it; against a name that was not,
+    the two are also compared by consonant outline)."""
 
     def as_reading_of(self, name: str) -> NameForm:
         """This form as another reading of ``name`` (the explanation says so)."""
@@ -804,25 +809,6 @@ def _hangul_run(run: str, person: bool) -> str:
     return " " + "".join(syllables) + " "
 
 
-_ARABIC_WORD = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff]+")
-_ARABIC_INITIAL = frozenset("اأإآعٱ")
-_ARABIC_LETTERS = str.maketrans({"ة": "a", "ى": "a", "ء": "", "ئ": "y", "ؤ": "w"})
-
-
-def _arabic_word(m: re.Match[str]) -> str:
-    """An Arabic-script word made ready for transliteration: the article ال written apart (``al``), a word's
-    initial alef or ayin read as its vowel (``a``: عبد -> abd, not bd), taa marbuta and alef maqsura as ``a``."""
-    word = m.group(0)
-    if word in ("الله", "لله"):
-        return "allah"
-    article = ""
-    if word.startswith("ال") and len(word) > 3:
-        article, word = "al ", word[2:]
-    if word[0] in _ARABIC_INITIAL:
-        word = "a" + word[1:]
-    return article + word.translate(_ARABIC_LETTERS)
-
-
 def _pinyin_run(run: str, person: bool) -> str:
     from pypinyin import lazy_pinyin
 
@@ -1016,8 +1002,9 @@ def name_form(name: str, person: bool = False) -> NameForm:
         whole = _HANGUL.fullmatch(text.replace(" ", "")) is not None
         text = _HANGUL.sub(lambda m: _hangul_run(m.group(0), person and whole), text)
         latinised = True
-    if _ARABIC_WORD.search(text):
-        text = _ARABIC_WORD.sub(_arabic_word, text)
+    abjad = has_arabic(text)
+    if abjad:
+        text = read_arabic(text)
     if not text.isascii():
         ascii_text = unidecode(text)
         latinised = latinised or any(ord(ch) > 0x24F for ch in text)
@@ -1044,6 +1031,7 @@ def name_form(name: str, person: bool = False) -> NameForm:
         compact="".join(fold(t) for t in tokens),
         total_weight=sum(weights),
         warnings=warnings,
+        abjad=abjad,
     )
 
 
