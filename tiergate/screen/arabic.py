@@ -32,9 +32,13 @@ father's or the son's name, not the same person's, and its outline score is cut 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+import numpy as np
+from rapidfuzz.distance import Indel
+from unidecode import unidecode
 
 if TYPE_CHECKING:
     from tiergate.screen.normalize import NameForm
@@ -63,6 +67,18 @@ _LETTERS = str.maketrans(
     }
 )
 
+OUTLINE_SAME = 0.93
+"""A token pair with the same consonant outline (and no contrary evidence from rigour's name symbols)."""
+SYMBOL_SAME = 0.95
+"""A token pair that rigour's name symbols call one name (Wikidata's given- and family-name items, across scripts)."""
+OUTLINE_NEAR = 0.85
+"""A long outline (four consonants or more) one consonant away from the other (:data:`OUTLINE_NEAR_MIN`)."""
+OUTLINE_NEAR_MIN = 0.85
+RIGOUR_VETO = True
+"""Two tokens with one outline do not meet when rigour knows them as names of *different* Wikidata name items and
+their last syllables' long vowels disagree (:func:`last_vowel`): محمد is not Mahmoud (both mhmd), حسن not
+Hussein (both hsn). rigour's items alone would part too many spellings of one name (Kamel and كمال, Aiman and
+أيمن are in different items), so both signals are needed."""
 NASAB_CUT = 0.7
 """Factor on an outline score when the longer name's first given name is missing from the shorter one."""
 
@@ -100,16 +116,16 @@ _BIN = frozenset({"bin", "ibn", "ben", "bn", "binti", "bint", "bent"})
 _ABU = frozenset({"abu", "abou", "abo", "aboo", "bou", "abi"})
 _ABD = re.compile(r"^(abd|abdu|abdul|abdel|abdal|abdil|abdol|abdoul|abdur|abdus|abdush|abdaz|abdar|abed|abdi)$")
 _ABD_JOINED = re.compile(r"^abd(?:ul|el|al|il|ol|oul|ur|us|ush|ar|as|az|u|e|o)?(?P<rest>[a-z]{3,})$")
-_ALLAH_JOINED = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:ullah|ulla|ollah|olla|allah|alla|illah|ulah|ollah)$")
-_DIN_JOINED = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:uddin|uddeen|oddin|eddin|eddine|addin|iddin|udin|edin|ud-din)$")
+_ALLAH_JOINED = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:ullah|ulla|ollah|olla|allah|alla|illah|ulah)$")
+_DIN_JOINED = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:uddin|uddeen|oddin|eddin|eddine|addin|iddin|udin|edin)$")
 _ALLAH = frozenset({"allah", "alla", "ullah", "ulla", "lah", "llah", "ollah", "olla", "illah"})
-_DIN = frozenset({"din", "dyn", "deen", "dine", "uddin", "eddin", "eddine", "addin", "iddin", "oddin"})
+_DIN = frozenset({"din", "deen", "dine", "uddin", "eddin", "eddine", "addin", "iddin", "oddin"})
 _DIGRAPHS = (
     ("sch", "$"),
     ("sh", "$"),
     ("ch", "$"),
     ("kh", "x"),
-    ("gh", "g"),
+    ("gh", "j"),
     ("th", "t"),
     ("dh", "d"),
     ("ph", "f"),
@@ -120,7 +136,51 @@ _DIGRAPHS = (
 _CLASSES = str.maketrans({"q": "k", "c": "k", "p": "b", "v": "f", "z": "d", "g": "j"})
 _LONG_VOWELS = frozenset("aeiouyw")
 _DOUBLE = re.compile(r"(.)\1+")
+# Arabic-script letters -> the consonant class a transcription's letters get (above); "" for the long vowels'
+# letters, hamza and ayin (a word-initial alef or ayin is the vowel ``a``); w and y are kept for the last syllable's
+# vowel (:func:`last_vowel`) and left out of the outline.
+_ARABIC_CLASSES = {
+    **dict.fromkeys("اأإآٱءئؤعة", ""),
+    **dict.fromkeys("بپ", "b"),
+    **dict.fromkeys("تطثٹ", "t"),
+    **dict.fromkeys("جغگژ", "j"),
+    "چ": "$",
+    "ش": "$",
+    **dict.fromkeys("حهھۀہ", "h"),
+    "خ": "x",
+    **dict.fromkeys("دذضظزڈ", "d"),
+    **dict.fromkeys("رڑ", "r"),
+    **dict.fromkeys("سص", "s"),
+    "ف": "f",
+    **dict.fromkeys("قكک", "k"),
+    "ل": "l",
+    "م": "m",
+    "ن": "n",
+    "و": "w",
+    **dict.fromkeys("يیىے", "y"),
+}
 PARTICLE_WEIGHT = 0.35
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One part of a name as an abjad writes it."""
+
+    text: str
+    """As shown in the explanation (a transcription's token; an Arabic word's reading)."""
+    outline: str
+    weight: float
+    source: str
+    """The word rigour is asked about (the Arabic word itself, or the transcription's token)."""
+    vowel: str
+    """The long vowel of the last syllable (:func:`last_vowel`)."""
+
+
+def _finish(consonants: str, initial_vowel: bool) -> str:
+    body = _DOUBLE.sub(r"\1", "".join(ch for ch in consonants if ch not in _LONG_VOWELS))
+    if len(body) > 1 and body.endswith("h"):
+        body = body[:-1]
+    return ("a" if initial_vowel else "") + body
 
 
 @lru_cache(maxsize=65536)
@@ -130,21 +190,43 @@ def outline(token: str) -> str:
     for a, b in _DIGRAPHS:
         t = t.replace(a, b)
     t = t.translate(_CLASSES)
-    first = "a" if t[0] in "aeiou" else ""
-    body = "".join(ch for ch in t if ch not in _LONG_VOWELS)
-    body = _DOUBLE.sub(r"\1", body)
-    if len(body) > 1 and body.endswith("h"):
-        body = body[:-1]
-    return first + body
+    return _finish(t, t[0] in "aeiou")
 
 
-def _pieces(tokens: tuple[str, ...]) -> list[tuple[str, float]]:
-    """The tokens with Arabic compounds split and canonical (``abd``, ``allah``, ``din``, ``bin``, ``abu``),
-    articles left out, each with its weight (particles and compound parts weigh :data:`PARTICLE_WEIGHT`)."""
+def _arabic_outline(word: str) -> str:
+    letters = "".join(_ARABIC_CLASSES.get(ch, "") for ch in word)
+    return _finish(letters, word[0] in _INITIAL_VOWEL)
+
+
+_LATIN_LAST = re.compile(r"([aeiouy]+)[^aeiouyw]+$")
+_ARABIC_LAST = re.compile(r"[^aeiouyw]([wy])[^aeiouyw]$")
+
+
+def last_vowel(token: str, arabic: bool) -> str:
+    """The long vowel of a token's last syllable: ``u`` or ``i``, ``a`` for a short or open one, ``?`` unknown.
+    Arabic script writes long vowels (و ``u``, ي ``i``: محمود ``u``, محمد ``a``); a transcription writes a long
+    u as ``u``/``ou``/``oo`` and a long i as ``ee``/``ei``/``ey``/``ai`` (a single ``i`` or ``o`` may be short or
+    long: ``?``). ``token``: an Arabic word's consonant classes with w and y, or a transcription's token."""
+    if arabic:
+        m = _ARABIC_LAST.search(token)
+        return {"w": "u", "y": "i"}[m.group(1)] if m else "a"
+    m = _LATIN_LAST.search(token)
+    if not m:
+        return "?"
+    vowels = m.group(1)
+    if vowels in ("u", "ou", "oo", "uu"):
+        return "u"
+    if vowels in ("ee", "ei", "ey", "ai", "ay", "ii", "iy", "ie"):
+        return "i"
+    return "a" if vowels in ("a", "e") else "?"
+
+
+def _latin_pieces(tokens: tuple[str, ...]) -> list[Piece]:
+    """A transcription's tokens with Arabic compounds split and canonical (``abd``, ``allah``, ``din``, ``bin``,
+    ``abu``) and articles left out."""
     out: list[tuple[str, float]] = []
     for i, t in enumerate(tokens):
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if t in ARTICLES and nxt:
+        if t in ARTICLES and i + 1 < len(tokens):
             continue
         if t in _BIN:
             out.append(("bin", PARTICLE_WEIGHT))
@@ -159,27 +241,74 @@ def _pieces(tokens: tuple[str, ...]) -> list[tuple[str, float]]:
         elif (m := _ABD_JOINED.match(t)) is not None:
             rest = m.group("rest")
             out.append(("abd", PARTICLE_WEIGHT))
-            out.extend(_pieces((rest,)) if rest not in _ALLAH else [("allah", PARTICLE_WEIGHT)])
+            out.append(("allah", PARTICLE_WEIGHT) if rest in _ALLAH else (rest, 1.0))
         elif (m := _ALLAH_JOINED.match(t)) is not None:
             out.extend([(m.group("stem"), 1.0), ("allah", PARTICLE_WEIGHT)])
         elif (m := _DIN_JOINED.match(t)) is not None:
             out.extend([(m.group("stem"), 1.0), ("din", PARTICLE_WEIGHT)])
         else:
             out.append((t, 1.0))
-    return out
+    return [
+        Piece(t, t if t.isdigit() else outline(t), w, t, "?" if t.isdigit() else last_vowel(t, False)) for t, w in out
+    ]
+
+
+_CANONICAL = {"بن": "bin", "ابن": "bin", "بنت": "bin", "ابو": "abu", "أبو": "abu", "ابي": "abu", "أبي": "abu"}
+
+
+def _arabic_pieces(word: str) -> list[Piece]:
+    """One Arabic-script word as pieces: the article left out, ``عبد``, ``الله``, ``الدين`` (glued or apart) and
+    the particles ``بن``/``ابن``/``ابو`` canonical."""
+    if word in _CANONICAL:
+        return [Piece(_CANONICAL[word], _CANONICAL[word], PARTICLE_WEIGHT, word, "?")]
+    if word in ("الله", "لله"):
+        return [Piece("allah", "al", PARTICLE_WEIGHT, word, "?")]
+    if word.startswith("عبد") and len(word) > 3:
+        return [Piece("abd", "abd", PARTICLE_WEIGHT, "عبد", "?"), *_arabic_pieces(word[3:])]
+    if word == "عبد":
+        return [Piece("abd", "abd", PARTICLE_WEIGHT, word, "?")]
+    if word.endswith("الله") and len(word) > 5:
+        return [*_arabic_pieces(word[:-4]), Piece("allah", "al", PARTICLE_WEIGHT, "الله", "?")]
+    if word.endswith(("الدين", "الدین")) and len(word) > 6:
+        return [*_arabic_pieces(word[:-5]), Piece("din", "dn", PARTICLE_WEIGHT, "الدين", "?")]
+    if word.startswith("ال") and len(word) > 3:
+        word = word[2:]
+    if word in ("دين", "دین"):
+        return [Piece("din", "dn", PARTICLE_WEIGHT, word, "?")]
+    letters = "".join(_ARABIC_CLASSES.get(ch, "") for ch in word)
+    text = "".join(t for t in re.split(r"[^a-z]+", unidecode(read_arabic_word(word)).lower()) if t) or word
+    return [Piece(text, _arabic_outline(word), 1.0, word, last_vowel(letters, True))]
+
+
+@lru_cache(maxsize=65536)
+def outline_pieces(form: NameForm) -> tuple[Piece, ...]:
+    """``form`` as an abjad writes it: from the original's words for a name written in Arabic script (a word in
+    another script in it as a transcription), from the normalised tokens otherwise."""
+    if not form.abjad:
+        return tuple(_latin_pieces(form.tokens) or _latin_pieces(form.tokens[:1]))
+    pieces: list[Piece] = []
+    words = re.findall(r"[^\W\d_]+|\d+", form.original)
+    for i, word in enumerate(words):
+        if ARABIC_WORD.fullmatch(word):
+            if word in ("ال", "أل") and i + 1 < len(words):
+                continue
+            pieces.extend(_arabic_pieces(word))
+        else:
+            latin = [t for t in re.split(r"[^a-z0-9]+", unidecode(word).lower()) if t]
+            pieces.extend(_latin_pieces(tuple(latin)))
+    return tuple(p for p in pieces if p.outline) or tuple(pieces)
 
 
 @lru_cache(maxsize=65536)
 def abjad_form(form: NameForm) -> NameForm:
-    """``form`` as an abjad writes it: tokens split into canonical pieces, each piece's phonetic key its consonant
-    outline (:func:`outline`). Scored against another name's abjad form by ``match.name_score``."""
-    pieces = _pieces(form.tokens) or [(t, 1.0) for t in form.tokens]
-    tokens = tuple(p for p, _ in pieces)
-    folds = tuple(outline(p) if not p.isdigit() else p for p in tokens)
-    weights = tuple(PARTICLE_WEIGHT if len(f) <= 1 else w for f, (_, w) in zip(folds, pieces, strict=True))
+    """``form`` with its tokens the pieces of :func:`outline_pieces` and their outlines as phonetic keys (scored
+    against the other name's abjad form by ``match.name_score``, with :func:`outline_values`)."""
+    pieces = outline_pieces(form)
+    weights = tuple(PARTICLE_WEIGHT if len(p.outline) <= 1 else p.weight for p in pieces)
+    folds = tuple(p.outline for p in pieces)
     return replace(
         form,
-        tokens=tokens,
+        tokens=tuple(p.text for p in pieces),
         folds=folds,
         weights=weights,
         compact="".join(folds),
@@ -190,7 +319,65 @@ def abjad_form(form: NameForm) -> NameForm:
     )
 
 
-def first_given_missing(longer: tuple[str, ...], aligned_longer: set[int], shorter_covered: bool) -> bool:
-    """Whether the longer name's first token is unaligned while the shorter name is wholly aligned and the
-    rest of the longer one met: the chain of an Arabic name without its first link (a father's or a son's)."""
-    return shorter_covered and bool(longer) and 0 not in aligned_longer and len(aligned_longer) >= 2
+# --- rigour's name symbols -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def name_symbols(word: str) -> frozenset[str]:
+    """The Wikidata name items rigour tags a one-word name with (the same for محمد, Muhammad and Mohamed; none
+    for a word it does not know)."""
+    from rigour.names import NameTypeTag, analyze_names
+
+    if len(word) < 3 or word.isdigit():
+        return frozenset()
+    out: set[str] = set()
+    for name in analyze_names(NameTypeTag.PER, [word]):
+        for span in name.spans:
+            label = str(span.symbol)
+            if len(span.parts) == 1 and label.startswith("[NAME:"):
+                out.add(label)
+    return frozenset(out)
+
+
+def _vowels_differ(a: str, b: str) -> bool:
+    return "?" not in (a, b) and a != b
+
+
+def _same_outline(a: Piece, b: Piece) -> bool:
+    """The same outline, a final ``t`` after a vowel aside (taa marbuta read ``-at`` in a construct: Asbat)."""
+    if a.outline == b.outline:
+        return True
+    for x, y in ((a, b), (b, a)):
+        latin_x, arabic_y = x.source.isascii(), not y.source.isascii()
+        if latin_x and arabic_y and x.text.endswith(("at", "et")) and x.outline[:-1] == y.outline:
+            return True
+    return False
+
+
+def outline_values(q: NameForm, e: NameForm) -> np.ndarray:
+    """Token similarities of two names' outline forms (:func:`abjad_form`): 1 for the same piece,
+    :data:`SYMBOL_SAME` for pieces rigour calls one name, :data:`OUTLINE_SAME` for the same outline (unless rigour
+    knows them as different names and their last long vowels differ, :data:`RIGOUR_VETO`), :data:`OUTLINE_NEAR`
+    for long outlines one consonant apart, else 0."""
+    qp, ep = outline_pieces(q), outline_pieces(e)
+    qs = [name_symbols(p.source) for p in qp]
+    es = [name_symbols(p.source) for p in ep]
+    values = np.zeros((len(qp), len(ep)))
+    for i, a in enumerate(qp):
+        for j, b in enumerate(ep):
+            if a.text == b.text:
+                values[i, j] = 1.0
+            elif a.text.isdigit() or b.text.isdigit():
+                continue
+            elif qs[i] & es[j]:
+                values[i, j] = SYMBOL_SAME
+            elif RIGOUR_VETO and qs[i] and es[j] and _vowels_differ(a.vowel, b.vowel):
+                continue
+            elif _same_outline(a, b):
+                values[i, j] = OUTLINE_SAME
+            elif (
+                min(len(a.outline), len(b.outline)) >= 4
+                and Indel.normalized_similarity(a.outline, b.outline) >= OUTLINE_NEAR_MIN
+            ):
+                values[i, j] = OUTLINE_NEAR
+    return values

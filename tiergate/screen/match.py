@@ -43,7 +43,7 @@ import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from tiergate.screen.arabic import NASAB_CUT, abjad_form
+from tiergate.screen.arabic import NASAB_CUT, abjad_form, outline_values
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
 from tiergate.screen.normalize import NameForm, name_form, name_readings
 
@@ -183,7 +183,8 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
     if q.abjad == e.abjad or plain.score >= 0.999:
         return plain
     qa, ea = abjad_form(q), abjad_form(e)
-    outlined = _name_score(qa, ea, None)
+    values = outline_values(q, e)
+    outlined = _name_score(qa, ea, TokenTable(values, {t: j for j, t in enumerate(ea.tokens)}))
     longer, shorter = (outlined.unaligned_query, outlined.unaligned_entry)
     lform = qa
     if len(qa.tokens) < len(ea.tokens):
@@ -196,9 +197,6 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
         and "," not in lform.original
     ):
         outlined = dataclasses.replace(outlined, score=outlined.score * NASAB_CUT)
-        plain = dataclasses.replace(plain, score=min(plain.score, outlined.score))
-    if outlined.score <= plain.score:
-        return plain
     return dataclasses.replace(outlined, outline=True)
 
 
