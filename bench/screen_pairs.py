@@ -16,6 +16,11 @@ so a few positives are an entry's unrelated names or translations (they cap ever
 Left out besides, by the lists' own data and never by any matcher's score (the counts are printed; ``--as-mined``
 mines without these rules, as the first version did):
 
+- positives whose alias is one of OFAC's *weak* aliases: the legacy SDN files put the strong aliases in the
+  ``alt`` file and the weak ones (nicknames, kunyas, noms de guerre: ``'AMINE DEL BELGIO'`` for *FETTAR,
+  Rachid*, ``'TAQI, Abu'``) as ``a.k.a. '...'`` in the remarks, which is where Tiergate's reader finds them; the
+  UN's "low quality" aliases were already left out as weak;
+
 - positives whose alias is an acronym of one of the entry's names (its words, legal forms aside, capitals of at
   most six letters that are not words of the name and whose letters are, in order, initials of the name's words:
   ``IRGC``, ``CNOOC``, ``BLMZ OOO``): no name matcher expands one, and screening meets it as the list writes it;
@@ -69,6 +74,7 @@ def schema_of(entry: ListEntry) -> str:
 
 
 _FKA = re.compile(r"\bf\.k\.a\.,?\s*'([^']+)'", re.IGNORECASE)
+_REMARK_AKA = re.compile(r"\ba\.k\.a\.,?\s*'([^']+(?:'[^';]+)*)'", re.IGNORECASE)
 _LEGAL_WORDS = frozenset(
     [
         "llc",
@@ -98,6 +104,7 @@ _LEGAL_WORDS = frozenset(
 )
 _PUNCT = re.compile(r"[^\w]+")
 EXCLUSIONS = (
+    "weak alias (OFAC remarks a.k.a.)",
     "acronym alias",
     "former name (f.k.a.)",
     "negative: same identifier",
@@ -168,10 +175,15 @@ def mine(
     for i, e in enumerate(entries):
         seen = {e.name.casefold()}
         former = {a.casefold() for a in _FKA.findall(e.remarks or "")}
+        weak = {a.casefold() for a in _REMARK_AKA.findall(e.remarks or "")} if e.dataset.startswith("ofac") else set()
         for alias in e.aliases:
             if len(alias) <= 3 or alias.casefold() in seen:
                 continue
             seen.add(alias.casefold())
+            if sound and alias.casefold() in weak:
+                why = "weak alias (OFAC remarks a.k.a.)"
+                excluded[why] = excluded.get(why, 0) + 1
+                continue
             if sound and _acronym(alias, e):
                 excluded["acronym alias"] = excluded.get("acronym alias", 0) + 1
                 continue
