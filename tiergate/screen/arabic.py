@@ -280,12 +280,30 @@ def _arabic_pieces(word: str) -> list[Piece]:
     return [Piece(text, _arabic_outline(word), 1.0, word, last_vowel(letters, True))]
 
 
+def _joined(pieces: list[Piece]) -> list[Piece]:
+    """Compounds made one piece, however they were written: ``abd`` and ``abu`` with the name after it (Abd
+    al-Aziz, Abdulaziz, عبد العزيز; Abu Bakr), a name with ``allah`` or ``din`` after it (Matiullah, Shams
+    al-Din)."""
+    out: list[Piece] = []
+    for p in pieces:
+        prev = out[-1] if out else None
+        if prev is not None and prev.text in ("abd", "abu") and p.weight == 1.0:
+            out[-1] = Piece(prev.text + p.text, prev.outline + p.outline, 1.0, "", p.vowel)
+        elif prev is not None and p.text in ("allah", "din") and prev.text not in ("abd", "allah", "din", "bin"):
+            out[-1] = Piece(prev.text + p.text, prev.outline + p.outline, 1.0, "", "?")
+        else:
+            out.append(p)
+    if out and out[-1].text in ("abd", "abu"):  # the name after it left out: it is the name
+        out[-1] = replace(out[-1], weight=1.0)
+    return out
+
+
 @lru_cache(maxsize=65536)
 def outline_pieces(form: NameForm) -> tuple[Piece, ...]:
     """``form`` as an abjad writes it: from the original's words for a name written in Arabic script (a word in
     another script in it as a transcription), from the normalised tokens otherwise."""
     if not form.abjad:
-        return tuple(_latin_pieces(form.tokens) or _latin_pieces(form.tokens[:1]))
+        return tuple(_joined(_latin_pieces(form.tokens)) or _latin_pieces(form.tokens[:1]))
     pieces: list[Piece] = []
     words = re.findall(r"[^\W\d_]+|\d+", form.original)
     for i, word in enumerate(words):
@@ -296,6 +314,7 @@ def outline_pieces(form: NameForm) -> tuple[Piece, ...]:
         else:
             latin = [t for t in re.split(r"[^a-z0-9]+", unidecode(word).lower()) if t]
             pieces.extend(_latin_pieces(tuple(latin)))
+    pieces = _joined(pieces)
     return tuple(p for p in pieces if p.outline) or tuple(pieces)
 
 
@@ -381,3 +400,15 @@ def outline_values(q: NameForm, e: NameForm) -> np.ndarray:
             ):
                 values[i, j] = OUTLINE_NEAR
     return values
+
+
+_MARKERS = frozenset({"al", "el", "bin", "ibn", "bint", "abu", "abou", "abd", "abdul", "abdel", "abdal", "ul", "ud"})
+
+
+@lru_cache(maxsize=65536)
+def arabic_origin(form: NameForm) -> bool:
+    """Whether a Latin name reads as a transcription of an Arabic one: it has the article, ``bin``/``ibn``,
+    ``abu``, or an ``Abd``/``-ullah``/``-uddin`` compound."""
+    return any(
+        t in _MARKERS or _ABD_JOINED.match(t) or _ALLAH_JOINED.match(t) or _DIN_JOINED.match(t) for t in form.tokens
+    )

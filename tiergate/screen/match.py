@@ -43,7 +43,7 @@ import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from tiergate.screen.arabic import NASAB_CUT, abjad_form, outline_values
+from tiergate.screen.arabic import NASAB_CUT, abjad_form, arabic_origin, outline_values
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
 from tiergate.screen.normalize import NameForm, name_form, name_readings
 
@@ -63,6 +63,8 @@ COUNTRY_MATCH = 0.05
 COUNTRY_MISMATCH = 0.10
 IDENTIFIER_MATCH = 0.20
 SCHEMA_MISMATCH = 0.15
+OUTLINE_BELOW = 0.7
+"""Two Latin names that are both transcriptions of Arabic names are also compared by outline below this score."""
 WEAK_ALIAS = 0.10
 BIRTH_DATE_MATCH = 0.05
 BIRTH_YEAR_MISMATCH = 0.15
@@ -177,11 +179,18 @@ class NameScore:
 
 def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> NameScore:
     """How alike two normalised names are, in [0, 1] (``table``: the query's token similarities, precomputed).
-    When one of them was written in Arabic script, the better of this and their consonant outlines' score
-    (:mod:`tiergate.screen.arabic`)."""
-    plain = _name_score(q, e, table)
-    if q.abjad == e.abjad or plain.score >= 0.999:
-        return plain
+    When one of them was written in Arabic script, their consonant outlines' score instead; when both are
+    transcriptions of Arabic names that do not meet plainly, the better of the two (:mod:`tiergate.screen.arabic`)."""
+    if q.abjad == e.abjad:
+        plain = _name_score(q, e, table)
+        if plain.score >= OUTLINE_BELOW or not (arabic_origin(q) and arabic_origin(e)):
+            return plain
+        outlined = _outline_score(q, e)
+        return outlined if outlined.score > plain.score else plain
+    return _outline_score(q, e)
+
+
+def _outline_score(q: NameForm, e: NameForm) -> NameScore:
     qa, ea = abjad_form(q), abjad_form(e)
     values = outline_values(q, e)
     outlined = _name_score(qa, ea, TokenTable(values, {t: j for j, t in enumerate(ea.tokens)}))
