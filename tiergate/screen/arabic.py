@@ -412,3 +412,15 @@ def arabic_origin(form: NameForm) -> bool:
     return any(
         t in _MARKERS or _ABD_JOINED.match(t) or _ALLAH_JOINED.match(t) or _DIN_JOINED.match(t) for t in form.tokens
     )
+
+
+@lru_cache(maxsize=65536)
+def _outline_set(form: NameForm) -> frozenset[str]:
+    return frozenset(p.outline for p in outline_pieces(form) if p.weight >= 1.0)
+
+
+def outlines_overlap(q: NameForm, e: NameForm) -> bool:
+    """Whether two names share at least half of the shorter one's distinctive outlines (a cheap test before
+    scoring two Latin transcriptions by outline)."""
+    a, b = _outline_set(q), _outline_set(e)
+    return bool(a and b) and 2 * len(a & b) >= min(len(a), len(b))

@@ -43,7 +43,7 @@ import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from tiergate.screen.arabic import NASAB_CUT, abjad_form, arabic_origin, outline_values
+from tiergate.screen.arabic import NASAB_CUT, abjad_form, arabic_origin, outline_values, outlines_overlap
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
 from tiergate.screen.normalize import NameForm, name_form, name_readings
 
@@ -183,7 +183,7 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
     transcriptions of Arabic names that do not meet plainly, the better of the two (:mod:`tiergate.screen.arabic`)."""
     if q.abjad == e.abjad:
         plain = _name_score(q, e, table)
-        if plain.score >= OUTLINE_BELOW or not (arabic_origin(q) and arabic_origin(e)):
+        if plain.score >= OUTLINE_BELOW or not (arabic_origin(q) and arabic_origin(e) and outlines_overlap(q, e)):
             return plain
         outlined = _outline_score(q, e)
         return outlined if outlined.score > plain.score else plain
