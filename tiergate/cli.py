@@ -1112,7 +1112,14 @@ def ship_command(
     prohibited). Under --license the licence must cover the consignee, the destination, every licensed item
     and the date; each item draws on its licence line, in units and in USD (an exhausted line: exit 3)."""
     from tiergate.ledger import open_ledger
-    from tiergate.ledger.ship import ShipWindow, ship, shipment_to_dict
+    from tiergate.ledger.ship import (
+        ShipWindow,
+        live_decision,
+        recorded_shipment,
+        refuse_before_drawing,
+        ship,
+        shipment_to_dict,
+    )
 
     book = _book(packs)
     window = ShipWindow.from_env()
@@ -1123,13 +1130,24 @@ def ship_command(
         txn = interchange.parse_transaction(record.data, book.catalogue, where=record.where, default_date=_today())
         hits, version = ([], None) if no_screening else consignee_hits(txn, lists, db)
         block = None if no_screening else shipping_block(hits, licence_id is not None)
-        if block is not None:  # restricted-party screening refuses it before the ledger is touched
-            worst = max(worst, 4)
-            err.print(f"{txn.id or '-'}: not committed: {block}", markup=False)
+        if block is not None:  # restricted-party screening refuses it before the ledger is drawn (audited)
+            checked, _ = recorded_shipment(txn, book, regime, _today(), window, backfill)
+            decision, _ = live_decision(checked, book, ledger, listings=allied_listings(hits))
+            adjusted = apply_screening(decision, hits, party=txn.consignee.name, lists=version)
+            refusal = refuse_before_drawing(checked, ledger, adjusted, block)
+            if refusal.duplicate:
+                err.print(f"{txn.id or '-'}: {refusal.reason}", markup=False)
+            else:
+                worst = max(worst, 4)
+                err.print(f"{txn.id or '-'}: not committed: {block}", markup=False)
             if format in (Format.json, Format.jsonl):
-                refused: dict[str, Any] = {"id": txn.id, "committed": False, "reason": block, "reservations": []}
-                refusal = _screened(None, hits, txn, version)
-                refused["screening"] = screening_fields(refusal) if refusal else None
+                refused: dict[str, Any] = (
+                    shipment_to_dict(refusal)
+                    if refusal.duplicate
+                    else {"id": txn.id, "committed": False, "reason": block, "reservations": []}
+                )
+                screening = _screened(None, hits, txn, version)
+                refused["screening"] = screening_fields(screening) if screening else None
                 out.print(_dump(refused, indent=format == Format.json), markup=False)
             continue
         shipment = ship(

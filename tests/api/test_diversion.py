@@ -62,3 +62,20 @@ def test_roles_and_errors(api: Api, tmp_path: Path) -> None:
     assert api.post("/v1/diversion/cases/C-0001/close", json={"reason": ""}).status_code == 422
     assert api.post("/v1/diversion/cases/C-9999/close", json={"reason": "x"}).status_code == 404
     assert api.get("/v1/diversion/cases?status=pending").status_code == 422
+
+
+def test_an_imports_upload_feeds_the_mirror_gap_prior_and_its_bad_rows_are_named(api: Api) -> None:
+    ship = (
+        b"id,date,exporter_country,consignee_id,hs_code,product,quantity,value_usd,route,payer_name,payer_country\n"
+        b"S1,2025-06-10,US,X1,854231,nvidia-h100-sxm,16,608000,US>MY>SG,Example Pte Ltd,SG\n"
+    )
+    imports = b"country,month,value_usd,documented_h100e\nMY,2025-06,600000000,1000\nMY,June,1,\n"
+    answer = api.post(
+        "/v1/diversion/scan?min_level=low",
+        files={"shipments": ("s.csv", ship, "text/csv"), "imports": ("hub-imports.csv", imports, "text/csv")},
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    flags = {f["code"]: f for c in body["cases"] for f in c["flags"]}
+    assert flags["F11-mirror-gap"]["points"] == 8 and "MY's imports" in flags["F11-mirror-gap"]["why"]
+    assert [(p["file"], p["line"], p["column"]) for p in body["problems"]] == [("hub-imports.csv", 3, "month")]

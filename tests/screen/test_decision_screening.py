@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import tiergate
+from tiergate.ledger import open_ledger
 from tiergate.screen.ingest import read_lists
 from tiergate.screen.store import open_store
 
@@ -94,6 +95,12 @@ def test_cli_ship_screens_by_default_and_says_when_it_did_not(tmp_path: Path) ->
     answer = json.loads(refused.stdout)
     assert answer["committed"] is False and answer["screening"]["screened"] is True
     assert answer["screening"]["hits"][0]["list"] == "EL"
+    # the refusal is in the audit log, as on the API and the dashboard (it was not, from the command line)
+    audit = list(open_ledger(ledger).audit_entries())
+    refusals = [json.loads(e["payload"]) for e in audit if e["action"] == "ship-refused"]
+    assert [e["subject"] for e in audit if e["action"] == "ship-refused"] == ["duesseldorf"]
+    assert "Entity List" in refusals[0]["reason"] and refusals[0]["outcome"] == "license_required"
+    assert "ship" not in [e["action"] for e in audit]
 
     decided = tg("decide", str(order), "--format", "json", cwd=tmp_path, env=env)
     decision = json.loads(decided.stdout)

@@ -113,7 +113,7 @@ def _queue(ctx: ApiContext, key: ApiKey | None = None, *, create: bool = False) 
 
 
 async def _files(request: Request) -> dict[str, tuple[str, bytes]]:
-    """The uploaded ``shipments`` (required) and ``parties`` (optional) files."""
+    """The uploaded ``shipments`` (required), ``parties`` and ``imports`` (optional) files."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "multipart/form-data":
         raise ApiError(415, f"content type {media[:100]!r} is not accepted", hint="send multipart/form-data")
@@ -122,8 +122,8 @@ async def _files(request: Request) -> dict[str, tuple[str, bytes]]:
 
     found: dict[str, tuple[str, bytes]] = {}
     try:
-        async with request.form(max_files=2, max_fields=20) as form:
-            for field in ("shipments", "parties"):
+        async with request.form(max_files=3, max_fields=20) as form:
+            for field in ("shipments", "parties", "imports"):
                 item = form.get(field)
                 if isinstance(item, UploadFile):
                     found[field] = (Path(item.filename or field).name, await item.read())
@@ -153,6 +153,7 @@ def _scan(
     as_of: dt.date | None,
     min_level: str,
     record: bool,
+    imports: tuple[str, bytes] | None = None,
 ) -> dict[str, Any]:
     from tiergate.diversion.model import LEVEL_RANK
     from tiergate.diversion.scan import run_scan
@@ -160,7 +161,7 @@ def _scan(
     with tempfile.TemporaryDirectory(prefix="tiergate-diversion-") as folder:
         paths: dict[str, Path] = {}
         names: dict[str, str] = {}
-        for field, upload in (("shipments", shipments), ("parties", parties)):
+        for field, upload in (("shipments", shipments), ("parties", parties), ("imports", imports)):
             if upload is None:
                 continue
             name, content = upload
@@ -179,7 +180,9 @@ def _scan(
 
         lists = ctx.settings.lists_url() if ctx.lists is not None else None
         try:
-            result = run_scan(paths["shipments"], paths.get("parties"), as_of=as_of, lists_url=lists)
+            result = run_scan(
+                paths["shipments"], paths.get("parties"), as_of=as_of, lists_url=lists, imports=paths.get("imports")
+            )
         except TiergateError as error:
             raise ApiError(422, named(error.render()), where="body.shipments") from None
     shown = [c for c in result.cases if LEVEL_RANK[c.level] <= LEVEL_RANK[min_level]]
@@ -197,14 +200,20 @@ def _scan(
     "/scan",
     summary="Scan uploaded shipments for diversion",
     description="Multipart `shipments` (.csv, .jsonl or .parquet in the documented columns) and optional "
-    "`parties`. Returns the cases ordered by priority (from `min_level` up), the rows that did not parse (named by "
-    "the uploaded file, line and column) and the notes (insufficient data, unknown chip ids with suggestions). "
+    "`parties` and `imports` (hub imports by country and month, for the mirror-gap prior F11). Returns the cases "
+    "ordered by priority (from `min_level` up), the rows that did not parse (named by the uploaded file, line and "
+    "column) and the notes (insufficient data, unknown chip ids with suggestions). "
     "With `record=true` the cases enter the case queue; a closed case stays closed while its evidence is unchanged.",
     responses={**_ok({"type": "object"}, SCAN_EXAMPLE, "The scan."), **responses(415)},
     openapi_extra=multipart_body(
         {
             "shipments": {"type": "string", "format": "binary", "description": "Shipments."},
             "parties": {"type": "string", "format": "binary", "description": "Parties (optional)."},
+            "imports": {
+                "type": "string",
+                "format": "binary",
+                "description": "Hub imports: country, month, value_usd[, documented_h100e] (optional).",
+            },
         },
         ["shipments"],
     ),
@@ -227,7 +236,9 @@ async def post_scan(
     files = await _files(request)
     parties = files.get("parties")
     ctx = context(request)
-    return await run_in_threadpool(_scan, ctx, key, files["shipments"], parties, day, min_level, record)
+    return await run_in_threadpool(
+        _scan, ctx, key, files["shipments"], parties, day, min_level, record, files.get("imports")
+    )
 
 
 @router.get(

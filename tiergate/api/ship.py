@@ -25,9 +25,9 @@ from tiergate.ledger.ship import (
     ShipWindow,
     live_decision,
     recorded_shipment,
+    refuse_before_drawing,
     ship,
     shipment_to_dict,
-    transaction_hash,
 )
 from tiergate.screen.licensing import allied_listings, apply_screening, not_screened, shipping_block
 from tiergate.screen.model import Hit
@@ -131,16 +131,9 @@ def screening_refusal(
         if version is not None
         else not_screened(decision, ctx.unscreened_reason())
     )
-    digest = transaction_hash(txn)
-    writer = ctx.ledger_for(key)
-    payload = {"outcome": screened.outcome, "reason": block, "rules": list(screened.rules)}
-    packs = ",".join(screened.packs)
-    ctx.read(
-        writer.run,
-        lambda conn: writer.append_audit(
-            conn, "ship-refused", txn.id or digest[:16], payload, pack_revision=packs, input_hash=digest
-        ),
-    )
+    refusal = ctx.read(refuse_before_drawing, txn, ctx.ledger_for(key), screened, block)
+    if refusal.duplicate:  # committed before under this id: that is the answer
+        return shipment_to_dict(refusal)
     return {**decision_to_dict(screened), "committed": False, "reason": block, "reservations": []}
 
 

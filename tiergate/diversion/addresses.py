@@ -6,6 +6,7 @@ tokens for near matches."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from tiergate.screen.normalize import clean_text
@@ -51,6 +52,7 @@ def address_tokens(address: str) -> tuple[str, ...]:
     return tuple(sorted(set(out)))
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def address_key(address: str | None) -> str | None:
     """The address's key, or None for an empty address (or one too short to say where: under three tokens)."""
     if address is None:

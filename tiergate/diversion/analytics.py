@@ -41,22 +41,37 @@ SMALL_LOT_GPUS = 8
 """A lot under this many accelerators (and under $1M) is under the review threshold (first large order: 8)."""
 SMALL_LOT_VALUE = 1_000_000.0
 
-FLAG_COLUMNS = ("f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f13", "f14", "f15", "f16", "f17", "f18", "f20")
+FLAG_COLUMNS = (
+    "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20",
+)  # fmt: skip
+"""The per-shipment flags the engine computes. F11 (the mirror-gap prior, F4 x 1.5 on a scan-wide aggregate) is
+added in Python to the shipments read back (:mod:`tiergate.diversion.mirror`)."""
+THIRD_PARTY_PAYER = 5
+"""F9: points added when the payer is neither the consignee nor the end user (the parties of the end-user
+statement), on top of a payer in another country (tri-seal note: a third-country payer not on the statement)."""
+ODD_PAYMENT = ("prepaid", "cash")
+ODD_ROUTE_LEGS = 5
+"""F19: a route of this many legs or more (three transit countries) is odd, as is one that visits a country twice."""
 
 
 @dataclass(frozen=True, slots=True)
 class Inputs:
     as_of: str
     """ISO date: shipments after it are left out."""
+    present: frozenset[str] = frozenset()
+    """The optional shipment columns the file holds (``payment_terms``, ``support``): a shipment that lacks one of
+    them is noted as insufficient data; a file without the column gets one scan note instead."""
 
 
 def _contains(tail: ir.StringValue, code: str) -> ir.BooleanValue:
     return tail.contains(f">{code}>")
 
 
-def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str, ...], inputs: Inputs) -> ir.Table:
-    """Every shipment on or before the scan date with its flag points, hard stops and missing facts."""
-    s = ships.filter(ships.date.isnull() | (ships.date <= ibis.date(inputs.as_of)))
+def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) -> ir.Table:
+    """Every shipment on or before the scan date joined to its catalogue chip, consignee and end user, with the
+    facts that need nothing beyond its own row (no references, no windows): what the party links, serial numbers
+    and small lots are read from."""
+    s = _in_scope(ships, inputs)
     s = s.mutate(hs6=s.hs_code.substr(0, 6), desc_low=s.description.lower().fill_null(""))
     s = s.left_join(chips, s["product"] == chips.chip_name).drop("chip_name")
     c = parties.rename(lambda name: "c_" + name.removeprefix("p_"))
@@ -71,7 +86,6 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
     die_tpp = s["product"].lower().fill_null("").re_extract(TPP_TEXT, 1).nullif("").cast("float64")
     chip = s.chip_id.notnull()
     relevant = s.hs6.isin(COMPUTE_HS) | chip | s.desc_low.re_search(LEXICON).fill_null(False) | die_tpp.notnull()
-    generic = s.desc_low.re_search(GENERIC).fill_null(False)
     qty = s.quantity.cast("float64")
     gpus = qty * ibis.ifelse(s.hs6.isin(SERVER_HS), float(GPUS_PER_SERVER), 1.0)
     s = s.mutate(
@@ -81,24 +95,83 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
         site_mw=site_mw,
         die_tpp=die_tpp,
         relevant=relevant,
-        generic=generic,
         gpus=ibis.ifelse(chip, gpus, ibis.null("float64")),
+    )
+    return s
+
+
+def with_missing(s: ir.Table, inputs: Inputs) -> ir.Table:
+    """``s`` (of :func:`base`) with what each shipment lacks to assess a flag (empty when nothing): computed for
+    the rows that are read back, after any filter, not for every shipment."""
+    missing = (
+        ibis.ifelse(s.payer_country.isnull(), "payer_country ", "")
+        + ibis.ifelse(s.c_country.isnull(), "consignee ", "")
+        + ibis.ifelse(s.route.isnull(), "route ", "")
+        + ibis.ifelse(s.quantity.isnull() | s.value_usd.isnull(), "quantity/value_usd ", "")
+        + ibis.ifelse(s.c_country.notnull() & s.c_incorporated.isnull(), "incorporated ", "")
+        + ibis.ifelse(s.relevant & s.c_country.notnull() & s.c_naics.isnull(), "naics ", "")
+        + ibis.ifelse(s.date.isnull(), "date ", "")
+        + ibis.ifelse(s.payer_country.notnull() & s.payer_name.isnull(), "payer_name ", "")
+    )
+    for column in ("payment_terms", "support"):
+        if column in inputs.present:
+            missing = missing + ibis.ifelse(s.relevant & s[column].isnull(), column + " ", "")
+    return s.mutate(missing=missing.strip())
+
+
+def _in_scope(ships: ir.Table, inputs: Inputs) -> ir.Table:
+    return ships.filter(ships.date.isnull() | (ships.date <= ibis.date(inputs.as_of)))
+
+
+def _valued(s: ir.Table) -> ir.Table:
+    qty = s.quantity.cast("float64")
+    return s.mutate(
+        hs6=s.hs_code.substr(0, 6),
         unit_value=ibis.ifelse(qty > 0, s.value_usd / qty, ibis.null("float64")),
         per_kg=ibis.ifelse(s.gross_kg > 0, s.value_usd / s.gross_kg, ibis.null("float64")),
-        first_date=s.date.min().over(ibis.window(group_by=s.consignee_id)),
     )
-    # references from the data itself: median unit value per product, median value per kg per HS-6 x origin
+
+
+def references(ships: ir.Table, inputs: Inputs) -> dict[str, ir.Table]:
+    """What the flags compare a shipment with, from the data itself: the median unit value per product, the median
+    value per kg per HS-6 x origin, and each consignee's first shipment date. Each is a small table: the scan
+    computes them first, each from the shipment columns it needs, and joins them into :func:`features`."""
+    s = _valued(_in_scope(ships, inputs))
     by_product = (
         s.filter(s.unit_value.notnull()).group_by("product").aggregate(product_median=ibis._.unit_value.median())
     )
-    by_product = by_product.rename(ref_product="product")
-    s = s.left_join(by_product, s["product"] == by_product.ref_product).drop("ref_product")
     by_hs = (
         s.filter(s.per_kg.notnull() & s.hs6.notnull())
         .group_by(["hs6", "exporter_country"])
         .aggregate(kg_median=ibis._.per_kg.median())
     )
-    by_hs = by_hs.rename(ref_hs6="hs6", ref_origin="exporter_country")
+    first = s.group_by("consignee_id").aggregate(first_date=s.date.min())
+    return {"by_product": by_product, "by_hs": by_hs, "first": first}
+
+
+def features(
+    ships: ir.Table,
+    parties: ir.Table,
+    chips: ir.Table,
+    refs: dict[str, ir.Table],
+    d5: tuple[str, ...],
+    inputs: Inputs,
+) -> ir.Table:
+    """Every shipment on or before the scan date with its flag points, hard stops and missing facts (``refs``: the
+    tables of :func:`references`, computed)."""
+    s = base(ships, parties, chips, inputs)
+    qty = s.quantity.cast("float64")
+    s = s.mutate(
+        generic=s.desc_low.re_search(GENERIC).fill_null(False),
+        unit_value=ibis.ifelse(qty > 0, s.value_usd / qty, ibis.null("float64")),
+        per_kg=ibis.ifelse(s.gross_kg > 0, s.value_usd / s.gross_kg, ibis.null("float64")),
+    )
+    # NULL consignees are one group (as a window's partition would make them)
+    first = refs["first"].rename(ref_consignee="consignee_id")
+    s = s.left_join(first, s.consignee_id.identical_to(first.ref_consignee)).drop("ref_consignee")
+    by_product = refs["by_product"].rename(ref_product="product")
+    s = s.left_join(by_product, s["product"] == by_product.ref_product).drop("ref_product")
+    by_hs = refs["by_hs"].rename(ref_hs6="hs6", ref_origin="exporter_country")
     s = s.left_join(by_hs, [s.hs6.identical_to(by_hs.ref_hs6), s.exporter_country.identical_to(by_hs.ref_origin)]).drop(
         "ref_hs6", "ref_origin"
     )
@@ -145,6 +218,30 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
         | s.e_parent_country.isin(d5).fill_null(False)
     )
 
+    f9 = ibis.cases(
+        (s.payer_country.isin(PAYER_RISK).fill_null(False), 20),
+        (s.payer_country.notnull() & s.c_country.notnull() & (s.payer_country != s.c_country), 10),
+        else_=0,
+    )
+    payer = s.payer_name.lower().strip()
+    third_party = (
+        s.payer_name.notnull()
+        & s.c_name.notnull()
+        & (payer != s.c_name.lower().strip())
+        & (~has_user | (payer != s.e_name.lower().strip().fill_null("")))
+    )
+    # an odd route: many legs, or a country twice (the reader writes routes as two-letter codes joined by '>')
+    n_legs = (s.route.length() + 1) // 3
+    twice = ibis.literal(False)
+    for j in range(1, ODD_ROUTE_LEGS - 1):
+        for i in range(j):
+            twice = twice | ((n_legs > j) & (s.route.substr(3 * i, 2) == s.route.substr(3 * j, 2)))
+    odd_route = (n_legs >= ODD_ROUTE_LEGS) | twice
+    odd = (
+        s.payment_terms.isin(ODD_PAYMENT).fill_null(False)
+        | (s.support == "declined").fill_null(False)
+        | odd_route.fill_null(False)
+    )
     pts = {
         "f2": ibis.ifelse(chip & (~s.hs6.isin(GPU_HS).fill_null(False) | s.generic), 25, 0),
         "f3": ibis.cases((ratio < 0.2, 20), (ratio < 0.5, 10), (~s.relevant & (kg_ratio > 5), 20), else_=0),
@@ -153,11 +250,7 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
         "f6": ibis.ifelse(new_entity, ibis.ifelse(first_large, 20, 10), 0),
         "f7": s.c_f7.fill_null(0),
         "f8": s.c_f8.fill_null(0),
-        "f9": ibis.cases(
-            (s.payer_country.isin(PAYER_RISK).fill_null(False), 20),
-            (s.payer_country.notnull() & s.c_country.notnull() & (s.payer_country != s.c_country), 10),
-            else_=0,
-        ),
+        "f9": ibis.ifelse(f9 > 0, f9 + ibis.ifelse(third_party, THIRD_PARTY_PAYER, 0), 0),
         "f10": ibis.cases(
             (~chip | s.gpus.isnull(), 0),
             (site_mw.isnull() & (s.gpus >= SMALL_LOT_GPUS), 15),
@@ -175,6 +268,7 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
             s.c_parent_country.isin(d5).fill_null(False) | s.e_parent_country.isin(d5).fill_null(False), 15, 0
         ),
         "f18": ibis.ifelse(s.relevant & (naics != "") & ~it_naics & ~forwarder, 15, 0),
+        "f19": ibis.ifelse(odd, 5, 0),
         "f20": ibis.ifelse(cover_hs & (s.per_kg > 2000) & (kg_ratio > 5), ibis.ifelse(reseller, 25, 15), 0),
     }
     s = s.mutate(**{k: v.cast("int64") for k, v in pts.items()}, ratio=ratio, kg_ratio=kg_ratio, demand_mw=demand_mw)
@@ -189,32 +283,22 @@ def features(ships: ir.Table, parties: ir.Table, chips: ir.Table, d5: tuple[str,
     for name in FLAG_COLUMNS[1:]:
         total = total + s[name]
     gated = ibis.ifelse(s.relevant | (s.f2 + s.f3 + s.f20 > 0), ibis.least(total, 100), ibis.least(total, 30))
-    missing = (
-        ibis.ifelse(s.payer_country.isnull(), "payer_country ", "")
-        + ibis.ifelse(s.c_country.isnull(), "consignee ", "")
-        + ibis.ifelse(s.route.isnull(), "route ", "")
-        + ibis.ifelse(s.quantity.isnull() | s.value_usd.isnull(), "quantity/value_usd ", "")
-        + ibis.ifelse(s.c_country.notnull() & s.c_incorporated.isnull(), "incorporated ", "")
-        + ibis.ifelse(s.relevant & s.c_country.notnull() & s.c_naics.isnull(), "naics ", "")
-        + ibis.ifelse(s.date.isnull(), "date ", "")
-    )
-    return s.mutate(hard=hard, points=gated.cast("int64"), missing=missing.strip())
+    return s.mutate(hard=hard, points=gated.cast("int64"))
 
 
 SHIPMENT_OUT = (
     "id", "date", "consignee_id", "end_user_id", "hs6", "description", "product", "brand", "quantity",
     "value_usd", "gross_kg", "route", "payer_name", "payer_country", "end_use_check", "licence", "chip_id",
     "h100e", "relevant", "ratio", "kg_ratio", "demand_mw", "site_mw", "eu_country", "c_country", "c_naics",
-    "c_incorporated", "hard", "points", "missing", *FLAG_COLUMNS,
+    "c_incorporated", "hard", "points", "missing", *FLAG_COLUMNS, "payment_terms", "support",
 )  # fmt: skip
 
 
-KEPT = (*SHIPMENT_OUT, "forwarder", "serials", "c_name", "gpus", "die_tpp", "chip_kw")
-"""The columns the scan reads back from the features (materialised once)."""
-
-
-def kept(f: ir.Table) -> ir.Table:
-    return f.select(*dict.fromkeys(KEPT))
+BASE_OUT = (
+    "id", "date", "consignee_id", "end_user_id", "payer_name", "c_name", "forwarder", "serials", "relevant", "gpus",
+    "value_usd", "quantity", "die_tpp", "chip_kw", "site_mw", "missing",
+)  # fmt: skip
+"""The columns of :func:`base` that the party links, serial numbers, small lots and counts read."""
 
 
 FLOOR = 5
@@ -222,15 +306,19 @@ FLOOR = 5
 case above ``low``, and at scale they are most of the compute traffic."""
 
 
-def flagged(f: ir.Table) -> ir.Table:
+def flagged(f: ir.Table, inputs: Inputs) -> ir.Table:
     """The shipments with more than :data:`FLOOR` points or a hard stop (what cases are made of)."""
-    return f.filter((f.points > FLOOR) | f.hard.notnull()).select(*SHIPMENT_OUT)
+    return with_missing(f.filter((f.points > FLOOR) | f.hard.notnull()), inputs).select(*SHIPMENT_OUT)
 
 
-def missing(f: ir.Table, limit: int) -> tuple[ir.Table, ir.Scalar]:
-    """The first ``limit`` shipments (by id) that lack a fact a flag needs, and how many do."""
-    t = f.filter(f.missing != "")
-    return t.select("id", "missing").order_by("id").limit(limit), t.count()
+def missing(f: ir.Table, limit: int) -> ir.Table:
+    """The first ``limit`` shipments (by id) that lack a fact a flag needs."""
+    return f.filter(f.missing != "").select("id", "missing").order_by("id").limit(limit)
+
+
+def counts(f: ir.Table) -> ir.Table:
+    """One row: how many shipments were scanned, and how many lack a fact a flag needs."""
+    return f.aggregate(total=f.count(), missing=ibis.ifelse(f.missing != "", 1, 0).sum().fill_null(0))
 
 
 def party_links(f: ir.Table) -> dict[str, ir.Table]:

@@ -115,13 +115,27 @@ def scan_cmd(
     db: Annotated[
         str | None, typer.Option("--db", help="Also enter the cases in the case queue of this database.")
     ] = None,
+    imports: Annotated[
+        Path | None,
+        typer.Option(
+            "--imports",
+            help="Hub imports by country and month (country, month, value_usd[, documented_h100e]) for F11.",
+        ),
+    ] = None,
 ) -> None:
     """Cases ordered by priority: hard stops (block), then scored red flags; each flag with its points, shipments,
     why and citation. Rows that do not parse are named on standard error (file:line: column: problem)."""
     from tiergate.diversion.model import LEVEL_RANK
     from tiergate.diversion.scan import run_scan
 
-    result = run_scan(shipments, parties, engine=engine.value, as_of=_date(as_of, "--as-of"), lists_url=_lists(lists))
+    result = run_scan(
+        shipments,
+        parties,
+        engine=engine.value,
+        as_of=_date(as_of, "--as-of"),
+        lists_url=_lists(lists),
+        imports=imports,
+    )
     for problem in result.problems[:50]:
         err.print(f"warning: {problem}", markup=False)
     if len(result.problems) > 50:

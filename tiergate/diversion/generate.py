@@ -50,7 +50,11 @@ SHIPMENT_COLUMNS = (
     "serials",
     "end_use_check",
     "licence",
+    "payment_terms",
+    "support",
 )
+"""The shipment columns (docs/formats.md). ``payment_terms`` and ``support`` are optional: a file without them is
+scanned, and the prepayment and support checks of F19 are then not assessed."""
 PARTY_COLUMNS = (
     "id",
     "name",
@@ -133,6 +137,8 @@ EXPORTERS = (
 CARRIERS = ("Global Freight Lines", "Oceanic Logistics", "Skybridge Cargo", "Continental Express")
 FREE_MAIL = ("gmail.com", "yahoo.com", "outlook.com", "163.com", "qq.com")
 
+_NAME_TRIES = 200
+"""Random names tried before a name is numbered (never reached below a few million shipments)."""
 _SYL = (
     "ar", "bel", "cor", "dan", "el", "fen", "gar", "hol", "ir", "jun", "kel", "lor", "mar", "nor", "or", "pel",
     "quin", "ros", "sel", "tor", "ul", "var", "wen", "xan", "yor", "zel",
@@ -217,8 +223,9 @@ class Made:
 
 
 class _World:
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, terms: random.Random | None = None) -> None:
         self.rng = rng
+        self.terms = terms or random.Random(0)  # noqa: S311 - payment terms and support: a stream of their own
         self.parties: list[Party] = []
         self.names: set[str] = set()
         self.shipments: list[dict[str, Any]] = []
@@ -229,22 +236,35 @@ class _World:
     # ------------------------------------------------------------ parties
 
     def name(self, suffix: str) -> str:
-        while True:
+        for _ in range(_NAME_TRIES):
             stem = "".join(self.rng.choice(_SYL) for _ in range(self.rng.randint(2, 3))).capitalize()
             word = self.rng.choice(("Tech", "Compute", "Trading", "Digital", "Global", "Systems", "Data", "Link"))
             text = f"{stem} {word} {suffix}"
             if text not in self.names:
                 self.names.add(text)
                 return text
+        return self._numbered(f"{stem} {word}", suffix)
+
+    def _numbered(self, stem: str, suffix: str) -> str:
+        """A name when the syllables are nearly used up (millions of shipments): the last one tried, numbered."""
+        n = 2
+        while f"{stem} {n} {suffix}" in self.names:
+            n += 1
+        text = f"{stem} {n} {suffix}"
+        self.names.add(text)
+        return text
 
     def listed_name(self) -> str:
         """A name for a synthetic Entity List entry, from other syllables than the parties' names."""
-        while True:
+        for _ in range(_NAME_TRIES):
             stem = "".join(self.rng.choice(_PINYIN) for _ in range(2)).capitalize()
-            text = f"{self.rng.choice(('Shenzhen', 'Beijing', 'Shanghai', 'Hefei'))} {stem} Microelectronics Co Ltd"
+            city = self.rng.choice(("Shenzhen", "Beijing", "Shanghai", "Hefei"))
+            text = f"{city} {stem} Microelectronics Co Ltd"
             if text not in self.names:
                 self.names.add(text)
                 return text
+        # 784 such names: 10^7 shipments plant thousands of listed entries
+        return self._numbered(f"{city} {stem} Microelectronics", "Co Ltd")
 
     def address(self, country: str) -> str:
         number = self.rng.randint(1, 2000)
@@ -336,6 +356,9 @@ class _World:
             row["payer_name"] = payer_name if payer_name is not None else consignee.name
             row["payer_country"] = payer_country if payer_country is not None else consignee.country
         row["end_use_check"] = "none"
+        # ordinary terms (F19 oddities are planted through ``over``); a stream of its own keeps the rest unchanged
+        row["payment_terms"] = self.terms.choice(("open_account", "letter_of_credit", "deposit"))
+        row["support"] = self.terms.choice(("accepted", "accepted", "not_offered")) if chip is not None else ""
         row.update(over)
         self.shipments.append(row)
         self.labels.append(
@@ -434,9 +457,10 @@ def _schemes(w: _World, instances: int) -> None:
         start = rng.randint(0, SPAN_DAYS - 120)
         for _lot in range(rng.randint(3, 6)):
             w.ship(
-                "planted", fwd, scheme="alx-forwarder", network=net, signals="F2;F4;F5;F6;F9",
+                "planted", fwd, scheme="alx-forwarder", network=net, signals="F2;F4;F5;F6;F9;F19",
                 chip="nvidia-h100-sxm", qty=rng.choice((8, 16, 24, 32)), payer=payer,
                 when=w.day(start, start + 110), hs_code="847330", description="computer parts",
+                payment_terms="prepaid",
             )  # fmt: skip
         # Janford-like: a realtor buying A100s in MY/TH, paid from China, route on to HK
         net = f"janford-{k:03d}"
@@ -445,9 +469,9 @@ def _schemes(w: _World, instances: int) -> None:
         payer = _front(w, "CN", "Trading Co Ltd")
         for _lot in range(rng.randint(2, 4)):
             w.ship(
-                "planted", realtor, scheme="janford-realtor", network=net, signals="F18;F4;F9;F15",
+                "planted", realtor, scheme="janford-realtor", network=net, signals="F18;F4;F9;F15;F19",
                 chip="nvidia-a100-sxm", qty=rng.choice((16, 32, 50, 100)), payer=payer,
-                route=f"US>{hub}>HK",
+                route=f"US>{hub}>HK", payment_terms="prepaid", support="declined",
             )  # fmt: skip
         # Gatekeeper-like: H200 relabelled with an unknown brand, "electronic components", HK logistics consignee
         net = f"gatekeeper-{k:03d}"
@@ -536,8 +560,9 @@ def _schemes(w: _World, instances: int) -> None:
         payer = _front(w, "HK", "Holdings Ltd")
         for _lot in range(rng.randint(2, 3)):
             w.ship(
-                "planted", site, scheme="megaspeed-capacity", network=net, signals="F10;F14;F9",
+                "planted", site, scheme="megaspeed-capacity", network=net, signals="F10;F14;F9;F19",
                 chip="nvidia-h100-sxm", qty=rng.choice((1024, 2048)), payer=payer, end_use_check="inconclusive",
+                support="declined",
             )  # fmt: skip
         # Chiplet workaround: uncontrolled dies whose TPP adds up to controlled packages, to two linked firms
         net = f"chiplet-{k:03d}"
@@ -619,7 +644,7 @@ def generate(
     if instances is None:  # about 1.2 % of the shipments planted, each scheme at least 20 times
         instances = max(20, round(shipments * 0.012 / 32))
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
-    w = _World(rng)
+    w = _World(rng, random.Random(seed + 1))  # noqa: S311
     _schemes(w, instances)
     _decoys(w, decoys)
     special = list(zip(w.shipments, w.labels, strict=True))

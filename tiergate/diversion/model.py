@@ -63,15 +63,24 @@ FLAGS: dict[str, FlagKind] = {
         FlagKind("F8-web-presence", "no website or free e-mail", 5, f"{BIS_2025}; BIS officials, March 2024"),
         FlagKind(
             "F9-payer-mismatch",
-            "payer in another country, or in CN/HK/MO",
-            20,
-            f"{TRISEAL}; US v. ALX Solutions; Janford Realtor (M.D. Fla. 2025)",
+            "payer in another country, or in CN/HK/MO; a payer not on the end-user statement",
+            25,
+            f"{TRISEAL} (payer from a third country not on the end-user statement); US v. ALX Solutions; "
+            "Janford Realtor (M.D. Fla. 2025)",
         ),
         FlagKind(
             "F10-no-datacentre",
             "no documented data-centre capacity for the quantity",
             25,
             f"{BIS_2025} (data centre cannot confirm power or cooling); Megaspeed (NYT, Oct 2025)",
+        ),
+        FlagKind(
+            "F11-mirror-gap",
+            "hub imports far above last year's or above documented data-centre capacity (F4 x 1.5)",
+            8,
+            "Mirror statistics: Malaysia's GPU imports from Taiwan up 3,400 % y/y in April 2025 (SemiMedia); "
+            "imports / $50,000 per H100e against Epoch AI's documented clusters (diversion digest, §2); "
+            f"{FINCEN_2022}",
         ),
         FlagKind(
             "F12-split-lots",
@@ -104,6 +113,12 @@ FLAGS: dict[str, FlagKind] = {
             "line of business does not fit accelerators",
             15,
             f"{SUPP3} (product does not fit the buyer); Janford Realtor (M.D. Fla. 2025)",
+        ),
+        FlagKind(
+            "F19-commercial-oddities",
+            "full prepayment or cash, support declined, odd routing",
+            5,
+            f"{SUPP3}: cash for expensive items, installation and maintenance declined, an abnormal route",
         ),
         FlagKind(
             "F20-cover-goods",

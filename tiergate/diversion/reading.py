@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ from tiergate.errors import InputError
 
 CHECKS = ("passed", "failed", "inconclusive", "none")
 ADDRESS_TYPES = ("commercial", "residential", "virtual")
+PAYMENT_TERMS = ("prepaid", "cash", "deposit", "letter_of_credit", "open_account", "other")
+"""``payment_terms``: how the buyer pays. ``prepaid`` (in full before shipment) and ``cash`` are F19 oddities."""
+SUPPORT = ("accepted", "declined", "not_offered")
+"""``support``: whether the buyer took the installation, training or maintenance offered. ``declined`` is F19."""
+_CHOICES = {"end_use_check": CHECKS, "payment_terms": PAYMENT_TERMS, "support": SUPPORT}
 _INT = ("quantity",)
 _FLOAT = ("value_usd", "gross_kg")
 _FLAT_FLOAT = _FLOAT
@@ -39,7 +45,9 @@ def _suffix(path: Path) -> str:
     )
 
 
-def _records(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def _records(
+    path: Path, columns: tuple[str, ...], required: tuple[str, ...] = ("id",)
+) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line, values by column) per row; (line, why) for a row that is not a record at all."""
     if not path.exists():
         raise InputError("no such file", where=str(path))
@@ -49,7 +57,7 @@ def _records(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[s
     if kind == "csv":
         from tiergate.monitor.usage import csv_rows
 
-        for line, raw in csv_rows(path, ("id",)):
+        for line, raw in csv_rows(path, required):
             if isinstance(raw, tuple):
                 yield line, f"{raw[0]} fields, expected {raw[1]}"
             else:
@@ -80,8 +88,9 @@ def _records(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[s
             table = pq.read_table(path)
         except Exception as error:
             raise InputError(f"not a readable Parquet file: {error}", where=str(path)) from None
-        if "id" not in table.column_names:
-            raise InputError("missing column id", where=str(path))
+        absent = [c for c in required if c not in table.column_names]
+        if absent:
+            raise InputError(f"missing column(s) {', '.join(absent)}", where=str(path))
         names = [c for c in columns if c in table.column_names]
         for number, row in enumerate(table.select(names).to_pylist(), start=1):
             yield number, row
@@ -130,10 +139,10 @@ def _parse(column: str, value: Any) -> Any:
             return dt.date.fromisoformat(text[:10])
         except ValueError:
             raise ValueError("an ISO 8601 date (YYYY-MM-DD)") from None
-    if column == "end_use_check":
+    if column in _CHOICES:
         low = text.lower()
-        if low not in CHECKS:
-            raise ValueError(f"one of {', '.join(CHECKS)}")
+        if low not in _CHOICES[column]:
+            raise ValueError(f"one of {', '.join(_CHOICES[column])}")
         return low
     if column in ("exporter_country", "payer_country", "country", "parent_country"):
         code = text.upper()
@@ -250,9 +259,10 @@ def _fast(path: Path) -> Any:
                     col = pc.replace_substring_regex(col, "[. ]", "")
                     if pc.any(pc.invert(pc.match_substring_regex(col, "^[0-9]{4,}$"))).as_py():
                         return None
-                elif name == "end_use_check":
+                elif name in _CHOICES:
                     col = pc.utf8_lower(col)
-                    if pc.any(pc.invert(pc.is_in(col, pa.array(CHECKS)))).as_py():
+                    outside = pc.invert(pc.is_in(col, pa.array(_CHOICES[name])))
+                    if pc.any(pc.and_(pc.is_valid(col), outside)).as_py():  # empty is unknown, not bad
                         return None
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             return None
@@ -340,3 +350,125 @@ def read_parties(path: Path) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
         if not bad:
             out[ident] = parsed
     return out, problems
+
+
+_WHITESPACE = " \t\n\r\x0b\x0c"
+_DUCK_INT = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
+_DUCK_FLOAT = ("DOUBLE", "FLOAT")
+_OPTIONAL = ("payment_terms", "support")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineShipments:
+    """Shipments a DuckDB engine reads straight from a Parquet file (never held in Python), and the few facts the
+    scan needs before the analytics run."""
+
+    sql: str
+    """A SELECT of the documented columns, cleaned as :func:`read_shipments` cleans them."""
+    rows: int
+    last_date: dt.date | None
+    products: list[str]
+    parties: set[str]
+    """Every consignee and end user named."""
+    present: frozenset[str]
+    """The optional columns (``payment_terms``, ``support``) with a value in some row."""
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def duckdb_shipments(con: Any, path: Path) -> EngineShipments | None:
+    """A Parquet file of the documented column types, checked and cleaned by DuckDB column by column (``con``, a
+    DuckDB connection) in one pass; None for any other file, or when a value does not pass: then
+    :func:`read_shipments` reads it (and names each bad row)."""
+    path = Path(path)
+    if not path.is_file() or _suffix(path) != "parquet":
+        return None
+    source = f"read_parquet({_quote(str(path))})"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()  # noqa: S608 - a quoted path
+    except Exception:
+        return None
+    types = {str(name): str(kind).upper() for name, kind, *_ in described}
+    if "id" not in types:
+        return None
+    ws = _quote(_WHITESPACE)
+    values: dict[str, str] = {}
+    bad: list[str] = []
+    cleaned: list[str] = []
+    """The string columns whose values cleaning would change (trimmed, emptied, upper- or lower-cased)."""
+    for name in SHIPMENT_COLUMNS:
+        kind = types.get(name)
+        column = '"' + name + '"'
+        if kind is None:
+            null_type = (
+                "BIGINT" if name in _INT else "DOUBLE" if name in _FLOAT else "DATE" if name == "date" else "VARCHAR"
+            )
+            values[name] = f"CAST(NULL AS {null_type})"
+            continue
+        if name in _INT:
+            if kind not in _DUCK_INT:
+                return None
+            values[name] = f"CAST({column} AS BIGINT)"
+            bad.append(f"{column} < 0")
+        elif name in _FLOAT:
+            if kind not in _DUCK_FLOAT:
+                return None
+            values[name] = f"CAST({column} AS DOUBLE)"
+            bad.append(f"({column} < 0 OR NOT isfinite({column}))")
+        elif name == "date":
+            if kind != "DATE":
+                return None
+            values[name] = column
+        else:
+            if kind != "VARCHAR":
+                return None
+            clean = f"NULLIF(TRIM({column}, {ws}), '')"
+            if name in ("exporter_country", "payer_country"):
+                value = f"UPPER({clean})"
+                bad.append(f"NOT regexp_full_match({value}, '[A-Z]{{2}}')")
+            elif name == "route":
+                value = f"UPPER(REPLACE({clean}, ' ', ''))"
+                bad.append(f"NOT regexp_full_match({value}, '[A-Z]{{2}}(>[A-Z]{{2}})*')")
+            elif name == "hs_code":
+                value = f"regexp_replace({clean}, '[. ]', '', 'g')"
+                bad.append(f"NOT regexp_full_match({value}, '[0-9]{{4,}}')")
+            elif name in _CHOICES:
+                value = f"LOWER({clean})"
+                bad.append(f"{value} NOT IN ({', '.join(_quote(c) for c in _CHOICES[name])})")
+            else:
+                value = clean
+            values[name] = value
+            cleaned.append(name)
+    any_bad = " OR ".join(f"coalesce({b}, false)" for b in bad) or "false"
+    changes = [f'coalesce(bool_or("{n}" IS DISTINCT FROM {values[n]}), false)' for n in cleaned]
+    check = (
+        f"SELECT count(*), count(DISTINCT {values['id']}), count({values['id']}), "  # noqa: S608 - column names
+        f"coalesce(bool_or({any_bad}), false), max({values['date']}), "
+        f"list(DISTINCT {values['product']}) FILTER (WHERE {values['product']} IS NOT NULL), "
+        f"list(DISTINCT {values['consignee_id']}) FILTER (WHERE {values['consignee_id']} IS NOT NULL), "
+        f"list(DISTINCT {values['end_user_id']}) FILTER (WHERE {values['end_user_id']} IS NOT NULL), "
+        f"[{', '.join(changes)}]::BOOLEAN[], "
+        f"[{', '.join(f'count({values[n]})' for n in _OPTIONAL)}]::BIGINT[] FROM {source}"
+    )
+    try:
+        found = con.execute(check).fetchone()
+    except Exception:
+        return None
+    if found is None:
+        return None
+    rows, distinct_ids, ids, any_bad_value, last_date, products, consignees, users, changed, known = found
+    if any_bad_value or ids != rows or distinct_ids != rows:
+        return None
+    # a column already clean is read as it is (cleaning every value of every column is most of a scan's reading)
+    keep = {name for name, change in zip(cleaned, changed or [], strict=True) if not change}
+    select = ", ".join(
+        f'"{name}"' if name in keep or values[name] == f'"{name}"' else f'{values[name]} AS "{name}"'
+        for name in SHIPMENT_COLUMNS
+    )
+    sql = f"SELECT {select} FROM {source}"  # noqa: S608 - fixed column names, a quoted path
+    present = frozenset(n for n, count in zip(_OPTIONAL, known or [], strict=True) if count)
+    return EngineShipments(
+        sql, int(rows), last_date, list(products or []), {*(consignees or []), *(users or [])}, present
+    )

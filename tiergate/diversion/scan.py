@@ -33,9 +33,10 @@ from tiergate.diversion.model import (
     MEDIUM,
     Case,
     Flag,
+    Problem,
     ScanResult,
 )
-from tiergate.diversion.reading import read_parties, read_shipments
+from tiergate.diversion.reading import duckdb_shipments, read_parties, read_shipments
 from tiergate.errors import InputError
 
 ENGINES = ("duckdb", "spark")
@@ -56,6 +57,8 @@ FREE_MAIL = frozenset(
     {"gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "163.com", "qq.com", "126.com", "live.com", "proton.me"}
 )
 NOTE_LIMIT = 20
+OPTIONAL_COLUMNS = ("payment_terms", "support")
+"""Shipment columns a file may lack: F19's prepayment and support checks need them."""
 _CHIP_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9.]+)+$")
 _CODE = {
     "f2": "F2-declared-goods",
@@ -67,12 +70,14 @@ _CODE = {
     "f8": "F8-web-presence",
     "f9": "F9-payer-mismatch",
     "f10": "F10-no-datacentre",
+    "f11": "F11-mirror-gap",
     "f13": "F13-relabel-serials",
     "f14": "F14-check-inconclusive",
     "f15": "F15-documents",
     "f16": "F16-fuzzy-listed",
     "f17": "F17-ownership",
     "f18": "F18-business-fit",
+    "f19": "F19-commercial-oddities",
     "f20": "F20-cover-goods",
 }
 
@@ -173,8 +178,11 @@ def _chip_rows(products: Iterable[str], ruleset: Any) -> tuple[list[dict[str, An
     return rows, notes
 
 
-def _party_rows(parties: dict[str, dict[str, Any]], lists: Lists | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Each party's row for the engine, and per party the facts behind its party-level flags."""
+def _party_rows(
+    parties: dict[str, dict[str, Any]], lists: Lists | None, on_chips: set[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Each party's row for the engine, and per party the facts behind its party-level flags (documented capacity
+    from Epoch's clusters only for the parties ``on_chips``: the only ones it counts for)."""
     keys = {pid: address_key(p.get("address")) for pid, p in parties.items()}
     at: dict[str, list[str]] = defaultdict(list)
     for pid, key in keys.items():
@@ -198,7 +206,7 @@ def _party_rows(parties: dict[str, dict[str, Any]], lists: Lists | None) -> tupl
             f8 = 5
             fact["web"] = "no website" if not p.get("website") else f"free e-mail ({domain})"
         site_mw = p.get("site_mw")
-        if site_mw is None:
+        if site_mw is None and pid in on_chips:
             from tiergate.diversion.sites import site_of
 
             site = site_of(p.get("name"), p.get("country"))
@@ -301,8 +309,21 @@ class _Union:
                 self.parent[ra] = rb
 
 
-def _rows(expr: Any) -> list[dict[str, Any]]:
-    return list(expr.to_pyarrow().to_pylist())
+def _rows(con: Any, expr: Any) -> list[dict[str, Any]]:
+    """The rows of ``expr`` run on ``con`` (an expression of in-memory tables alone would run on Ibis's default
+    backend, DuckDB, whatever the engine)."""
+    return list(con.to_pyarrow(expr).to_pylist())
+
+
+def _parties_on_chips(con: Any, ships: Any, names: list[str], inputs: Any) -> set[str]:
+    """The consignees and end users of the shipments of catalogue chips (the only ones whose data-centre capacity
+    a flag weighs)."""
+    import ibis
+
+    s = ships.filter(ships.date.isnull() | (ships.date <= ibis.date(inputs.as_of)))
+    s = s.filter(s["product"].isin(names))
+    ids = s.select(pid=s.consignee_id).union(s.select(pid=s.end_user_id)).distinct()
+    return {r["pid"] for r in _rows(con, ids) if r["pid"] is not None}
 
 
 def run_scan(
@@ -313,22 +334,55 @@ def run_scan(
     as_of: dt.date | None = None,
     lists_url: str | None = None,
     spark: Any = None,
+    imports: Path | None = None,
 ) -> ScanResult:
-    """Scan ``shipments`` (with ``parties``) for diversion; every case, low ones included."""
-    import ibis
-
+    """Scan ``shipments`` (with ``parties``) for diversion; every case, low ones included. ``imports``: hub imports
+    by country and month for F11 (:func:`tiergate.diversion.mirror.read_imports`); the shipments' own are used for
+    the country-months it does not give."""
     from tiergate.monitor.scan import engine_connection
 
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}", hint="use duckdb or spark")
-    table, problems = read_shipments(Path(shipments))
+    with engine_connection(engine, spark) as (con, _session):
+        return _scan(con, engine, Path(shipments), parties, as_of, lists_url, imports)
+
+
+def _scan(
+    con: Any,
+    engine: str,
+    shipments: Path,
+    parties: Path | None,
+    as_of: dt.date | None,
+    lists_url: str | None,
+    imports: Path | None,
+) -> ScanResult:
+    """The scan on an open engine. A clean Parquet file on DuckDB is read by DuckDB itself, query by query, and
+    never held in Python; anything else is read (and checked row by row when it must be) into Arrow first."""
+    import ibis
+    import pyarrow.compute as pc
+
+    from tiergate.diversion import mirror
+
+    source = duckdb_shipments(con.con, shipments) if engine == "duckdb" else None
+    problems: list[Problem] = []
+    if source is not None:
+        ships = con.sql(source.sql)
+        last_date, products, referenced = source.last_date, source.products, source.parties
+        rows, present = source.rows, source.present
+    else:
+        table, problems = read_shipments(shipments)
+        ships = ibis.memtable(table)
+        last_date = pc.max(table.column("date")).as_py() if table.num_rows else None
+        products = [p for p in pc.unique(table.column("product")).to_pylist() if p]
+        referenced = {v for c in ("consignee_id", "end_user_id") for v in pc.unique(table.column(c)).to_pylist() if v}
+        rows = table.num_rows
+        present = frozenset(c for c in OPTIONAL_COLUMNS if table.column(c).null_count < table.num_rows)
     party_map: dict[str, dict[str, Any]] = {}
     if parties is not None:
         party_map, party_problems = read_parties(Path(parties))
         problems.extend(party_problems)
     if as_of is None:
-        dates = [d for d in table.column("date").to_pylist() if d is not None]
-        as_of = max(dates) if dates else dt.date.today()
+        as_of = last_date if last_date is not None else dt.date.today()
     notes: list[dict[str, Any]] = []
     lists = load_lists(lists_url)
     if lists is None:
@@ -338,14 +392,16 @@ def run_scan(
                 "hint": "load lists with `tiergate lists load` and pass --lists URL",
             }
         )
-    products = [p for p in table.column("product").to_pylist() if p]
     from tiergate.rules import load_rulebook
 
     ruleset, _ = load_rulebook().select(None, as_of)
     chip_rows, chip_notes = _chip_rows(products, ruleset)
     notes.extend(chip_notes)
-    party_rows, facts = _party_rows(party_map, lists)
-    referenced = {v for c in ("consignee_id", "end_user_id") for v in table.column(c).to_pylist() if v}
+    chips = ibis.memtable(an.chips_arrow(chip_rows))
+    inputs = an.Inputs(as_of.isoformat(), present=present)
+    # documented capacity (Epoch) is looked up only for the parties it can count for: those on catalogue chips
+    on_chips = _parties_on_chips(con, ships, [r["chip_name"] for r in chip_rows], inputs) if chip_rows else set()
+    party_rows, facts = _party_rows(party_map, lists, on_chips)
     unknown = sorted(referenced - set(party_map))
     if unknown:
         notes.append(
@@ -356,23 +412,46 @@ def run_scan(
             }
         )
     d5 = _d5(ruleset, as_of)
-    with engine_connection(engine, spark) as (con, _session):
-        ships = ibis.memtable(table)
-        chips = ibis.memtable(an.chips_arrow(chip_rows))
-        party_table = ibis.memtable(an.parties_arrow(party_rows))
-        f = an.features(ships, party_table, chips, d5, an.Inputs(as_of.isoformat()))
-        # computed once: a temporary table on DuckDB, a cached frame on Spark
-        narrow = an.kept(f)
-        cached = con.create_table("diversion_features", narrow, temp=True) if engine == "duckdb" else narrow
-        flagged = sorted(_rows(an.flagged(cached)), key=lambda r: str(r["id"]))
-        links = {name: _rows(expr) for name, expr in an.party_links(cached).items()}
-        serials = _rows(an.repeated_serials(cached))
-        lots = _rows(an.small_lots(cached))
-        total = int(cached.count().to_pyarrow().as_py())
-        first_missing, missing_count = an.missing(cached, NOTE_LIMIT)
-        missing_rows = _rows(first_missing)
-        missing_total = int(missing_count.to_pyarrow().as_py())
-    cases = _cases(flagged, links, serials, lots, party_map, facts, lists)
+    hub_imports = mirror.Imports()
+    if imports is not None:
+        hub_imports, import_problems = mirror.read_imports(Path(imports))
+        problems.extend(import_problems)
+    absent = [c for c in OPTIONAL_COLUMNS if c not in present]
+    if absent and rows:
+        notes.append(
+            {
+                "note": f"insufficient data: no {' or '.join(absent)} in the shipments; F19 assessed the route only",
+                "columns": absent,
+            }
+        )
+    party_table = ibis.memtable(an.parties_arrow(party_rows))
+    mirror.add_shipments(hub_imports, _rows(con, mirror.hub_imports(ships, as_of.isoformat())), an.HUBS)
+    gaps, no_prior = mirror.gaps(hub_imports, an.HUBS)
+    # the per-shipment flags with their references: only the shipments that can make a case come back
+    refs = {name: ibis.memtable(con.to_pyarrow(expr)) for name, expr in an.references(ships, inputs).items()}
+    f = an.features(ships, party_table, chips, refs, d5, inputs)
+    flagged = sorted(_rows(con, an.flagged(f, inputs)), key=lambda r: str(r["id"]))
+    for r in flagged:
+        r["f11"] = mirror.prior(r, gaps, an.HUBS)
+    # the rest needs no references: each reads a narrow table of the joined shipments and returns few rows
+    b = an.with_missing(an.base(ships, party_table, chips, inputs), inputs)
+    if engine == "duckdb":  # the few columns they read, joined and computed once (not once per query)
+        b = con.create_table("diversion_base", b.select(*an.BASE_OUT), temp=True)
+    links = {name: _rows(con, expr) for name, expr in an.party_links(b).items()}
+    serials = _rows(con, an.repeated_serials(b))
+    lots = _rows(con, an.small_lots(b))
+    counted = _rows(con, an.counts(b))[0]
+    total, missing_total = int(counted["total"]), int(counted["missing"])
+    missing_rows = _rows(con, an.missing(b, NOTE_LIMIT)) if missing_total else []
+    cases = _cases(flagged, links, serials, lots, party_map, facts, lists, gaps)
+    if no_prior:
+        notes.append(
+            {
+                "note": f"insufficient data: F11's year-on-year test was not assessed for {len(no_prior)} hub "
+                "country-month(s) with no imports a year before (give them with --imports)",
+                "months": no_prior[:NOTE_LIMIT],
+            }
+        )
     if missing_total:
         notes.append(
             {
@@ -423,7 +502,10 @@ def _why(code: str, r: dict[str, Any], fact: dict[str, Any]) -> str:
     if code == "f8":
         return str(fact.get("web", "thin web presence"))
     if code == "f9":
-        return f"paid by {r['payer_name']!r} in {r['payer_country']}; consignee in {r['c_country']}"
+        third = r["f9"] in (10 + an.THIRD_PARTY_PAYER, 20 + an.THIRD_PARTY_PAYER)
+        return f"paid by {r['payer_name']!r} in {r['payer_country']}; consignee in {r['c_country']}" + (
+            "; the payer is neither the consignee nor the end user of the end-user statement" if third else ""
+        )
     if code == "f10":
         if r.get("site_mw") is None:
             return f"{r['product']} x{qty}: no documented data-centre capacity for the end user"
@@ -443,11 +525,31 @@ def _why(code: str, r: dict[str, Any], fact: dict[str, Any]) -> str:
         return "the party's parent is headquartered in Country Group D:5 or Macau"
     if code == "f18":
         return f"the consignee's business (NAICS {r['c_naics']}) does not fit accelerators"
+    if code == "f19":
+        odd = []
+        if r.get("payment_terms") in an.ODD_PAYMENT:
+            odd.append("paid in full before shipment" if r["payment_terms"] == "prepaid" else "paid in cash")
+        if r.get("support") == "declined":
+            odd.append("installation and support declined")
+        legs = str(r.get("route") or "").split(">")
+        if r.get("route") and (len(legs) >= an.ODD_ROUTE_LEGS or len(set(legs)) < len(legs)):
+            odd.append(f"odd route {r['route']}")
+        return "; ".join(odd)
     if code == "f20":
         return (
             f"HS {r['hs6']} {r['description']!r} at ${r['value_usd'] / max(r['gross_kg'], 1e-9):,.0f}/kg (compute-like)"
         )
     return code
+
+
+def _mirror_why(r: dict[str, Any], gaps: dict[tuple[str, int], Any]) -> str:
+    from tiergate.diversion.mirror import month_index
+
+    day = r.get("date")
+    month = month_index(day) if isinstance(day, dt.date) else -1
+    legs = set(str(r.get("route") or "").split(">")[1:]) | {str(r.get("eu_country") or "")}
+    found = [gaps[(code, month)].why for code in sorted(c for c in legs if c) if (code, month) in gaps]
+    return f"route {r['route']} through a hub with a mirror gap (F4 x 1.5): " + "; ".join(found)
 
 
 def _evidence(flags: list[Flag], shipments: list[str]) -> str:
@@ -463,6 +565,7 @@ def _cases(
     parties: dict[str, dict[str, Any]],
     facts: dict[str, Any],
     lists: Lists | None,
+    gaps: dict[tuple[str, int], Any] | None = None,
 ) -> list[Case]:
     u = _Union()
     edges: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
@@ -548,14 +651,14 @@ def _cases(
                     hard.append(found)
                 else:
                     same.shipments.append(r["id"])
-        for code in an.FLAG_COLUMNS:
+        for code in (*an.FLAG_COLUMNS, "f11"):
             fired = [r for r in rows if r[code] > 0]
             if not fired:
                 continue
             best = max(fired, key=lambda r: (r[code], r["id"]))
             kind = FLAGS[_CODE[code]]
             party = best["consignee_id"] or ""
-            why = _why(code, best, facts.get(party, {}))
+            why = _mirror_why(best, gaps or {}) if code == "f11" else _why(code, best, facts.get(party, {}))
             shipments = sorted(r["id"] for r in fired)
             if len(fired) > 1:
                 why += f" (and {len(fired) - 1} more shipment(s))"
@@ -597,8 +700,9 @@ def _cases(
                 at_risk += r["quantity"] * r["h100e"] * H100_VALUE_USD * (8 if r["hs6"] in an.SERVER_HS else 1)
             elif (r["relevant"] or r["f20"] or r["f2"]) and r["value_usd"]:
                 at_risk += r["value_usd"]
+        row_ids = {x["id"] for x in rows}
         for r in lot_groups.get(root, []):
-            if r["id"] not in {x["id"] for x in rows}:
+            if r["id"] not in row_ids:
                 at_risk += r["value_usd"] or 0.0
         notes = [
             {"shipment": r["id"], "note": "insufficient data: " + ", ".join(r["missing"].split()) + " missing"}

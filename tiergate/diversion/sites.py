@@ -63,13 +63,21 @@ def documented_sites() -> tuple[tuple[frozenset[str], Site], ...]:
     return tuple(out)
 
 
+@functools.cache
+def _sites_in(country: str) -> tuple[tuple[frozenset[str], Site], ...]:
+    return tuple((key, site) for key, site in documented_sites() if site.country == country)
+
+
 def site_of(name: str | None, country: str | None) -> Site | None:
     """The documented site of the operator whose name the party's name contains, in the party's country."""
     if not name or not country:
         return None
+    sites = _sites_in(country)
+    if not sites:  # most countries have no documented site: the name is not normalised at all
+        return None
     key = _key(name)
     best = None
-    for owner_key, site in documented_sites():
-        if site.country == country and owner_key <= key and (best is None or site.mw > best.mw):
+    for owner_key, site in sites:
+        if owner_key <= key and (best is None or site.mw > best.mw):
             best = site
     return best

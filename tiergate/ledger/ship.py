@@ -451,6 +451,14 @@ def _draw(
     return reservations
 
 
+def refuse_before_drawing(txn: Transaction, ledger: Ledger, decision: Decision, reason: str) -> Shipment:
+    """Record a shipment refused before the ledger is drawn (restricted-party screening refuses it): like every
+    refusal it is in the audit log (``ship-refused``, with the decision's outcome, rules and the reason). A
+    refusal of a shipment already committed under the same id is that shipment's answer, a duplicate."""
+    digest = transaction_hash(txn)
+    return _refuse(ledger, decision, ",".join(decision.packs), digest, txn.id or digest[:16], reason)
+
+
 def _refuse(
     ledger: Ledger,
     decision: Decision,
