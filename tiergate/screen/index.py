@@ -43,7 +43,15 @@ from rapidfuzz.process import cdist
 
 from tiergate.screen.match import score_names, skeleton, token_table
 from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query
-from tiergate.screen.normalize import NameForm, check_name, fold, name_form, name_readings
+from tiergate.screen.normalize import (
+    NameForm,
+    alternate_forms,
+    check_name,
+    fold,
+    name_form,
+    name_readings,
+    reading_keys,
+)
 
 CANDIDATES = 40
 MIN_SHARE = 0.65
@@ -62,7 +70,7 @@ SKELETON_SIM = 0.8
 """A token of four letters or more is also filed under its consonant outline (``#frdrk`` for Frederick and
 Friedrich, ``#mhmd`` for Muhammad and the unvowelled محمد), found at this similarity."""
 COMPACT_MAX_TOKENS = 5
-INDEX_FORMAT = "tiergate-screen-index-11"
+INDEX_FORMAT = "tiergate-screen-index-12"
 """Changes when the keys, the normalisation or the file layout change: an index on disk of another format is rebuilt."""
 
 
@@ -234,7 +242,7 @@ class ScreeningIndex:
                 name_slot.append(slot)
                 compact.append(form.compact.encode())
                 name_folds.append(form.folds)
-                for key in _name_keys(form):
+                for key in _name_keys(form).union(reading_keys(name, person)):
                     postings.setdefault(key, []).append(name_id)
             forms_of[position] = tuple(forms)
         vocab = sorted(postings)
@@ -557,12 +565,12 @@ class ScreeningIndex:
         person = query.schema == "Person"
         best: dict[int, Hit] = {}
         for reading in name_readings(name):
-            form = name_form(reading, person)
-            if reading != name:
-                form = form.as_reading_of(name)
-            for position, hit in self._screen_form(query, form, threshold, floor, candidates):
-                if position not in best or hit.score > best[position].score:
-                    best[position] = hit
+            for form in (name_form(reading, person), *alternate_forms(reading, person)):
+                if reading != name:
+                    form = form.as_reading_of(name)
+                for position, hit in self._screen_form(query, form, threshold, floor, candidates):
+                    if position not in best or hit.score > best[position].score:
+                        best[position] = hit
         hits = sorted(best.values(), key=lambda h: (-h.score, h.entry.key))
         return hits[:limit]
 

@@ -45,7 +45,7 @@ from rapidfuzz.process import cdist
 
 from tiergate.screen.arabic import NASAB_CUT, abjad_form, arabic_origin, outline_values, outlines_overlap
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
-from tiergate.screen.normalize import NameForm, name_form, name_readings
+from tiergate.screen.normalize import NameForm, alternate_forms, name_form, name_readings
 
 TOKEN_FLOOR = 0.75
 LONG_FLOOR = 0.55
@@ -55,6 +55,8 @@ LONG_FLOOR_SINGLE = 0.3
 SHORT_TOKEN = 3
 SHORT_MIN = 0.85
 """Tokens of three letters or fewer match only near-exactly (or by phonetic key): ``Ali`` is not ``Lee``."""
+HALF_GIVEN_NAME = 0.75
+"""Factor on a name score when only one syllable of a hyphenated two-syllable given name is aligned."""
 SIM_POWER = 1.5
 SHORT_POWER = 2.0
 LEGAL_MISMATCH = 0.10
@@ -255,6 +257,12 @@ def _name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Na
         if not distinctive:
             # only generic words (and place names) meet: the words either name has beyond them tell it apart
             score *= len(aligned) / max(len(q.tokens), len(e.tokens))
+    if q.given_names or e.given_names:
+        for pairs, used in ((q.given_names, used_q), (e.given_names, used_e)):
+            if any((i in used) != (j in used) for i, j in pairs):
+                # one syllable of a two-syllable given name met (Lee Myung against Lee Myung-bak): another person
+                score *= HALF_GIVEN_NAME
+                break
     compact = 0.0
     if len(q.tokens) != len(e.tokens) and score < COMPACT_MIN:
         c = Indel.normalized_similarity(q.compact, e.compact)
@@ -304,6 +312,11 @@ def score_names(
         form = forms[slot]
         table = None if tables is None else tables[1 if form.han != qform.han else 0]
         ns = name_score(qform, form, table)
+        if form.latinised and ns.score < 0.999:  # a name in Chinese characters, kana or Hangul: its other readings
+            for other in alternate_forms(names[slot], person):
+                alt = name_score(qform, other)
+                if alt.score > ns.score:
+                    ns, form = alt, other
         if entry.is_weak(slot):
             ns = dataclasses.replace(ns, score=ns.score - WEAK_ALIAS)
         if best is None or ns.score > best.score:
@@ -415,11 +428,12 @@ def compare_names(name1: str, name2: str, schema: str | None = None) -> tuple[fl
     entry = ListEntry(dataset="pair", entry_id="2", list_code="-", schema=schema or "LegalEntity", name=name2)
     best: tuple[float, list[Feature]] | None = None
     for reading in name_readings(name1):
-        form = name_form(reading, person)
-        if reading != name1:
-            form = form.as_reading_of(name1)
-        score, _, features = score_names(Query(name1, schema=None), form, entry)
-        if best is None or score > best[0]:
-            best = (score, features)
+        first = name_form(reading, person)
+        for form in (first, *alternate_forms(reading, person)):
+            if reading != name1:
+                form = form.as_reading_of(name1)
+            score, _, features = score_names(Query(name1, schema=None), form, entry)
+            if best is None or score > best[0]:
+                best = (score, features)
     assert best is not None
     return best

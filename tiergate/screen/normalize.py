@@ -1,10 +1,11 @@
 """Name normalisation for matching: one Latin, lower-case token form for a name in any script.
 
 Steps, in order: Unicode NFKC; control and format characters dropped; CJK legal forms (有限公司,
-株式会社, ...) taken off; Chinese characters to pinyin (pypinyin; a person's 2-4 character name as
-surname + given name), every other script to Latin (unidecode: Cyrillic, Greek, Arabic, Hebrew,
-Hangul, Thai, ...); case folded; apostrophes dropped and other punctuation made a space; digits in
-words read as letters (``Ig0r``) and ordinals as numbers (``18th``); number words as digits; Latin
+株式会社, ...) taken off; Chinese characters, kana and Hangul read in Latin letters (:mod:`tiergate.screen.cjk`:
+pinyin, Hepburn romaji, the Revised Romanization; their other readings, Sino-Korean and Japanese readings of
+Chinese characters and McCune-Reischauer, are :func:`alternate_forms`), every other script to Latin (unidecode:
+Cyrillic, Greek, Arabic, Hebrew, Thai, ...); case folded; apostrophes dropped and other punctuation made a space;
+digits in words read as letters (``Ig0r``) and ordinals as numbers (``18th``); number words as digits; Latin
 legal forms (``LLC``, ``Co., Ltd.``, ``GmbH``, ``OOO``, ``Open Joint Stock Company``, their
 transliterated Russian and Ukrainian forms) taken off and kept as a legal-form class.
 
@@ -21,7 +22,9 @@ from functools import lru_cache
 
 from unidecode import unidecode
 
+from tiergate.screen import cjk
 from tiergate.screen.arabic import has_arabic, read_arabic
+from tiergate.screen.cjk import KOREAN_SURNAMES, SURNAME_SPELLINGS
 
 MAX_NAME_CHARS = 1000
 
@@ -141,77 +144,6 @@ _LEGAL = {
     ],
     "CORP": ["corporation", "corp", "incorporated", "inc", "company", "co", "cie", "gk", "godo kaisha"],
 }
-_CJK_LEGAL = [
-    ("有限责任公司", "LLC"),
-    ("有限責任公司", "LLC"),
-    ("股份有限公司", "JSC"),
-    ("有限公司", "LTD"),
-    ("株式会社", "JSC"),
-    ("有限会社", "LLC"),
-    ("合同会社", "LLC"),
-    ("公司", "CORP"),
-    ("유한회사", "LLC"),
-    ("주식회사", "JSC"),
-]
-# Generic business words in Chinese and Japanese company names, read as the English words list
-# entries use (so that 华为技术有限公司 reads "huawei technology" and meets "Huawei Technologies Co., Ltd.").
-_CJK_GENERIC = sorted(
-    {
-        "技术": "technology",
-        "技術": "technology",
-        "科技": "technology",
-        "集团": "group",
-        "集團": "group",
-        "国际": "international",
-        "國際": "international",
-        "贸易": "trading",
-        "貿易": "trading",
-        "进出口": "import export",
-        "進出口": "import export",
-        "电子": "electronics",
-        "電子": "electronics",
-        "工业": "industrial",
-        "工業": "industrial",
-        "实业": "industrial",
-        "實業": "industrial",
-        "控股": "holding",
-        "投资": "investment",
-        "投資": "investment",
-        "发展": "development",
-        "發展": "development",
-        "工程": "engineering",
-        "研究院": "research institute",
-        "研究所": "research institute",
-        "大学": "university",
-        "大學": "university",
-        "银行": "bank",
-        "銀行": "bank",
-        "航空": "aviation",
-        "航天": "aerospace",
-        "半导体": "semiconductor",
-        "半導體": "semiconductor",
-        "通信": "communications",
-        "设备": "equipment",
-        "設備": "equipment",
-        "机械": "machinery",
-        "機械": "machinery",
-        "材料": "materials",
-        "物流": "logistics",
-        "软件": "software",
-        "軟件": "software",
-        "网络": "network",
-        "網絡": "network",
-        "能源": "energy",
-        "化工": "chemical",
-        "微电子": "microelectronics",
-        "微電子": "microelectronics",
-        "仪器": "instrument",
-        "儀器": "instrument",
-        "制造": "manufacturing",
-        "製造": "manufacturing",
-    }.items(),
-    key=lambda kv: -len(kv[0]),
-)
 _LEGAL_PHRASES = sorted(
     ((tuple(p.split()), cls) for cls, phrases in _LEGAL.items() for p in phrases), key=lambda x: -len(x[0])
 )
@@ -462,7 +394,7 @@ GENERIC_PERSON = _TITLES | {
 }
 # The commonest surnames (Korean, Chinese, Vietnamese, South Asian): shared by millions, they do not tell persons
 # apart; the given names must.
-GENERIC_PERSON |= {
+_COMMON_SURNAMES = {
     "kim",
     "lee",
     "li",
@@ -505,6 +437,9 @@ GENERIC_PERSON |= {
     "singh",
     "kumar",
 }
+GENERIC_PERSON |= _COMMON_SURNAMES
+_SURNAME_LIKE = frozenset({*_COMMON_SURNAMES, *KOREAN_SURNAMES, *KOREAN_SURNAMES.values()})
+_HYPHENATED = re.compile(r"(?<=[A-Za-z])-([A-Za-z]+)")
 GENERIC_WEIGHT = 0.35
 TITLE_WEIGHT = 0.15
 
@@ -537,7 +472,6 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 _ORDINAL = re.compile(r"^(\d+)(st|nd|rd|th|e|er|eme|ja|ya|yi|iy|go)$")
 _APOSTROPHES = "'’‘ʼʹ`´ʻ′"
 _SPLIT = re.compile(r"[^0-9a-z]+")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df]+")
 
 
 class UnscreenableName(ValueError):
@@ -567,6 +501,9 @@ class NameForm:
     abjad: bool = False
     """The name was written in Arabic script (:mod:`tiergate.screen.arabic` reads it; against a name that was not,
     the two are also compared by consonant outline)."""
+    given_names: tuple[tuple[int, int], ...] = ()
+    """The places of token pairs that are the two syllables of one East Asian given name written with a hyphen
+    (``Myung-bak``, ``Jong-un``): one of them alone does not name the person."""
 
     def as_reading_of(self, name: str) -> NameForm:
         """This form as another reading of ``name`` (the explanation says so)."""
@@ -759,65 +696,6 @@ def hostile_text(name: str) -> tuple[str, tuple[str, ...]]:
     return text, (*notes, *mixed, *joined)
 
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3]+")
-# Korean surnames in their usual English spellings: the Revised Romanization, McCune-Reischauer and the
-# spellings passports use read as one (Gim/Kim, I/Yi/Lee/Rhee/Ri, Bak/Pak/Park, Choe/Choi ...).
-KOREAN_SURNAMES = {
-    **dict.fromkeys(["gim", "kim"], "kim"),
-    **dict.fromkeys(["yi", "lee", "rhee", "ri", "rhie", "lie"], "lee"),
-    **dict.fromkeys(["bak", "pak", "park", "bag"], "park"),
-    **dict.fromkeys(["choe", "choi", "chwe"], "choi"),
-    **dict.fromkeys(["gang", "kang"], "kang"),
-    **dict.fromkeys(["yun", "yoon"], "yoon"),
-    **dict.fromkeys(["im", "lim", "rim"], "lim"),
-    **dict.fromkeys(["sin", "shin"], "shin"),
-    **dict.fromkeys(["gwon", "gweon", "kwon"], "kwon"),
-    **dict.fromkeys(["ryu", "yu", "yoo", "rhyu"], "yoo"),
-    **dict.fromkeys(["mun", "moon"], "moon"),
-    **dict.fromkeys(["baek", "paek", "paik", "baeg"], "baek"),
-    **dict.fromkeys(["no", "noh", "roh"], "roh"),
-    **dict.fromkeys(["gu", "ku", "koo"], "koo"),
-}
-
-
-_SURNAME_SPELLINGS = {
-    k: v
-    for k, v in KOREAN_SURNAMES.items()
-    if k not in {"bag", "baeg", "im", "sin", "no", "mun", "gang", "gu", "yu", "lie", "ku"}
-}
-"""The surname spellings read as one in every name, whatever its schema (a query's schema is often unknown):
-those that are not also common words."""
-
-
-def _hangul_syllable(ch: str) -> str:
-    """One Hangul syllable in the Revised Romanization's spelling (unidecode's, with ch and final k/p/t)."""
-    out = unidecode(ch)
-    if out.startswith("c"):
-        out = "ch" + out[1:]
-    if len(out) > 1 and out[-1] in "gbd" and not out.endswith("ng"):
-        out = out[:-1] + {"g": "k", "b": "p", "d": "t"}[out[-1]]
-    return out
-
-
-def _hangul_run(run: str, person: bool) -> str:
-    """A run of Hangul in Latin letters: a person's 2-4 syllable name as surname + one token per given-name
-    syllable (``김정은`` -> kim jeong eun, meeting Kim Jong Un, Kim Jong-un); other words written together."""
-    syllables = [_hangul_syllable(ch) for ch in run]
-    if person and 2 <= len(syllables) <= 4:
-        surname = KOREAN_SURNAMES.get(syllables[0], syllables[0])
-        return " " + " ".join([surname, *syllables[1:]]) + " "
-    return " " + "".join(syllables) + " "
-
-
-def _pinyin_run(run: str, person: bool) -> str:
-    from pypinyin import lazy_pinyin
-
-    syllables = [s for s in lazy_pinyin(run) if s.strip()]
-    if person and 2 <= len(syllables) <= 4:
-        return f" {syllables[0]} {''.join(syllables[1:])} "
-    return " " + "".join(syllables) + " "
-
-
 _DOUBLED = re.compile(r"(.)\1+")
 _FOLD_LETTERS = str.maketrans("ywqcz", "ivkks", "") | {ord("x"): "ks"}
 
@@ -981,27 +859,105 @@ def check_name(name: str) -> str:
 
 @lru_cache(maxsize=131072)
 def name_form(name: str, person: bool = False) -> NameForm:
-    """The normalised form of ``name`` (``person``: read a name in Chinese characters as surname + given name)."""
+    """The normalised form of ``name`` (``person``: read a name in Chinese characters or Hangul as surname + given
+    name). East Asian scripts get their first reading (:func:`tiergate.screen.cjk.latin_reading`); the others are
+    :func:`alternate_forms`, indexed under :func:`reading_keys`."""
     text, warnings = hostile_text(name)
-    legal: set[str] = set()
-    for phrase, cls in _CJK_LEGAL:
-        if phrase in text and text.replace(phrase, "").strip():
-            text = text.replace(phrase, " ")
-            legal.add(cls)
-    latinised = False
-    han = bool(_HAN.search(text))
-    if not person and han:
-        for term, english in _CJK_GENERIC:
-            if term in text:
-                text = text.replace(term, f" {english} ")
-    if _HAN.search(text):
-        whole = _HAN.fullmatch(text.replace(" ", "")) is not None  # a Chinese name, not a transcribed foreign one
-        text = _HAN.sub(lambda m: _pinyin_run(m.group(0), person and whole), text)
-        latinised = True
-    if _HANGUL.search(text):
-        whole = _HANGUL.fullmatch(text.replace(" ", "")) is not None
-        text = _HANGUL.sub(lambda m: _hangul_run(m.group(0), person and whole), text)
-        latinised = True
+    text, legal = cjk.strip_legal_forms(text)
+    text, latinised, han = cjk.latin_reading(text, person)
+    return _latin_form(name, text, person, legal, latinised, han, warnings)
+
+
+def reading_keys(name: str, person: bool = False) -> tuple[str, ...]:
+    """The phonetic keys of a name's other readings (:func:`alternate_forms`) that its first reading lacks: its
+    tokens' and each adjacent pair's written together. A list name is indexed under them too."""
+    others = alternate_forms(name, person)
+    if not others:
+        return ()
+    keys: dict[str, None] = {}
+    for other in others:
+        keys.update(dict.fromkeys(f for f in other.folds if f))
+        keys.update(dict.fromkeys(fold(a + b) for a, b in zip(other.tokens, other.tokens[1:], strict=False)))
+    own = set(name_form(name, person).folds)
+    return tuple(k for k in keys if k not in own)
+
+
+_SCRIPT_ASIDE = re.compile(r"(?P<outside>[^()]+?)\s*\((?P<inside>[^()]+)\)\s*")
+
+
+@lru_cache(maxsize=16384)
+def alternate_forms(name: str, person: bool = False, japanese: bool = True) -> tuple[NameForm, ...]:
+    """The other readings of a name written in Chinese characters or Hangul, normalised
+    (:func:`tiergate.screen.cjk.alternate_readings`: Sino-Korean readings of Chinese characters, McCune-Reischauer
+    for Hangul and, with ``japanese``, Japanese readings of kanji); empty for any other name. A name given with its
+    form in an East Asian script in parentheses (``Jin Tiesan (金铁三)``) is also read as each of the two alone, and
+    names listed in one with the ideographic comma (``別称、有限会社CST、ザラ・アエロ``) each alone."""
+    if not cjk.east_asian(name):
+        return ()
+    text, warnings = hostile_text(name)
+    parts = [text]
+    aside = _SCRIPT_ASIDE.fullmatch(text)
+    if aside is not None and cjk.east_asian(aside["outside"]) != cjk.east_asian(aside["inside"]):
+        parts += [aside["outside"], aside["inside"]]
+    parts += cjk.listed_names(text)
+    out: list[NameForm] = []
+    first: tuple[str, ...] | None = None
+    for part in parts:
+        part, legal = cjk.strip_legal_forms(part)
+        reading, _, _ = cjk.latin_reading(part, person)
+        readings = cjk.alternate_readings(part, person, japanese)
+        if first is None:
+            first = _latin_form(name, reading, person, set(legal), True, True, warnings).tokens
+        else:
+            readings = (reading, *readings)
+        for other in readings:
+            form = _latin_form(name, other, person, set(legal), True, True, warnings)
+            if form.tokens and form.tokens != first and all(form.tokens != o.tokens for o in out):
+                out.append(form)
+    return tuple(out)
+
+
+_SYLLABLE = re.compile(r"(?:ch|sh|zh|kk|tt|pp|ss|jj|ts|[bcdfghjklmnpqrstxz])?[wy]?[aeiou]{1,3}(?:ng|[nmlkpt])?")
+_HYPHEN_PAIR = re.compile(r"(?<![A-Za-z-])([A-Za-z]+)-([A-Za-z]+)(?![A-Za-z-])")
+
+
+def _syllable_pairs(text: str, tokens: list[str]) -> tuple[tuple[int, int], ...]:
+    """The places of adjacent tokens written as one hyphenated word of two East Asian syllables (``Myung-bak``)."""
+    words = {(a.lower(), b.lower()) for a, b in _HYPHEN_PAIR.findall(text)}
+    words = {(a, b) for a, b in words if _SYLLABLE.fullmatch(a) and _SYLLABLE.fullmatch(b)}
+    if not words:
+        return ()
+    return tuple((i, i + 1) for i in range(len(tokens) - 1) if (tokens[i], tokens[i + 1]) in words)
+
+
+def _given_syllables(text: str, tokens: list[str], person: bool) -> set[int]:
+    """The places of tokens spelled like a common surname that are syllables of a given name: one written after
+    a hyphen (Lee Myung-bak) and, in a person's name, every one after the first (Lee Myung Bak: one surname).
+    They weigh as any given name (their spelling is read as one all the same: Bak as Park)."""
+    after_hyphen = {w.lower() for w in _HYPHENATED.findall(text)} if "-" in text else set()
+    places: set[int] = set()
+    surname = False
+    for i, t in enumerate(tokens):
+        if t not in _SURNAME_LIKE:
+            continue
+        if t in after_hyphen or (person and surname):
+            places.add(i)
+        else:
+            surname = True
+    return places
+
+
+def _latin_form(
+    name: str,
+    text: str,
+    person: bool,
+    legal: set[str],
+    latinised: bool,
+    han: bool,
+    warnings: tuple[str, ...],
+) -> NameForm:
+    """The form of ``name`` from ``text``, its East Asian runs already read: other scripts transliterated,
+    tokens, legal forms off, abbreviations written out, weights."""
     abjad = has_arabic(text)
     if abjad:
         text = read_arabic(text)
@@ -1010,14 +966,25 @@ def name_form(name: str, person: bool = False) -> NameForm:
         latinised = latinised or any(ord(ch) > 0x24F for ch in text)
         text = ascii_text
     tokens, found = _strip_legal(_latin_tokens(text), person)
+    pairs = _syllable_pairs(text, tokens) if person and "-" in text else ()
     if not person:
         tokens = expand_abbreviations(tokens)
-    tokens = [_SURNAME_SPELLINGS.get(t, t) for t in tokens]
-    legal |= found
+    given = _given_syllables(text, tokens, person)
+    if person and given:  # Lee Myung Bak: Bak, a surname's spelling after the surname, ends the given name
+        spaced = (
+            (i - 1, i)
+            for i in sorted(given)
+            if i > 0 and tokens[i - 1] not in _SURNAME_LIKE and _SYLLABLE.fullmatch(tokens[i - 1])
+        )
+        pairs = tuple(sorted({*pairs, *(p for p in spaced if _SYLLABLE.fullmatch(tokens[p[1]]))}))
+    tokens = [SURNAME_SPELLINGS.get(t, t) for t in tokens]
+    legal = legal | found
     generic = GENERIC_PERSON if person else GENERIC_ORG
     weights = tuple(
-        TITLE_WEIGHT if (person and t in _TITLES) else (GENERIC_WEIGHT if t in generic or len(t) == 1 else 1.0)
-        for t in tokens
+        TITLE_WEIGHT
+        if (person and t in _TITLES)
+        else (GENERIC_WEIGHT if (t in generic and i not in given) or len(t) == 1 else 1.0)
+        for i, t in enumerate(tokens)
     )
     return NameForm(
         original=name,
@@ -1032,6 +999,7 @@ def name_form(name: str, person: bool = False) -> NameForm:
         total_weight=sum(weights),
         warnings=warnings,
         abjad=abjad,
+        given_names=pairs,
     )
 
 
