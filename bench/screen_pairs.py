@@ -3,6 +3,7 @@ matchers in the same run: F1 per script group (Arabic, Cyrillic, CJK, Hangul, La
 organisation), plus nomenklatura's public name cases.
 
     python bench/screen_pairs.py [--shared PATH] [--per-group 150] [--threshold 0.7] [--seed 3] [--write FILE]
+                                 [--as-mined]
 
 Positives: a list entry's name against one of its own aliases (the lists give many in other scripts and in
 abbreviated forms). Hard negatives: the same alias against the name of the *most similar other entry* (rapidfuzz
@@ -10,7 +11,25 @@ token-set ratio over every primary name of the same schema), so each negative sh
 query. The mining is deterministic for a given seed and list files; ``--write`` keeps the pairs as CSV (the columns
 of nomenklatura's name cases). nomenklatura is a benchmark-only dependency (``pip install -e '.[bench]'``).
 Aliases the lists call weak and aliases no longer than three letters are left out; the labels are the lists' own,
-so a few positives are an entry's former or unrelated names (they cap every matcher's recall alike).
+so a few positives are an entry's unrelated names or translations (they cap every matcher's recall alike).
+
+Left out besides, by the lists' own data and never by any matcher's score (the counts are printed; ``--as-mined``
+mines without these rules, as the first version did):
+
+- positives whose alias is one of OFAC's *weak* aliases: the legacy SDN files put the strong aliases in the
+  ``alt`` file and the weak ones (nicknames, kunyas, noms de guerre: ``'AMINE DEL BELGIO'`` for *FETTAR,
+  Rachid*, ``'TAQI, Abu'``) as ``a.k.a. '...'`` in the remarks, which is where Tiergate's reader finds them; the
+  UN's "low quality" aliases were already left out as weak;
+
+- positives whose alias is an acronym of one of the entry's names (its words, legal forms aside, capitals of at
+  most six letters that are not words of the name and whose letters are, in order, initials of the name's words:
+  ``IRGC``, ``CNOOC``, ``BLMZ OOO``): no name matcher expands one, and screening meets it as the list writes it;
+- positives whose alias the SDN remarks call a former name (``f.k.a.``): a renamed company's old and new names
+  share nothing by design;
+- negatives whose "other entry" is the same party listed again (on another list, or twice on one): the two share
+  an identifier (passport, registration number...; five characters or more), a person's full date of birth, or a
+  name or alias word for word (case, punctuation and word order aside: *AL-QIZANI, Ashraf* and *ASHRAF
+  AL-QIZANI*). The next most similar entry is taken instead (among the eight most similar).
 """
 
 from __future__ import annotations
@@ -30,7 +49,10 @@ from rapidfuzz import fuzz, process
 from tiergate.screen import ListEntry, read_lists
 from tiergate.screen.match import compare_names
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = next(
+    (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared",
+)
 CASES = "data/name_matching/nomenklatura_name_bench_cases.csv"
 GROUPS = ("Arabic", "Cyrillic", "CJK", "Hangul", "Latin")
 
@@ -51,19 +73,123 @@ def schema_of(entry: ListEntry) -> str:
     return "Person" if entry.schema == "Person" else "Organization"
 
 
-def mine(entries: list[ListEntry], per_group: int, seed: int) -> list[dict[str, str]]:
-    """Positive and hard-negative pairs, up to ``per_group`` of each per script group and schema."""
+_FKA = re.compile(r"\bf\.k\.a\.,?\s*'([^']+)'", re.IGNORECASE)
+_REMARK_AKA = re.compile(r"\ba\.k\.a\.,?\s*'([^']+(?:'[^';]+)*)'", re.IGNORECASE)
+_LEGAL_WORDS = frozenset(
+    [
+        "llc",
+        "ltd",
+        "ltd.",
+        "limited",
+        "co",
+        "co.",
+        "corp",
+        "inc",
+        "jsc",
+        "ojsc",
+        "cjsc",
+        "pjsc",
+        "ao",
+        "oao",
+        "zao",
+        "pao",
+        "ooo",
+        "tov",
+        "too",
+        "gmbh",
+        "ag",
+        "sa",
+        "plc",
+    ]
+)
+_PUNCT = re.compile(r"[^\w]+")
+EXCLUSIONS = (
+    "weak alias (OFAC remarks a.k.a.)",
+    "acronym alias",
+    "former name (f.k.a.)",
+    "negative: same identifier",
+    "negative: same birth date",
+    "negative: same name listed",
+)
+
+
+def _words(name: str) -> tuple[str, ...]:
+    return tuple(sorted(w for w in _PUNCT.split(name.casefold()) if w))
+
+
+def _subsequence(short: str, long: str) -> bool:
+    letters = iter(long)
+    return all(ch in letters for ch in short)
+
+
+def _acronym(alias: str, entry: ListEntry) -> bool:
+    """An alias made only of an acronym of one of the entry's names (and legal forms): ``IRGC`` for *Iranian
+    Revolutionary Guard Corps*, ``BLMZ OOO``, ``CNOOC``: capitals (at most six a word) that are not words of the
+    name and whose letters are, in order, initials of its words. No name matcher expands one; the list carries it
+    as an alias and screening meets it there as written."""
+    words = [w for w in _PUNCT.split(alias) if w and w.casefold() not in _LEGAL_WORDS]
+    if not words or len(words) > 3:
+        return False
+    names = {w.casefold() for n in entry.names if n != alias for w in _PUNCT.split(n) if w}
+    if not all(w.isupper() and w.isalpha() and w.isascii() and len(w) <= 6 for w in words):
+        return False
+    if any(w.casefold() in names for w in words):
+        return False
+    letters = "".join(words).casefold()
+    return any(
+        _subsequence(letters, "".join(w[0] for w in _PUNCT.split(n.casefold()) if w)) for n in entry.names if n != alias
+    )
+
+
+def _ids(entry: ListEntry) -> set[str]:
+    out = {re.sub(r"[^0-9A-Z]", "", i.value.upper()) for i in entry.identifiers}
+    return {i for i in out if len(i) >= 5}
+
+
+def same_party(a: ListEntry, b: ListEntry) -> str | None:
+    """Why two list entries are one party listed twice (on two lists, or twice on one), by the lists' own data and
+    never by a matcher's score: a shared identifier, a shared full date of birth (persons), or a name or alias of
+    one that is a name or alias of the other word for word (case, punctuation and word order aside)."""
+    if _ids(a) & _ids(b):
+        return "negative: same identifier"
+    dates_a = {d for d in a.birth_dates if len(d) == 10}
+    if schema_of(a) == "Person" and dates_a & {d for d in b.birth_dates if len(d) == 10}:
+        return "negative: same birth date"
+    if {_words(n) for n in a.names} & {_words(n) for n in b.names}:
+        return "negative: same name listed"
+    return None
+
+
+def mine(
+    entries: list[ListEntry], per_group: int, seed: int, excluded: dict[str, int] | None = None, sound: bool = True
+) -> list[dict[str, str]]:
+    """Positive and hard-negative pairs, up to ``per_group`` of each per script group and schema. ``sound``: leave
+    out what no labelled pair should be (acronym aliases, former names as positives; the same party listed twice
+    as a negative), counting each reason in ``excluded``."""
     rnd = random.Random(seed)
+    excluded = {} if excluded is None else excluded
     names_by_schema: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for i, e in enumerate(entries):
         names_by_schema[schema_of(e)].append((e.name, i))
     candidates: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     for i, e in enumerate(entries):
         seen = {e.name.casefold()}
+        former = {a.casefold() for a in _FKA.findall(e.remarks or "")}
+        weak = {a.casefold() for a in _REMARK_AKA.findall(e.remarks or "")} if e.dataset.startswith("ofac") else set()
         for alias in e.aliases:
             if len(alias) <= 3 or alias.casefold() in seen:
                 continue
             seen.add(alias.casefold())
+            if sound and alias.casefold() in weak:
+                why = "weak alias (OFAC remarks a.k.a.)"
+                excluded[why] = excluded.get(why, 0) + 1
+                continue
+            if sound and _acronym(alias, e):
+                excluded["acronym alias"] = excluded.get("acronym alias", 0) + 1
+                continue
+            if sound and alias.casefold() in former:
+                excluded["former name (f.k.a.)"] = excluded.get("former name (f.k.a.)", 0) + 1
+                continue
             candidates[(script_group(alias), schema_of(e))].append((i, alias))
     rows: list[dict[str, str]] = []
     for (group, schema), found in sorted(candidates.items()):
@@ -75,10 +201,14 @@ def mine(entries: list[ListEntry], per_group: int, seed: int) -> list[dict[str, 
             rows.append(row(group, schema, alias, entry.name, True))
             # the most similar other entry's name, by the entry's own (Latin) name
             known = {a.casefold() for a in entry.aliases}
-            best = process.extract(entry.name, pool_names, scorer=fuzz.token_set_ratio, limit=5)
+            best = process.extract(entry.name, pool_names, scorer=fuzz.token_set_ratio, limit=8 if sound else 5)
             for _name, _score, k in best:
                 other = pool[k][0].casefold()
                 if pool[k][1] != i and other != entry.name.casefold() and other not in known:
+                    why = same_party(entry, entries[pool[k][1]]) if sound else None
+                    if why is not None:
+                        excluded[why] = excluded.get(why, 0) + 1
+                        continue
                     rows.append(row(group, schema, alias, pool[k][0], False))
                     break
     return rows
@@ -144,13 +274,19 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.7)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--write", type=Path)
+    parser.add_argument(
+        "--as-mined", action="store_true", help="the first mining: no acronym, former-name or same-party exclusions"
+    )
     args = parser.parse_args()
 
     files = sorted(p for p in (args.shared / "data" / "restricted_parties").rglob("*") if p.is_file())
     entries = [e for ds in read_lists(files) for e in ds.entries]
     started = time.perf_counter()
-    mined = mine(entries, args.per_group, args.seed)
+    excluded: dict[str, int] = {}
+    mined = mine(entries, args.per_group, args.seed, excluded, sound=not args.as_mined)
     print(f"mined {len(mined)} pairs from {len(entries):,} entries in {time.perf_counter() - started:.1f} s")
+    if not args.as_mined:
+        print("left out: " + ", ".join(f"{why} {excluded.get(why, 0)}" for why in EXCLUSIONS))
     if args.write:
         with args.write.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(mined[0]))

@@ -70,7 +70,7 @@ SKELETON_SIM = 0.8
 """A token of four letters or more is also filed under its consonant outline (``#frdrk`` for Frederick and
 Friedrich, ``#mhmd`` for Muhammad and the unvowelled محمد), found at this similarity."""
 COMPACT_MAX_TOKENS = 5
-INDEX_FORMAT = "tiergate-screen-index-11"
+INDEX_FORMAT = "tiergate-screen-index-12"
 """Changes when the keys, the normalisation or the file layout change: an index on disk of another format is rebuilt."""
 
 

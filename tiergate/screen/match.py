@@ -43,6 +43,7 @@ import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
+from tiergate.screen.arabic import NASAB_CUT, abjad_form, arabic_origin, outline_values, outlines_overlap
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
 from tiergate.screen.normalize import NameForm, alternate_forms, name_form, name_readings
 
@@ -64,6 +65,8 @@ COUNTRY_MATCH = 0.05
 COUNTRY_MISMATCH = 0.10
 IDENTIFIER_MATCH = 0.20
 SCHEMA_MISMATCH = 0.15
+OUTLINE_BELOW = 0.7
+"""Two Latin names that are both transcriptions of Arabic names are also compared by outline below this score."""
 WEAK_ALIAS = 0.10
 BIRTH_DATE_MATCH = 0.05
 BIRTH_YEAR_MISMATCH = 0.15
@@ -161,10 +164,14 @@ class NameScore:
     unaligned_query: tuple[str, ...]
     unaligned_entry: tuple[str, ...]
     compact: float
+    outline: bool = False
+    """The tokens met by consonant outline (one name was written in Arabic script)."""
 
     def detail(self) -> str:
         pairs = ", ".join(f"{a}~{b} {s:.2f}" for a, b, s in self.aligned) or "none"
         text = f"aligned {pairs}"
+        if self.outline:
+            text = f"by consonant outline (Arabic script), {text}"
         if self.unaligned_query:
             text += f"; query only: {' '.join(self.unaligned_query)}"
         if self.unaligned_entry:
@@ -175,7 +182,38 @@ class NameScore:
 
 
 def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> NameScore:
-    """How alike two normalised names are, in [0, 1] (``table``: the query's token similarities, precomputed)."""
+    """How alike two normalised names are, in [0, 1] (``table``: the query's token similarities, precomputed).
+    When one of them was written in Arabic script, their consonant outlines' score instead; when both are
+    transcriptions of Arabic names that do not meet plainly, the better of the two (:mod:`tiergate.screen.arabic`)."""
+    if q.abjad == e.abjad:
+        plain = _name_score(q, e, table)
+        if plain.score >= OUTLINE_BELOW or not (arabic_origin(q) and arabic_origin(e) and outlines_overlap(q, e)):
+            return plain
+        outlined = _outline_score(q, e)
+        return outlined if outlined.score > plain.score else plain
+    return _outline_score(q, e)
+
+
+def _outline_score(q: NameForm, e: NameForm) -> NameScore:
+    qa, ea = abjad_form(q), abjad_form(e)
+    values = outline_values(q, e)
+    outlined = _name_score(qa, ea, TokenTable(values, {t: j for j, t in enumerate(ea.tokens)}))
+    longer, shorter = (outlined.unaligned_query, outlined.unaligned_entry)
+    lform = qa
+    if len(qa.tokens) < len(ea.tokens):
+        longer, shorter, lform = outlined.unaligned_entry, outlined.unaligned_query, ea
+    if (
+        not shorter
+        and lform.weights[0] >= 1.0
+        and lform.tokens[0] in longer
+        and len(longer) < len(lform.tokens) - 1
+        and "," not in lform.original
+    ):
+        outlined = dataclasses.replace(outlined, score=outlined.score * NASAB_CUT)
+    return dataclasses.replace(outlined, outline=True)
+
+
+def _name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> NameScore:
     if not q.tokens or not e.tokens:
         return NameScore(0.0, (), q.tokens, e.tokens, 0.0)
     cells: list[tuple[float, float, int, int]] = []

@@ -23,6 +23,7 @@ from functools import lru_cache
 from unidecode import unidecode
 
 from tiergate.screen import cjk
+from tiergate.screen.arabic import has_arabic, read_arabic
 from tiergate.screen.cjk import KOREAN_SURNAMES, SURNAME_SPELLINGS
 
 MAX_NAME_CHARS = 1000
@@ -497,6 +498,9 @@ class NameForm:
     letters): named in a hit's explanation."""
     variants: tuple[str, ...] = ()
     """Further phonetic keys the name is indexed and looked up under (other romanisations of its script)."""
+    abjad: bool = False
+    """The name was written in Arabic script (:mod:`tiergate.screen.arabic` reads it; against a name that was not,
+    the two are also compared by consonant outline)."""
     given_names: tuple[tuple[int, int], ...] = ()
     """The places of token pairs that are the two syllables of one East Asian given name written with a hyphen
     (``Myung-bak``, ``Jong-un``): one of them alone does not name the person."""
@@ -690,25 +694,6 @@ def hostile_text(name: str) -> tuple[str, tuple[str, ...]]:
     text, mixed = fold_lookalikes(text)
     text, joined = join_spaced_letters(text)
     return text, (*notes, *mixed, *joined)
-
-
-_ARABIC_WORD = re.compile(r"[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff]+")
-_ARABIC_INITIAL = frozenset("اأإآعٱ")
-_ARABIC_LETTERS = str.maketrans({"ة": "a", "ى": "a", "ء": "", "ئ": "y", "ؤ": "w"})
-
-
-def _arabic_word(m: re.Match[str]) -> str:
-    """An Arabic-script word made ready for transliteration: the article ال written apart (``al``), a word's
-    initial alef or ayin read as its vowel (``a``: عبد -> abd, not bd), taa marbuta and alef maqsura as ``a``."""
-    word = m.group(0)
-    if word in ("الله", "لله"):
-        return "allah"
-    article = ""
-    if word.startswith("ال") and len(word) > 3:
-        article, word = "al ", word[2:]
-    if word[0] in _ARABIC_INITIAL:
-        word = "a" + word[1:]
-    return article + word.translate(_ARABIC_LETTERS)
 
 
 _DOUBLED = re.compile(r"(.)\1+")
@@ -973,8 +958,9 @@ def _latin_form(
 ) -> NameForm:
     """The form of ``name`` from ``text``, its East Asian runs already read: other scripts transliterated,
     tokens, legal forms off, abbreviations written out, weights."""
-    if _ARABIC_WORD.search(text):
-        text = _ARABIC_WORD.sub(_arabic_word, text)
+    abjad = has_arabic(text)
+    if abjad:
+        text = read_arabic(text)
     if not text.isascii():
         ascii_text = unidecode(text)
         latinised = latinised or any(ord(ch) > 0x24F for ch in text)
@@ -1012,6 +998,7 @@ def _latin_form(
         compact="".join(fold(t) for t in tokens),
         total_weight=sum(weights),
         warnings=warnings,
+        abjad=abjad,
         given_names=pairs,
     )
 
