@@ -197,7 +197,7 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
 def _outline_score(q: NameForm, e: NameForm) -> NameScore:
     qa, ea = abjad_form(q), abjad_form(e)
     values = outline_values(q, e)
-    outlined = _name_score(qa, ea, TokenTable(values, {t: j for j, t in enumerate(ea.tokens)}))
+    outlined = _name_score(qa, ea, TokenTable(values, {t: j for j, t in enumerate(ea.tokens)}, values.tolist()))
     longer, shorter = (outlined.unaligned_query, outlined.unaligned_entry)
     lform = qa
     if len(qa.tokens) < len(ea.tokens):
