@@ -72,11 +72,13 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    log = tmp_path / "serve.log"
+    errors = log.open("w", encoding="utf-8")  # a file, not a pipe: reading it never waits on the server
     server = subprocess.Popen(
         [*TIERGATE, "serve", "--port", str(port), "--db", db, "--log-level", "warning"],
         env=ENV,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         text=True,
     )
     try:
@@ -89,7 +91,9 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):  # a busy machine: the read times out
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"tiergate serve did not start: {server.stderr.read()}") from None
+                    server.kill()
+                    server.wait(timeout=10)
+                    raise AssertionError(f"tiergate serve did not start: {log.read_text()}") from None
                 time.sleep(0.1)
         request = urllib.request.Request(f"{base}/v1/chips", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=5) as response:
@@ -108,8 +112,9 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
             assert error.code == 401 and json.load(error)["error"]["code"] == "unauthenticated"
     finally:
         server.terminate()
-        _, stderr = server.communicate(timeout=10)
-    assert f"http://127.0.0.1:{port}/" in stderr
+        server.wait(timeout=10)
+        errors.close()
+    assert f"http://127.0.0.1:{port}/" in log.read_text()
 
 
 def test_serve_bad_monitoring_options(tmp_path: Path, here: Callable[..., Run]) -> None:
