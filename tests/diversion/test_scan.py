@@ -232,3 +232,21 @@ def test_epoch_documented_capacity_counts_for_a_party_without_site_mw(tmp_path: 
     flags = [f for c in result.cases for f in c.flags if f.code == "F10-no-datacentre"]
     assert [f.shipments for f in flags] == [["large"]]
     assert "Epoch AI: G42" in flags[0].why
+
+
+def test_consignees_sharing_a_small_forwarder_are_one_network(tmp_path: Path) -> None:
+    """The forwarder link is by the shipment's forwarder (its name), not by whether the consignee is a forwarder
+    (the scan once linked parties by that yes/no value, so no forwarder link ever formed)."""
+    other = {**PARTY, "id": "X2", "name": "Other Servers Sdn Bhd", "country": "MY", "address": "2 Jalan Lain, 50000",
+             "website": "https://other.my", "email_domain": "other.my"}  # fmt: skip
+    ships = [
+        {**SHIP, "forwarder": "Tiny Freight Ltd"},  # each alone a case (F3: $3,000 an H100)
+        {**SHIP, "id": "T9", "consignee_id": "X2", "forwarder": "Tiny Freight Ltd",
+         "route": "US>MY", "payer_name": "Other Servers Sdn Bhd", "payer_country": "MY"},
+    ]  # fmt: skip
+    result = _scan(tmp_path, ships, [PARTY, other])
+    linked = [c for c in result.cases if {"X1", "X2"} <= set(c.parties)]
+    assert linked, [c.parties for c in result.cases]
+    assert any(link.get("kind") == "forwarder" or "Tiny Freight" in json.dumps(link) for link in linked[0].links)
+    apart = _scan(tmp_path, [ships[0], {**ships[1], "forwarder": "Another Freight Ltd"}], [PARTY, other])
+    assert len(apart.cases) == 2 and not any({"X1", "X2"} <= set(c.parties) for c in apart.cases)

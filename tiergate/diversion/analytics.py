@@ -90,7 +90,7 @@ def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) ->
     gpus = qty * ibis.ifelse(s.hs6.isin(SERVER_HS), float(GPUS_PER_SERVER), 1.0)
     s = s.mutate(
         has_user=has_user,
-        forwarder=forwarder,
+        consignee_forwards=forwarder,
         eu_country=eu_country,
         site_mw=site_mw,
         die_tpp=die_tpp,
@@ -178,7 +178,7 @@ def features(
 
     has_user, forwarder, eu_country, site_mw, chip = (
         s.has_user,
-        s.forwarder,
+        s.consignee_forwards,
         s.eu_country,
         s.site_mw,
         s.chip_id.notnull(),
