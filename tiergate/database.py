@@ -76,3 +76,13 @@ def create_engine(url: str) -> Engine:
         # SQLAlchemy and the operation is tried again (see Ledger.transaction).
         return sa.create_engine(parsed, pool_recycle=3600)
     raise LedgerError(f"unsupported database {backend!r} in {url!r}", hint="use sqlite:///FILE or postgresql://...")
+
+
+def schema_revision(engine: Engine, version_table: str) -> str | None:
+    """The Alembic revision a store's ``version_table`` records, or None when the store has no such table (it was
+    never initialised). A database that cannot be opened raises SQLAlchemy's ``OperationalError``."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(version_table):
+            return None
+        revision = conn.execute(sa.text(f"SELECT version_num FROM {version_table}")).scalar()  # noqa: S608
+    return None if revision is None else str(revision)

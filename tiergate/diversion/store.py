@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from tiergate.database import schema_revision
 from tiergate.diversion.model import LEVEL_RANK, Case
 from tiergate.errors import TiergateError
 from tiergate.ledger.store import WRITE_OPTION, Ledger
@@ -116,17 +117,16 @@ class CaseQueue:
 
     def _revision(self, *, allow_empty: bool = False) -> None:
         try:
-            with self.ledger.engine.connect() as conn:
-                if not sa.inspect(conn).has_table(VERSION_TABLE):
-                    if allow_empty:
-                        return
-                    raise CaseError(
-                        f"{self.url} holds no case queue",
-                        hint="scan with `tiergate diversion scan SHIPMENTS --db URL` to fill it",
-                    )
-                revision = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()  # noqa: S608
+            revision = schema_revision(self.ledger.engine, VERSION_TABLE)
         except OperationalError as error:
             raise CaseError(f"cannot open {self.url}: {error.orig}") from None
+        if revision is None:
+            if allow_empty:
+                return
+            raise CaseError(
+                f"{self.url} holds no case queue",
+                hint="scan with `tiergate diversion scan SHIPMENTS --db URL` to fill it",
+            )
         if revision not in KNOWN_REVISIONS:
             raise CaseError(
                 f"{self.url} has diversion schema {revision!r}, newer than this Tiergate knows ({HEAD_REVISION})",

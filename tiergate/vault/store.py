@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from tiergate.database import schema_revision
 from tiergate.errors import InputError, TiergateError
 from tiergate.interchange import decision_to_dict
 from tiergate.ledger.store import WRITE_OPTION, Ledger
@@ -179,14 +180,13 @@ class Vault:
 
     def _revision(self, *, allow_empty: bool = False) -> None:
         try:
-            with self.ledger.engine.connect() as conn:
-                if not sa.inspect(conn).has_table(VERSION_TABLE):
-                    if allow_empty:
-                        return
-                    raise VaultError(f"{self.url} holds no vault", hint="run `tiergate vault init --db URL` first")
-                revision = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()  # noqa: S608
+            revision = schema_revision(self.ledger.engine, VERSION_TABLE)
         except OperationalError as error:
             raise VaultError(f"cannot open {self.url}: {error.orig}") from None
+        if revision is None:
+            if allow_empty:
+                return
+            raise VaultError(f"{self.url} holds no vault", hint="run `tiergate vault init --db URL` first")
         if revision not in KNOWN_REVISIONS:
             raise VaultError(
                 f"{self.url} has vault schema {revision!r}, newer than this Tiergate knows ({HEAD_REVISION})",
