@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,21 @@ SHARED_SCOPES = {
     "tests/monitor/test_spark.py": "spark",
     "tests/monitor/test_declared_flop.py": "spark",
 }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schemathesis gives the tests of every operation one node id, the function's (``tests/api/test_schema.py``);
+    pytest-xdist's ``--dist loadscope`` keys its work by node id and would run one of them, silently. Each such
+    test gets the node id its name says (``...::test_x[GET /v1/chips]``)."""
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1 and not item.nodeid.endswith("::" + item.name) and item.parent is not None:
+            if hasattr(item, "_id"):  # pytest 9: a structured id
+                item._id = item.parent.id.child(item.name)
+            else:  # pytest 8
+                item._nodeid = f"{item.parent.nodeid}::{item.name}"
+    renamed = Counter(item.nodeid for item in items)
+    assert max(renamed.values(), default=1) == 1, [n for n, c in renamed.items() if c > 1][:5]
 
 
 @pytest.hookimpl(optionalhook=True)
