@@ -176,27 +176,44 @@ def features(
         "ref_hs6", "ref_origin"
     )
 
+    # Each layer below is a subquery of its own (``view``): Ibis would otherwise inline every intermediate
+    # expression into each use, and DuckDB does not share work inside CASE, AND and OR, so the route's tail, the
+    # end-use country and each flag would be computed many times per shipment.
+    chip = s.chip_id.notnull()
+    reference = s.price_ref.fill_null(s.product_median)
+    naics = s.c_naics.fill_null("")
+    brand = s.brand.lower().strip().fill_null("")
+    s = s.mutate(
+        chip=chip,
+        ratio=ibis.ifelse(chip & (reference > 0), s.unit_value / reference, ibis.null("float64")),
+        kg_ratio=ibis.ifelse(s.kg_median > 0, s.per_kg / s.kg_median, ibis.null("float64")),
+        tail=">" + s.route.substr(2).fill_null("") + ">",
+        eu_known=s.eu_country.fill_null(""),
+        naics=naics,
+        brand_low=brand,
+        n_legs=(s.route.length() + 1) // 3,
+        demand_mw=s.gpus * s.chip_kw * KW_OVERHEAD / 1000.0,
+        destination=ibis.ifelse(
+            s.has_user, s.e_country, ibis.ifelse(s.consignee_forwards, ibis.null("string"), s.c_country)
+        ),
+    ).view()
     has_user, forwarder, eu_country, site_mw, chip = (
         s.has_user,
         s.consignee_forwards,
         s.eu_country,
         s.site_mw,
-        s.chip_id.notnull(),
+        s.chip,
     )
-    reference = s.price_ref.fill_null(s.product_median)
-    ratio = ibis.ifelse(chip & (reference > 0), s.unit_value / reference, ibis.null("float64"))
-    kg_ratio = ibis.ifelse(s.kg_median > 0, s.per_kg / s.kg_median, ibis.null("float64"))
-    tail = ">" + s.route.substr(2).fill_null("") + ">"
+    ratio, kg_ratio, tail, naics, brand = s.ratio, s.kg_ratio, s.tail, s.naics, s.brand_low
     hub_any = ibis.literal(False)
     hub_other = ibis.literal(False)
     for code in HUBS:
         hub_any = hub_any | _contains(tail, code)
-        hub_other = hub_other | (_contains(tail, code) & (eu_country.fill_null("") != code))
+        hub_other = hub_other | (_contains(tail, code) & (s.eu_known != code))
     hub_end_use = s.eu_country.isin(HUBS).fill_null(False)
     cover_hs = ibis.literal(False)
     for prefix in COVER_HS_PREFIX:
         cover_hs = cover_hs | s.hs6.startswith(prefix).fill_null(False)
-    naics = s.c_naics.fill_null("")
     it_naics = ibis.literal(False)
     for prefix in IT_NAICS:
         it_naics = it_naics | naics.startswith(prefix)
@@ -207,10 +224,9 @@ def features(
         (s.c_incorporated >= ibis.date(NEW_ENTITY_DATE)) | ((s.date - s.c_incorporated).cast("int64") < 365)
     )
     first_large = (s.date == s.first_date) & ((s.gpus >= SMALL_LOT_GPUS) | (s.value_usd >= SMALL_LOT_VALUE))
-    demand_mw = s.gpus * s.chip_kw * KW_OVERHEAD / 1000.0
-    brand = s.brand.lower().strip().fill_null("")
+    demand_mw = s.demand_mw
     known_brand = brand.isin(KNOWN_BRANDS) | (brand == s.chip_vendor.lower().fill_null(""))
-    destination = ibis.ifelse(has_user, s.e_country, ibis.ifelse(forwarder, ibis.null("string"), s.c_country))
+    destination = s.destination
     risky = (
         s.eu_country.isin(d5).fill_null(False)
         | s.c_country.isin(d5).fill_null(False)
@@ -231,7 +247,7 @@ def features(
         & (~has_user | (payer != s.e_name.lower().strip().fill_null("")))
     )
     # an odd route: many legs, or a country twice (the reader writes routes as two-letter codes joined by '>')
-    n_legs = (s.route.length() + 1) // 3
+    n_legs = s.n_legs
     twice = ibis.literal(False)
     for j in range(1, ODD_ROUTE_LEGS - 1):
         for i in range(j):
@@ -271,7 +287,6 @@ def features(
         "f19": ibis.ifelse(odd, 5, 0),
         "f20": ibis.ifelse(cover_hs & (s.per_kg > 2000) & (kg_ratio > 5), ibis.ifelse(reseller, 25, 15), 0),
     }
-    s = s.mutate(**{k: v.cast("int64") for k, v in pts.items()}, ratio=ratio, kg_ratio=kg_ratio, demand_mw=demand_mw)
     hard = ibis.cases(
         (s.c_listed.fill_null("") != "", "listed"),
         (s.e_listed.fill_null("") != "", "listed-user"),
@@ -279,11 +294,12 @@ def features(
         (s.end_use_check == "failed", "check"),
         else_=ibis.null("string"),
     )
+    s = s.mutate(**{k: v.cast("int64") for k, v in pts.items()}, hard=hard).view()
     total = s.f2
     for name in FLAG_COLUMNS[1:]:
         total = total + s[name]
     gated = ibis.ifelse(s.relevant | (s.f2 + s.f3 + s.f20 > 0), ibis.least(total, 100), ibis.least(total, 30))
-    return s.mutate(hard=hard, points=gated.cast("int64"))
+    return s.mutate(points=gated.cast("int64"))
 
 
 SHIPMENT_OUT = (
@@ -306,9 +322,25 @@ FLOOR = 5
 case above ``low``, and at scale they are most of the compute traffic."""
 
 
+def _kept(f: ir.Table) -> ir.BooleanValue:
+    return (f.points > FLOOR) | f.hard.notnull()
+
+
 def flagged(f: ir.Table, inputs: Inputs) -> ir.Table:
     """The shipments with more than :data:`FLOOR` points or a hard stop (what cases are made of)."""
-    return with_missing(f.filter((f.points > FLOOR) | f.hard.notnull()), inputs).select(*SHIPMENT_OUT)
+    return with_missing(f.filter(_kept(f)), inputs).select(*SHIPMENT_OUT)
+
+
+def narrow(f: ir.Table, inputs: Inputs) -> ir.Table:
+    """Every shipment of ``f`` (of :func:`features`) in the columns of :data:`BASE_OUT`, and ``kept``: whether it
+    is one of :func:`flagged`. One pass over the shipments computes both the flags and what the party links,
+    serial numbers, small lots and counts read (a table the scan materialises once)."""
+    return with_missing(f, inputs).select(*BASE_OUT, kept=_kept(f))
+
+
+def only(ships: ir.Table, ids: ir.Table) -> ir.Table:
+    """The shipments whose ``id`` is in the one-column table ``ids``."""
+    return ships.filter(ships.id.isin(ids[ids.columns[0]]))
 
 
 def missing(f: ir.Table, limit: int) -> ir.Table:

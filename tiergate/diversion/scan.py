@@ -432,13 +432,17 @@ def _scan(
     # the per-shipment flags with their references: only the shipments that can make a case come back
     refs = {name: ibis.memtable(con.to_pyarrow(expr)) for name, expr in an.references(ships, inputs).items()}
     f = an.features(ships, party_table, chips, refs, d5, inputs)
+    if engine == "duckdb":
+        # one pass computes every shipment's flags and keeps the few columns the party links, serials, small lots
+        # and counts read; the wide rows of the shipments over the floor are then computed for those alone
+        b = con.create_table("diversion_base", an.narrow(f, inputs), temp=True)
+        kept = b.filter(b.kept).select("id")
+        f = an.features(an.only(ships, kept), party_table, chips, refs, d5, inputs)
+    else:  # each query computes what it reads
+        b = an.with_missing(an.base(ships, party_table, chips, inputs), inputs)
     flagged = sorted(_rows(con, an.flagged(f, inputs)), key=lambda r: str(r["id"]))
     for r in flagged:
         r["f11"] = mirror.prior(r, gaps, an.HUBS)
-    # the rest needs no references: each reads a narrow table of the joined shipments and returns few rows
-    b = an.with_missing(an.base(ships, party_table, chips, inputs), inputs)
-    if engine == "duckdb":  # the few columns they read, joined and computed once (not once per query)
-        b = con.create_table("diversion_base", b.select(*an.BASE_OUT), temp=True)
     links = {name: _rows(con, expr) for name, expr in an.party_links(b).items()}
     serials = _rows(con, an.repeated_serials(b))
     lots = _rows(con, an.small_lots(b))
