@@ -63,17 +63,13 @@ class Inputs:
     them is noted as insufficient data; a file without the column gets one scan note instead."""
 
 
-def _contains(tail: ir.StringValue, code: str) -> ir.BooleanValue:
-    return tail.contains(f">{code}>")
-
-
 def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) -> ir.Table:
     """Every shipment on or before the scan date joined to its catalogue chip, consignee and end user, with the
     facts that need nothing beyond its own row (no references, no windows): what the party links, serial numbers
     and small lots are read from."""
     s = _in_scope(ships, inputs)
     s = s.mutate(hs6=s.hs_code.substr(0, 6), desc_low=s.description.lower().fill_null(""))
-    s = s.left_join(chips, s["product"] == chips.chip_name).drop("chip_name")
+    s = s.left_join(chips, s["product"] == chips.chip_name).drop("chip_name")  # the table of :func:`products`
     c = parties.rename(lambda name: "c_" + name.removeprefix("p_"))
     s = s.left_join(c, s.consignee_id == c.c_id).drop("c_id")
     e = parties.rename(lambda name: "e_" + name.removeprefix("p_"))
@@ -83,7 +79,7 @@ def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) ->
     forwarder = s.c_is_forwarder.fill_null(False)
     eu_country = ibis.ifelse(has_user, s.e_country, ibis.ifelse(forwarder, ibis.null("string"), s.c_country))
     site_mw = ibis.ifelse(has_user, s.e_site_mw, s.c_site_mw)
-    die_tpp = s["product"].lower().fill_null("").re_extract(TPP_TEXT, 1).nullif("").cast("float64")
+    die_tpp = s.die_tpp
     chip = s.chip_id.notnull()
     relevant = s.hs6.isin(COMPUTE_HS) | chip | s.desc_low.re_search(LEXICON).fill_null(False) | die_tpp.notnull()
     qty = s.quantity.cast("float64")
@@ -101,22 +97,27 @@ def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) ->
 
 
 def with_missing(s: ir.Table, inputs: Inputs) -> ir.Table:
-    """``s`` (of :func:`base`) with what each shipment lacks to assess a flag (empty when nothing): computed for
-    the rows that are read back, after any filter, not for every shipment."""
-    missing = (
-        ibis.ifelse(s.payer_country.isnull(), "payer_country ", "")
-        + ibis.ifelse(s.c_country.isnull(), "consignee ", "")
-        + ibis.ifelse(s.route.isnull(), "route ", "")
-        + ibis.ifelse(s.quantity.isnull() | s.value_usd.isnull(), "quantity/value_usd ", "")
-        + ibis.ifelse(s.c_country.notnull() & s.c_incorporated.isnull(), "incorporated ", "")
-        + ibis.ifelse(s.relevant & s.c_country.notnull() & s.c_naics.isnull(), "naics ", "")
-        + ibis.ifelse(s.date.isnull(), "date ", "")
-        + ibis.ifelse(s.payer_country.notnull() & s.payer_name.isnull(), "payer_name ", "")
-    )
+    """``s`` (of :func:`base`) with what each shipment lacks to assess a flag (empty when nothing). The text is
+    built only for the shipments that lack something (a test per fact for the others)."""
+    facts = [
+        (s.payer_country.isnull(), "payer_country "),
+        (s.c_country.isnull(), "consignee "),
+        (s.route.isnull(), "route "),
+        (s.quantity.isnull() | s.value_usd.isnull(), "quantity/value_usd "),
+        (s.c_country.notnull() & s.c_incorporated.isnull(), "incorporated "),
+        (s.relevant & s.c_country.notnull() & s.c_naics.isnull(), "naics "),
+        (s.date.isnull(), "date "),
+        (s.payer_country.notnull() & s.payer_name.isnull(), "payer_name "),
+    ]
     for column in ("payment_terms", "support"):
         if column in inputs.present:
-            missing = missing + ibis.ifelse(s.relevant & s[column].isnull(), column + " ", "")
-    return s.mutate(missing=missing.strip())
+            facts.append((s.relevant & s[column].isnull(), column + " "))
+    lacking = ibis.literal(False)
+    text = ibis.literal("")
+    for test, name in facts:
+        lacking = lacking | test
+        text = text + ibis.ifelse(test, name, "")
+    return s.mutate(missing=ibis.ifelse(lacking, text.strip(), ""))
 
 
 def _in_scope(ships: ir.Table, inputs: Inputs) -> ir.Table:
@@ -149,6 +150,19 @@ def references(ships: ir.Table, inputs: Inputs) -> dict[str, ir.Table]:
     return {"by_product": by_product, "by_hs": by_hs, "first": first}
 
 
+def products(names: ir.Table, chips: ir.Table, by_product: ir.Table) -> ir.Table:
+    """One row per product named in the shipments (``names``: a ``product`` column): its catalogue facts
+    (``chips``, of :func:`chips_arrow`; none when it is not a catalogue chip), the median unit value of its
+    shipments (``by_product`` of :func:`references`) and the TPP its text states (a die). The shipments join this
+    small table once, instead of a join per fact and a pattern match per shipment."""
+    bp = by_product.rename(ref_product="product")
+    p = names.left_join(chips, names["product"] == chips.chip_name)
+    p = p.left_join(bp, p["product"] == bp.ref_product)
+    die_tpp = p["product"].lower().fill_null("").re_extract(TPP_TEXT, 1).nullif("").cast("float64")
+    facts = {c: p[c] for c in chips.columns if c != "chip_name"}
+    return p.select(chip_name=p["product"], **facts, product_median=p.product_median, die_tpp=die_tpp)
+
+
 def features(
     ships: ir.Table,
     parties: ir.Table,
@@ -169,8 +183,6 @@ def features(
     # NULL consignees are one group (as a window's partition would make them)
     first = refs["first"].rename(ref_consignee="consignee_id")
     s = s.left_join(first, s.consignee_id.identical_to(first.ref_consignee)).drop("ref_consignee")
-    by_product = refs["by_product"].rename(ref_product="product")
-    s = s.left_join(by_product, s["product"] == by_product.ref_product).drop("ref_product")
     by_hs = refs["by_hs"].rename(ref_hs6="hs6", ref_origin="exporter_country")
     s = s.left_join(by_hs, [s.hs6.identical_to(by_hs.ref_hs6), s.exporter_country.identical_to(by_hs.ref_origin)]).drop(
         "ref_hs6", "ref_origin"
@@ -187,8 +199,9 @@ def features(
         chip=chip,
         ratio=ibis.ifelse(chip & (reference > 0), s.unit_value / reference, ibis.null("float64")),
         kg_ratio=ibis.ifelse(s.kg_median > 0, s.per_kg / s.kg_median, ibis.null("float64")),
-        tail=">" + s.route.substr(2).fill_null("") + ">",
-        eu_known=s.eu_country.fill_null(""),
+        # the legs after the origin, each between two '>' of its own ('US>SG>SG' -> '>>SG>>SG>>'), so that
+        # removing every '>XX>' of one country leaves the others whole
+        legs=(s.route.substr(2) + ">").replace(">", ">>").fill_null(""),
         naics=naics,
         brand_low=brand,
         n_legs=(s.route.length() + 1) // 3,
@@ -204,12 +217,11 @@ def features(
         s.site_mw,
         s.chip,
     )
-    ratio, kg_ratio, tail, naics, brand = s.ratio, s.kg_ratio, s.tail, s.naics, s.brand_low
-    hub_any = ibis.literal(False)
-    hub_other = ibis.literal(False)
-    for code in HUBS:
-        hub_any = hub_any | _contains(tail, code)
-        hub_other = hub_other | (_contains(tail, code) & (s.eu_known != code))
+    ratio, kg_ratio, naics, brand = s.ratio, s.kg_ratio, s.naics, s.brand_low
+    hub = ">(" + "|".join(HUBS) + ")>"
+    hub_any = s.legs.re_search(hub)
+    others = ibis.ifelse(s.eu_country.isnull(), s.legs, s.legs.replace(">" + s.eu_country + ">", ""))
+    hub_other = others.re_search(hub)
     hub_end_use = s.eu_country.isin(HUBS).fill_null(False)
     cover_hs = ibis.literal(False)
     for prefix in COVER_HS_PREFIX:

@@ -361,6 +361,7 @@ def _scan(
     """The scan on an open engine. A clean Parquet file on DuckDB is read by DuckDB itself, query by query, and
     never held in Python; anything else is read (and checked row by row when it must be) into Arrow first."""
     import ibis
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from tiergate.diversion import mirror
@@ -431,6 +432,8 @@ def _scan(
     gaps, no_prior = mirror.gaps(hub_imports, an.HUBS)
     # the per-shipment flags with their references: only the shipments that can make a case come back
     refs = {name: ibis.memtable(con.to_pyarrow(expr)) for name, expr in an.references(ships, inputs).items()}
+    names = ibis.memtable(pa.table({"product": pa.array(sorted(set(products)), pa.string())}))
+    chips = ibis.memtable(con.to_pyarrow(an.products(names, chips, refs["by_product"])))
     f = an.features(ships, party_table, chips, refs, d5, inputs)
     if engine == "duckdb":
         # one pass computes every shipment's flags and keeps the few columns the party links, serials, small lots
