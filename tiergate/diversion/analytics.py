@@ -210,13 +210,7 @@ def features(
             s.has_user, s.e_country, ibis.ifelse(s.consignee_forwards, ibis.null("string"), s.c_country)
         ),
     ).view()
-    has_user, forwarder, eu_country, site_mw, chip = (
-        s.has_user,
-        s.consignee_forwards,
-        s.eu_country,
-        s.site_mw,
-        s.chip,
-    )
+    has_user, forwarder, site_mw, chip = s.has_user, s.consignee_forwards, s.site_mw, s.chip
     ratio, kg_ratio, naics, brand = s.ratio, s.kg_ratio, s.naics, s.brand_low
     hub = ">(" + "|".join(HUBS) + ")>"
     hub_any = s.legs.re_search(hub)
