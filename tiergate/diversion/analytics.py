@@ -220,12 +220,10 @@ def features(
     cover_hs = ibis.literal(False)
     for prefix in COVER_HS_PREFIX:
         cover_hs = cover_hs | s.hs6.startswith(prefix).fill_null(False)
-    it_naics = ibis.literal(False)
-    for prefix in IT_NAICS:
-        it_naics = it_naics | naics.startswith(prefix)
-    reseller = ibis.literal(False)
-    for prefix in RESELLER_NAICS:
-        reseller = reseller | naics.startswith(prefix)
+    # facts of the consignee alone (its line of business; where it and the parties are) are worked out once per
+    # party (:func:`party_facts`), not once per shipment
+    it_naics = s.c_it_naics.fill_null(False)
+    reseller = s.c_reseller.fill_null(False)
     new_entity = s.c_incorporated.notnull() & (
         (s.c_incorporated >= ibis.date(NEW_ENTITY_DATE)) | ((s.date - s.c_incorporated).cast("int64") < 365)
     )
@@ -233,12 +231,10 @@ def features(
     demand_mw = s.demand_mw
     known_brand = brand.isin(KNOWN_BRANDS) | (brand == s.chip_vendor.lower().fill_null(""))
     destination = s.destination
-    risky = (
-        s.eu_country.isin(d5).fill_null(False)
-        | s.c_country.isin(d5).fill_null(False)
-        | s.c_parent_country.isin(d5).fill_null(False)
-        | s.e_parent_country.isin(d5).fill_null(False)
+    eu_d5 = ibis.ifelse(
+        has_user, s.e_d5.fill_null(False), ibis.ifelse(forwarder, ibis.literal(False), s.c_d5.fill_null(False))
     )
+    risky = eu_d5 | s.c_d5.fill_null(False) | s.c_parent_d5.fill_null(False) | s.e_parent_d5.fill_null(False)
 
     f9 = ibis.cases(
         (s.payer_country.isin(PAYER_RISK).fill_null(False), 20),
@@ -392,6 +388,16 @@ def small_lots(f: ir.Table) -> ir.Table:
     return lots.select("id", "date", "consignee_id", "gpus", "value_usd", "quantity", "die_tpp", "chip_kw", "site_mw")
 
 
+def party_facts(row: dict[str, Any], d5: tuple[str, ...]) -> None:
+    """Add to a party's row (of :func:`parties_arrow`) whether it is in D:5 or Macau, whether its parent is, and
+    whether its NAICS code is an IT business or a reseller of IT (each a test of the party alone)."""
+    naics = row["p_naics"] or ""
+    row["p_d5"] = row["p_country"] in d5
+    row["p_parent_d5"] = row["p_parent_country"] in d5
+    row["p_it_naics"] = naics.startswith(IT_NAICS)
+    row["p_reseller"] = naics.startswith(RESELLER_NAICS)
+
+
 def chips_arrow(rows: list[dict[str, Any]]) -> Any:
     import pyarrow as pa
 
@@ -424,5 +430,9 @@ def parties_arrow(rows: list[dict[str, Any]]) -> Any:
         "p_f8": pa.int64(),
         "p_f16": pa.int64(),
         "p_listed": pa.string(),
+        "p_d5": pa.bool_(),
+        "p_parent_d5": pa.bool_(),
+        "p_it_naics": pa.bool_(),
+        "p_reseller": pa.bool_(),
     }
     return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in types.items()})

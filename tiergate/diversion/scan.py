@@ -427,6 +427,8 @@ def _scan(
                 "columns": absent,
             }
         )
+    for row in party_rows:
+        an.party_facts(row, d5)
     party_table = ibis.memtable(an.parties_arrow(party_rows))
     mirror.add_shipments(hub_imports, _rows(con, mirror.hub_imports(ships, as_of.isoformat())), an.HUBS)
     gaps, no_prior = mirror.gaps(hub_imports, an.HUBS)
