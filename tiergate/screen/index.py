@@ -19,12 +19,14 @@ full (:func:`tiergate.screen.match.score_names`). A hit's score is that of the e
 retrieved.
 
 Persistence. :meth:`ScreeningIndex.for_store` keeps the index in one NumPy file in a cache folder, named by the
-hash of the lists' content (the store's datasets, versions and file hashes) and of this index's format: it is
-rebuilt only when a list changes. Entries are decoded from it only when they are candidates.
+hash of the lists' content (the store's datasets, versions and file hashes), of this index's format and of the
+source of the code that builds it (:func:`code_stamp`): it is rebuilt only when a list or that code changes.
+Entries are decoded from it only when they are candidates.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import multiprocessing
@@ -72,6 +74,20 @@ Friedrich, ``#mhmd`` for Muhammad and the unvowelled محمد), found at this si
 COMPACT_MAX_TOKENS = 5
 INDEX_FORMAT = "tiergate-screen-index-12"
 """Changes when the keys, the normalisation or the file layout change: an index on disk of another format is rebuilt."""
+STAMPED_SOURCES = (
+    "index.py",
+    "match.py",
+    "model.py",
+    "normalize.py",
+    "cjk.py",
+    "arabic.py",
+    "confusables.py",
+    "readings/hanja.txt.gz",
+)
+"""The files (beside this one) whose content decides what the index holds: its keys, the normalisation and
+readings of every script, the entries' layout. A kept index is named by their hash (:func:`code_stamp`) as well
+as by :data:`INDEX_FORMAT`, so an index built by other code is rebuilt even where a change forgot to bump the
+format."""
 
 
 def _hash(key: str) -> int:
@@ -675,13 +691,30 @@ def cache_dir() -> Path:
     return Path(base) / "tiergate"
 
 
+@functools.cache
+def code_stamp(folder: Path | None = None, files: tuple[str, ...] = STAMPED_SOURCES) -> str:
+    """The hash of :data:`INDEX_FORMAT` and of the content of ``files`` in ``folder`` (default: this package's
+    :data:`STAMPED_SOURCES`), the code that builds an index; a file that cannot be read counts as missing. About
+    a millisecond, once per process."""
+    base = folder if folder is not None else Path(__file__).parent
+    digest = hashlib.sha256(INDEX_FORMAT.encode())
+    for name in files:
+        try:
+            content = hashlib.sha256((base / name).read_bytes()).hexdigest()
+        except OSError:
+            content = "missing"
+        digest.update(f"\n{name}\t{content}".encode())
+    return digest.hexdigest()[:32]
+
+
 def index_path(url: str, version: str, cache: Path | None = None) -> Path:
     """The file that keeps the index of the list store at ``url`` holding the lists of ``version`` (its
-    ``data_version``), in ``cache`` (default :func:`cache_dir`): named by the hash of the store's URL and of the
-    lists' content, so a store's index is rebuilt only when its lists change."""
+    ``data_version``), in ``cache`` (default :func:`cache_dir`): named by the hash of the store's URL, of the
+    lists' content and of the code that builds it (:func:`code_stamp`), so a store's index is rebuilt when its
+    lists change or that code does, and only then."""
     folder = cache if cache is not None else cache_dir()
     where = hashlib.sha256(url.encode()).hexdigest()[:16]
-    key = hashlib.sha256(f"{INDEX_FORMAT}\n{version}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{code_stamp()}\n{version}".encode()).hexdigest()[:32]
     return folder / f"screen-index-{where}-{key}.npz"
 
 
