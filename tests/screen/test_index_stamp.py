@@ -12,6 +12,7 @@ import pytest
 from tiergate.screen import Query, ScreeningIndex
 from tiergate.screen import index as index_module
 from tiergate.screen.ingest import read_lists
+from tiergate.screen.normalize import name_form
 from tiergate.screen.store import open_store
 
 from .test_screen_cli import DATA
@@ -69,3 +70,32 @@ def test_an_index_kept_by_other_code_is_rebuilt(tmp_path: Path, monkeypatch: pyt
     assert again.screen(Query("Huawei Technologies"))
     ScreeningIndex.for_store(store, cache)
     assert built == [1]  # kept for the new code
+
+
+def test_the_kept_file_holds_the_forms_the_index_was_built_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch against the kept index scores its candidates with the list names' forms read from the file, the
+    very forms the index was built with (not normalised again in every process)."""
+    entries = [
+        e
+        for ds in read_lists([DATA / "lists" / "nsfreg_bis_entity_list.json", DATA / "lists" / "trade_gov_csl.csv"])
+        for e in ds.entries
+    ]
+    built = ScreeningIndex.build(entries)
+    built.save(tmp_path / "kept.npz")
+    forms = [built.entry_forms(p) for p in range(len(built))]
+    assert any(f.legal for fs in forms for f in fs) and any(f.weights for fs in forms for f in fs)
+
+    def no_normalising(*_: object, **__: object) -> None:
+        raise AssertionError("a list name was normalised again")
+
+    monkeypatch.setattr(index_module, "name_form", no_normalising)
+    loaded = ScreeningIndex.load(tmp_path / "kept.npz")
+    assert [loaded.entry_forms(p) for p in range(len(loaded))] == forms
+    monkeypatch.undo()
+    query = Query("Huawei Technologies Co Ltd")
+    assert [h.to_dict() for h in loaded.screen(query)] == [h.to_dict() for h in built.screen(query)]
+    for position, kept in enumerate(forms):  # the forms are those normalising gives
+        entry = loaded.entries[position]
+        assert kept == tuple(name_form(n, entry.schema == "Person") for n in entry.names)

@@ -112,7 +112,7 @@ def _installed(db: str | None) -> Any:
 
 def _warn(store: Any, max_age: int | None, console: Console) -> list[dict[str, Any]]:
     """The stale-list warnings of ``store``, printed on ``console``."""
-    from tiergate.screen.store import list_warnings
+    from tiergate.screen.places import list_warnings
 
     found = list_warnings(store, max_age)
     for w in found:
@@ -323,6 +323,20 @@ def _screener(db: str | None, threshold: float) -> Any:
     return Screener(ScreeningIndex.for_store(store), store, threshold)
 
 
+def _reading_screener(db: str | None, threshold: float) -> Any:
+    """A screener that only reads: of a SQLite store read without SQLAlchemy when it can be
+    (:func:`tiergate.screen.reader.open_lists`), else as :func:`_screener`."""
+    from tiergate.screen.reader import open_lists
+
+    lists = open_lists(db)
+    if lists is None:
+        return _screener(db, threshold)
+    from tiergate.screen.index import ScreeningIndex
+    from tiergate.screen.service import Screener
+
+    return Screener(ScreeningIndex.for_store(lists, version=lists.data_version()), lists, threshold)  # type: ignore[arg-type]
+
+
 @screen_app.command("name")
 def screen_name(
     name: Annotated[str, typer.Argument(help="The party's name, in any script.")],
@@ -351,14 +365,14 @@ def screen_name(
     query = Query(
         _name(name, "name"), schema, _country(country, "--country"), tuple(identifier or ()), _birth_date(dob, "--dob")
     )
-    screener = _screener(db, threshold)
+    screener = _screener(db, threshold) if party else _reading_screener(db, threshold)
     key = party_id(query.name, query.country, party)
     hits = (
         screener.screen_and_record(query, key, limit=limit) if party else screener.screen(query, party=key, limit=limit)
     )
     rows = [h.to_dict() for h in hits]
     if format == "json":
-        from tiergate.screen.store import list_warnings
+        from tiergate.screen.places import list_warnings
 
         out.print(
             _dump(
