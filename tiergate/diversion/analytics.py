@@ -63,17 +63,13 @@ class Inputs:
     them is noted as insufficient data; a file without the column gets one scan note instead."""
 
 
-def _contains(tail: ir.StringValue, code: str) -> ir.BooleanValue:
-    return tail.contains(f">{code}>")
-
-
 def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) -> ir.Table:
     """Every shipment on or before the scan date joined to its catalogue chip, consignee and end user, with the
     facts that need nothing beyond its own row (no references, no windows): what the party links, serial numbers
     and small lots are read from."""
     s = _in_scope(ships, inputs)
     s = s.mutate(hs6=s.hs_code.substr(0, 6), desc_low=s.description.lower().fill_null(""))
-    s = s.left_join(chips, s["product"] == chips.chip_name).drop("chip_name")
+    s = s.left_join(chips, s["product"] == chips.chip_name).drop("chip_name")  # the table of :func:`products`
     c = parties.rename(lambda name: "c_" + name.removeprefix("p_"))
     s = s.left_join(c, s.consignee_id == c.c_id).drop("c_id")
     e = parties.rename(lambda name: "e_" + name.removeprefix("p_"))
@@ -83,7 +79,7 @@ def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) ->
     forwarder = s.c_is_forwarder.fill_null(False)
     eu_country = ibis.ifelse(has_user, s.e_country, ibis.ifelse(forwarder, ibis.null("string"), s.c_country))
     site_mw = ibis.ifelse(has_user, s.e_site_mw, s.c_site_mw)
-    die_tpp = s["product"].lower().fill_null("").re_extract(TPP_TEXT, 1).nullif("").cast("float64")
+    die_tpp = s.die_tpp
     chip = s.chip_id.notnull()
     relevant = s.hs6.isin(COMPUTE_HS) | chip | s.desc_low.re_search(LEXICON).fill_null(False) | die_tpp.notnull()
     qty = s.quantity.cast("float64")
@@ -101,22 +97,27 @@ def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) ->
 
 
 def with_missing(s: ir.Table, inputs: Inputs) -> ir.Table:
-    """``s`` (of :func:`base`) with what each shipment lacks to assess a flag (empty when nothing): computed for
-    the rows that are read back, after any filter, not for every shipment."""
-    missing = (
-        ibis.ifelse(s.payer_country.isnull(), "payer_country ", "")
-        + ibis.ifelse(s.c_country.isnull(), "consignee ", "")
-        + ibis.ifelse(s.route.isnull(), "route ", "")
-        + ibis.ifelse(s.quantity.isnull() | s.value_usd.isnull(), "quantity/value_usd ", "")
-        + ibis.ifelse(s.c_country.notnull() & s.c_incorporated.isnull(), "incorporated ", "")
-        + ibis.ifelse(s.relevant & s.c_country.notnull() & s.c_naics.isnull(), "naics ", "")
-        + ibis.ifelse(s.date.isnull(), "date ", "")
-        + ibis.ifelse(s.payer_country.notnull() & s.payer_name.isnull(), "payer_name ", "")
-    )
+    """``s`` (of :func:`base`) with what each shipment lacks to assess a flag (empty when nothing). The text is
+    built only for the shipments that lack something (a test per fact for the others)."""
+    facts = [
+        (s.payer_country.isnull(), "payer_country "),
+        (s.c_country.isnull(), "consignee "),
+        (s.route.isnull(), "route "),
+        (s.quantity.isnull() | s.value_usd.isnull(), "quantity/value_usd "),
+        (s.c_country.notnull() & s.c_incorporated.isnull(), "incorporated "),
+        (s.relevant & s.c_country.notnull() & s.c_naics.isnull(), "naics "),
+        (s.date.isnull(), "date "),
+        (s.payer_country.notnull() & s.payer_name.isnull(), "payer_name "),
+    ]
     for column in ("payment_terms", "support"):
         if column in inputs.present:
-            missing = missing + ibis.ifelse(s.relevant & s[column].isnull(), column + " ", "")
-    return s.mutate(missing=missing.strip())
+            facts.append((s.relevant & s[column].isnull(), column + " "))
+    lacking = ibis.literal(False)
+    text = ibis.literal("")
+    for test, name in facts:
+        lacking = lacking | test
+        text = text + ibis.ifelse(test, name, "")
+    return s.mutate(missing=ibis.ifelse(lacking, text.strip(), ""))
 
 
 def _in_scope(ships: ir.Table, inputs: Inputs) -> ir.Table:
@@ -149,6 +150,19 @@ def references(ships: ir.Table, inputs: Inputs) -> dict[str, ir.Table]:
     return {"by_product": by_product, "by_hs": by_hs, "first": first}
 
 
+def products(names: ir.Table, chips: ir.Table, by_product: ir.Table) -> ir.Table:
+    """One row per product named in the shipments (``names``: a ``product`` column): its catalogue facts
+    (``chips``, of :func:`chips_arrow`; none when it is not a catalogue chip), the median unit value of its
+    shipments (``by_product`` of :func:`references`) and the TPP its text states (a die). The shipments join this
+    small table once, instead of a join per fact and a pattern match per shipment."""
+    bp = by_product.rename(ref_product="product")
+    p = names.left_join(chips, names["product"] == chips.chip_name)
+    p = p.left_join(bp, p["product"] == bp.ref_product)
+    die_tpp = p["product"].lower().fill_null("").re_extract(TPP_TEXT, 1).nullif("").cast("float64")
+    facts = {c: p[c] for c in chips.columns if c != "chip_name"}
+    return p.select(chip_name=p["product"], **facts, product_median=p.product_median, die_tpp=die_tpp)
+
+
 def features(
     ships: ir.Table,
     parties: ir.Table,
@@ -169,54 +183,58 @@ def features(
     # NULL consignees are one group (as a window's partition would make them)
     first = refs["first"].rename(ref_consignee="consignee_id")
     s = s.left_join(first, s.consignee_id.identical_to(first.ref_consignee)).drop("ref_consignee")
-    by_product = refs["by_product"].rename(ref_product="product")
-    s = s.left_join(by_product, s["product"] == by_product.ref_product).drop("ref_product")
     by_hs = refs["by_hs"].rename(ref_hs6="hs6", ref_origin="exporter_country")
     s = s.left_join(by_hs, [s.hs6.identical_to(by_hs.ref_hs6), s.exporter_country.identical_to(by_hs.ref_origin)]).drop(
         "ref_hs6", "ref_origin"
     )
 
-    has_user, forwarder, eu_country, site_mw, chip = (
-        s.has_user,
-        s.consignee_forwards,
-        s.eu_country,
-        s.site_mw,
-        s.chip_id.notnull(),
-    )
+    # Each layer below is a subquery of its own (``view``): Ibis would otherwise inline every intermediate
+    # expression into each use, and DuckDB does not share work inside CASE, AND and OR, so the route's tail, the
+    # end-use country and each flag would be computed many times per shipment.
+    chip = s.chip_id.notnull()
     reference = s.price_ref.fill_null(s.product_median)
-    ratio = ibis.ifelse(chip & (reference > 0), s.unit_value / reference, ibis.null("float64"))
-    kg_ratio = ibis.ifelse(s.kg_median > 0, s.per_kg / s.kg_median, ibis.null("float64"))
-    tail = ">" + s.route.substr(2).fill_null("") + ">"
-    hub_any = ibis.literal(False)
-    hub_other = ibis.literal(False)
-    for code in HUBS:
-        hub_any = hub_any | _contains(tail, code)
-        hub_other = hub_other | (_contains(tail, code) & (eu_country.fill_null("") != code))
+    naics = s.c_naics.fill_null("")
+    brand = s.brand.lower().strip().fill_null("")
+    s = s.mutate(
+        chip=chip,
+        ratio=ibis.ifelse(chip & (reference > 0), s.unit_value / reference, ibis.null("float64")),
+        kg_ratio=ibis.ifelse(s.kg_median > 0, s.per_kg / s.kg_median, ibis.null("float64")),
+        # the legs after the origin, each between two '>' of its own ('US>SG>SG' -> '>>SG>>SG>>'), so that
+        # removing every '>XX>' of one country leaves the others whole
+        legs=(s.route.substr(2) + ">").replace(">", ">>").fill_null(""),
+        naics=naics,
+        brand_low=brand,
+        n_legs=(s.route.length() + 1) // 3,
+        demand_mw=s.gpus * s.chip_kw * KW_OVERHEAD / 1000.0,
+        destination=ibis.ifelse(
+            s.has_user, s.e_country, ibis.ifelse(s.consignee_forwards, ibis.null("string"), s.c_country)
+        ),
+    ).view()
+    has_user, forwarder, site_mw, chip = s.has_user, s.consignee_forwards, s.site_mw, s.chip
+    ratio, kg_ratio, naics, brand = s.ratio, s.kg_ratio, s.naics, s.brand_low
+    hub = ">(" + "|".join(HUBS) + ")>"
+    hub_any = s.legs.re_search(hub)
+    others = ibis.ifelse(s.eu_country.isnull(), s.legs, s.legs.replace(">" + s.eu_country + ">", ""))
+    hub_other = others.re_search(hub)
     hub_end_use = s.eu_country.isin(HUBS).fill_null(False)
     cover_hs = ibis.literal(False)
     for prefix in COVER_HS_PREFIX:
         cover_hs = cover_hs | s.hs6.startswith(prefix).fill_null(False)
-    naics = s.c_naics.fill_null("")
-    it_naics = ibis.literal(False)
-    for prefix in IT_NAICS:
-        it_naics = it_naics | naics.startswith(prefix)
-    reseller = ibis.literal(False)
-    for prefix in RESELLER_NAICS:
-        reseller = reseller | naics.startswith(prefix)
+    # facts of the consignee alone (its line of business; where it and the parties are) are worked out once per
+    # party (:func:`party_facts`), not once per shipment
+    it_naics = s.c_it_naics.fill_null(False)
+    reseller = s.c_reseller.fill_null(False)
     new_entity = s.c_incorporated.notnull() & (
         (s.c_incorporated >= ibis.date(NEW_ENTITY_DATE)) | ((s.date - s.c_incorporated).cast("int64") < 365)
     )
     first_large = (s.date == s.first_date) & ((s.gpus >= SMALL_LOT_GPUS) | (s.value_usd >= SMALL_LOT_VALUE))
-    demand_mw = s.gpus * s.chip_kw * KW_OVERHEAD / 1000.0
-    brand = s.brand.lower().strip().fill_null("")
+    demand_mw = s.demand_mw
     known_brand = brand.isin(KNOWN_BRANDS) | (brand == s.chip_vendor.lower().fill_null(""))
-    destination = ibis.ifelse(has_user, s.e_country, ibis.ifelse(forwarder, ibis.null("string"), s.c_country))
-    risky = (
-        s.eu_country.isin(d5).fill_null(False)
-        | s.c_country.isin(d5).fill_null(False)
-        | s.c_parent_country.isin(d5).fill_null(False)
-        | s.e_parent_country.isin(d5).fill_null(False)
+    destination = s.destination
+    eu_d5 = ibis.ifelse(
+        has_user, s.e_d5.fill_null(False), ibis.ifelse(forwarder, ibis.literal(False), s.c_d5.fill_null(False))
     )
+    risky = eu_d5 | s.c_d5.fill_null(False) | s.c_parent_d5.fill_null(False) | s.e_parent_d5.fill_null(False)
 
     f9 = ibis.cases(
         (s.payer_country.isin(PAYER_RISK).fill_null(False), 20),
@@ -231,7 +249,7 @@ def features(
         & (~has_user | (payer != s.e_name.lower().strip().fill_null("")))
     )
     # an odd route: many legs, or a country twice (the reader writes routes as two-letter codes joined by '>')
-    n_legs = (s.route.length() + 1) // 3
+    n_legs = s.n_legs
     twice = ibis.literal(False)
     for j in range(1, ODD_ROUTE_LEGS - 1):
         for i in range(j):
@@ -271,7 +289,6 @@ def features(
         "f19": ibis.ifelse(odd, 5, 0),
         "f20": ibis.ifelse(cover_hs & (s.per_kg > 2000) & (kg_ratio > 5), ibis.ifelse(reseller, 25, 15), 0),
     }
-    s = s.mutate(**{k: v.cast("int64") for k, v in pts.items()}, ratio=ratio, kg_ratio=kg_ratio, demand_mw=demand_mw)
     hard = ibis.cases(
         (s.c_listed.fill_null("") != "", "listed"),
         (s.e_listed.fill_null("") != "", "listed-user"),
@@ -279,11 +296,12 @@ def features(
         (s.end_use_check == "failed", "check"),
         else_=ibis.null("string"),
     )
+    s = s.mutate(**{k: v.cast("int64") for k, v in pts.items()}, hard=hard).view()
     total = s.f2
     for name in FLAG_COLUMNS[1:]:
         total = total + s[name]
     gated = ibis.ifelse(s.relevant | (s.f2 + s.f3 + s.f20 > 0), ibis.least(total, 100), ibis.least(total, 30))
-    return s.mutate(hard=hard, points=gated.cast("int64"))
+    return s.mutate(points=gated.cast("int64"))
 
 
 SHIPMENT_OUT = (
@@ -306,9 +324,25 @@ FLOOR = 5
 case above ``low``, and at scale they are most of the compute traffic."""
 
 
+def _kept(f: ir.Table) -> ir.BooleanValue:
+    return (f.points > FLOOR) | f.hard.notnull()
+
+
 def flagged(f: ir.Table, inputs: Inputs) -> ir.Table:
     """The shipments with more than :data:`FLOOR` points or a hard stop (what cases are made of)."""
-    return with_missing(f.filter((f.points > FLOOR) | f.hard.notnull()), inputs).select(*SHIPMENT_OUT)
+    return with_missing(f.filter(_kept(f)), inputs).select(*SHIPMENT_OUT)
+
+
+def narrow(f: ir.Table, inputs: Inputs) -> ir.Table:
+    """Every shipment of ``f`` (of :func:`features`) in the columns of :data:`BASE_OUT`, and ``kept``: whether it
+    is one of :func:`flagged`. One pass over the shipments computes both the flags and what the party links,
+    serial numbers, small lots and counts read (a table the scan materialises once)."""
+    return with_missing(f, inputs).select(*BASE_OUT, kept=_kept(f))
+
+
+def only(ships: ir.Table, ids: ir.Table) -> ir.Table:
+    """The shipments whose ``id`` is in the one-column table ``ids``."""
+    return ships.filter(ships.id.isin(ids[ids.columns[0]]))
 
 
 def missing(f: ir.Table, limit: int) -> ir.Table:
@@ -354,6 +388,16 @@ def small_lots(f: ir.Table) -> ir.Table:
     return lots.select("id", "date", "consignee_id", "gpus", "value_usd", "quantity", "die_tpp", "chip_kw", "site_mw")
 
 
+def party_facts(row: dict[str, Any], d5: tuple[str, ...]) -> None:
+    """Add to a party's row (of :func:`parties_arrow`) whether it is in D:5 or Macau, whether its parent is, and
+    whether its NAICS code is an IT business or a reseller of IT (each a test of the party alone)."""
+    naics = row["p_naics"] or ""
+    row["p_d5"] = row["p_country"] in d5
+    row["p_parent_d5"] = row["p_parent_country"] in d5
+    row["p_it_naics"] = naics.startswith(IT_NAICS)
+    row["p_reseller"] = naics.startswith(RESELLER_NAICS)
+
+
 def chips_arrow(rows: list[dict[str, Any]]) -> Any:
     import pyarrow as pa
 
@@ -386,5 +430,9 @@ def parties_arrow(rows: list[dict[str, Any]]) -> Any:
         "p_f8": pa.int64(),
         "p_f16": pa.int64(),
         "p_listed": pa.string(),
+        "p_d5": pa.bool_(),
+        "p_parent_d5": pa.bool_(),
+        "p_it_naics": pa.bool_(),
+        "p_reseller": pa.bool_(),
     }
     return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in types.items()})

@@ -441,16 +441,23 @@ def duckdb_shipments(con: Any, path: Path) -> EngineShipments | None:
                 value = clean
             values[name] = value
             cleaned.append(name)
+    # each value is cleaned once, in a projection of its own, and the checks read the cleaned columns (DuckDB
+    # would otherwise clean a value again for each test that uses it inside OR and COALESCE)
+    v = {name: f'"v_{name}"' for name in SHIPMENT_COLUMNS}
+    for name in SHIPMENT_COLUMNS:
+        bad = [b.replace(values[name], v[name]) if values[name] != f'"{name}"' else b for b in bad]
+    inner = ", ".join(f"{values[n]} AS {v[n]}" for n in SHIPMENT_COLUMNS)
     any_bad = " OR ".join(f"coalesce({b}, false)" for b in bad) or "false"
-    changes = [f'coalesce(bool_or("{n}" IS DISTINCT FROM {values[n]}), false)' for n in cleaned]
+    changes = [f'coalesce(bool_or("{n}" IS DISTINCT FROM {v[n]}), false)' for n in cleaned]
     check = (
-        f"SELECT count(*), count(DISTINCT {values['id']}), count({values['id']}), "  # noqa: S608 - column names
-        f"coalesce(bool_or({any_bad}), false), max({values['date']}), "
-        f"list(DISTINCT {values['product']}) FILTER (WHERE {values['product']} IS NOT NULL), "
-        f"list(DISTINCT {values['consignee_id']}) FILTER (WHERE {values['consignee_id']} IS NOT NULL), "
-        f"list(DISTINCT {values['end_user_id']}) FILTER (WHERE {values['end_user_id']} IS NOT NULL), "
+        f"SELECT count(*), count(DISTINCT {v['id']}), count({v['id']}), "  # noqa: S608 - column names
+        f"coalesce(bool_or({any_bad}), false), max({v['date']}), "
+        f"list(DISTINCT {v['product']}) FILTER (WHERE {v['product']} IS NOT NULL), "
+        f"list(DISTINCT {v['consignee_id']}) FILTER (WHERE {v['consignee_id']} IS NOT NULL), "
+        f"list(DISTINCT {v['end_user_id']}) FILTER (WHERE {v['end_user_id']} IS NOT NULL), "
         f"[{', '.join(changes)}]::BOOLEAN[], "
-        f"[{', '.join(f'count({values[n]})' for n in _OPTIONAL)}]::BIGINT[] FROM {source}"
+        f"[{', '.join(f'count({v[n]})' for n in _OPTIONAL)}]::BIGINT[] "
+        f"FROM (SELECT *, {inner} FROM {source})"
     )
     try:
         found = con.execute(check).fetchone()

@@ -361,6 +361,7 @@ def _scan(
     """The scan on an open engine. A clean Parquet file on DuckDB is read by DuckDB itself, query by query, and
     never held in Python; anything else is read (and checked row by row when it must be) into Arrow first."""
     import ibis
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from tiergate.diversion import mirror
@@ -368,7 +369,9 @@ def _scan(
     source = duckdb_shipments(con.con, shipments) if engine == "duckdb" else None
     problems: list[Problem] = []
     if source is not None:
-        ships = con.sql(source.sql)
+        # a view, not ``con.sql``: Ibis reads the schema of a query with a call DuckDB deprecates (a warning)
+        con.con.execute(f"CREATE OR REPLACE TEMP VIEW diversion_shipments AS {source.sql}")
+        ships = con.table("diversion_shipments")
         last_date, products, referenced = source.last_date, source.products, source.parties
         rows, present = source.rows, source.present
     else:
@@ -426,19 +429,27 @@ def _scan(
                 "columns": absent,
             }
         )
+    for row in party_rows:
+        an.party_facts(row, d5)
     party_table = ibis.memtable(an.parties_arrow(party_rows))
     mirror.add_shipments(hub_imports, _rows(con, mirror.hub_imports(ships, as_of.isoformat())), an.HUBS)
     gaps, no_prior = mirror.gaps(hub_imports, an.HUBS)
     # the per-shipment flags with their references: only the shipments that can make a case come back
     refs = {name: ibis.memtable(con.to_pyarrow(expr)) for name, expr in an.references(ships, inputs).items()}
+    names = ibis.memtable(pa.table({"product": pa.array(sorted(set(products)), pa.string())}))
+    chips = ibis.memtable(con.to_pyarrow(an.products(names, chips, refs["by_product"])))
     f = an.features(ships, party_table, chips, refs, d5, inputs)
+    if engine == "duckdb":
+        # one pass computes every shipment's flags and keeps the few columns the party links, serials, small lots
+        # and counts read; the wide rows of the shipments over the floor are then computed for those alone
+        b = con.create_table("diversion_base", an.narrow(f, inputs), temp=True)
+        kept = b.filter(b.kept).select("id")
+        f = an.features(an.only(ships, kept), party_table, chips, refs, d5, inputs)
+    else:  # each query computes what it reads
+        b = an.with_missing(an.base(ships, party_table, chips, inputs), inputs)
     flagged = sorted(_rows(con, an.flagged(f, inputs)), key=lambda r: str(r["id"]))
     for r in flagged:
         r["f11"] = mirror.prior(r, gaps, an.HUBS)
-    # the rest needs no references: each reads a narrow table of the joined shipments and returns few rows
-    b = an.with_missing(an.base(ships, party_table, chips, inputs), inputs)
-    if engine == "duckdb":  # the few columns they read, joined and computed once (not once per query)
-        b = con.create_table("diversion_base", b.select(*an.BASE_OUT), temp=True)
     links = {name: _rows(con, expr) for name, expr in an.party_links(b).items()}
     serials = _rows(con, an.repeated_serials(b))
     lots = _rows(con, an.small_lots(b))
