@@ -325,3 +325,26 @@ def test_f7_four_unrelated_firms_at_one_address_and_not_one_group(tmp_path: Path
     assert not _flags(three, "F7-address")
     group = [{**f, "parent": "Example Holdings Ltd"} for f in firms]  # a head office and its subsidiaries
     assert not _flags(_scan(_sub(tmp_path, "group"), ships, group), "F7-address")
+
+
+def test_spark_gives_the_new_arms_as_duckdb_does(tmp_path: Path) -> None:
+    """F10's visit, F12's forwarders per buyer, F13's registry and F15's documents on both engines."""
+    pytest.importorskip("pyspark")
+    from tiergate.monitor.scan import spark_session
+
+    ships, parties = _forwarders((0, 40, 80))
+    ships += [
+        {**SHIP, "id": "visit", "consignee_id": "V1"},
+        {**SHIP, "id": "invoice", "invoice_party": "Bright Harbour Holdings Ltd", "serials": "SN000517;SK1"},
+    ]
+    parties += [{**PARTY, "id": "V1", "name": "Visited Pte Ltd", "site_visit": "boxed"}, PARTY]
+    registry = _registry(tmp_path, [{"manufacturer": "NVIDIA", "first": "SN000100", "last": "SN000999"}])
+    s = write_csv(tmp_path / "s.csv", ships, SHIPMENT_COLUMNS)
+    p = write_csv(tmp_path / "p.csv", parties, PARTY_COLUMNS)
+    spark = run_scan(s, p, engine="spark", spark=spark_session(), serial_registry=registry)
+    duck = run_scan(s, p, engine="duckdb", serial_registry=registry)
+    assert [c.to_dict() for c in duck.cases] == [c.to_dict() for c in spark.cases]
+    assert duck.notes == spark.notes
+    codes = {(f.code, f.points) for c in duck.cases for f in c.flags}
+    expected = {("F10-no-datacentre", 25), ("F12-split-lots", 20), ("F13-relabel-serials", 25), ("F15-documents", 10)}
+    assert expected <= codes

@@ -266,9 +266,15 @@ def features(
             same = same | _same(column, other)
         return column.notnull() & ~same
 
-    invoice_off = off_statement(s.invoice_party)
-    notify_off = off_statement(s.notify_party, s.forwarder)
-    late_change = s.booking_change.notnull() & (s.booking_change != "none")
+    # (each compared only when the file has the column: a file without them pays nothing for them)
+    present = inputs.present
+    invoice_off = off_statement(s.invoice_party) if "invoice_party" in present else ibis.literal(False)
+    notify_off = off_statement(s.notify_party, s.forwarder) if "notify_party" in present else ibis.literal(False)
+    late_change = (
+        s.booking_change.notnull() & (s.booking_change != "none")
+        if "booking_change" in present
+        else ibis.literal(False)
+    )
     route_off = s.route.notnull() & destination.notnull() & (s.route.right(2) != destination.fill_null(""))
     parent_d5 = s.c_parent_country.isin(d5).fill_null(False) | s.e_parent_country.isin(d5).fill_null(False)
     supplier = (

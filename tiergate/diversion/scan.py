@@ -300,11 +300,12 @@ def _screen_party(p: dict[str, Any], key: str | None, lists: Lists, fact: dict[s
     return listed, f16
 
 
-def _listed_name(name: str, country: str | None, lists: Lists) -> dict[str, Any] | None:
-    """The stop-list entry that ``name`` matches (the screening matcher's match, not a near hit), or None."""
+def _listed_name(name: str, country: str | None, lists: Lists, party: str | None = None) -> dict[str, Any] | None:
+    """The stop-list entry that ``name`` matches (the screening matcher's match, not a near hit; an analyst's
+    clearance of the hit for ``party`` is kept), or None."""
     from tiergate.screen.model import Query, each_entry
 
-    hits = lists.screener.screen(Query(name, country=country), party=name, limit=20)
+    hits = lists.screener.screen(Query(name, country=country), party=party, limit=20)
     for hit in each_entry(hits):
         if hit.status != "cleared" and hit.entry.list_code in STOP_LISTS and hit.match:
             return {
@@ -323,13 +324,13 @@ def _suppliers(exporters: Iterable[str], parties: dict[str, dict[str, Any]], lis
     out: dict[str, dict[str, Any]] = {}
     for exporter in sorted(set(exporters)):
         party = parties.get(exporter) or by_name.get(exporter.lower().strip())
-        found = _listed_name(exporter, party.get("country") if party else None, lists)
+        found = _listed_name(exporter, party.get("country") if party else None, lists, party["id"] if party else None)
         if found is not None:
             out[exporter.lower().strip()] = {"supplier": exporter, "via": "supplier", **found}
             continue
-        parent = party.get("parent") if party else None
-        if parent:
-            found = _listed_name(str(parent), party.get("parent_country") if party else None, lists)
+        if party is not None and party.get("parent"):
+            parent = str(party["parent"])
+            found = _listed_name(parent, party.get("parent_country"), lists)
             if found is not None:
                 out[exporter.lower().strip()] = {"supplier": exporter, "via": "parent", "parent": parent, **found}
     return out
