@@ -4,9 +4,9 @@
 
 Generating 10^7 shipments row by row takes an hour on a shared 2-core machine; this writes them in a minute with
 DuckDB. Copy ``k`` renames everything that links shipments and parties (shipment, party and payer ids and
-names, forwarders, the notify and invoice parties the generator writes as names, serial numbers, corporate e-mail domains,
-addresses), so the copies never join into one network: a scan
-of N copies finds N times the cases of one. Prices, HS codes, dates and routes are the same in every copy, so
+names, forwarders, the notify and invoice parties the generator writes as names, serial numbers, corporate
+e-mail domains, addresses), so the copies never join into one network: a scan of N copies finds N times the cases
+of one. Prices, HS codes, dates and routes are the same in every copy, so
 the medians the flags compare with are those of the source.
 """
 
