@@ -15,7 +15,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -345,6 +345,34 @@ class _Extra:
     unissued: list[dict[str, Any]]
     suppliers: dict[str, dict[str, Any]]
     registry: str = ""
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _party_keys(parties: dict[str, dict[str, Any]]) -> Any:
+    """Each party's id and name, as written and in lower case (F15's documents compare them without case)."""
+    import pyarrow as pa
+
+    ids = sorted(parties)
+    names = [parties[i].get("name") for i in ids]
+    return pa.table(
+        {
+            "k_id": pa.array(ids, pa.string()),
+            "k_name": pa.array(names, pa.string()),
+            "k_id_key": pa.array([i.lower() for i in ids], pa.string()),
+            "k_name_key": pa.array([n.lower() if n else None for n in names], pa.string()),
+        }
+    )
+
+
+def _documents_why(r: dict[str, Any]) -> str:
+    parts = []
+    if r["invoice_off"]:
+        parts.append(f"the invoice names {r['invoice_party']!r}, not the consignee or end user")
+    if r["notify_off"]:
+        parts.append(f"the notify party {r['notify_party']!r} is not the consignee, end user or forwarder")
+    if r["late_change"]:
+        parts.append(f"the {str(r['booking_change']).replace('_', ' ')} changed after booking")
+    return "; ".join(parts)
 
 
 def _forwarder_windows(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -537,6 +565,9 @@ def _scan(
     serials = _rows(con, an.repeated_serials(b))
     lots = _rows(con, an.small_lots(b))
     forwarders = _rows(con, an.buyer_forwarders(b))
+    keys = ibis.memtable(_party_keys(party_map))
+    docs = an.documents(ships, keys, inputs)
+    documents = _rows(con, docs) if docs is not None else []
     unissued: list[dict[str, Any]] = []
     if serial_registry is not None:
         from tiergate.diversion.serials import read_registry, registry_arrow
@@ -556,7 +587,7 @@ def _scan(
     counted = _rows(con, an.counts(b))[0]
     total, missing_total = int(counted["total"]), int(counted["missing"])
     missing_rows = _rows(con, an.missing(b, NOTE_LIMIT)) if missing_total else []
-    extra = _Extra(forwarders, unissued, suppliers, str(serial_registry) if serial_registry else "")
+    extra = _Extra(forwarders, unissued, suppliers, str(serial_registry) if serial_registry else "", documents)
     cases = _cases(flagged, links, serials, lots, party_map, facts, lists, gaps, extra)
     if no_prior:
         notes.append(
@@ -635,19 +666,7 @@ def _why(code: str, r: dict[str, Any], fact: dict[str, Any], suppliers: dict[str
     if code == "f14":
         return "the end-use check was inconclusive"
     if code == "f15":
-        parts = []
-        if r.get("route_off"):
-            parts.append(f"route {r['route']} ends outside the consignee's or end user's country")
-        named = {str(r.get(k) or "").lower().strip() for k in ("consignee_id", "c_name", "end_user_id", "e_name")}
-        if r.get("invoice_party") and str(r["invoice_party"]).lower().strip() not in named:
-            parts.append(f"the invoice names {r['invoice_party']!r}, not the consignee or end user")
-        if r.get("notify_party") and str(r["notify_party"]).lower().strip() not in named | {
-            str(r.get("forwarder") or "").lower().strip()
-        }:
-            parts.append(f"the notify party {r['notify_party']!r} is not the consignee, end user or forwarder")
-        if r.get("booking_change") not in (None, "none"):
-            parts.append(f"the {str(r['booking_change']).replace('_', ' ')} changed after booking")
-        return "; ".join(parts) or "documents disagree"
+        return f"route {r['route']} ends outside the consignee's or end user's country"
     if code == "f16":
         near = fact.get("near_name") or fact.get("near_address") or {}
         return f"close to restricted-party entry {near.get('name')!r} ({near.get('entry')})"
@@ -781,6 +800,9 @@ def _cases(
     unissued_groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in extra.unissued:
         unissued_groups[group(r["consignee_id"], r["id"])].append(r)
+    doc_groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in extra.documents:
+        doc_groups[group(r["consignee_id"], r["id"])].append(r)
     members: dict[str, set[str]] = defaultdict(set)
     for name in list(u.parent):
         if name.startswith(node):
@@ -792,7 +814,7 @@ def _cases(
             serial_ids[r["id"]] = sorted(set(serial_ids[r["id"]]) | set(ids))
 
     cases: list[Case] = []
-    for root in set(groups) | set(lot_groups) | set(fwd_groups) | set(unissued_groups):
+    for root in set(groups) | set(lot_groups) | set(fwd_groups) | set(unissued_groups) | set(doc_groups):
         rows = sorted(groups.get(root, []), key=lambda r: r["id"])
         flags: list[Flag] = []
         hard: list[Flag] = []
@@ -834,6 +856,11 @@ def _cases(
             )
             cap = FLAGS["F13-relabel-serials"].cap
             _add_to(flags, "F13-relabel-serials", cap, sorted({r["id"] for r in never}), why)
+        papers = sorted(doc_groups.get(root, []), key=lambda r: r["id"])
+        if papers:
+            why = _documents_why(papers[0]) + (f" (and {len(papers) - 1} more shipment(s))" if len(papers) > 1 else "")
+            cap = FLAGS["F15-documents"].cap
+            _add_to(flags, "F15-documents", cap, [r["id"] for r in papers], why)
         flags.extend(_network_flags(lot_groups.get(root, []), flags))
         for buyer, window in fwd_groups.get(root, []):
             vias = sorted({r["via"] for r in window})
