@@ -160,6 +160,11 @@ _ARABIC_CLASSES = {
     **dict.fromkeys("يیىے", "y"),
 }
 PARTICLE_WEIGHT = 0.35
+BIN_WEIGHT = 0.15
+"""``bin``/``ibn`` (son of): transcriptions write it or leave it out at will, so an unmatched one costs little."""
+PLAIN_NEAR = 0.8
+"""Two transcriptions' tokens of five letters or more spelled this alike, with outlines of one length, meet at that
+similarity even when their outlines differ by a consonant (Dabisi and Dabidi: a misspelling, not another name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +234,7 @@ def _latin_pieces(tokens: tuple[str, ...]) -> list[Piece]:
         if t in ARTICLES and i + 1 < len(tokens):
             continue
         if t in _BIN:
-            out.append(("bin", PARTICLE_WEIGHT))
+            out.append(("bin", BIN_WEIGHT))
         elif t in _ABU:
             out.append(("abu", PARTICLE_WEIGHT))
         elif _ABD.match(t):
@@ -260,7 +265,8 @@ def _arabic_pieces(word: str) -> list[Piece]:
     """One Arabic-script word as pieces: the article left out, ``عبد``, ``الله``, ``الدين`` (glued or apart) and
     the particles ``بن``/``ابن``/``ابو`` canonical."""
     if word in _CANONICAL:
-        return [Piece(_CANONICAL[word], _CANONICAL[word], PARTICLE_WEIGHT, word, "?")]
+        weight = BIN_WEIGHT if _CANONICAL[word] == "bin" else PARTICLE_WEIGHT
+        return [Piece(_CANONICAL[word], _CANONICAL[word], weight, word, "?")]
     if word in ("الله", "لله"):
         return [Piece("allah", "al", PARTICLE_WEIGHT, word, "?")]
     if word.startswith("عبد") and len(word) > 3:
@@ -323,7 +329,7 @@ def abjad_form(form: NameForm) -> NameForm:
     """``form`` with its tokens the pieces of :func:`outline_pieces` and their outlines as phonetic keys (scored
     against the other name's abjad form by ``match.name_score``, with :func:`outline_values`)."""
     pieces = outline_pieces(form)
-    weights = tuple(PARTICLE_WEIGHT if len(p.outline) <= 1 else p.weight for p in pieces)
+    weights = tuple(min(PARTICLE_WEIGHT, p.weight) if len(p.outline) <= 1 else p.weight for p in pieces)
     folds = tuple(p.outline for p in pieces)
     return replace(
         form,
@@ -363,12 +369,21 @@ def _vowels_differ(a: str, b: str) -> bool:
 
 
 def _same_outline(a: Piece, b: Piece) -> bool:
-    """The same outline, a final ``t`` after a vowel aside (taa marbuta read ``-at`` in a construct: Asbat)."""
+    """The same outline, a final ``t`` after a vowel aside (taa marbuta read ``-at`` in a construct: Asbat), and
+    the article glued to a transcription's token aside (Elsayed, Alhakim against Sayyid, Hakim)."""
     if a.outline == b.outline:
         return True
     for x, y in ((a, b), (b, a)):
         latin_x, arabic_y = x.source.isascii(), not y.source.isascii()
         if latin_x and arabic_y and x.text.endswith(("at", "et")) and x.outline[:-1] == y.outline:
+            return True
+        if (
+            latin_x
+            and x.text.startswith(("al", "el"))
+            and len(x.text) >= 6
+            and len(y.outline) >= 2
+            and x.outline == "al" + y.outline
+        ):
             return True
     return False
 
@@ -399,6 +414,16 @@ def outline_values(q: NameForm, e: NameForm) -> np.ndarray:
                 and Indel.normalized_similarity(a.outline, b.outline) >= OUTLINE_NEAR_MIN
             ):
                 values[i, j] = OUTLINE_NEAR
+            if (
+                values[i, j] < PLAIN_NEAR
+                and min(len(a.text), len(b.text)) >= 5
+                and len(a.outline) == len(b.outline)
+                and a.source.isascii()
+                and b.source.isascii()
+            ):
+                plain = Indel.normalized_similarity(a.text, b.text)
+                if plain >= PLAIN_NEAR:
+                    values[i, j] = plain
     return values
 
 

@@ -354,6 +354,17 @@ _TITLES = {
     "mulla",
     "maulana",
     "maulvi",
+    "maulavi",
+    "mawlawi",
+    "mawlavi",
+    "moulvi",
+    "molvi",
+    "mufti",
+    "qari",
+    "hafiz",
+    "sahib",
+    "saheb",
+    "sahab",
 }
 # Particles of personal names and honorifics that are not titles of office; with the titles, all weigh less.
 GENERIC_PERSON = _TITLES | {
@@ -504,6 +515,9 @@ class NameForm:
     given_names: tuple[tuple[int, int], ...] = ()
     """The places of token pairs that are the two syllables of one East Asian given name written with a hyphen
     (``Myung-bak``, ``Jong-un``): one of them alone does not name the person."""
+    surname: int = -1
+    """The place of the family name in a person's name written in Latin letters (the last word, or the last before
+    a comma: ``KONY, Joseph``), when it is a distinctive word of four letters or more; -1 otherwise."""
 
     def as_reading_of(self, name: str) -> NameForm:
         """This form as another reading of ``name`` (the explanation says so)."""
@@ -986,6 +1000,11 @@ def _latin_form(
         else (GENERIC_WEIGHT if (t in generic and i not in given) or len(t) == 1 else 1.0)
         for i, t in enumerate(tokens)
     )
+    surname = -1
+    if person and not latinised and not abjad and not pairs and len(tokens) >= 2:
+        place = len(_latin_tokens(text.split(",", 1)[0])) - 1 if "," in text else len(tokens) - 1
+        if 0 <= place < len(tokens) and weights[place] >= 1.0 and tokens[place].isalpha() and len(tokens[place]) >= 4:
+            surname = place
     return NameForm(
         original=name,
         tokens=tuple(tokens),
@@ -1000,6 +1019,7 @@ def _latin_form(
         warnings=warnings,
         abjad=abjad,
         given_names=pairs,
+        surname=surname,
     )
 
 
