@@ -56,7 +56,7 @@ from tiergate.screen.arabic import (
 )
 from tiergate.screen.cjk import korean_key
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
-from tiergate.screen.normalize import NameForm, alternate_forms, name_form, name_readings
+from tiergate.screen.normalize import TITLE_WEIGHT, NameForm, alternate_forms, name_form, name_readings
 
 TOKEN_FLOOR = 0.75
 LONG_FLOOR = 0.55
@@ -304,9 +304,11 @@ def _name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Na
         num += s**SIM_POWER * w
         den += w
         aligned.append((q.tokens[i], e.tokens[j], s))
-    wq, we = q.total_weight, e.total_weight
-    cov_q = sum(q.weights[i] for i in used_q) / wq
-    cov_e = sum(e.weights[j] for j in used_e) / we
+    # a title left unaligned (Haji, Maulavi; bin in an outline) is no part of the name to cover
+    wq = q.total_weight - sum(w for i, w in enumerate(q.weights) if w <= TITLE_WEIGHT and i not in used_q)
+    we = e.total_weight - sum(w for j, w in enumerate(e.weights) if w <= TITLE_WEIGHT and j not in used_e)
+    cov_q = sum(q.weights[i] for i in used_q) / wq if wq > 0 else 0.0
+    cov_e = sum(e.weights[j] for j in used_e) / we if we > 0 else 0.0
     mean = num / den if den else 0.0
     short, long_ = (cov_q, cov_e) if wq <= we else (cov_e, cov_q)
     single = len(q.tokens if wq <= we else e.tokens) == 1

@@ -178,6 +178,13 @@ GENERIC_ORG = {
     "der",
     "die",
     "das",
+    "al",  # the Arabic article, as transcriptions write it (al-, el-, at-, ash-, wal-)
+    "ul",
+    "ash",
+    "ad",
+    "ar",
+    "az",
+    "wal",
     "company",
     "group",
     "grp",
@@ -283,6 +290,25 @@ GENERIC_ORG = {
     "construction",
     "software",
     "semiconductor",
+    "production",
+    "design",
+    "bureau",
+    "central",
+    "special",
+    "complex",
+    "federal",
+    "concern",
+    "unmanned",
+    "instrument",
+    "instruments",
+    "measuring",
+    "automation",
+    "optical",
+    "security",
+    "information",
+    "shipbuilding",
+    "named",
+    "after",
 } | {  # countries, their adjectives and the large cities that lead company names: they do not tell groups apart
     "china",
     "chinese",
@@ -809,11 +835,97 @@ ABBREVIATIONS = {
 }
 _JOINED_PREFIXES = frozenset({"micro", "nano", "opto", "bio", "petro", "aero", "tele", "electro", "info", "radio"})
 
+# The common words of Russian, Ukrainian and Belarusian organisation names, transliterated (as unidecode and the
+# lists write them), by stem: a list gives the name transliterated (Nauchno-Issledovatelskiy Institut) or translated
+# (Research Institute), so both are read in English. A stem meets a word only with an inflection after it.
+_RUSSIAN_WORDS = {
+    "nauchn": "scientific",
+    "naukov": "scientific",
+    "issledovatel": "research",
+    "doslidn": "research",
+    "proizvodstvenn": "production",
+    "konstruktorsk": "design",
+    "proektn": "design",
+    "byuro": "bureau",
+    "biuro": "bureau",
+    "bjuro": "bureau",
+    "zavod": "plant",
+    "fabrik": "factory",
+    "kombinat": "plant",
+    "obedineni": "association",
+    "obieedineni": "association",
+    "obiednannia": "association",
+    "tsentraln": "central",
+    "centraln": "central",
+    "gosudarstvenn": "state",
+    "derzhavn": "state",
+    "federaln": "federal",
+    "pensionn": "pension",
+    "fond": "fund",
+    "kompani": "company",
+    "grupp": "group",
+    "grupa": "group",
+    "aviatsionn": "aviation",
+    "tekhnichesk": "technical",
+    "tekhnichn": "technical",
+    "tekhnologi": "technology",
+    "kompleks": "complex",
+    "sistem": "systems",
+    "elektronn": "electronics",
+    "elektronik": "electronics",
+    "priborostroeni": "instrument",
+    "pribor": "instruments",
+    "spetsialn": "special",
+    "institut": "institute",
+    "akademi": "academy",
+    "universitet": "university",
+    "korporatsi": "corporation",
+    "kontsern": "concern",
+    "oboronn": "defense",
+    "promyshlenn": "industrial",
+    "promyslov": "industrial",
+    "torgov": "trading",
+    "energetichesk": "energy",
+    "khimichesk": "chemical",
+    "transportn": "transport",
+    "morsk": "marine",
+    "sudostroitel": "shipbuilding",
+    "raketn": "missile",
+    "kosmichesk": "space",
+    "optichesk": "optical",
+    "izmeritel": "measuring",
+    "avtomatik": "automation",
+    "svyaz": "communications",
+    "sviaz": "communications",
+    "informatsionn": "information",
+    "bezopasnost": "security",
+    "razviti": "development",
+    "investitsionn": "investment",
+    "bespilotn": "unmanned",
+    "bezpilotn": "unmanned",
+    "imeni": "named after",
+}
+_RUSSIAN_STEMS = sorted(_RUSSIAN_WORDS, key=len, reverse=True)
+_RUSSIAN_ENDING = re.compile(r"[aeiouyjhkmgvs]{0,6}")
+
+
+@lru_cache(maxsize=65536)
+def russian_word(token: str) -> str | None:
+    """The English of a common word of Russian-language organisation names, transliterated (``nauchno`` ->
+    scientific, ``zavoda`` -> plant); None for any other token."""
+    if len(token) < 4:
+        return None
+    for stem in _RUSSIAN_STEMS:
+        if token.startswith(stem) and _RUSSIAN_ENDING.fullmatch(token, len(stem)):
+            return _RUSSIAN_WORDS[stem]
+    return None
+
 
 def expand_abbreviations(tokens: list[str]) -> list[str]:
     """A company name's abbreviated words written out (``COMM`` -> communications, ``Tech.`` -> technology), pinyin
-    syllables of a generic word joined and read in English (``Guo Ji`` -> international), and prefixes written
-    apart joined (``Micro Electronics`` -> microelectronics)."""
+    syllables of a generic word joined and read in English (``Guo Ji`` -> international), the common words of
+    Russian-language names read in English (:func:`russian_word`), and prefixes written apart joined (``Micro
+    Electronics`` -> microelectronics)."""
     out: list[str] = []
     i = 0
     while i < len(tokens):
@@ -828,7 +940,7 @@ def expand_abbreviations(tokens: list[str]) -> list[str]:
             out.append(joined)
             i += 2
             continue
-        full = ABBREVIATIONS.get(t)
+        full = ABBREVIATIONS.get(t) or russian_word(t)
         out.extend(full.split() if full else [t])
         i += 1
     return out
