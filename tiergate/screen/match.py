@@ -67,6 +67,12 @@ LONG_FLOOR_SURNAME = 0.45
 """... unless the word is the person's family name, a distinctive one, met near-exactly (``Kony`` against
 ``Joseph Kony``: a two-word name so met is a match, a longer one is not)."""
 SURNAME_MIN = 0.9
+ACRONYM_SIM = 0.85
+"""An organisation's acronym against the words it abbreviates in the other name (:func:`acronym_run`)."""
+LONG_FLOOR_ORG = 0.7
+"""An organisation's name whose every word is met in a longer one, two distinctive words among them, is that
+name's short form (``Hebei Sinopack Electronics`` inside ``CETC 13 subordinate institution: Hebei Sinopack
+Electronics``): the longer name's other words cost less."""
 SHORT_TOKEN = 3
 SHORT_MIN = 0.85
 """Tokens of three letters or fewer match only near-exactly (or by phonetic key): ``Ali`` is not ``Lee``."""
@@ -262,6 +268,35 @@ def _outline_score(q: NameForm, e: NameForm) -> NameScore:
     return dataclasses.replace(outlined, outline=True)
 
 
+_ACRONYM_SKIP = frozenset({"of", "and", "the", "for", "de", "du", "des", "la"})
+
+
+def acronym_run(acronym: str, tokens: Sequence[str], used: set[int]) -> list[int] | None:
+    """The places of consecutive unaligned ``tokens`` whose initials spell ``acronym`` (two to six letters; ``of``,
+    ``and``, ``the`` inside the run skipped), or None."""
+    if not (2 <= len(acronym) <= 6 and acronym.isalpha()):
+        return None
+    for start, first in enumerate(tokens):
+        if start in used or not first or first[0] != acronym[0] or first == acronym:
+            continue
+        run: list[int] = []
+        k = 0
+        for j in range(start, len(tokens)):
+            if j in used or k == len(acronym):
+                break
+            token = tokens[j]
+            if run and token in _ACRONYM_SKIP:
+                run.append(j)
+            elif token and token[0] == acronym[k] and token.isalpha():
+                run.append(j)
+                k += 1
+            else:
+                break
+        if k == len(acronym) and run and tokens[run[-1]] not in _ACRONYM_SKIP:
+            return run
+    return None
+
+
 def _name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> NameScore:
     if not q.tokens or not e.tokens:
         return NameScore(0.0, (), q.tokens, e.tokens, 0.0)
@@ -304,6 +339,27 @@ def _name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Na
         num += s**SIM_POWER * w
         den += w
         aligned.append((q.tokens[i], e.tokens[j], s))
+    if not (q.person or e.person) and (len(used_q) < len(q.tokens) or len(used_e) < len(e.tokens)):
+        # an acronym in one name of words the other spells out (810 ARP, 810 Aircraft Repair Plant)
+        for x, y, used_x, used_y in ((q, e, used_q, used_e), (e, q, used_e, used_q)):
+            for i, t in enumerate(x.tokens):
+                run = None if i in used_x else acronym_run(t, y.tokens, used_y)
+                if run is None:
+                    continue
+                used_x.add(i)
+                used_y.update(run)
+                spelled = " ".join(y.tokens[j] for j in run)
+                w = (x.weights[i] + sum(y.weights[j] for j in run)) / 2
+                num += ACRONYM_SIM**SIM_POWER * w
+                den += w
+                if x is q:
+                    order_q.append(i)
+                    order_e.append(run[0])
+                    aligned.append((t, spelled, ACRONYM_SIM))
+                else:
+                    order_q.append(run[0])
+                    order_e.append(i)
+                    aligned.append((spelled, t, ACRONYM_SIM))
     # a title left unaligned (Haji, Maulavi; bin in an outline) is no part of the name to cover
     wq = q.total_weight - sum(w for i, w in enumerate(q.weights) if w <= TITLE_WEIGHT and i not in used_q)
     we = e.total_weight - sum(w for j, w in enumerate(e.weights) if w <= TITLE_WEIGHT and j not in used_e)
@@ -313,6 +369,10 @@ def _name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Na
     short, long_ = (cov_q, cov_e) if wq <= we else (cov_e, cov_q)
     single = len(q.tokens if wq <= we else e.tokens) == 1
     floor = LONG_FLOOR_SINGLE if single else LONG_FLOOR
+    if not (single or q.person or e.person) and short >= 0.999:
+        strong = sum(1 for i, j in zip(order_q, order_e, strict=True) if q.weights[i] >= 1.0 and e.weights[j] >= 1.0)
+        if strong >= 2:
+            floor = LONG_FLOOR_ORG
     if single and aligned and aligned[0][2] >= SURNAME_MIN:
         longer, place = (e, order_e[0]) if wq <= we else (q, order_q[0])
         if longer.surname == place:

@@ -541,6 +541,8 @@ class NameForm:
     given_names: tuple[tuple[int, int], ...] = ()
     """The places of token pairs that are the two syllables of one East Asian given name written with a hyphen
     (``Myung-bak``, ``Jong-un``): one of them alone does not name the person."""
+    person: bool = False
+    """Read as a person's name (a query of unknown schema is not)."""
     surname: int = -1
     """The place of the family name in a person's name written in Latin letters (the last word, or the last before
     a comma: ``KONY, Joseph``), when it is a distinctive word of four letters or more; -1 otherwise."""
@@ -1131,6 +1133,7 @@ def _latin_form(
         warnings=warnings,
         abjad=abjad,
         given_names=pairs,
+        person=person,
         surname=surname,
     )
 
