@@ -41,7 +41,7 @@ import orjson
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from tiergate.screen.match import score_names, skeleton, token_table
+from tiergate.screen.match import ACRONYM_SKIP, score_names, skeleton, token_table
 from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query
 from tiergate.screen.normalize import (
     NameForm,
@@ -70,7 +70,10 @@ SKELETON_SIM = 0.8
 """A token of four letters or more is also filed under its consonant outline (``#frdrk`` for Frederick and
 Friedrich, ``#mhmd`` for Muhammad and the unvowelled محمد), found at this similarity."""
 COMPACT_MAX_TOKENS = 5
-INDEX_FORMAT = "tiergate-screen-index-12"
+ACRONYM_MIN = 3
+ACRONYM_MAX = 6
+"""An organisation's name of this many words (``of``, ``and``, ``the`` aside) is also filed under its initials."""
+INDEX_FORMAT = "tiergate-screen-index-13"
 """Changes when the keys, the normalisation or the file layout change: an index on disk of another format is rebuilt."""
 
 
@@ -102,6 +105,10 @@ def _name_keys(form: NameForm) -> set[str]:
     for f in form.folds:
         if len(f) >= SKELETON_MIN:
             keys.add(SKELETON_MARK + skeleton(f))
+    if not form.person:  # an organisation is also found by its acronym (PLA, People's Liberation Army)
+        initials = "".join(t[0] for t in tokens if t.isalpha() and t not in ACRONYM_SKIP)
+        if ACRONYM_MIN <= len(initials) <= ACRONYM_MAX:
+            keys.add(fold(initials))
     return keys
 
 

@@ -268,7 +268,7 @@ def _outline_score(q: NameForm, e: NameForm) -> NameScore:
     return dataclasses.replace(outlined, outline=True)
 
 
-_ACRONYM_SKIP = frozenset({"of", "and", "the", "for", "de", "du", "des", "la"})
+ACRONYM_SKIP = frozenset({"of", "and", "the", "for", "de", "du", "des", "la"})
 
 
 def acronym_run(acronym: str, tokens: Sequence[str], used: set[int]) -> list[int] | None:
@@ -285,14 +285,14 @@ def acronym_run(acronym: str, tokens: Sequence[str], used: set[int]) -> list[int
             if j in used or k == len(acronym):
                 break
             token = tokens[j]
-            if run and token in _ACRONYM_SKIP:
+            if run and token in ACRONYM_SKIP:
                 run.append(j)
             elif token and token[0] == acronym[k] and token.isalpha():
                 run.append(j)
                 k += 1
             else:
                 break
-        if k == len(acronym) and run and tokens[run[-1]] not in _ACRONYM_SKIP:
+        if k == len(acronym) and run and tokens[run[-1]] not in ACRONYM_SKIP:
             return run
     return None
 

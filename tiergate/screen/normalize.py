@@ -1017,11 +1017,12 @@ _SCRIPT_ASIDE = re.compile(r"(?P<outside>[^()]+?)\s*\((?P<inside>[^()]+)\)\s*")
 def alternate_forms(name: str, person: bool = False, japanese: bool = True) -> tuple[NameForm, ...]:
     """The other readings of a name written in Chinese characters or Hangul, normalised
     (:func:`tiergate.screen.cjk.alternate_readings`: Sino-Korean readings of Chinese characters, McCune-Reischauer
-    for Hangul and, with ``japanese``, Japanese readings of kanji); empty for any other name. A name given with its
-    form in an East Asian script in parentheses (``Jin Tiesan (金铁三)``) is also read as each of the two alone, and
-    names listed in one with the ideographic comma (``別称、有限会社CST、ザラ・アエロ``) each alone."""
+    for Hangul and, with ``japanese``, Japanese readings of kanji). A name given with its form in an East Asian
+    script in parentheses (``Jin Tiesan (金铁三)``) is also read as each of the two alone, and names listed in one
+    with the ideographic comma (``別称、有限会社CST、ザラ・アエロ``) each alone. A name in Arabic script with its
+    Latin forms in brackets: each of them (:func:`_arabic_asides`). Empty for any other name."""
     if not cjk.east_asian(name):
-        return ()
+        return _arabic_asides(name, person)
     text, warnings = hostile_text(name)
     parts = [text]
     aside = _SCRIPT_ASIDE.fullmatch(text)
@@ -1041,6 +1042,30 @@ def alternate_forms(name: str, person: bool = False, japanese: bool = True) -> t
         for other in readings:
             form = _latin_form(name, other, person, set(legal), True, True, warnings)
             if form.tokens and form.tokens != first and all(form.tokens != o.tokens for o in out):
+                out.append(form)
+    return tuple(out)
+
+
+_ASIDE_NOTE = re.compile(r"\b(?:original script|sub-unit name|also known as|a\.k\.a\.?)\b", re.IGNORECASE)
+
+
+def _arabic_asides(name: str, person: bool) -> tuple[NameForm, ...]:
+    """A name in Arabic script given with its Latin forms in brackets (``أنصار الشريعة (Ansar al Charia)``), or the
+    reverse, read as each of its names alone (the bracket's are separated by semicolons; notes such as "original
+    script" left out); empty for any other name."""
+    if "(" not in name or not has_arabic(name):
+        return ()
+    text, _ = hostile_text(name)
+    aside = _SCRIPT_ASIDE.fullmatch(text)
+    if aside is None or has_arabic(aside["outside"]) == has_arabic(aside["inside"]):
+        return ()
+    parts = [aside["outside"], *aside["inside"].split(";")]
+    out: list[NameForm] = []
+    for part in parts:
+        part = " ".join(_ASIDE_NOTE.sub(" ", part).strip(" -–").split())
+        if sum(ch.isalpha() for ch in part) >= 2:
+            form = name_form(part, person)
+            if form.tokens and all(form.tokens != o.tokens for o in out):
                 out.append(form)
     return tuple(out)
 
