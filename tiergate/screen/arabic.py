@@ -449,3 +449,101 @@ def outlines_overlap(q: NameForm, e: NameForm) -> bool:
     scoring two Latin transcriptions by outline)."""
     a, b = _outline_set(q), _outline_set(e)
     return bool(a and b) and 2 * len(a & b) >= min(len(a), len(b))
+
+
+# --- organisation words --------------------------------------------------------------------------------------
+
+_ORG_WORDS = {
+    "جماعة": "group",
+    "مجموعة": "group",
+    "شبكة": "network",
+    "صرافة": "money exchange",
+    "صرافي": "money exchange",
+    "صيرفة": "money exchange",
+    "مكتب": "office",
+    "جبهة": "front",
+    "حركة": "movement",
+    "حركت": "movement",
+    "تنظيم": "organization",
+    "دولة": "state",
+    "اسلامية": "islamic",
+    "اسلامي": "islamic",
+    "جيش": "army",
+    "مقاتلة": "fighting",
+    "مسلحة": "armed",
+    "شركة": "company",
+    "شركت": "company",
+    "مؤسسة": "foundation",
+    "جمعية": "society",
+    "بنك": "bank",
+    "مصرف": "bank",
+    "تجارة": "trading",
+    "تجارية": "trading",
+    "صناعات": "industries",
+    "صناعية": "industrial",
+    "خدمات": "services",
+    "دولية": "international",
+    "مجلس": "council",
+    "وزارة": "ministry",
+    "اهل": "people",
+    "احياء": "revival",
+    "تراث": "heritage",
+    "في": "in",
+    "مصري": "egyptian",
+    "مصرية": "egyptian",
+    "ليبي": "libyan",
+    "ليبية": "libyan",
+    "تونسي": "tunisian",
+    "تونسية": "tunisian",
+    "مغربي": "moroccan",
+    "مغربية": "moroccan",
+    "سوري": "syrian",
+    "سورية": "syrian",
+    "عراقي": "iraqi",
+    "عراقية": "iraqi",
+    "لبناني": "lebanese",
+    "فلسطيني": "palestinian",
+    "فلسطينية": "palestinian",
+    "يمني": "yemeni",
+    "ايراني": "iranian",
+    "ايرانية": "iranian",
+}
+_ORG_LETTERS = str.maketrans({"ی": "ي", "ک": "ك", "ھ": "ه", "ۀ": "ة", "ہ": "ه", "أ": "ا", "إ": "ا", "آ": "ا", "ه": "ة"})
+_ORG_PREFIXES = ("وال", "بال", "فال", "لل", "ال", "و", "ب", "ل")
+
+
+def _org_key(word: str) -> str:
+    return word.translate(_ORG_LETTERS)
+
+
+_ORG_INDEX = {_org_key(k): v for k, v in _ORG_WORDS.items()}
+
+
+def org_word(word: str) -> str | None:
+    """The English of a common word of Arabic-script organisation names (جماعة group, شبكة network, مسلحة armed,
+    الإسلامية islamic), the article and the prefixes و ب ل taken off; None for any other word."""
+    key = _org_key(word)
+    if key in _ORG_INDEX:
+        return _ORG_INDEX[key]
+    for prefix in _ORG_PREFIXES:
+        if key.startswith(prefix) and len(key) - len(prefix) >= 2 and key[len(prefix) :] in _ORG_INDEX:
+            return _ORG_INDEX[key[len(prefix) :]]
+    return None
+
+
+def translate_org_words(text: str) -> str | None:
+    """``text`` with the common words of Arabic-script organisation names in English (:func:`org_word`), the other
+    words as they are; None when it has none (a list gives such a name translated as often as transcribed:
+    الجماعة الاسلامية المسلحة, Armed Islamic Group)."""
+    found = False
+
+    def english(m: re.Match[str]) -> str:
+        nonlocal found
+        word = org_word(m.group(0))
+        if word is None:
+            return m.group(0)
+        found = True
+        return f" {word} "
+
+    out = ARABIC_WORD.sub(english, text)
+    return " ".join(out.split()) if found else None

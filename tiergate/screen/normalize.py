@@ -23,7 +23,7 @@ from functools import lru_cache
 from unidecode import unidecode
 
 from tiergate.screen import cjk
-from tiergate.screen.arabic import has_arabic, read_arabic
+from tiergate.screen.arabic import has_arabic, read_arabic, translate_org_words
 from tiergate.screen.cjk import KOREAN_SURNAMES, SURNAME_SPELLINGS
 
 MAX_NAME_CHARS = 1000
@@ -1052,14 +1052,19 @@ _ASIDE_NOTE = re.compile(r"\b(?:original script|sub-unit name|also known as|a\.k
 def _arabic_asides(name: str, person: bool) -> tuple[NameForm, ...]:
     """A name in Arabic script given with its Latin forms in brackets (``أنصار الشريعة (Ansar al Charia)``), or the
     reverse, read as each of its names alone (the bracket's are separated by semicolons; notes such as "original
-    script" left out); empty for any other name."""
-    if "(" not in name or not has_arabic(name):
+    script" left out); an organisation's name with its common words in English
+    (:func:`tiergate.screen.arabic.translate_org_words`); empty for any other name."""
+    if not has_arabic(name):
         return ()
     text, _ = hostile_text(name)
-    aside = _SCRIPT_ASIDE.fullmatch(text)
-    if aside is None or has_arabic(aside["outside"]) == has_arabic(aside["inside"]):
-        return ()
-    parts = [aside["outside"], *aside["inside"].split(";")]
+    aside = _SCRIPT_ASIDE.fullmatch(text) if "(" in text else None
+    parts = []
+    if aside is not None and has_arabic(aside["outside"]) != has_arabic(aside["inside"]):
+        parts = [aside["outside"], *aside["inside"].split(";")]
+    if not person:  # an organisation's common words in English
+        translated = translate_org_words(text)
+        if translated is not None:
+            parts.append(translated)
     out: list[NameForm] = []
     for part in parts:
         part = " ".join(_ASIDE_NOTE.sub(" ", part).strip(" -–").split())
