@@ -4,6 +4,7 @@ be shown to change no result.
 
     python bench/screen_scores.py --write before.jsonl     # on the code before the change
     python bench/screen_scores.py --check before.jsonl     # on the code after it: exit 1 on any difference
+    python bench/screen_scores.py --check before.jsonl --kept  # the same, from the index saved and loaded again
 
 Queries (3,000 by default, all fixed by seeds): half from ``bench/screen_speed.py`` (list names with a realistic
 change, and names on no list), half mined from the lists themselves (an entry's name or alias, in whatever script
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -92,11 +94,19 @@ def main() -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--write", type=Path, help="write the results to this file (JSON lines)")
     what.add_argument("--check", type=Path, help="compare the results with this file; exit 1 on any difference")
+    parser.add_argument(
+        "--kept", action="store_true", help="screen from the index saved and loaded again (as the CLI does)"
+    )
     args = parser.parse_args()
 
     files = sorted(p for p in (args.shared / "data" / "restricted_parties").rglob("*") if p.is_file())
     entries = [e for ds in read_lists(files) for e in ds.entries]
     index = ScreeningIndex.build(entries)
+    if args.kept:
+        with tempfile.TemporaryDirectory() as folder:
+            index.save(Path(folder) / "kept.npz")
+            index = ScreeningIndex.load(Path(folder) / "kept.npz")
+        print("screening from the index saved and loaded again")
     qs = sample(entries, args.queries)
     t = time.perf_counter()
     rows = results(index, qs)

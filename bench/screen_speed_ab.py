@@ -3,7 +3,11 @@
 screen the same queries on the same real lists, in alternating rounds, so that both see the same machine (on a
 shared machine the load of other work changes from minute to minute; a ratio measured so holds).
 
-    python bench/screen_speed_ab.py --before REV [--shared PATH] [--batch 5000] [--rounds 3] [--single 1000]
+    python bench/screen_speed_ab.py --before REV [--shared PATH] [--batch 5000] [--rounds 3] [--single 1000] [--kept]
+
+``--kept``: each side screens as ``tiergate screen batch`` does, from its index saved to a file and loaded again
+before every round (nothing the index learnt in an earlier round is kept; the name-normalisation cache is cleared
+too), instead of from the index it has just built (which already holds every list name's normalised form).
 
 Reports queries per second per core (CPU time of this process: one core) and by the clock, p50/p95 single-query
 latency, and checks that both give the same hits with the same scores on every batch query. Normalisation
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -29,6 +34,7 @@ from screen_speed import SHARED, queries
 
 from tiergate.screen import Query, read_lists
 from tiergate.screen import index as current_index
+from tiergate.screen.normalize import name_form
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,6 +99,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--single", type=int, default=1_000)
+    parser.add_argument("--kept", action="store_true", help="screen from the index saved and loaded, as the CLI does")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,15 +110,25 @@ def main() -> None:
         "before": (before, before.ScreeningIndex.build(entries)),
         "after": (current_index, current_index.ScreeningIndex.build(entries)),
     }
+    kept_folder = tempfile.TemporaryDirectory()
+    kept = {label: Path(kept_folder.name) / f"{label}.npz" for label in sides}
+    if args.kept:
+        for label, (_, index) in sides.items():
+            index.save(kept[label])
     warm = queries(entries, 2_000, seed=99)
     for module, index in sides.values():
         list(module.screen_many(index, warm))
-    print(f"real lists: {len(entries):,} entries; before = {args.before}, after = the working tree")
+    how = "from the kept file, loaded again each round" if args.kept else "from the index just built"
+    print(f"real lists: {len(entries):,} entries; before = {args.before}, after = the working tree; screening {how}")
+    print("load average at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     rates: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
     for r in range(args.rounds):
         qs = queries(entries, args.batch, seed=12 + r)
         results = {}
         for label, (module, index) in sides.items():
+            if args.kept:
+                name_form.cache_clear()
+                index = module.ScreeningIndex.load(kept[label])
             per_core, clock, results[label] = batch(module, index, qs)
             rates[label].append((per_core, clock))
             print(f"round {r + 1} {label:<6}: {per_core:7,.0f} queries/s per core ({clock:,.0f} by the clock)")
@@ -127,6 +144,7 @@ def main() -> None:
         )
     ratio = statistics.median(a[0] / b[0] for a, b in zip(rates["after"], rates["before"], strict=True))
     print(f"after / before: {ratio:.2f}x per core (median of the rounds' ratios)")
+    print("load average at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The ``tiergate`` command's entry point: ``tiergate screen name`` (one query, often from a script or a shell
-loop) loads only the screening package and answers from the persistent index; every other command loads the
-whole command line (:func:`tiergate.cli.main`)."""
+loop) loads only the screening package and answers from the persistent index, its arguments read without Typer
+when they are plain (:func:`tiergate.screen.answer.parse_name`; else by the screening commands' Typer app);
+every other command loads the whole command line (:func:`tiergate.cli.main`)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,20 @@ def main() -> None:
 
         everything()
         return
-    import typer
     from rich.console import Console
 
     from tiergate.errors import TiergateError
-    from tiergate.screen.cli import screen_app
+    from tiergate.screen.answer import parse_name, screen_name, stdout_console
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
+        plain = parse_name(sys.argv[3:])
+        if plain is not None:
+            sys.exit(screen_name(stdout_console(), **plain))
+        import typer
+
+        from tiergate.screen.cli import screen_app
+
         typer.main.get_command(screen_app)(args=sys.argv[2:], prog_name="tiergate screen")
     except TiergateError as error:
         err.print(f"error: {error}", markup=False)

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tiergate.console import Column, print_table
 from tiergate.errors import InputError
+from tiergate.screen import answer
 from tiergate.screen.model import DEFAULT_THRESHOLD, Query
 
 DEFAULT_LISTS_DB = "sqlite:///tiergate-lists.db"
@@ -24,7 +25,7 @@ LIST_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".xml", ".gz")
 lists_app = typer.Typer(no_args_is_help=True, help="Restricted-party lists: load list files into a store, status.")
 screen_app = typer.Typer(no_args_is_help=True, help="Restricted-party screening against the loaded lists.")
 
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+out = answer.stdout_console()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DbOpt = Annotated[
@@ -57,42 +58,11 @@ CountryOpt = Annotated[str | None, typer.Option("--country", help="The party's c
 IdOpt = Annotated[list[str] | None, typer.Option("--id", help="The party's identifiers as screened; repeatable.")]
 
 
-def _dump(value: Any, indent: bool = True) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0).decode()
-
-
-def _format(value: str, allowed: tuple[str, ...] = ("table", "json")) -> str:
-    if value not in allowed:
-        raise InputError(f"--format: {value!r}", hint=f"use {' or '.join(allowed)}")
-    return value
-
-
-def _name(value: str, where: str) -> str:
-    from tiergate.screen.normalize import UnscreenableName, check_name
-
-    try:
-        return check_name(value)
-    except UnscreenableName as error:
-        raise InputError(str(error), where=where) from None
-
-
-def _country(value: str | None, where: str) -> str | None:
-    if value is None or value == "":
-        return None
-    from tiergate.screen.service import _code
-
-    return _code(value, where)
-
-
-def _birth_date(value: Any, where: str) -> str | None:
-    import re
-
-    if value is None or value == "":
-        return None
-    text = str(value).strip()
-    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", text):
-        raise InputError(f"{text!r} is not a date of birth", where=where, hint="YYYY, YYYY-MM or YYYY-MM-DD")
-    return text
+_dump = answer.dump
+_format = answer.check_format
+_name = answer.query_name
+_country = answer.query_country
+_birth_date = answer.birth_date
 
 
 def _store(db: str | None) -> Any:
@@ -102,22 +72,8 @@ def _store(db: str | None) -> Any:
     return open_store(lists_url(db)[0])
 
 
-def _installed(db: str | None) -> Any:
-    """The list store to read lists from: the one at the default place is filled from the bundled lists on first
-    use; a named one without lists is an error saying how to install them."""
-    from tiergate.screen.store import installed_store
-
-    return installed_store(db)
-
-
-def _warn(store: Any, max_age: int | None, console: Console) -> list[dict[str, Any]]:
-    """The stale-list warnings of ``store``, printed on ``console``."""
-    from tiergate.screen.store import list_warnings
-
-    found = list_warnings(store, max_age)
-    for w in found:
-        console.print(f"WARNING stale list: {w['message']}", markup=False)
-    return found
+_installed = answer.installed
+_warn = answer.warn_stale
 
 
 # ---------------------------------------------------------------- lists
@@ -313,14 +269,7 @@ def lists_update(
 # ---------------------------------------------------------------- screen
 
 
-def _screener(db: str | None, threshold: float) -> Any:
-    """A screener of the store's lists, its index from the cache when the lists are unchanged (see
-    :meth:`tiergate.screen.index.ScreeningIndex.for_store`)."""
-    from tiergate.screen.index import ScreeningIndex
-    from tiergate.screen.service import Screener
-
-    store = _installed(db)
-    return Screener(ScreeningIndex.for_store(store), store, threshold)
+_screener = answer.screener
 
 
 @screen_app.command("name")
@@ -345,47 +294,9 @@ def screen_name(
 ) -> None:
     """Ranked hits for a name, each with its score and the features behind it, and a warning for each list older
     than --max-list-age days. Exit 1 when there is an open match."""
-    from tiergate.screen.service import party_id
-
-    _format(format)
-    query = Query(
-        _name(name, "name"), schema, _country(country, "--country"), tuple(identifier or ()), _birth_date(dob, "--dob")
-    )
-    screener = _screener(db, threshold)
-    key = party_id(query.name, query.country, party)
-    hits = (
-        screener.screen_and_record(query, key, limit=limit) if party else screener.screen(query, party=key, limit=limit)
-    )
-    rows = [h.to_dict() for h in hits]
-    if format == "json":
-        from tiergate.screen.store import list_warnings
-
-        out.print(
-            _dump(
-                {
-                    "query": {"name": name, "country": query.country, "schema": schema, "party": key},
-                    "threshold": threshold,
-                    "data_version": screener.store.data_version(),
-                    "list_warnings": list_warnings(screener.store, max_age),
-                    "hits": rows,
-                }
-            ),
-            markup=False,
-        )
-    else:
-        _warn(screener.store, max_age, out)
-        if not rows:
-            out.print(f"no hit at or above {threshold}", markup=False)
-        for h in rows:
-            out.print(
-                f"{h['score']:.2f} {h['status']:<9} {h['list']:<6} {h['entry']}  {h['name']!r}"
-                f" (on {h['matched_name']!r}; {', '.join(h['countries']) or '-'})",
-                markup=False,
-            )
-            for feature, info in h["explanation"].items():
-                out.print(f"      {feature} {info['score']:+.2f}: {info['detail']}", markup=False)
-    if any(h.match and h.status != "cleared" for h in hits):
-        raise typer.Exit(1)
+    code = answer.screen_name(out, name, country, schema, identifier, party, dob, db, threshold, limit, format, max_age)
+    if code:
+        raise typer.Exit(code)
 
 
 @screen_app.command("compare")

@@ -19,20 +19,22 @@ full (:func:`tiergate.screen.match.score_names`). A hit's score is that of the e
 retrieved.
 
 Persistence. :meth:`ScreeningIndex.for_store` keeps the index in one NumPy file in a cache folder, named by the
-hash of the lists' content (the store's datasets, versions and file hashes) and of this index's format: it is
-rebuilt only when a list changes. Entries are decoded from it only when they are candidates.
+hash of the lists' content (the store's datasets, versions and file hashes), of this index's format and of the
+source of the code that builds it (:func:`code_stamp`): it is rebuilt only when a list or that code changes.
+Entries are decoded from it only when they are candidates.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import multiprocessing
 import os
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -78,6 +80,20 @@ ACRONYM_MAX = 6
 """An organisation's name of this many words (``of``, ``and``, ``the`` aside) is also filed under its initials."""
 INDEX_FORMAT = "tiergate-screen-index-13"
 """Changes when the keys, the normalisation or the file layout change: an index on disk of another format is rebuilt."""
+STAMPED_SOURCES = (
+    "index.py",
+    "match.py",
+    "model.py",
+    "normalize.py",
+    "cjk.py",
+    "arabic.py",
+    "confusables.py",
+    "readings/hanja.txt.gz",
+)
+"""The files (beside this one) whose content decides what the index holds: its keys, the normalisation and
+readings of every script, the entries' layout. A kept index is named by their hash (:func:`code_stamp`) as well
+as by :data:`INDEX_FORMAT`, so an index built by other code is rebuilt even where a change forgot to bump the
+format."""
 
 
 def _hash(key: str) -> int:
@@ -232,6 +248,8 @@ class ScreeningIndex:
     del_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     del_vocab: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     _forms: dict[int, tuple[NameForm, ...]] = field(default_factory=dict, repr=False)
+    _kept_forms: _Strings | None = field(default=None, repr=False)
+    """The entries' name forms as the kept file holds them (:func:`encode_forms`), decoded on first use."""
     _vocab_words: list[str] | None = field(default=None, repr=False)
     _columns: dict[tuple[str, bool], _Column] = field(default_factory=dict, repr=False)
     _prefix_numbers: np.ndarray | None = field(default=None, repr=False)
@@ -329,6 +347,10 @@ class ScreeningIndex:
         for name, strings in (("compact", self.name_compact), ("vocab", self.vocab), ("entries", entries)):
             arrays[f"{name}_blob"] = strings.blob
             arrays[f"{name}_offsets"] = strings.offsets
+        forms = self._encoded_forms()
+        if forms is not None:
+            arrays["forms_blob"] = forms.blob
+            arrays["forms_offsets"] = forms.offsets
         arrays["format"] = np.frombuffer(INDEX_FORMAT.encode(), dtype=np.uint8)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".index-", suffix=".npz")
@@ -352,14 +374,33 @@ class ScreeningIndex:
                     name: _Strings(data[f"{name}_blob"], data[f"{name}_offsets"])
                     for name in ("compact", "vocab", "entries")
                 }
+                kept_forms = _Strings(data["forms_blob"], data["forms_offsets"]) if "forms_blob" in data.files else None
         except (OSError, KeyError, EOFError) as error:
             raise ValueError(f"{path.name}: unreadable index ({error})") from error
-        return cls(
+        index = cls(
             entries=_Entries(strings["entries"]),
             name_compact=strings["compact"],
             vocab=strings["vocab"],
             **arrays,
         )
+        if kept_forms is not None and len(kept_forms) == len(index.entries):
+            index._kept_forms = kept_forms
+        return index
+
+    def _encoded_forms(self) -> _Strings | None:
+        """Every entry's name forms (:func:`encode_forms`) for the kept file, so that an index loaded from it
+        scores its candidates at once, as the index that was built does (it has them from building); None when
+        a form would not come back the same (it is then computed again when needed)."""
+        if _FORM_CODEC is None:
+            return None
+        encoded = []
+        for position in range(len(self.entries)):
+            forms = self.entry_forms(position)
+            raw = encode_forms(forms)
+            if decode_forms(raw) != forms:
+                return None
+            encoded.append(raw)
+        return _Strings.of(encoded)
 
     @classmethod
     def for_store(cls, store: Any, cache: Path | None = None, version: str | None = None) -> ScreeningIndex:
@@ -397,9 +438,12 @@ class ScreeningIndex:
     def entry_forms(self, position: int) -> tuple[NameForm, ...]:
         forms = self._forms.get(position)
         if forms is None:
-            entry = self.entries[position]
-            person = entry.schema == "Person"
-            forms = tuple(name_form(n, person) for n in entry.names)
+            if self._kept_forms is not None:
+                forms = decode_forms(self._kept_forms.raw(position))
+            else:
+                entry = self.entries[position]
+                person = entry.schema == "Person"
+                forms = tuple(name_form(n, person) for n in entry.names)
             self._forms[position] = forms
         return forms
 
@@ -695,6 +739,53 @@ class ScreeningIndex:
         return out
 
 
+def _form_codec() -> tuple[tuple[int, Callable[[Any], Any]], ...] | None:
+    """How the fields of a :class:`NameForm` come back from JSON, by their declared types: (place, conversion)
+    of each field that is not a plain value; None when a field is of a type this does not know (the forms are
+    then not kept)."""
+    out: list[tuple[int, Callable[[Any], Any]]] = []
+    for place, f in enumerate(dataclasses.fields(NameForm)):
+        kind = str(f.type).replace(" ", "")
+        if kind in ("str", "bool", "float", "int"):
+            continue
+        if kind.startswith("frozenset[") and kind.count("[") == 1:
+            out.append((place, frozenset))
+        elif kind.startswith("tuple[tuple[") and kind.count("[") == 2:
+            out.append((place, lambda v: tuple(map(tuple, v))))
+        elif kind.startswith("tuple[") and kind.count("[") == 1:
+            out.append((place, tuple))
+        else:
+            return None
+    return tuple(out)
+
+
+_FORM_CODEC = _form_codec()
+
+
+def encode_forms(forms: Sequence[NameForm]) -> bytes:
+    """An entry's name forms as JSON: each its fields' values in order (a set sorted)."""
+    return orjson.dumps(
+        [
+            [
+                sorted(v) if isinstance(v, frozenset) else v
+                for v in (getattr(form, f.name) for f in dataclasses.fields(form))
+            ]
+            for form in forms
+        ]
+    )
+
+
+def decode_forms(raw: bytes) -> tuple[NameForm, ...]:
+    """The name forms :func:`encode_forms` wrote."""
+    assert _FORM_CODEC is not None
+    forms = []
+    for values in orjson.loads(raw):
+        for place, read in _FORM_CODEC:
+            values[place] = read(values[place])
+        forms.append(NameForm(*values))
+    return tuple(forms)
+
+
 def cache_dir() -> Path:
     """Where indexes are kept: ``$TIERGATE_INDEX_CACHE``, else ``$XDG_CACHE_HOME/tiergate`` (``~/.cache/tiergate``)."""
     given = os.environ.get("TIERGATE_INDEX_CACHE")
@@ -704,13 +795,30 @@ def cache_dir() -> Path:
     return Path(base) / "tiergate"
 
 
+@functools.cache
+def code_stamp(folder: Path | None = None, files: tuple[str, ...] = STAMPED_SOURCES) -> str:
+    """The hash of :data:`INDEX_FORMAT` and of the content of ``files`` in ``folder`` (default: this package's
+    :data:`STAMPED_SOURCES`), the code that builds an index; a file that cannot be read counts as missing. About
+    a millisecond, once per process."""
+    base = folder if folder is not None else Path(__file__).parent
+    digest = hashlib.sha256(INDEX_FORMAT.encode())
+    for name in files:
+        try:
+            content = hashlib.sha256((base / name).read_bytes()).hexdigest()
+        except OSError:
+            content = "missing"
+        digest.update(f"\n{name}\t{content}".encode())
+    return digest.hexdigest()[:32]
+
+
 def index_path(url: str, version: str, cache: Path | None = None) -> Path:
     """The file that keeps the index of the list store at ``url`` holding the lists of ``version`` (its
-    ``data_version``), in ``cache`` (default :func:`cache_dir`): named by the hash of the store's URL and of the
-    lists' content, so a store's index is rebuilt only when its lists change."""
+    ``data_version``), in ``cache`` (default :func:`cache_dir`): named by the hash of the store's URL, of the
+    lists' content and of the code that builds it (:func:`code_stamp`), so a store's index is rebuilt when its
+    lists change or that code does, and only then."""
     folder = cache if cache is not None else cache_dir()
     where = hashlib.sha256(url.encode()).hexdigest()[:16]
-    key = hashlib.sha256(f"{INDEX_FORMAT}\n{version}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{code_stamp()}\n{version}".encode()).hexdigest()[:32]
     return folder / f"screen-index-{where}-{key}.npz"
 
 

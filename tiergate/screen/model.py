@@ -221,6 +221,38 @@ class Hit:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Decision:
+    party: str
+    entry: str
+    entry_hash: str
+    verdict: str
+    reason: str
+    author: str
+    decided_at: str
+    withdrawn: str | None = None
+    """For a re-opening: the verdict it withdrew."""
+    bound_to: str | None = None
+    """The party form the decision was made for (its normalised name, country and identifiers); None for a
+    decision recorded before decisions were bound (it holds only for a party id made from the name)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        found = {
+            "party": self.party,
+            "entry": self.entry,
+            "entry_hash": self.entry_hash,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "author": self.author,
+            "decided_at": self.decided_at,
+        }
+        if self.withdrawn is not None:
+            found["withdrawn"] = self.withdrawn
+        if self.bound_to is not None:
+            found["bound_to"] = self.bound_to
+        return found
+
+
 def each_entry(hits: Sequence[Hit]) -> list[Hit]:
     """The hits one per list entry: a grouped hit's members (each with its own status and decision), else the hit."""
     return [member for hit in hits for member in (hit.members or [hit])]

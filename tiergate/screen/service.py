@@ -7,12 +7,14 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tiergate.screen.index import ScreeningIndex
-from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query, each_entry
+from tiergate.screen.model import DEFAULT_THRESHOLD, Decision, Hit, ListEntry, Query, each_entry
 from tiergate.screen.normalize import clean_text
-from tiergate.screen.store import Decision, ListStore, LoadReport
+
+if TYPE_CHECKING:  # the store loads SQLAlchemy: `tiergate screen name` reads the lists without it
+    from tiergate.screen.store import ListStore, LoadReport
 
 OWNERSHIP_THRESHOLD = 50.0
 MAX_OWNERSHIP_DEPTH = 10
