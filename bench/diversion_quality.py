@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         store.load(read_lists([made.lists]))
         store.close()
         start = time.perf_counter()
-        result = run_scan(made.shipments, made.parties, engine=args.engine, lists_url=url)
+        result = run_scan(
+            made.shipments, made.parties, engine=args.engine, lists_url=url, serial_registry=made.registry
+        )
         scanned = time.perf_counter() - start
         with made.labels.open() as handle:
             labels = {row["shipment"]: row for row in csv.DictReader(handle)}

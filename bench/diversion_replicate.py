@@ -4,8 +4,9 @@
 
 Generating 10^7 shipments row by row takes an hour on a shared 2-core machine; this writes them in a minute with
 DuckDB. Copy ``k`` renames everything that links shipments and parties (shipment, party and payer ids and
-names, serial numbers, corporate e-mail domains, addresses), so the copies never join into one network: a scan
-of N copies finds N times the cases of one. Prices, HS codes, dates and routes are the same in every copy, so
+names, forwarders, the notify and invoice parties the generator writes as names, serial numbers, corporate
+e-mail domains, addresses), so the copies never join into one network: a scan of N copies finds N times the cases
+of one. Prices, HS codes, dates and routes are the same in every copy, so
 the medians the flags compare with are those of the source.
 """
 
@@ -31,7 +32,10 @@ def replicate(source: Path, out: Path, copies: int) -> None:
                    s.consignee_id || '-' || k AS consignee_id,
                    s.end_user_id || '-' || k AS end_user_id,
                    s.payer_name || ' ' || k AS payer_name,
-                   regexp_replace(s.serials, '(SN[0-9]+)', '\\1-' || k, 'g') AS serials)
+                   s.forwarder || ' ' || k AS forwarder,
+                   s.notify_party || ' ' || k AS notify_party,
+                   s.invoice_party || ' ' || k AS invoice_party,
+                   regexp_replace(s.serials, '([A-Z]+[0-9]+)', '\\1-' || k, 'g') AS serials)
           FROM read_parquet('{source / "shipments.parquet"}') s, range({copies}) r(k)
           ORDER BY k, s.id
         ) TO '{out / "shipments.parquet"}' (FORMAT parquet, ROW_GROUP_SIZE 200000)

@@ -42,7 +42,7 @@ p AS (
   SELECT pk.id, pk.name, pk.country, pk.naics, try_cast(pk.incorporated AS DATE) AS inc, pk.parent_country,
          coalesce(lower(pk.is_forwarder) IN ('true', '1', 'yes'), false) AS fwd, try_cast(pk.site_mw AS DOUBLE) AS site,
          least(CASE WHEN pk.address_type IN ('residential', 'virtual') THEN 10 ELSE 0 END
-               + CASE WHEN coalesce(shared.firms, 0) >= 3 THEN 10 ELSE 0 END, 25) AS f7,
+               + CASE WHEN coalesce(shared.firms, 0) >= 4 THEN 10 ELSE 0 END, 25) AS f7,
          CASE WHEN coalesce(pk.website, '') = '' OR lower(coalesce(pk.email_domain, '')) IN ({free}) THEN 5 ELSE 0
          END AS f8
   FROM pk LEFT JOIN shared ON pk.addr = shared.addr

@@ -3,7 +3,13 @@ matchers in the same run: F1 per script group (Arabic, Cyrillic, CJK, Hangul, La
 organisation), plus nomenklatura's public name cases.
 
     python bench/screen_pairs.py [--shared PATH] [--per-group 150] [--threshold 0.7] [--seed 3] [--write FILE]
-                                 [--as-mined]
+                                 [--as-mined] [--scores FILE] [--recall]
+
+``--scores`` writes every pair (mined and public) with each matcher's score and a mark where Tiergate is wrong at
+the threshold (the per-pair view behind the table). ``--recall`` measures the index's candidate recall on the same
+pairs: of those ``compare`` scores at or above the threshold, the share whose list side the index proposes when
+the query side is screened (the list sides indexed beside every entry of the lists, so that they compete for the
+candidate places).
 
 Positives: a list entry's name against one of its own aliases (the lists give many in other scripts and in
 abbreviated forms). Hard negatives: the same alias against the name of the *most similar other entry* (rapidfuzz
@@ -46,7 +52,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from tiergate.screen import ListEntry, read_lists
+from tiergate.screen import ListEntry, Query, ScreeningIndex, read_lists
 from tiergate.screen.match import compare_names
 
 SHARED = next(
@@ -267,6 +273,31 @@ def scorers() -> dict[str, Callable[[dict[str, str]], float]]:
     return out
 
 
+def candidate_recall(
+    pairs: list[dict[str, str]], tiergate: list[float], entries: list[ListEntry], threshold: float
+) -> tuple[int, int, list[str]]:
+    """(proposed, pairs scored at or above ``threshold``, the misses): whether screening a pair's query side proposes
+    its list side, indexed as an entry of its own among ``entries``."""
+    sides = [
+        ListEntry("pairs", str(i), "T", "Person" if r["schema"] == "Person" else "Organization", r["name2"])
+        for i, r in enumerate(pairs)
+    ]
+    index = ScreeningIndex.build(entries + sides)
+    above = proposed = 0
+    misses = []
+    for i, (r, score) in enumerate(zip(pairs, tiergate, strict=True)):
+        if score < threshold:
+            continue
+        above += 1
+        schema = "Person" if r["schema"] == "Person" else None
+        hits = index.screen(Query(r["name1"], schema), floor=0.0, limit=500)
+        if any(h.entry.key == f"pairs:{i}" for h in hits):
+            proposed += 1
+        else:
+            misses.append(f"{r['name1']!r} ~ {r['name2']!r}")
+    return proposed, above, misses
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=SHARED)
@@ -274,6 +305,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.7)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--scores", type=Path, help="write every pair with each matcher's score (CSV)")
+    parser.add_argument("--recall", action="store_true", help="measure the index's candidate recall on the pairs")
     parser.add_argument(
         "--as-mined", action="store_true", help="the first mining: no acronym, former-name or same-party exclusions"
     )
@@ -314,6 +347,26 @@ def main() -> None:
             scores = [scored[m][index[id(r)]] for r in rows]
             cells.append(f"{f1(rows, scores, args.threshold)[0]:.3f}")
         print(f"| {label} | {len(rows)} | " + " | ".join(cells) + " |")
+    every = mined + public
+    if args.scores:
+        with args.scores.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["set", "schema", "name1", "name2", "is_match", *matchers, "tiergate_wrong"])
+            for k, r in enumerate(every):
+                truth = r["is_match"] == "true"
+                wrong = (scored["Tiergate"][k] >= args.threshold) != truth
+                label = r["category"] if k < len(mined) else "public"
+                cells = [f"{scored[m][k]:.3f}" for m in matchers]
+                writer.writerow([label, r["schema"], r["name1"], r["name2"], r["is_match"], *cells, wrong])
+    if args.recall:
+        started = time.perf_counter()
+        proposed, above, misses = candidate_recall(every, scored["Tiergate"], entries, args.threshold)
+        print(
+            f"candidate recall: {proposed} of {above} pairs scored >= {args.threshold} are proposed by the index "
+            f"({proposed / max(above, 1):.2%}; {time.perf_counter() - started:.0f} s)"
+        )
+        for miss in misses[:20]:
+            print(f"  not proposed: {miss}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Scanned:
     store = ListStore(url)
     store.load(read_lists([made.lists]))
     store.close()
-    result = run_scan(made.shipments, made.parties, lists_url=url)
+    result = run_scan(made.shipments, made.parties, lists_url=url, serial_registry=made.registry)
     with made.labels.open() as handle:
         labels = {row["shipment"]: row for row in csv.DictReader(handle)}
     return Scanned(made, url, result, labels)

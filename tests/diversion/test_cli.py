@@ -45,8 +45,14 @@ def test_generate_scan_and_work_a_case(
     unknown = runner.invoke(app, ["diversion", "cases", "show", "C-9999", "--db", db])
     assert unknown.exit_code != 0 and "no case" in str(unknown.exception)
 
+    # a flag arm added later (F10's site visit) shows in a case of the queue and on the page, as any flag does
+    boxed = next(c for c in lines if any("still boxed" in f["why"] for f in c["flags"]))
+    shown = runner.invoke(app, ["diversion", "cases", "show", boxed["case"], "--db", db])
+    assert shown.exit_code == 0 and "found the kit still boxed" in shown.stdout
+
     page = runner.invoke(app, [*args, "--format", "html"])
     assert page.exit_code == 0 and "<svg" in page.stdout and "<script" not in page.stdout
+    assert "found the kit still boxed" in page.stdout
 
 
 def test_scan_names_a_malformed_row(

@@ -37,14 +37,15 @@ def test_every_flag_has_citation_shipments_and_why(scanned: Scanned) -> None:
     [
         (
             "alx-forwarder",
-            {"F2-declared-goods", "F4-hub-route", "F5-forwarder-consignee", "F6-new-entity", "F9-payer-mismatch"},
+            {"F2-declared-goods", "F4-hub-route", "F5-forwarder-consignee", "F6-new-entity", "F9-payer-mismatch",
+             "F12-split-lots"},
         ),
         ("janford-realtor", {"F18-business-fit", "F4-hub-route", "F9-payer-mismatch", "F15-documents"}),
         ("gatekeeper-relabel", {"F13-relabel-serials", "F2-declared-goods", "F5-forwarder-consignee", "F4-hub-route"}),
         ("supermicro-serials", {"F13-relabel-serials", "F4-hub-route"}),
         ("cover-goods", {"F20-cover-goods", "F3-unit-value", "F4-hub-route"}),
         ("split-lots", {"F12-split-lots", "F7-address"}),
-        ("megaspeed-capacity", {"F10-no-datacentre", "F14-check-inconclusive"}),
+        ("megaspeed-capacity", {"F10-no-datacentre", "F14-check-inconclusive", "F17-ownership"}),
         ("chiplet-sum", {"F21-chiplet-sum", "F9-payer-mismatch"}),
     ],
 )  # fmt: skip
@@ -250,3 +251,26 @@ def test_consignees_sharing_a_small_forwarder_are_one_network(tmp_path: Path) ->
     assert any(link.get("kind") == "forwarder" or "Tiny Freight" in json.dumps(link) for link in linked[0].links)
     apart = _scan(tmp_path, [ships[0], {**ships[1], "forwarder": "Another Freight Ltd"}], [PARTY, other])
     assert len(apart.cases) == 2 and not any({"X1", "X2"} <= set(c.parties) for c in apart.cases)
+
+
+def test_generated_new_signals_fire_where_planted(scanned: Scanned) -> None:
+    """The generator plants the later arms inside their schemes: the Megaspeed-like site visit found the kit boxed
+    and its supplier is owned by a listed firm; the ALX-like payer used three forwarders; the Gatekeeper-like
+    relabelled lots carry serials the registry says were never issued; the Janford-like invoice names the payer."""
+    for case in scanned.cases_of("megaspeed-capacity"):
+        flags = {f["code"]: f for f in case["flags"]}
+        assert flags["F10-no-datacentre"]["points"] == 25 and "still boxed" in flags["F10-no-datacentre"]["why"]
+        assert "is owned by" in flags["F17-ownership"]["why"]
+    for case in scanned.cases_of("alx-forwarder"):
+        f12 = next(f for f in case["flags"] if f["code"] == "F12-split-lots")
+        assert "forwarders for one buyer" in f12["why"]
+    for case in scanned.cases_of("gatekeeper-relabel"):
+        f13 = next(f for f in case["flags"] if f["code"] == "F13-relabel-serials")
+        assert "not issued by nvidia" in f13["why"]
+    for case in scanned.cases_of("janford-realtor"):
+        f15 = next(f for f in case["flags"] if f["code"] == "F15-documents")
+        assert "the invoice names" in f15["why"]
+    for decoy in ("boxed-visit-only", "affiliated-supplier-only", "three-forwarders-only", "invoice-party-only",
+                  "serial-not-issued-only"):  # fmt: skip
+        cases = scanned.cases_of(decoy)
+        assert cases and all(c["level"] == "low" for c in cases), decoy

@@ -88,6 +88,23 @@ def test_typos_spacing_and_scripts_are_proposed_and_hit(query: str, listed: str)
     assert any(h.entry.key == "t:1" and h.match for h in hits), hits[:2]
 
 
+@pytest.mark.parametrize(
+    ("query", "listed", "schema"),
+    [
+        ("Chong Kyong-Chol", "JONG KYONG-JOL", "Person"),  # Korean syllables in two romanisations
+        ("Jang Song-Thaek", "CHANG SONG-TAEK", "Person"),
+        ("Maulavi Abdul Rahim Khairkhwa", "ABDUL RAHIM KHAIRKHWA", "Person"),  # a title the list leaves out
+        ("CDB Rubin", "Central Design Bureau Rubin", "Organization"),  # an acronym
+        ("PLA", "People's Liberation Army", "Organization"),
+    ],
+)
+def test_romanisations_titles_and_acronyms_are_proposed_and_hit(query: str, listed: str, schema: str) -> None:
+    noise = [ListEntry("n", str(i), "T", e.schema, e.name) for i, e in enumerate(_test_list_entries())]
+    entry = ListEntry("t", "1", "SDN", schema, listed)
+    hits = ScreeningIndex.build([*noise, entry]).screen(Query(query, schema if schema == "Person" else None))
+    assert any(h.entry.key == "t:1" and h.match for h in hits), hits[:2]
+
+
 def test_false_friends_do_not_meet() -> None:
     cetc = ListEntry("t", "cetc", "EL", "Organization", "China Electronics Technology Group Corporation")
     cec = ListEntry("t", "cec", "EL", "Organization", "China Electronics Corporation")

@@ -52,6 +52,11 @@ statement), on top of a payer in another country (tri-seal note: a third-country
 ODD_PAYMENT = ("prepaid", "cash")
 ODD_ROUTE_LEGS = 5
 """F19: a route of this many legs or more (three transit countries) is odd, as is one that visits a country twice."""
+SITE_VISIT_BAD = ("boxed", "absent")
+"""F10: a site visit that found the kit still boxed, or not there at all (Megaspeed: a BIS visit found it boxed)."""
+SMALL_FORWARDER = 5
+"""A forwarder that serves at most this many consignees is a small one (a carrier serving many is not): F12's
+forwarders per buyer count small forwarders and forwarding consignees."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +64,11 @@ class Inputs:
     as_of: str
     """ISO date: shipments after it are left out."""
     present: frozenset[str] = frozenset()
-    """The optional shipment columns the file holds (``payment_terms``, ``support``): a shipment that lacks one of
-    them is noted as insufficient data; a file without the column gets one scan note instead."""
+    """The optional shipment columns the file holds (``payment_terms``, ``support``, ``notify_party``,
+    ``invoice_party``, ``booking_change``): a shipment that lacks one of them is noted as insufficient data; a file
+    without the column gets one scan note instead."""
+    affiliated: tuple[str, ...] = ()
+    """F17: the suppliers (exporter names, lower case) that are, or whose parent is, a listed firm."""
 
 
 def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) -> ir.Table:
@@ -79,6 +87,7 @@ def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) ->
     forwarder = s.c_is_forwarder.fill_null(False)
     eu_country = ibis.ifelse(has_user, s.e_country, ibis.ifelse(forwarder, ibis.null("string"), s.c_country))
     site_mw = ibis.ifelse(has_user, s.e_site_mw, s.c_site_mw)
+    site_visit = ibis.ifelse(has_user, s.e_site_visit, s.c_site_visit)
     die_tpp = s.die_tpp
     chip = s.chip_id.notnull()
     relevant = s.hs6.isin(COMPUTE_HS) | chip | s.desc_low.re_search(LEXICON).fill_null(False) | die_tpp.notnull()
@@ -89,6 +98,7 @@ def base(ships: ir.Table, parties: ir.Table, chips: ir.Table, inputs: Inputs) ->
         consignee_forwards=forwarder,
         eu_country=eu_country,
         site_mw=site_mw,
+        site_visit=site_visit,
         die_tpp=die_tpp,
         relevant=relevant,
         gpus=ibis.ifelse(chip, gpus, ibis.null("float64")),
@@ -109,7 +119,7 @@ def with_missing(s: ir.Table, inputs: Inputs) -> ir.Table:
         (s.date.isnull(), "date "),
         (s.payer_country.notnull() & s.payer_name.isnull(), "payer_name "),
     ]
-    for column in ("payment_terms", "support"):
+    for column in OPTIONAL_SHIPMENT:
         if column in inputs.present:
             facts.append((s.relevant & s[column].isnull(), column + " "))
     lacking = ibis.literal(False)
@@ -118,6 +128,71 @@ def with_missing(s: ir.Table, inputs: Inputs) -> ir.Table:
         lacking = lacking | test
         text = text + ibis.ifelse(test, name, "")
     return s.mutate(missing=ibis.ifelse(lacking, text.strip(), ""))
+
+
+OPTIONAL_SHIPMENT = ("payment_terms", "support", "notify_party", "invoice_party", "booking_change")
+"""Shipment columns a file may lack (F19's prepayment and support; F15's notify and invoice parties and changes
+after booking)."""
+
+
+DOCUMENT_COLUMNS = ("notify_party", "invoice_party", "booking_change")
+
+
+def _same(a: ir.StringValue, b: ir.StringValue) -> ir.BooleanValue:
+    """Two names or ids the same, case and outer blanks aside (False when either is unknown)."""
+    return (a.lower().strip() == b.lower().strip()).fill_null(False)
+
+
+def documents(ships: ir.Table, keys: ir.Table, inputs: Inputs) -> ir.Table | None:
+    """F15's documents arm: the shipments whose invoice (``invoice_party``) names a party that is neither the
+    consignee nor the end user of the end-user statement (by id or name, without case), whose notify party
+    (``notify_party``) is neither of them nor the forwarder, or that changed after booking (``booking_change``);
+    None when the file has none of these columns. ``keys``: each party's id and name as written (``k_id``,
+    ``k_name``) and in lower case (``k_id_key``, ``k_name_key``); the readers have trimmed every value.
+
+    A query of its own over the few columns it reads: inside :func:`features` the comparisons were repeated in every
+    expression that sums the flags, and doubled the features query's time. Exact comparisons first leave the few
+    rows that differ; only those are compared without case."""
+    present = [c for c in DOCUMENT_COLUMNS if c in inputs.present]
+    if not present:
+        return None
+    s = _in_scope(ships, inputs).select(
+        "id", "consignee_id", "end_user_id", "forwarder", "notify_party", "invoice_party", "booking_change"
+    )
+    c = keys.rename(c_key="k_id", c_name="k_name", c_id_key="k_id_key", c_name_key="k_name_key")
+    e = keys.rename(e_key="k_id", e_name="k_name", e_id_key="k_id_key", e_name_key="k_name_key")
+    s = s.left_join(c, s.consignee_id == c.c_key).drop("c_key")
+    s = s.left_join(e, s.end_user_id == e.e_key).drop("e_key")
+
+    def differs(column: ir.StringValue, others: tuple[ir.StringValue, ...]) -> ir.BooleanValue:
+        same = ibis.literal(False)
+        for other in others:
+            same = same | (column == other).fill_null(False)
+        return column.notnull() & ~same
+
+    exact = (s.consignee_id, s.c_name, s.end_user_id, s.e_name)
+    cheap = ibis.literal(False)
+    if "invoice_party" in present:
+        cheap = cheap | differs(s.invoice_party, exact)
+    if "notify_party" in present:
+        cheap = cheap | differs(s.notify_party, (*exact, s.forwarder))
+    if "booking_change" in present:
+        cheap = cheap | (s.booking_change.notnull() & (s.booking_change != "none"))
+    s = s.filter(cheap)
+    s = s.mutate(inv=s.invoice_party.lower(), note=s.notify_party.lower(), fwd=s.forwarder.lower())
+    folded = (s.c_id_key, s.c_name_key, s.e_id_key, s.e_name_key)
+    s = s.mutate(
+        invoice_off=differs(s.inv, folded) if "invoice_party" in present else ibis.literal(False),
+        notify_off=differs(s.note, (*folded, s.fwd)) if "notify_party" in present else ibis.literal(False),
+        late_change=(s.booking_change.notnull() & (s.booking_change != "none"))
+        if "booking_change" in present
+        else ibis.literal(False),
+    )
+    s = s.filter(s.invoice_off | s.notify_off | s.late_change)
+    return s.select(
+        "id", "consignee_id", "invoice_party", "notify_party", "booking_change", "invoice_off", "notify_off",
+        "late_change",
+    )  # fmt: skip
 
 
 def _in_scope(ships: ir.Table, inputs: Inputs) -> ir.Table:
@@ -255,6 +330,15 @@ def features(
         for i in range(j):
             twice = twice | ((n_legs > j) & (s.route.substr(3 * i, 2) == s.route.substr(3 * j, 2)))
     odd_route = (n_legs >= ODD_ROUTE_LEGS) | twice
+
+    # F15's route arm (its documents arm, :func:`documents`, is a query of its own: see there)
+    route_off = s.route.notnull() & destination.notnull() & (s.route.right(2) != destination.fill_null(""))
+    parent_d5 = s.c_parent_d5.fill_null(False) | s.e_parent_d5.fill_null(False)
+    supplier = (
+        s.exporter.lower().strip().isin(inputs.affiliated).fill_null(False)
+        if inputs.affiliated
+        else ibis.literal(False)
+    )
     odd = (
         s.payment_terms.isin(ODD_PAYMENT).fill_null(False)
         | (s.support == "declined").fill_null(False)
@@ -270,6 +354,7 @@ def features(
         "f8": s.c_f8.fill_null(0),
         "f9": ibis.ifelse(f9 > 0, f9 + ibis.ifelse(third_party, THIRD_PARTY_PAYER, 0), 0),
         "f10": ibis.cases(
+            (chip & s.site_visit.isin(SITE_VISIT_BAD).fill_null(False), 25),
             (~chip | s.gpus.isnull(), 0),
             (site_mw.isnull() & (s.gpus >= SMALL_LOT_GPUS), 15),
             (demand_mw > 2 * site_mw, 25),
@@ -278,13 +363,9 @@ def features(
         ),
         "f13": ibis.ifelse(chip & (brand != "") & ~known_brand, 25, 0),
         "f14": ibis.ifelse(s.end_use_check == "inconclusive", 20, 0),
-        "f15": ibis.ifelse(
-            s.route.notnull() & destination.notnull() & (s.route.right(2) != destination.fill_null("")), 10, 0
-        ),
+        "f15": ibis.ifelse(route_off, 10, 0),
         "f16": ibis.greatest(s.c_f16.fill_null(0), s.e_f16.fill_null(0)),
-        "f17": ibis.ifelse(
-            s.c_parent_country.isin(d5).fill_null(False) | s.e_parent_country.isin(d5).fill_null(False), 15, 0
-        ),
+        "f17": ibis.ifelse(parent_d5 | supplier, 15, 0),
         "f18": ibis.ifelse(s.relevant & (naics != "") & ~it_naics & ~forwarder, 15, 0),
         "f19": ibis.ifelse(odd, 5, 0),
         "f20": ibis.ifelse(cover_hs & (s.per_kg > 2000) & (kg_ratio > 5), ibis.ifelse(reseller, 25, 15), 0),
@@ -296,7 +377,9 @@ def features(
         (s.end_use_check == "failed", "check"),
         else_=ibis.null("string"),
     )
-    s = s.mutate(**{k: v.cast("int64") for k, v in pts.items()}, hard=hard).view()
+    s = s.mutate(
+        **{k: v.cast("int64") for k, v in pts.items()}, hard=hard, supplier_listed=supplier, parent_d5=parent_d5
+    ).view()
     total = s.f2
     for name in FLAG_COLUMNS[1:]:
         total = total + s[name]
@@ -309,12 +392,13 @@ SHIPMENT_OUT = (
     "value_usd", "gross_kg", "route", "payer_name", "payer_country", "end_use_check", "licence", "chip_id",
     "h100e", "relevant", "ratio", "kg_ratio", "demand_mw", "site_mw", "eu_country", "c_country", "c_naics",
     "c_incorporated", "hard", "points", "missing", *FLAG_COLUMNS, "payment_terms", "support",
+    "exporter", "site_visit", "supplier_listed", "parent_d5",
 )  # fmt: skip
 
 
 BASE_OUT = (
     "id", "date", "consignee_id", "end_user_id", "payer_name", "c_name", "forwarder", "serials", "relevant", "gpus",
-    "value_usd", "quantity", "die_tpp", "chip_kw", "site_mw", "missing",
+    "value_usd", "quantity", "die_tpp", "chip_kw", "site_mw", "missing", "consignee_forwards",
 )  # fmt: skip
 """The columns of :func:`base` that the party links, serial numbers, small lots and counts read."""
 
@@ -426,6 +510,7 @@ def parties_arrow(rows: list[dict[str, Any]]) -> Any:
         "p_naics": pa.string(),
         "p_incorporated": pa.date32(),
         "p_parent_country": pa.string(),
+        "p_site_visit": pa.string(),
         "p_f7": pa.int64(),
         "p_f8": pa.int64(),
         "p_f16": pa.int64(),
@@ -436,3 +521,60 @@ def parties_arrow(rows: list[dict[str, Any]]) -> Any:
         "p_reseller": pa.bool_(),
     }
     return pa.table({k: pa.array([r[k] for r in rows], t) for k, t in types.items()})
+
+
+FORWARDER_DAYS = 90
+"""F12's second arm: three or more forwarders for one buyer within this many days."""
+MANY_FORWARDERS = 3
+
+
+def buyer_forwarders(f: ir.Table) -> ir.Table:
+    """F12's forwarders per buyer: the compute shipments that reach a buyer through a forwarder (a forwarding or
+    intermediary consignee, or a small forwarder named on the shipment), for the buyers reached through
+    :data:`MANY_FORWARDERS` or more of them (the 90-day window is applied to these few rows in Python). The buyer is
+    the end user when one is named, else a payer other than the consignee, else the consignee."""
+    s = f.filter(f.consignee_id.notnull() & f.relevant & f.date.notnull())
+    has_user = s.end_user_id.notnull() & (s.end_user_id != s.consignee_id)
+    third_payer = s.payer_name.notnull() & ~_same(s.payer_name, s.c_name)
+    s = s.mutate(
+        buyer=ibis.cases(
+            (has_user, "end user " + s.end_user_id),
+            (third_payer, "payer " + s.payer_name),
+            else_="consignee " + s.consignee_id,
+        )
+    )
+    keep = ("id", "date", "buyer", "consignee_id", "value_usd", "gpus")
+    forwarding = s.filter(s.consignee_forwards | has_user).select(*keep, via="consignee " + s.consignee_id)
+    named = f.filter(f.forwarder.notnull() & f.consignee_id.notnull())
+    small = (
+        named.group_by(fwd="forwarder")
+        .aggregate(n=named.consignee_id.nunique())
+        .filter(ibis._.n <= SMALL_FORWARDER)
+        .select("fwd")
+    )
+    by_name = s.join(small, s.forwarder == small.fwd).select(*keep, via="forwarder " + s.forwarder)
+    t = forwarding.union(by_name, distinct=True)
+    many = t.group_by(many_buyer="buyer").aggregate(n=t.via.nunique()).filter(ibis._.n >= MANY_FORWARDERS)
+    return t.join(many, t.buyer == many.many_buyer).select(*keep, "via")
+
+
+def unissued_serials(b: ir.Table, registry: ir.Table) -> ir.Table:
+    """F13's issued-serials check: (shipment, consignee, maker, serial) for each serial of a catalogue chip whose
+    maker (the brand label when the registry knows it, else the chip's vendor) the registry (``maker, prefix,
+    first, last``) covers, and that none of that maker's prefixes or ranges holds."""
+    by_brand = registry.select(by_brand="maker").distinct()
+    by_vendor = registry.select(by_vendor="maker").distinct()
+    t = b.filter(b.serials.notnull() & b.chip_id.notnull())
+    t = t.mutate(brand_key=t.brand.lower().strip(), vendor_key=t.chip_vendor.lower().strip())
+    t = t.left_join(by_brand, t.brand_key == by_brand.by_brand)
+    t = t.left_join(by_vendor, t.vendor_key == by_vendor.by_vendor)
+    t = t.mutate(maker=t.by_brand.fill_null(t.by_vendor)).filter(ibis._.maker.notnull())
+    t = t.select("id", "consignee_id", "maker", "value_usd", serial=t.serials.split(";").unnest())
+    t = t.mutate(serial=t.serial.strip()).filter(ibis._.serial != "")
+    r = registry.rename(r_maker="maker")
+    holds = (r.prefix.notnull() & t.serial.startswith(r.prefix.fill_null(""))) | (
+        r.first.notnull() & (t.serial.length() == r.first.length()) & (t.serial >= r.first) & (t.serial <= r.last)
+    )
+    issued = t.join(r, [t.maker == r.r_maker, holds]).select(i_id="id", i_serial="serial").distinct()
+    out = t.anti_join(issued, [t.id == issued.i_id, t.serial == issued.i_serial])
+    return out.select("id", "consignee_id", "maker", "serial", "value_usd")

@@ -122,6 +122,13 @@ def scan_cmd(
             help="Hub imports by country and month (country, month, value_usd[, documented_h100e]) for F11.",
         ),
     ] = None,
+    serial_registry: Annotated[
+        Path | None,
+        typer.Option(
+            "--serial-registry",
+            help="Serials the makers issued (manufacturer, prefix | first, last) for F13's 'serial not issued'.",
+        ),
+    ] = None,
 ) -> None:
     """Cases ordered by priority: hard stops (block), then scored red flags; each flag with its points, shipments,
     why and citation. Rows that do not parse are named on standard error (file:line: column: problem)."""
@@ -135,6 +142,7 @@ def scan_cmd(
         as_of=_date(as_of, "--as-of"),
         lists_url=_lists(lists),
         imports=imports,
+        serial_registry=serial_registry,
     )
     for problem in result.problems[:50]:
         err.print(f"warning: {problem}", markup=False)

@@ -52,9 +52,13 @@ SHIPMENT_COLUMNS = (
     "licence",
     "payment_terms",
     "support",
+    "notify_party",
+    "invoice_party",
+    "booking_change",
 )
 """The shipment columns (docs/formats.md). ``payment_terms`` and ``support`` are optional: a file without them is
-scanned, and the prepayment and support checks of F19 are then not assessed."""
+scanned, and the prepayment and support checks of F19 are then not assessed; so are ``notify_party``,
+``invoice_party`` and ``booking_change`` (F15 then compares the route with the end-use country only)."""
 PARTY_COLUMNS = (
     "id",
     "name",
@@ -68,7 +72,11 @@ PARTY_COLUMNS = (
     "parent_country",
     "is_forwarder",
     "site_mw",
+    "site_visit",
+    "parent",
 )
+"""The party columns. ``site_visit`` (the latest visit to the party's data-centre site found the kit ``installed``,
+``boxed`` or ``absent``) and ``parent`` (the ultimate parent's name) are optional."""
 LABEL_COLUMNS = ("shipment", "kind", "scheme", "network", "signals")
 
 SCHEMES = (
@@ -94,6 +102,11 @@ DECOYS = (
     "hub-route-only",
     "unknown-brand-only",
     "hospital-medical",
+    "boxed-visit-only",
+    "affiliated-supplier-only",
+    "three-forwarders-only",
+    "invoice-party-only",
+    "serial-not-issued-only",
 )
 """One-signal decoys (``kind`` ``decoy``): none may be held."""
 
@@ -134,7 +147,12 @@ EXPORTERS = (
     ("Hanbit Electronics Co Ltd", "KR"),
     ("Atlantic Med Devices Inc", "US"),
 )
+AFFILIATE = ("Auravis Server Technologies Inc", "US")
+"""The supplier of the Megaspeed-like scheme: a US server maker owned by a listed firm (as Aivres is by Inspur)."""
 CARRIERS = ("Global Freight Lines", "Oceanic Logistics", "Skybridge Cargo", "Continental Express")
+REGISTRY_MAKERS = ("NVIDIA", "AMD", "Supermicro")
+"""The makers of the synthetic issued-serials registry (``serial_registry.csv``): every serial the generator
+issues (``SN`` and nine digits, in order) is in their range; planted and decoy serials outside it are not."""
 FREE_MAIL = ("gmail.com", "yahoo.com", "outlook.com", "163.com", "qq.com")
 
 _NAME_TRIES = 200
@@ -184,6 +202,8 @@ class Party:
     parent_country: str = ""
     is_forwarder: bool = False
     site_mw: float | None = None
+    site_visit: str = ""
+    parent: str = ""
 
     def row(self) -> dict[str, Any]:
         return {
@@ -199,6 +219,8 @@ class Party:
             "parent_country": self.parent_country,
             "is_forwarder": "true" if self.is_forwarder else "false",
             "site_mw": "" if self.site_mw is None else f"{self.site_mw:g}",
+            "site_visit": self.site_visit,
+            "parent": self.parent,
         }
 
 
@@ -211,6 +233,8 @@ class Made:
     labels: Path
     lists: Path
     counts: dict[str, int] = field(default_factory=dict)
+    registry: Path | None = None
+    """The issued-serials registry (``--serial-registry``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -218,14 +242,19 @@ class Made:
             "parties": str(self.parties),
             "labels": str(self.labels),
             "lists": str(self.lists),
+            "serial_registry": str(self.registry) if self.registry else None,
             "counts": self.counts,
         }
 
 
 class _World:
-    def __init__(self, rng: random.Random, terms: random.Random | None = None) -> None:
+    def __init__(
+        self, rng: random.Random, terms: random.Random | None = None, more: random.Random | None = None
+    ) -> None:
         self.rng = rng
         self.terms = terms or random.Random(0)  # noqa: S311 - payment terms and support: a stream of their own
+        self.more = more or random.Random(1)  # noqa: S311 - the signals added later: a stream of their own
+        self._affiliate: Party | None = None
         self.parties: list[Party] = []
         self.names: set[str] = set()
         self.shipments: list[dict[str, Any]] = []
@@ -253,6 +282,23 @@ class _World:
         text = f"{stem} {n} {suffix}"
         self.names.add(text)
         return text
+
+    def affiliate(self) -> tuple[str, str]:
+        """The exporter owned by a listed firm (F17's supplier arm): made, with its listed parent, on first use."""
+        if self._affiliate is None:
+            parent = self.listed_name()
+            self.listed.append(
+                {
+                    "name": parent, "aliases": [], "country": "China", "address": self.address("CN"),
+                    "status": None, "effective_date": "2023-03-02", "federal_register": "88 FR 12983 (synthetic)",
+                    "notes": "For all items subject to the EAR (synthetic entry)",
+                }
+            )  # fmt: skip
+            self._affiliate = self.party(
+                "E", AFFILIATE[1], name=AFFILIATE[0], incorporated="2021-05-01", naics="334111", parent=parent,
+                parent_country="CN",
+            )  # fmt: skip
+        return AFFILIATE
 
     def listed_name(self) -> str:
         """A name for a synthetic Entity List entry, from other syllables than the parties' names."""
@@ -359,6 +405,9 @@ class _World:
         # ordinary terms (F19 oddities are planted through ``over``); a stream of its own keeps the rest unchanged
         row["payment_terms"] = self.terms.choice(("open_account", "letter_of_credit", "deposit"))
         row["support"] = self.terms.choice(("accepted", "accepted", "not_offered")) if chip is not None else ""
+        # the bill of lading's notify party and the invoice's buyer are the consignee; nothing changed after booking
+        row["notify_party"] = row["invoice_party"] = consignee.name
+        row["booking_change"] = "none"
         row.update(over)
         self.shipments.append(row)
         self.labels.append(
@@ -448,18 +497,22 @@ def _schemes(w: _World, instances: int) -> None:
     rng = w.rng
     for k in range(instances):
         # ALX-like: forwarder consignee in SG/MY formed after Oct 2022, "computer parts", HK/CN payer, repeat lots
+        # (ALX used several SG/MY forwarders: three of them, paid by the same payer within 90 days, F12)
         net = f"alx-{k:03d}"
         hub = rng.choice(("SG", "MY"))
-        fwd = _front(
-            w, hub, "Logistics Pte Ltd" if hub == "SG" else "Logistik Sdn Bhd", is_forwarder=True, naics="488510"
-        )
+        fwds = [
+            _front(
+                w, hub, "Logistics Pte Ltd" if hub == "SG" else "Logistik Sdn Bhd", is_forwarder=True, naics="488510"
+            )
+            for _ in range(3)
+        ]
         payer = _front(w, rng.choice(("HK", "CN")), "Trading Ltd")
         start = rng.randint(0, SPAN_DAYS - 120)
-        for _lot in range(rng.randint(3, 6)):
+        for lot in range(rng.randint(3, 6)):
             w.ship(
-                "planted", fwd, scheme="alx-forwarder", network=net, signals="F2;F4;F5;F6;F9;F19",
+                "planted", fwds[lot % 3], scheme="alx-forwarder", network=net, signals="F2;F4;F5;F6;F9;F12;F19",
                 chip="nvidia-h100-sxm", qty=rng.choice((8, 16, 24, 32)), payer=payer,
-                when=w.day(start, start + 110), hs_code="847330", description="computer parts",
+                when=w.day(start, start + 80), hs_code="847330", description="computer parts",
                 payment_terms="prepaid",
             )  # fmt: skip
         # Janford-like: a realtor buying A100s in MY/TH, paid from China, route on to HK
@@ -471,7 +524,7 @@ def _schemes(w: _World, instances: int) -> None:
             w.ship(
                 "planted", realtor, scheme="janford-realtor", network=net, signals="F18;F4;F9;F15;F19",
                 chip="nvidia-a100-sxm", qty=rng.choice((16, 32, 50, 100)), payer=payer,
-                route=f"US>{hub}>HK", payment_terms="prepaid", support="declined",
+                route=f"US>{hub}>HK", payment_terms="prepaid", support="declined", invoice_party=payer.name,
             )  # fmt: skip
         # Gatekeeper-like: H200 relabelled with an unknown brand, "electronic components", HK logistics consignee
         net = f"gatekeeper-{k:03d}"
@@ -482,6 +535,7 @@ def _schemes(w: _World, instances: int) -> None:
                 "planted", hk, scheme="gatekeeper-relabel", network=net, signals="F13;F2;F5;F4",
                 chip="nvidia-h200", qty=rng.choice((8, 16, 32)), payer=payer, route="US>HK",
                 brand="SANDKYAN", hs_code="854239", description="electronic components",
+                serials=";".join(f"SK{w.more.randrange(10**8):08d}" for _ in range(4)),
             )  # fmt: skip
         # Supermicro-like: the same serials in two lots of servers to a SE Asian intermediary for an end user
         net = f"supermicro-{k:03d}"
@@ -552,17 +606,20 @@ def _schemes(w: _World, instances: int) -> None:
                 "planted", shell, scheme="listed-address", network=net, signals="hard-stop:address;F6",
                 chip=rng.choice(("nvidia-l40s", "nvidia-a100-sxm")), qty=rng.choice((8, 16)),
             )  # fmt: skip
-        # Megaspeed-like: a small documented site ordering far more than it can power, check inconclusive
+        # Megaspeed-like: a small documented site ordering far more than it can power, check inconclusive; a site
+        # visit found the kit still boxed, and the supplier is owned by a listed firm (as Aivres by Inspur)
         net = f"megaspeed-{k:03d}"
         site = _front(
-            w, "MY", "Sdn Bhd", naics="518210", site_mw=float(rng.choice((0.5, 1.0))), incorporated=w.old_date()
-        )
+            w, "MY", "Sdn Bhd", naics="518210", site_mw=float(rng.choice((0.5, 1.0))), incorporated=w.old_date(),
+            site_visit="boxed",
+        )  # fmt: skip
         payer = _front(w, "HK", "Holdings Ltd")
+        supplier = w.affiliate()
         for _lot in range(rng.randint(2, 3)):
             w.ship(
-                "planted", site, scheme="megaspeed-capacity", network=net, signals="F10;F14;F9;F19",
+                "planted", site, scheme="megaspeed-capacity", network=net, signals="F10;F14;F9;F19;F17",
                 chip="nvidia-h100-sxm", qty=rng.choice((1024, 2048)), payer=payer, end_use_check="inconclusive",
-                support="declined",
+                support="declined", exporter=supplier,
             )  # fmt: skip
         # Chiplet workaround: uncontrolled dies whose TPP adds up to controlled packages, to two linked firms
         net = f"chiplet-{k:03d}"
@@ -626,6 +683,29 @@ def _decoys(w: _World, per_kind: int) -> None:
                hs_code="901890", description="medical apparatus, patient monitors", product="patient monitors",
                brand="", quantity=qty, value_usd=round(qty * 4000 * rng.uniform(0.9, 1.1), 2),
                gross_kg=round(qty * 12.0, 1), route="US>SG>MY")  # fmt: skip
+        _more_decoys(w, k, clean)
+
+
+def _more_decoys(w: _World, k: int, clean: Any) -> None:
+    """The decoys of the signals added later (a site visit, a supplier's owner, forwarders per buyer, documents,
+    issued serials), drawn from a random stream of their own so that the rest of the data stays as it was."""
+    rng = w.more
+    c = rng.choice(LEGIT_COUNTRIES)
+    w.ship("decoy", clean(c, site_visit="boxed"), scheme="boxed-visit-only", network=f"d-visit-{k}",
+           signals="F10", chip="nvidia-l40s", qty=rng.choice((8, 16)))  # fmt: skip
+    w.ship("decoy", clean(c), scheme="affiliated-supplier-only", network=f"d-aff-{k}", signals="F17",
+           chip="nvidia-l40s", qty=rng.choice((8, 16)), exporter=w.affiliate())  # fmt: skip
+    buyer = clean(c)
+    start = rng.randint(0, SPAN_DAYS - 90)
+    for lot in range(3):  # three small forwarders (each serving this buyer only) within 90 days
+        w.ship("decoy", buyer, scheme="three-forwarders-only", network=f"d-fwds-{k}", signals="F12",
+               chip="nvidia-l40s", qty=rng.choice((8, 16)), when=w.day(start, start + 80),
+               forwarder=f"Forwarder {buyer.id}-{lot + 1}")  # fmt: skip
+    firm = clean(c)
+    w.ship("decoy", firm, scheme="invoice-party-only", network=f"d-inv-{k}", signals="F15",
+           chip="nvidia-l40s", qty=rng.choice((8, 16)), invoice_party=w.name("Holdings Ltd"))  # fmt: skip
+    w.ship("decoy", clean(c), scheme="serial-not-issued-only", network=f"d-sn-{k}", signals="F13",
+           chip="nvidia-l40s", qty=4, serials=";".join(f"SN9{rng.randrange(10**8):08d}" for _ in range(4)))  # fmt: skip
 
 
 def generate(
@@ -644,7 +724,7 @@ def generate(
     if instances is None:  # about 1.2 % of the shipments planted, each scheme at least 20 times
         instances = max(20, round(shipments * 0.012 / 32))
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
-    w = _World(rng, random.Random(seed + 1))  # noqa: S311
+    w = _World(rng, random.Random(seed + 1), random.Random(seed + 2))  # noqa: S311
     _schemes(w, instances)
     _decoys(w, decoys)
     special = list(zip(w.shipments, w.labels, strict=True))
@@ -691,8 +771,15 @@ def generate(
     }
     with atomic_output(list_path, "w") as handle:
         handle.write(json.dumps(doc, ensure_ascii=False, indent=1))
+    registry = out / "serial_registry.csv"
+    last = f"SN{max(w.serial_no, 1):09d}"
+    _write_csv(
+        registry,
+        ("manufacturer", "prefix", "first", "last"),
+        ({"manufacturer": m, "prefix": "", "first": "SN000000001", "last": last} for m in REGISTRY_MAKERS),
+    )
     counts = {"parties": len(w.parties), "listed": len(w.listed), **counts}
-    return Made(ship_path, party_path, label_path, list_path, counts)
+    return Made(ship_path, party_path, label_path, list_path, counts, registry)
 
 
 def _numbered(pair: tuple[dict[str, Any], dict[str, Any]], labels: Any, counts: dict[str, int]) -> dict[str, Any]:

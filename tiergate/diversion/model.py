@@ -70,7 +70,7 @@ FLAGS: dict[str, FlagKind] = {
         ),
         FlagKind(
             "F10-no-datacentre",
-            "no documented data-centre capacity for the quantity",
+            "no documented data-centre capacity for the quantity, or a site visit found the kit boxed or absent",
             25,
             f"{BIS_2025} (data centre cannot confirm power or cooling); Megaspeed (NYT, Oct 2025)",
         ),
@@ -84,13 +84,14 @@ FLAGS: dict[str, FlagKind] = {
         ),
         FlagKind(
             "F12-split-lots",
-            "lots split under the review threshold across linked parties",
+            "lots split under the review threshold across linked parties, or many forwarders for one buyer",
             20,
-            f"{TRISEAL} (shipments split into smaller lots)",
+            f"{TRISEAL} (shipments split into smaller lots); US v. ALX Solutions (C.D. Cal. 2025): 21 lots to SG/MY "
+            "forwarders",
         ),
         FlagKind(
             "F13-relabel-serials",
-            "unknown brand on an accelerator, or serial numbers seen before",
+            "unknown brand on an accelerator, serial numbers seen before or never issued by the maker",
             25,
             "Operation Gatekeeper ('SANDKYAN' labels, 2025); Supermicro insiders (S.D.N.Y. 2026): serials moved",
         ),
@@ -100,13 +101,19 @@ FLAGS: dict[str, FlagKind] = {
             20,
             f"{SUPP3}; US v. ALX Solutions (BIS could not verify the customer)",
         ),
-        FlagKind("F15-documents", "documents disagree on where the goods go", 10, f"{SUPP3}; {TRISEAL}"),
+        FlagKind(
+            "F15-documents",
+            "documents disagree on the parties or where the goods go, or changed after booking",
+            10,
+            f"{SUPP3}; {TRISEAL} (last-minute routing changes); Janford Realtor (M.D. Fla. 2025): fake contracts",
+        ),
         FlagKind("F16-fuzzy-listed", "name or address close to a restricted-party entry", 15, SUPP3),
         FlagKind(
             "F17-ownership",
-            "parent headquartered in D:5 or Macau",
+            "parent headquartered in D:5 or Macau, or a supplier tied to a listed firm",
             15,
-            "15 CFR 744.23 and Supp. No. 3 red flags for 3A090/4A090 (end user headquartered in D:5)",
+            "15 CFR 744.23 and Supp. No. 3 red flags for 3A090/4A090 (end user headquartered in D:5); Megaspeed "
+            "(NYT, Oct 2025): kit supplied by Aivres, an affiliate of Entity-Listed Inspur",
         ),
         FlagKind(
             "F18-business-fit",

@@ -26,7 +26,17 @@ PAYMENT_TERMS = ("prepaid", "cash", "deposit", "letter_of_credit", "open_account
 """``payment_terms``: how the buyer pays. ``prepaid`` (in full before shipment) and ``cash`` are F19 oddities."""
 SUPPORT = ("accepted", "declined", "not_offered")
 """``support``: whether the buyer took the installation, training or maintenance offered. ``declined`` is F19."""
-_CHOICES = {"end_use_check": CHECKS, "payment_terms": PAYMENT_TERMS, "support": SUPPORT}
+BOOKING_CHANGES = ("none", "consignee", "end_user", "destination", "route", "other")
+"""``booking_change``: what changed after the booking (``none``: nothing). Any change is an F15 signal."""
+SITE_VISITS = ("installed", "boxed", "absent")
+"""Parties' ``site_visit``: what the latest visit to the data-centre site found. ``boxed`` and ``absent`` are F10."""
+_CHOICES = {
+    "end_use_check": CHECKS,
+    "payment_terms": PAYMENT_TERMS,
+    "support": SUPPORT,
+    "booking_change": BOOKING_CHANGES,
+    "site_visit": SITE_VISITS,
+}
 _INT = ("quantity",)
 _FLOAT = ("value_usd", "gross_kg")
 _FLAT_FLOAT = _FLOAT
@@ -355,7 +365,7 @@ def read_parties(path: Path) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
 _WHITESPACE = " \t\n\r\x0b\x0c"
 _DUCK_INT = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
 _DUCK_FLOAT = ("DOUBLE", "FLOAT")
-_OPTIONAL = ("payment_terms", "support")
+_OPTIONAL = ("payment_terms", "support", "notify_party", "invoice_party", "booking_change")
 
 
 @dataclass(frozen=True, slots=True)

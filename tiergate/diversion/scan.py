@@ -15,7 +15,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,10 @@ ENGINES = ("duckdb", "spark")
 WINDOW_DAYS = 30
 """The rolling window over which a network's small lots are summed."""
 MIN_SPLIT_LOTS = 3
-MANY_FIRMS = 3
-"""Firms at one normalised address from which the address counts against them (F7)."""
+MANY_FIRMS = 4
+"""Unrelated firms (of different parents) at one normalised address from which the address counts against them
+(F7). The digest's design (§5, a hypothesis) says 5, but its own scenario T7 (four firms at one address) expects F7,
+and its sources (BIS 2025 guidance, the address-only rule) give no number: docs/diversion.md."""
 ADDRESS_MATCH = 0.85
 """Token similarity of a party's address to a listed address from which it is a near match (F16)."""
 SMALL_FORWARDER = 5
@@ -57,8 +59,13 @@ FREE_MAIL = frozenset(
     {"gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "163.com", "qq.com", "126.com", "live.com", "proton.me"}
 )
 NOTE_LIMIT = 20
-OPTIONAL_COLUMNS = ("payment_terms", "support")
-"""Shipment columns a file may lack: F19's prepayment and support checks need them."""
+OPTIONAL_COLUMNS = an.OPTIONAL_SHIPMENT
+"""Shipment columns a file may lack: F19's prepayment and support checks need the first two, F15's documents the
+other three."""
+OPTIONAL_FOR = {
+    "F19 assessed the route only": ("payment_terms", "support"),
+    "F15 compared the route with the end-use country only": ("notify_party", "invoice_party", "booking_change"),
+}
 _CHIP_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9.]+)+$")
 _CODE = {
     "f2": "F2-declared-goods",
@@ -200,8 +207,11 @@ def _party_rows(
             f7 += 10
             fact["address_type"] = p["address_type"]
         if key is not None and len(at[key]) >= MANY_FIRMS:
-            f7 += 10
-            fact["firms_at_address"] = sorted(at[key])
+            # firms of one parent (a head office and its subsidiaries) count once: unrelated firms are the signal
+            groups = {str(parties[o].get("parent") or o).lower().strip() for o in at[key]}
+            if len(groups) >= MANY_FIRMS:
+                f7 += 10
+                fact["firms_at_address"] = sorted(at[key])
         f8 = 0
         domain = (p.get("email_domain") or "").lower()
         if not p.get("website") or domain in FREE_MAIL:
@@ -230,6 +240,7 @@ def _party_rows(
                 "p_naics": p.get("naics"),
                 "p_incorporated": p.get("incorporated"),
                 "p_parent_country": p.get("parent_country"),
+                "p_site_visit": p.get("site_visit"),
                 "p_f7": min(f7, 25),
                 "p_f8": f8,
                 "p_f16": f16,
@@ -289,6 +300,104 @@ def _screen_party(p: dict[str, Any], key: str | None, lists: Lists, fact: dict[s
     return listed, f16
 
 
+def _listed_name(name: str, country: str | None, lists: Lists, party: str | None = None) -> dict[str, Any] | None:
+    """The stop-list entry that ``name`` matches (the screening matcher's match, not a near hit; an analyst's
+    clearance of the hit for ``party`` is kept), or None."""
+    from tiergate.screen.model import Query, each_entry
+
+    hits = lists.screener.screen(Query(name, country=country), party=party, limit=20)
+    for hit in each_entry(hits):
+        if hit.status != "cleared" and hit.entry.list_code in STOP_LISTS and hit.match:
+            return {
+                "entry": hit.entry.key,
+                "list": hit.entry.list_code,
+                "name": hit.entry.name,
+                "score": round(hit.score, 3),
+            }
+    return None
+
+
+def _suppliers(exporters: Iterable[str], parties: dict[str, dict[str, Any]], lists: Lists) -> dict[str, dict[str, Any]]:
+    """F17's supplier arm: by exporter name (lower case), the suppliers that are a listed firm, or whose parent (the
+    ``parent`` of the party the exporter is, by id or name, in the parties file) is one."""
+    by_name = {str(p["name"]).lower().strip(): p for p in parties.values() if p.get("name")}
+    out: dict[str, dict[str, Any]] = {}
+    for exporter in sorted(set(exporters)):
+        party = parties.get(exporter) or by_name.get(exporter.lower().strip())
+        found = _listed_name(exporter, party.get("country") if party else None, lists, party["id"] if party else None)
+        if found is not None:
+            out[exporter.lower().strip()] = {"supplier": exporter, "via": "supplier", **found}
+            continue
+        if party is not None and party.get("parent"):
+            parent = str(party["parent"])
+            found = _listed_name(parent, party.get("parent_country"), lists)
+            if found is not None:
+                out[exporter.lower().strip()] = {"supplier": exporter, "via": "parent", "parent": parent, **found}
+    return out
+
+
+@dataclass
+class _Extra:
+    """The facts of the flag arms computed outside the per-shipment features: F12's forwarders per buyer, F13's
+    serials that the registry says were never issued, F17's suppliers tied to listed firms."""
+
+    forwarders: list[dict[str, Any]]
+    unissued: list[dict[str, Any]]
+    suppliers: dict[str, dict[str, Any]]
+    registry: str = ""
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _party_keys(parties: dict[str, dict[str, Any]]) -> Any:
+    """Each party's id and name, as written and in lower case (F15's documents compare them without case)."""
+    import pyarrow as pa
+
+    ids = sorted(parties)
+    names = [parties[i].get("name") for i in ids]
+    return pa.table(
+        {
+            "k_id": pa.array(ids, pa.string()),
+            "k_name": pa.array(names, pa.string()),
+            "k_id_key": pa.array([i.lower() for i in ids], pa.string()),
+            "k_name_key": pa.array([n.lower() if n else None for n in names], pa.string()),
+        }
+    )
+
+
+def _documents_why(r: dict[str, Any]) -> str:
+    parts = []
+    if r["invoice_off"]:
+        parts.append(f"the invoice names {r['invoice_party']!r}, not the consignee or end user")
+    if r["notify_off"]:
+        parts.append(f"the notify party {r['notify_party']!r} is not the consignee, end user or forwarder")
+    if r["late_change"]:
+        parts.append(f"the {str(r['booking_change']).replace('_', ' ')} changed after booking")
+    return "; ".join(parts)
+
+
+def _forwarder_windows(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Per buyer, the 90-day window with the most forwarders, when it has :data:`an.MANY_FORWARDERS` or more."""
+    by_buyer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_buyer[r["buyer"]].append(r)
+    out = []
+    for buyer, found in sorted(by_buyer.items()):
+        found.sort(key=lambda r: (r["date"], r["id"], r["via"]))
+        best: list[dict[str, Any]] = []
+        most = 0
+        start = 0
+        for end in range(len(found)):
+            while (found[end]["date"] - found[start]["date"]).days >= an.FORWARDER_DAYS:
+                start += 1
+            window = found[start : end + 1]
+            n = len({r["via"] for r in window})
+            if n > most:
+                best, most = window, n
+        if most >= an.MANY_FORWARDERS:
+            out.append((buyer, best))
+    return out
+
+
 class _Union:
     def __init__(self) -> None:
         self.parent: dict[str, str] = {}
@@ -337,16 +446,18 @@ def run_scan(
     lists_url: str | None = None,
     spark: Any = None,
     imports: Path | None = None,
+    serial_registry: Path | None = None,
 ) -> ScanResult:
     """Scan ``shipments`` (with ``parties``) for diversion; every case, low ones included. ``imports``: hub imports
     by country and month for F11 (:func:`tiergate.diversion.mirror.read_imports`); the shipments' own are used for
-    the country-months it does not give."""
+    the country-months it does not give. ``serial_registry``: the serials makers issued, for F13's "serial not
+    issued" (:mod:`tiergate.diversion.serials`)."""
     from tiergate.monitor.scan import engine_connection
 
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}", hint="use duckdb or spark")
     with engine_connection(engine, spark) as (con, _session):
-        return _scan(con, engine, Path(shipments), parties, as_of, lists_url, imports)
+        return _scan(con, engine, Path(shipments), parties, as_of, lists_url, imports, serial_registry)
 
 
 def _scan(
@@ -357,6 +468,7 @@ def _scan(
     as_of: dt.date | None,
     lists_url: str | None,
     imports: Path | None,
+    serial_registry: Path | None = None,
 ) -> ScanResult:
     """The scan on an open engine. A clean Parquet file on DuckDB is read by DuckDB itself, query by query, and
     never held in Python; anything else is read (and checked row by row when it must be) into Arrow first."""
@@ -403,7 +515,12 @@ def _scan(
     chip_rows, chip_notes = _chip_rows(products, ruleset)
     notes.extend(chip_notes)
     chips = ibis.memtable(an.chips_arrow(chip_rows))
-    inputs = an.Inputs(as_of.isoformat(), present=present)
+    suppliers: dict[str, dict[str, Any]] = {}
+    if lists is not None:
+        in_scope = ships.filter(ships.date.isnull() | (ships.date <= ibis.date(as_of.isoformat())))
+        exporters = [r["exporter"] for r in _rows(con, in_scope.select("exporter").distinct()) if r["exporter"]]
+        suppliers = _suppliers(exporters, party_map, lists)
+    inputs = an.Inputs(as_of.isoformat(), present=present, affiliated=tuple(sorted(suppliers)))
     # documented capacity (Epoch) is looked up only for the parties it can count for: those on catalogue chips
     on_chips = _parties_on_chips(con, ships, [r["chip_name"] for r in chip_rows], inputs) if chip_rows else set()
     party_rows, facts = _party_rows(party_map, lists, on_chips)
@@ -421,12 +538,17 @@ def _scan(
     if imports is not None:
         hub_imports, import_problems = mirror.read_imports(Path(imports))
         problems.extend(import_problems)
-    absent = [c for c in OPTIONAL_COLUMNS if c not in present]
-    if absent and rows:
+    for assessed, columns in OPTIONAL_FOR.items():
+        absent = [c for c in columns if c not in present]
+        if absent and rows:
+            notes.append(
+                {"note": f"insufficient data: no {' or '.join(absent)} in the shipments; {assessed}", "columns": absent}
+            )
+    if party_map and not any(p.get("site_visit") for p in party_map.values()):
         notes.append(
             {
-                "note": f"insufficient data: no {' or '.join(absent)} in the shipments; F19 assessed the route only",
-                "columns": absent,
+                "note": "insufficient data: no site_visit in the parties; F10 weighed documented capacity only",
+                "columns": ["site_visit"],
             }
         )
     for row in party_rows:
@@ -453,10 +575,31 @@ def _scan(
     links = {name: _rows(con, expr) for name, expr in an.party_links(b).items()}
     serials = _rows(con, an.repeated_serials(b))
     lots = _rows(con, an.small_lots(b))
+    forwarders = _rows(con, an.buyer_forwarders(b))
+    keys = ibis.memtable(_party_keys(party_map))
+    docs = an.documents(ships, keys, inputs)
+    documents = _rows(con, docs) if docs is not None else []
+    unissued: list[dict[str, Any]] = []
+    if serial_registry is not None:
+        from tiergate.diversion.serials import read_registry, registry_arrow
+
+        registry, registry_problems = read_registry(Path(serial_registry))
+        problems.extend(registry_problems)
+        if registry:
+            full = an.base(ships, party_table, chips, inputs)
+            unissued = _rows(con, an.unissued_serials(full, ibis.memtable(registry_arrow(registry))))
+    else:
+        notes.append(
+            {
+                "note": "insufficient data: no issued-serials registry; F13 checked brands and repeated serials only",
+                "hint": "give the serials the makers issued with --serial-registry FILE",
+            }
+        )
     counted = _rows(con, an.counts(b))[0]
     total, missing_total = int(counted["total"]), int(counted["missing"])
     missing_rows = _rows(con, an.missing(b, NOTE_LIMIT)) if missing_total else []
-    cases = _cases(flagged, links, serials, lots, party_map, facts, lists, gaps)
+    extra = _Extra(forwarders, unissued, suppliers, str(serial_registry) if serial_registry else "", documents)
+    cases = _cases(flagged, links, serials, lots, party_map, facts, lists, gaps, extra)
     if no_prior:
         notes.append(
             {
@@ -479,7 +622,8 @@ def _scan(
     return ScanResult(cases, problems, notes, as_of.isoformat(), total, scores)
 
 
-def _why(code: str, r: dict[str, Any], fact: dict[str, Any]) -> str:
+def _why(code: str, r: dict[str, Any], fact: dict[str, Any], suppliers: dict[str, dict[str, Any]] | None = None) -> str:
+    suppliers = suppliers or {}
     qty = r.get("quantity")
     if code == "f2":
         return f"{r['product']} declared as HS {r['hs6']} {r['description']!r}: not how an accelerator is declared"
@@ -520,6 +664,9 @@ def _why(code: str, r: dict[str, Any], fact: dict[str, Any]) -> str:
             "; the payer is neither the consignee nor the end user of the end-user statement" if third else ""
         )
     if code == "f10":
+        if r.get("site_visit") in an.SITE_VISIT_BAD:
+            found = "still boxed" if r["site_visit"] == "boxed" else "not there"
+            return f"{r['product']} x{qty}: a visit to the end user's data-centre site found the kit {found}"
         if r.get("site_mw") is None:
             return f"{r['product']} x{qty}: no documented data-centre capacity for the end user"
         epoch = fact.get("epoch")
@@ -535,7 +682,17 @@ def _why(code: str, r: dict[str, Any], fact: dict[str, Any]) -> str:
         near = fact.get("near_name") or fact.get("near_address") or {}
         return f"close to restricted-party entry {near.get('name')!r} ({near.get('entry')})"
     if code == "f17":
-        return "the party's parent is headquartered in Country Group D:5 or Macau"
+        parts = []
+        supplier = suppliers.get(str(r.get("exporter") or "").lower().strip()) if r.get("supplier_listed") else None
+        if supplier is not None:
+            tie = "is" if supplier["via"] == "supplier" else f"is owned by {supplier['parent']!r}, which is"
+            parts.append(
+                f"the supplier {supplier['supplier']!r} {tie} {supplier['list']} entry {supplier['name']!r} "
+                f"({supplier['entry']})"
+            )
+        if r.get("parent_d5"):
+            parts.append("the party's parent is headquartered in Country Group D:5 or Macau")
+        return "; ".join(parts)
     if code == "f18":
         return f"the consignee's business (NAICS {r['c_naics']}) does not fit accelerators"
     if code == "f19":
@@ -579,7 +736,9 @@ def _cases(
     facts: dict[str, Any],
     lists: Lists | None,
     gaps: dict[tuple[str, int], Any] | None = None,
+    extra: _Extra | None = None,
 ) -> list[Case]:
+    extra = extra or _Extra([], [], {})
     u = _Union()
     edges: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     node = "party:"
@@ -641,6 +800,20 @@ def _cases(
     lot_groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in lots:
         lot_groups[group(r["consignee_id"], r["id"])].append(r)
+    # F12's forwarders per buyer: each buyer's window goes to the case(s) of the shipments it rests on
+    fwd_groups: dict[str, list[tuple[str, list[dict[str, Any]]]]] = defaultdict(list)
+    for buyer, window in _forwarder_windows(extra.forwarders):
+        by_root: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in window:
+            by_root[group(r["consignee_id"], r["id"])].append(r)
+        for root, part in by_root.items():
+            fwd_groups[root].append((buyer, window if len(by_root) == 1 else part))
+    unissued_groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in extra.unissued:
+        unissued_groups[group(r["consignee_id"], r["id"])].append(r)
+    doc_groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in extra.documents:
+        doc_groups[group(r["consignee_id"], r["id"])].append(r)
     members: dict[str, set[str]] = defaultdict(set)
     for name in list(u.parent):
         if name.startswith(node):
@@ -652,7 +825,7 @@ def _cases(
             serial_ids[r["id"]] = sorted(set(serial_ids[r["id"]]) | set(ids))
 
     cases: list[Case] = []
-    for root in set(groups) | set(lot_groups):
+    for root in set(groups) | set(lot_groups) | set(fwd_groups) | set(unissued_groups) | set(doc_groups):
         rows = sorted(groups.get(root, []), key=lambda r: r["id"])
         flags: list[Flag] = []
         hard: list[Flag] = []
@@ -671,25 +844,50 @@ def _cases(
             best = max(fired, key=lambda r: (r[code], r["id"]))
             kind = FLAGS[_CODE[code]]
             party = best["consignee_id"] or ""
-            why = _mirror_why(best, gaps or {}) if code == "f11" else _why(code, best, facts.get(party, {}))
+            why = (
+                _mirror_why(best, gaps or {})
+                if code == "f11"
+                else _why(code, best, facts.get(party, {}), extra.suppliers)
+            )
             shipments = sorted(r["id"] for r in fired)
             if len(fired) > 1:
                 why += f" (and {len(fired) - 1} more shipment(s))"
             flags.append(Flag(kind.code, min(best[code], kind.cap), shipments, why, kind.citation))
         seen = sorted({s for r in rows for s in serial_ids.get(r["id"], [])})
         if seen:
-            kind = FLAGS["F13-relabel-serials"]
             why = f"serial numbers seen in more than one shipment ({', '.join(seen[:8])})"
-            brand = next((f for f in flags if f.code == kind.code), None)
-            if brand is None:
-                flags.append(Flag(kind.code, kind.cap, seen, why, kind.citation))
-            else:
-                brand.shipments = sorted(set(brand.shipments) | set(seen))
-                brand.why += "; " + why
+            _add_to(flags, "F13-relabel-serials", FLAGS["F13-relabel-serials"].cap, seen, why)
+        never = unissued_groups.get(root, [])
+        if never:
+            makers = sorted({r["maker"] for r in never})
+            numbers = sorted({r["serial"] for r in never})
+            why = (
+                f"serial number(s) {', '.join(numbers[:6])}{' ...' if len(numbers) > 6 else ''} not issued by "
+                f"{' or '.join(makers)} (issued-serials registry {extra.registry})"
+            )
+            cap = FLAGS["F13-relabel-serials"].cap
+            _add_to(flags, "F13-relabel-serials", cap, sorted({r["id"] for r in never}), why)
+        papers = sorted(doc_groups.get(root, []), key=lambda r: r["id"])
+        if papers:
+            why = _documents_why(papers[0]) + (f" (and {len(papers) - 1} more shipment(s))" if len(papers) > 1 else "")
+            cap = FLAGS["F15-documents"].cap
+            _add_to(flags, "F15-documents", cap, [r["id"] for r in papers], why)
         flags.extend(_network_flags(lot_groups.get(root, []), flags))
+        for buyer, window in fwd_groups.get(root, []):
+            vias = sorted({r["via"] for r in window})
+            days = (max(r["date"] for r in window) - min(r["date"] for r in window)).days + 1
+            why = f"{len(vias)} forwarders for one buyer ({buyer}) within {days} days: " + ", ".join(
+                v.split(" ", 1)[1] for v in vias[:6]
+            )
+            _add_to(flags, "F12-split-lots", FLAGS["F12-split-lots"].cap, sorted({r["id"] for r in window}), why)
         if not flags and not hard:
             continue
-        relevant = any(r["relevant"] for r in rows) or bool(lot_groups.get(root))
+        relevant = (
+            any(r["relevant"] for r in rows)
+            or bool(lot_groups.get(root))
+            or bool(fwd_groups.get(root))  # compute shipments only
+            or bool(unissued_groups.get(root))  # catalogue chips only
+        )
         total = sum(f.points for f in flags)
         cover = any(f.code in ("F2-declared-goods", "F3-unit-value", "F20-cover-goods") for f in flags)
         score = min(100, total if relevant or cover else min(total, GATE_CAP))
@@ -714,9 +912,12 @@ def _cases(
             elif (r["relevant"] or r["f20"] or r["f2"]) and r["value_usd"]:
                 at_risk += r["value_usd"]
         row_ids = {x["id"] for x in rows}
-        for r in lot_groups.get(root, []):
+        others = [*lot_groups.get(root, []), *(r for _b, w in fwd_groups.get(root, []) for r in w)]
+        others.extend(unissued_groups.get(root, []))
+        for r in others:
             if r["id"] not in row_ids:
-                at_risk += r["value_usd"] or 0.0
+                row_ids.add(r["id"])
+                at_risk += r.get("value_usd") or 0.0
         notes = [
             {"shipment": r["id"], "note": "insufficient data: " + ", ".join(r["missing"].split()) + " missing"}
             for r in rows
@@ -747,6 +948,19 @@ def _cases(
     for i, c in enumerate(cases, start=1):
         c.case = f"C-{i:04d}"
     return cases
+
+
+def _add_to(flags: list[Flag], code: str, points: int, shipments: list[str], why: str) -> None:
+    """Add a flag, or an arm of one already fired: its shipments joined, its why appended, the points the higher
+    (never over the cap)."""
+    kind = FLAGS[code]
+    found = next((f for f in flags if f.code == code), None)
+    if found is None:
+        flags.append(Flag(code, min(points, kind.cap), shipments, why, kind.citation))
+        return
+    found.shipments = sorted(set(found.shipments) | set(shipments))
+    found.why += "; " + why
+    found.points = min(max(found.points, points), kind.cap)
 
 
 def _hard_flag(r: dict[str, Any], facts: dict[str, Any], parties: dict[str, dict[str, Any]]) -> Flag:

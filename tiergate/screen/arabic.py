@@ -160,6 +160,11 @@ _ARABIC_CLASSES = {
     **dict.fromkeys("يیىے", "y"),
 }
 PARTICLE_WEIGHT = 0.35
+BIN_WEIGHT = 0.15
+"""``bin``/``ibn`` (son of): transcriptions write it or leave it out at will, so an unmatched one costs little."""
+PLAIN_NEAR = 0.8
+"""Two transcriptions' tokens of five letters or more spelled this alike, with outlines of one length, meet at that
+similarity even when their outlines differ by a consonant (Dabisi and Dabidi: a misspelling, not another name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +234,7 @@ def _latin_pieces(tokens: tuple[str, ...]) -> list[Piece]:
         if t in ARTICLES and i + 1 < len(tokens):
             continue
         if t in _BIN:
-            out.append(("bin", PARTICLE_WEIGHT))
+            out.append(("bin", BIN_WEIGHT))
         elif t in _ABU:
             out.append(("abu", PARTICLE_WEIGHT))
         elif _ABD.match(t):
@@ -260,7 +265,8 @@ def _arabic_pieces(word: str) -> list[Piece]:
     """One Arabic-script word as pieces: the article left out, ``عبد``, ``الله``, ``الدين`` (glued or apart) and
     the particles ``بن``/``ابن``/``ابو`` canonical."""
     if word in _CANONICAL:
-        return [Piece(_CANONICAL[word], _CANONICAL[word], PARTICLE_WEIGHT, word, "?")]
+        weight = BIN_WEIGHT if _CANONICAL[word] == "bin" else PARTICLE_WEIGHT
+        return [Piece(_CANONICAL[word], _CANONICAL[word], weight, word, "?")]
     if word in ("الله", "لله"):
         return [Piece("allah", "al", PARTICLE_WEIGHT, word, "?")]
     if word.startswith("عبد") and len(word) > 3:
@@ -323,7 +329,7 @@ def abjad_form(form: NameForm) -> NameForm:
     """``form`` with its tokens the pieces of :func:`outline_pieces` and their outlines as phonetic keys (scored
     against the other name's abjad form by ``match.name_score``, with :func:`outline_values`)."""
     pieces = outline_pieces(form)
-    weights = tuple(PARTICLE_WEIGHT if len(p.outline) <= 1 else p.weight for p in pieces)
+    weights = tuple(min(PARTICLE_WEIGHT, p.weight) if len(p.outline) <= 1 else p.weight for p in pieces)
     folds = tuple(p.outline for p in pieces)
     return replace(
         form,
@@ -363,12 +369,21 @@ def _vowels_differ(a: str, b: str) -> bool:
 
 
 def _same_outline(a: Piece, b: Piece) -> bool:
-    """The same outline, a final ``t`` after a vowel aside (taa marbuta read ``-at`` in a construct: Asbat)."""
+    """The same outline, a final ``t`` after a vowel aside (taa marbuta read ``-at`` in a construct: Asbat), and
+    the article glued to a transcription's token aside (Elsayed, Alhakim against Sayyid, Hakim)."""
     if a.outline == b.outline:
         return True
     for x, y in ((a, b), (b, a)):
         latin_x, arabic_y = x.source.isascii(), not y.source.isascii()
         if latin_x and arabic_y and x.text.endswith(("at", "et")) and x.outline[:-1] == y.outline:
+            return True
+        if (
+            latin_x
+            and x.text.startswith(("al", "el"))
+            and len(x.text) >= 6
+            and len(y.outline) >= 2
+            and x.outline == "al" + y.outline
+        ):
             return True
     return False
 
@@ -399,6 +414,16 @@ def outline_values(q: NameForm, e: NameForm) -> np.ndarray:
                 and Indel.normalized_similarity(a.outline, b.outline) >= OUTLINE_NEAR_MIN
             ):
                 values[i, j] = OUTLINE_NEAR
+            if (
+                values[i, j] < PLAIN_NEAR
+                and min(len(a.text), len(b.text)) >= 5
+                and len(a.outline) == len(b.outline)
+                and a.source.isascii()
+                and b.source.isascii()
+            ):
+                plain = Indel.normalized_similarity(a.text, b.text)
+                if plain >= PLAIN_NEAR:
+                    values[i, j] = plain
     return values
 
 
@@ -424,3 +449,101 @@ def outlines_overlap(q: NameForm, e: NameForm) -> bool:
     scoring two Latin transcriptions by outline)."""
     a, b = _outline_set(q), _outline_set(e)
     return bool(a and b) and 2 * len(a & b) >= min(len(a), len(b))
+
+
+# --- organisation words --------------------------------------------------------------------------------------
+
+_ORG_WORDS = {
+    "جماعة": "group",
+    "مجموعة": "group",
+    "شبكة": "network",
+    "صرافة": "money exchange",
+    "صرافي": "money exchange",
+    "صيرفة": "money exchange",
+    "مكتب": "office",
+    "جبهة": "front",
+    "حركة": "movement",
+    "حركت": "movement",
+    "تنظيم": "organization",
+    "دولة": "state",
+    "اسلامية": "islamic",
+    "اسلامي": "islamic",
+    "جيش": "army",
+    "مقاتلة": "fighting",
+    "مسلحة": "armed",
+    "شركة": "company",
+    "شركت": "company",
+    "مؤسسة": "foundation",
+    "جمعية": "society",
+    "بنك": "bank",
+    "مصرف": "bank",
+    "تجارة": "trading",
+    "تجارية": "trading",
+    "صناعات": "industries",
+    "صناعية": "industrial",
+    "خدمات": "services",
+    "دولية": "international",
+    "مجلس": "council",
+    "وزارة": "ministry",
+    "اهل": "people",
+    "احياء": "revival",
+    "تراث": "heritage",
+    "في": "in",
+    "مصري": "egyptian",
+    "مصرية": "egyptian",
+    "ليبي": "libyan",
+    "ليبية": "libyan",
+    "تونسي": "tunisian",
+    "تونسية": "tunisian",
+    "مغربي": "moroccan",
+    "مغربية": "moroccan",
+    "سوري": "syrian",
+    "سورية": "syrian",
+    "عراقي": "iraqi",
+    "عراقية": "iraqi",
+    "لبناني": "lebanese",
+    "فلسطيني": "palestinian",
+    "فلسطينية": "palestinian",
+    "يمني": "yemeni",
+    "ايراني": "iranian",
+    "ايرانية": "iranian",
+}
+_ORG_LETTERS = str.maketrans({"ی": "ي", "ک": "ك", "ھ": "ه", "ۀ": "ة", "ہ": "ه", "أ": "ا", "إ": "ا", "آ": "ا", "ه": "ة"})
+_ORG_PREFIXES = ("وال", "بال", "فال", "لل", "ال", "و", "ب", "ل")
+
+
+def _org_key(word: str) -> str:
+    return word.translate(_ORG_LETTERS)
+
+
+_ORG_INDEX = {_org_key(k): v for k, v in _ORG_WORDS.items()}
+
+
+def org_word(word: str) -> str | None:
+    """The English of a common word of Arabic-script organisation names (جماعة group, شبكة network, مسلحة armed,
+    الإسلامية islamic), the article and the prefixes و ب ل taken off; None for any other word."""
+    key = _org_key(word)
+    if key in _ORG_INDEX:
+        return _ORG_INDEX[key]
+    for prefix in _ORG_PREFIXES:
+        if key.startswith(prefix) and len(key) - len(prefix) >= 2 and key[len(prefix) :] in _ORG_INDEX:
+            return _ORG_INDEX[key[len(prefix) :]]
+    return None
+
+
+def translate_org_words(text: str) -> str | None:
+    """``text`` with the common words of Arabic-script organisation names in English (:func:`org_word`), the other
+    words as they are; None when it has none (a list gives such a name translated as often as transcribed:
+    الجماعة الاسلامية المسلحة, Armed Islamic Group)."""
+    found = False
+
+    def english(m: re.Match[str]) -> str:
+        nonlocal found
+        word = org_word(m.group(0))
+        if word is None:
+            return m.group(0)
+        found = True
+        return f" {word} "
+
+    out = ARABIC_WORD.sub(english, text)
+    return " ".join(out.split()) if found else None

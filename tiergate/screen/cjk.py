@@ -264,6 +264,42 @@ _FINAL = (
 _SH_VOWELS = frozenset({"i", "wi", "ya", "yae", "yeo", "ye", "yo", "yu"})
 
 
+_ROMANISED_SYLLABLES = re.compile(
+    r"(?:(?:kk|tt|pp|ss|jj|tch|ch|sh|[gkndtrlmbpsjh])?"
+    r"(?:yeo|yae|wae|eo|eu|ae|ya|ye|yo|yu|wa|wo|we|wi|oe|ui|a|e|i|o|u)(?:ng|[nmlkpt])?)+"
+)
+# Letters the romanisations (above: Revised Romanization, McCune-Reischauer voiced and voiceless, passports) write
+# for one Hangul letter, made one: ㄱ g/k, ㄷ d/t, ㅂ b/p, ㅈ ㅊ j/ch, ㅅ s/sh, ㄹ r/l; ㅓ ㅗ ㅜ ㅡ eo/o/u/eu.
+_KOREAN_KEY = (
+    ("tch", "j"),
+    ("ch", "j"),
+    ("jj", "j"),
+    ("kk", "g"),
+    ("tt", "d"),
+    ("pp", "b"),
+    ("ss", "s"),
+    ("sh", "s"),
+    ("yeo", "yo"),
+    ("eo", "o"),
+    ("eu", "o"),
+    ("yu", "yo"),
+    ("u", "o"),
+)
+_KOREAN_LETTERS = str.maketrans("ktpr", "gdbl")
+
+
+@lru_cache(maxsize=16384)
+def korean_key(token: str) -> str | None:
+    """One key for the spellings of one romanised Korean syllable or syllables in Latin letters (Revised
+    Romanization, McCune-Reischauer, passports: Jin and Chin, Chol and Jol, Myong and Myung, Song and Sung); None
+    for a token that is not romanised Korean syllables."""
+    if not _ROMANISED_SYLLABLES.fullmatch(token):
+        return None
+    for a, b in _KOREAN_KEY:
+        token = token.replace(a, b)
+    return token.translate(_KOREAN_LETTERS)
+
+
 def hangul_syllable(ch: str, mccune: bool = False, initial: bool = True) -> str:
     """One Hangul syllable in Latin letters: the Revised Romanization, or McCune-Reischauer (``mccune``; its
     consonants voiceless at the start of a word, ``initial``, and voiced within one; ``s`` before ``i`` as ``sh``)."""

@@ -44,9 +44,11 @@ import orjson
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from tiergate.screen.match import score_names, skeleton, token_table
+from tiergate.screen.cjk import korean_key
+from tiergate.screen.match import ACRONYM_SKIP, score_names, skeleton, token_table
 from tiergate.screen.model import DEFAULT_THRESHOLD, Hit, ListEntry, Query
 from tiergate.screen.normalize import (
+    TITLE_WEIGHT,
     NameForm,
     alternate_forms,
     check_name,
@@ -73,7 +75,10 @@ SKELETON_SIM = 0.8
 """A token of four letters or more is also filed under its consonant outline (``#frdrk`` for Frederick and
 Friedrich, ``#mhmd`` for Muhammad and the unvowelled محمد), found at this similarity."""
 COMPACT_MAX_TOKENS = 5
-INDEX_FORMAT = "tiergate-screen-index-12"
+ACRONYM_MIN = 3
+ACRONYM_MAX = 6
+"""An organisation's name of this many words (``of``, ``and``, ``the`` aside) is also filed under its initials."""
+INDEX_FORMAT = "tiergate-screen-index-13"
 """Changes when the keys, the normalisation or the file layout change: an index on disk of another format is rebuilt."""
 STAMPED_SOURCES = (
     "index.py",
@@ -119,6 +124,12 @@ def _name_keys(form: NameForm) -> set[str]:
     for f in form.folds:
         if len(f) >= SKELETON_MIN:
             keys.add(SKELETON_MARK + skeleton(f))
+    if form.given_names:  # a Korean name: also under one spelling of its romanisations (Chang, Jang: jang)
+        keys.update(k for k in map(korean_key, tokens) if k)
+    if not form.person:  # an organisation is also found by its acronym (PLA, People's Liberation Army)
+        initials = "".join(t[0] for t in tokens if t.isalpha() and t not in ACRONYM_SKIP)
+        if ACRONYM_MIN <= len(initials) <= ACRONYM_MAX:
+            keys.add(fold(initials))
     return keys
 
 
@@ -584,12 +595,29 @@ class ScreeningIndex:
         return [position for position, _ in self.candidate_names(form, limit)]
 
     def candidate_names(self, form: NameForm, limit: int = CANDIDATES) -> list[tuple[int, list[int]]]:
-        """(entry position, the places of its names that share enough key weight with ``form``), best first."""
+        """(entry position, the places of its names that share enough key weight with ``form``), best first. A
+        Korean name in Latin letters is also looked up with its syllables in one romanisation (:func:`korean_key`),
+        as Korean list names are also filed."""
+        found = self._candidate_names(form, limit)
+        if form.given_names:
+            keyed = tuple(korean_key(t) or f for t, f in zip(form.tokens, form.folds, strict=True))
+            if keyed != form.folds:
+                places = {position: slots for position, slots in found}
+                for position, slots in self._candidate_names(dataclasses.replace(form, folds=keyed), limit):
+                    if position in places:
+                        places[position].extend(k for k in slots if k not in places[position])
+                    elif len(found) < limit:
+                        found.append((position, slots))
+                        places[position] = slots
+        return found
+
+    def _candidate_names(self, form: NameForm, limit: int) -> list[tuple[int, list[int]]]:
         tokens = form.tokens
         if not tokens or not self.name_count:
             return []
         singles = [self._cached_column(f, form.han) for f in form.folds]
-        weights = [c.weight for c in singles]
+        # a title (Haji, Maulavi) is no part of the name a list must cover (the scorer leaves it out likewise)
+        weights = [0.0 if w <= TITLE_WEIGHT else c.weight for c, w in zip(singles, form.weights, strict=True)]
         # readings with two adjacent tokens, or all of them, written together (and other romanisations)
         joined: list[tuple[list[int], str]] = [
             ([i, i + 1], fold(tokens[i] + tokens[i + 1])) for i in range(len(tokens) - 1)
@@ -603,7 +631,7 @@ class ScreeningIndex:
             col = self._cached_column(key, False)
             if len(col.names):
                 alternatives.append((covered, col, max(col.weight, sum(weights[i] for i in covered))))
-        columns = [(c, c.weight) for c in singles] + [(c, w) for _, c, w in alternatives]
+        columns = [(c, w) for c, w in zip(singles, weights, strict=True)] + [(c, w) for _, c, w in alternatives]
         sizes = [len(c.names) for c, _ in columns]
         if not sum(sizes):
             return []

@@ -3,7 +3,9 @@
 Name score. Both names are normalised (:mod:`tiergate.screen.normalize`). Their tokens are aligned
 one to one, best pair first, whatever their order; a pair's similarity is the best of the Indel
 similarity of the tokens and of their phonetic keys (an initial matches a name with that first
-letter at 0.7; numbers match only themselves). Pairs below :data:`TOKEN_FLOOR` stay unaligned.
+letter at 0.7; numbers match only themselves), raised to :data:`SYMBOL_SIM` for two spellings rigour's
+name symbols call one name (Jang/Chang, Husayn/Hussein) and, in a Korean name, to :data:`KOREAN_SIM` for one
+syllable in two romanisations (Chol/Jol). Pairs below :data:`TOKEN_FLOOR` stay unaligned.
 Each token weighs 1, or less when it carries little identity (generic words such as ``trading`` or
 ``international``, particles such as ``bin`` or ``al``, titles; see ``normalize``), so that
 ``CORP`` or ``Trading`` never makes a hit on its own.
@@ -43,15 +45,34 @@ import numpy as np
 from rapidfuzz.distance import Indel
 from rapidfuzz.process import cdist
 
-from tiergate.screen.arabic import NASAB_CUT, abjad_form, arabic_origin, outline_values, outlines_overlap
+from tiergate.screen.arabic import (
+    NASAB_CUT,
+    abjad_form,
+    arabic_origin,
+    name_symbols,
+    outline,
+    outline_values,
+    outlines_overlap,
+)
+from tiergate.screen.cjk import korean_key
 from tiergate.screen.model import ORG_SCHEMAS, Feature, ListEntry, Query
-from tiergate.screen.normalize import NameForm, alternate_forms, name_form, name_readings
+from tiergate.screen.normalize import TITLE_WEIGHT, NameForm, alternate_forms, name_form, name_readings
 
 TOKEN_FLOOR = 0.75
 LONG_FLOOR = 0.55
 COMPACT_MIN = 0.95
 LONG_FLOOR_SINGLE = 0.3
-"""A one-word name inside a longer one is weak evidence (``SARA`` against ``Sara Khan``)."""
+"""A one-word name inside a longer one is weak evidence (``SARA`` against ``Sara Khan``) ..."""
+LONG_FLOOR_SURNAME = 0.45
+"""... unless the word is the person's family name, a distinctive one, met near-exactly (``Kony`` against
+``Joseph Kony``: a two-word name so met is a match, a longer one is not)."""
+SURNAME_MIN = 0.9
+ACRONYM_SIM = 0.85
+"""An organisation's acronym against the words it abbreviates in the other name (:func:`acronym_run`)."""
+LONG_FLOOR_ORG = 0.7
+"""An organisation's name whose every word is met in a longer one, two distinctive words among them, is that
+name's short form (``Hebei Sinopack Electronics`` inside ``CETC 13 subordinate institution: Hebei Sinopack
+Electronics``): the longer name's other words cost less."""
 SHORT_TOKEN = 3
 SHORT_MIN = 0.85
 """Tokens of three letters or fewer match only near-exactly (or by phonetic key): ``Ali`` is not ``Lee``."""
@@ -66,8 +87,20 @@ COUNTRY_MISMATCH = 0.10
 IDENTIFIER_MATCH = 0.20
 SCHEMA_MISMATCH = 0.15
 OUTLINE_BELOW = 0.7
-"""Two Latin names that are both transcriptions of Arabic names are also compared by outline below this score."""
+"""Two Latin names, one of which reads as a transcription of an Arabic name
+(:func:`tiergate.screen.arabic.arabic_origin`) or which meet on one name spelled two ways with one outline (Husayn,
+Hussein), are also compared by outline below this score."""
 WEAK_ALIAS = 0.10
+KOREAN_SIM = 0.88
+"""Two tokens of a Korean name (one of the two names has a hyphenated two-syllable given name: Myong-Jin) that are
+one Korean syllable in two romanisations (:func:`tiergate.screen.cjk.korean_key`: Chol and Jol, Jin and Chin)."""
+SYMBOL_SIM = 0.9
+"""Two tokens that rigour's name symbols call one name (Wikidata's name items: Jang and Chang, Husayn and Hussein,
+Myong and Myung, Khalid and Khaled) meet at this similarity ..."""
+SYMBOL_FROM = 0.5
+"""... when they are spelled at least this alike already (plainly or by phonetic key): an item that joins the
+readings of one character in several languages (金: Kim in Korean, Jin in Mandarin) must not join two names
+spelled apart."""
 BIRTH_DATE_MATCH = 0.05
 BIRTH_YEAR_MISMATCH = 0.15
 
@@ -101,9 +134,12 @@ def token_similarity(a: str, fa: str, b: str, fb: str, han: bool = False) -> flo
     best = raw = Indel.normalized_similarity(a, b)
     if fa == fb:
         return max(best, 0.95)
-    best = max(best, Indel.normalized_similarity(fa, fb) * 0.97)
+    folded = Indel.normalized_similarity(fa, fb)
+    best = max(best, folded * 0.97)
     if min(len(a), len(b)) <= SHORT_TOKEN and raw < SHORT_MIN:  # a short token matches near-exactly or not at all
         best = 0.0
+    if best < SYMBOL_SIM and max(raw, folded) >= SYMBOL_FROM and same_name(a, b):
+        best = SYMBOL_SIM
     # one of them was written without vowels
     if _VOWELS.isdisjoint(a) != _VOWELS.isdisjoint(b) and skeleton(a) == skeleton(b):
         best = max(best, 0.9)
@@ -111,6 +147,11 @@ def token_similarity(a: str, fa: str, b: str, fb: str, han: bool = False) -> flo
     if han and best < 0.85 and len(fa) > 2 and len(fb) > 2 and _sounds(fa) == _sounds(fb):
         best = 0.85
     return best
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether rigour's name symbols call two tokens one name (a Wikidata given- or family-name item holds both)."""
+    return a.isalpha() and b.isalpha() and not name_symbols(a).isdisjoint(name_symbols(b))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +168,13 @@ class TokenTable:
 def token_table(q: NameForm, tokens: Sequence[str], folds: Sequence[str], han: bool) -> TokenTable:
     qt, qf = list(q.tokens), list(q.folds)
     raw = cdist(qt, tokens, scorer=Indel.normalized_similarity, dtype=np.float64)
-    best = np.maximum(raw, cdist(qf, folds, scorer=Indel.normalized_similarity, dtype=np.float64) * 0.97)
+    folded = cdist(qf, folds, scorer=Indel.normalized_similarity, dtype=np.float64)
+    best = np.maximum(raw, folded * 0.97)
     shortest = np.minimum(np.array([len(t) for t in qt])[:, None], np.array([len(t) for t in tokens])[None, :])
     best = np.where((shortest <= SHORT_TOKEN) & (raw < SHORT_MIN), 0.0, best)
+    for i, j in zip(*np.nonzero((best < SYMBOL_SIM) & (np.maximum(raw, folded) >= SYMBOL_FROM)), strict=True):
+        if same_name(qt[i], tokens[j]):
+            best[i, j] = SYMBOL_SIM
     qf_arr, ef_arr = np.array(qf, dtype=object), np.array(folds, dtype=object)
     same_fold = qf_arr[:, None] == ef_arr[None, :]
     q_vowelless = [_VOWELS.isdisjoint(t) for t in qt]
@@ -187,11 +232,21 @@ def name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Nam
     transcriptions of Arabic names that do not meet plainly, the better of the two (:mod:`tiergate.screen.arabic`)."""
     if q.abjad == e.abjad:
         plain = _name_score(q, e, table)
-        if plain.score >= OUTLINE_BELOW or not (arabic_origin(q) and arabic_origin(e) and outlines_overlap(q, e)):
+        if plain.score >= OUTLINE_BELOW or not (
+            (arabic_origin(q) or arabic_origin(e) or _transcribed(plain)) and outlines_overlap(q, e)
+        ):
             return plain
         outlined = _outline_score(q, e)
         return outlined if outlined.score > plain.score else plain
     return _outline_score(q, e)
+
+
+def _transcribed(plain: NameScore) -> bool:
+    """Whether two names meet on a token spelled two ways that rigour calls one name and whose consonant outlines
+    are one (Husayn and Hussein): the mark of transcriptions from a script that writes no short vowels."""
+    return any(
+        a != b and outline(a) == outline(b) and len(outline(a)) >= 3 and same_name(a, b) for a, b, _ in plain.aligned
+    )
 
 
 def _outline_score(q: NameForm, e: NameForm) -> NameScore:
@@ -213,6 +268,35 @@ def _outline_score(q: NameForm, e: NameForm) -> NameScore:
     return dataclasses.replace(outlined, outline=True)
 
 
+ACRONYM_SKIP = frozenset({"of", "and", "the", "for", "de", "du", "des", "la"})
+
+
+def acronym_run(acronym: str, tokens: Sequence[str], used: set[int]) -> list[int] | None:
+    """The places of consecutive unaligned ``tokens`` whose initials spell ``acronym`` (two to six letters; ``of``,
+    ``and``, ``the`` inside the run skipped), or None."""
+    if not (2 <= len(acronym) <= 6 and acronym.isalpha()):
+        return None
+    for start, first in enumerate(tokens):
+        if start in used or not first or first[0] != acronym[0] or first == acronym:
+            continue
+        run: list[int] = []
+        k = 0
+        for j in range(start, len(tokens)):
+            if j in used or k == len(acronym):
+                break
+            token = tokens[j]
+            if run and token in ACRONYM_SKIP:
+                run.append(j)
+            elif token and token[0] == acronym[k] and token.isalpha():
+                run.append(j)
+                k += 1
+            else:
+                break
+        if k == len(acronym) and run and tokens[run[-1]] not in ACRONYM_SKIP:
+            return run
+    return None
+
+
 def _name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> NameScore:
     if not q.tokens or not e.tokens:
         return NameScore(0.0, (), q.tokens, e.tokens, 0.0)
@@ -230,6 +314,13 @@ def _name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Na
                 s = token_similarity(a, fa, b, fb, han)
                 if s >= TOKEN_FLOOR:
                     cells.append((s, min(q.weights[i], e.weights[j]), i, j))
+    if q.given_names or e.given_names:  # a Korean name: its syllables in another romanisation
+        met = {(i, j) for _, _, i, j in cells}
+        for i, a in enumerate(q.tokens):
+            ka = korean_key(a)
+            for j, b in enumerate(e.tokens):
+                if ka is not None and (i, j) not in met and korean_key(b) == ka:
+                    cells.append((KOREAN_SIM, min(q.weights[i], e.weights[j]), i, j))
     cells.sort(key=lambda c: (-c[0] * (0.5 + c[1]), c[2], c[3]))
     used_q: set[int] = set()
     used_e: set[int] = set()
@@ -248,13 +339,44 @@ def _name_score(q: NameForm, e: NameForm, table: TokenTable | None = None) -> Na
         num += s**SIM_POWER * w
         den += w
         aligned.append((q.tokens[i], e.tokens[j], s))
-    wq, we = q.total_weight, e.total_weight
-    cov_q = sum(q.weights[i] for i in used_q) / wq
-    cov_e = sum(e.weights[j] for j in used_e) / we
+    if not (q.person or e.person) and (len(used_q) < len(q.tokens) or len(used_e) < len(e.tokens)):
+        # an acronym in one name of words the other spells out (810 ARP, 810 Aircraft Repair Plant)
+        for x, y, used_x, used_y in ((q, e, used_q, used_e), (e, q, used_e, used_q)):
+            for i, t in enumerate(x.tokens):
+                run = None if i in used_x else acronym_run(t, y.tokens, used_y)
+                if run is None:
+                    continue
+                used_x.add(i)
+                used_y.update(run)
+                spelled = " ".join(y.tokens[j] for j in run)
+                w = (x.weights[i] + sum(y.weights[j] for j in run)) / 2
+                num += ACRONYM_SIM**SIM_POWER * w
+                den += w
+                if x is q:
+                    order_q.append(i)
+                    order_e.append(run[0])
+                    aligned.append((t, spelled, ACRONYM_SIM))
+                else:
+                    order_q.append(run[0])
+                    order_e.append(i)
+                    aligned.append((spelled, t, ACRONYM_SIM))
+    # a title left unaligned (Haji, Maulavi; bin in an outline) is no part of the name to cover
+    wq = q.total_weight - sum(w for i, w in enumerate(q.weights) if w <= TITLE_WEIGHT and i not in used_q)
+    we = e.total_weight - sum(w for j, w in enumerate(e.weights) if w <= TITLE_WEIGHT and j not in used_e)
+    cov_q = sum(q.weights[i] for i in used_q) / wq if wq > 0 else 0.0
+    cov_e = sum(e.weights[j] for j in used_e) / we if we > 0 else 0.0
     mean = num / den if den else 0.0
     short, long_ = (cov_q, cov_e) if wq <= we else (cov_e, cov_q)
     single = len(q.tokens if wq <= we else e.tokens) == 1
     floor = LONG_FLOOR_SINGLE if single else LONG_FLOOR
+    if not (single or q.person or e.person) and short >= 0.999:
+        strong = sum(1 for i, j in zip(order_q, order_e, strict=True) if q.weights[i] >= 1.0 and e.weights[j] >= 1.0)
+        if strong >= 2:
+            floor = LONG_FLOOR_ORG
+    if single and aligned and aligned[0][2] >= SURNAME_MIN:
+        longer, place = (e, order_e[0]) if wq <= we else (q, order_q[0])
+        if longer.surname == place:
+            floor = LONG_FLOOR_SURNAME
     score = mean * short**SHORT_POWER * (floor + (1 - floor) * long_)
     if aligned and (len(used_q) < len(q.tokens) or len(used_e) < len(e.tokens)):
         distinctive = any(q.weights[i] >= 1.0 and e.weights[j] >= 1.0 for i, j in zip(order_q, order_e, strict=True))

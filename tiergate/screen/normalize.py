@@ -23,7 +23,7 @@ from functools import lru_cache
 from unidecode import unidecode
 
 from tiergate.screen import cjk
-from tiergate.screen.arabic import has_arabic, read_arabic
+from tiergate.screen.arabic import has_arabic, read_arabic, translate_org_words
 from tiergate.screen.cjk import KOREAN_SURNAMES, SURNAME_SPELLINGS
 
 MAX_NAME_CHARS = 1000
@@ -178,6 +178,13 @@ GENERIC_ORG = {
     "der",
     "die",
     "das",
+    "al",  # the Arabic article, as transcriptions write it (al-, el-, at-, ash-, wal-)
+    "ul",
+    "ash",
+    "ad",
+    "ar",
+    "az",
+    "wal",
     "company",
     "group",
     "grp",
@@ -283,6 +290,25 @@ GENERIC_ORG = {
     "construction",
     "software",
     "semiconductor",
+    "production",
+    "design",
+    "bureau",
+    "central",
+    "special",
+    "complex",
+    "federal",
+    "concern",
+    "unmanned",
+    "instrument",
+    "instruments",
+    "measuring",
+    "automation",
+    "optical",
+    "security",
+    "information",
+    "shipbuilding",
+    "named",
+    "after",
 } | {  # countries, their adjectives and the large cities that lead company names: they do not tell groups apart
     "china",
     "chinese",
@@ -354,6 +380,17 @@ _TITLES = {
     "mulla",
     "maulana",
     "maulvi",
+    "maulavi",
+    "mawlawi",
+    "mawlavi",
+    "moulvi",
+    "molvi",
+    "mufti",
+    "qari",
+    "hafiz",
+    "sahib",
+    "saheb",
+    "sahab",
 }
 # Particles of personal names and honorifics that are not titles of office; with the titles, all weigh less.
 GENERIC_PERSON = _TITLES | {
@@ -504,6 +541,11 @@ class NameForm:
     given_names: tuple[tuple[int, int], ...] = ()
     """The places of token pairs that are the two syllables of one East Asian given name written with a hyphen
     (``Myung-bak``, ``Jong-un``): one of them alone does not name the person."""
+    person: bool = False
+    """Read as a person's name (a query of unknown schema is not)."""
+    surname: int = -1
+    """The place of the family name in a person's name written in Latin letters (the last word, or the last before
+    a comma: ``KONY, Joseph``), when it is a distinctive word of four letters or more; -1 otherwise."""
 
     def as_reading_of(self, name: str) -> NameForm:
         """This form as another reading of ``name`` (the explanation says so)."""
@@ -795,11 +837,97 @@ ABBREVIATIONS = {
 }
 _JOINED_PREFIXES = frozenset({"micro", "nano", "opto", "bio", "petro", "aero", "tele", "electro", "info", "radio"})
 
+# The common words of Russian, Ukrainian and Belarusian organisation names, transliterated (as unidecode and the
+# lists write them), by stem: a list gives the name transliterated (Nauchno-Issledovatelskiy Institut) or translated
+# (Research Institute), so both are read in English. A stem meets a word only with an inflection after it.
+_RUSSIAN_WORDS = {
+    "nauchn": "scientific",
+    "naukov": "scientific",
+    "issledovatel": "research",
+    "doslidn": "research",
+    "proizvodstvenn": "production",
+    "konstruktorsk": "design",
+    "proektn": "design",
+    "byuro": "bureau",
+    "biuro": "bureau",
+    "bjuro": "bureau",
+    "zavod": "plant",
+    "fabrik": "factory",
+    "kombinat": "plant",
+    "obedineni": "association",
+    "obieedineni": "association",
+    "obiednannia": "association",
+    "tsentraln": "central",
+    "centraln": "central",
+    "gosudarstvenn": "state",
+    "derzhavn": "state",
+    "federaln": "federal",
+    "pensionn": "pension",
+    "fond": "fund",
+    "kompani": "company",
+    "grupp": "group",
+    "grupa": "group",
+    "aviatsionn": "aviation",
+    "tekhnichesk": "technical",
+    "tekhnichn": "technical",
+    "tekhnologi": "technology",
+    "kompleks": "complex",
+    "sistem": "systems",
+    "elektronn": "electronics",
+    "elektronik": "electronics",
+    "priborostroeni": "instrument",
+    "pribor": "instruments",
+    "spetsialn": "special",
+    "institut": "institute",
+    "akademi": "academy",
+    "universitet": "university",
+    "korporatsi": "corporation",
+    "kontsern": "concern",
+    "oboronn": "defense",
+    "promyshlenn": "industrial",
+    "promyslov": "industrial",
+    "torgov": "trading",
+    "energetichesk": "energy",
+    "khimichesk": "chemical",
+    "transportn": "transport",
+    "morsk": "marine",
+    "sudostroitel": "shipbuilding",
+    "raketn": "missile",
+    "kosmichesk": "space",
+    "optichesk": "optical",
+    "izmeritel": "measuring",
+    "avtomatik": "automation",
+    "svyaz": "communications",
+    "sviaz": "communications",
+    "informatsionn": "information",
+    "bezopasnost": "security",
+    "razviti": "development",
+    "investitsionn": "investment",
+    "bespilotn": "unmanned",
+    "bezpilotn": "unmanned",
+    "imeni": "named after",
+}
+_RUSSIAN_STEMS = sorted(_RUSSIAN_WORDS, key=len, reverse=True)
+_RUSSIAN_ENDING = re.compile(r"[aeiouyjhkmgvs]{0,6}")
+
+
+@lru_cache(maxsize=65536)
+def russian_word(token: str) -> str | None:
+    """The English of a common word of Russian-language organisation names, transliterated (``nauchno`` ->
+    scientific, ``zavoda`` -> plant); None for any other token."""
+    if len(token) < 4:
+        return None
+    for stem in _RUSSIAN_STEMS:
+        if token.startswith(stem) and _RUSSIAN_ENDING.fullmatch(token, len(stem)):
+            return _RUSSIAN_WORDS[stem]
+    return None
+
 
 def expand_abbreviations(tokens: list[str]) -> list[str]:
     """A company name's abbreviated words written out (``COMM`` -> communications, ``Tech.`` -> technology), pinyin
-    syllables of a generic word joined and read in English (``Guo Ji`` -> international), and prefixes written
-    apart joined (``Micro Electronics`` -> microelectronics)."""
+    syllables of a generic word joined and read in English (``Guo Ji`` -> international), the common words of
+    Russian-language names read in English (:func:`russian_word`), and prefixes written apart joined (``Micro
+    Electronics`` -> microelectronics)."""
     out: list[str] = []
     i = 0
     while i < len(tokens):
@@ -814,7 +942,7 @@ def expand_abbreviations(tokens: list[str]) -> list[str]:
             out.append(joined)
             i += 2
             continue
-        full = ABBREVIATIONS.get(t)
+        full = ABBREVIATIONS.get(t) or russian_word(t)
         out.extend(full.split() if full else [t])
         i += 1
     return out
@@ -889,11 +1017,12 @@ _SCRIPT_ASIDE = re.compile(r"(?P<outside>[^()]+?)\s*\((?P<inside>[^()]+)\)\s*")
 def alternate_forms(name: str, person: bool = False, japanese: bool = True) -> tuple[NameForm, ...]:
     """The other readings of a name written in Chinese characters or Hangul, normalised
     (:func:`tiergate.screen.cjk.alternate_readings`: Sino-Korean readings of Chinese characters, McCune-Reischauer
-    for Hangul and, with ``japanese``, Japanese readings of kanji); empty for any other name. A name given with its
-    form in an East Asian script in parentheses (``Jin Tiesan (金铁三)``) is also read as each of the two alone, and
-    names listed in one with the ideographic comma (``別称、有限会社CST、ザラ・アエロ``) each alone."""
+    for Hangul and, with ``japanese``, Japanese readings of kanji). A name given with its form in an East Asian
+    script in parentheses (``Jin Tiesan (金铁三)``) is also read as each of the two alone, and names listed in one
+    with the ideographic comma (``別称、有限会社CST、ザラ・アエロ``) each alone. A name in Arabic script with its
+    Latin forms in brackets: each of them (:func:`_arabic_asides`). Empty for any other name."""
     if not cjk.east_asian(name):
-        return ()
+        return _arabic_asides(name, person)
     text, warnings = hostile_text(name)
     parts = [text]
     aside = _SCRIPT_ASIDE.fullmatch(text)
@@ -913,6 +1042,35 @@ def alternate_forms(name: str, person: bool = False, japanese: bool = True) -> t
         for other in readings:
             form = _latin_form(name, other, person, set(legal), True, True, warnings)
             if form.tokens and form.tokens != first and all(form.tokens != o.tokens for o in out):
+                out.append(form)
+    return tuple(out)
+
+
+_ASIDE_NOTE = re.compile(r"\b(?:original script|sub-unit name|also known as|a\.k\.a\.?)\b", re.IGNORECASE)
+
+
+def _arabic_asides(name: str, person: bool) -> tuple[NameForm, ...]:
+    """A name in Arabic script given with its Latin forms in brackets (``أنصار الشريعة (Ansar al Charia)``), or the
+    reverse, read as each of its names alone (the bracket's are separated by semicolons; notes such as "original
+    script" left out); an organisation's name with its common words in English
+    (:func:`tiergate.screen.arabic.translate_org_words`); empty for any other name."""
+    if not has_arabic(name):
+        return ()
+    text, _ = hostile_text(name)
+    aside = _SCRIPT_ASIDE.fullmatch(text) if "(" in text else None
+    parts = []
+    if aside is not None and has_arabic(aside["outside"]) != has_arabic(aside["inside"]):
+        parts = [aside["outside"], *aside["inside"].split(";")]
+    if not person:  # an organisation's common words in English
+        translated = translate_org_words(text)
+        if translated is not None:
+            parts.append(translated)
+    out: list[NameForm] = []
+    for part in parts:
+        part = " ".join(_ASIDE_NOTE.sub(" ", part).strip(" -–").split())
+        if sum(ch.isalpha() for ch in part) >= 2:
+            form = name_form(part, person)
+            if form.tokens and all(form.tokens != o.tokens for o in out):
                 out.append(form)
     return tuple(out)
 
@@ -986,6 +1144,11 @@ def _latin_form(
         else (GENERIC_WEIGHT if (t in generic and i not in given) or len(t) == 1 else 1.0)
         for i, t in enumerate(tokens)
     )
+    surname = -1
+    if person and not latinised and not abjad and not pairs and len(tokens) >= 2:
+        place = len(_latin_tokens(text.split(",", 1)[0])) - 1 if "," in text else len(tokens) - 1
+        if 0 <= place < len(tokens) and weights[place] >= 1.0 and tokens[place].isalpha() and len(tokens[place]) >= 4:
+            surname = place
     return NameForm(
         original=name,
         tokens=tuple(tokens),
@@ -1000,6 +1163,8 @@ def _latin_form(
         warnings=warnings,
         abjad=abjad,
         given_names=pairs,
+        person=person,
+        surname=surname,
     )
 
 
