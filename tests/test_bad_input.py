@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,16 +13,15 @@ import tiergate
 from tiergate.errors import InputError
 
 from .conftest import transaction
+from .inprocess import Completed, run_cli
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, cwd: Path) -> Completed:
     env = {**os.environ, "TIERGATE_TODAY": "2026-03-02"}
-    return subprocess.run(
-        [sys.executable, "-m", "tiergate.cli", *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
+    return run_cli(args, cwd=cwd, env=env)
 
 
-def _user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+def _user_error(result: Completed, *fragments: str) -> None:
     assert result.returncode == 2, result
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -54,6 +51,7 @@ def test_balances_must_be_finite_and_not_negative(tmp_path: Path, balance: str) 
     _user_error(_cli("decide", "t.json", "--balances", "b.json", cwd=tmp_path), "b.json", "lpp:IN:a:2025")
 
 
+@pytest.mark.usefixtures("installed_lists")  # decide screens against them; filling a fresh store is tested elsewhere
 def test_damaged_parquet_data_is_a_user_error(tmp_path: Path) -> None:
     rows = [
         {

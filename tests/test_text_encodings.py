@@ -5,14 +5,14 @@ command line gave before)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tiergate.batch import read_records
 from tiergate.errors import InputError
+
+from .inprocess import Completed, run_cli
 
 HEADER = "id,date,destination,chip,quantity,consignee_name,consignee_country,consignee_headquarters\n"
 ROW = "t1,2025-03-03,FR,nvidia-h100-sxm,10,Société Générale,FR,FR\n"
@@ -53,11 +53,10 @@ def test_utf16_without_a_mark_is_refused(tmp_path: Path) -> None:
         list(read_records(path))
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, cwd: Path) -> Completed:
     env = {k: v for k, v in os.environ.items() if k != "TIERGATE_DEBUG"}
     env["TIERGATE_TODAY"] = "2025-03-03"
-    command = [sys.executable, "-m", "tiergate.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False)
+    return run_cli(args, cwd=cwd, env=env)
 
 
 def test_the_command_line_gives_one_clear_line_for_latin1(tmp_path: Path, usage_files: tuple[Path, Path]) -> None:

@@ -4,8 +4,6 @@ a generated sample) and for uploaded files; bad uploads are a clear 4xx."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 
 import tiergate
 
+from ..inprocess import run_cli
 from .conftest import Api, make_api
 from .test_api import assert_error
 
@@ -27,23 +26,8 @@ def monitored(tmp_path: Path, book: tiergate.Rulebook, usage_data: tuple[Path, P
 
 
 def _cli_alerts(usage: Path, customers: Path, *extra: str) -> list[dict[str, object]]:
-    printed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tiergate.cli",
-            "monitor",
-            "scan",
-            "--usage",
-            str(usage),
-            "--customers",
-            str(customers),
-            *list(extra),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    printed = run_cli(["monitor", "scan", "--usage", str(usage), "--customers", str(customers), *extra])
+    assert printed.returncode == 0, printed.stderr
     return list(json.loads(printed.stdout))
 
 

@@ -4,8 +4,6 @@ screening of consignees in ``/v1/decide`` and ``/v1/ship``, admin loading of lis
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import sqlalchemy as sa
 import tiergate
 from tiergate.api.settings import SAMPLE_LISTS
 
+from ..inprocess import run_cli
 from .conftest import Api, make_api, sample
 from .test_api import assert_error
 
@@ -51,13 +50,9 @@ def test_screen_gives_the_clis_answer(api: Api, tmp_path: Path) -> None:
     assert body["query"]["party"] == CETC_PARTY
     assert body["data_version"].startswith("trade-gov-csl-sample-2025@1:")
     db = f"sqlite:///{tmp_path / 'cli-lists.db'}"
-    cli = [sys.executable, "-m", "tiergate.cli"]
-    subprocess.run([*cli, "lists", "load", str(SAMPLE_LISTS[0]), "--db", db], check=True, capture_output=True)
-    printed = subprocess.run(
-        [*cli, "screen", "name", LISTED, "--country", "CN", "--db", db, "--format", "json"],
-        capture_output=True,
-        text=True,
-    )
+    loaded = run_cli(["lists", "load", str(SAMPLE_LISTS[0]), "--db", db])
+    assert loaded.returncode == 0, loaded.stderr
+    printed = run_cli(["screen", "name", LISTED, "--country", "CN", "--db", db, "--format", "json"])
     assert printed.returncode == 1, printed.stderr  # an open match
     assert json.loads(printed.stdout)["hits"] == body["hits"]
 

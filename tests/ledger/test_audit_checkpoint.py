@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,8 @@ from tiergate.ledger.audit import LedgerCheckpoint, make_checkpoint, verify
 from tiergate.ledger.schema import audit, audit_head
 from tiergate.ledger.store import entry_hash
 from tiergate.signing import CheckpointError
+
+from ..inprocess import Completed, run_cli
 
 CAP = dict(kind="lpp:consignee", rule="us-diffusion-2025/lpp-allowance", cap_tpp=1000.0)
 KEY = Ed25519PrivateKey.generate()
@@ -136,20 +136,13 @@ def test_a_checkpoint_altered_or_signed_by_another_key_is_refused(ledger: Ledger
         verify(ledger, _checkpoint(ledger), trusted=Ed25519PrivateKey.generate().public_key())
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(tmp_path: Path, *args: str) -> Completed:
     env = {
         **os.environ,
         "TIERGATE_DB": f"sqlite:///{tmp_path / 'l.db'}",
         "TIERGATE_SIGNING_KEY": str(tmp_path / "keys" / "signing.pem"),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "tiergate.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(args, cwd=tmp_path, env=env)
 
 
 def test_a_database_rolled_back_to_an_earlier_copy_fails_verify_through_the_cli(tmp_path: Path) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from tiergate.ledger.ship import ship
 from tiergate.ledger.store import MIGRATIONS, WRITE_OPTION
 
 from ..api.conftest import make_api
+from ..inprocess import Completed, run_cli
 from ..licences import licence_data, record
 from ..web.test_pages import HTML, csrf_of, sign_in
 
@@ -47,21 +46,14 @@ ISSUE_FIELDS = {"consignee.name", "destination", "items[0]"}
 BEIJING = {"name": "Beijing Compute Co", "country": "CN"}
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(tmp_path: Path, *args: str) -> Completed:
     env = {
         **os.environ,
         "TIERGATE_TODAY": "2025-03-03",
         "TIERGATE_DB": f"sqlite:///{tmp_path / 'l.db'}",
         "COLUMNS": "200",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "tiergate.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(args, cwd=tmp_path, env=env)
 
 
 def _write(folder: Path, name: str, value: Any) -> str:

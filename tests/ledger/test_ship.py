@@ -7,8 +7,6 @@ import datetime as dt
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import tiergate
 from tiergate.ledger import Ledger
 from tiergate.ledger.ship import ship
 
+from ..inprocess import Completed, run_cli
 from ..licences import licence_data, record
 
 
@@ -32,21 +31,14 @@ def _txn(tid: str, quantity: int, destination: str = "IN", **extra: Any) -> dict
     }
 
 
-def _cli(tmp_path: Path, *args: str, today: str = "2025-03-03") -> subprocess.CompletedProcess[str]:
+def _cli(tmp_path: Path, *args: str, today: str = "2025-03-03") -> Completed:
     env = {
         **os.environ,
         "TIERGATE_TODAY": today,
         "TIERGATE_DB": f"sqlite:///{tmp_path / 'l.db'}",
         "TIERGATE_ACTOR": "officer@example",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "tiergate.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(args, cwd=tmp_path, env=env)
 
 
 def _write(tmp_path: Path, name: str, value: Any) -> str:

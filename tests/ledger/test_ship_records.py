@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from tiergate.errors import InputError
 from tiergate.ledger import IdempotencyConflict, Ledger
 from tiergate.ledger.ship import Shipment, ShipWindow, ship, shipment_to_dict
 
+from ..inprocess import Completed
 from .test_ship import _cli as ship_cli
 from .test_ship import _write
 
@@ -38,7 +38,7 @@ def _txn(tid: str | None, quantity: int, date: str = "2025-03-03") -> dict[str, 
     return found
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(tmp_path: Path, *args: str) -> Completed:
     return ship_cli(tmp_path, *args, today=TODAY.isoformat())
 
 

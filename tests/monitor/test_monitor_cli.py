@@ -1,23 +1,20 @@
-"""``tiergate monitor ...`` end to end, as subprocesses (generate, scan, clusters, report, errors)."""
+"""``tiergate monitor ...`` end to end (generate, scan, clusters, report, errors), in this process."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from ..inprocess import Completed, run_cli
 from .test_scan import PLANTED_ALERTS
 
 
-def tiergate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def tiergate(*args: str, cwd: Path) -> Completed:
     env = {**os.environ, "TIERGATE_TODAY": "2025-03-01"}
-    return subprocess.run(
-        [sys.executable, "-m", "tiergate.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
-    )
+    return run_cli(args, cwd=cwd, env=env)
 
 
 @pytest.fixture(scope="module")

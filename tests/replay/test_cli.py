@@ -1,13 +1,10 @@
 """``tiergate replay``, ``tiergate packs propose``, ``packs diff`` of a proposal and ``packs timeline`` from the
-command line: the outputs, and one-line errors with exit code 2 for bad input (run as subprocesses, in parallel)."""
+command line: the outputs, and one-line errors with exit code 2 for bad input (run in this process)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,9 +15,11 @@ from typer.testing import CliRunner
 import tiergate
 from tiergate.cli import app
 
+from ..inprocess import Completed, run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tiergate" / "samples" / "transactions.jsonl"
-ENV = {**os.environ, "TIERGATE_TODAY": "2026-03-02", "PYTHONPATH": str(ROOT)}
+ENV = {**os.environ, "TIERGATE_TODAY": "2026-03-02"}
 
 
 def invoke(*args: str) -> str:
@@ -301,25 +300,15 @@ BAD = {
 
 
 @pytest.fixture(scope="module")
-def bad_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+def bad_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Completed]:
     folder = tmp_path_factory.mktemp("bad")
-
-    def run(args: list[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "tiergate.cli", *args], capture_output=True, text=True, env=ENV, cwd=folder,
-            timeout=120,
-        )  # fmt: skip
-
-    with ThreadPoolExecutor(4) as pool:
-        done = dict(zip(BAD, pool.map(run, [args for args, _ in BAD.values()]), strict=True))
+    done = {case: run_cli(args, cwd=folder, env=ENV) for case, (args, _) in BAD.items()}
     assert not (folder / "p").exists()  # nothing half-written
     return done
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_input_is_one_line_and_exit_code_2(
-    bad_runs: dict[str, subprocess.CompletedProcess[str]], case: str
-) -> None:
+def test_bad_input_is_one_line_and_exit_code_2(bad_runs: dict[str, Completed], case: str) -> None:
     run = bad_runs[case]
     assert run.returncode == 2, (run.stdout, run.stderr)
     assert BAD[case][1] in run.stderr, run.stderr

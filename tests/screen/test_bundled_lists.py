@@ -10,8 +10,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -32,6 +30,8 @@ from tiergate.screen.store import (
 )
 from tiergate.screen.update import update
 
+from ..inprocess import Completed, run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CSL = ROOT / "tiergate" / "samples" / "trade_gov_csl_sample_2025.csv"
 DATES = {
@@ -47,7 +47,10 @@ DATES = {
 @pytest.fixture(scope="session")
 def bundled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A list store filled from the bundled lists (once per session; tests copy it). It starts as a store of an
-    earlier version, filled with the 13-record demo sample: the bundled lists replace that sample."""
+    earlier version, filled with the 13-record demo sample: the bundled lists replace that sample. Its screening
+    index is built once too, beside it (:func:`_copy` puts it where the copy's would be kept; building an index
+    from the store is tested by :func:`test_fresh_store_holds_real_dated_lists`)."""
+    from tiergate.screen.index import ScreeningIndex
     from tiergate.screen.ingest import read_lists
 
     path = tmp_path_factory.mktemp("bundled") / "lists.db"
@@ -56,13 +59,28 @@ def bundled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reports = fill(store)
     assert {r.dataset for r in reports} == {*DATES, "trade-gov-csl-sample-2025"}
     assert fill(store) == []  # filled once
+    version = store.data_version()
+    ScreeningIndex.for_store(store, path.parent, version)
     store.close()
+    (path.parent / "version.txt").write_text(version, encoding="utf-8")
     return path
 
 
 def _copy(bundled_db: Path, target: Path) -> str:
+    """A copy of the store at ``target`` with its screening index kept (in the session's index cache) as a first
+    screening of the copy would keep it; returns the copy's URL."""
+    from tiergate.screen.index import index_path
+    from tiergate.screen.store import DEFAULT_LISTS_URL, LISTS_FILE
+
     shutil.copyfile(bundled_db, target)
-    return f"sqlite:///{target}"
+    url = f"sqlite:///{target}"
+    version = (bundled_db.parent / "version.txt").read_text(encoding="utf-8")
+    built = index_path(f"sqlite:///{bundled_db}", version, bundled_db.parent)
+    for named in (url, DEFAULT_LISTS_URL) if target.name == LISTS_FILE else (url,):
+        kept = index_path(named, version)
+        if not kept.exists():
+            shutil.copyfile(built, kept)
+    return url
 
 
 def test_bundled_files_are_the_documented_ones() -> None:
@@ -117,15 +135,12 @@ def test_store_location_is_one_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     assert lists_url("sqlite:////x/flag.db") == ("sqlite:////x/flag.db", True)
 
 
-def _tiergate(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _tiergate(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Completed:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TIERGATE_") or k == "TIERGATE_INDEX_CACHE"}
-    environ["PYTHONPATH"] = str(ROOT)
     environ["TIERGATE_TODAY"] = "2026-12-03"
     environ.update(env or {})
     environ["COLUMNS"] = "250"
-    return subprocess.run(
-        [sys.executable, "-m", "tiergate.cli", *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=300
-    )
+    return run_cli(args, cwd=cwd, env=environ)
 
 
 def test_cli_screens_a_fresh_install_and_warns_of_stale_lists(bundled_db: Path, tmp_path: Path) -> None:

@@ -11,8 +11,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from tiergate.screen.model import Query
 from tiergate.screen.store import open_store
 
 from ..api.conftest import TODAY, Api, make_api
+from ..inprocess import Completed, run_cli
 from ..web.test_pages import HTML, csrf_of, sign_in
 
 FLOW = Path(__file__).parent / "data" / "flow"
@@ -62,18 +61,11 @@ def _store(folder: Path, files: Path = FLOW) -> str:
     return url
 
 
-def tg(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def tg(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Completed:
     environment = {**os.environ, "TIERGATE_TODAY": DAY}
     environment.pop("TIERGATE_LISTS", None)  # only the store a test names
     environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-c", "from tiergate.cli import main; main()", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=environment,
-    )
+    return run_cli(args, cwd=cwd, env=environment)
 
 
 def _outcome_lines(decision: dict[str, Any]) -> list[str]:

@@ -1,4 +1,4 @@
-"""``tiergate lists`` and ``tiergate screen`` end to end, as subprocesses."""
+"""``tiergate lists`` and ``tiergate screen`` end to end (in this process: tests/inprocess.py)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,16 @@ import csv
 import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+from ..inprocess import Completed, run_cli
 
 DATA = Path(__file__).parent / "data"
 TODAY = "2026-03-02"  # the shipments' date: a fixed today, so the tests never depend on the calendar
 
 
-def tg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from tiergate.cli import main; main()", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TIERGATE_TODAY": TODAY},
-    )
+def tg(*args: str, cwd: Path) -> Completed:
+    return run_cli(args, cwd=cwd, env={**os.environ, "TIERGATE_TODAY": TODAY})
 
 
 def test_load_screen_compare_batch_clear_audit(tmp_path: Path) -> None:
