@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from typing import Any
 import pytest
 
 from .conftest import BundledLists
+from .inprocess import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tiergate"
@@ -102,34 +102,8 @@ def _environment(mp: pytest.MonkeyPatch) -> None:
 
 def run_in_process(args: tuple[str, ...]) -> Run:
     """``tiergate ARGS`` as :func:`tiergate.cli.main` runs it, in the working folder and environment as they are."""
-    from tiergate.cli import main
-    from tiergate.screen.cli import _SCREENERS
-
-    _SCREENERS.clear()  # a process starts with no screener: each command opens the installed lists itself
-    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
-    stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
-    code: int
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["tiergate", *args])
-        mp.setattr(sys, "stdout", stdout)
-        mp.setattr(sys, "stderr", stderr)
-        try:
-            main()
-            code = 0
-        except SystemExit as stop:
-            if stop.code is None or isinstance(stop.code, int):
-                code = stop.code or 0
-            else:  # as the interpreter does: the message to stderr, exit 1
-                print(stop.code, file=stderr)
-                code = 1
-    _SCREENERS.clear()
-    printed = []
-    for stream in (stdout, stderr):
-        stream.flush()
-        raw = stream.buffer
-        assert isinstance(raw, io.BytesIO)
-        printed.append(raw.getvalue().decode("utf-8"))
-    return Run(args, code, printed[0], printed[1])
+    done = run_cli(args)
+    return Run(args, done.returncode, done.stdout, done.stderr)
 
 
 def run_as_process(args: tuple[str, ...], cwd: Path) -> Run:

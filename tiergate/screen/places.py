@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any, Protocol
 
+import orjson
+
 from tiergate.screen.model import ListStoreError
 
 
@@ -112,3 +114,20 @@ def list_warnings(store: StatusReader, max_age: int | None = None, day: dt.date 
     """The stale-list warnings of ``store`` (:func:`stale_lists`), as every face shows them: as of ``day`` (default
     :func:`today`), beyond ``max_age`` days (default :func:`max_list_age`)."""
     return stale_lists(store.status(), day or today(), max_list_age(max_age))
+
+
+def dataset_status(row: Any, entries: int, loaded_at: str | None) -> dict[str, Any]:
+    """One dataset's status as ``tiergate lists status`` and the answers show it, from its ``screen_datasets``
+    row (read by the store or, for a cold ``screen name``, by :mod:`tiergate.screen.reader`): the files' names
+    only (a store of before held their paths)."""
+    return {
+        "dataset": row["dataset"],
+        "title": row["title"],
+        "format": row["format"],
+        "entries": entries,
+        "version": row["version"],
+        "file_date": row["file_date"],
+        "sha256": row["sha256"],
+        "files": [PurePath(f).name for f in orjson.loads(row["files"])],
+        "loaded_at": loaded_at,
+    }

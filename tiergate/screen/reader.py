@@ -16,13 +16,13 @@ import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import replace
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from tiergate.screen.model import Decision, ListEntry
-from tiergate.screen.places import lists_url, sample_only
+from tiergate.screen.places import dataset_status, lists_url, sample_only
 
 PLAIN_SQLITE = "sqlite:///"
 VERDICTS = ("cleared", "confirmed")
@@ -118,17 +118,7 @@ def read(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], str, dict[tupl
             str(d): int(n) for d, n in conn.execute("SELECT dataset, count(*) FROM screen_entries GROUP BY dataset")
         }
         status = [
-            {
-                "dataset": r["dataset"],
-                "title": r["title"],
-                "format": r["format"],
-                "entries": counts.get(r["dataset"], 0),
-                "version": r["version"],
-                "file_date": r["file_date"],
-                "sha256": r["sha256"],
-                "files": [PurePath(f).name for f in orjson.loads(r["files"])],
-                "loaded_at": _when(r["loaded_at"]),
-            }
+            dataset_status(r, counts.get(r["dataset"], 0), _when(r["loaded_at"]))
             for r in conn.execute("SELECT * FROM screen_datasets ORDER BY dataset")
         ]
         rows = conn.execute("SELECT dataset, version, sha256 FROM screen_datasets").fetchall()

@@ -458,17 +458,8 @@ class ListStore:
                     records[(load_row["dataset"], load_row["version"])] = load_row
         out = []
         for r in rows:
-            row = {
-                "dataset": r["dataset"],
-                "title": r["title"],
-                "format": r["format"],
-                "entries": counts.get(r["dataset"], 0),
-                "version": r["version"],
-                "file_date": r["file_date"],
-                "sha256": r["sha256"],
-                "files": [PurePath(f).name for f in orjson.loads(r["files"])],  # a store of before held paths
-                "loaded_at": r["loaded_at"].isoformat() if r["loaded_at"] else None,
-            }
+            loaded_at = r["loaded_at"].isoformat() if r["loaded_at"] else None
+            row = places.dataset_status(r, counts.get(r["dataset"], 0), loaded_at)
             if paths:
                 record = records.get((r["dataset"], r["version"]))
                 row["paths"] = orjson.loads(record["files"]) if record is not None else orjson.loads(r["files"])
